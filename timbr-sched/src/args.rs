@@ -1,0 +1,74 @@
+//! A running task's view of its arguments.
+
+use std::any::Any;
+use std::sync::OnceLock;
+
+use crate::{NodeId, Outcome, TaskError, TypeMismatch, Value};
+
+/// The values of a task's dependencies, in the order they were declared.
+///
+/// Every argument is guaranteed to hold a value: a task whose dependency failed is skipped,
+/// never called.
+pub struct Args<'a> {
+    pub(crate) graph: &'a crate::graph::Inner,
+    pub(crate) node: u32,
+    pub(crate) args: &'a [u32],
+    pub(crate) slots: &'a [OnceLock<Outcome>],
+}
+
+impl<'a> Args<'a> {
+    /// The number of arguments.
+    pub fn len(&self) -> usize {
+        self.args.len()
+    }
+
+    /// Whether the task has no arguments.
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty()
+    }
+
+    /// The key of the task being run.
+    pub fn key(&self) -> &'a str {
+        &self.graph.nodes[self.node as usize].key
+    }
+
+    /// The node of the task being run.
+    pub fn node(&self) -> NodeId {
+        NodeId(self.node)
+    }
+
+    /// The key of argument `i` (the node's own key when the task named it through an alias).
+    pub fn arg_key(&self, i: usize) -> Option<&'a str> {
+        self.args
+            .get(i)
+            .map(|&n| &*self.graph.nodes[n as usize].key)
+    }
+
+    /// Argument `i`, type-erased.
+    pub fn value(&self, i: usize) -> Option<&'a Value> {
+        let node = *self.args.get(i)?;
+        self.slots[node as usize].get()?.value()
+    }
+
+    /// Argument `i` as a `T`.
+    ///
+    /// # Errors
+    ///
+    /// A [`TaskError`] naming the argument if there is no argument `i` or it is not a `T`.
+    pub fn get<T: Any>(&self, i: usize) -> Result<&'a T, TaskError> {
+        let value = self.value(i).ok_or_else(|| {
+            TaskError::msg(format_args!(
+                "`{}` has {} argument(s), no argument {i}",
+                self.key(),
+                self.args.len()
+            ))
+        })?;
+        value.downcast_ref::<T>().ok_or_else(|| {
+            TaskError::from(TypeMismatch {
+                key: self.arg_key(i).unwrap_or_default().to_owned(),
+                expected: std::any::type_name::<T>(),
+                found: value.type_name(),
+            })
+        })
+    }
+}

@@ -1,0 +1,42 @@
+//! The synchronous executor: the plan's nodes in topological order on the caller's thread.
+
+use super::{finish, run_node, Executor};
+use crate::{Hooks, Outcomes, Run};
+
+/// Runs every node on the caller's thread, in topological order.
+///
+/// The fastest choice for cheap stages and chains: no synchronisation beyond what the run
+/// itself needs, and no thread hand-offs.
+///
+/// # Examples
+///
+/// ```
+/// use timbr_sched::{Executor, GraphBuilder, Sync, TaskError};
+///
+/// let mut g = GraphBuilder::new();
+/// g.input::<u32>("x");
+/// g.task("y", ["x"], |a| Ok(a.get::<u32>(0)? + 1));
+/// let plan = g.build()?.plan_all();
+/// for x in 0..3_u32 {
+///     let mut run = plan.run();
+///     run.set("x", x)?;
+///     assert_eq!(Sync.execute(run, None).value::<u32>("y")?, &(x + 1));
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sync;
+
+impl Executor for Sync {
+    fn execute(&self, run: Run, hooks: Option<&dyn Hooks>) -> Outcomes {
+        let plan = &run.plan.0;
+        let graph = &plan.graph.0;
+        if let Some(hooks) = hooks {
+            hooks.start(&run.plan);
+        }
+        for &i in plan.order.iter() {
+            run_node(graph, i, &run.slots, hooks);
+        }
+        finish(run, hooks)
+    }
+}

@@ -1,0 +1,113 @@
+//! The threaded executor: ready nodes run on a rayon pool as their dependencies complete.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use rayon::{Scope, ThreadPool};
+
+use super::{finish, run_node, Executor};
+use crate::plan::PlanInner;
+use crate::{Hooks, Outcome, Outcomes, Run};
+
+/// Runs ready nodes in parallel on a rayon pool (the global one, or one you pass in).
+///
+/// The calling thread takes part: it runs the first ready node itself, and whenever a
+/// finished node makes several dependants ready, one continues on the same thread and the
+/// rest are spawned on the pool. A chain therefore never changes threads, and independent
+/// branches spread over the pool.
+///
+/// # Examples
+///
+/// ```
+/// use timbr_sched::{Executor, GraphBuilder, TaskError, Threaded};
+///
+/// let mut g = GraphBuilder::new();
+/// g.input::<u64>("n");
+/// for k in 0..4 {
+///     g.task(format!("part{k}"), ["n"], move |a| Ok(a.get::<u64>(0)? * k));
+/// }
+/// g.task("sum", ["part0", "part1", "part2", "part3"], |a| {
+///     (0..4).map(|i| a.get::<u64>(i).copied()).sum::<Result<u64, _>>()
+/// });
+/// let plan = g.build()?.plan(["sum"])?;
+/// let mut run = plan.run();
+/// run.set("n", 10_u64)?;
+/// assert_eq!(Threaded::new().execute(run, None).value::<u64>("sum")?, &60);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Threaded {
+    pool: Option<Arc<ThreadPool>>,
+}
+
+impl Threaded {
+    /// An executor on rayon's global pool.
+    pub fn new() -> Self {
+        Threaded { pool: None }
+    }
+
+    /// An executor on `pool`.
+    pub fn with_pool(pool: Arc<ThreadPool>) -> Self {
+        Threaded { pool: Some(pool) }
+    }
+}
+
+struct Shared<'r> {
+    plan: &'r PlanInner,
+    slots: &'r [OnceLock<Outcome>],
+    pending: Box<[AtomicU32]>,
+    hooks: Option<&'r dyn Hooks>,
+}
+
+impl<'r> Shared<'r> {
+    /// Spawns every root but the first, and runs the first on this thread.
+    fn start<'s>(&'s self, scope: &Scope<'s>) {
+        if let Some((&first, rest)) = self.plan.roots.split_first() {
+            for &r in rest {
+                scope.spawn(move |s| self.process(r, s));
+            }
+            self.process(first, scope);
+        }
+    }
+
+    /// Runs `i`, then whatever it makes ready: one dependant inline, the others spawned.
+    fn process<'s>(&'s self, mut i: u32, scope: &Scope<'s>) {
+        loop {
+            run_node(&self.plan.graph.0, i, self.slots, self.hooks);
+            let mut next = None;
+            for &d in self.plan.dependants[i as usize].iter() {
+                // AcqRel: the thread that brings the count to zero sees every dependency's slot.
+                if self.pending[d as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
+                    if let Some(ready) = next.replace(d) {
+                        scope.spawn(move |s| self.process(ready, s));
+                    }
+                }
+            }
+            match next {
+                Some(d) => i = d,
+                None => return,
+            }
+        }
+    }
+}
+
+impl Executor for Threaded {
+    fn execute(&self, run: Run, hooks: Option<&dyn Hooks>) -> Outcomes {
+        let plan = &run.plan.0;
+        if let Some(hooks) = hooks {
+            hooks.start(&run.plan);
+        }
+        let shared = Shared {
+            plan,
+            slots: &run.slots,
+            pending: plan.pending.iter().map(|&p| AtomicU32::new(p)).collect(),
+            hooks,
+        };
+        match &self.pool {
+            Some(pool) => pool.in_place_scope(|scope| shared.start(scope)),
+            None => rayon::in_place_scope(|scope| shared.start(scope)),
+        }
+        drop(shared);
+        finish(run, hooks)
+    }
+}

@@ -1,0 +1,137 @@
+//! What a run produced for each key: a value, an error, or a skip naming the failed upstream.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use crate::{NodeId, OutcomeError, Plan, TaskError, UnknownKey, Value};
+
+/// The outcome of one node in one run.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// The node produced a value.
+    Value(Value),
+    /// The node's task returned an error or panicked (or, for an input, it was not set).
+    Failed(TaskError),
+    /// The node did not run because a dependency did not produce a value.
+    Skipped(Skipped),
+}
+
+impl Outcome {
+    /// The value, if the node produced one.
+    pub fn value(&self) -> Option<&Value> {
+        match self {
+            Outcome::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The error, if the node failed.
+    pub fn error(&self) -> Option<&TaskError> {
+        match self {
+            Outcome::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether the node produced a value.
+    pub fn is_value(&self) -> bool {
+        matches!(self, Outcome::Value(_))
+    }
+}
+
+/// Why a node was skipped: the key whose failure it descends from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub(crate) upstream: Arc<str>,
+}
+
+impl Skipped {
+    /// The key that failed (the original failure, not an intermediate skipped node).
+    pub fn upstream(&self) -> &str {
+        &self.upstream
+    }
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "upstream `{}` failed", self.upstream)
+    }
+}
+
+/// Every planned node's outcome after a run.
+///
+/// Look keys up by name ([`get`](Outcomes::get), [`value`](Outcomes::value)) or, on a hot path,
+/// by [`NodeId`] ([`outcome`](Outcomes::outcome)).
+pub struct Outcomes {
+    pub(crate) plan: Plan,
+    pub(crate) slots: Box<[OnceLock<Outcome>]>,
+}
+
+impl Outcomes {
+    /// The plan that was run.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The outcome of node `id`, or `None` if it was not part of the plan.
+    pub fn outcome(&self, id: NodeId) -> Option<&Outcome> {
+        self.slots.get(id.index()).and_then(OnceLock::get)
+    }
+
+    /// The outcome of `key` (or of the node an alias names), or `None` if the key is unknown or
+    /// was not part of the plan.
+    pub fn get(&self, key: &str) -> Option<&Outcome> {
+        self.outcome(self.plan.graph().node(key)?)
+    }
+
+    /// The value of `key` as a `T`.
+    ///
+    /// # Errors
+    ///
+    /// [`OutcomeError`] if the key is unknown, was not computed, failed, was skipped, or holds
+    /// another type.
+    pub fn value<T: Any>(&self, key: &str) -> Result<&T, OutcomeError> {
+        let id = self
+            .plan
+            .graph()
+            .node(key)
+            .ok_or_else(|| UnknownKey(key.to_owned()))?;
+        match self.outcome(id) {
+            None => Err(OutcomeError::NotComputed(key.to_owned())),
+            Some(Outcome::Value(v)) => Ok(v.get::<T>(key)?),
+            Some(Outcome::Failed(error)) => Err(OutcomeError::Failed {
+                key: key.to_owned(),
+                error: error.clone(),
+            }),
+            Some(Outcome::Skipped(skipped)) => Err(OutcomeError::Skipped {
+                key: key.to_owned(),
+                skipped: skipped.clone(),
+            }),
+        }
+    }
+
+    /// Every planned node's key and outcome, dependencies first.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Outcome)> + '_ {
+        let graph = self.plan.graph();
+        self.plan
+            .order()
+            .filter_map(move |id| Some((graph.key(id), self.outcome(id)?)))
+    }
+
+    /// The nodes that failed, with their errors.
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &TaskError)> + '_ {
+        self.iter().filter_map(|(k, o)| Some((k, o.error()?)))
+    }
+
+    /// Whether every planned node produced a value.
+    pub fn is_ok(&self) -> bool {
+        self.iter().all(|(_, o)| o.is_value())
+    }
+}
+
+impl fmt::Debug for Outcomes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}

@@ -1,0 +1,207 @@
+//! Plans (which nodes a run computes, checked once) and runs (one plan's inputs, filled per run).
+
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
+
+use crate::graph::NodeKind;
+use crate::{Graph, InputError, NodeId, Outcome, TypeMismatch, UnknownKey, Value};
+
+pub(crate) struct PlanInner {
+    pub(crate) graph: Graph,
+    pub(crate) requested: Box<[NodeId]>,
+    /// The plan's nodes, dependencies first.
+    pub(crate) order: Box<[u32]>,
+    /// Per graph node: how many distinct dependencies it waits for (plan nodes only).
+    pub(crate) pending: Box<[u32]>,
+    /// Per graph node: its dependants inside the plan.
+    pub(crate) dependants: Box<[Box<[u32]>]>,
+    /// The plan's nodes that wait for nothing, in topological order.
+    pub(crate) roots: Box<[u32]>,
+    pub(crate) in_plan: Box<[bool]>,
+}
+
+/// The nodes needed for a set of requested keys, in the order they run; computed once and
+/// reused for every run.
+///
+/// Cloning is cheap (shared).
+///
+/// # Examples
+///
+/// ```
+/// use timbr_sched::{Executor, GraphBuilder, Sync};
+///
+/// let mut g = GraphBuilder::new();
+/// g.input::<i32>("x");
+/// g.task("a", ["x"], |a| Ok(a.get::<i32>(0)? + 1));
+/// g.task("b", ["x"], |_| -> Result<i32, timbr_sched::TaskError> { panic!("never asked for") });
+/// let graph = g.build()?;
+///
+/// let plan = graph.plan(["a"])?; // `b` is not an ancestor of `a`: it does not run
+/// let mut run = plan.run();
+/// run.set("x", 1_i32)?;
+/// let out = Sync.execute(run, None);
+/// assert_eq!(out.value::<i32>("a")?, &2);
+/// assert!(out.get("b").is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Plan(pub(crate) Arc<PlanInner>);
+
+impl Plan {
+    pub(crate) fn new(graph: Graph, requested: Vec<NodeId>) -> Plan {
+        let inner = &graph.0;
+        let n = inner.nodes.len();
+        let mut in_plan = vec![false; n];
+        let mut stack: Vec<u32> = requested.iter().map(|id| id.0).collect();
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut in_plan[i as usize], true) {
+                continue;
+            }
+            if let NodeKind::Task { deps, .. } = &inner.nodes[i as usize].kind {
+                stack.extend(deps.iter().copied());
+            }
+        }
+        let order: Box<[u32]> = inner
+            .order
+            .iter()
+            .copied()
+            .filter(|&i| in_plan[i as usize])
+            .collect();
+        let mut pending = vec![0_u32; n];
+        let mut roots = Vec::new();
+        for &i in order.iter() {
+            let deps = match &inner.nodes[i as usize].kind {
+                NodeKind::Task { deps, .. } => deps.len(),
+                NodeKind::Input(_) => 0,
+            };
+            pending[i as usize] = deps as u32;
+            if deps == 0 {
+                roots.push(i);
+            }
+        }
+        let dependants = inner
+            .dependants
+            .iter()
+            .enumerate()
+            .map(|(i, ds)| {
+                if in_plan[i] {
+                    ds.iter()
+                        .copied()
+                        .filter(|&d| in_plan[d as usize])
+                        .collect()
+                } else {
+                    Box::default()
+                }
+            })
+            .collect();
+        Plan(Arc::new(PlanInner {
+            graph,
+            requested: requested.into(),
+            order,
+            pending: pending.into(),
+            dependants,
+            roots: roots.into(),
+            in_plan: in_plan.into(),
+        }))
+    }
+
+    /// The graph this plan runs.
+    pub fn graph(&self) -> &Graph {
+        &self.0.graph
+    }
+
+    /// The keys asked for, resolved to nodes, in the order asked.
+    pub fn requested(&self) -> &[NodeId] {
+        &self.0.requested
+    }
+
+    /// Whether a node runs in this plan (it was requested or something requested needs it).
+    pub fn contains(&self, id: NodeId) -> bool {
+        self.0.in_plan.get(id.index()).copied().unwrap_or(false)
+    }
+
+    /// The plan's nodes in the order the [`Sync`](crate::Sync) executor runs them.
+    pub fn order(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.0.order.iter().map(|&i| NodeId(i))
+    }
+
+    /// A fresh run of this plan, its inputs not yet set.
+    pub fn run(&self) -> Run {
+        Run {
+            plan: self.clone(),
+            slots: (0..self.0.graph.len()).map(|_| OnceLock::new()).collect(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let graph = self.graph();
+        f.debug_list()
+            .entries(self.order().map(|id| graph.key(id)))
+            .finish()
+    }
+}
+
+/// One run of a [`Plan`]: set its inputs, then hand it to an [`Executor`](crate::Executor).
+///
+/// An input the plan needs but that was not set makes that input fail ("input `x` was not
+/// set"), and the tasks depending on it are skipped.
+pub struct Run {
+    pub(crate) plan: Plan,
+    pub(crate) slots: Box<[OnceLock<Outcome>]>,
+}
+
+impl Run {
+    /// Sets the input `key` to `value`, replacing any earlier value.
+    ///
+    /// This looks `key` up by name; on a hot path resolve it once with
+    /// [`Graph::node`] and use [`set_value`](Run::set_value).
+    ///
+    /// # Errors
+    ///
+    /// [`InputError`] if `key` is unknown, is not an input, or holds another type.
+    pub fn set<T: Any + Send + Sync>(
+        &mut self,
+        key: &str,
+        value: T,
+    ) -> Result<&mut Self, InputError> {
+        let id = self
+            .plan
+            .graph()
+            .node(key)
+            .ok_or_else(|| UnknownKey(key.to_owned()))?;
+        self.set_value(id, Value::new(value))
+    }
+
+    /// Sets the input node `id` to an already wrapped value.
+    ///
+    /// # Errors
+    ///
+    /// [`InputError`] if `id` is not an input of this graph or the value has another type.
+    pub fn set_value(&mut self, id: NodeId, value: Value) -> Result<&mut Self, InputError> {
+        let graph = &self.plan.0.graph.0;
+        let node = graph
+            .nodes
+            .get(id.index())
+            .ok_or_else(|| UnknownKey(format!("#{}", id.0)))?;
+        match &node.kind {
+            NodeKind::Input(ty) if ty.id() == value.type_id() => {}
+            NodeKind::Input(ty) => {
+                return Err(InputError::TypeMismatch(TypeMismatch {
+                    key: node.key.to_string(),
+                    expected: ty.name(),
+                    found: value.type_name(),
+                }))
+            }
+            NodeKind::Task { .. } => return Err(InputError::NotAnInput(node.key.to_string())),
+        }
+        self.slots[id.index()] = OnceLock::from(Outcome::Value(value));
+        Ok(self)
+    }
+
+    /// The plan this run belongs to.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+}
