@@ -1,1 +1,122 @@
-//! placeholder
+//! Long-running streaming pipelines you can see into.
+//!
+//! A [`Machine`] takes data from a bounded queue, runs every datum through a small graph of
+//! user **stages**, and produces one [`Record`] per datum; all the while it can say where
+//! every datum is ([`Machine::counts`]).
+//!
+//! # The data model
+//!
+//! A machine has N slots (default 8). For each datum it computes a graph of keys:
+//!
+//! | key | value |
+//! |---|---|
+//! | `oid` | a fresh `bson` [`ObjectId`](bson::oid::ObjectId): unique, time-ordered |
+//! | `in` | the datum (stage argument `input`) |
+//! | `f{i}` | the output of the stage at slot `i`; an empty slot passes `f{i-1}` (or `in`) through |
+//! | `oid_s`, `in_s`, `f{i}_s` | the serialized forms: hex for the oid, JSON for the rest; `{"_exception": …}` when a value cannot be serialized |
+//!
+//! A stage at slot n asks for any of `input`, `oid`, `f0`…`f{n-1}` and their `_s` forms **by
+//! name**; only what some stage asks for, or what the record needs, is computed. The
+//! record of a datum is its oid and the JSON array `[in_s, f0_s, …, f{N-1}_s]`.
+//!
+//! # The flow
+//!
+//! ```
+//! use std::time::Duration;
+//! use timbr_core::{ChannelSink, Machine, Serialized, Stage, StopMode};
+//!
+//! // Stages pick their arguments by name; slot 2 stays empty (the identity).
+//! let words = Stage::new(0, "words", ["input"], |text: &String| text.split_whitespace().count())?;
+//! let ratio = Stage::try_new(1, "ratio", ["f0", "input"], |n: &usize, text: &String| {
+//!     if *n == 0 { Err("no words") } else { Ok(text.len() as f64 / *n as f64) }
+//! })?;
+//! let tag = Stage::new(3, "tag", ["f1", "input_s"], |r: &f64, json: &Serialized| {
+//!     format!("{r:.1} for {}", json.as_str())
+//! })?;
+//!
+//! let (sink, records) = ChannelSink::unbounded();
+//! let machine = Machine::<String>::builder().stages([words, ratio, tag]).sink(sink).build()?;
+//!
+//! // `call` runs one datum now, on this thread.
+//! let called = machine.call("a b".to_owned());
+//! assert_eq!(called.value::<f64>("f1")?, &1.5);
+//! assert_eq!(called.json("f3").unwrap(), r#""1.5 for \"a b\"""#);
+//!
+//! // The queue is bounded; a full queue hands the datum back instead of losing it.
+//! machine.try_put("hello streaming world".to_owned())?;
+//! machine.try_put("".to_owned())?; // its `ratio` stage fails: recorded, not fatal
+//!
+//! // `get` processes one queued datum on this thread.
+//! let record = machine.get(Duration::from_secs(1))?;
+//! assert!(record.json().starts_with(r#"["hello streaming world",3,7.0,7.0,"#));
+//!
+//! // `start` runs consumers on their own threads; records go to the sink.
+//! machine.start()?;
+//! let failed = records.recv()?;
+//! assert_eq!(failed.failures().len(), 2); // `ratio` failed, `tag` was skipped
+//! assert!(failed.json().contains(r#"{"_exception":"stage `ratio` (f1) failed: no words"}"#));
+//! machine.stop(StopMode::Drain);
+//!
+//! let counts = machine.counts();
+//! assert_eq!((counts.accepted, counts.processed, counts.failed), (2, 1, 1));
+//! assert!(counts.is_balanced());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Threads and stopping
+//!
+//! [`Machine::start`] spawns the consumer threads (one per worker) and the source thread if
+//! a source is set ([`Machine::set_source`]). [`Machine::stop`] stops them promptly and joins
+//! them, draining the queue or handing it back; it is idempotent, and `start` works again
+//! afterwards. [`Machine::is_running`] is derived from the live threads. Dropping a machine
+//! stops it.
+//!
+//! # Extending
+//!
+//! The queue ([`Queue`]) and the sink ([`Sink`]) are traits: the in-memory queue and the
+//! channel, callback and null sinks are the embedded defaults.
+
+mod builder;
+mod call;
+mod counters;
+mod error;
+mod key;
+mod machine;
+mod putter;
+mod queue;
+mod record;
+mod serialized;
+mod sink;
+mod source;
+mod stage;
+mod wiring;
+mod worker;
+
+pub use crate::{
+    builder::{MachineBuilder, DEFAULT_CAPACITY, DEFAULT_SLOTS, MAX_SLOTS},
+    call::Called,
+    counters::Counts,
+    error::{BuildError, GetError, PutTimeoutError, SinkError, StartError, TryPutError},
+    key::ArgKey,
+    machine::{Machine, StopMode},
+    putter::Putter,
+    queue::{MemoryQueue, Queue, Taken},
+    record::{FailureKind, Record, StageFailure},
+    serialized::Serialized,
+    sink::{ChannelSink, FnSink, NullSink, Sink},
+    source::{SourcePolicy, SourceState},
+    stage::{Stage, StageArg, StageFn},
+};
+
+/// The scheduler the machine runs each datum's graph on (executors, hooks, outcomes).
+pub use timbr_sched as sched;
+
+/// The `bson` crate, for [`ObjectId`](bson::oid::ObjectId).
+pub use bson;
+
+/// Not public API: what the `timbr-macros` expansions refer to.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::{Machine, Serialized, Stage};
+    pub use bson::oid::ObjectId;
+}

@@ -1,0 +1,192 @@
+//! Configuring a machine before it is built.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+use timbr_sched::Executor;
+
+use crate::counters::Counters;
+use crate::source::{SourcePolicy, SourceStatus};
+use crate::wiring::Wiring;
+use crate::worker::{Reorder, Shared, RUN};
+use crate::{BuildError, Machine, MemoryQueue, NullSink, Queue, Sink, Stage};
+
+/// The number of slots a machine has unless told otherwise.
+pub const DEFAULT_SLOTS: usize = 8;
+
+/// The most slots a machine can have (and so the highest stage position is `MAX_SLOTS - 1`).
+pub const MAX_SLOTS: usize = 64;
+
+/// The queue capacity a machine has unless told otherwise.
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// Sets up a [`Machine`]: slots, queue, executor, workers, sink and stages.
+///
+/// # Examples
+///
+/// ```
+/// use timbr_core::{sched::Threaded, Machine, Stage};
+///
+/// let machine = Machine::<String>::builder()
+///     .slots(4)
+///     .capacity(16)
+///     .executor(Threaded::new())
+///     .workers(2)
+///     .ordered(true)
+///     .stage(Stage::new(0, "len", ["input"], |s: &String| s.len())?)
+///     .build()?;
+/// assert_eq!(machine.slots(), 4);
+/// assert_eq!(machine.capacity(), Some(16));
+/// # Ok::<(), timbr_core::BuildError>(())
+/// ```
+pub struct MachineBuilder<T> {
+    slots: usize,
+    capacity: usize,
+    executor: Arc<dyn Executor>,
+    workers: usize,
+    ordered: bool,
+    sink: Box<dyn Sink>,
+    queue: Option<Arc<dyn Queue<T>>>,
+    stages: Vec<Stage>,
+    policy: SourcePolicy,
+}
+
+impl<T: Serialize + Send + Sync + 'static> Default for MachineBuilder<T> {
+    fn default() -> Self {
+        MachineBuilder {
+            slots: DEFAULT_SLOTS,
+            capacity: DEFAULT_CAPACITY,
+            executor: Arc::new(timbr_sched::Sync),
+            workers: 1,
+            ordered: false,
+            sink: Box::new(NullSink),
+            queue: None,
+            stages: Vec::new(),
+            policy: SourcePolicy::Block,
+        }
+    }
+}
+
+impl<T: Serialize + Send + Sync + 'static> MachineBuilder<T> {
+    /// The number of slots (default [`DEFAULT_SLOTS`], at most [`MAX_SLOTS`]).
+    pub fn slots(mut self, slots: usize) -> Self {
+        self.slots = slots;
+        self
+    }
+
+    /// The in-memory queue's capacity (default [`DEFAULT_CAPACITY`], at least 1). Ignored
+    /// when a [`queue`](MachineBuilder::queue) is given.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// The executor running each datum's graph (default [`timbr_sched::Sync`]).
+    pub fn executor(mut self, executor: impl Executor + 'static) -> Self {
+        self.executor = Arc::new(executor);
+        self
+    }
+
+    /// How many data are processed at once, each on its own consumer thread (default 1).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// With several workers, deliver records in the order their data left the queue
+    /// (default `false`: as soon as each is done).
+    pub fn ordered(mut self, ordered: bool) -> Self {
+        self.ordered = ordered;
+        self
+    }
+
+    /// Where records go while the machine runs (default [`NullSink`]).
+    pub fn sink(mut self, sink: impl Sink) -> Self {
+        self.sink = Box::new(sink);
+        self
+    }
+
+    /// The queue to read from, instead of an in-memory [`MemoryQueue`].
+    pub fn queue(mut self, queue: impl Queue<T>) -> Self {
+        self.queue = Some(Arc::new(queue));
+        self
+    }
+
+    /// What a source does when the queue is full (default [`SourcePolicy::Block`]).
+    pub fn source_policy(mut self, policy: SourcePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Adds a stage.
+    pub fn stage(mut self, stage: Stage) -> Self {
+        self.stages.push(stage);
+        self
+    }
+
+    /// Adds stages.
+    pub fn stages(mut self, stages: impl IntoIterator<Item = Stage>) -> Self {
+        self.stages.extend(stages);
+        self
+    }
+
+    /// Checks the wiring and builds the machine (stopped; call [`Machine::start`]).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] if a stage's slot is out of range or taken twice, or an argument's type
+    /// differs from what its key holds.
+    pub fn build(self) -> Result<Machine<T>, BuildError> {
+        let slots = place(self.slots, self.stages)?;
+        let wiring = Wiring::build::<T>(slots)?;
+        let queue = self
+            .queue
+            .unwrap_or_else(|| Arc::new(MemoryQueue::new(self.capacity)));
+        let shared = Arc::new(Shared {
+            queue,
+            counters: Arc::new(Counters::default()),
+            wiring: RwLock::new(Arc::new(wiring)),
+            wiring_version: AtomicU64::new(0),
+            executor: self.executor,
+            sink: Mutex::new(self.sink),
+            sink_errors: AtomicU64::new(0),
+            last_sink_error: Mutex::new(None),
+            stop_mode: AtomicU8::new(RUN),
+            source_stop: AtomicBool::new(false),
+            source_status: SourceStatus::default(),
+            policy: self.policy,
+            workers: self.workers,
+            ordered: self.ordered,
+            next_seq: Mutex::new(0),
+            reorder: Mutex::new(Reorder::default()),
+            live: AtomicUsize::new(0),
+        });
+        Ok(Machine::from_shared(shared))
+    }
+}
+
+/// Puts each stage at its slot, checking ranges and collisions.
+pub(crate) fn place(slots: usize, stages: Vec<Stage>) -> Result<Vec<Option<Stage>>, BuildError> {
+    let mut placed: Vec<Option<Stage>> = vec![None; slots.min(MAX_SLOTS)];
+    for stage in stages {
+        let slot = stage.slot;
+        if slot >= placed.len() {
+            return Err(BuildError::SlotOutOfRange {
+                stage: stage.name.to_string(),
+                slot,
+                slots: placed.len(),
+            });
+        }
+        if let Some(first) = &placed[slot] {
+            return Err(BuildError::SlotTaken {
+                slot,
+                first: first.name.to_string(),
+                second: stage.name.to_string(),
+            });
+        }
+        placed[slot] = Some(stage);
+    }
+    Ok(placed)
+}

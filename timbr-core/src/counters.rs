@@ -1,0 +1,116 @@
+//! The accounting of every datum the machine accepted, as monotonic counters whose
+//! snapshots always balance.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+/// Monotonic counters. Each datum moves forward through them: offered → (handed back |
+/// dropped | taken → processed | failed, or returned from the queue). A snapshot reads them
+/// from the last step back to the first, so a datum in motion is always counted at a step it
+/// has reached: derived counts are never negative and always add up.
+#[derive(Default)]
+pub(crate) struct Counters {
+    offered: AtomicU64,
+    /// Offers handed back to the caller (full queue, timeout).
+    rejected: AtomicU64,
+    /// Offers a source withdrew to retry later (not a loss: it still holds the datum).
+    withdrawn: AtomicU64,
+    dropped_new: AtomicU64,
+    dropped_old: AtomicU64,
+    taken: AtomicU64,
+    returned: AtomicU64,
+    processed: AtomicU64,
+    failed: AtomicU64,
+}
+
+macro_rules! bump {
+    ($($name:ident => $field:ident),* $(,)?) => {
+        $(
+            pub(crate) fn $name(&self) {
+                self.$field.fetch_add(1, Ordering::AcqRel);
+            }
+        )*
+    };
+}
+
+impl Counters {
+    bump! {
+        offer => offered,
+        reject => rejected,
+        withdraw => withdrawn,
+        drop_new => dropped_new,
+        drop_old => dropped_old,
+        take => taken,
+        process => processed,
+        fail => failed,
+    }
+
+    pub(crate) fn returned(&self, n: u64) {
+        self.returned.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// A balanced snapshot.
+    pub(crate) fn snapshot(&self) -> Counts {
+        let load = |c: &AtomicU64| c.load(Ordering::Acquire);
+        // Last steps first: see the type's docs.
+        let processed = load(&self.processed);
+        let failed = load(&self.failed);
+        let taken = load(&self.taken);
+        let returned = load(&self.returned);
+        let dropped_old = load(&self.dropped_old);
+        let dropped_new = load(&self.dropped_new);
+        let withdrawn = load(&self.withdrawn);
+        let rejected = load(&self.rejected);
+        let offered = load(&self.offered);
+        let accepted = offered - rejected - withdrawn;
+        let dropped = dropped_new + dropped_old;
+        Counts {
+            accepted,
+            processed,
+            failed,
+            queued: accepted - taken - dropped - returned,
+            in_flight: taken - processed - failed,
+            dropped,
+            returned,
+            rejected,
+        }
+    }
+}
+
+/// Where every datum the machine accepted is, at one moment.
+///
+/// Always balanced: `accepted == processed + failed + queued + in_flight + dropped + returned`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Data put on the queue (including those a drop policy then dropped).
+    pub accepted: u64,
+    /// Data whose every stage produced a value, record delivered.
+    pub processed: u64,
+    /// Data with at least one failed stage, record delivered.
+    pub failed: u64,
+    /// Data waiting in the queue.
+    pub queued: u64,
+    /// Data taken from the queue whose record is not delivered yet.
+    pub in_flight: u64,
+    /// Data a source's drop policy discarded.
+    pub dropped: u64,
+    /// Data handed back by [`stop`](crate::Machine::stop) without being processed.
+    pub returned: u64,
+    /// Puts refused because the queue was full (the datum went back to the caller; not part
+    /// of `accepted`).
+    pub rejected: u64,
+}
+
+impl Counts {
+    /// Whether the accounting adds up (it always should).
+    pub fn is_balanced(&self) -> bool {
+        self.accepted
+            == self.processed
+                + self.failed
+                + self.queued
+                + self.in_flight
+                + self.dropped
+                + self.returned
+    }
+}

@@ -1,0 +1,192 @@
+//! The machine's typed errors: wiring mistakes, a full queue handing the datum back, and the
+//! rest of the operations' failures.
+
+use std::fmt;
+
+/// Why a stage could not be created, or a machine could not be built or rewired.
+///
+/// Each variant names the stage, and where it applies the argument and the types involved,
+/// so the message says what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The stage's slot is not below the machine's number of slots.
+    #[error("stage `{stage}` is at slot {slot}, but the machine has {slots} slots (0..{slots})")]
+    SlotOutOfRange {
+        /// The stage.
+        stage: String,
+        /// Its slot.
+        slot: usize,
+        /// The machine's number of slots.
+        slots: usize,
+    },
+    /// Two stages claim the same slot.
+    #[error("stages `{first}` and `{second}` are both at slot {slot}")]
+    SlotTaken {
+        /// The slot.
+        slot: usize,
+        /// The stage already there.
+        first: String,
+        /// The stage that asked for it too.
+        second: String,
+    },
+    /// An argument name that is not a key a stage can ask for.
+    #[error("stage `{stage}` asks for `{argument}`, which is not a key: expected one of `input`, `oid`, `f0`…`f{{n-1}}`, or their `_s` forms")]
+    UnknownArgument {
+        /// The stage.
+        stage: String,
+        /// The argument name.
+        argument: String,
+    },
+    /// An argument `f{k}` (or `f{k}_s`) with `k` not before the stage's slot.
+    #[error("stage `{stage}` at slot {slot} asks for `{argument}`, but a stage may only ask for earlier slots (f0…f{})", slot.saturating_sub(1))]
+    NotEarlier {
+        /// The stage.
+        stage: String,
+        /// Its slot.
+        slot: usize,
+        /// The argument name.
+        argument: String,
+    },
+    /// The same argument name twice.
+    #[error("stage `{stage}` asks for `{argument}` twice")]
+    DuplicateArgument {
+        /// The stage.
+        stage: String,
+        /// The argument name.
+        argument: String,
+    },
+    /// Not as many argument names as the function has parameters.
+    #[error("stage `{stage}` names {names} argument(s) for a function of {params} parameter(s)")]
+    Arity {
+        /// The stage.
+        stage: String,
+        /// How many names were given.
+        names: usize,
+        /// How many parameters the function takes.
+        params: usize,
+    },
+    /// An argument whose type differs from what the machine holds under that key.
+    #[error(
+        "stage `{stage}` argument `{argument}` expects `&{expected}`, but `{key}` is `{found}`{}",
+        hint(key)
+    )]
+    ArgumentType {
+        /// The stage.
+        stage: String,
+        /// The argument name.
+        argument: String,
+        /// The machine key it reads (empty slots resolved to the slot they pass through).
+        key: String,
+        /// The argument's type.
+        expected: &'static str,
+        /// The type the key holds.
+        found: &'static str,
+    },
+    /// No stage at the slot that was to be removed.
+    #[error("no stage at slot {0}")]
+    EmptySlot(usize),
+    /// The scheduler rejected the graph (should not happen for a machine's own graph).
+    #[error("scheduler graph: {0}")]
+    Graph(#[from] timbr_sched::BuildError),
+}
+
+fn hint(key: &str) -> &'static str {
+    if key.ends_with("_s") {
+        " (serialized keys are read as `&str`, `&String` or `&Serialized`)"
+    } else if key.starts_with('f') {
+        " (an empty slot passes its predecessor's value through)"
+    } else {
+        ""
+    }
+}
+
+/// [`try_put`](crate::Machine::try_put) found the queue full; the datum is handed back.
+#[derive(PartialEq, Eq, Clone, Copy, thiserror::Error)]
+#[error("the queue is full")]
+pub struct TryPutError<T>(pub T);
+
+impl<T> TryPutError<T> {
+    /// The datum that was not put.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for TryPutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TryPutError(..)")
+    }
+}
+
+/// [`put_timeout`](crate::Machine::put_timeout) found no room in time; the datum is handed back.
+#[derive(PartialEq, Eq, Clone, Copy, thiserror::Error)]
+#[error("the queue stayed full until the timeout")]
+pub struct PutTimeoutError<T>(pub T);
+
+impl<T> PutTimeoutError<T> {
+    /// The datum that was not put.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for PutTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PutTimeoutError(..)")
+    }
+}
+
+/// Why [`get`](crate::Machine::get) returned no record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GetError {
+    /// No datum arrived before the timeout.
+    #[error("no datum arrived before the timeout")]
+    Timeout,
+    /// The machine is running: its consumers take the data, so `get` would race them.
+    #[error("the machine is running; stop it before taking data with `get`")]
+    Running,
+}
+
+/// Why [`start`](crate::Machine::start) did not start the machine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// It is already running.
+    #[error("the machine is already running")]
+    AlreadyRunning,
+    /// The operating system refused a thread.
+    #[error("could not spawn a machine thread")]
+    Spawn(#[source] std::io::Error),
+}
+
+/// Why a [`Sink`](crate::Sink) could not take a record.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SinkError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl SinkError {
+    /// An error with a message only.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        SinkError {
+            message: message.to_string(),
+            source: None,
+        }
+    }
+
+    /// An error with a message and its cause.
+    pub fn with_source(
+        message: impl fmt::Display,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        SinkError {
+            message: message.to_string(),
+            source: Some(source.into()),
+        }
+    }
+}

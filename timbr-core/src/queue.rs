@@ -1,0 +1,213 @@
+//! The queue a machine reads from: a trait, so that a distributed queue can replace the
+//! embedded one, and [`MemoryQueue`], the bounded in-memory default.
+
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
+
+use crate::{PutTimeoutError, TryPutError};
+
+/// What a blocking [`Queue::take`] came back with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Taken<T> {
+    /// A datum.
+    Datum(T),
+    /// Nothing arrived before the deadline.
+    TimedOut,
+    /// [`Queue::wake_takers`] was called: the taker should check why it is running.
+    Woken,
+}
+
+/// A bounded FIFO of data shared by the producers and the machine's consumers.
+///
+/// Every method takes `&self`: any number of threads put and take at once. Implementations
+/// never lose a datum: a put that cannot complete hands the datum back in its error.
+pub trait Queue<T>: Send + Sync + 'static {
+    /// Puts `datum` if there is room right now.
+    ///
+    /// # Errors
+    ///
+    /// [`TryPutError`] with the datum when the queue is full.
+    fn try_put(&self, datum: T) -> Result<(), TryPutError<T>>;
+
+    /// Puts `datum`, waiting for room until `deadline` (for ever if `None`).
+    ///
+    /// # Errors
+    ///
+    /// [`PutTimeoutError`] with the datum when the deadline passed first.
+    fn put_until(&self, datum: T, deadline: Option<Instant>) -> Result<(), PutTimeoutError<T>>;
+
+    /// Takes the oldest datum, waiting until `deadline` (for ever if `None`) or until woken.
+    fn take(&self, deadline: Option<Instant>) -> Taken<T>;
+
+    /// Takes the oldest datum if there is one right now.
+    fn try_take(&self) -> Option<T>;
+
+    /// Wakes `n` blocked (or future) [`take`](Queue::take) calls, which return
+    /// [`Taken::Woken`]. A wake nobody waits for may wake a later `take` instead, so takers
+    /// treat `Woken` as "check your flags", never as "stop".
+    fn wake_takers(&self, n: usize);
+
+    /// How many data wait in the queue.
+    fn len(&self) -> usize;
+
+    /// Whether no data wait in the queue.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most data the queue holds, if bounded.
+    fn capacity(&self) -> Option<usize>;
+}
+
+/// The embedded queue: a bounded multi-producer multi-consumer channel (crossbeam).
+///
+/// # Examples
+///
+/// ```
+/// use timbr_core::{MemoryQueue, Queue, Taken};
+///
+/// let q = MemoryQueue::new(1);
+/// q.try_put("a")?;
+/// let full = q.try_put("b").unwrap_err();
+/// assert_eq!(full.into_inner(), "b"); // handed back, not lost
+/// assert_eq!(q.take(None), Taken::Datum("a"));
+/// # Ok::<(), timbr_core::TryPutError<&str>>(())
+/// ```
+pub struct MemoryQueue<T> {
+    tx: Sender<T>,
+    rx: Receiver<T>,
+    wake_tx: Sender<()>,
+    wake_rx: Receiver<()>,
+    capacity: usize,
+}
+
+impl<T: Send + 'static> MemoryQueue<T> {
+    /// A queue holding at most `capacity` data (at least 1).
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        let (tx, rx) = bounded(capacity);
+        let (wake_tx, wake_rx) = unbounded();
+        MemoryQueue {
+            tx,
+            rx,
+            wake_tx,
+            wake_rx,
+            capacity,
+        }
+    }
+}
+
+impl<T: Send + 'static> Queue<T> for MemoryQueue<T> {
+    fn try_put(&self, datum: T) -> Result<(), TryPutError<T>> {
+        self.tx.try_send(datum).map_err(|e| match e {
+            // Both ends live in `self`, so the channel cannot be disconnected.
+            TrySendError::Full(d) | TrySendError::Disconnected(d) => TryPutError(d),
+        })
+    }
+
+    fn put_until(&self, datum: T, deadline: Option<Instant>) -> Result<(), PutTimeoutError<T>> {
+        match deadline {
+            None => self
+                .tx
+                .send(datum)
+                .map_err(|e| PutTimeoutError(e.into_inner())),
+            Some(deadline) => self
+                .tx
+                .send_deadline(datum, deadline)
+                .map_err(|e| PutTimeoutError(e.into_inner())),
+        }
+    }
+
+    fn take(&self, deadline: Option<Instant>) -> Taken<T> {
+        // Data first: a wake-up must not hide a datum that is already there.
+        if let Ok(d) = self.rx.try_recv() {
+            return Taken::Datum(d);
+        }
+        let mut sel = crossbeam_channel::Select::new();
+        let data = sel.recv(&self.rx);
+        let wake = sel.recv(&self.wake_rx);
+        let op = match deadline {
+            None => sel.select(),
+            Some(deadline) => match sel.select_deadline(deadline) {
+                Ok(op) => op,
+                Err(_) => return Taken::TimedOut,
+            },
+        };
+        match op.index() {
+            i if i == data => match op.recv(&self.rx) {
+                Ok(d) => Taken::Datum(d),
+                Err(_) => Taken::Woken,
+            },
+            i => {
+                debug_assert_eq!(i, wake);
+                let _ = op.recv(&self.wake_rx);
+                Taken::Woken
+            }
+        }
+    }
+
+    fn try_take(&self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+
+    fn wake_takers(&self, n: usize) {
+        for _ in 0..n {
+            // Cannot fail: the receiver lives in `self`.
+            let _ = self.wake_tx.send(());
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    fn capacity(&self) -> Option<usize> {
+        Some(self.capacity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn full_queue_hands_the_datum_back() {
+        let q = MemoryQueue::new(2);
+        q.try_put(1).unwrap();
+        q.try_put(2).unwrap();
+        assert_eq!(q.try_put(3).unwrap_err().into_inner(), 3);
+        let deadline = Instant::now() + Duration::from_millis(1);
+        assert_eq!(q.put_until(4, Some(deadline)).unwrap_err().into_inner(), 4);
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.capacity(), Some(2));
+    }
+
+    #[test]
+    fn take_is_fifo_and_wakes_on_request() {
+        let q = MemoryQueue::new(4);
+        q.try_put(1).unwrap();
+        q.try_put(2).unwrap();
+        assert_eq!(q.take(None), Taken::Datum(1));
+        assert_eq!(q.try_take(), Some(2));
+        assert_eq!(q.take(Some(Instant::now())), Taken::TimedOut);
+        q.wake_takers(1);
+        assert_eq!(q.take(None), Taken::Woken);
+    }
+
+    #[test]
+    fn a_wake_never_hides_a_waiting_datum() {
+        let q = MemoryQueue::new(4);
+        q.wake_takers(1);
+        q.try_put(7).unwrap();
+        assert_eq!(q.take(None), Taken::Datum(7));
+    }
+
+    #[test]
+    fn zero_capacity_means_one() {
+        let q = MemoryQueue::new(0);
+        q.try_put(()).unwrap();
+        assert!(q.try_put(()).is_err());
+    }
+}
