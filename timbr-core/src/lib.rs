@@ -63,6 +63,49 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # The same with the stage macros
+//!
+//! [`#[stage(n)]`](macro@stage) keeps a function callable and makes it a stage named after it;
+//! [`stage_fn!`] does the same for a closure; [`from_stages!`] builds the machine. Argument
+//! mistakes are compile errors, and so are wiring mistakes between `#[stage]` functions: here,
+//! `tag` asking for `f1: &u32` would not compile, since slot 1 holds an `f64`.
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use timbr_core::{from_stages, stage, stage_fn, Machine};
+//!
+//! #[stage(0)]
+//! fn words(input: &str) -> usize {
+//!     input.split_whitespace().count()
+//! }
+//!
+//! #[stage(1)]
+//! fn ratio(f0: &usize, input: &str) -> Result<f64, &'static str> {
+//!     if *f0 == 0 { Err("no words") } else { Ok(input.len() as f64 / *f0 as f64) }
+//! }
+//!
+//! #[stage(3)] // slot 2 stays empty: `f2` holds what `f1` holds
+//! fn tag(f2: &f64, input_s: &str) -> String {
+//!     format!("{f2:.1} for {input_s}")
+//! }
+//!
+//! assert_eq!(words("a b"), 2); // still a plain function
+//! let machine: Machine<String> = from_stages![words, ratio, tag]?;
+//! assert_eq!(machine.call("a b".to_owned()).json("f3").unwrap(), r#""1.5 for \"a b\"""#);
+//!
+//! // A closure with state, put in at run time.
+//! let longest = Arc::new(Mutex::new(0_usize));
+//! let track = Arc::clone(&longest);
+//! machine.set_stage(stage_fn!(2, move |f0: &usize, f1: &f64| {
+//!     let mut longest = track.lock().unwrap();
+//!     *longest = (*longest).max(*f0);
+//!     *f1
+//! }))?;
+//! machine.call("one two three".to_owned());
+//! assert_eq!(*longest.lock().unwrap(), 3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Threads and stopping
 //!
 //! [`Machine::start`] spawns the consumer threads (one per worker) and the source thread if
@@ -80,6 +123,7 @@ mod builder;
 mod call;
 mod counters;
 mod error;
+mod glue;
 mod key;
 mod machine;
 mod putter;
@@ -108,6 +152,9 @@ pub use crate::{
     stage::{Stage, StageArg, StageFn},
 };
 
+/// The stage macros: `#[stage(n)]` functions, `stage_fn!` closures, `from_stages![…]` machines.
+pub use timbr_macros::{from_stages, stage, stage_fn};
+
 /// The scheduler the machine runs each datum's graph on (executors, hooks, outcomes).
 pub use timbr_sched as sched;
 
@@ -117,6 +164,10 @@ pub use bson;
 /// Not public API: what the `timbr-macros` expansions refer to.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::{Machine, Serialized, Stage};
-    pub use bson::oid::ObjectId;
+    pub use crate::glue::*;
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -229,10 +229,7 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
                 }
             }
         }
-        self.spawn_source(&mut control).map_err(|e| {
-            drop(std::mem::replace(&mut control.parts, None));
-            StartError::Spawn(e)
-        })
+        self.spawn_source(&mut control).map_err(StartError::Spawn)
     }
 
     fn spawn_source(&self, control: &mut Control<T>) -> std::io::Result<()> {
@@ -322,7 +319,7 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
     // ---- the source --------------------------------------------------------------------
 
     /// Feeds the queue from `source` on its own thread, waiting while the queue is full
-    /// (or dropping, by the [`SourcePolicy`]). It starts with the machine (now, if running)
+    /// (or dropping, by the [`SourcePolicy`](crate::SourcePolicy)). It starts with the machine (now, if running)
     /// and replaces any earlier source; a datum the earlier source still held goes first.
     pub fn set_source<I>(&self, source: I)
     where
@@ -398,6 +395,24 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
                 });
             }
             Ok(stages[slot].replace(stage))
+        })
+    }
+
+    /// Puts several stages at once: the next datum sees all of them, never only some.
+    ///
+    /// # Errors
+    ///
+    /// As for [`set_stage`](Machine::set_stage), and [`BuildError::SlotTaken`] if two of
+    /// the new stages share a slot; the machine is then unchanged.
+    pub fn set_stages(&self, new: impl IntoIterator<Item = Stage>) -> Result<(), BuildError> {
+        self.rewire(|stages| {
+            let new = place(stages.len(), new.into_iter().collect())?;
+            for (slot, stage) in new.into_iter().enumerate() {
+                if let Some(stage) = stage {
+                    stages[slot] = Some(stage);
+                }
+            }
+            Ok(())
         })
     }
 

@@ -140,16 +140,19 @@ impl<T: Send + 'static> Feeder<'_, T> {
             Err(full) => full.into_inner(),
         };
         match self.policy {
+            // The datum stays the source's while it waits: only a blocked put in progress
+            // counts it as offered, so the queue never looks fuller than it is.
             SourcePolicy::Block => loop {
+                self.counters.withdraw();
+                if self.stop.load(Ordering::Acquire) {
+                    return Some(datum);
+                }
+                self.counters.offer();
                 match self
                     .queue
                     .put_until(datum, Some(Instant::now() + STOP_CHECK))
                 {
                     Ok(()) => return None,
-                    Err(e) if self.stop.load(Ordering::Acquire) => {
-                        self.counters.withdraw();
-                        return Some(e.into_inner());
-                    }
                     Err(e) => datum = e.into_inner(),
                 }
             },

@@ -21,8 +21,9 @@ use crate::{ArgKey, BuildError, Serialized};
 /// | `f{k}` | output of slot `k` (`k` < this stage's slot) | `&` that slot's output type |
 /// | `input_s`, `oid_s`, `f{k}_s` | serialized form | `&Serialized` (derefs to `&str`) |
 ///
-/// The `#[stage(n)]` attribute and `stage!` macro generate these calls from parameter names;
-/// this plain API is what they build on and works without them.
+/// The [`#[stage(n)]`](macro@crate::stage) attribute and the [`stage_fn!`](crate::stage_fn)
+/// macro make stages from parameter names, with the argument mistakes caught at compile time;
+/// this plain API is what they build on, and works without them.
 ///
 /// # Examples
 ///
@@ -76,8 +77,9 @@ impl Stage {
         F: StageFn<A, R>,
         R: Serialize + Send + Sync + 'static,
     {
-        let func: TaskFn = Arc::new(move |a: &Args<'_>| f.call(a).map(Value::new));
-        Stage::assemble::<R>(slot, name.into(), args, F::arg_types(), func)
+        let name = name.into();
+        let keys = parse_names::<A, R, F>(&name, args)?;
+        Stage::with_keys(slot, name, &keys, f)
     }
 
     /// A stage that produces an `R` or fails with an `E`; a failure is recorded against the
@@ -97,45 +99,70 @@ impl Stage {
         R: Serialize + Send + Sync + 'static,
         E: fmt::Display,
     {
+        let name = name.into();
+        let keys = parse_names::<A, Result<R, E>, F>(&name, args)?;
+        Stage::try_with_keys(slot, name, &keys, f)
+    }
+
+    /// [`Stage::new`] with the arguments already parsed (what the macros generate).
+    pub(crate) fn with_keys<A, R, F>(
+        slot: usize,
+        name: String,
+        keys: &[ArgKey],
+        f: F,
+    ) -> Result<Stage, BuildError>
+    where
+        F: StageFn<A, R>,
+        R: Serialize + Send + Sync + 'static,
+    {
+        let func: TaskFn = Arc::new(move |a: &Args<'_>| f.call(a).map(Value::new));
+        Stage::assemble::<R>(slot, name, keys, F::arg_types(), func)
+    }
+
+    /// [`Stage::try_new`] with the arguments already parsed (what the macros generate).
+    pub(crate) fn try_with_keys<A, R, E, F>(
+        slot: usize,
+        name: String,
+        keys: &[ArgKey],
+        f: F,
+    ) -> Result<Stage, BuildError>
+    where
+        F: StageFn<A, Result<R, E>>,
+        R: Serialize + Send + Sync + 'static,
+        E: fmt::Display,
+    {
         let func: TaskFn =
             Arc::new(move |a: &Args<'_>| f.call(a)?.map(Value::new).map_err(TaskError::msg));
-        Stage::assemble::<R>(slot, name.into(), args, F::arg_types(), func)
+        Stage::assemble::<R>(slot, name, keys, F::arg_types(), func)
     }
 
     fn assemble<R: Serialize + Send + Sync + 'static>(
         slot: usize,
         name: String,
-        names: impl IntoIterator<Item = impl AsRef<str>>,
+        keys: &[ArgKey],
         types: Vec<TypeInfo>,
         func: TaskFn,
     ) -> Result<Stage, BuildError> {
-        let names: Vec<String> = names.into_iter().map(|n| n.as_ref().to_owned()).collect();
-        if names.len() != types.len() {
+        if keys.len() != types.len() {
             return Err(BuildError::Arity {
                 stage: name,
-                names: names.len(),
+                names: keys.len(),
                 params: types.len(),
             });
         }
-        let mut args: Vec<StageArg> = Vec::with_capacity(names.len());
-        for (argument, ty) in names.into_iter().zip(types) {
-            let Some(key) = ArgKey::parse(&argument) else {
-                return Err(BuildError::UnknownArgument {
-                    stage: name,
-                    argument,
-                });
-            };
+        let mut args: Vec<StageArg> = Vec::with_capacity(keys.len());
+        for (&key, ty) in keys.iter().zip(types) {
             if key.slot().is_some_and(|k| k >= slot) {
                 return Err(BuildError::NotEarlier {
                     stage: name,
                     slot,
-                    argument,
+                    argument: key.to_string(),
                 });
             }
             if args.iter().any(|a| a.key == key) {
                 return Err(BuildError::DuplicateArgument {
                     stage: name,
-                    argument,
+                    argument: key.to_string(),
                 });
             }
             args.push(StageArg { key, ty });
@@ -215,10 +242,40 @@ fn serialize_as<R: Serialize + 'static>(value: &Value) -> Serialized {
     }
 }
 
+/// Parses argument names into keys, checking first that there is one per parameter.
+fn parse_names<A, R, F: StageFn<A, R>>(
+    stage: &str,
+    names: impl IntoIterator<Item = impl AsRef<str>>,
+) -> Result<Vec<ArgKey>, BuildError> {
+    let names: Vec<String> = names.into_iter().map(|n| n.as_ref().to_owned()).collect();
+    let params = F::arg_types().len();
+    if names.len() != params {
+        return Err(BuildError::Arity {
+            stage: stage.to_owned(),
+            names: names.len(),
+            params,
+        });
+    }
+    names
+        .into_iter()
+        .map(|argument| {
+            ArgKey::parse(&argument).ok_or_else(|| BuildError::UnknownArgument {
+                stage: stage.to_owned(),
+                argument,
+            })
+        })
+        .collect()
+}
+
 /// A function of references that a [`Stage`] can call: implemented for every
 /// `Fn(&A0, &A1, …) -> R` of up to 12 parameters.
 ///
 /// `A` is the tuple of parameter types; you never name it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a stage function",
+    label = "not a stage function",
+    note = "a stage function takes at most 12 arguments, each a reference `&T` to a sized `Send + Sync + 'static` type, and returns a value (or a `Result`)"
+)]
 pub trait StageFn<A, R>: Send + Sync + 'static {
     /// The parameter types, in order.
     fn arg_types() -> Vec<TypeInfo>;

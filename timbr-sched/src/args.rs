@@ -1,9 +1,9 @@
 //! A running task's view of its arguments.
 
 use std::any::Any;
-use std::sync::OnceLock;
 
-use crate::{NodeId, Outcome, TaskError, TypeMismatch, Value};
+use crate::exec::Slots;
+use crate::{NodeId, TaskError, TypeMismatch, Value};
 
 /// The values of a task's dependencies, in the order they were declared.
 ///
@@ -13,7 +13,7 @@ pub struct Args<'a> {
     pub(crate) graph: &'a crate::graph::Inner,
     pub(crate) node: u32,
     pub(crate) args: &'a [u32],
-    pub(crate) slots: &'a [OnceLock<Outcome>],
+    pub(crate) slots: Slots<'a>,
 }
 
 impl<'a> Args<'a> {
@@ -45,9 +45,10 @@ impl<'a> Args<'a> {
     }
 
     /// Argument `i`, type-erased.
+    #[inline]
     pub fn value(&self, i: usize) -> Option<&'a Value> {
         let node = *self.args.get(i)?;
-        self.slots[node as usize].get()?.value()
+        self.slots.get(node)?.value()
     }
 
     /// Argument `i` as a `T`.

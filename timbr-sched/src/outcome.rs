@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::{NodeId, OutcomeError, Plan, TaskError, UnknownKey, Value};
 
@@ -65,7 +65,7 @@ impl fmt::Display for Skipped {
 /// by [`NodeId`] ([`outcome`](Outcomes::outcome)).
 pub struct Outcomes {
     pub(crate) plan: Plan,
-    pub(crate) slots: Box<[OnceLock<Outcome>]>,
+    pub(crate) slots: Box<[Option<Outcome>]>,
 }
 
 impl Outcomes {
@@ -76,7 +76,11 @@ impl Outcomes {
 
     /// The outcome of node `id`, or `None` if it was not part of the plan.
     pub fn outcome(&self, id: NodeId) -> Option<&Outcome> {
-        self.slots.get(id.index()).and_then(OnceLock::get)
+        // An input set on the run but outside the plan has a slot, yet no outcome.
+        if !self.plan.contains(id) {
+            return None;
+        }
+        self.slots.get(id.index()).and_then(Option::as_ref)
     }
 
     /// The outcome of `key` (or of the node an alias names), or `None` if the key is unknown or

@@ -1,7 +1,7 @@
 //! Plans (which nodes a run computes, checked once) and runs (one plan's inputs, filled per run).
 
 use std::any::Any;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::graph::NodeKind;
 use crate::{Graph, InputError, NodeId, Outcome, TypeMismatch, UnknownKey, Value};
@@ -129,7 +129,7 @@ impl Plan {
     pub fn run(&self) -> Run {
         Run {
             plan: self.clone(),
-            slots: (0..self.0.graph.len()).map(|_| OnceLock::new()).collect(),
+            slots: (0..self.0.graph.len()).map(|_| None).collect(),
         }
     }
 }
@@ -149,7 +149,7 @@ impl std::fmt::Debug for Plan {
 /// set"), and the tasks depending on it are skipped.
 pub struct Run {
     pub(crate) plan: Plan,
-    pub(crate) slots: Box<[OnceLock<Outcome>]>,
+    pub(crate) slots: Box<[Option<Outcome>]>,
 }
 
 impl Run {
@@ -196,7 +196,7 @@ impl Run {
             }
             NodeKind::Task { .. } => return Err(InputError::NotAnInput(node.key.to_string())),
         }
-        self.slots[id.index()] = OnceLock::from(Outcome::Value(value));
+        self.slots[id.index()] = Some(Outcome::Value(value));
         Ok(self)
     }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::graph::{Inner, NodeKind};
-use crate::{Args, Hooks, NodeId, NodeRef, Outcome, Outcomes, Run, Skipped, TaskError};
+use crate::{Args, Hooks, NodeId, NodeRef, Outcome, Outcomes, Plan, Run, Skipped, TaskError};
 
 /// Runs a [`Run`] to completion and returns every planned node's outcome.
 ///
@@ -35,22 +35,41 @@ impl<E: Executor + ?Sized> Executor for Box<E> {
     }
 }
 
-/// Computes node `i` into its slot; every dependency's slot must already be set.
-pub(crate) fn run_node(
+/// A run's slots as a node's computation reads them: plain when one thread owns the run
+/// ([`Sync`]), write-once cells when several threads share it ([`Threaded`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Slots<'a> {
+    Plain(&'a [Option<Outcome>]),
+    Shared(&'a [OnceLock<Outcome>]),
+}
+
+impl<'a> Slots<'a> {
+    /// The outcome of node `i`, if it has one yet.
+    #[inline]
+    pub(crate) fn get(self, i: u32) -> Option<&'a Outcome> {
+        match self {
+            Slots::Plain(slots) => slots[i as usize].as_ref(),
+            Slots::Shared(slots) => slots[i as usize].get(),
+        }
+    }
+}
+
+/// Computes node `i`'s outcome, to be stored in its slot; every dependency's slot must already
+/// be set. `None` for an input that was set (its slot already holds its outcome).
+pub(crate) fn compute(
     graph: &Inner,
     i: u32,
-    slots: &[OnceLock<Outcome>],
+    slots: Slots<'_>,
     hooks: Option<&dyn Hooks>,
-) {
+) -> Option<Outcome> {
     let node = &graph.nodes[i as usize];
-    let slot = &slots[i as usize];
     let (args, deps, func) = match &node.kind {
         NodeKind::Input(_) => {
-            if slot.get().is_none() {
-                let error = TaskError::msg(format_args!("input `{}` was not set", node.key));
-                let _ = slot.set(Outcome::Failed(error));
+            if slots.get(i).is_some() {
+                return None;
             }
-            return;
+            let error = TaskError::msg(format_args!("input `{}` was not set", node.key));
+            return Some(Outcome::Failed(error));
         }
         NodeKind::Task {
             args, deps, func, ..
@@ -62,8 +81,7 @@ pub(crate) fn run_node(
         if let Some(hooks) = hooks {
             hooks.skipped(node_ref(graph, i), &skipped);
         }
-        let _ = slot.set(Outcome::Skipped(skipped));
-        return;
+        return Some(Outcome::Skipped(skipped));
     }
 
     let args = Args {
@@ -92,12 +110,12 @@ pub(crate) fn run_node(
             outcome
         }
     };
-    let _ = slot.set(outcome);
+    Some(outcome)
 }
 
 /// The key a dependant of `d` must report as failed upstream, if `d` holds no value.
-fn failed_upstream(graph: &Inner, d: u32, slots: &[OnceLock<Outcome>]) -> Option<Arc<str>> {
-    match slots[d as usize].get() {
+fn failed_upstream(graph: &Inner, d: u32, slots: Slots<'_>) -> Option<Arc<str>> {
+    match slots.get(d) {
         Some(Outcome::Value(_)) => None,
         Some(Outcome::Skipped(s)) => Some(Arc::clone(&s.upstream)),
         // Failed, or (impossible by construction: executors run dependencies first) not run.
@@ -112,11 +130,8 @@ fn node_ref(graph: &Inner, i: u32) -> NodeRef<'_> {
     }
 }
 
-fn finish(run: Run, hooks: Option<&dyn Hooks>) -> Outcomes {
-    let outcomes = Outcomes {
-        plan: run.plan,
-        slots: run.slots,
-    };
+fn finish(plan: Plan, slots: Box<[Option<Outcome>]>, hooks: Option<&dyn Hooks>) -> Outcomes {
+    let outcomes = Outcomes { plan, slots };
     if let Some(hooks) = hooks {
         hooks.finish(&outcomes);
     }

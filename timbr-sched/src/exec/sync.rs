@@ -1,6 +1,6 @@
 //! The synchronous executor: the plan's nodes in topological order on the caller's thread.
 
-use super::{finish, run_node, Executor};
+use super::{compute, finish, Executor, Slots};
 use crate::{Hooks, Outcomes, Run};
 
 /// Runs every node on the caller's thread, in topological order.
@@ -28,15 +28,18 @@ use crate::{Hooks, Outcomes, Run};
 pub struct Sync;
 
 impl Executor for Sync {
-    fn execute(&self, run: Run, hooks: Option<&dyn Hooks>) -> Outcomes {
+    fn execute(&self, mut run: Run, hooks: Option<&dyn Hooks>) -> Outcomes {
         let plan = &run.plan.0;
         let graph = &plan.graph.0;
         if let Some(hooks) = hooks {
             hooks.start(&run.plan);
         }
+        // The run is ours alone: plain slots, no synchronisation per node.
         for &i in plan.order.iter() {
-            run_node(graph, i, &run.slots, hooks);
+            if let Some(outcome) = compute(graph, i, Slots::Plain(&run.slots), hooks) {
+                run.slots[i as usize] = Some(outcome);
+            }
         }
-        finish(run, hooks)
+        finish(run.plan, run.slots, hooks)
     }
 }

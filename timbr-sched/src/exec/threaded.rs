@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use rayon::{Scope, ThreadPool};
 
-use super::{finish, run_node, Executor};
+use super::{compute, finish, Executor, Slots};
 use crate::plan::PlanInner;
 use crate::{Hooks, Outcome, Outcomes, Run};
 
@@ -73,7 +73,10 @@ impl<'r> Shared<'r> {
     /// Runs `i`, then whatever it makes ready: one dependant inline, the others spawned.
     fn process<'s>(&'s self, mut i: u32, scope: &Scope<'s>) {
         loop {
-            run_node(&self.plan.graph.0, i, self.slots, self.hooks);
+            let graph = &self.plan.graph.0;
+            if let Some(outcome) = compute(graph, i, Slots::Shared(self.slots), self.hooks) {
+                let _ = self.slots[i as usize].set(outcome);
+            }
             let mut next = None;
             for &d in self.plan.dependants[i as usize].iter() {
                 // AcqRel: the thread that brings the count to zero sees every dependency's slot.
@@ -97,9 +100,16 @@ impl Executor for Threaded {
         if let Some(hooks) = hooks {
             hooks.start(&run.plan);
         }
+        // Slots written by one thread and read by others: write-once cells for this run.
+        let slots: Box<[OnceLock<Outcome>]> = run
+            .slots
+            .into_vec()
+            .into_iter()
+            .map(|slot| slot.map_or_else(OnceLock::new, OnceLock::from))
+            .collect();
         let shared = Shared {
             plan,
-            slots: &run.slots,
+            slots: &slots,
             pending: plan.pending.iter().map(|&p| AtomicU32::new(p)).collect(),
             hooks,
         };
@@ -108,6 +118,11 @@ impl Executor for Threaded {
             None => rayon::in_place_scope(|scope| shared.start(scope)),
         }
         drop(shared);
-        finish(run, hooks)
+        let slots = slots
+            .into_vec()
+            .into_iter()
+            .map(OnceLock::into_inner)
+            .collect();
+        finish(run.plan, slots, hooks)
     }
 }

@@ -1,0 +1,139 @@
+//! A small text pipeline, end to end: a generated source feeds a running machine whose
+//! stages are `#[stage]` functions and a stateful `stage_fn!` closure; one stage fails on
+//! purpose every 31st datum, and the machine keeps going, counting where every datum is.
+//!
+//! ```text
+//! cargo run --release --example pipeline -- [--n N] [--workers W]
+//! ```
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use timbr_core::{from_stages, stage, stage_fn, ChannelSink, Machine, SourceState, StopMode};
+
+const WORDS: [&str; 12] = [
+    "streams", "never", "sleep", "good", "bad", "data", "flows", "happy", "broken", "pipes",
+    "shine", "fail",
+];
+
+/// A deterministic sentence for datum `i`.
+fn sentence(i: u64) -> String {
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..(3 + i % 6))
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            WORDS[(x % WORDS.len() as u64) as usize]
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[stage(0)]
+fn words(input: &String) -> usize {
+    input.split_whitespace().count()
+}
+
+#[stage(1)]
+fn mood(input: &String) -> i32 {
+    input
+        .split_whitespace()
+        .map(|w| match w {
+            "good" | "happy" | "shine" => 1,
+            "bad" | "broken" | "fail" => -1,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Fails on every 31st datum, as the notebook's last stage did.
+#[stage(3)]
+fn every_31st(f0: &usize, f1: &i32) -> Result<String, String> {
+    let n = SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    if n % 31 == 0 {
+        return Err(format!("datum #{n} is a 31st"));
+    }
+    Ok(format!("{f1:+} over {f0} words"))
+}
+
+static SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let n = arg("--n", 200_000);
+    let workers = arg("--workers", 1) as usize;
+
+    let recent: Arc<Mutex<VecDeque<(i32, String)>>> = Arc::default();
+    let remember = {
+        let recent = Arc::clone(&recent);
+        stage_fn!(2, name = "remember", move |f1: &i32,
+                                              input: &String|
+              -> Result<
+            usize,
+            &'static str,
+        > {
+            let mut recent = recent.lock().map_err(|_| "poisoned")?;
+            recent.push_back((*f1, input.clone()));
+            if recent.len() > 50 {
+                recent.pop_front();
+            }
+            Ok(recent.len())
+        })
+    };
+
+    let (sink, records) = ChannelSink::bounded(4096);
+    let machine: Machine<String> = from_stages![
+        Machine::builder().workers(workers).ordered(true).sink(sink) =>
+        words, mood, { remember }, every_31st
+    ]?;
+    let reader = std::thread::spawn(move || records.iter().filter(|r| !r.is_ok()).count());
+
+    machine.set_source((0..n).map(sentence));
+    let started = Instant::now();
+    machine.start()?;
+    while matches!(
+        machine.source_state(),
+        SourceState::Ready | SourceState::Running
+    ) || !machine.is_empty()
+    {
+        std::thread::sleep(Duration::from_millis(250)); // display pacing only
+        let c = machine.counts();
+        println!(
+            "running: {:>8} processed, {:>6} failed, {:>5} queued, {:>3} in flight  ({:.0}/s)",
+            c.processed,
+            c.failed,
+            c.queued,
+            c.in_flight,
+            (c.processed + c.failed) as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+    machine.stop(StopMode::Drain);
+    let elapsed = started.elapsed();
+    drop(machine); // closes the sink's channel
+    let failed_records = reader.join().map_err(|_| "reader panicked")?;
+
+    println!("\nlast remembered:");
+    for (mood, text) in recent.lock().map_err(|_| "poisoned")?.iter().rev().take(3) {
+        println!("  {mood:+}  {text}");
+    }
+    println!(
+        "\n{n} data in {:.2?} ({:.0}/s); {failed_records} failed records (every 31st: {})",
+        elapsed,
+        n as f64 / elapsed.as_secs_f64(),
+        n / 31
+    );
+    if failed_records as u64 != n / 31 {
+        return Err("the failure count does not match every 31st datum".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! End-to-end throughput of a machine, against a hand-written floor doing the same work.
+//!
+//! ```text
+//! cargo run --release --example throughput -- [--json] [--n N] [--only WORKLOAD]
+//! ```
+//!
+//! Prints one line per workload; with `--json`, one JSON object per line with at least
+//! `workload`, `datums_per_s` and `us_per_datum`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use timbr_core::{sched::Threaded, Machine, Stage};
+
+fn datum() -> Value {
+    json!({"text": "some text here", "id": 123, "user": {"name": "x"}})
+}
+
+struct Args {
+    json: bool,
+    n: usize,
+    only: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        json: false,
+        n: 200_000,
+        only: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--json" => args.json = true,
+            "--n" => {
+                args.n = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--n takes a number")?
+            }
+            "--only" => args.only = Some(it.next().ok_or("--only takes a workload name")?),
+            "-h" | "--help" => {
+                println!("usage: throughput [--json] [--n N] [--only WORKLOAD]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}` (try --help)")),
+        }
+    }
+    Ok(args)
+}
+
+fn report(args: &Args, workload: &str, n: usize, elapsed: Duration, extra: Value) {
+    let secs = elapsed.as_secs_f64();
+    let per_s = n as f64 / secs;
+    let us = secs * 1e6 / n as f64;
+    if args.json {
+        let mut line = json!({"workload": workload, "n": n, "datums_per_s": per_s.round(), "us_per_datum": (us * 1000.0).round() / 1000.0});
+        if let (Some(line), Value::Object(extra)) = (line.as_object_mut(), extra) {
+            line.extend(extra);
+        }
+        println!("{line}");
+    } else {
+        println!("{workload:<28} {per_s:>12.0} datums/s {us:>10.3} µs/datum");
+    }
+}
+
+/// The same work as `queue_identity8`, by hand: a bounded channel, a fresh ObjectId's hex, one
+/// serialization, and the array text of nine copies of it.
+fn floor_identity8(n: usize) -> Duration {
+    let template = datum();
+    let (tx, rx) = crossbeam_channel::bounded::<Value>(1024);
+    let started = Instant::now();
+    for _ in 0..n {
+        tx.try_send(template.clone())
+            .expect("room: one in, one out");
+        let d = rx.recv().expect("just sent");
+        let oid = bson::oid::ObjectId::new().to_hex();
+        let s = serde_json::to_string(&d).expect("a json value serializes");
+        let mut out = String::with_capacity(9 * (s.len() + 1) + 2);
+        out.push('[');
+        for i in 0..9 {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&s);
+        }
+        out.push(']');
+        black_box((oid, out));
+    }
+    started.elapsed()
+}
+
+fn call_identity8(n: usize) -> Duration {
+    let template = datum();
+    let machine = Machine::<Value>::new();
+    let started = Instant::now();
+    for _ in 0..n {
+        black_box(machine.call(template.clone()));
+    }
+    started.elapsed()
+}
+
+fn queue_identity8(n: usize) -> Duration {
+    let template = datum();
+    let machine = Machine::<Value>::new();
+    let started = Instant::now();
+    for _ in 0..n {
+        machine
+            .try_put(template.clone())
+            .expect("room: one in, one out");
+        black_box(machine.get(Duration::from_secs(1)).expect("just put"));
+    }
+    started.elapsed()
+}
+
+/// A producer thread feeding a running machine; timed until every datum is counted.
+fn running(machine: &Machine<Value>, n: usize) -> Duration {
+    let template = datum();
+    let putter = machine.putter();
+    let started = Instant::now();
+    machine.start().expect("a fresh machine starts");
+    let producer = std::thread::spawn(move || {
+        for _ in 0..n {
+            putter.put(template.clone());
+        }
+    });
+    producer.join().expect("the producer does not panic");
+    machine.stop_drain();
+    let elapsed = started.elapsed();
+    let counts = machine.counts();
+    assert_eq!(
+        counts.processed + counts.failed,
+        n as u64,
+        "every datum processed: {counts:?}"
+    );
+    elapsed
+}
+
+/// About 20 µs of arithmetic the optimizer cannot skip.
+fn heavy(x: &Value) -> u64 {
+    let seed = x["id"].as_u64().unwrap_or(1);
+    let mut acc = seed;
+    for i in 0..24_000_u64 {
+        acc = black_box(acc.wrapping_mul(6364136223846793005).wrapping_add(i));
+    }
+    acc
+}
+
+fn heavy_machine(workers: usize, threaded: bool) -> Machine<Value> {
+    let stage = Stage::new(0, "heavy", ["input"], heavy).expect("valid stage");
+    let builder = Machine::builder().workers(workers).stage(stage);
+    let builder = if threaded {
+        builder.executor(Threaded::new())
+    } else {
+        builder
+    };
+    builder.build().expect("valid machine")
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("throughput: {e}");
+            std::process::exit(2);
+        }
+    };
+    let heavy_n = (args.n / 10).max(100);
+    type Workload = (&'static str, usize, Box<dyn Fn(usize) -> Duration>);
+    let workloads: Vec<Workload> = vec![
+        ("floor_identity8", args.n, Box::new(floor_identity8)),
+        ("call_identity8", args.n, Box::new(call_identity8)),
+        ("queue_identity8", args.n, Box::new(queue_identity8)),
+        (
+            "running_identity8",
+            args.n,
+            Box::new(|n| running(&Machine::new(), n)),
+        ),
+        (
+            "heavy20us_workers1",
+            heavy_n,
+            Box::new(|n| running(&heavy_machine(1, false), n)),
+        ),
+        (
+            "heavy20us_workers2",
+            heavy_n,
+            Box::new(|n| running(&heavy_machine(2, false), n)),
+        ),
+    ];
+    for (name, n, run) in &workloads {
+        if args.only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
+        // A short warm-up, then the measured run.
+        run((*n / 10).max(10));
+        let elapsed = run(*n);
+        report(&args, name, *n, elapsed, json!({}));
+    }
+}

@@ -1,0 +1,181 @@
+//! The names a stage argument may have, the keys they read, and how to say which are valid.
+//!
+//! Mirrors `timbr_core::ArgKey` (which the macros cannot depend on): the same spellings are
+//! accepted and the same look-alikes rejected.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// The most slots a machine has (`timbr_core::MAX_SLOTS`): slots are `0..MAX_SLOTS`.
+pub(crate) const MAX_SLOTS: usize = 64;
+
+/// The most arguments a stage function takes (`timbr_core::StageFn` is implemented up to 12).
+pub(crate) const MAX_ARGS: usize = 12;
+
+/// One key a stage argument reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Key {
+    Input,
+    Oid,
+    Slot(usize),
+    InputS,
+    OidS,
+    SlotS(usize),
+}
+
+impl Key {
+    /// Parses an argument name (`input`, `oid`, `f3`, `f3_s`, …).
+    pub(crate) fn parse(name: &str) -> Option<Key> {
+        let (base, serialized) = match name.strip_suffix("_s") {
+            Some(base) => (base, true),
+            None => (name, false),
+        };
+        let key = match base {
+            "input" => Key::Input,
+            "oid" => Key::Oid,
+            _ => {
+                let digits = base.strip_prefix('f')?;
+                let k: usize = digits.parse().ok()?;
+                // Exactly the canonical spelling: no "f01", no "f+1".
+                if digits != k.to_string() {
+                    return None;
+                }
+                Key::Slot(k)
+            }
+        };
+        Some(match (key, serialized) {
+            (key, false) => key,
+            (Key::Input, true) => Key::InputS,
+            (Key::Oid, true) => Key::OidS,
+            (Key::Slot(k), true) => Key::SlotS(k),
+            _ => return None,
+        })
+    }
+
+    /// The slot read by `f{k}` and `f{k}_s`.
+    pub(crate) fn slot(self) -> Option<usize> {
+        match self {
+            Key::Slot(k) | Key::SlotS(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// Whether the key holds JSON text (`_s`).
+    pub(crate) fn is_serialized(self) -> bool {
+        matches!(self, Key::InputS | Key::OidS | Key::SlotS(_))
+    }
+
+    /// `::timbr_core::__private::ArgKey::…`.
+    pub(crate) fn tokens(self) -> TokenStream {
+        let key = quote!(::timbr_core::__private::ArgKey);
+        match self {
+            Key::Input => quote!(#key::Input),
+            Key::Oid => quote!(#key::Oid),
+            Key::Slot(k) => quote!(#key::Slot(#k)),
+            Key::InputS => quote!(#key::InputS),
+            Key::OidS => quote!(#key::OidS),
+            Key::SlotS(k) => quote!(#key::SlotS(#k)),
+        }
+    }
+}
+
+/// The valid argument names for a stage at `slot` (`None`: the slot itself is invalid), as a
+/// list for messages: "`input`, `oid`, `f0`…`f2`, `input_s`, `oid_s`, `f0_s`…`f2_s`".
+pub(crate) fn choices(slot: Option<usize>) -> String {
+    let range = |suffix: &str| match slot {
+        None => format!(", `f0{suffix}`, …"),
+        Some(0) => String::new(),
+        Some(1) => format!(", `f0{suffix}`"),
+        Some(2) => format!(", `f0{suffix}`, `f1{suffix}`"),
+        Some(n) => format!(", `f0{suffix}`…`f{}{suffix}`", n - 1),
+    };
+    format!(
+        "`input`, `oid`{}, `input_s`, `oid_s`{}",
+        range(""),
+        range("_s")
+    )
+}
+
+/// A valid name close to `name`, if there is one: `in` → `input`, `f_0` → `f0`, `F1` → `f1`.
+pub(crate) fn suggest(name: &str, slot: Option<usize>) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    let alias = match lower.as_str() {
+        "in" | "datum" | "data" | "x" => Some("input"),
+        "in_s" | "datum_s" | "json" => Some("input_s"),
+        "id" | "object_id" | "objectid" => Some("oid"),
+        "id_s" | "hex" => Some("oid_s"),
+        _ => None,
+    };
+    if let Some(alias) = alias {
+        return Some(alias.to_owned());
+    }
+    let earlier = slot.unwrap_or(MAX_SLOTS).min(MAX_SLOTS);
+    let mut candidates: Vec<String> = ["input", "oid", "input_s", "oid_s"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    for k in 0..earlier {
+        candidates.push(format!("f{k}"));
+        candidates.push(format!("f{k}_s"));
+    }
+    candidates
+        .into_iter()
+        .map(|c| (distance(&lower, &c), c))
+        .filter(|(d, c)| *d <= 2 && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, for suggestions.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let next = (row[j] + 1).min(row[j + 1] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_like_timbr_core() {
+        assert_eq!(Key::parse("input"), Some(Key::Input));
+        assert_eq!(Key::parse("oid_s"), Some(Key::OidS));
+        assert_eq!(Key::parse("f12_s"), Some(Key::SlotS(12)));
+        for bad in ["in", "f", "f_0", "f01", "f+1", "f0_s_s", "F0", "", "_s"] {
+            assert_eq!(Key::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn lists_the_choices_for_a_slot() {
+        assert_eq!(choices(Some(0)), "`input`, `oid`, `input_s`, `oid_s`");
+        assert_eq!(
+            choices(Some(2)),
+            "`input`, `oid`, `f0`, `f1`, `input_s`, `oid_s`, `f0_s`, `f1_s`"
+        );
+        assert_eq!(
+            choices(Some(5)),
+            "`input`, `oid`, `f0`…`f4`, `input_s`, `oid_s`, `f0_s`…`f4_s`"
+        );
+    }
+
+    #[test]
+    fn suggests_near_names() {
+        assert_eq!(suggest("in", Some(1)).as_deref(), Some("input"));
+        assert_eq!(suggest("f_0", Some(1)).as_deref(), Some("f0"));
+        assert_eq!(suggest("F1", Some(2)).as_deref(), Some("f1"));
+        assert_eq!(suggest("oid_str", Some(2)).as_deref(), Some("oid_s"));
+        assert_eq!(suggest("weather", Some(2)), None);
+    }
+}

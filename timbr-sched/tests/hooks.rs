@@ -1,0 +1,166 @@
+//! Hooks: the same calls under both executors, in the promised order for every node.
+
+mod common;
+#[path = "common/recorder.rs"]
+mod recorder;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use recorder::{check_order, Call, Recorder};
+use timbr_sched::{Dep, Executor, GraphBuilder, Hooks, NodeRef, Outcome, Plan, TaskError};
+
+fn inc(a: &timbr_sched::Args<'_>) -> Result<u64, TaskError> {
+    Ok(a.get::<u64>(0)? + 1)
+}
+
+fn sum(a: &timbr_sched::Args<'_>) -> Result<u64, TaskError> {
+    (0..a.len()).map(|i| a.get::<u64>(i).copied()).sum()
+}
+
+/// Fan-out, fan-in, a failure, a panic, skips two deep, an alias, and a node outside the plan.
+fn plan() -> Plan {
+    let mut g = GraphBuilder::new();
+    g.input::<u64>("x");
+    g.input::<u64>("unused");
+    g.task("a", ["x"], inc);
+    let parts: Vec<String> = (0..6).map(|i| format!("p{i}")).collect();
+    for p in &parts {
+        g.task(p.as_str(), ["a"], inc);
+    }
+    g.task("join", parts.iter().map(String::as_str), sum);
+    g.alias("joined", "join");
+    g.task("tail", ["joined"], inc);
+    g.task("bad", ["x"], |a| -> Result<u64, TaskError> {
+        Err(TaskError::msg(format_args!("bad {}", a.get::<u64>(0)?)))
+    });
+    g.task("boom", ["a"], |_| -> Result<u64, TaskError> {
+        panic!("boom")
+    });
+    g.task("s1", ["bad"], inc);
+    g.task("s2", ["tail", "s1"], sum);
+    g.task("s3", [Dep::new("s2"), Dep::new("boom")], sum);
+    g.task("elsewhere", ["unused"], inc);
+    g.build()
+        .unwrap()
+        .plan(["tail", "s3", "p0", "joined"])
+        .unwrap()
+}
+
+fn recorded(executor: &dyn Executor, plan: &Plan, x: Option<u64>) -> Vec<Call> {
+    let recorder = Recorder::default();
+    let mut run = plan.run();
+    if let Some(x) = x {
+        run.set("x", x).unwrap();
+    }
+    let out = executor.execute(run, Some(&recorder));
+    let calls = recorder.take();
+    check_order(&calls, plan, &out);
+    calls
+}
+
+fn sorted(mut calls: Vec<Call>) -> Vec<Call> {
+    calls.sort();
+    calls
+}
+
+#[test]
+fn every_executor_keeps_the_order_and_makes_the_same_calls() {
+    let plan = plan();
+    let expected = sorted(recorded(&timbr_sched::Sync, &plan, Some(1)));
+    // Sanity: the graph really exercises every kind of call.
+    assert!(expected
+        .iter()
+        .any(|c| matches!(c, Call::Error(_, k, m) if k == "bad" && m == "bad 1")));
+    assert!(expected
+        .iter()
+        .any(|c| matches!(c, Call::Error(_, k, m) if k == "boom" && m == "panicked: boom")));
+    assert!(expected
+        .iter()
+        .any(|c| matches!(c, Call::Skipped(_, k, u) if k == "s3" && u == "bad")));
+    assert!(!expected
+        .iter()
+        .any(|c| format!("{c:?}").contains("elsewhere")));
+    for (name, executor) in common::executors() {
+        for round in 0..50 {
+            let calls = recorded(&*executor, &plan, Some(1));
+            assert_eq!(sorted(calls), expected, "{name}, round {round}");
+        }
+    }
+}
+
+#[test]
+fn a_missing_input_gets_no_call_but_its_dependants_are_skipped() {
+    let plan = plan();
+    let expected = sorted(recorded(&timbr_sched::Sync, &plan, None));
+    let skipped = expected
+        .iter()
+        .filter(|c| matches!(c, Call::Skipped(_, _, u) if u == "x"))
+        .count();
+    // Every task of the plan descends from `x`.
+    assert_eq!(skipped, plan.order().count() - 1, "{expected:#?}");
+    assert!(!expected.iter().any(|c| matches!(c, Call::Pre(..))));
+    for (name, executor) in common::executors() {
+        assert_eq!(
+            sorted(recorded(&*executor, &plan, None)),
+            expected,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_task_runs_between_its_pretask_and_its_posttask() {
+    /// Counts the hook calls so the task can see, from inside, that it runs between them.
+    #[derive(Default)]
+    struct Bracket {
+        pre: AtomicUsize,
+        post: AtomicUsize,
+    }
+    impl Hooks for Bracket {
+        fn pretask(&self, node: NodeRef<'_>) {
+            assert_eq!(node.key, "only");
+            self.pre.fetch_add(1, Ordering::SeqCst);
+        }
+        fn posttask(&self, node: NodeRef<'_>, _elapsed: Duration, outcome: &Outcome) {
+            assert_eq!(node.key, "only");
+            assert!(outcome.is_value());
+            self.post.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    static BRACKET: std::sync::OnceLock<Bracket> = std::sync::OnceLock::new();
+    let bracket = BRACKET.get_or_init(Bracket::default);
+
+    let mut g = GraphBuilder::new();
+    g.task("only", Vec::<Dep>::new(), |_| {
+        let b = BRACKET.get().expect("set before the run");
+        let (pre, post) = (b.pre.load(Ordering::SeqCst), b.post.load(Ordering::SeqCst));
+        Ok(pre - post) // 1 while the task runs inside its bracket
+    });
+    let plan = g.build().unwrap().plan_all();
+    for (name, executor) in common::executors() {
+        let out = executor.execute(plan.run(), Some(bracket));
+        assert_eq!(out.value::<usize>("only").unwrap(), &1, "{name}");
+    }
+    assert_eq!(bracket.pre.load(Ordering::SeqCst), 3);
+    assert_eq!(bracket.post.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn a_hooks_impl_with_only_defaults_changes_nothing() {
+    struct Silent;
+    impl Hooks for Silent {}
+    let plan = plan();
+    for (name, executor) in common::executors() {
+        let mut run = plan.run();
+        run.set("x", 2_u64).unwrap();
+        let with = executor.execute(run, Some(&Silent));
+        let mut run = plan.run();
+        run.set("x", 2_u64).unwrap();
+        let without = executor.execute(run, None);
+        let seen = |o: &timbr_sched::Outcomes| -> Vec<(String, recorder::Seen)> {
+            o.iter().map(|(k, o)| (k.to_owned(), o.into())).collect()
+        };
+        assert_eq!(seen(&with), seen(&without), "{name}");
+    }
+}
