@@ -32,12 +32,12 @@ fn sentence(i: u64) -> String {
 }
 
 #[stage(0)]
-fn words(input: &String) -> usize {
+fn words(input: &str) -> usize {
     input.split_whitespace().count()
 }
 
 #[stage(1)]
-fn mood(input: &String) -> i32 {
+fn mood(input: &str) -> i32 {
     input
         .split_whitespace()
         .map(|w| match w {

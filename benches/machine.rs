@@ -1,0 +1,58 @@
+//! Machine throughput per datum, 8 empty slots, the datum of the throughput example:
+//! `call` on the caller's thread, and `try_put` + `get` through the queue (oid and record
+//! included), against the same work written by hand.
+//!
+//! Run with `cargo bench -p timbr-benches --bench machine`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_main, Criterion};
+use serde_json::{json, Value};
+use timbr_core::Machine;
+
+fn datum() -> Value {
+    json!({"text": "some text here", "id": 123, "user": {"name": "x"}})
+}
+
+/// The criterion entry point.
+pub fn benches() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    let template = datum();
+    let mut group = c.benchmark_group("identity8");
+    let machine = Machine::<Value>::new();
+    group.bench_function("call", |b| {
+        b.iter(|| black_box(machine.call(template.clone())))
+    });
+    group.bench_function("queue_put_get", |b| {
+        b.iter(|| {
+            machine.try_put(template.clone()).expect("one in, one out");
+            black_box(machine.get(Duration::from_secs(1)).expect("just put"))
+        })
+    });
+    let (tx, rx) = crossbeam_channel::bounded::<Value>(1024);
+    group.bench_function("floor_by_hand", |b| {
+        b.iter(|| {
+            tx.try_send(template.clone()).expect("one in, one out");
+            let d = rx.recv().expect("just sent");
+            let oid = timbr_core::bson::oid::ObjectId::new().to_hex();
+            let s = serde_json::to_string(&d).expect("a json value serializes");
+            let mut out = String::with_capacity(9 * (s.len() + 1) + 2);
+            out.push('[');
+            for i in 0..9 {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&s);
+            }
+            out.push(']');
+            black_box((oid, out))
+        })
+    });
+    group.finish();
+}
+
+criterion_main!(benches);
