@@ -152,6 +152,14 @@ pub struct Run {
     pub(crate) slots: Box<[Option<Outcome>]>,
 }
 
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("plan", &self.plan)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Run {
     /// Sets the input `key` to `value`, replacing any earlier value.
     ///

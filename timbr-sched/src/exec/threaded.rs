@@ -16,6 +16,11 @@ use crate::{Hooks, Outcome, Outcomes, Run};
 /// rest are spawned on the pool. A chain therefore never changes threads, and independent
 /// branches spread over the pool.
 ///
+/// A run started from inside a rayon worker (e.g. from a `par_iter`) works, but while it waits
+/// for its own nodes the worker may pick up other jobs, which may start further runs on the
+/// same stack; very deep nesting of that kind can exhaust a worker's stack (rayon's default is
+/// 2 MiB). Give such pools a larger `stack_size`, or batch the outer iteration.
+///
 /// # Examples
 ///
 /// ```
