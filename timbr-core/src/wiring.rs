@@ -166,18 +166,21 @@ impl Wiring {
 
     /// The record of a run of either plan (serializing on the spot what the plan did not).
     pub(crate) fn record(&self, oid: ObjectId, outcomes: &Outcomes) -> Record {
-        let texts: Vec<Cow<'_, str>> = self
-            .entries
-            .iter()
-            .map(|e| self.entry_text(e, outcomes))
-            .collect();
-        let mut json = String::with_capacity(texts.iter().map(|t| t.len() + 1).sum::<usize>() + 2);
-        json.push('[');
-        for (i, text) in texts.iter().enumerate() {
-            if i > 0 {
+        // One pass, no per-datum vector of texts: size the buffer from the first entry (the
+        // input's text, which empty slots repeat); it grows if stages produce longer text.
+        let mut json = String::new();
+        for (i, entry) in self.entries.iter().enumerate() {
+            let text = self.entry_text(entry, outcomes);
+            if i == 0 {
+                json.reserve(self.entries.len() * (text.len() + 1) + 2);
+                json.push('[');
+            } else {
                 json.push(',');
             }
-            json.push_str(text);
+            json.push_str(&text);
+        }
+        if json.is_empty() {
+            json.push('[');
         }
         json.push(']');
         Record {
