@@ -2,6 +2,10 @@
 //! `call` on the caller's thread, and `try_put` + `get` through the queue (oid and record
 //! included), against the same work written by hand.
 //!
+//! The `status` group measures what introspection costs: the queue path of eight real stages
+//! with per-stage timing off, sampled (the default) and on every call, and taking a status
+//! snapshot.
+//!
 //! Run with `cargo bench -p timbr-benches --bench machine`.
 
 use std::hint::black_box;
@@ -9,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{criterion_main, Criterion};
 use serde_json::{json, Value};
-use timbr_core::Machine;
+use timbr_core::{Machine, Stage, Timing};
 
 fn datum() -> Value {
     json!({"text": "some text here", "id": 123, "user": {"name": "x"}})
@@ -42,6 +46,48 @@ pub fn benches() {
         })
     });
     group.finish();
+
+    let mut group = c.benchmark_group("status");
+    for (name, timing) in [
+        ("stages8_timing_off", Timing::Off),
+        ("stages8_timing_sampled16", Timing::default()),
+        ("stages8_timing_all", Timing::All),
+    ] {
+        let machine = stages8(timing);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                machine.try_put(template.clone()).expect("one in, one out");
+                black_box(machine.get(Duration::from_secs(1)).expect("just put"))
+            })
+        });
+    }
+    let machine = stages8(Timing::default());
+    for _ in 0..1000 {
+        machine.put(template.clone());
+        let _ = machine.get(Duration::from_secs(1));
+    }
+    group.bench_function("snapshot_stages8", |b| {
+        b.iter(|| black_box(machine.status()))
+    });
+    group.finish();
+}
+
+/// Eight stages, each adding one to the previous slot's number.
+fn stages8(timing: Timing) -> Machine<Value> {
+    let first = Stage::new(0, "id", ["input"], |x: &Value| {
+        x["id"].as_u64().unwrap_or(0)
+    });
+    let rest = (1..8).map(|i| {
+        Stage::new(i, format!("inc{i}"), [format!("f{}", i - 1)], |n: &u64| {
+            n + 1
+        })
+    });
+    let stages: Result<Vec<Stage>, _> = std::iter::once(first).chain(rest).collect();
+    Machine::builder()
+        .stages(stages.expect("valid stages"))
+        .timing(timing)
+        .build()
+        .expect("valid machine")
 }
 
 criterion_main!(benches);

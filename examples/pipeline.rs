@@ -1,16 +1,22 @@
 //! A small text pipeline, end to end: a generated source feeds a running machine whose
 //! stages are `#[stage]` functions and a stateful `stage_fn!` closure; one stage fails on
-//! purpose every 31st datum, and the machine keeps going, counting where every datum is.
+//! purpose every 31st datum, and the machine keeps going, counting where every datum is. It
+//! completes by itself when the source is exhausted (the `StopWhenDone` handler), with a
+//! progress bar on a terminal (the `Progress` plugin) and its status table at the end.
 //!
 //! ```text
 //! cargo run --release --example pipeline -- [--n N] [--workers W]
 //! ```
 
 use std::collections::VecDeque;
+use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use timbr_core::{from_stages, stage, stage_fn, ChannelSink, Machine, SourceState, StopMode};
+use timbr_core::{
+    from_stages, stage, stage_fn, ChannelSink, Handler, LogAndContinue, Machine, MachineState,
+    Progress, StopWhenDone,
+};
 
 const WORDS: [&str; 12] = [
     "streams", "never", "sleep", "good", "bad", "data", "flows", "happy", "broken", "pipes",
@@ -93,47 +99,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (sink, records) = ChannelSink::bounded(4096);
     let machine: Machine<String> = from_stages![
-        Machine::builder().workers(workers).ordered(true).sink(sink) =>
+        Machine::builder()
+            .name("pipeline")
+            .workers(workers)
+            .ordered(true)
+            .sink(sink)
+            .handler(StopWhenDone::new().and(LogAndContinue::default()))
+            .plugin(Progress::new(n)) =>
         words, mood, { remember }, every_31st
     ]?;
     let reader = std::thread::spawn(move || records.iter().filter(|r| !r.is_ok()).count());
 
     machine.set_source((0..n).map(sentence));
-    let started = Instant::now();
     machine.start()?;
-    while matches!(
-        machine.source_state(),
-        SourceState::Ready | SourceState::Running
-    ) || !machine.is_empty()
-    {
-        std::thread::sleep(Duration::from_millis(250)); // display pacing only
-        let c = machine.counts();
-        println!(
-            "running: {:>8} processed, {:>6} failed, {:>5} queued, {:>3} in flight  ({:.0}/s)",
-            c.processed,
-            c.failed,
-            c.queued,
-            c.in_flight,
-            (c.processed + c.failed) as f64 / started.elapsed().as_secs_f64()
-        );
+    // On a terminal the progress bar shows the way; elsewhere, a status line now and then.
+    let terminal = std::io::stderr().is_terminal();
+    while machine.wait_timeout(Duration::from_millis(500)).is_active() {
+        if !terminal {
+            let s = machine.status();
+            println!(
+                "{}: {:>8} processed, {:>6} failed, {:>5} queued ({:.0}/s)",
+                s.state, s.counts.processed, s.counts.failed, s.queue.depth, s.rate.recent
+            );
+        }
     }
-    machine.stop(StopMode::Drain);
-    let elapsed = started.elapsed();
+    machine.stop_drain();
+    let status = machine.status();
     drop(machine); // closes the sink's channel
     let failed_records = reader.join().map_err(|_| "reader panicked")?;
 
+    println!("\n{status}");
     println!("\nlast remembered:");
     for (mood, text) in recent.lock().map_err(|_| "poisoned")?.iter().rev().take(3) {
         println!("  {mood:+}  {text}");
     }
     println!(
         "\n{n} data in {:.2?} ({:.0}/s); {failed_records} failed records (every 31st: {})",
-        elapsed,
-        n as f64 / elapsed.as_secs_f64(),
+        status.uptime,
+        status.rate.overall,
         n / 31
     );
-    if failed_records as u64 != n / 31 {
+    if status.state != MachineState::Completed {
+        return Err(format!("the machine did not complete: {}", status.state).into());
+    }
+    if failed_records as u64 != n / 31 || status.errors.stage != n / 31 {
         return Err("the failure count does not match every 31st datum".into());
+    }
+    if !status.counts.is_balanced() || status.counts.accepted != n {
+        return Err(format!("data went missing: {:?}", status.counts).into());
     }
     Ok(())
 }

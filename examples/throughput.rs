@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use timbr_core::{sched::Threaded, Machine, Stage};
+use timbr_core::{sched::Threaded, Machine, Stage, Timing};
 
 fn datum() -> Value {
     json!({"text": "some text here", "id": 123, "user": {"name": "x"}})
@@ -91,8 +91,31 @@ fn call_identity8(n: usize) -> Duration {
 }
 
 fn queue_identity8(n: usize) -> Duration {
+    queue(&Machine::<Value>::new(), n)
+}
+
+/// Eight real stages, each adding one to the previous slot's number: what per-stage timing
+/// has to time. `timing` chooses how much of it is timed.
+fn stages8(timing: Timing) -> Machine<Value> {
+    let first = Stage::new(0, "id", ["input"], |x: &Value| {
+        x["id"].as_u64().unwrap_or(0)
+    });
+    let rest = (1..8).map(|i| {
+        Stage::new(i, format!("inc{i}"), [format!("f{}", i - 1)], |n: &u64| {
+            n + 1
+        })
+    });
+    let stages: Result<Vec<Stage>, _> = std::iter::once(first).chain(rest).collect();
+    Machine::builder()
+        .stages(stages.expect("valid stages"))
+        .timing(timing)
+        .build()
+        .expect("valid machine")
+}
+
+/// `try_put` then `get`, `n` times, on the caller's thread.
+fn queue(machine: &Machine<Value>, n: usize) -> Duration {
     let template = datum();
-    let machine = Machine::<Value>::new();
     let started = Instant::now();
     for _ in 0..n {
         machine
@@ -161,6 +184,21 @@ fn main() {
         ("floor_identity8", args.n, Box::new(floor_identity8)),
         ("call_identity8", args.n, Box::new(call_identity8)),
         ("queue_identity8", args.n, Box::new(queue_identity8)),
+        (
+            "queue_stages8_timing_off",
+            args.n,
+            Box::new(|n| queue(&stages8(Timing::Off), n)),
+        ),
+        (
+            "queue_stages8",
+            args.n,
+            Box::new(|n| queue(&stages8(Timing::default()), n)),
+        ),
+        (
+            "queue_stages8_timing_all",
+            args.n,
+            Box::new(|n| queue(&stages8(Timing::All), n)),
+        ),
         (
             "running_identity8",
             args.n,

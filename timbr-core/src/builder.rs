@@ -1,17 +1,22 @@
 //! Configuring a machine before it is built.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use timbr_sched::Executor;
 
-use crate::counters::Counters;
 use crate::source::{SourcePolicy, SourceStatus};
+use crate::stats::Stats;
+use crate::supervisor::{StatusHook, Supervisor, SupervisorParts};
 use crate::wiring::Wiring;
-use crate::worker::{Reorder, Shared, RUN};
-use crate::{BuildError, Machine, MemoryQueue, NullSink, Queue, Sink, Stage};
+use crate::worker::{Reorder, Shared};
+use crate::{
+    BuildError, Handler, LogAndContinue, Machine, MemoryQueue, NullSink, Queue, Sink, Stage,
+    Status, StatusPlugin, Timing,
+};
 
 /// The number of slots a machine has unless told otherwise.
 pub const DEFAULT_SLOTS: usize = 8;
@@ -21,6 +26,12 @@ pub const MAX_SLOTS: usize = 64;
 
 /// The queue capacity a machine has unless told otherwise.
 pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// How often a running machine's monitor wakes (rates, idleness, plugins) unless told otherwise.
+pub const DEFAULT_TICK: Duration = Duration::from_millis(100);
+
+/// How far back the recent rate looks unless told otherwise.
+pub const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(5);
 
 /// Sets up a [`Machine`]: slots, queue, executor, workers, sink and stages.
 ///
@@ -51,6 +62,15 @@ pub struct MachineBuilder<T> {
     queue: Option<Arc<dyn Queue<T>>>,
     stages: Vec<Stage>,
     policy: SourcePolicy,
+    name: String,
+    handler: Box<dyn Handler>,
+    timing: Timing,
+    tick: Duration,
+    rate_window: Duration,
+    idle_after: Option<Duration>,
+    plugins: Vec<Arc<dyn StatusPlugin>>,
+    on_shutdown: Vec<StatusHook>,
+    on_restart: Vec<StatusHook>,
 }
 
 impl<T: Serialize + Send + Sync + 'static> Default for MachineBuilder<T> {
@@ -65,6 +85,15 @@ impl<T: Serialize + Send + Sync + 'static> Default for MachineBuilder<T> {
             queue: None,
             stages: Vec::new(),
             policy: SourcePolicy::Block,
+            name: "timbr".to_owned(),
+            handler: Box::new(LogAndContinue::default()),
+            timing: Timing::default(),
+            tick: DEFAULT_TICK,
+            rate_window: DEFAULT_RATE_WINDOW,
+            idle_after: None,
+            plugins: Vec::new(),
+            on_shutdown: Vec::new(),
+            on_restart: Vec::new(),
         }
     }
 }
@@ -132,6 +161,66 @@ impl<T: Serialize + Send + Sync + 'static> MachineBuilder<T> {
         self
     }
 
+    /// A name for the status and the displays (default `timbr`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// What the machine does about each [`Event`](crate::Event) (default
+    /// [`LogAndContinue`]). Compose several with [`Handler::and`].
+    pub fn handler(mut self, handler: impl Handler) -> Self {
+        self.handler = Box::new(handler);
+        self
+    }
+
+    /// Which stage calls are timed for the latency statistics (default
+    /// [`Timing::Sampled(16)`](Timing::Sampled)).
+    pub fn timing(mut self, timing: Timing) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    /// How often the monitor thread of a running machine wakes to sample the rate, look for
+    /// idleness and tick the plugins (default [`DEFAULT_TICK`]).
+    pub fn tick(mut self, tick: Duration) -> Self {
+        self.tick = tick.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How far back [`Rates::recent`](crate::Rates::recent) looks (default
+    /// [`DEFAULT_RATE_WINDOW`]).
+    pub fn rate_window(mut self, window: Duration) -> Self {
+        self.rate_window = window;
+        self
+    }
+
+    /// Emit [`Event::Idle`](crate::Event::Idle) after `idle` without activity (default: only
+    /// when the handler asks, see [`Handler::idle_after`]).
+    pub fn idle_after(mut self, idle: Duration) -> Self {
+        self.idle_after = Some(idle);
+        self
+    }
+
+    /// Adds a status plugin.
+    pub fn plugin(mut self, plugin: impl StatusPlugin) -> Self {
+        self.plugins.push(Arc::new(plugin));
+        self
+    }
+
+    /// Runs `hook` with the final status each time the machine has stopped (after its
+    /// threads' work is done and the sink flushed). A panic in it is caught and counted.
+    pub fn on_shutdown(mut self, hook: impl Fn(&Status) + Send + Sync + 'static) -> Self {
+        self.on_shutdown.push(Box::new(hook));
+        self
+    }
+
+    /// Runs `hook` with the status each time the machine starts again after a stop.
+    pub fn on_restart(mut self, hook: impl Fn(&Status) + Send + Sync + 'static) -> Self {
+        self.on_restart.push(Box::new(hook));
+        self
+    }
+
     /// Checks the wiring and builds the machine (stopped; call [`Machine::start`]).
     ///
     /// # Errors
@@ -144,24 +233,33 @@ impl<T: Serialize + Send + Sync + 'static> MachineBuilder<T> {
         let queue = self
             .queue
             .unwrap_or_else(|| Arc::new(MemoryQueue::new(self.capacity)));
+        let waker = Arc::clone(&queue);
+        let sup = Supervisor::new(SupervisorParts {
+            name: self.name,
+            wake: Box::new(move |n| waker.wake_takers(n)),
+            workers: self.workers,
+            handler: self.handler,
+            stats: Stats::new(self.workers, wiring.slots(), self.timing),
+            idle_after: self.idle_after,
+            tick: self.tick,
+            rate_window: self.rate_window,
+            plugins: self.plugins,
+            on_shutdown: self.on_shutdown,
+            on_restart: self.on_restart,
+        });
         let shared = Arc::new(Shared {
             queue,
-            counters: Arc::new(Counters::default()),
+            sup: Arc::new(sup),
             wiring: RwLock::new(Arc::new(wiring)),
             wiring_version: AtomicU64::new(0),
             executor: self.executor,
+            sink_description: self.sink.describe(),
             sink: Mutex::new(self.sink),
-            sink_errors: AtomicU64::new(0),
-            last_sink_error: Mutex::new(None),
-            stop_mode: AtomicU8::new(RUN),
-            source_stop: AtomicBool::new(false),
             source_status: SourceStatus::default(),
             policy: self.policy,
-            workers: self.workers,
             ordered: self.ordered,
             next_seq: Mutex::new(0),
             reorder: Mutex::new(Reorder::default()),
-            live: AtomicUsize::new(0),
         });
         Ok(Machine::from_shared(shared))
     }

@@ -114,43 +114,115 @@
 //! afterwards. [`Machine::is_running`] is derived from the live threads. Dropping a machine
 //! stops it.
 //!
+//! # Seeing into a running machine
+//!
+//! [`Machine::status`] is a consistent snapshot, cheap to take from any thread while data
+//! flow: the [`MachineState`], counts that always balance, the queue, rates, the data in
+//! flight, per-stage calls, errors and latency percentiles, the source, the sink, the last
+//! error, and what status plugins such as [`Progress`] add. It serializes with serde,
+//! prints as a table (`{}`), and renders as HTML ([`Status::to_html`], or
+//! [`Status::evcxr_display`] in a Jupyter notebook).
+//!
+//! Everything that happens is an [`Event`], and the machine's [`Handler`] decides what each
+//! does: go on ([`LogAndContinue`], the default), stop and keep the failing datum for a look
+//! ([`Debugger`], [`StageDebugger`]), or complete when the work is done ([`StopWhenDone`]).
+//!
+//! ```
+//! use timbr_core::{Handler, LogAndContinue, Machine, MachineState, Progress, Stage, StopWhenDone};
+//!
+//! let every_31st = Stage::try_new(0, "every_31st", ["input"], |n: &u64| {
+//!     if n % 31 == 0 { Err(format!("{n} is a multiple of 31")) } else { Ok(*n) }
+//! })?;
+//! let machine = Machine::<u64>::builder()
+//!     .name("notebook")
+//!     .stage(every_31st)
+//!     .handler(StopWhenDone::new().and(LogAndContinue::default()))
+//!     .plugin(Progress::new(1000).bar(false))
+//!     .build()?;
+//! machine.set_source(1..=1000);
+//! machine.start()?;
+//! assert_eq!(machine.wait(), MachineState::Completed); // failures did not stop it
+//!
+//! let status = machine.status();
+//! assert_eq!(status.counts.failed, 32);
+//! assert_eq!(status.stages[0].errors, 32);
+//! assert_eq!(status.last_error.as_ref().unwrap().message, "992 is a multiple of 31");
+//! assert_eq!(status.plugins["progress"]["percent"], 100.0);
+//! let table = status.to_string();
+//! assert!(table.contains("every_31st") && table.contains("completed"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Extending
 //!
 //! The queue ([`Queue`]) and the sink ([`Sink`]) are traits: the in-memory queue and the
-//! channel, callback and null sinks are the embedded defaults.
+//! channel, callback and null sinks are the embedded defaults. Handlers ([`Handler`]) and
+//! status plugins ([`StatusPlugin`]) are traits too.
 
 mod builder;
 mod call;
 mod counters;
 mod error;
+mod event;
+mod failure;
 mod glue;
+mod handler;
+mod histogram;
 mod key;
 mod machine;
+mod plugin;
+mod progress;
+mod publish;
 mod putter;
 mod queue;
 mod record;
+mod render;
 mod serialized;
 mod sink;
+mod snapshot;
 mod source;
 mod stage;
+mod stats;
+mod status;
+mod supervisor;
 mod wiring;
 mod worker;
 
 pub use crate::{
-    builder::{MachineBuilder, DEFAULT_CAPACITY, DEFAULT_SLOTS, MAX_SLOTS},
+    builder::{
+        MachineBuilder, DEFAULT_CAPACITY, DEFAULT_RATE_WINDOW, DEFAULT_SLOTS, DEFAULT_TICK,
+        MAX_SLOTS,
+    },
     call::Called,
     counters::Counts,
     error::{BuildError, GetError, PutTimeoutError, SinkError, StartError, TryPutError},
+    event::{Action, Event, EventKind},
+    failure::{Failure, Kept},
+    handler::{
+        Both, Debugger, ErrorLog, Handler, LogAndContinue, Logged, StageDebugger, StopWhenDone,
+        DEFAULT_KEPT_ERRORS,
+    },
     key::ArgKey,
     machine::{Machine, StopMode},
+    plugin::StatusPlugin,
+    progress::{Progress, ProgressFields},
+    publish::JsonLinesSink,
     putter::Putter,
     queue::{MemoryQueue, Queue, Taken},
-    record::{FailureKind, Record, StageFailure},
+    record::{FailureKind, Record, StageFailure, Unserializable},
     serialized::Serialized,
     sink::{ChannelSink, FnSink, NullSink, Sink},
     source::{SourcePolicy, SourceState},
     stage::{Stage, StageArg, StageFn},
+    stats::Timing,
+    status::{
+        DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, Latency, MachineState,
+        QueueStatus, Rates, SinkReport, SourceReport, StageStatus, Status, Timestamp,
+    },
 };
+
+#[cfg(feature = "zmq")]
+pub use crate::publish::{BindError, ZmqSink, ZmqSinkOptions, ZmqStats};
 
 /// The stage macros: `#[stage(n)]` functions, `stage_fn!` closures, `from_stages![…]` machines.
 pub use timbr_macros::{from_stages, stage, stage_fn};

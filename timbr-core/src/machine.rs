@@ -2,6 +2,7 @@
 //! the accounting that shows where every datum is.
 
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -13,11 +14,12 @@ use serde::Serialize;
 
 use crate::builder::{place, MachineBuilder};
 use crate::source::{Feeder, SourceParts, SourceState};
+use crate::supervisor::{DRAIN, RETURN, RUN};
 use crate::wiring::Wiring;
-use crate::worker::{Shared, DRAIN, RETURN, RUN};
+use crate::worker::{Shared, MACHINE_THREAD};
 use crate::{
-    BuildError, Called, Counts, GetError, PutTimeoutError, Putter, Record, Stage, StartError,
-    Taken, TryPutError,
+    BuildError, Called, Counts, Event, GetError, Handler, Kept, MachineState, PutTimeoutError,
+    Putter, Record, Stage, StartError, Status, Taken, TryPutError,
 };
 
 /// What [`Machine::stop`] does with the data still queued.
@@ -45,6 +47,7 @@ pub struct Machine<T: Serialize + Send + Sync + 'static> {
 
 struct Control<T> {
     consumers: Vec<JoinHandle<()>>,
+    monitor: Option<JoinHandle<()>>,
     source: Option<JoinHandle<SourceParts<T>>>,
     parts: Option<SourceParts<T>>,
 }
@@ -90,12 +93,13 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
     pub(crate) fn from_shared(shared: Arc<Shared<T>>) -> Self {
         let putter = Putter {
             queue: Arc::clone(&shared.queue),
-            counters: Arc::clone(&shared.counters),
+            sup: Arc::clone(&shared.sup),
         };
         Machine {
             shared,
             control: Mutex::new(Control {
                 consumers: Vec::new(),
+                monitor: None,
                 source: None,
                 parts: None,
             }),
@@ -187,49 +191,116 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
                 Taken::Woken => continue,
             }
         };
-        self.shared.counters.take();
+        self.shared.sup.counters.take();
         let (_, wiring) = self.shared.current_wiring();
-        let record = self.shared.process(&wiring, datum);
+        let (record, failed) = {
+            let _caller = self.shared.sup.stats.caller.lock();
+            self.shared.process(&wiring, datum, None)
+        };
         self.shared.count(record.is_ok());
+        if let Some(outcomes) = failed {
+            self.shared.report(&wiring, &record, outcomes);
+        }
         Ok(record)
     }
 
     // ---- running -----------------------------------------------------------------------
 
-    /// Starts the consumer threads (and the source's, if one is set). Records go to the sink.
+    /// Starts the consumer threads, the monitor, and the source's thread if a source is
+    /// set. Records go to the sink. Emits [`Event::Started`]; on a restart, runs the restart
+    /// hooks.
     ///
     /// # Errors
     ///
     /// [`StartError::AlreadyRunning`], or [`StartError::Spawn`] if a thread could not be
-    /// created (then nothing is left running).
+    /// created (then nothing is left running, and the state is failed).
     pub fn start(&self) -> Result<(), StartError> {
         let mut control = self.control.lock();
-        if self.shared.live.load(Ordering::Acquire) > 0 {
+        let sup = &self.shared.sup;
+        if sup.life().state == MachineState::Running {
             return Err(StartError::AlreadyRunning);
         }
-        // Consumers that ended on their own (they never do, short of a bug) are reaped here.
-        for handle in control.consumers.drain(..) {
-            let _ = handle.join();
+        // Threads of an earlier run (stopped by a handler, or stopping now) are reaped here.
+        self.join_threads(&mut control);
+        let restart = {
+            let mut life = sup.life();
+            let counts = sup.counters.snapshot();
+            // Counted live before they exist, under the same lock as the state, so the two
+            // always agree; a thread that fails to spawn is counted out again.
+            life.live = sup.workers;
+            life.state = MachineState::Running;
+            life.settled = false;
+            life.ending = None;
+            life.starts += 1;
+            life.started = Some((Instant::now(), crate::Timestamp::now()));
+            life.stopped = None;
+            life.done_at_start = counts.processed + counts.failed;
+            life.starts > 1
+        };
+        sup.stop_mode.store(RUN, Ordering::Release);
+        sup.source_stop.store(false, Ordering::Release);
+        {
+            // The window starts at the start: a short run's recent rate is its overall rate.
+            let mut rates = sup.rates.lock();
+            rates.clear();
+            let counts = sup.counters.snapshot();
+            rates.push(Instant::now(), counts.processed + counts.failed);
         }
-        self.shared.stop_mode.store(RUN, Ordering::Release);
-        self.shared.source_stop.store(false, Ordering::Release);
-        for i in 0..self.shared.workers {
+        if let Err(e) = self.spawn_threads(&mut control) {
+            drop(control);
+            sup.request_stop(
+                MachineState::Failed(format!("could not start a thread: {e}")),
+                DRAIN,
+            );
+            self.stop(StopMode::Drain);
+            let mut life = sup.life();
+            if life.live == 0 {
+                life.state = MachineState::Failed(format!("could not start a thread: {e}"));
+                life.settled = true;
+            }
+            return Err(StartError::Spawn(e));
+        }
+        drop(control);
+        sup.emit(Event::Started { restart });
+        let status = self.status();
+        for plugin in &sup.plugins {
+            let _ = catch_unwind(AssertUnwindSafe(|| plugin.started(&status)));
+        }
+        if restart {
+            for hook in &sup.on_restart {
+                let _ = catch_unwind(AssertUnwindSafe(|| hook(&status)));
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn_threads(&self, control: &mut Control<T>) -> std::io::Result<()> {
+        let sup = &self.shared.sup;
+        for i in 0..sup.workers {
             let shared = Arc::clone(&self.shared);
-            self.shared.live.fetch_add(1, Ordering::AcqRel);
             let spawned = std::thread::Builder::new()
                 .name(format!("timbr-worker-{i}"))
-                .spawn(move || shared.consume());
+                .spawn(move || shared.consume(i));
             match spawned {
                 Ok(handle) => control.consumers.push(handle),
                 Err(e) => {
-                    self.shared.live.fetch_sub(1, Ordering::AcqRel);
-                    drop(control);
-                    self.stop(StopMode::Drain);
-                    return Err(StartError::Spawn(e));
+                    let mut life = sup.life();
+                    life.live -= sup.workers - i;
+                    if life.live == 0 {
+                        life.state = MachineState::Failed(format!("could not start a thread: {e}"));
+                        life.settled = true;
+                    }
+                    return Err(e);
                 }
             }
         }
-        self.spawn_source(&mut control).map_err(StartError::Spawn)
+        let shared = Arc::clone(&self.shared);
+        control.monitor = Some(
+            std::thread::Builder::new()
+                .name("timbr-monitor".to_owned())
+                .spawn(move || shared.monitor())?,
+        );
+        self.spawn_source(control)
     }
 
     fn spawn_source(&self, control: &mut Control<T>) -> std::io::Result<()> {
@@ -244,11 +315,11 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
         let handle = std::thread::Builder::new()
             .name("timbr-source".to_owned())
             .spawn(move || {
+                MACHINE_THREAD.with(|t| t.set(true));
                 Feeder {
                     queue: &*shared.queue,
-                    counters: &shared.counters,
+                    sup: &shared.sup,
                     policy: shared.policy,
-                    stop: &shared.source_stop,
                     status: &shared.source_status,
                 }
                 .run(parts)
@@ -257,38 +328,52 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
         Ok(())
     }
 
-    /// Stops the source and the consumers and joins their threads; idempotent.
+    /// Stops the source and the consumers and joins their threads; idempotent. The machine
+    /// ends [`Stopped`](MachineState::Stopped) (unless a handler was already stopping it for
+    /// another reason: the first reason wins).
     ///
     /// With [`StopMode::Drain`] the consumers first process everything queued; with
     /// [`StopMode::Return`] they finish only the data in flight, and the queued data are
     /// returned. A source's datum that was waiting for room is kept, not lost: the source
     /// resumes with it on the next [`start`](Machine::start).
+    ///
+    /// Called from one of the machine's own threads (a handler, hook or stage), it only asks
+    /// the machine to stop, returns at once, and returns nothing.
     pub fn stop(&self, mode: StopMode) -> Vec<T> {
+        let mode = if mode == StopMode::Drain {
+            DRAIN
+        } else {
+            RETURN
+        };
+        let sup = &self.shared.sup;
+        if MACHINE_THREAD.with(|t| t.get()) {
+            sup.request_stop(MachineState::Stopped, mode);
+            return Vec::new();
+        }
         let mut control = self.control.lock();
-        self.stop_source(&mut control);
-        self.shared.stop_mode.store(
-            if mode == StopMode::Drain {
-                DRAIN
-            } else {
-                RETURN
-            },
-            Ordering::Release,
-        );
-        self.shared.queue.wake_takers(control.consumers.len());
-        for handle in control.consumers.drain(..) {
-            let _ = handle.join();
-        }
-        if let Err(e) = self.shared.sink.lock().flush() {
-            self.shared.sink_error(e.to_string());
-        }
+        sup.request_stop(MachineState::Stopped, mode);
+        self.join_threads(&mut control);
         let mut returned = Vec::new();
-        if mode == StopMode::Return {
+        if mode == RETURN {
             while let Some(d) = self.shared.queue.try_take() {
                 returned.push(d);
             }
-            self.shared.counters.returned(returned.len() as u64);
+            sup.counters.returned(returned.len() as u64);
         }
         returned
+    }
+
+    /// Joins every thread of the machine (which must have been asked to stop).
+    fn join_threads(&self, control: &mut Control<T>) {
+        self.stop_source(control);
+        (self.shared.sup.wake)(control.consumers.len());
+        for handle in control.consumers.drain(..) {
+            let _ = handle.join();
+        }
+        if let Some(monitor) = control.monitor.take() {
+            self.shared.sup.life_changed.notify_all();
+            let _ = monitor.join();
+        }
     }
 
     /// [`stop`](Machine::stop) with [`StopMode::Drain`].
@@ -297,7 +382,7 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
     }
 
     fn stop_source(&self, control: &mut Control<T>) {
-        self.shared.source_stop.store(true, Ordering::Release);
+        self.shared.sup.source_stop.store(true, Ordering::Release);
         if let Some(handle) = control.source.take() {
             match handle.join() {
                 Ok(parts) => control.parts = Some(parts),
@@ -310,10 +395,51 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
         }
     }
 
-    /// Whether consumer threads are alive: derived from the threads themselves, so it is
-    /// never `true` after they ended, whatever ended them.
+    /// Whether consumer threads are alive: derived from the threads themselves (each counts
+    /// itself out however it ends), and read under the same lock as [`state`](Machine::state),
+    /// so the two always agree: running exactly while the state is running or stopping.
     pub fn is_running(&self) -> bool {
-        self.shared.live.load(Ordering::Acquire) > 0
+        self.shared.sup.life().live > 0
+    }
+
+    /// Where the machine is in its life.
+    pub fn state(&self) -> MachineState {
+        self.shared.sup.life().state.clone()
+    }
+
+    /// Blocks until the machine is no longer running (a handler completed or stopped it, or
+    /// another thread called [`stop`](Machine::stop)); returns its final state. Returns at
+    /// once if it is not running. Join its threads afterwards with `stop`, or let it drop.
+    pub fn wait(&self) -> MachineState {
+        self.shared.sup.wait(None)
+    }
+
+    /// [`wait`](Machine::wait), for at most `timeout`: returns the state then (still
+    /// running or stopping if the time ran out).
+    pub fn wait_timeout(&self, timeout: Duration) -> MachineState {
+        self.shared.sup.wait(Some(timeout))
+    }
+
+    /// A consistent snapshot of everything the machine can say about itself. Cheap, and safe
+    /// to call from any thread while data flow: processing never waits for it.
+    pub fn status(&self) -> Status {
+        self.shared.status()
+    }
+
+    /// What a handler kept when it stopped the machine with
+    /// [`Action::StopAndKeep`](crate::Action::StopAndKeep).
+    pub fn kept(&self) -> Option<Kept> {
+        self.shared.sup.kept.lock().clone()
+    }
+
+    /// Takes what a handler kept, leaving nothing.
+    pub fn take_kept(&self) -> Option<Kept> {
+        self.shared.sup.kept.lock().take()
+    }
+
+    /// Replaces the handler; the next event goes to the new one.
+    pub fn set_handler(&self, handler: impl Handler) {
+        self.shared.sup.set_handler(Box::new(handler));
     }
 
     // ---- the source --------------------------------------------------------------------
@@ -355,7 +481,7 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
             .produced
             .store(0, Ordering::Release);
         self.shared.source_status.set(SourceState::Ready);
-        self.shared.source_stop.store(false, Ordering::Release);
+        self.shared.sup.source_stop.store(false, Ordering::Release);
         if self.is_running() {
             if let Err(e) = self.spawn_source(&mut control) {
                 self.shared.source_status.set(SourceState::Failed(format!(
@@ -464,22 +590,22 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
 
     /// Where every accepted datum is: always balanced (see [`Counts`]).
     pub fn counts(&self) -> Counts {
-        self.shared.counters.snapshot()
+        self.shared.sup.counters.snapshot()
     }
 
     /// How many records the sink failed to take.
     pub fn sink_errors(&self) -> u64 {
-        self.shared.sink_errors.load(Ordering::Acquire)
+        self.shared.sup.errors.counts().sink
     }
 
     /// The sink's last error message.
     pub fn last_sink_error(&self) -> Option<String> {
-        self.shared.last_sink_error.lock().clone()
+        self.shared.sup.errors.last_sink()
     }
 
     /// Where the sink sends records.
     pub fn sink_description(&self) -> String {
-        self.shared.sink.lock().describe()
+        self.shared.sink_description.clone()
     }
 }
 
@@ -492,7 +618,8 @@ impl<T: Serialize + Send + Sync + 'static> Drop for Machine<T> {
 impl<T: Serialize + Send + Sync + 'static> fmt::Debug for Machine<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Machine")
-            .field("running", &self.is_running())
+            .field("name", &self.shared.sup.name)
+            .field("state", &self.state())
             .field("slots", &self.slots())
             .field("counts", &self.counts())
             .finish_non_exhaustive()

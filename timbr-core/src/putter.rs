@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::counters::Counters;
-use crate::{PutTimeoutError, Queue, TryPutError};
+use crate::supervisor::Supervisor;
+use crate::{Event, PutTimeoutError, Queue, TryPutError};
 
 /// Puts data on a machine's queue; clone it into as many threads as you like.
 ///
@@ -12,14 +12,14 @@ use crate::{PutTimeoutError, Queue, TryPutError};
 /// machine is stopped and restarted: data put while it is stopped wait in the queue.
 pub struct Putter<T> {
     pub(crate) queue: Arc<dyn Queue<T>>,
-    pub(crate) counters: Arc<Counters>,
+    pub(crate) sup: Arc<Supervisor>,
 }
 
 impl<T> Clone for Putter<T> {
     fn clone(&self) -> Self {
         Putter {
             queue: Arc::clone(&self.queue),
-            counters: Arc::clone(&self.counters),
+            sup: Arc::clone(&self.sup),
         }
     }
 }
@@ -29,20 +29,24 @@ impl<T: Send + 'static> Putter<T> {
     ///
     /// # Errors
     ///
-    /// [`TryPutError`] holding `datum` when the queue is full: nothing is lost.
+    /// [`TryPutError`] holding `datum` when the queue is full: nothing is lost. The machine's
+    /// handler gets an [`Event::QueueFull`].
     pub fn try_put(&self, datum: T) -> Result<(), TryPutError<T>> {
-        self.counters.offer();
-        self.queue
-            .try_put(datum)
-            .inspect_err(|_| self.counters.reject())
+        self.sup.counters.offer();
+        self.queue.try_put(datum).inspect_err(|_| {
+            self.sup.counters.reject();
+            self.sup.emit(Event::QueueFull {
+                capacity: self.queue.capacity(),
+            });
+        })
     }
 
     /// Puts `datum`, waiting as long as the queue is full (backpressure).
     pub fn put(&self, datum: T) {
-        self.counters.offer();
+        self.sup.counters.offer();
         if let Err(e) = self.queue.put_until(datum, None) {
             // Only a queue whose consumers are gone can refuse a blocking put.
-            self.counters.reject();
+            self.sup.counters.reject();
             drop(e);
         }
     }
@@ -53,11 +57,11 @@ impl<T: Send + 'static> Putter<T> {
     ///
     /// [`PutTimeoutError`] holding `datum` if the queue stayed full.
     pub fn put_timeout(&self, datum: T, timeout: Duration) -> Result<(), PutTimeoutError<T>> {
-        self.counters.offer();
+        self.sup.counters.offer();
         let deadline = Instant::now().checked_add(timeout);
         self.queue
             .put_until(datum, deadline)
-            .inspect_err(|_| self.counters.reject())
+            .inspect_err(|_| self.sup.counters.reject())
     }
 
     /// How many data wait in the queue.

@@ -16,6 +16,17 @@ pub struct Record {
     pub(crate) oid: ObjectId,
     pub(crate) json: String,
     pub(crate) failures: Vec<StageFailure>,
+    pub(crate) unserializable: Vec<Unserializable>,
+}
+
+/// A key whose value could not be serialized: its record entry is an `{"_exception": …}`
+/// object. The datum still counts as processed (no stage failed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unserializable {
+    /// The `_s` key (`in_s`, `f2_s`…).
+    pub key: String,
+    /// The entry's text: the `{"_exception": …}` object.
+    pub text: String,
 }
 
 impl Record {
@@ -39,6 +50,11 @@ impl Record {
         &self.failures
     }
 
+    /// The keys whose values could not be serialized.
+    pub fn unserializable(&self) -> &[Unserializable] {
+        &self.unserializable
+    }
+
     /// Whether every stage produced a value.
     pub fn is_ok(&self) -> bool {
         self.failures.is_empty()
@@ -56,6 +72,7 @@ impl fmt::Debug for Record {
             .field("oid", &self.oid.to_hex())
             .field("json", &self.json)
             .field("failures", &self.failures)
+            .field("unserializable", &self.unserializable)
             .finish()
     }
 }

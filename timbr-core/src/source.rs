@@ -3,14 +3,15 @@
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::counters::Counters;
-use crate::Queue;
+use crate::status::{ErrorKind, ErrorReport, Timestamp};
+use crate::supervisor::Supervisor;
+use crate::{Event, Queue};
 
 /// What a source does when the queue is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,9 +84,8 @@ const STOP_CHECK: Duration = Duration::from_millis(20);
 
 pub(crate) struct Feeder<'a, T> {
     pub(crate) queue: &'a dyn Queue<T>,
-    pub(crate) counters: &'a Counters,
+    pub(crate) sup: &'a Supervisor,
     pub(crate) policy: SourcePolicy,
-    pub(crate) stop: &'a AtomicBool,
     pub(crate) status: &'a SourceStatus,
 }
 
@@ -95,7 +95,7 @@ impl<T: Send + 'static> Feeder<'_, T> {
     pub(crate) fn run(&self, mut parts: SourceParts<T>) -> SourceParts<T> {
         self.status.set(SourceState::Running);
         loop {
-            if self.stop.load(Ordering::Acquire) {
+            if self.sup.source_stop.load(Ordering::Acquire) {
                 self.status.set(SourceState::Ready);
                 return parts;
             }
@@ -128,13 +128,32 @@ impl<T: Send + 'static> Feeder<'_, T> {
             }
         };
         parts.iter = None;
+        let event = match &end {
+            SourceState::Failed(message) => {
+                self.sup.errors.record(ErrorReport {
+                    kind: ErrorKind::Source,
+                    stage: None,
+                    slot: None,
+                    message: message.clone(),
+                    oid: None,
+                    at: Timestamp::now(),
+                });
+                Event::SourceFailed {
+                    message: message.clone(),
+                }
+            }
+            _ => Event::SourceExhausted {
+                produced: self.status.produced.load(Ordering::Acquire),
+            },
+        };
         self.status.set(end);
+        self.sup.emit(event);
         None
     }
 
     /// Puts `datum` by the policy; hands it back if the source must stop first.
     fn offer(&self, datum: T) -> Option<T> {
-        self.counters.offer();
+        self.sup.counters.offer();
         let mut datum = match self.queue.try_put(datum) {
             Ok(()) => return None,
             Err(full) => full.into_inner(),
@@ -143,11 +162,11 @@ impl<T: Send + 'static> Feeder<'_, T> {
             // The datum stays the source's while it waits: only a blocked put in progress
             // counts it as offered, so the queue never looks fuller than it is.
             SourcePolicy::Block => loop {
-                self.counters.withdraw();
-                if self.stop.load(Ordering::Acquire) {
+                self.sup.counters.withdraw();
+                if self.sup.source_stop.load(Ordering::Acquire) {
                     return Some(datum);
                 }
-                self.counters.offer();
+                self.sup.counters.offer();
                 match self
                     .queue
                     .put_until(datum, Some(Instant::now() + STOP_CHECK))
@@ -157,13 +176,19 @@ impl<T: Send + 'static> Feeder<'_, T> {
                 }
             },
             SourcePolicy::DropNewest => {
-                self.counters.drop_new();
+                self.sup.counters.drop_new();
                 drop(datum);
+                self.sup.emit(Event::Dropped {
+                    policy: self.policy,
+                });
                 None
             }
             SourcePolicy::DropOldest => loop {
                 if self.queue.try_take().is_some() {
-                    self.counters.drop_old();
+                    self.sup.counters.drop_old();
+                    self.sup.emit(Event::Dropped {
+                        policy: self.policy,
+                    });
                 }
                 match self.queue.try_put(datum) {
                     Ok(()) => return None,

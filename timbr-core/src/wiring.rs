@@ -12,7 +12,7 @@ use timbr_sched::{
     Value,
 };
 
-use crate::record::{FailureKind, StageFailure};
+use crate::record::{FailureKind, StageFailure, Unserializable};
 use crate::stage::SerializeFn;
 use crate::{ArgKey, BuildError, Record, Serialized, Stage};
 
@@ -27,6 +27,10 @@ pub(crate) struct Wiring {
     pub(crate) oid: NodeId,
     /// `in`, then `f0`…`f{N-1}`: where each record entry comes from.
     pub(crate) entries: Vec<Entry>,
+    /// Each stage's slot and node, in slot order.
+    stage_nodes: Vec<(usize, NodeId)>,
+    /// For each node, the slot of the stage it runs plus one (0: not a stage).
+    slot_of: Box<[u16]>,
 }
 
 pub(crate) struct Entry {
@@ -135,7 +139,19 @@ impl Wiring {
                 .chain(["oid"])
                 .collect(),
         )?;
+        let mut stage_nodes = Vec::new();
+        let mut slot_of = vec![0_u16; graph.len()].into_boxed_slice();
+        for (slot, stage) in stages.iter().enumerate() {
+            if stage.is_some() {
+                let id = node(&format!("f{slot}"))?;
+                stage_nodes.push((slot, id));
+                // Slots are fewer than `MAX_SLOTS` (64).
+                slot_of[id.index()] = u16::try_from(slot + 1).unwrap_or(u16::MAX);
+            }
+        }
         Ok(Wiring {
+            stage_nodes,
+            slot_of,
             input: node("in")?,
             oid: node("oid")?,
             stages,
@@ -169,8 +185,17 @@ impl Wiring {
         // One pass, no per-datum vector of texts: size the buffer from the first entry (the
         // input's text, which empty slots repeat); it grows if stages produce longer text.
         let mut json = String::new();
+        let mut unserializable = Vec::new();
         for (i, entry) in self.entries.iter().enumerate() {
-            let text = self.entry_text(entry, outcomes);
+            let (text, failed) = self.entry(entry, outcomes);
+            // An empty slot repeats its predecessor's entry: report the value once.
+            let repeated = i > 0 && self.entries[i - 1].serialized == entry.serialized;
+            if failed && !repeated {
+                unserializable.push(Unserializable {
+                    key: self.graph.key(entry.serialized).to_owned(),
+                    text: text.clone().into_owned(),
+                });
+            }
             if i == 0 {
                 json.reserve(self.entries.len() * (text.len() + 1) + 2);
                 json.push('[');
@@ -187,33 +212,61 @@ impl Wiring {
             oid,
             json,
             failures: self.failures(outcomes),
+            unserializable,
         }
     }
 
     pub(crate) fn entry_text<'o>(&self, entry: &Entry, outcomes: &'o Outcomes) -> Cow<'o, str> {
+        self.entry(entry, outcomes).0
+    }
+
+    /// An entry's text, and whether it stands for a value that could not be serialized (as
+    /// opposed to a value, or a stage that failed).
+    fn entry<'o>(&self, entry: &Entry, outcomes: &'o Outcomes) -> (Cow<'o, str>, bool) {
+        let exception = |m: &dyn std::fmt::Display| Serialized::exception(m).into_string();
         match outcomes.outcome(entry.serialized) {
             Some(Outcome::Value(v)) => match v.downcast_ref::<Serialized>() {
-                Some(s) => Cow::Borrowed(s.as_str()),
-                None => Cow::Owned(
-                    Serialized::exception("serialized value of an unexpected type").into_string(),
+                Some(s) => (Cow::Borrowed(s.as_str()), s.is_exception()),
+                None => (
+                    Cow::Owned(exception(&"serialized value of an unexpected type")),
+                    true,
                 ),
             },
             Some(Outcome::Failed(e)) => {
                 let key = self.graph.key(entry.serialized);
-                Cow::Owned(
-                    Serialized::exception(format_args!("serializing `{key}` failed: {e}"))
-                        .into_string(),
-                )
+                let m = format!("serializing `{key}` failed: {e}");
+                (Cow::Owned(exception(&m)), true)
             }
             // Skipped, or not in the plan: decide from the raw value.
             _ => match outcomes.outcome(entry.raw) {
-                Some(Outcome::Value(v)) => Cow::Owned((entry.serialize)(v).into_string()),
-                Some(other) => {
-                    Cow::Owned(Serialized::exception(self.describe(entry, other)).into_string())
+                Some(Outcome::Value(v)) => {
+                    let s = (entry.serialize)(v);
+                    let failed = s.is_exception();
+                    (Cow::Owned(s.into_string()), failed)
                 }
-                None => Cow::Owned(Serialized::exception("not computed").into_string()),
+                Some(other) => (Cow::Owned(exception(&self.describe(entry, other))), false),
+                None => (Cow::Owned(exception(&"not computed")), false),
             },
         }
+    }
+
+    /// Each stage's slot and node, in slot order.
+    pub(crate) fn stage_nodes(&self) -> impl Iterator<Item = (usize, NodeId)> + '_ {
+        self.stage_nodes.iter().copied()
+    }
+
+    /// The slot of the stage node `id` runs, if it runs one.
+    #[inline]
+    pub(crate) fn slot_of(&self, id: NodeId) -> Option<usize> {
+        match self.slot_of.get(id.index()) {
+            Some(&s) if s > 0 => Some(usize::from(s) - 1),
+            _ => None,
+        }
+    }
+
+    /// The stage names, in slot order (`None` for an empty slot).
+    pub(crate) fn stage_name_at(&self, slot: usize) -> Option<&str> {
+        self.stages.get(slot)?.as_ref().map(|s| s.name())
     }
 
     fn describe(&self, entry: &Entry, outcome: &Outcome) -> String {

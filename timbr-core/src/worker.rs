@@ -1,44 +1,39 @@
 //! The state a machine shares with its threads, and the consumer loop: take a datum, run it
-//! through the current wiring, deliver its record (in input order if asked), count it.
+//! through the current wiring, deliver its record (in input order if asked), count it, and
+//! report what went wrong.
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bson::oid::ObjectId;
 use parking_lot::{Mutex, RwLock};
-use timbr_sched::Executor;
+use timbr_sched::{Executor, Hooks, Outcomes};
 
-use crate::counters::Counters;
-use crate::source::{SourcePolicy, SourceStatus};
+use crate::source::SourcePolicy;
+use crate::source::SourceStatus;
+use crate::status::{ErrorKind, ErrorReport, Timestamp};
+use crate::supervisor::{Supervisor, DRAIN, RUN};
 use crate::wiring::Wiring;
-use crate::{Queue, Record, Sink, Taken};
-
-pub(crate) const RUN: u8 = 0;
-pub(crate) const DRAIN: u8 = 1;
-pub(crate) const RETURN: u8 = 2;
+use crate::{Event, Failure, FailureKind, MachineState, Queue, Record, Sink, Taken};
 
 pub(crate) struct Shared<T> {
     pub(crate) queue: Arc<dyn Queue<T>>,
-    pub(crate) counters: Arc<Counters>,
+    pub(crate) sup: Arc<Supervisor>,
     pub(crate) wiring: RwLock<Arc<Wiring>>,
     pub(crate) wiring_version: AtomicU64,
     pub(crate) executor: Arc<dyn Executor>,
     pub(crate) sink: Mutex<Box<dyn Sink>>,
-    pub(crate) sink_errors: AtomicU64,
-    pub(crate) last_sink_error: Mutex<Option<String>>,
-    pub(crate) stop_mode: AtomicU8,
-    pub(crate) source_stop: AtomicBool,
+    /// What the sink said of itself when the machine was built.
+    pub(crate) sink_description: String,
     pub(crate) source_status: SourceStatus,
     pub(crate) policy: SourcePolicy,
-    pub(crate) workers: usize,
     pub(crate) ordered: bool,
     /// In ordered mode, taking a datum and numbering it happen under this lock.
     pub(crate) next_seq: Mutex<u64>,
     pub(crate) reorder: Mutex<Reorder>,
-    /// Consumer threads alive: the truth behind `is_running`.
-    pub(crate) live: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -47,39 +42,130 @@ pub(crate) struct Reorder {
     pending: BTreeMap<u64, Record>,
 }
 
-/// Decrements the live-consumer count when its thread ends, however it ends.
-struct Alive<'a>(&'a AtomicUsize);
+thread_local! {
+    /// Set on the machine's own threads: a handler or hook calling `stop` there must not
+    /// wait for its own thread.
+    pub(crate) static MACHINE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
-impl Drop for Alive<'_> {
+/// Marks the machine settled (see `Life::settled`) when the closing work is done, however
+/// it ends.
+struct Settle<'a>(&'a Supervisor);
+
+impl Drop for Settle<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.life().settled = true;
+        self.0.life_changed.notify_all();
     }
 }
 
-impl<T: Send + Sync + 'static> Shared<T> {
+/// Ends a consumer's life however its thread ends: the last one out settles the machine's
+/// final state.
+struct Exit<'a, T: serde::Serialize + Send + Sync + 'static>(&'a Shared<T>);
+
+impl<T: serde::Serialize + Send + Sync + 'static> Drop for Exit<'_, T> {
+    fn drop(&mut self) {
+        self.0.consumer_exited();
+    }
+}
+
+impl<T: serde::Serialize + Send + Sync + 'static> Shared<T> {
     pub(crate) fn current_wiring(&self) -> (u64, Arc<Wiring>) {
         let version = self.wiring_version.load(Ordering::Acquire);
         (version, Arc::clone(&self.wiring.read()))
     }
 
     /// The consumer thread's body. `live` was incremented for it by the spawner.
-    pub(crate) fn consume(&self) {
-        let _alive = Alive(&self.live);
+    pub(crate) fn consume(&self, worker: usize) {
+        MACHINE_THREAD.with(|t| t.set(true));
+        let _exit = Exit(self);
         let (mut version, mut wiring) = self.current_wiring();
         while let Some((seq, datum)) = self.next_datum() {
             if self.wiring_version.load(Ordering::Acquire) != version {
                 (version, wiring) = self.current_wiring();
             }
-            let record = self.process(&wiring, datum);
+            let (record, failed) = self.process(&wiring, datum, Some(worker));
+            let report = failed.map(|outcomes| (outcomes, record.clone()));
             self.deliver(seq, record);
+            if let Some((outcomes, record)) = report {
+                self.report(&wiring, &record, outcomes);
+            }
         }
     }
 
-    /// Runs one datum through the record plan.
-    pub(crate) fn process(&self, wiring: &Wiring, datum: T) -> Record {
+    /// Runs one datum through the record plan, counting and timing its stages under the
+    /// shard of `worker` (`None`: a caller's thread). Returns the record, and the run's
+    /// outcomes if something must be reported.
+    pub(crate) fn process(
+        &self,
+        wiring: &Wiring,
+        datum: T,
+        worker: Option<usize>,
+    ) -> (Record, Option<Outcomes>) {
         let oid = ObjectId::new();
-        let outcomes = wiring.run(&wiring.record_plan, datum, oid, &*self.executor, None);
-        wiring.record(oid, &outcomes)
+        let tracking = self.sup.stats.begin(worker, oid);
+        let timer = tracking.timer(wiring);
+        let hooks = timer.as_ref().map(|t| t as &dyn Hooks);
+        let outcomes = wiring.run(&wiring.record_plan, datum, oid, &*self.executor, hooks);
+        let record = wiring.record(oid, &outcomes);
+        tracking.finish(wiring, oid, &outcomes);
+        let report = !record.is_ok() || !record.unserializable.is_empty();
+        (record, report.then_some(outcomes))
+    }
+
+    /// Records and emits the failures of a datum's run (rare: only runs that failed).
+    pub(crate) fn report(&self, wiring: &Wiring, record: &Record, outcomes: Outcomes) {
+        let oid = record.oid;
+        let outcomes = Arc::new(outcomes);
+        let at = Timestamp::now();
+        for failure in record.failures() {
+            let FailureKind::Failed(error) = &failure.kind else {
+                continue;
+            };
+            let Some(node) = wiring
+                .stage_nodes()
+                .find(|&(slot, _)| slot == failure.slot)
+                .map(|(_, node)| node)
+            else {
+                continue;
+            };
+            self.sup.errors.record(ErrorReport {
+                kind: ErrorKind::Stage,
+                stage: Some(failure.stage.to_string()),
+                slot: Some(failure.slot),
+                message: error.to_string(),
+                oid: Some(oid.to_hex()),
+                at,
+            });
+            self.sup.emit(Event::StageFailed(Arc::new(Failure {
+                oid,
+                slot: failure.slot,
+                stage: Arc::clone(&failure.stage),
+                error: error.clone(),
+                at,
+                node,
+                outcomes: Arc::clone(&outcomes),
+            })));
+        }
+        for u in record.unserializable() {
+            let message = serde_json::from_str::<serde_json::Value>(&u.text)
+                .ok()
+                .and_then(|v| v.get("_exception")?.as_str().map(str::to_owned))
+                .unwrap_or_else(|| u.text.clone());
+            self.sup.errors.record(ErrorReport {
+                kind: ErrorKind::Serialization,
+                stage: Some(u.key.clone()),
+                slot: None,
+                message: message.clone(),
+                oid: Some(oid.to_hex()),
+                at,
+            });
+            self.sup.emit(Event::SerializationFailed {
+                oid,
+                key: u.key.clone(),
+                message,
+            });
+        }
     }
 
     /// The next datum to process and its sequence number, or `None` when the consumer must
@@ -87,7 +173,7 @@ impl<T: Send + Sync + 'static> Shared<T> {
     fn next_datum(&self) -> Option<(u64, T)> {
         let mut seq = self.ordered.then(|| self.next_seq.lock());
         loop {
-            let datum = match self.stop_mode.load(Ordering::Acquire) {
+            let datum = match self.sup.stop_mode.load(Ordering::Acquire) {
                 RUN => match self.queue.take(None) {
                     Taken::Datum(d) => d,
                     Taken::TimedOut | Taken::Woken => continue,
@@ -95,7 +181,7 @@ impl<T: Send + Sync + 'static> Shared<T> {
                 DRAIN => self.queue.try_take()?,
                 _ => return None,
             };
-            self.counters.take();
+            self.sup.counters.take();
             let n = match seq.as_mut() {
                 Some(next) => {
                     let n = **next;
@@ -127,27 +213,94 @@ impl<T: Send + Sync + 'static> Shared<T> {
     /// Hands a record to the sink and counts its datum.
     pub(crate) fn send(&self, record: Record) {
         let ok = record.is_ok();
+        let oid = record.oid;
         let sent = catch_unwind(AssertUnwindSafe(|| self.sink.lock().send(record)));
-        match sent {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.sink_error(e.to_string()),
-            Err(payload) => {
-                self.sink_error(timbr_sched::TaskError::from_panic(payload).to_string())
-            }
-        }
         self.count(ok);
+        let message = match sent {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(payload) => timbr_sched::TaskError::from_panic(payload).to_string(),
+        };
+        self.sink_error(Some(oid), message);
     }
 
     pub(crate) fn count(&self, ok: bool) {
         if ok {
-            self.counters.process();
+            self.sup.counters.process();
         } else {
-            self.counters.fail();
+            self.sup.counters.fail();
         }
     }
 
-    pub(crate) fn sink_error(&self, message: String) {
-        self.sink_errors.fetch_add(1, Ordering::AcqRel);
-        *self.last_sink_error.lock() = Some(message);
+    pub(crate) fn sink_error(&self, oid: Option<ObjectId>, message: String) {
+        self.sup.errors.record(ErrorReport {
+            kind: ErrorKind::Sink,
+            stage: None,
+            slot: None,
+            message: message.clone(),
+            oid: oid.map(|o| o.to_hex()),
+            at: Timestamp::now(),
+        });
+        if let Some(oid) = oid {
+            self.sup.emit(Event::SinkFailed { oid, message });
+        }
+    }
+
+    pub(crate) fn flush_sink(&self) {
+        let flushed = catch_unwind(AssertUnwindSafe(|| self.sink.lock().flush()));
+        let message = match flushed {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(payload) => timbr_sched::TaskError::from_panic(payload).to_string(),
+        };
+        self.sink_error(None, message);
+    }
+
+    /// A consumer ends. The last one flushes the sink, settles the final state, emits the
+    /// closing events and runs the shutdown hooks.
+    fn consumer_exited(&self) {
+        let mut life = self.sup.life();
+        life.live = life.live.saturating_sub(1);
+        if life.live > 0 {
+            return;
+        }
+        // Still counted as running while the sink flushes: records are not out yet.
+        life.live = 1;
+        drop(life);
+        self.flush_sink();
+        let mut life = self.sup.life();
+        life.live = 0;
+        let end = life.ending.take().unwrap_or_else(|| {
+            MachineState::Failed("the consumer threads ended unexpectedly".to_owned())
+        });
+        life.state = end.clone();
+        life.stopped = Some(Instant::now());
+        drop(life);
+        let _settle = Settle(&self.sup);
+        self.sup.life_changed.notify_all();
+        if end == MachineState::Completed {
+            let counts = self.sup.counters.snapshot();
+            let _ = self.sup.decide(&Event::Completed {
+                processed: counts.processed,
+                failed: counts.failed,
+            });
+        }
+        let _ = self.sup.decide(&Event::Stopped { state: end });
+        let status = self.status();
+        for plugin in &self.sup.plugins {
+            let _ = catch_unwind(AssertUnwindSafe(|| plugin.stopped(&status)));
+        }
+        for hook in &self.sup.on_shutdown {
+            if catch_unwind(AssertUnwindSafe(|| hook(&status))).is_err() {
+                self.sup.errors.record(ErrorReport {
+                    kind: ErrorKind::Handler,
+                    stage: None,
+                    slot: None,
+                    message: "a shutdown hook panicked".to_owned(),
+                    oid: None,
+                    at: Timestamp::now(),
+                });
+            }
+        }
     }
 }

@@ -132,6 +132,33 @@ impl Outcomes {
     pub fn is_ok(&self) -> bool {
         self.iter().all(|(_, o)| o.is_value())
     }
+
+    /// Runs task `id` again, now, on the caller's thread, on the very argument values it had
+    /// in this run: to reproduce a failure under a debugger or with `RUST_BACKTRACE` set.
+    ///
+    /// A panic in the task is caught and returned as a failure, as in a run. The outcome is
+    /// `Skipped` if one of its dependencies holds no value in this run.
+    ///
+    /// # Errors
+    ///
+    /// [`OutcomeError::NotComputed`] if `id` is not a task of this run's plan.
+    pub fn rerun(&self, id: NodeId) -> Result<Outcome, OutcomeError> {
+        let graph = &self.plan.graph().0;
+        let not_computed = || OutcomeError::NotComputed(format!("#{}", id.index()));
+        if !self.plan.contains(id) || graph.nodes.get(id.index()).is_none() {
+            return Err(not_computed());
+        }
+        if matches!(
+            graph.nodes[id.index()].kind,
+            crate::graph::NodeKind::Input(_)
+        ) {
+            return Err(OutcomeError::NotComputed(
+                graph.nodes[id.index()].key.to_string(),
+            ));
+        }
+        let slots = crate::exec::Slots::Plain(&self.slots);
+        crate::exec::compute(graph, id.0, slots, None).ok_or_else(not_computed)
+    }
 }
 
 impl fmt::Debug for Outcomes {

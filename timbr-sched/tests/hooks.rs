@@ -164,3 +164,73 @@ fn a_hooks_impl_with_only_defaults_changes_nothing() {
         assert_eq!(seen(&with), seen(&without), "{name}");
     }
 }
+
+/// Observes only the nodes whose key starts with `p`, counting the calls it gets.
+#[derive(Default)]
+struct OnlyP {
+    calls: AtomicUsize,
+}
+
+impl Hooks for OnlyP {
+    fn observes(&self, node: NodeRef<'_>) -> bool {
+        node.key.starts_with('p')
+    }
+
+    fn pretask(&self, node: NodeRef<'_>) {
+        assert!(node.key.starts_with('p'), "{}", node.key);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn posttask(&self, node: NodeRef<'_>, _: Duration, _: &Outcome) {
+        assert!(node.key.starts_with('p'), "{}", node.key);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn skipped(&self, node: NodeRef<'_>, _: &timbr_sched::Skipped) {
+        panic!("`{}` is not observed", node.key);
+    }
+
+    fn error(&self, node: NodeRef<'_>, _: &TaskError) {
+        panic!("`{}` is not observed", node.key);
+    }
+}
+
+#[test]
+fn declined_nodes_get_no_calls_under_either_executor() {
+    let plan = plan();
+    let executors: [&dyn Executor; 2] = [&timbr_sched::Sync, &timbr_sched::Threaded::new()];
+    for executor in executors {
+        let hooks = OnlyP::default();
+        let mut run = plan.run();
+        run.set("x", 1_u64).unwrap();
+        let outcomes = executor.execute(run, Some(&hooks));
+        // Six `p` nodes, a pretask and a posttask each; the results are unchanged.
+        assert_eq!(hooks.calls.load(Ordering::Relaxed), 12);
+        assert_eq!(outcomes.value::<u64>("tail").unwrap(), &(6 * 3 + 1));
+    }
+}
+
+#[test]
+fn rerun_repeats_one_task_on_the_values_of_its_run() {
+    let plan = plan();
+    let graph = plan.graph().clone();
+    let mut run = plan.run();
+    run.set("x", 4_u64).unwrap();
+    let outcomes = timbr_sched::Sync.execute(run, None);
+    let node = |k: &str| graph.node(k).unwrap();
+    // A task with values: the same value again.
+    let again = outcomes.rerun(node("join")).unwrap();
+    assert_eq!(again.value().unwrap().downcast_ref::<u64>(), Some(&36));
+    // A failing task fails again, the same way; a panicking one panics again, caught.
+    let bad = outcomes.rerun(node("bad")).unwrap();
+    assert_eq!(bad.error().unwrap().to_string(), "bad 4");
+    let boom = outcomes.rerun(node("boom")).unwrap();
+    assert!(boom.error().unwrap().is_panic());
+    // A task whose dependency failed stays skipped; inputs and unplanned nodes are refused.
+    assert!(matches!(
+        outcomes.rerun(node("s1")),
+        Ok(Outcome::Skipped(_))
+    ));
+    assert!(outcomes.rerun(node("x")).is_err());
+    assert!(outcomes.rerun(node("elsewhere")).is_err());
+}

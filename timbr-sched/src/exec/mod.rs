@@ -76,6 +76,7 @@ pub(crate) fn compute(
         } => (args, deps, func),
     };
 
+    let hooks = hooks.filter(|h| h.observes(node_ref(graph, i)));
     if let Some(upstream) = deps.iter().find_map(|&d| failed_upstream(graph, d, slots)) {
         let skipped = Skipped { upstream };
         if let Some(hooks) = hooks {
@@ -123,7 +124,7 @@ fn failed_upstream(graph: &Inner, d: u32, slots: Slots<'_>) -> Option<Arc<str>> 
     }
 }
 
-fn node_ref(graph: &Inner, i: u32) -> NodeRef<'_> {
+pub(crate) fn node_ref(graph: &Inner, i: u32) -> NodeRef<'_> {
     NodeRef {
         id: NodeId(i),
         key: &graph.nodes[i as usize].key,

@@ -1,0 +1,47 @@
+//! Status plugins: add fields to every [`Status`] and parts to its displays, and follow the
+//! machine while it runs.
+
+use crate::{DisplayPart, Status};
+
+/// Extends a machine's [`Status`]: its fields go to [`Status::plugins`] under its
+/// [`name`](StatusPlugin::name), its display part to [`Status::parts`].
+///
+/// Every method but `name` has an empty default. Methods are called from the machine's
+/// threads and from whoever takes a status. A panic in one is caught, never propagated: a
+/// plugin whose `fields` or `part` panics is left out of that status.
+///
+/// [`Progress`](crate::Progress) is the plugin timbr ships.
+pub trait StatusPlugin: Send + Sync + 'static {
+    /// The plugin's name: its key in [`Status::plugins`].
+    fn name(&self) -> &str;
+
+    /// The fields this plugin adds, computed from `status` (which has no plugin fields yet).
+    fn fields(&self, status: &Status) -> serde_json::Value {
+        let _ = status;
+        serde_json::Value::Null
+    }
+
+    /// What this plugin shows in the text and HTML displays, given the `fields` it just
+    /// computed.
+    fn part(&self, status: &Status, fields: &serde_json::Value) -> Option<DisplayPart> {
+        let _ = (status, fields);
+        None
+    }
+
+    /// Called when the machine starts.
+    fn started(&self, status: &Status) {
+        let _ = status;
+    }
+
+    /// Called periodically while the machine runs (see
+    /// [`MachineBuilder::tick`](crate::MachineBuilder::tick)), with a fresh status that
+    /// includes this plugin's fields.
+    fn tick(&self, status: &Status) {
+        let _ = status;
+    }
+
+    /// Called once the machine has stopped, with its final status.
+    fn stopped(&self, status: &Status) {
+        let _ = status;
+    }
+}

@@ -1,0 +1,333 @@
+//! A machine's status: one consistent, serializable snapshot of everything it can say about
+//! itself.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::{Counts, SourceState};
+
+/// Where a machine is in its life.
+///
+/// `Idle → Running → Stopping → Stopped | Completed | Failed`, and from any of the last three
+/// back to `Running` on [`start`](crate::Machine::start).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", content = "reason", rename_all = "snake_case")]
+pub enum MachineState {
+    /// Built, never started.
+    Idle,
+    /// Consumer threads are processing.
+    Running,
+    /// Asked to stop; its threads are finishing.
+    Stopping,
+    /// Stopped by [`stop`](crate::Machine::stop), or by a handler on an event that is not an error.
+    Stopped,
+    /// A handler found the work done (e.g. [`StopWhenDone`](crate::StopWhenDone)) and the
+    /// queue was drained.
+    Completed,
+    /// A handler stopped the machine on an error; the reason says which.
+    Failed(String),
+}
+
+impl MachineState {
+    /// Whether the state is `Running` or `Stopping` (threads are alive).
+    pub fn is_active(&self) -> bool {
+        matches!(self, MachineState::Running | MachineState::Stopping)
+    }
+
+    /// A short lowercase name: `idle`, `running`, `stopping`, `stopped`, `completed`, `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MachineState::Idle => "idle",
+            MachineState::Running => "running",
+            MachineState::Stopping => "stopping",
+            MachineState::Stopped => "stopped",
+            MachineState::Completed => "completed",
+            MachineState::Failed(_) => "failed",
+        }
+    }
+}
+
+impl fmt::Display for MachineState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MachineState::Failed(reason) => write!(f, "failed: {reason}"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// A wall-clock time, serialized as an RFC 3339 string (millisecond precision).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub SystemTime);
+
+impl Timestamp {
+    /// Now.
+    pub fn now() -> Self {
+        Timestamp(SystemTime::now())
+    }
+
+    /// As RFC 3339, e.g. `2026-11-28T04:05:15.123Z`.
+    pub fn to_rfc3339(&self) -> String {
+        let dt = bson::DateTime::from_system_time(self.0);
+        dt.try_to_rfc3339_string()
+            .unwrap_or_else(|_| format!("{} ms since the epoch", dt.timestamp_millis()))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        bson::DateTime::parse_rfc3339_str(&text)
+            .map(|dt| Timestamp(dt.to_system_time()))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Durations serialize as seconds (a float).
+pub(crate) mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A snapshot of a machine, from [`Machine::status`](crate::Machine::status).
+///
+/// Taken from any thread without stalling processing. Its [`counts`](Status::counts) always
+/// balance. It serializes with serde (durations as seconds, times as RFC 3339), displays as a
+/// terminal table (`{}`), and renders as HTML ([`to_html`](Status::to_html)).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// The machine's name (see [`MachineBuilder::name`](crate::MachineBuilder::name)).
+    pub name: String,
+    /// Where the machine is in its life.
+    pub state: MachineState,
+    /// Whether consumer threads are alive (agrees with `state`: true exactly when it is
+    /// running or stopping).
+    pub running: bool,
+    /// When the snapshot was taken.
+    pub taken_at: Timestamp,
+    /// When the machine last started.
+    pub started_at: Option<Timestamp>,
+    /// How long it has run since it last started (until it stopped, if it has).
+    #[serde(with = "secs")]
+    pub uptime: Duration,
+    /// Where every accepted datum is.
+    pub counts: Counts,
+    /// The queue's depth and capacity.
+    pub queue: QueueStatus,
+    /// Data finished (processed or failed) per second.
+    pub rate: Rates,
+    /// The data being processed now, one per busy worker.
+    pub current: Vec<InFlight>,
+    /// The oid of the datum finished last.
+    pub last_oid: Option<String>,
+    /// One entry per stage, in slot order.
+    pub stages: Vec<StageStatus>,
+    /// The source, if one was set.
+    pub source: Option<SourceReport>,
+    /// Where records go, and how many the sink refused.
+    pub sink: SinkReport,
+    /// Errors of every kind, counted.
+    pub errors: ErrorCounts,
+    /// The most recent error.
+    pub last_error: Option<ErrorReport>,
+    /// Fields the status plugins added, by plugin name.
+    pub plugins: BTreeMap<String, serde_json::Value>,
+    /// What the status plugins show in the text and HTML displays.
+    pub parts: Vec<DisplayPart>,
+}
+
+/// The queue's depth and capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStatus {
+    /// Data waiting (the same as `counts.queued`).
+    pub depth: u64,
+    /// Its capacity, if bounded.
+    pub capacity: Option<usize>,
+}
+
+impl QueueStatus {
+    /// How full the queue is, from 0 to 1 (`None` if unbounded).
+    pub fn fill(&self) -> Option<f64> {
+        self.capacity
+            .filter(|&c| c > 0)
+            .map(|c| self.depth as f64 / c as f64)
+    }
+}
+
+/// Throughput: data finished (processed or failed) per second.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rates {
+    /// Over the last [`window`](Rates::window).
+    pub recent: f64,
+    /// Since the machine last started.
+    pub overall: f64,
+    /// How far back `recent` looks.
+    #[serde(with = "secs")]
+    pub window: Duration,
+}
+
+/// A datum being processed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlight {
+    /// The worker processing it.
+    pub worker: usize,
+    /// Its oid (24 hex characters).
+    pub oid: String,
+    /// When processing started.
+    pub started_at: Timestamp,
+    /// For how long it has been processed.
+    #[serde(with = "secs")]
+    pub elapsed: Duration,
+}
+
+/// One stage's statistics (cumulative for its slot, across restarts and replacements).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageStatus {
+    /// The slot.
+    pub slot: usize,
+    /// The stage's name.
+    pub name: String,
+    /// How often it ran (errors included).
+    pub calls: u64,
+    /// How often it failed (returned an error or panicked).
+    pub errors: u64,
+    /// How often it did not run because something it reads had failed.
+    pub skipped: u64,
+    /// How long it takes.
+    pub latency: Latency,
+}
+
+/// A latency distribution, from a log-linear histogram (values within about 3 % of the true
+/// ones).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// How many calls were timed (see [`Timing`](crate::Timing): by default a sample).
+    pub samples: u64,
+    /// The mean.
+    #[serde(with = "secs")]
+    pub mean: Duration,
+    /// The median.
+    #[serde(with = "secs")]
+    pub p50: Duration,
+    /// The 99th percentile.
+    #[serde(with = "secs")]
+    pub p99: Duration,
+    /// The longest timed call.
+    #[serde(with = "secs")]
+    pub max: Duration,
+}
+
+/// The source, as the status shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceReport {
+    /// Running, exhausted, failed…
+    pub state: SourceState,
+    /// How many data it produced.
+    pub produced: u64,
+}
+
+/// The sink, as the status shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinkReport {
+    /// Where records go ([`Sink::describe`](crate::Sink::describe): for ZeroMQ, the endpoint).
+    pub description: String,
+    /// Records the sink refused.
+    pub errors: u64,
+}
+
+/// Errors counted by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    /// Stage failures (errors and panics).
+    pub stage: u64,
+    /// Values that could not be serialized.
+    pub serialization: u64,
+    /// Records the sink refused.
+    pub sink: u64,
+    /// Source failures.
+    pub source: u64,
+    /// Handlers that panicked (each panic is caught; the event then counts as handled with
+    /// "continue").
+    pub handler: u64,
+}
+
+/// What kind of error an [`ErrorReport`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A stage failed.
+    Stage,
+    /// A value could not be serialized.
+    Serialization,
+    /// The sink refused a record.
+    Sink,
+    /// The source failed.
+    Source,
+    /// A handler panicked.
+    Handler,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Stage => "stage",
+            ErrorKind::Serialization => "serialization",
+            ErrorKind::Sink => "sink",
+            ErrorKind::Source => "source",
+            ErrorKind::Handler => "handler",
+        })
+    }
+}
+
+/// An error, as the status reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReport {
+    /// What kind of error.
+    pub kind: ErrorKind,
+    /// The stage's name, for stage errors (for serialization errors, the key).
+    pub stage: Option<String>,
+    /// The stage's slot, for stage errors.
+    pub slot: Option<usize>,
+    /// What went wrong.
+    pub message: String,
+    /// The datum's oid, when the error is about a datum.
+    pub oid: Option<String>,
+    /// When it happened.
+    pub at: Timestamp,
+}
+
+/// What a status plugin shows in the displays.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisplayPart {
+    /// The plugin's name.
+    pub plugin: String,
+    /// One or more lines for the terminal table.
+    pub text: String,
+    /// An HTML fragment for notebooks (the plugin escapes what it puts in).
+    pub html: String,
+}

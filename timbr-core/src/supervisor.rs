@@ -1,0 +1,301 @@
+//! The part of a machine that does not depend on its datum type: its life (state and live
+//! threads, under one lock so they always agree), its handler and the errors it has seen.
+//! Shared by the machine, its threads and its putters.
+
+use std::backtrace::Backtrace;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use crate::counters::Counters;
+use crate::stats::Stats;
+use crate::status::{ErrorCounts, ErrorKind, ErrorReport, Timestamp};
+use crate::{Action, Event, Handler, Kept, MachineState, Status, StatusPlugin};
+
+pub(crate) const RUN: u8 = 0;
+pub(crate) const DRAIN: u8 = 1;
+pub(crate) const RETURN: u8 = 2;
+
+/// A callback run with the machine's status.
+pub(crate) type StatusHook = Box<dyn Fn(&Status) + Send + Sync>;
+
+pub(crate) struct Life {
+    pub(crate) state: MachineState,
+    /// Consumer threads alive: the truth behind `is_running`.
+    pub(crate) live: usize,
+    /// The state to end in once the consumers are gone.
+    pub(crate) ending: Option<MachineState>,
+    pub(crate) started: Option<(Instant, Timestamp)>,
+    pub(crate) stopped: Option<Instant>,
+    pub(crate) starts: u64,
+    /// Data finished (processed + failed) when the machine last started.
+    pub(crate) done_at_start: u64,
+    /// False from a start until the closing events and shutdown hooks of the stop after it
+    /// have run: what `wait` waits for.
+    pub(crate) settled: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct ErrorBook {
+    stage: AtomicU64,
+    serialization: AtomicU64,
+    sink: AtomicU64,
+    source: AtomicU64,
+    handler: AtomicU64,
+    last: Mutex<Option<ErrorReport>>,
+    last_sink: Mutex<Option<String>>,
+}
+
+impl ErrorBook {
+    pub(crate) fn record(&self, report: ErrorReport) {
+        let counter = match report.kind {
+            ErrorKind::Stage => &self.stage,
+            ErrorKind::Serialization => &self.serialization,
+            ErrorKind::Sink => {
+                *self.last_sink.lock() = Some(report.message.clone());
+                &self.sink
+            }
+            ErrorKind::Source => &self.source,
+            ErrorKind::Handler => &self.handler,
+        };
+        counter.fetch_add(1, Ordering::AcqRel);
+        *self.last.lock() = Some(report);
+    }
+
+    pub(crate) fn counts(&self) -> ErrorCounts {
+        let load = |c: &AtomicU64| c.load(Ordering::Acquire);
+        ErrorCounts {
+            stage: load(&self.stage),
+            serialization: load(&self.serialization),
+            sink: load(&self.sink),
+            source: load(&self.source),
+            handler: load(&self.handler),
+        }
+    }
+
+    pub(crate) fn last(&self) -> Option<ErrorReport> {
+        self.last.lock().clone()
+    }
+
+    pub(crate) fn last_sink(&self) -> Option<String> {
+        self.last_sink.lock().clone()
+    }
+}
+
+/// Recent (time, data finished) samples, for the recent rate.
+pub(crate) struct RateWindow {
+    samples: VecDeque<(Instant, u64)>,
+    window: Duration,
+}
+
+impl RateWindow {
+    pub(crate) fn new(window: Duration) -> Self {
+        RateWindow {
+            samples: VecDeque::new(),
+            window,
+        }
+    }
+
+    pub(crate) fn window(&self) -> Duration {
+        self.window
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.samples.clear();
+    }
+
+    pub(crate) fn push(&mut self, at: Instant, done: u64) {
+        self.samples.push_back((at, done));
+        while self
+            .samples
+            .front()
+            .is_some_and(|&(t, _)| at.duration_since(t) > self.window)
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Data per second between the oldest sample and (`now`, `done`).
+    pub(crate) fn rate(&self, now: Instant, done: u64) -> f64 {
+        match self.samples.front() {
+            Some(&(t, d)) if now > t => {
+                done.saturating_sub(d) as f64 / now.duration_since(t).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+pub(crate) struct Supervisor {
+    pub(crate) name: String,
+    pub(crate) counters: Counters,
+    pub(crate) life: Mutex<Life>,
+    pub(crate) life_changed: Condvar,
+    pub(crate) stop_mode: AtomicU8,
+    pub(crate) source_stop: AtomicBool,
+    /// Wakes consumers blocked on an empty queue.
+    pub(crate) wake: Box<dyn Fn(usize) + Send + Sync>,
+    pub(crate) workers: usize,
+    handler: Mutex<Box<dyn Handler>>,
+    pub(crate) errors: ErrorBook,
+    pub(crate) kept: Mutex<Option<Kept>>,
+    pub(crate) stats: Stats,
+    pub(crate) idle_after: Option<Duration>,
+    pub(crate) tick: Duration,
+    pub(crate) rates: Mutex<RateWindow>,
+    pub(crate) plugins: Vec<Arc<dyn StatusPlugin>>,
+    pub(crate) on_shutdown: Vec<StatusHook>,
+    pub(crate) on_restart: Vec<StatusHook>,
+}
+
+/// The settings a supervisor is built from.
+pub(crate) struct SupervisorParts {
+    pub(crate) name: String,
+    pub(crate) wake: Box<dyn Fn(usize) + Send + Sync>,
+    pub(crate) workers: usize,
+    pub(crate) handler: Box<dyn Handler>,
+    pub(crate) stats: Stats,
+    pub(crate) idle_after: Option<Duration>,
+    pub(crate) tick: Duration,
+    pub(crate) rate_window: Duration,
+    pub(crate) plugins: Vec<Arc<dyn StatusPlugin>>,
+    pub(crate) on_shutdown: Vec<StatusHook>,
+    pub(crate) on_restart: Vec<StatusHook>,
+}
+
+impl Supervisor {
+    pub(crate) fn new(p: SupervisorParts) -> Self {
+        Supervisor {
+            name: p.name,
+            counters: Counters::default(),
+            life: Mutex::new(Life {
+                state: MachineState::Idle,
+                live: 0,
+                ending: None,
+                started: None,
+                stopped: None,
+                starts: 0,
+                done_at_start: 0,
+                settled: true,
+            }),
+            life_changed: Condvar::new(),
+            stop_mode: AtomicU8::new(RUN),
+            source_stop: AtomicBool::new(false),
+            wake: p.wake,
+            workers: p.workers,
+            handler: Mutex::new(p.handler),
+            errors: ErrorBook::default(),
+            kept: Mutex::new(None),
+            stats: p.stats,
+            idle_after: p.idle_after,
+            tick: p.tick,
+            rates: Mutex::new(RateWindow::new(p.rate_window)),
+            plugins: p.plugins,
+            on_shutdown: p.on_shutdown,
+            on_restart: p.on_restart,
+        }
+    }
+
+    pub(crate) fn life(&self) -> MutexGuard<'_, Life> {
+        self.life.lock()
+    }
+
+    pub(crate) fn set_handler(&self, handler: Box<dyn Handler>) {
+        *self.handler.lock() = handler;
+    }
+
+    /// The idle period after which an [`Event::Idle`] is due, if any.
+    pub(crate) fn idle_threshold(&self) -> Option<Duration> {
+        let handler = self.handler.lock().idle_after();
+        match (handler, self.idle_after) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Hands `event` to the handler and carries out its decision.
+    pub(crate) fn emit(&self, event: Event) {
+        let action = self.decide(&event);
+        self.apply(action, event);
+    }
+
+    /// The handler's decision; a panicking handler counts as an error and decides
+    /// `Continue`.
+    pub(crate) fn decide(&self, event: &Event) -> Action {
+        let mut handler = self.handler.lock();
+        match catch_unwind(AssertUnwindSafe(|| handler.handle(event))) {
+            Ok(action) => action,
+            Err(payload) => {
+                drop(handler);
+                let message = timbr_sched::TaskError::from_panic(payload).to_string();
+                self.errors.record(ErrorReport {
+                    kind: ErrorKind::Handler,
+                    stage: None,
+                    slot: None,
+                    message: format!("the handler panicked on `{event}`: {message}"),
+                    oid: None,
+                    at: Timestamp::now(),
+                });
+                Action::Continue
+            }
+        }
+    }
+
+    pub(crate) fn apply(&self, action: Action, event: Event) {
+        let (ending, mode) = match action {
+            Action::Continue => return,
+            Action::Complete => (MachineState::Completed, DRAIN),
+            Action::Stop | Action::StopAndKeep if event.is_error() => {
+                (MachineState::Failed(event.to_string()), RETURN)
+            }
+            Action::Stop | Action::StopAndKeep => (MachineState::Stopped, RETURN),
+        };
+        let stopping = self.request_stop(ending, mode);
+        if stopping && action == Action::StopAndKeep {
+            *self.kept.lock() = Some(Kept {
+                event,
+                backtrace: Arc::new(Backtrace::force_capture()),
+            });
+        }
+    }
+
+    /// Asks the threads of a running machine to stop, to end in `ending`. Returns whether
+    /// this request is the one that stops it (false if it was not running, or already
+    /// stopping: the first reason wins).
+    pub(crate) fn request_stop(&self, ending: MachineState, mode: u8) -> bool {
+        let mut life = self.life();
+        if life.state != MachineState::Running {
+            return false;
+        }
+        life.state = MachineState::Stopping;
+        life.ending = Some(ending);
+        self.stop_mode.store(mode, Ordering::Release);
+        self.source_stop.store(true, Ordering::Release);
+        drop(life);
+        self.life_changed.notify_all();
+        (self.wake)(self.workers);
+        true
+    }
+
+    /// Blocks until the machine is neither running nor stopping and its closing events and
+    /// hooks have run, or `timeout` passes; returns the state then.
+    pub(crate) fn wait(&self, timeout: Option<Duration>) -> MachineState {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut life = self.life();
+        while life.state.is_active() || !life.settled {
+            match deadline {
+                Some(d) => {
+                    if self.life_changed.wait_until(&mut life, d).timed_out() {
+                        break;
+                    }
+                }
+                None => self.life_changed.wait(&mut life),
+            }
+        }
+        life.state.clone()
+    }
+}
