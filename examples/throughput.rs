@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use timbr_core::{sched::Threaded, Machine, Stage, Timing};
+use timbr_core::{sched::Threaded, zmq, Machine, Stage, Timing, ZmqSinkOptions};
 
 fn datum() -> Value {
     json!({"text": "some text here", "id": 123, "user": {"name": "x"}})
@@ -149,6 +149,47 @@ fn running(machine: &Machine<Value>, n: usize) -> Duration {
     elapsed
 }
 
+/// `running_identity8` publishing every record on ZeroMQ (a private `ipc://` endpoint) to
+/// one subscriber in another thread, which must receive them all: compare with
+/// `running_identity8`, whose sink is the null sink.
+fn queue_identity8_zmq(n: usize) -> Duration {
+    // No high-water mark: the subscriber may fall behind for a while, but must get every
+    // record (the machine's cost is what is timed; with a mark, ZeroMQ would drop the excess).
+    let mut sink = ZmqSinkOptions::new()
+        .sndhwm(0)
+        .bind_default()
+        .expect("a private ipc endpoint");
+    let endpoint = sink.last_endpoint().to_owned();
+    let subscriber = std::thread::spawn(move || {
+        let sub = zmq::Context::new().socket(zmq::SUB).expect("a SUB socket");
+        sub.set_rcvhwm(0)
+            .expect("an unlimited queue: count every record");
+        sub.set_rcvtimeo(10_000).expect("a timeout");
+        sub.set_subscribe(b"").expect("everything");
+        sub.connect(&endpoint).expect("the sink's endpoint");
+        let mut received = 0;
+        while received < n {
+            match sub.recv_multipart(0) {
+                Ok(frames) if frames.len() == 2 => received += 1,
+                Ok(frames) => panic!("a message of {} frames", frames.len()),
+                Err(e) => panic!("after {received} of {n} records: {e}"),
+            }
+        }
+        received
+    });
+    assert!(
+        sink.wait_for_subscribers(1, Duration::from_secs(10)),
+        "the subscriber connects"
+    );
+    let machine = Machine::builder()
+        .sink(sink)
+        .build()
+        .expect("valid machine");
+    let elapsed = running(&machine, n);
+    assert_eq!(subscriber.join().expect("the subscriber does not panic"), n);
+    elapsed
+}
+
 /// About 20 µs of arithmetic the optimizer cannot skip.
 fn heavy(x: &Value) -> u64 {
     let seed = x["id"].as_u64().unwrap_or(1);
@@ -204,6 +245,7 @@ fn main() {
             args.n,
             Box::new(|n| running(&Machine::new(), n)),
         ),
+        ("queue_identity8_zmq", args.n, Box::new(queue_identity8_zmq)),
         (
             "heavy20us_workers1",
             heavy_n,

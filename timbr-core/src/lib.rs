@@ -176,6 +176,8 @@ mod publish;
 mod putter;
 mod queue;
 mod record;
+#[cfg(feature = "zmq")]
+mod remote;
 mod render;
 mod serialized;
 mod sink;
@@ -222,7 +224,15 @@ pub use crate::{
 };
 
 #[cfg(feature = "zmq")]
-pub use crate::publish::{BindError, ZmqSink, ZmqSinkOptions, ZmqStats};
+pub use crate::{
+    publish::{BindError, ZmqSink, ZmqSinkOptions, ZmqStats},
+    remote::{Remote, RemoteOptions, DEFAULT_MAX_REQUEST, DEFAULT_STATUS_INTERVAL, STATUS_TOPIC},
+};
+
+/// The `zmq` crate the ZeroMQ sink and [`Remote`] are built on, for subscribers and control
+/// clients in the same program.
+#[cfg(feature = "zmq")]
+pub use zmq;
 
 /// The stage macros: `#[stage(n)]` functions, `stage_fn!` closures, `from_stages![…]` machines.
 pub use timbr_macros::{from_stages, stage, stage_fn};

@@ -363,6 +363,22 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
         returned
     }
 
+    /// Asks a running machine to stop and returns at once, without joining its threads:
+    /// [`wait`](Machine::wait) then returns when they are done, and [`stop`](Machine::stop)
+    /// (or dropping the machine) joins them. Returns whether this call stopped it (false if
+    /// it was not running or already stopping).
+    ///
+    /// With [`StopMode::Return`], the queued data stay queued until `stop(StopMode::Return)`
+    /// hands them back (or the next start processes them).
+    pub fn request_stop(&self, mode: StopMode) -> bool {
+        let mode = if mode == StopMode::Drain {
+            DRAIN
+        } else {
+            RETURN
+        };
+        self.shared.sup.request_stop(MachineState::Stopped, mode)
+    }
+
     /// Joins every thread of the machine (which must have been asked to stop).
     fn join_threads(&self, control: &mut Control<T>) {
         self.stop_source(control);

@@ -2,6 +2,8 @@
 //! (pyzmq included), and JSON lines to a file or stdout.
 
 #[cfg(feature = "zmq")]
+pub(crate) mod bind;
+#[cfg(feature = "zmq")]
 mod endpoint;
 mod json_lines;
 #[cfg(all(feature = "zmq", unix))]

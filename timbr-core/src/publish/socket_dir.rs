@@ -75,14 +75,14 @@ fn check_dir(dir: &Path, meta: &Metadata) -> Result<(), BindError> {
     Ok(())
 }
 
-/// A fresh socket path in `dir`: `<pid>-<n>.pub`. A file left there by a crashed run is
+/// A fresh socket path in `dir`: `<pid>-<n>.<ext>`. A file left there by a crashed run is
 /// removed when nothing listens on it; a live one is skipped.
-pub(crate) fn socket_path(dir: &Path) -> Result<PathBuf, BindError> {
+pub(crate) fn socket_path(dir: &Path, ext: &str) -> Result<PathBuf, BindError> {
     let pid = std::process::id();
     let mut last = None;
     for _ in 0..ATTEMPTS {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!("{pid}-{n}.pub"));
+        let path = dir.join(format!("{pid}-{n}.{ext}"));
         let len = path.as_os_str().len();
         if len > MAX_IPC_PATH {
             return Err(BindError::PathTooLong {
@@ -197,8 +197,8 @@ mod tests {
     fn socket_paths_are_unique_in_the_process() {
         let dir = scratch("names");
         private_dir(&dir).unwrap();
-        let a = socket_path(&dir).unwrap();
-        let b = socket_path(&dir).unwrap();
+        let a = socket_path(&dir, "pub").unwrap();
+        let b = socket_path(&dir, "pub").unwrap();
         assert_ne!(a, b);
         assert!(a
             .file_name()

@@ -2,12 +2,12 @@
 //! SUB socket (libzmq, pyzmq, …) can read.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::endpoint::{self, BindError, Endpoint};
+use super::bind::{self, IpcFile};
+use super::endpoint::BindError;
 use crate::{Record, Sink, SinkError};
 
 /// The send high-water mark a sink has unless told otherwise (libzmq's default).
@@ -146,57 +146,22 @@ impl ZmqSinkOptions {
     /// socket there is refused too), and [`BindError::Zmq`] when ZeroMQ refuses (an address
     /// in use, say).
     pub fn bind(&self, endpoint: &str) -> Result<ZmqSink, BindError> {
-        let kind = endpoint::check(endpoint, self.allow_remote)?;
-        #[cfg(unix)]
-        if let Endpoint::Ipc(Some(path)) = &kind {
-            let len = path.as_os_str().len();
-            if len > endpoint::MAX_IPC_PATH {
-                return Err(BindError::PathTooLong {
-                    path: path.clone(),
-                    len,
-                    max: endpoint::MAX_IPC_PATH,
-                });
-            }
-            if !super::socket_dir::clear_stale(path)? {
-                return Err(BindError::InUse(path.clone()));
-            }
-        }
-
-        let zmq_error = |op: &'static str| move |e: zmq::Error| BindError::zmq(op, endpoint, e);
-        let context = zmq::Context::new();
-        let socket = context
-            .socket(zmq::XPUB)
-            .map_err(zmq_error("create a socket for"))?;
         let hwm = i32::try_from(self.sndhwm).unwrap_or(i32::MAX);
         let linger = i32::try_from(self.linger.as_millis()).unwrap_or(i32::MAX);
-        socket
-            .set_sndhwm(hwm)
-            .and_then(|()| socket.set_linger(linger))
+        let bound = bind::bind(zmq::XPUB, endpoint, self.allow_remote, |socket| {
+            socket.set_sndhwm(hwm)?;
+            socket.set_linger(linger)?;
             // Every subscribe message, not just the first per topic: one per subscriber.
-            .and_then(|()| socket.set_xpub_verbose(true))
-            .and_then(|()| socket.set_ipv6(matches!(kind, Endpoint::Tcp { ipv6: true })))
-            .map_err(zmq_error("set the socket options for"))?;
-        socket
-            .bind(&endpoint::for_bind(endpoint))
-            .map_err(zmq_error("bind"))?;
-        let resolved = match socket.get_last_endpoint() {
-            Ok(Ok(resolved)) => resolved,
-            Ok(Err(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(e) => return Err(zmq_error("read the bound endpoint of")(e)),
-        };
-        // `localhost` is checked on what it resolved to.
-        if !self.allow_remote && !endpoint::is_loopback_endpoint(&resolved) {
-            return Err(BindError::Remote(resolved));
-        }
-        let ipc_file = IpcFile::of(&resolved);
+            socket.set_xpub_verbose(true)
+        })?;
         Ok(ZmqSink {
-            socket,
+            socket: bound.socket,
             stats: ZmqStats(Arc::new(Stats {
-                endpoint: resolved,
+                endpoint: bound.endpoint,
                 ..Stats::default()
             })),
             topics: Vec::new(),
-            _ipc_file: ipc_file,
+            _ipc_file: bound.ipc_file,
         })
     }
 
@@ -215,27 +180,7 @@ impl ZmqSinkOptions {
     /// [`BindError::PathTooLong`] for a path too long for a unix socket, and the errors of
     /// [`bind`](Self::bind).
     pub fn bind_default(&self) -> Result<ZmqSink, BindError> {
-        #[cfg(unix)]
-        {
-            use super::socket_dir;
-            let dir = socket_dir::default_dir();
-            socket_dir::private_dir(&dir)?;
-            let path = socket_dir::socket_path(&dir)?;
-            let Some(text) = path.to_str() else {
-                return Err(BindError::io(
-                    &path,
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "a ZeroMQ endpoint must be UTF-8",
-                    ),
-                ));
-            };
-            self.bind(&format!("ipc://{text}"))
-        }
-        #[cfg(not(unix))]
-        {
-            self.bind("tcp://127.0.0.1:*")
-        }
+        self.bind(&bind::default_endpoint("pub")?)
     }
 }
 
@@ -471,48 +416,5 @@ impl fmt::Debug for ZmqStats {
             .field("dropped_at_hwm", &self.dropped_at_hwm())
             .field("subscriptions", &self.subscriptions())
             .finish()
-    }
-}
-
-/// The socket file of an `ipc://` endpoint; removed on drop if it is still the one bound.
-struct IpcFile {
-    path: PathBuf,
-    #[cfg(unix)]
-    id: Option<(u64, u64)>,
-}
-
-impl IpcFile {
-    /// The file behind a resolved endpoint (none for `tcp://` and abstract `ipc://@…`).
-    fn of(resolved: &str) -> Option<IpcFile> {
-        let path = resolved.strip_prefix("ipc://")?;
-        if path.starts_with('@') {
-            return None;
-        }
-        let path = PathBuf::from(path);
-        Some(IpcFile {
-            #[cfg(unix)]
-            id: file_id(&path),
-            path,
-        })
-    }
-}
-
-#[cfg(unix)]
-fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::symlink_metadata(path)
-        .ok()
-        .map(|m| (m.dev(), m.ino()))
-}
-
-impl Drop for IpcFile {
-    fn drop(&mut self) {
-        // libzmq removes the file itself when it closes the listener; this is for when it
-        // did not. A file that is no longer ours (a later bind of the same path) stays.
-        #[cfg(unix)]
-        if self.id.is_none() || file_id(&self.path) != self.id {
-            return;
-        }
-        let _ = std::fs::remove_file(&self.path);
     }
 }
