@@ -159,6 +159,10 @@ pub enum StartError {
     /// The operating system refused a thread.
     #[error("could not spawn a machine thread")]
     Spawn(#[source] std::io::Error),
+    /// `start` was called from the machine's own threads (a handler, hook, plugin or stage),
+    /// which cannot wait for the machine's earlier threads.
+    #[error("start cannot be called from a handler, hook, plugin or stage of the machine")]
+    OwnThread,
 }
 
 /// Why a [`Sink`](crate::Sink) could not take a record.

@@ -14,7 +14,6 @@
 //! - `stage_fn!` closures choose between an infallible and a fallible stage by their return
 //!   type ([`probe`], autoref dispatch): `Result<R, E>` is fallible, `()` is refused.
 
-use std::fmt;
 use std::marker::PhantomData;
 
 use serde::Serialize;
@@ -201,7 +200,7 @@ pub fn result_stage<A, R, E, F>(slot: usize, name: &'static str, keys: &[ArgKey]
 where
     F: StageFn<A, Result<R, E>>,
     R: Serialize + Send + Sync + 'static,
-    E: fmt::Display,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     checked(Stage::try_with_keys(slot, name.to_owned(), keys, f))
 }
@@ -301,7 +300,7 @@ impl ResultTag {
     where
         F: StageFn<A, Result<R, E>>,
         R: Serialize + Send + Sync + 'static,
-        E: fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         result_stage(slot, name, keys, f)
     }

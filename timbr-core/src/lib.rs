@@ -155,8 +155,11 @@
 //!
 //! # Extending
 //!
-//! The queue ([`Queue`]) and the sink ([`Sink`]) are traits: the in-memory queue and the
-//! channel, callback and null sinks are the embedded defaults. Handlers ([`Handler`]) and
+//! The queue ([`Queue`]) and the sink ([`Sink`]) are traits: the in-memory queue is the
+//! embedded default, and records go to a ZeroMQ socket (`ZmqSink`, the `zmq` feature, on by
+//! default), JSON lines ([`JsonLinesSink`]), a channel, a callback or nowhere. A machine in
+//! an `Arc` can be served to other processes (`Remote`: status snapshots and a control
+//! endpoint; the `timbr-watch` program shows them). Handlers ([`Handler`]) and
 //! status plugins ([`StatusPlugin`]) are traits too.
 
 mod builder;

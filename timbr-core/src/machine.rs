@@ -14,9 +14,10 @@ use serde::Serialize;
 
 use crate::builder::{place, MachineBuilder};
 use crate::source::{Feeder, SourceParts, SourceState};
+use crate::supervisor::{as_machine_thread, mark_machine_thread, on_machine_thread};
 use crate::supervisor::{DRAIN, RETURN, RUN};
 use crate::wiring::Wiring;
-use crate::worker::{Shared, MACHINE_THREAD};
+use crate::worker::Shared;
 use crate::{
     BuildError, Called, Counts, Event, GetError, Handler, Kept, MachineState, PutTimeoutError,
     Putter, Record, Stage, StartError, Status, Taken, TryPutError,
@@ -215,6 +216,9 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
     /// [`StartError::AlreadyRunning`], or [`StartError::Spawn`] if a thread could not be
     /// created (then nothing is left running, and the state is failed).
     pub fn start(&self) -> Result<(), StartError> {
+        if on_machine_thread() {
+            return Err(StartError::OwnThread);
+        }
         let mut control = self.control.lock();
         let sup = &self.shared.sup;
         if sup.life().state == MachineState::Running {
@@ -246,30 +250,33 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
             let counts = sup.counters.snapshot();
             rates.push(Instant::now(), counts.processed + counts.failed);
         }
-        if let Err(e) = self.spawn_threads(&mut control) {
-            drop(control);
-            sup.request_stop(
-                MachineState::Failed(format!("could not start a thread: {e}")),
-                DRAIN,
-            );
-            self.stop(StopMode::Drain);
-            let mut life = sup.life();
-            if life.live == 0 {
-                life.state = MachineState::Failed(format!("could not start a thread: {e}"));
-                life.settled = true;
-            }
-            return Err(StartError::Spawn(e));
-        }
+        // `Started` comes before any other event of this run: before the threads exist.
+        // The control lock is released meanwhile, so a handler or hook may use the machine.
         drop(control);
         sup.emit(Event::Started { restart });
         let status = self.status();
-        for plugin in &sup.plugins {
-            let _ = catch_unwind(AssertUnwindSafe(|| plugin.started(&status)));
-        }
-        if restart {
-            for hook in &sup.on_restart {
-                let _ = catch_unwind(AssertUnwindSafe(|| hook(&status)));
+        as_machine_thread(|| {
+            for plugin in &sup.plugins {
+                let _ = catch_unwind(AssertUnwindSafe(|| plugin.started(&status)));
             }
+            if restart {
+                for hook in &sup.on_restart {
+                    let _ = catch_unwind(AssertUnwindSafe(|| hook(&status)));
+                }
+            }
+        });
+        let mut control = self.control.lock();
+        if let Err(e) = self.spawn_threads(&mut control) {
+            drop(control);
+            let reason = format!("could not start a thread: {e}");
+            sup.request_stop(MachineState::Failed(reason.clone()), RETURN);
+            self.stop(StopMode::Return);
+            let mut life = sup.life();
+            if life.live == 0 {
+                life.state = MachineState::Failed(reason);
+                life.settled = true;
+            }
+            return Err(StartError::Spawn(e));
         }
         Ok(())
     }
@@ -315,7 +322,7 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
         let handle = std::thread::Builder::new()
             .name("timbr-source".to_owned())
             .spawn(move || {
-                MACHINE_THREAD.with(|t| t.set(true));
+                mark_machine_thread();
                 Feeder {
                     queue: &*shared.queue,
                     sup: &shared.sup,
@@ -337,8 +344,9 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
     /// returned. A source's datum that was waiting for room is kept, not lost: the source
     /// resumes with it on the next [`start`](Machine::start).
     ///
-    /// Called from one of the machine's own threads (a handler, hook or stage), it only asks
-    /// the machine to stop, returns at once, and returns nothing.
+    /// Called from one of the machine's own threads (a handler, hook, plugin or stage; also
+    /// from any rayon pool thread, where waiting could block the pool the stages run on), it
+    /// only asks the machine to stop, returns at once, and returns nothing.
     pub fn stop(&self, mode: StopMode) -> Vec<T> {
         let mode = if mode == StopMode::Drain {
             DRAIN
@@ -346,7 +354,7 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
             RETURN
         };
         let sup = &self.shared.sup;
-        if MACHINE_THREAD.with(|t| t.get()) {
+        if on_machine_thread() {
             sup.request_stop(MachineState::Stopped, mode);
             return Vec::new();
         }
@@ -426,13 +434,22 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
     /// Blocks until the machine is no longer running (a handler completed or stopped it, or
     /// another thread called [`stop`](Machine::stop)); returns its final state. Returns at
     /// once if it is not running. Join its threads afterwards with `stop`, or let it drop.
+    ///
+    /// Called from a handler, hook, plugin or stage of this machine (which the machine waits
+    /// for), it returns the current state at once instead of waiting for itself.
     pub fn wait(&self) -> MachineState {
+        if on_machine_thread() {
+            return self.state();
+        }
         self.shared.sup.wait(None)
     }
 
     /// [`wait`](Machine::wait), for at most `timeout`: returns the state then (still
     /// running or stopping if the time ran out).
     pub fn wait_timeout(&self, timeout: Duration) -> MachineState {
+        if on_machine_thread() {
+            return self.state();
+        }
         self.shared.sup.wait(Some(timeout))
     }
 
@@ -498,7 +515,8 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
             .store(0, Ordering::Release);
         self.shared.source_status.set(SourceState::Ready);
         self.shared.sup.source_stop.store(false, Ordering::Release);
-        if self.is_running() {
+        // Only a running machine starts the new source now; a stopping one must not.
+        if self.state() == MachineState::Running {
             if let Err(e) = self.spawn_source(&mut control) {
                 self.shared.source_status.set(SourceState::Failed(format!(
                     "could not spawn the source thread: {e}"

@@ -5,7 +5,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::status::{QueueStatus, Rates, SinkReport, SourceReport, StageStatus};
-use crate::worker::{Shared, MACHINE_THREAD};
+use crate::supervisor::mark_machine_thread;
+use crate::worker::Shared;
 use crate::{Event, SourceState, Status};
 
 impl<T: serde::Serialize + Send + Sync + 'static> Shared<T> {
@@ -116,11 +117,13 @@ impl<T: serde::Serialize + Send + Sync + 'static> Shared<T> {
 
     /// The monitor thread's body: one tick at a time until the machine stops.
     pub(crate) fn monitor(&self) {
-        MACHINE_THREAD.with(|t| t.set(true));
+        mark_machine_thread();
         let sup = &self.sup;
         let mut last = (u64::MAX, u64::MAX);
         let mut active_at = Instant::now();
-        let mut reported: Vec<Duration> = Vec::new();
+        // Idle events recur every period while the machine stays idle, so a handler waiting
+        // for a longer period than the shortest one asked for still sees its moment.
+        let mut idle_events = 0_u32;
         loop {
             {
                 let mut life = sup.life();
@@ -141,14 +144,14 @@ impl<T: serde::Serialize + Send + Sync + 'static> Shared<T> {
             last = (counts.accepted, done);
             if moved || counts.queued > 0 || counts.in_flight > 0 {
                 active_at = now;
-                reported.clear();
-            } else {
+                idle_events = 0;
+            } else if let Some(period) = sup.idle_threshold() {
                 let idle_for = now.duration_since(active_at);
-                for threshold in [sup.idle_threshold(), sup.idle_after].into_iter().flatten() {
-                    if idle_for >= threshold && !reported.contains(&threshold) {
-                        reported.push(threshold);
-                        sup.emit(Event::Idle { idle_for });
-                    }
+                if idle_for >= period.saturating_mul(idle_events.saturating_add(1))
+                    && sup.life().state == crate::MachineState::Running
+                {
+                    idle_events += 1;
+                    sup.emit(Event::Idle { idle_for });
                 }
             }
 

@@ -85,6 +85,10 @@ impl Stage {
     /// A stage that produces an `R` or fails with an `E`; a failure is recorded against the
     /// stage and the datum, and the machine goes on.
     ///
+    /// `E` is anything that converts into `Box<dyn Error + Send + Sync>`: an error type (its
+    /// `source` chain is kept, see [`Failure::chain`](crate::Failure::chain)), a `String` or a
+    /// `&str`.
+    ///
     /// # Errors
     ///
     /// As for [`Stage::new`].
@@ -97,7 +101,7 @@ impl Stage {
     where
         F: StageFn<A, Result<R, E>>,
         R: Serialize + Send + Sync + 'static,
-        E: fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let name = name.into();
         let keys = parse_names::<A, Result<R, E>, F>(&name, args)?;
@@ -129,10 +133,10 @@ impl Stage {
     where
         F: StageFn<A, Result<R, E>>,
         R: Serialize + Send + Sync + 'static,
-        E: fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let func: TaskFn =
-            Arc::new(move |a: &Args<'_>| f.call(a)?.map(Value::new).map_err(TaskError::msg));
+            Arc::new(move |a: &Args<'_>| f.call(a)?.map(Value::new).map_err(TaskError::new));
         Stage::assemble::<R>(slot, name, keys, F::arg_types(), func)
     }
 

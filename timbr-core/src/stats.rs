@@ -91,10 +91,17 @@ impl NowCell {
     }
 
     fn read<R>(&self, f: impl Fn() -> R) -> R {
+        let mut spins = 0_u32;
         loop {
             let before = self.seq.load(Ordering::Acquire);
             if before % 2 == 1 {
-                std::hint::spin_loop();
+                // A writer pre-empted mid-write: give it the core rather than spin it away.
+                spins += 1;
+                if spins % 64 == 0 {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
                 continue;
             }
             let r = f();

@@ -116,8 +116,11 @@ pub(crate) mod secs {
 
 /// A snapshot of a machine, from [`Machine::status`](crate::Machine::status).
 ///
-/// Taken from any thread without stalling processing. Its [`counts`](Status::counts) always
-/// balance. It serializes with serde (durations as seconds, times as RFC 3339), displays as a
+/// Taken from any thread without stalling processing. Its [`counts`](Status::counts) are one
+/// balanced snapshot; the other figures (stage statistics, errors, the data in flight) are
+/// read just after them, so each is at least as recent as the counts (a stage's `calls`, for
+/// instance, is never below the data counted finished). The state and `running` are read
+/// together and always agree. It serializes with serde (durations as seconds, times as RFC 3339), displays as a
 /// terminal table (`{}`), and renders as HTML ([`to_html`](Status::to_html)).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Status {

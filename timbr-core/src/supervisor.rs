@@ -16,6 +16,31 @@ use crate::stats::Stats;
 use crate::status::{ErrorCounts, ErrorKind, ErrorReport, Timestamp};
 use crate::{Action, Event, Handler, Kept, MachineState, Status, StatusPlugin};
 
+thread_local! {
+    /// Set on the machine's own threads and while a handler, hook or plugin runs: there,
+    /// `stop` only asks (it must not wait for its own thread), and `start` and `wait` refuse.
+    static MACHINE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the current thread as one of the machine's for its whole life.
+pub(crate) fn mark_machine_thread() {
+    MACHINE_THREAD.with(|t| t.set(true));
+}
+
+/// Whether the current thread is one of a machine's, or runs a handler, hook, plugin or a
+/// stage on a rayon pool (where joining the machine's threads could wait for itself).
+pub(crate) fn on_machine_thread() -> bool {
+    MACHINE_THREAD.with(|t| t.get()) || rayon::current_thread_index().is_some()
+}
+
+/// Runs `f` marked as a machine thread (restoring the mark after).
+pub(crate) fn as_machine_thread<R>(f: impl FnOnce() -> R) -> R {
+    let was = MACHINE_THREAD.with(|t| t.replace(true));
+    let r = f();
+    MACHINE_THREAD.with(|t| t.set(was));
+    r
+}
+
 pub(crate) const RUN: u8 = 0;
 pub(crate) const DRAIN: u8 = 1;
 pub(crate) const RETURN: u8 = 2;
@@ -141,6 +166,8 @@ pub(crate) struct Supervisor {
     pub(crate) wake: Box<dyn Fn(usize) + Send + Sync>,
     pub(crate) workers: usize,
     handler: Mutex<Box<dyn Handler>>,
+    /// A handler set while the current one was busy: installed after its event.
+    next_handler: Mutex<Option<Box<dyn Handler>>>,
     pub(crate) errors: ErrorBook,
     pub(crate) kept: Mutex<Option<Kept>>,
     pub(crate) stats: Stats,
@@ -188,6 +215,7 @@ impl Supervisor {
             wake: p.wake,
             workers: p.workers,
             handler: Mutex::new(p.handler),
+            next_handler: Mutex::new(None),
             errors: ErrorBook::default(),
             kept: Mutex::new(None),
             stats: p.stats,
@@ -204,11 +232,19 @@ impl Supervisor {
         self.life.lock()
     }
 
+    /// Replaces the handler: now if it is free, else (a handler replacing itself, or one busy
+    /// on another thread) right after the current event.
     pub(crate) fn set_handler(&self, handler: Box<dyn Handler>) {
-        *self.handler.lock() = handler;
+        *self.next_handler.lock() = Some(handler);
+        if let Some(mut current) = self.handler.try_lock() {
+            if let Some(next) = self.next_handler.lock().take() {
+                *current = next;
+            }
+        }
     }
 
-    /// The idle period after which an [`Event::Idle`] is due, if any.
+    /// The idle period after which an [`Event::Idle`] is due, if any; it recurs every period
+    /// while the machine stays idle.
     pub(crate) fn idle_threshold(&self) -> Option<Duration> {
         let handler = self.handler.lock().idle_after();
         match (handler, self.idle_after) {
@@ -224,13 +260,19 @@ impl Supervisor {
     }
 
     /// The handler's decision; a panicking handler counts as an error and decides
-    /// `Continue`.
+    /// `Continue`. The handler runs as a machine thread (see `MACHINE_THREAD`), so that a
+    /// `stop` it calls only asks.
     pub(crate) fn decide(&self, event: &Event) -> Action {
         let mut handler = self.handler.lock();
-        match catch_unwind(AssertUnwindSafe(|| handler.handle(event))) {
+        let decided =
+            as_machine_thread(|| catch_unwind(AssertUnwindSafe(|| handler.handle(event))));
+        if let Some(next) = self.next_handler.lock().take() {
+            *handler = next;
+        }
+        drop(handler);
+        match decided {
             Ok(action) => action,
             Err(payload) => {
-                drop(handler);
                 let message = timbr_sched::TaskError::from_panic(payload).to_string();
                 self.errors.record(ErrorReport {
                     kind: ErrorKind::Handler,
@@ -254,22 +296,61 @@ impl Supervisor {
             }
             Action::Stop | Action::StopAndKeep => (MachineState::Stopped, RETURN),
         };
-        let stopping = self.request_stop(ending, mode);
-        if stopping && action == Action::StopAndKeep {
+        let keep = || {
             *self.kept.lock() = Some(Kept {
-                event,
+                event: event.clone(),
                 backtrace: Arc::new(Backtrace::force_capture()),
             });
+        };
+        if action == Action::StopAndKeep {
+            // Kept before the state can change, so whoever waits for the stop finds it; kept
+            // also when not running (an error met by `get`).
+            let life = self.life();
+            if !life.state.is_active() || self.stronger(&life, &ending, mode) {
+                keep();
+            }
+            drop(life);
+            self.request_stop(ending, mode);
+        } else {
+            self.request_stop(ending, mode);
+        }
+    }
+
+    /// Whether a stop request for `ending` and `mode` would change what a stopping machine
+    /// does: an error turns any other ending into `Failed`, and a request to return the queue
+    /// ends a drain (a completion becomes a plain stop then).
+    fn stronger(&self, life: &Life, ending: &MachineState, mode: u8) -> bool {
+        match life.state {
+            MachineState::Running => true,
+            MachineState::Stopping => {
+                let failing = matches!(ending, MachineState::Failed(_))
+                    && !matches!(life.ending, Some(MachineState::Failed(_)));
+                let returning = mode == RETURN && self.stop_mode.load(Ordering::Acquire) == DRAIN;
+                failing || returning
+            }
+            _ => false,
         }
     }
 
     /// Asks the threads of a running machine to stop, to end in `ending`. Returns whether
-    /// this request is the one that stops it (false if it was not running, or already
-    /// stopping: the first reason wins).
+    /// this request changed anything: it stops a running machine, or makes a stopping one
+    /// stop harder (see `stronger`); otherwise the first reason stands.
     pub(crate) fn request_stop(&self, ending: MachineState, mode: u8) -> bool {
         let mut life = self.life();
-        if life.state != MachineState::Running {
+        if !self.stronger(&life, &ending, mode) {
             return false;
+        }
+        if life.state == MachineState::Stopping {
+            if mode == RETURN {
+                self.stop_mode.store(RETURN, Ordering::Release);
+                if life.ending == Some(MachineState::Completed) {
+                    life.ending = Some(MachineState::Stopped);
+                }
+            }
+            if matches!(ending, MachineState::Failed(_)) {
+                life.ending = Some(ending);
+            }
+            return true;
         }
         life.state = MachineState::Stopping;
         life.ending = Some(ending);

@@ -42,12 +42,6 @@ pub(crate) struct Reorder {
     pending: BTreeMap<u64, Record>,
 }
 
-thread_local! {
-    /// Set on the machine's own threads: a handler or hook calling `stop` there must not
-    /// wait for its own thread.
-    pub(crate) static MACHINE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
 /// Marks the machine settled (see `Life::settled`) when the closing work is done, however
 /// it ends.
 struct Settle<'a>(&'a Supervisor);
@@ -77,7 +71,7 @@ impl<T: serde::Serialize + Send + Sync + 'static> Shared<T> {
 
     /// The consumer thread's body. `live` was incremented for it by the spawner.
     pub(crate) fn consume(&self, worker: usize) {
-        MACHINE_THREAD.with(|t| t.set(true));
+        crate::supervisor::mark_machine_thread();
         let _exit = Exit(self);
         let (mut version, mut wiring) = self.current_wiring();
         while let Some((seq, datum)) = self.next_datum() {

@@ -539,3 +539,150 @@ fn handlers_can_be_replaced_while_running() {
     assert!(matches!(machine.wait(), MachineState::Failed(_)));
     machine.stop_drain();
 }
+
+#[derive(Debug)]
+struct Parse(std::num::ParseIntError);
+
+impl std::fmt::Display for Parse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the text is not a number")
+    }
+}
+
+impl std::error::Error for Parse {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn a_kept_failure_has_the_whole_error_chain() {
+    let parse = Stage::try_new(0, "parse", ["input"], |s: &String| {
+        s.parse::<u32>().map_err(Parse)
+    })
+    .unwrap();
+    let machine = Machine::<String>::builder()
+        .stage(parse)
+        .handler(Debugger)
+        .build()
+        .unwrap();
+    machine.put("12".to_owned());
+    machine.put("twelve".to_owned());
+    machine.start().unwrap();
+    assert!(matches!(machine.wait(), MachineState::Failed(_)));
+    let kept = machine.take_kept().unwrap();
+    let failure = kept.failure().unwrap();
+    assert_eq!(
+        failure.chain(),
+        ["the text is not a number", "invalid digit found in string"]
+    );
+    assert_eq!(
+        failure.datum::<String>().map(String::as_str),
+        Some("twelve")
+    );
+    machine.stop_drain();
+}
+
+#[test]
+fn stop_start_and_wait_from_a_handler_on_a_callers_thread_never_deadlock() {
+    let slot: Arc<Mutex<Weak<Machine<u64>>>> = Arc::new(Mutex::new(Weak::new()));
+    let target = Arc::clone(&slot);
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&answers);
+    let machine = Arc::new(
+        Machine::<u64>::builder()
+            .capacity(1)
+            .handler(move |e: &Event| {
+                if e.kind() == EventKind::QueueFull {
+                    if let Some(m) = target.lock().unwrap().upgrade() {
+                        // On the caller of try_put, inside the handler: these only ask or refuse.
+                        let started = m.start();
+                        let state = m.wait();
+                        m.stop(StopMode::Drain);
+                        seen.lock().unwrap().push((started.is_err(), state));
+                    }
+                }
+                Action::Continue
+            })
+            .build()
+            .unwrap(),
+    );
+    *slot.lock().unwrap() = Arc::downgrade(&machine);
+    let (stage, entered, release) = gate();
+    machine.set_stage(stage).unwrap();
+    machine.start().unwrap();
+    machine.put(1);
+    entered.wait();
+    machine.put(2);
+    assert!(machine.try_put(3).is_err());
+    release.wait();
+    assert_eq!(machine.wait(), MachineState::Stopped);
+    assert_eq!(*answers.lock().unwrap(), [(true, MachineState::Running)]);
+    machine.stop_drain();
+    assert_eq!(machine.counts().processed, 2);
+}
+
+#[test]
+fn stop_from_a_stage_on_the_threaded_executor_never_deadlocks() {
+    let slot: Arc<Mutex<Weak<Machine<u64>>>> = Arc::new(Mutex::new(Weak::new()));
+    let target = Arc::clone(&slot);
+    let stopper = Stage::new(0, "stopper", ["input"], move |n: &u64| {
+        if *n == 3 {
+            if let Some(m) = target.lock().unwrap().upgrade() {
+                m.stop(StopMode::Return);
+            }
+        }
+        *n
+    })
+    .unwrap();
+    let machine = Arc::new(
+        Machine::<u64>::builder()
+            .executor(timbr_core::sched::Threaded::new())
+            .stage(stopper)
+            .build()
+            .unwrap(),
+    );
+    *slot.lock().unwrap() = Arc::downgrade(&machine);
+    (1..=5).for_each(|n| machine.put(n));
+    machine.start().unwrap();
+    assert_eq!(machine.wait(), MachineState::Stopped);
+    assert_eq!(machine.stop(StopMode::Return), [4, 5]);
+}
+
+#[test]
+fn a_debugger_after_stop_when_done_still_stops_at_an_error_and_keeps_it() {
+    let machine = Machine::<u64>::builder()
+        .stage(odd_fails())
+        .handler(StopWhenDone::new().and(Debugger))
+        .build()
+        .unwrap();
+    machine.set_source([2, 4, 6]);
+    let (stage, entered, release) = gate();
+    machine.set_stage(stage).unwrap();
+    machine.start().unwrap();
+    entered.wait();
+    // The source is exhausted (completion asked) while the gate holds datum 2.
+    while machine.source_state() != timbr_core::SourceState::Exhausted {
+        std::thread::yield_now();
+    }
+    machine.set_stage(odd_fails()).unwrap();
+    release.wait();
+    assert_eq!(machine.wait(), MachineState::Completed);
+    let _ = machine.stop(StopMode::Return);
+    // Now with an error during the drain: the debugger's stop wins over completion.
+    let machine = Machine::<u64>::builder()
+        .stage(odd_fails())
+        .handler(StopWhenDone::new().and(Debugger))
+        .build()
+        .unwrap();
+    machine.set_source([2, 3, 4, 6]);
+    machine.start().unwrap();
+    assert!(matches!(machine.wait(), MachineState::Failed(_)));
+    assert_eq!(
+        machine.kept().unwrap().failure().unwrap().datum::<u64>(),
+        Some(&3)
+    );
+    machine.stop(StopMode::Return);
+    let c = machine.counts();
+    assert_eq!(c.processed + c.failed + c.returned + c.queued, 4);
+}

@@ -89,15 +89,27 @@ fn is_running_and_the_state_agree_under_concurrent_start_and_stop() {
 
 #[test]
 fn snapshots_taken_during_heavy_traffic_always_balance() {
-    const N: u64 = 100_000;
-    let machine = Arc::new(
-        Machine::<u64>::builder()
-            .workers(2)
-            .capacity(64)
-            .stages([double(), every_31st()])
-            .build()
-            .unwrap(),
-    );
+    heavy_traffic(false);
+}
+
+#[test]
+fn snapshots_taken_during_heavy_traffic_always_balance_threaded_and_ordered() {
+    heavy_traffic(true);
+}
+
+fn heavy_traffic(threaded: bool) {
+    const N: u64 = 30_000;
+    let builder = Machine::<u64>::builder()
+        .workers(2)
+        .capacity(64)
+        .ordered(threaded)
+        .stages([double(), every_31st()]);
+    let builder = if threaded {
+        builder.executor(Threaded::new())
+    } else {
+        builder
+    };
+    let machine = Arc::new(builder.build().unwrap());
     machine.start().unwrap();
     let producer = {
         let putter = machine.putter();
@@ -118,7 +130,10 @@ fn snapshots_taken_during_heavy_traffic_always_balance() {
                     // Stage statistics are read after the counts, and a datum's calls are
                     // counted before the datum is: never fewer calls than finished data.
                     assert!(s.stages[0].calls >= done, "{} < {done}", s.stages[0].calls);
+                    // Each worker shows at most its own datum.
+                    assert!(s.current.len() <= 2);
                     snapshots += 1;
+                    std::thread::yield_now();
                     if done == N {
                         return snapshots;
                     }
@@ -221,7 +236,8 @@ fn per_stage_statistics_time_what_they_are_asked_to() {
         assert_eq!(slow.latency.samples, expected, "{timing:?}");
         if expected > 0 {
             let l = slow.latency;
-            assert!(l.p50 >= Duration::from_millis(2), "{l:?}");
+            // Histogram values are within 1/32 of the truth.
+            assert!(l.p50 >= Duration::from_micros(2000 * 31 / 32), "{l:?}");
             assert!(l.p50 <= l.p99 && l.p99 <= l.max && l.mean <= l.max, "{l:?}");
         }
     }
@@ -297,11 +313,10 @@ fn rates_and_uptime_are_measured() {
     while machine.counts().processed < 2000 {
         std::thread::yield_now();
     }
-    std::thread::sleep(Duration::from_millis(20)); // let the monitor take a sample
     let s = machine.status();
     assert!(s.uptime > Duration::ZERO);
     assert!(s.rate.overall > 0.0, "{:?}", s.rate);
-    assert!(s.rate.recent >= 0.0);
+    assert!(s.rate.recent > 0.0, "the window starts at the start: {:?}", s.rate);
     machine.stop_drain();
     let stopped = machine.status();
     std::thread::sleep(Duration::from_millis(5));

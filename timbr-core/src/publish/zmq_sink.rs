@@ -279,7 +279,10 @@ impl ZmqSink {
     }
 
     fn publish(&mut self, oid: &str, json: &str) -> Result<(), zmq::Error> {
-        self.read_subscriptions()?;
+        // Subscriptions change rarely; polling for them costs as much as a send.
+        if self.stats.0.sent.load(Ordering::Relaxed) % SUBSCRIPTION_CHECK == 0 {
+            self.read_subscriptions()?;
+        }
         let routed = self
             .topics
             .iter()
@@ -344,6 +347,10 @@ impl fmt::Debug for ZmqSink {
             .finish_non_exhaustive()
     }
 }
+
+/// A sink looks for new subscriptions every this many records (and in `flush`,
+/// `wait_for_subscribers`).
+const SUBSCRIPTION_CHECK: u64 = 64;
 
 /// What a [`ZmqSink`] did with its records: a cheap, cloneable handle that stays readable
 /// while the sink is inside a running machine.

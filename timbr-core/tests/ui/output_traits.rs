@@ -3,7 +3,7 @@ use timbr_core::stage;
 struct Opaque;
 
 #[derive(Debug)]
-struct NotDisplay;
+struct NotAnError;
 
 #[stage(0)]
 fn opaque(input: &u8) -> Opaque {
@@ -12,8 +12,8 @@ fn opaque(input: &u8) -> Opaque {
 }
 
 #[stage(1)]
-fn failing(f0_s: &str) -> Result<u8, NotDisplay> {
-    f0_s.parse().map_err(|_| NotDisplay)
+fn failing(f0_s: &str) -> Result<u8, NotAnError> {
+    f0_s.parse().map_err(|_| NotAnError)
 }
 
 fn main() {}

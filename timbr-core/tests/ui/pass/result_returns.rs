@@ -1,5 +1,6 @@
-//! Stages returning `Result`s are fallible: any error type that is `Display`, through
-//! `Result` spelled in full or through a module's `Result` alias.
+//! Stages returning `Result`s are fallible: any error type that converts into
+//! `Box<dyn Error + Send + Sync>` (error types, `String`, `&str`), through `Result` spelled in
+//! full or through a module's `Result` alias.
 
 use std::fmt;
 use timbr_core::{from_stages, stage, Machine};
@@ -12,6 +13,8 @@ impl fmt::Display for TooLong {
         write!(f, "{} characters is too long", self.0)
     }
 }
+
+impl std::error::Error for TooLong {}
 
 #[stage(0)]
 fn short(input: &String) -> Result<String, TooLong> {
