@@ -89,7 +89,8 @@ pub struct Counts {
     pub processed: u64,
     /// Data with at least one failed stage, record delivered.
     pub failed: u64,
-    /// Data waiting in the queue.
+    /// Data waiting in the queue, and puts waiting for room in it (a blocking `put` counts
+    /// from the moment it is called).
     pub queued: u64,
     /// Data taken from the queue whose record is not delivered yet.
     pub in_flight: u64,

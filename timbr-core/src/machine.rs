@@ -181,16 +181,13 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
     /// [`GetError::Timeout`] if nothing arrived in time; [`GetError::Running`] while the
     /// machine runs (its consumers own the queue then).
     pub fn get(&self, timeout: Duration) -> Result<Record, GetError> {
-        if self.is_running() {
+        if self.shared.sup.live_hint() > 0 {
             return Err(GetError::Running);
         }
-        let deadline = Instant::now().checked_add(timeout);
-        let datum = loop {
-            match self.shared.queue.take(deadline) {
-                Taken::Datum(d) => break d,
-                Taken::TimedOut => return Err(GetError::Timeout),
-                Taken::Woken => continue,
-            }
+        // A queued datum needs no deadline (and no clock read).
+        let datum = match self.shared.queue.try_take() {
+            Some(d) => d,
+            None => self.take_within(timeout)?,
         };
         self.shared.sup.counters.take();
         let (_, wiring) = self.shared.current_wiring();
@@ -203,6 +200,17 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
             self.shared.report(&wiring, &record, outcomes);
         }
         Ok(record)
+    }
+
+    fn take_within(&self, timeout: Duration) -> Result<T, GetError> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            match self.shared.queue.take(deadline) {
+                Taken::Datum(d) => return Ok(d),
+                Taken::TimedOut => return Err(GetError::Timeout),
+                Taken::Woken => continue,
+            }
+        }
     }
 
     // ---- running -----------------------------------------------------------------------
@@ -231,7 +239,7 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
             let counts = sup.counters.snapshot();
             // Counted live before they exist, under the same lock as the state, so the two
             // always agree; a thread that fails to spawn is counted out again.
-            life.live = sup.workers;
+            sup.set_live(&mut life, sup.workers);
             life.state = MachineState::Running;
             life.settled = false;
             life.ending = None;
@@ -243,6 +251,7 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
         };
         sup.stop_mode.store(RUN, Ordering::Release);
         sup.source_stop.store(false, Ordering::Release);
+        sup.stats.refresh_clock();
         {
             // The window starts at the start: a short run's recent rate is its overall rate.
             let mut rates = sup.rates.lock();
@@ -272,7 +281,7 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
             sup.request_stop(MachineState::Failed(reason.clone()), RETURN);
             self.stop(StopMode::Return);
             let mut life = sup.life();
-            if life.live == 0 {
+            if life.live() == 0 {
                 life.state = MachineState::Failed(reason);
                 life.settled = true;
             }
@@ -292,8 +301,9 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
                 Ok(handle) => control.consumers.push(handle),
                 Err(e) => {
                     let mut life = sup.life();
-                    life.live -= sup.workers - i;
-                    if life.live == 0 {
+                    let live = life.live() - (sup.workers - i);
+                    sup.set_live(&mut life, live);
+                    if live == 0 {
                         life.state = MachineState::Failed(format!("could not start a thread: {e}"));
                         life.settled = true;
                     }
@@ -423,7 +433,7 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
     /// itself out however it ends), and read under the same lock as [`state`](Machine::state),
     /// so the two always agree: running exactly while the state is running or stopping.
     pub fn is_running(&self) -> bool {
-        self.shared.sup.life().live > 0
+        self.shared.sup.life().live() > 0
     }
 
     /// Where the machine is in its life.

@@ -18,7 +18,7 @@ impl<T: serde::Serialize + Send + Sync + 'static> Shared<T> {
             let life = sup.life();
             (
                 life.state.clone(),
-                life.live > 0,
+                life.live() > 0,
                 life.started,
                 life.stopped,
                 life.done_at_start,
@@ -77,7 +77,7 @@ impl<T: serde::Serialize + Send + Sync + 'static> Shared<T> {
             started_at: started.map(|(_, wall)| wall),
             uptime,
             queue: QueueStatus {
-                depth: counts.queued,
+                depth: self.queue.len() as u64,
                 capacity: self.queue.capacity(),
             },
             counts,
@@ -135,6 +135,7 @@ impl<T: serde::Serialize + Send + Sync + 'static> Shared<T> {
                     return;
                 }
             }
+            sup.stats.refresh_clock();
             let now = Instant::now();
             let counts = sup.counters.snapshot();
             let done = counts.processed + counts.failed;

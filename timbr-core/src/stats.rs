@@ -134,6 +134,10 @@ impl Shard {
 /// Every shard, and the clock they share.
 pub(crate) struct Stats {
     epoch: Instant,
+    /// A clock for the hot path: nanoseconds since `epoch` plus one, refreshed by the
+    /// monitor every tick and by every status. Reading the real clock costs about 40 ns here
+    /// (5 % of a datum's whole path); a datum's start time does not need better than a tick.
+    coarse: AtomicU64,
     epoch_wall: SystemTime,
     timing: Timing,
     /// One per worker, then one for [`Machine::get`](crate::Machine::get) on callers' threads.
@@ -173,6 +177,7 @@ pub(crate) struct Tracking<'a> {
 impl Stats {
     pub(crate) fn new(workers: usize, slots: usize, timing: Timing) -> Self {
         Stats {
+            coarse: AtomicU64::new(1),
             epoch: Instant::now(),
             epoch_wall: SystemTime::now(),
             timing,
@@ -195,12 +200,18 @@ impl Stats {
         Timestamp(self.epoch_wall + Duration::from_nanos(since.saturating_sub(1)))
     }
 
+    /// Sets the coarse clock to now.
+    pub(crate) fn refresh_clock(&self) {
+        let now = self.since_epoch(Instant::now());
+        self.coarse.fetch_max(now, Ordering::AcqRel);
+    }
+
     /// Marks `oid` as the datum `worker` is processing now.
     pub(crate) fn begin(&self, worker: Option<usize>, oid: ObjectId) -> Tracking<'_> {
         let shard = self.shard(worker);
         let n = shard.started.load(Ordering::Relaxed);
         shard.started.store(n + 1, Ordering::Relaxed);
-        let since = self.since_epoch(Instant::now());
+        let since = self.coarse.load(Ordering::Acquire);
         let parts = split(oid);
         shard.now.write(|| {
             shard.now.current[0].store(parts[0], Ordering::Relaxed);
@@ -236,6 +247,7 @@ impl Stats {
     /// The data being processed now, and the oid of the one finished last.
     pub(crate) fn activity(&self) -> (Vec<InFlight>, Option<ObjectId>) {
         let now = self.since_epoch(Instant::now());
+        self.coarse.fetch_max(now, Ordering::AcqRel);
         let mut current = Vec::new();
         let mut last: Option<ObjectId> = None;
         for (worker, shard) in self.shards.iter().enumerate() {

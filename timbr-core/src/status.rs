@@ -167,7 +167,7 @@ pub struct Status {
 /// The queue's depth and capacity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueStatus {
-    /// Data waiting (the same as `counts.queued`).
+    /// Data in the queue now (`counts.queued` also counts puts still waiting for room).
     pub depth: u64,
     /// Its capacity, if bounded.
     pub capacity: Option<usize>,
@@ -201,9 +201,11 @@ pub struct InFlight {
     pub worker: usize,
     /// Its oid (24 hex characters).
     pub oid: String,
-    /// When processing started.
+    /// When processing started, to within the monitor's tick (see
+    /// [`MachineBuilder::tick`](crate::MachineBuilder::tick)): the hot path reads a clock the
+    /// monitor keeps, not the system's.
     pub started_at: Timestamp,
-    /// For how long it has been processed.
+    /// For how long it has been processed (to within a tick).
     #[serde(with = "secs")]
     pub elapsed: Duration,
 }

@@ -50,8 +50,8 @@ pub(crate) type StatusHook = Box<dyn Fn(&Status) + Send + Sync>;
 
 pub(crate) struct Life {
     pub(crate) state: MachineState,
-    /// Consumer threads alive: the truth behind `is_running`.
-    pub(crate) live: usize,
+    /// Consumer threads alive: the truth behind `is_running`. Change it with `set_live`.
+    live: usize,
     /// The state to end in once the consumers are gone.
     pub(crate) ending: Option<MachineState>,
     pub(crate) started: Option<(Instant, Timestamp)>,
@@ -62,6 +62,13 @@ pub(crate) struct Life {
     /// False from a start until the closing events and shutdown hooks of the stop after it
     /// have run: what `wait` waits for.
     pub(crate) settled: bool,
+}
+
+impl Life {
+    /// Consumer threads alive.
+    pub(crate) fn live(&self) -> usize {
+        self.live
+    }
 }
 
 #[derive(Default)]
@@ -160,6 +167,7 @@ pub(crate) struct Supervisor {
     pub(crate) counters: Counters,
     pub(crate) life: Mutex<Life>,
     pub(crate) life_changed: Condvar,
+    live_hint: std::sync::atomic::AtomicUsize,
     pub(crate) stop_mode: AtomicU8,
     pub(crate) source_stop: AtomicBool,
     /// Wakes consumers blocked on an empty queue.
@@ -210,6 +218,7 @@ impl Supervisor {
                 settled: true,
             }),
             life_changed: Condvar::new(),
+            live_hint: std::sync::atomic::AtomicUsize::new(0),
             stop_mode: AtomicU8::new(RUN),
             source_stop: AtomicBool::new(false),
             wake: p.wake,
@@ -230,6 +239,18 @@ impl Supervisor {
 
     pub(crate) fn life(&self) -> MutexGuard<'_, Life> {
         self.life.lock()
+    }
+
+    /// Sets the live consumer count (under the life lock) and its lock-free copy.
+    pub(crate) fn set_live(&self, life: &mut Life, live: usize) {
+        life.live = live;
+        self.live_hint.store(live, Ordering::Release);
+    }
+
+    /// The live consumer count without the lock, for the hot path: it may lag the locked
+    /// count by an instant, never by a whole change of state.
+    pub(crate) fn live_hint(&self) -> usize {
+        self.live_hint.load(Ordering::Acquire)
     }
 
     /// Replaces the handler: now if it is free, else (a handler replacing itself, or one busy

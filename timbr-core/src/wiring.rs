@@ -16,6 +16,9 @@ use crate::record::{FailureKind, StageFailure, Unserializable};
 use crate::stage::SerializeFn;
 use crate::{ArgKey, BuildError, Record, Serialized, Stage};
 
+/// How every `_exception` entry begins.
+const EXCEPTION_PREFIX: &str = "{\"_exception\"";
+
 pub(crate) struct Wiring {
     pub(crate) stages: Vec<Option<Stage>>,
     pub(crate) graph: Graph,
@@ -187,10 +190,14 @@ impl Wiring {
         let mut json = String::new();
         let mut unserializable = Vec::new();
         for (i, entry) in self.entries.iter().enumerate() {
-            let (text, failed) = self.entry(entry, outcomes);
-            // An empty slot repeats its predecessor's entry: report the value once.
-            let repeated = i > 0 && self.entries[i - 1].serialized == entry.serialized;
-            if failed && !repeated {
+            let text = self.entry_text(entry, outcomes);
+            // Rare: an `_exception` entry, for a failed stage or a value that could not be
+            // serialized; only the second is reported here (an empty slot repeats its
+            // predecessor's entry: reported once).
+            if (i == 0 || self.entries[i - 1].serialized != entry.serialized)
+                && text.starts_with(EXCEPTION_PREFIX)
+                && self.is_unserializable(entry, outcomes)
+            {
                 unserializable.push(Unserializable {
                     key: self.graph.key(entry.serialized).to_owned(),
                     text: text.clone().into_owned(),
@@ -217,35 +224,43 @@ impl Wiring {
     }
 
     pub(crate) fn entry_text<'o>(&self, entry: &Entry, outcomes: &'o Outcomes) -> Cow<'o, str> {
-        self.entry(entry, outcomes).0
-    }
-
-    /// An entry's text, and whether it stands for a value that could not be serialized (as
-    /// opposed to a value, or a stage that failed).
-    fn entry<'o>(&self, entry: &Entry, outcomes: &'o Outcomes) -> (Cow<'o, str>, bool) {
-        let exception = |m: &dyn std::fmt::Display| Serialized::exception(m).into_string();
         match outcomes.outcome(entry.serialized) {
             Some(Outcome::Value(v)) => match v.downcast_ref::<Serialized>() {
-                Some(s) => (Cow::Borrowed(s.as_str()), s.is_exception()),
-                None => (
-                    Cow::Owned(exception(&"serialized value of an unexpected type")),
-                    true,
+                Some(s) => Cow::Borrowed(s.as_str()),
+                None => Cow::Owned(
+                    Serialized::exception("serialized value of an unexpected type").into_string(),
                 ),
             },
             Some(Outcome::Failed(e)) => {
                 let key = self.graph.key(entry.serialized);
-                let m = format!("serializing `{key}` failed: {e}");
-                (Cow::Owned(exception(&m)), true)
+                Cow::Owned(
+                    Serialized::exception(format_args!("serializing `{key}` failed: {e}"))
+                        .into_string(),
+                )
             }
             // Skipped, or not in the plan: decide from the raw value.
             _ => match outcomes.outcome(entry.raw) {
-                Some(Outcome::Value(v)) => {
-                    let s = (entry.serialize)(v);
-                    let failed = s.is_exception();
-                    (Cow::Owned(s.into_string()), failed)
+                Some(Outcome::Value(v)) => Cow::Owned((entry.serialize)(v).into_string()),
+                Some(other) => {
+                    Cow::Owned(Serialized::exception(self.describe(entry, other)).into_string())
                 }
-                Some(other) => (Cow::Owned(exception(&self.describe(entry, other))), false),
-                None => (Cow::Owned(exception(&"not computed")), false),
+                None => Cow::Owned(Serialized::exception("not computed").into_string()),
+            },
+        }
+    }
+
+    /// Whether an entry stands for a value that could not be serialized (rather than a value,
+    /// or a stage that failed or was skipped). Only asked of `_exception` entries: it may
+    /// serialize the raw value again.
+    fn is_unserializable(&self, entry: &Entry, outcomes: &Outcomes) -> bool {
+        match outcomes.outcome(entry.serialized) {
+            Some(Outcome::Value(v)) => v
+                .downcast_ref::<Serialized>()
+                .is_none_or(Serialized::is_exception),
+            Some(Outcome::Failed(_)) => true,
+            _ => match outcomes.outcome(entry.raw) {
+                Some(Outcome::Value(v)) => (entry.serialize)(v).is_exception(),
+                _ => false,
             },
         }
     }

@@ -254,16 +254,17 @@ impl<T: serde::Serialize + Send + Sync + 'static> Shared<T> {
     /// closing events and runs the shutdown hooks.
     fn consumer_exited(&self) {
         let mut life = self.sup.life();
-        life.live = life.live.saturating_sub(1);
-        if life.live > 0 {
+        let live = life.live().saturating_sub(1);
+        self.sup.set_live(&mut life, live);
+        if live > 0 {
             return;
         }
         // Still counted as running while the sink flushes: records are not out yet.
-        life.live = 1;
+        self.sup.set_live(&mut life, 1);
         drop(life);
         self.flush_sink();
         let mut life = self.sup.life();
-        life.live = 0;
+        self.sup.set_live(&mut life, 0);
         let end = life.ending.take().unwrap_or_else(|| {
             MachineState::Failed("the consumer threads ended unexpectedly".to_owned())
         });
