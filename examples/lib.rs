@@ -1,4 +1,16 @@
-//! Shared helpers for the timbr examples and benches.
+//! What the timbr examples and benches share.
+//!
+//! - [`TweetStream`]: an endless, seeded stream of tweet-like [`Tweet`]s made on this machine
+//!   (the `tweets` example's source), and [`paced`] to let any stream arrive at a set rate.
+//! - [`floor_record`]: the hand-written floor a machine's per-datum work is measured against
+//!   (the `throughput` example and the machine bench).
+
+mod tweetgen;
+
+pub use crate::tweetgen::{
+    paced, twitter_time, Entities, Hashtag, Mention, Paced, Tweet, TweetStream, Url, User,
+    MAX_TEXT_CHARS,
+};
 
 use serde_json::Value;
 

@@ -1,0 +1,693 @@
+//! The notebook's use case, end to end: a stream of tweets through a running machine that
+//! scores their sentiment, remembers the last 50, and has a stage failing on every 31st
+//! tweet. The notebook's machine died there; this one keeps going, counts the failures,
+//! publishes every record on ZeroMQ and shows its status.
+//!
+//! ```text
+//! cargo run --release --example tweets -- [--count N] [--seconds S] [--rate R] [--workers W]
+//!     [--executor sync|threaded] [--endpoint E | --no-publish] [--subscribers N] [--seed S]
+//!     [--json]
+//! ```
+//!
+//! The tweets are made on this machine ([`TweetStream`]: Twitter's v1.1 JSON shape, English
+//! text with emoji, hashtags, mentions and links; the same for the same `--seed`), fed by a
+//! source thread into a machine with four stages:
+//!
+//! | slot | stage | what |
+//! |---|---|---|
+//! | 0 | `text` | the tweet's text |
+//! | 1 | `sentiment` | VADER's compound score, -1 to 1 (the `vader_sentiment` crate, made for social-media text) |
+//! | 2 | `remember` | a closure keeping (score, text) of the last 50 tweets in a shared deque |
+//! | 3 | `every_31st` | the tweet's mood, except for every 31st tweet (by its place in the stream), where it fails |
+//!
+//! The machine completes by itself when the source ends (`StopWhenDone`, with
+//! `LogAndContinue` for the errors). While it runs, a progress bar is drawn on stderr when
+//! it is a terminal; otherwise a status line is printed every second. At the end: the
+//! status table, the last remembered tweets, the spread of scores, and the checks — the
+//! machine completed, its counts balance, every tweet was accepted, and exactly one in 31
+//! failed (`count / 31`); any mismatch makes the exit status 1.
+//!
+//! Flags (`--flag value` or `--flag=value`):
+//!
+//! - `--count N`: how many tweets (default 300,000: about 10 seconds with one worker on
+//!   two cores). `0` is endless: until `--seconds` have passed, or until the process is
+//!   killed (Ctrl-C; nothing is checked then).
+//! - `--seconds S`: stop the source after `S` seconds (the machine then drains its queue
+//!   and completes; the checks use the number of tweets the source produced).
+//! - `--rate R`: at most `R` tweets a second (default: as fast as the machine takes them).
+//! - `--workers W`: data processed at once, each on its own thread (default 1); records
+//!   are published in stream order all the same.
+//! - `--executor sync|threaded`: how each tweet's stage graph runs (default `sync`).
+//! - `--endpoint E`: publish on `E` (`tcp://127.0.0.1:*`, `ipc://path`); by default on a
+//!   private `ipc://` endpoint of its own. The endpoint is printed at the start; read it with
+//!   `cargo run -p timbr-core --bin timbr-sub -- ENDPOINT` or any ZeroMQ SUB socket (pyzmq:
+//!   `sub.connect(endpoint); sub.subscribe(b""); sub.recv_multipart()`).
+//! - `--no-publish`: no ZeroMQ socket; records go nowhere (a `NullSink`).
+//! - `--subscribers N`: before starting, wait (up to a minute) until `N` subscribers have
+//!   connected, so that they see every record.
+//! - `--seed S`: which stream of tweets (default 1).
+//! - `--json`: stdout gets exactly one line, the final `Status` as JSON
+//!   (`serde_json::to_string(&status)`); everything for people goes to stderr instead.
+//! - `--help`: this usage. An unknown flag or a bad value exits with status 2.
+
+use std::collections::VecDeque;
+use std::error::Error;
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use timbr_core::{
+    from_stages, sched, stage, stage_fn, Handler, LogAndContinue, Machine, MachineState, NullSink,
+    Progress, Remote, RemoteOptions, Status, StopWhenDone, ZmqSink,
+};
+use timbr_examples::{paced, Tweet, TweetStream};
+use vader_sentiment::SentimentIntensityAnalyzer;
+
+const USAGE: &str = "\
+usage: tweets [--count N] [--seconds S] [--rate R] [--workers W] [--executor sync|threaded]
+              [--endpoint E | --no-publish] [--subscribers N] [--seed S] [--json] [--help]
+
+  --count N        tweets to generate (default 300000; 0 = endless)
+  --seconds S      stop the source after S seconds
+  --rate R         at most R tweets per second (default: unpaced)
+  --workers W      data processed at once (default 1)
+  --executor E     sync (default) or threaded
+  --endpoint E     publish records on this ZeroMQ endpoint (default: a private ipc:// one)
+  --no-publish     do not publish records
+  --subscribers N  wait (up to 60 s) for N subscribers before starting
+  --seed S         which stream of tweets (default 1)
+  --json           print only the final status as one JSON line on stdout (the rest on stderr)";
+
+/// The default number of tweets: about 10 s with one worker on two cores (VADER takes some 20 µs
+/// a tweet).
+const DEFAULT_COUNT: u64 = 300_000;
+
+/// How many tweets the `remember` stage keeps.
+const REMEMBERED: usize = 50;
+
+/// How long `--subscribers` waits.
+const SUBSCRIBER_WAIT: Duration = Duration::from_secs(60);
+
+// ---- the stages ------------------------------------------------------------------------------
+
+/// VADER's analyser, made once: its first use parses the lexicons (about 7,500 words and
+/// 3,500 emoji), which must not happen per tweet.
+static VADER: LazyLock<SentimentIntensityAnalyzer<'static>> =
+    LazyLock::new(SentimentIntensityAnalyzer::new);
+
+/// Slot 0: the tweet's text.
+#[stage(0)]
+fn text(input: &Tweet) -> String {
+    input.text.clone()
+}
+
+/// Slot 1: VADER's compound score of the text, from -1 (most negative) to 1 (most positive).
+#[stage(1)]
+fn sentiment(f0: &str) -> f64 {
+    VADER
+        .polarity_scores(f0)
+        .get("compound")
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// What a tweet's score says, by VADER's usual thresholds (±0.05).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Mood {
+    Positive,
+    Neutral,
+    Negative,
+}
+
+impl Mood {
+    fn of(score: f64) -> Mood {
+        if score >= 0.05 {
+            Mood::Positive
+        } else if score <= -0.05 {
+            Mood::Negative
+        } else {
+            Mood::Neutral
+        }
+    }
+}
+
+/// Slot 3: the tweet's mood — but every 31st tweet of the stream fails, as the notebook's
+/// last stage did. Decided by the tweet's place in the stream, so exactly `count / 31` fail
+/// whatever the number of workers.
+#[stage(3)]
+fn every_31st(input: &Tweet, f1: &f64) -> Result<Mood, String> {
+    if input.seq % 31 == 0 {
+        return Err(format!("tweet #{} is a 31st", input.seq));
+    }
+    Ok(Mood::of(*f1))
+}
+
+/// What the `remember` stage shares with `main`: the last tweets and a tally of all moods.
+#[derive(Default)]
+struct Memory {
+    recent: Mutex<VecDeque<(f64, String)>>,
+    /// Positive, neutral, negative.
+    moods: [AtomicU64; 3],
+}
+
+// ---- the flags -------------------------------------------------------------------------------
+
+/// What the command line asked for.
+#[derive(Clone, Debug, PartialEq)]
+struct Options {
+    /// Tweets to make; 0 for endless.
+    count: u64,
+    seconds: Option<f64>,
+    rate: Option<f64>,
+    workers: usize,
+    threaded: bool,
+    /// `None`: the default endpoint.
+    endpoint: Option<String>,
+    publish: bool,
+    subscribers: u64,
+    seed: u64,
+    json: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            count: DEFAULT_COUNT,
+            seconds: None,
+            rate: None,
+            workers: 1,
+            threaded: false,
+            endpoint: None,
+            publish: true,
+            subscribers: 0,
+            seed: 1,
+            json: false,
+        }
+    }
+}
+
+/// What to do.
+#[derive(Debug, PartialEq)]
+enum Command {
+    Run(Options),
+    Help,
+}
+
+/// Parses the arguments (without the program name); an error is a usage error.
+fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    fn number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String> {
+        let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
+        value
+            .parse()
+            .map_err(|_| format!("{flag}: `{value}` is not a valid number"))
+    }
+    fn positive(flag: &str, value: Option<String>) -> Result<f64, String> {
+        let x: f64 = number(flag, value)?;
+        if x.is_finite() && x > 0.0 {
+            Ok(x)
+        } else {
+            Err(format!("{flag} must be a positive number, not {x}"))
+        }
+    }
+
+    let mut o = Options::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        // `--flag=value` or `--flag value`.
+        let (flag, mut inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg, None),
+        };
+        let mut value = || inline.take().or_else(|| args.next());
+        match flag.as_str() {
+            "--count" => o.count = number(&flag, value())?,
+            "--seconds" => o.seconds = Some(positive(&flag, value())?),
+            "--rate" => o.rate = Some(positive(&flag, value())?),
+            "--workers" => {
+                o.workers = number(&flag, value())?;
+                if o.workers == 0 {
+                    return Err("--workers must be at least 1".into());
+                }
+            }
+            "--executor" => {
+                o.threaded = match value().as_deref() {
+                    Some("sync") => false,
+                    Some("threaded") => true,
+                    Some(other) => {
+                        return Err(format!(
+                            "--executor: expected one of: sync, threaded; found `{other}`"
+                        ))
+                    }
+                    None => return Err("--executor needs a value: sync or threaded".into()),
+                }
+            }
+            "--endpoint" => o.endpoint = Some(value().ok_or("--endpoint needs a value")?),
+            "--no-publish" => o.publish = false,
+            "--subscribers" => o.subscribers = number(&flag, value())?,
+            "--seed" => o.seed = number(&flag, value())?,
+            "--json" => o.json = true,
+            "-h" | "--help" => return Ok(Command::Help),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+        if let Some(extra) = inline {
+            return Err(format!("{flag} takes no value, found `{extra}`"));
+        }
+    }
+    if !o.publish && (o.endpoint.is_some() || o.subscribers > 0) {
+        return Err("--no-publish cannot go with --endpoint or --subscribers".into());
+    }
+    Ok(Command::Run(o))
+}
+
+// ---- the run ---------------------------------------------------------------------------------
+
+fn main() -> ExitCode {
+    let options = match parse(std::env::args().skip(1)) {
+        Ok(Command::Run(options)) => options,
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("tweets: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let (mut out, mut stdout, mut stderr) = (io::stdout(), io::stdout(), io::stderr());
+    let human: &mut dyn Write = if options.json {
+        &mut stderr
+    } else {
+        &mut stdout
+    };
+    match run(&options, &mut out, human) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tweets: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the machine as `o` says. With `--json` the final status goes to `out` as one line;
+/// everything else goes to `human`.
+///
+/// # Errors
+///
+/// When the machine cannot be built, bound or started, or when a check fails (after
+/// everything was printed).
+fn run(o: &Options, out: &mut dyn Write, human: &mut dyn Write) -> Result<(), Box<dyn Error>> {
+    let loading = Instant::now();
+    let _ = sentiment("warm up"); // parses the lexicons now, not in the first tweet
+    let loaded_in = loading.elapsed();
+
+    let memory = Arc::new(Memory::default());
+    let remember = {
+        let memory = Arc::clone(&memory);
+        stage_fn!(2, name = "remember", move |f1: &f64,
+                                              f0: &String|
+              -> Result<
+            usize,
+            &'static str,
+        > {
+            memory.moods[Mood::of(*f1) as usize].fetch_add(1, Ordering::Relaxed);
+            let mut recent = memory.recent.lock().map_err(|_| "poisoned")?;
+            if recent.len() == REMEMBERED {
+                recent.pop_front();
+            }
+            recent.push_back((*f1, f0.clone()));
+            Ok(recent.len())
+        })
+    };
+
+    let mut builder = Machine::<Tweet>::builder()
+        .name("tweets")
+        .workers(o.workers)
+        .ordered(true)
+        .handler(StopWhenDone::new().and(LogAndContinue::default()));
+    if o.threaded {
+        builder = builder.executor(sched::Threaded::new());
+    }
+    if o.count > 0 {
+        builder = builder.plugin(Progress::new(o.count).message("tweets"));
+    }
+    let mut zmq = None;
+    if o.publish {
+        let mut sink = match &o.endpoint {
+            Some(endpoint) => ZmqSink::bind(endpoint)?,
+            None => ZmqSink::bind_default()?,
+        };
+        let endpoint = sink.last_endpoint().to_owned();
+        writeln!(human, "publishing every record on {endpoint}")?;
+        writeln!(
+            human,
+            "  read them with: cargo run -p timbr-core --bin timbr-sub -- {endpoint}"
+        )?;
+        if o.subscribers > 0 {
+            writeln!(human, "waiting for {} subscriber(s)…", o.subscribers)?;
+            if !sink.wait_for_subscribers(o.subscribers, SUBSCRIBER_WAIT) {
+                return Err(format!(
+                    "{} subscriber(s) did not connect within {SUBSCRIBER_WAIT:?}",
+                    o.subscribers
+                )
+                .into());
+            }
+        }
+        zmq = Some(sink.stats());
+        builder = builder.sink(sink);
+    } else {
+        builder = builder.sink(NullSink);
+    }
+    let machine: Arc<Machine<Tweet>> = Arc::new(from_stages![
+        builder => text, sentiment, { remember }, every_31st
+    ]?);
+    // Watchable from a second terminal: status snapshots and a control endpoint.
+    let _remote = if o.publish {
+        let remote = Remote::serve(&machine, RemoteOptions::new())?;
+        writeln!(
+            human,
+            "watch it with:  cargo run -p timbr-core --bin timbr-watch -- {}",
+            remote.status_endpoint()
+        )?;
+        writeln!(
+            human,
+            "stop it with:   cargo run -p timbr-core --bin timbr-watch -- --control {} stop",
+            remote.control_endpoint()
+        )?;
+        Some(remote)
+    } else {
+        None
+    };
+
+    let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.count {
+        0 => Box::new(TweetStream::new(o.seed)),
+        n => Box::new(TweetStream::new(o.seed).take(usize::try_from(n)?)),
+    };
+    let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.rate {
+        Some(rate) => Box::new(paced(stream, rate)),
+        None => stream,
+    };
+    let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.seconds {
+        Some(secs) => {
+            let deadline = Instant::now() + Duration::from_secs_f64(secs);
+            Box::new(stream.take_while(move |_| Instant::now() < deadline))
+        }
+        None => stream,
+    };
+    writeln!(
+        human,
+        "{} tweets (seed {}) → text → sentiment (VADER, lexicon loaded in {loaded_in:.0?}) → \
+         remember → every_31st; {} worker(s), {} executor",
+        match o.count {
+            0 => "endless".to_owned(),
+            n => grouped(n),
+        },
+        o.seed,
+        o.workers,
+        if o.threaded { "threaded" } else { "sync" },
+    )?;
+
+    machine.set_source(stream);
+    machine.start()?;
+    // A bar shows the way on a terminal (when the total is known); otherwise a status line
+    // every second.
+    let bar = io::stderr().is_terminal() && o.count > 0;
+    while machine.wait_timeout(Duration::from_secs(1)).is_active() {
+        if !bar {
+            let s = machine.status();
+            writeln!(
+                human,
+                "{}: {:>9} processed, {:>7} failed, {:>5} queued ({}/s)",
+                s.state,
+                grouped(s.counts.processed),
+                grouped(s.counts.failed),
+                s.queue.depth,
+                grouped(s.rate.recent as u64)
+            )?;
+        }
+    }
+    machine.stop_drain();
+    let status = machine.status();
+    drop(machine); // closes the sink: queued messages go out (a second at most)
+
+    writeln!(human, "\n{status}")?;
+    let recent = memory.recent.lock().map_err(|_| "the memory is poisoned")?;
+    writeln!(human, "\nlast remembered (VADER compound, text):")?;
+    for (score, text) in recent.iter().rev().take(5) {
+        writeln!(human, "  {score:+.3}  {text}")?;
+    }
+    let moods: Vec<u64> = memory
+        .moods
+        .iter()
+        .map(|m| m.load(Ordering::Relaxed))
+        .collect();
+    let scored: u64 = moods.iter().sum();
+    let share = |n: u64| 100.0 * n as f64 / scored.max(1) as f64;
+    writeln!(
+        human,
+        "\nsentiment of {} tweets: {:.1}% positive, {:.1}% neutral, {:.1}% negative",
+        grouped(scored),
+        share(moods[0]),
+        share(moods[1]),
+        share(moods[2]),
+    )?;
+    if let Some(zmq) = &zmq {
+        writeln!(
+            human,
+            "published on {}: {} sent ({} to no subscriber), {} dropped at the high-water mark",
+            zmq.endpoint(),
+            grouped(zmq.sent()),
+            grouped(zmq.unrouted()),
+            grouped(zmq.dropped_at_hwm()),
+        )?;
+    }
+    let expected = expected_count(o, &status);
+    writeln!(
+        human,
+        "{} tweets in {:.2?} ({}/s); {} failed (every 31st: {})",
+        grouped(status.counts.accepted),
+        status.uptime,
+        grouped(status.rate.overall as u64),
+        grouped(status.errors.stage),
+        grouped(expected / 31),
+    )?;
+    if o.json {
+        writeln!(out, "{}", serde_json::to_string(&status)?)?;
+    }
+    out.flush()?;
+    human.flush()?;
+
+    let problems = check(o, &status, recent.len());
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("checks failed:\n  {}", problems.join("\n  ")).into())
+    }
+}
+
+/// How many tweets the run should have taken: `--count`, unless the stream was endless or
+/// cut short by `--seconds`, when it is what the source produced.
+fn expected_count(o: &Options, status: &Status) -> u64 {
+    if o.count == 0 || o.seconds.is_some() {
+        status.counts.accepted
+    } else {
+        o.count
+    }
+}
+
+/// What is wrong with the end of a run (nothing, if it went as it should).
+fn check(o: &Options, status: &Status, remembered: usize) -> Vec<String> {
+    let mut problems = Vec::new();
+    let expected = expected_count(o, status);
+    let c = &status.counts;
+    if status.state != MachineState::Completed {
+        problems.push(format!("the machine did not complete: {}", status.state));
+    }
+    if !c.is_balanced() {
+        problems.push(format!("the counts do not balance: {c:?}"));
+    }
+    if c.accepted != expected || (o.count > 0 && c.accepted > o.count) {
+        problems.push(format!("{} tweets accepted, not {expected}", c.accepted));
+    }
+    if c.processed + c.failed != c.accepted {
+        problems.push(format!("not every tweet went through: {c:?}"));
+    }
+    let every_31st = expected / 31;
+    if status.errors.stage != every_31st || c.failed != every_31st {
+        problems.push(format!(
+            "{} stage errors and {} failed tweets, not one in 31 ({every_31st})",
+            status.errors.stage, c.failed
+        ));
+    }
+    for stage in &status.stages {
+        let want = if stage.name == "every_31st" {
+            every_31st
+        } else {
+            0
+        };
+        if stage.errors != want || stage.calls != expected {
+            problems.push(format!(
+                "stage `{}`: {} calls and {} errors, not {expected} and {want}",
+                stage.name, stage.calls, stage.errors
+            ));
+        }
+    }
+    let e = &status.errors;
+    if e.serialization + e.sink + e.source + e.handler > 0 {
+        problems.push(format!("unexpected errors: {e:?}"));
+    }
+    if remembered != REMEMBERED.min(expected as usize) {
+        problems.push(format!("{remembered} tweets remembered"));
+    }
+    problems
+}
+
+/// `1234567` as `1,234,567`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    fn options(line: &str) -> Options {
+        match parse(args(line)) {
+            Ok(Command::Run(o)) => o,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    /// Runs as the command line would; the JSON line (if any) and the human output.
+    fn run_line(line: &str) -> (Result<(), String>, String, String) {
+        let (mut out, mut human) = (Vec::new(), Vec::new());
+        let result = run(&options(line), &mut out, &mut human).map_err(|e| e.to_string());
+        (
+            result,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(human).unwrap(),
+        )
+    }
+
+    /// What CI runs: `cargo run --release --example tweets -- --count 5000 --json`.
+    #[test]
+    fn the_ci_smoke_run_passes_its_checks_and_prints_one_json_status() {
+        let (result, out, human) = run_line("--count 5000 --json");
+        assert_eq!(result, Ok(()), "{human}");
+        assert_eq!(out.lines().count(), 1, "{out}");
+        let status: Status = serde_json::from_str(out.trim_end()).unwrap();
+        assert_eq!(status.state, MachineState::Completed);
+        assert_eq!(status.counts.accepted, 5000);
+        assert_eq!(status.counts.failed, 5000 / 31);
+        assert_eq!(status.errors.stage, 161);
+        assert_eq!(status.plugins["progress"]["percent"], 100.0);
+        let names: Vec<&str> = status.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["text", "sentiment", "remember", "every_31st"]);
+        assert!(human.contains("publishing every record on "), "{human}");
+        assert!(human.contains("last remembered"), "{human}");
+    }
+
+    #[test]
+    fn an_endless_stream_stops_after_its_seconds_and_still_checks_out() {
+        let (result, out, human) =
+            run_line("--count 0 --seconds 0.5 --rate 4000 --no-publish --workers 2");
+        assert_eq!(result, Ok(()), "{human}");
+        assert!(out.is_empty());
+        assert!(!human.contains("publishing"));
+        assert!(human.contains("completed"), "{human}");
+    }
+
+    #[test]
+    fn two_workers_on_the_threaded_executor_fail_the_same_tweets() {
+        let (result, out, human) = run_line(
+            "--count 3100 --workers 2 --executor threaded --endpoint tcp://127.0.0.1:* --json",
+        );
+        assert_eq!(result, Ok(()), "{human}");
+        let status: Status = serde_json::from_str(out.trim_end()).unwrap();
+        assert_eq!(status.errors.stage, 100);
+        assert!(status.sink.description.starts_with("tcp://127.0.0.1:"));
+    }
+
+    #[test]
+    fn the_stages_are_plain_functions() {
+        let tweet = TweetStream::new(5).nth(30).unwrap();
+        assert_eq!(tweet.seq, 31);
+        assert_eq!(text(&tweet), tweet.text);
+        assert!(sentiment("what a great, lovely day") > 0.5);
+        assert!(sentiment("this is awful and sad") < -0.5);
+        assert_eq!(sentiment("the train leaves at noon"), 0.0);
+        assert_eq!(
+            every_31st(&tweet, &0.9),
+            Err("tweet #31 is a 31st".to_owned())
+        );
+        let next = TweetStream::new(5).nth(31).unwrap();
+        assert_eq!(every_31st(&next, &0.9), Ok(Mood::Positive));
+        assert_eq!(every_31st(&next, &0.0), Ok(Mood::Neutral));
+        assert_eq!(every_31st(&next, &-0.3), Ok(Mood::Negative));
+    }
+
+    #[test]
+    fn flags_parse_and_mistakes_are_usage_errors() {
+        assert_eq!(options(""), Options::default());
+        let o = options(
+            "--count=10 --seconds 2.5 --rate 100 --workers 3 --executor threaded \
+             --endpoint tcp://127.0.0.1:5555 --subscribers 2 --seed 9 --json",
+        );
+        assert_eq!(
+            o,
+            Options {
+                count: 10,
+                seconds: Some(2.5),
+                rate: Some(100.0),
+                workers: 3,
+                threaded: true,
+                endpoint: Some("tcp://127.0.0.1:5555".into()),
+                publish: true,
+                subscribers: 2,
+                seed: 9,
+                json: true,
+            }
+        );
+        assert_eq!(parse(args("--json --help")), Ok(Command::Help));
+        for bad in [
+            "--frobnicate",
+            "extra",
+            "--count",
+            "--count ten",
+            "--count -1",
+            "--rate 0",
+            "--seconds nan",
+            "--workers 0",
+            "--executor rayon",
+            "--json=yes",
+            "--no-publish --endpoint tcp://127.0.0.1:*",
+        ] {
+            assert!(parse(args(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+    }
+}
