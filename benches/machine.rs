@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{criterion_main, Criterion};
 use serde_json::{json, Value};
-use timbr_core::{Machine, Stage, Timing};
+use timbr_core::{Machine, Timing};
 
 fn datum() -> Value {
     json!({"text": "some text here", "id": 123, "user": {"name": "x"}})
@@ -53,7 +53,7 @@ pub fn benches() {
         ("stages8_timing_sampled16", Timing::default()),
         ("stages8_timing_all", Timing::All),
     ] {
-        let machine = stages8(timing);
+        let machine = timbr_examples::stages8(timing).expect("valid machine");
         group.bench_function(name, |b| {
             b.iter(|| {
                 machine.try_put(template.clone()).expect("one in, one out");
@@ -61,7 +61,7 @@ pub fn benches() {
             })
         });
     }
-    let machine = stages8(Timing::default());
+    let machine = timbr_examples::stages8(Timing::default()).expect("valid machine");
     for _ in 0..1000 {
         machine.put(template.clone());
         let _ = machine.get(Duration::from_secs(1));
@@ -70,24 +70,6 @@ pub fn benches() {
         b.iter(|| black_box(machine.status()))
     });
     group.finish();
-}
-
-/// Eight stages, each adding one to the previous slot's number.
-fn stages8(timing: Timing) -> Machine<Value> {
-    let first = Stage::new(0, "id", ["input"], |x: &Value| {
-        x["id"].as_u64().unwrap_or(0)
-    });
-    let rest = (1..8).map(|i| {
-        Stage::new(i, format!("inc{i}"), [format!("f{}", i - 1)], |n: &u64| {
-            n + 1
-        })
-    });
-    let stages: Result<Vec<Stage>, _> = std::iter::once(first).chain(rest).collect();
-    Machine::builder()
-        .stages(stages.expect("valid stages"))
-        .timing(timing)
-        .build()
-        .expect("valid machine")
 }
 
 criterion_main!(benches);

@@ -2,6 +2,7 @@
 //!
 //! - [`TweetStream`]: an endless, seeded stream of tweet-like [`Tweet`]s made on this machine
 //!   (the `tweets` example's source), and [`paced`] to let any stream arrive at a set rate.
+//! - [`stages8`]: eight cheap real stages, for what per-stage timing costs.
 //! - [`floor_record`]: the hand-written floor a machine's per-datum work is measured against
 //!   (the `throughput` example and the machine bench).
 
@@ -13,6 +14,28 @@ pub use crate::tweetgen::{
 };
 
 use serde_json::Value;
+use timbr_core::{BuildError, Machine, Stage, Timing};
+
+/// Eight real stages on the throughput datum, each adding one to the previous slot's number:
+/// what per-stage timing has to time (the `throughput` example and the machine bench).
+///
+/// # Errors
+///
+/// Never in practice: the stages are wired right; [`BuildError`] is passed on all the same.
+pub fn stages8(timing: Timing) -> Result<Machine<Value>, BuildError> {
+    let first = Stage::new(0, "id", ["input"], |x: &Value| {
+        x["id"].as_u64().unwrap_or(0)
+    });
+    let rest = (1..8).map(|i| {
+        Stage::new(i, format!("inc{i}"), [format!("f{}", i - 1)], |n: &u64| {
+            n + 1
+        })
+    });
+    let stages = std::iter::once(first)
+        .chain(rest)
+        .collect::<Result<Vec<Stage>, _>>()?;
+    Machine::builder().stages(stages).timing(timing).build()
+}
 
 /// The hand-written floor of one queued datum: a fresh ObjectId's hex, one serialization of
 /// the datum, and the record's array text of nine copies of it (8 empty slots) — the work a

@@ -94,25 +94,6 @@ fn queue_identity8(n: usize) -> Duration {
     queue(&Machine::<Value>::new(), n)
 }
 
-/// Eight real stages, each adding one to the previous slot's number: what per-stage timing
-/// has to time. `timing` chooses how much of it is timed.
-fn stages8(timing: Timing) -> Machine<Value> {
-    let first = Stage::new(0, "id", ["input"], |x: &Value| {
-        x["id"].as_u64().unwrap_or(0)
-    });
-    let rest = (1..8).map(|i| {
-        Stage::new(i, format!("inc{i}"), [format!("f{}", i - 1)], |n: &u64| {
-            n + 1
-        })
-    });
-    let stages: Result<Vec<Stage>, _> = std::iter::once(first).chain(rest).collect();
-    Machine::builder()
-        .stages(stages.expect("valid stages"))
-        .timing(timing)
-        .build()
-        .expect("valid machine")
-}
-
 /// `try_put` then `get`, `n` times, on the caller's thread.
 fn queue(machine: &Machine<Value>, n: usize) -> Duration {
     let template = datum();
@@ -228,17 +209,32 @@ fn main() {
         (
             "queue_stages8_timing_off",
             args.n,
-            Box::new(|n| queue(&stages8(Timing::Off), n)),
+            Box::new(|n| {
+                queue(
+                    &timbr_examples::stages8(Timing::Off).expect("valid machine"),
+                    n,
+                )
+            }),
         ),
         (
             "queue_stages8",
             args.n,
-            Box::new(|n| queue(&stages8(Timing::default()), n)),
+            Box::new(|n| {
+                queue(
+                    &timbr_examples::stages8(Timing::default()).expect("valid machine"),
+                    n,
+                )
+            }),
         ),
         (
             "queue_stages8_timing_all",
             args.n,
-            Box::new(|n| queue(&stages8(Timing::All), n)),
+            Box::new(|n| {
+                queue(
+                    &timbr_examples::stages8(Timing::All).expect("valid machine"),
+                    n,
+                )
+            }),
         ),
         (
             "running_identity8",
