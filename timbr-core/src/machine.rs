@@ -270,7 +270,7 @@ impl<T: Serialize + Send + Sync + 'static> Machine<T> {
             }
             if restart {
                 for hook in &sup.on_restart {
-                    let _ = catch_unwind(AssertUnwindSafe(|| hook(&status)));
+                    sup.run_hook("restart", hook, &status);
                 }
             }
         });

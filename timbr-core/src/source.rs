@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::status::{ErrorKind, ErrorReport, Timestamp};
+use crate::status::{ErrorKind, ErrorReport};
 use crate::supervisor::Supervisor;
 use crate::{Event, Queue};
 
@@ -130,14 +130,9 @@ impl<T: Send + 'static> Feeder<'_, T> {
         parts.iter = None;
         let event = match &end {
             SourceState::Failed(message) => {
-                self.sup.errors.record(ErrorReport {
-                    kind: ErrorKind::Source,
-                    stage: None,
-                    slot: None,
-                    message: message.clone(),
-                    oid: None,
-                    at: Timestamp::now(),
-                });
+                self.sup
+                    .errors
+                    .record(ErrorReport::new(ErrorKind::Source, message.clone()));
                 Event::SourceFailed {
                     message: message.clone(),
                 }

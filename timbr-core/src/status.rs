@@ -326,6 +326,20 @@ pub struct ErrorReport {
     pub at: Timestamp,
 }
 
+impl ErrorReport {
+    /// A report of `kind` with `message`, now, about no stage or datum in particular.
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ErrorReport {
+            kind,
+            stage: None,
+            slot: None,
+            message: message.into(),
+            oid: None,
+            at: Timestamp::now(),
+        }
+    }
+}
+
 /// What a status plugin shows in the displays.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DisplayPart {

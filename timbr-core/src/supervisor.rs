@@ -295,14 +295,10 @@ impl Supervisor {
             Ok(action) => action,
             Err(payload) => {
                 let message = timbr_sched::TaskError::from_panic(payload).to_string();
-                self.errors.record(ErrorReport {
-                    kind: ErrorKind::Handler,
-                    stage: None,
-                    slot: None,
-                    message: format!("the handler panicked on `{event}`: {message}"),
-                    oid: None,
-                    at: Timestamp::now(),
-                });
+                self.errors.record(ErrorReport::new(
+                    ErrorKind::Handler,
+                    format!("the handler panicked on `{event}`: {message}"),
+                ));
                 Action::Continue
             }
         }
@@ -381,6 +377,16 @@ impl Supervisor {
         self.life_changed.notify_all();
         (self.wake)(self.workers);
         true
+    }
+
+    /// Runs a shutdown or restart hook; a panic in it is caught and counted as a handler error.
+    pub(crate) fn run_hook(&self, which: &str, hook: &StatusHook, status: &Status) {
+        if catch_unwind(AssertUnwindSafe(|| hook(status))).is_err() {
+            self.errors.record(ErrorReport::new(
+                ErrorKind::Handler,
+                format!("a {which} hook panicked"),
+            ));
+        }
     }
 
     /// Blocks until the machine is neither running nor stopping and its closing events and

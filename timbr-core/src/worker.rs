@@ -228,12 +228,8 @@ impl<T: serde::Serialize + Send + Sync + 'static> Shared<T> {
 
     pub(crate) fn sink_error(&self, oid: Option<ObjectId>, message: String) {
         self.sup.errors.record(ErrorReport {
-            kind: ErrorKind::Sink,
-            stage: None,
-            slot: None,
-            message: message.clone(),
             oid: oid.map(|o| o.to_hex()),
-            at: Timestamp::now(),
+            ..ErrorReport::new(ErrorKind::Sink, message.clone())
         });
         if let Some(oid) = oid {
             self.sup.emit(Event::SinkFailed { oid, message });
@@ -286,16 +282,7 @@ impl<T: serde::Serialize + Send + Sync + 'static> Shared<T> {
             let _ = catch_unwind(AssertUnwindSafe(|| plugin.stopped(&status)));
         }
         for hook in &self.sup.on_shutdown {
-            if catch_unwind(AssertUnwindSafe(|| hook(&status))).is_err() {
-                self.sup.errors.record(ErrorReport {
-                    kind: ErrorKind::Handler,
-                    stage: None,
-                    slot: None,
-                    message: "a shutdown hook panicked".to_owned(),
-                    oid: None,
-                    at: Timestamp::now(),
-                });
-            }
+            self.sup.run_hook("shutdown", hook, &status);
         }
     }
 }

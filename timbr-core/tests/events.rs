@@ -686,3 +686,20 @@ fn a_debugger_after_stop_when_done_still_stops_at_an_error_and_keeps_it() {
     let c = machine.counts();
     assert_eq!(c.processed + c.failed + c.returned + c.queued, 4);
 }
+
+#[test]
+fn panicking_shutdown_and_restart_hooks_are_caught_and_counted() {
+    let machine = Machine::<u64>::builder()
+        .on_shutdown(|_| panic!("shutdown hook bug"))
+        .on_restart(|_| panic!("restart hook bug"))
+        .build()
+        .unwrap();
+    machine.start().unwrap();
+    machine.stop_drain();
+    machine.start().unwrap();
+    machine.stop_drain();
+    let s = machine.status();
+    assert_eq!(s.errors.handler, 3, "two shutdowns and one restart");
+    assert_eq!(s.state, MachineState::Stopped);
+    assert!(s.last_error.unwrap().message.contains("hook panicked"));
+}
