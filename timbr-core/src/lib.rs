@@ -162,74 +162,65 @@
 //! endpoint; the `timbr-watch` program shows them). Handlers ([`Handler`]) and
 //! status plugins ([`StatusPlugin`]) are traits too.
 
-mod builder;
-mod call;
-mod counters;
-mod error;
-mod event;
-mod failure;
-mod glue;
-mod handler;
-mod histogram;
-mod key;
-mod machine;
-mod plugin;
-mod progress;
-mod publish;
-mod putter;
-mod queue;
-mod record;
-#[cfg(feature = "zmq")]
-mod remote;
-mod render;
-mod serialized;
-mod sink;
-mod snapshot;
-mod source;
-mod stage;
-mod stats;
-mod status;
-mod supervisor;
-mod wiring;
-mod worker;
+//! # Where things live
+//!
+//! The crate has four layers, each a public module that re-exports everything of its own;
+//! the names most programs need are also at the root, and [`prelude`] brings those (with
+//! the traits whose methods you call) in with one `use`.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`machine`] | the runtime: [`Machine`], [`MachineBuilder`], [`Putter`], the threads and the lifecycle |
+//! | [`datum`] | what one datum becomes, with no threads: keys, [`Stage`]s, wiring, [`Serialized`] values, [`Record`]s, [`Failure`]s |
+//! | [`io`] | the edges: [`Queue`], the source, [`Sink`]s, ZeroMQ publishing and [`Remote`] |
+//! | [`observe`] | [`Counts`], statistics, [`Event`]s and [`Handler`]s, plugins, [`Status`] and its displays |
+//!
+//! Layers know only what is below them: `datum` knows nothing of threads or queues; `io` and
+//! `observe` know nothing of the machine; `machine` ties them together on top of
+//! [`sched`], the scheduler each datum's graph runs on.
 
+pub mod datum;
+mod error;
+pub mod io;
+pub mod machine;
+pub mod observe;
+pub mod prelude;
+mod unwind;
+
+// The names most programs need, at the root.
 pub use crate::{
-    builder::{
-        MachineBuilder, DEFAULT_CAPACITY, DEFAULT_RATE_WINDOW, DEFAULT_SLOTS, DEFAULT_TICK,
-        MAX_SLOTS,
-    },
-    call::Called,
-    counters::Counts,
+    datum::{Called, Datum, Failure, Kept, Record, Serialized, Stage},
     error::{BuildError, GetError, PutTimeoutError, SinkError, StartError, TryPutError},
-    event::{Action, Event, EventKind},
-    failure::{Failure, Kept},
-    handler::{
-        Both, Debugger, ErrorLog, Handler, LogAndContinue, Logged, StageDebugger, StopWhenDone,
-        DEFAULT_KEPT_ERRORS,
+    io::{
+        ChannelSink, FnSink, JsonLinesSink, MemoryQueue, NullSink, Queue, Sink, SourcePolicy,
+        SourceState, Taken,
     },
-    key::ArgKey,
-    machine::{Machine, StopMode},
-    plugin::StatusPlugin,
-    progress::{Progress, ProgressFields},
-    publish::JsonLinesSink,
-    putter::Putter,
-    queue::{MemoryQueue, Queue, Taken},
-    record::{FailureKind, Record, StageFailure, Unserializable},
-    serialized::Serialized,
-    sink::{ChannelSink, FnSink, NullSink, Sink},
-    source::{SourcePolicy, SourceState},
-    stage::{Stage, StageArg, StageFn},
-    stats::Timing,
-    status::{
-        DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, Latency, MachineState,
-        QueueStatus, Rates, SinkReport, SourceReport, StageStatus, Status, Timestamp,
+    machine::{Machine, MachineBuilder, Putter, StopMode},
+    observe::{
+        Action, Counts, Debugger, Event, Handler, LogAndContinue, MachineState, Progress,
+        StageDebugger, Status, StatusPlugin, StopWhenDone, Timing,
     },
 };
 
 #[cfg(feature = "zmq")]
+pub use crate::io::{BindError, Remote, RemoteOptions, ZmqSink};
+
+// Names that were at the root before the layers had modules: still there, so that no
+// program breaks, but documented in their modules.
+#[doc(hidden)]
+#[cfg(feature = "zmq")]
+pub use crate::io::{
+    ZmqSinkOptions, ZmqStats, DEFAULT_MAX_REQUEST, DEFAULT_STATUS_INTERVAL, STATUS_TOPIC,
+};
+#[doc(hidden)]
 pub use crate::{
-    publish::{BindError, ZmqSink, ZmqSinkOptions, ZmqStats},
-    remote::{Remote, RemoteOptions, DEFAULT_MAX_REQUEST, DEFAULT_STATUS_INTERVAL, STATUS_TOPIC},
+    datum::{ArgKey, FailureKind, StageArg, StageFailure, StageFn, Unserializable},
+    machine::{DEFAULT_CAPACITY, DEFAULT_RATE_WINDOW, DEFAULT_SLOTS, DEFAULT_TICK, MAX_SLOTS},
+    observe::{
+        Both, DisplayPart, ErrorCounts, ErrorKind, ErrorLog, ErrorReport, EventKind, InFlight,
+        Latency, Logged, ProgressFields, QueueStatus, Rates, SinkReport, SourceReport, StageStatus,
+        Timestamp, DEFAULT_KEPT_ERRORS,
+    },
 };
 
 /// The `zmq` crate the ZeroMQ sink and [`Remote`] are built on, for subscribers and control
@@ -246,10 +237,14 @@ pub use timbr_sched as sched;
 /// The `bson` crate, for [`ObjectId`](bson::oid::ObjectId).
 pub use bson;
 
+/// The `crossbeam-channel` crate, whose [`Receiver`](crossbeam_channel::Receiver)
+/// [`ChannelSink`] hands out.
+pub use crossbeam_channel;
+
 /// Not public API: what the `timbr-macros` expansions refer to.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::glue::*;
+    pub use crate::datum::glue::*;
 }
 
 /// The README's examples, compiled and run as doc tests.

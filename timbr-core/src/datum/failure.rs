@@ -1,0 +1,143 @@
+//! A stage failure captured with everything needed to look at it again: the datum, the
+//! stage's argument values, the error chain, and a way to rerun the stage.
+
+use std::any::Any;
+use std::backtrace::Backtrace;
+use std::fmt;
+use std::sync::Arc;
+
+use bson::oid::ObjectId;
+use timbr_sched::{NodeId, Outcome, Outcomes, TaskError, Value};
+
+use crate::observe::status::Timestamp;
+
+/// A stage that failed on a datum, with the run it failed in.
+///
+/// Events carry it ([`Event::StageFailed`](crate::Event::StageFailed)); a handler that stops
+/// with [`Action::StopAndKeep`](crate::Action::StopAndKeep) leaves it in
+/// [`Machine::kept`](crate::Machine::kept).
+pub struct Failure {
+    pub(crate) oid: ObjectId,
+    pub(crate) slot: usize,
+    pub(crate) stage: Arc<str>,
+    pub(crate) error: TaskError,
+    pub(crate) at: Timestamp,
+    pub(crate) node: NodeId,
+    pub(crate) outcomes: Arc<Outcomes>,
+}
+
+impl Failure {
+    /// The datum's oid.
+    pub fn oid(&self) -> ObjectId {
+        self.oid
+    }
+
+    /// The failing stage's slot.
+    pub fn slot(&self) -> usize {
+        self.slot
+    }
+
+    /// The failing stage's name.
+    pub fn stage(&self) -> &str {
+        &self.stage
+    }
+
+    /// What the stage returned (or how it panicked).
+    pub fn error(&self) -> &TaskError {
+        &self.error
+    }
+
+    /// When it failed.
+    pub fn at(&self) -> Timestamp {
+        self.at
+    }
+
+    /// The error and its causes, outermost first.
+    pub fn chain(&self) -> Vec<String> {
+        let mut chain = vec![self.error.to_string()];
+        let mut cause = self.error.inner().and_then(|e| e.source());
+        while let Some(e) = cause {
+            chain.push(e.to_string());
+            cause = e.source();
+        }
+        chain
+    }
+
+    /// The datum that failed, if it is a `T` (the machine's datum type).
+    pub fn datum<T: Any>(&self) -> Option<&T> {
+        self.outcomes.value::<T>("in").ok()
+    }
+
+    /// The value the run computed for `key` (`in`, `oid`, `f0`…), if it holds a `T`: the
+    /// failing stage's arguments are all there.
+    pub fn value<T: Any>(&self, key: &str) -> Option<&T> {
+        self.outcomes.value::<T>(key).ok()
+    }
+
+    /// The whole run's outcomes.
+    pub fn outcomes(&self) -> &Outcomes {
+        &self.outcomes
+    }
+
+    /// Runs the failing stage again, now, on this thread, on the very argument values it
+    /// failed with: set a breakpoint in the stage, or `RUST_BACKTRACE=1` for a panic's
+    /// backtrace, and see it fail where it fails. Upstream stages are not rerun.
+    ///
+    /// # Errors
+    ///
+    /// The stage's error (a panic is caught and returned as a [`TaskError`]).
+    pub fn replay(&self) -> Result<Value, TaskError> {
+        match self.outcomes.rerun(self.node) {
+            Ok(Outcome::Value(v)) => Ok(v),
+            Ok(Outcome::Failed(e)) => Err(e),
+            Ok(Outcome::Skipped(s)) => Err(TaskError::msg(s)),
+            Err(e) => Err(TaskError::new(e)),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stage `{}` (f{}) failed on {}: {}",
+            self.stage,
+            self.slot,
+            self.oid.to_hex(),
+            self.error
+        )
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Failure")
+            .field("oid", &self.oid.to_hex())
+            .field("slot", &self.slot)
+            .field("stage", &self.stage)
+            .field("error", &self.error)
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a handler kept when it stopped the machine with
+/// [`Action::StopAndKeep`](crate::Action::StopAndKeep).
+#[derive(Clone, Debug)]
+pub struct Kept {
+    /// The event that stopped the machine.
+    pub event: crate::Event,
+    /// Where the machine's thread was when it handled the event. (A stage's own frames are
+    /// gone by then: [`Failure::replay`] reproduces them on your thread.)
+    pub backtrace: Arc<Backtrace>,
+}
+
+impl Kept {
+    /// The stage failure, if the event was one.
+    pub fn failure(&self) -> Option<&Arc<Failure>> {
+        match &self.event {
+            crate::Event::StageFailed(f) => Some(f),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! What one datum becomes, with no threads: the keys a stage can ask for, stages, the wiring
+//! of a machine's stages into one graph, serialized values, the result of a call, a stage
+//! failure kept for a closer look, and the record.
+//!
+//! | file | what |
+//! |---|---|
+//! | `key.rs` | [`ArgKey`]: the names a stage can ask for (`input`, `oid`, `f{k}`, their `_s`) |
+//! | `stage.rs` | [`Stage`]: a user function at a slot, its arguments named, typed and type-erased |
+//! | `wiring.rs` | a machine's stages compiled into one graph and its plans, type-checked |
+//! | `serialized.rs` | [`Serialized`]: JSON text, or `{"_exception": …}` |
+//! | `record.rs` | [`Record`]: assembled from a run, with the one formatter of a failure's text |
+//! | `call.rs` | [`Called`]: every key of one datum, from [`Machine::call`](crate::Machine::call) |
+//! | `failure.rs` | [`Failure`] and [`Kept`]: a failed stage with its datum, arguments and chain |
+//! | `glue.rs` | what the stage macros expand to (hidden) |
+
+pub(crate) mod call;
+pub(crate) mod failure;
+pub(crate) mod glue;
+pub(crate) mod key;
+pub(crate) mod record;
+pub(crate) mod serialized;
+pub(crate) mod stage;
+pub(crate) mod wiring;
+
+use serde::Serialize;
+
+pub use self::{
+    call::Called,
+    failure::{Failure, Kept},
+    key::ArgKey,
+    record::{FailureKind, Record, StageFailure, Unserializable},
+    serialized::Serialized,
+    stage::{Stage, StageArg, StageFn},
+};
+
+/// What a machine carries and what its stages produce: a value that serializes (for its
+/// record) and that threads can share. Implemented for every such type.
+pub trait Datum: Serialize + Send + Sync + 'static {}
+
+impl<T: Serialize + Send + Sync + 'static> Datum for T {}

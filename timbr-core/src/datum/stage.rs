@@ -1,0 +1,361 @@
+//! Stages: user functions at a slot, with their arguments named, typed and type-erased.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use timbr_sched::{Args, TaskError, TaskFn, TypeInfo, Value};
+
+use crate::{ArgKey, BuildError, Datum, Serialized};
+
+/// A function the machine can run at a slot: its position, the keys it reads and the code.
+///
+/// Made from a function or closure whose parameters are references (`&T`), with one argument
+/// name per parameter; the names say which keys of the datum's graph are passed:
+///
+/// | name | value | type |
+/// |---|---|---|
+/// | `input` | the datum | `&T` (the machine's datum type) |
+/// | `oid` | the datum's id | `&bson::oid::ObjectId` |
+/// | `f{k}` | output of slot `k` (`k` < this stage's slot) | `&` that slot's output type |
+/// | `input_s`, `oid_s`, `f{k}_s` | serialized form | `&Serialized` (derefs to `&str`) |
+///
+/// The [`#[stage(n)]`](macro@crate::stage) attribute and the [`stage_fn!`](crate::stage_fn)
+/// macro make stages from parameter names, with the argument mistakes caught at compile time;
+/// this plain API is what they build on, and works without them.
+///
+/// # Examples
+///
+/// ```
+/// use timbr_core::{Serialized, Stage};
+///
+/// let length = Stage::new(0, "length", ["input"], |text: &String| text.len())?;
+/// let parsed = Stage::try_new(1, "parse", ["f0", "input_s"], |n: &usize, json: &Serialized| {
+///     if *n == 0 { Err(format!("empty datum {}", json.as_str())) } else { Ok(*n * 2) }
+/// })?;
+/// assert_eq!(length.slot(), 0);
+/// assert_eq!(parsed.name(), "parse");
+/// # Ok::<(), timbr_core::BuildError>(())
+/// ```
+#[derive(Clone)]
+pub struct Stage {
+    pub(crate) name: Arc<str>,
+    pub(crate) slot: usize,
+    pub(crate) args: Arc<[StageArg]>,
+    pub(crate) output: TypeInfo,
+    pub(crate) serialize: SerializeFn,
+    pub(crate) func: TaskFn,
+}
+
+/// Serializes a type-erased value of a stage's output type.
+pub(crate) type SerializeFn = fn(&Value) -> Serialized;
+
+/// One argument of a stage: the key it reads and the type it expects there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StageArg {
+    /// The key.
+    pub key: ArgKey,
+    /// The type the stage takes a reference to.
+    pub ty: TypeInfo,
+}
+
+impl Stage {
+    /// A stage that always produces an `R`.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] if an argument name is not a key, names a slot not before `slot`, is
+    /// given twice, or the number of names differs from the number of parameters.
+    pub fn new<A, R, F>(
+        slot: usize,
+        name: impl Into<String>,
+        args: impl IntoIterator<Item = impl AsRef<str>>,
+        f: F,
+    ) -> Result<Stage, BuildError>
+    where
+        F: StageFn<A, R>,
+        R: Datum,
+    {
+        let name = name.into();
+        let keys = parse_names::<A, R, F>(&name, args)?;
+        Stage::with_keys(slot, name, &keys, f)
+    }
+
+    /// A stage that produces an `R` or fails with an `E`; a failure is recorded against the
+    /// stage and the datum, and the machine goes on.
+    ///
+    /// `E` is anything that converts into `Box<dyn Error + Send + Sync>`: an error type (its
+    /// `source` chain is kept, see [`Failure::chain`](crate::Failure::chain)), a `String` or a
+    /// `&str`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Stage::new`].
+    pub fn try_new<A, R, E, F>(
+        slot: usize,
+        name: impl Into<String>,
+        args: impl IntoIterator<Item = impl AsRef<str>>,
+        f: F,
+    ) -> Result<Stage, BuildError>
+    where
+        F: StageFn<A, Result<R, E>>,
+        R: Datum,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let name = name.into();
+        let keys = parse_names::<A, Result<R, E>, F>(&name, args)?;
+        Stage::try_with_keys(slot, name, &keys, f)
+    }
+
+    /// [`Stage::new`] with the arguments already parsed (what the macros generate).
+    pub(crate) fn with_keys<A, R, F>(
+        slot: usize,
+        name: String,
+        keys: &[ArgKey],
+        f: F,
+    ) -> Result<Stage, BuildError>
+    where
+        F: StageFn<A, R>,
+        R: Datum,
+    {
+        let func: TaskFn = Arc::new(move |a: &Args<'_>| f.call(a).map(Value::new));
+        Stage::assemble::<R>(slot, name, keys, F::arg_types(), func)
+    }
+
+    /// [`Stage::try_new`] with the arguments already parsed (what the macros generate).
+    pub(crate) fn try_with_keys<A, R, E, F>(
+        slot: usize,
+        name: String,
+        keys: &[ArgKey],
+        f: F,
+    ) -> Result<Stage, BuildError>
+    where
+        F: StageFn<A, Result<R, E>>,
+        R: Datum,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let func: TaskFn =
+            Arc::new(move |a: &Args<'_>| f.call(a)?.map(Value::new).map_err(TaskError::new));
+        Stage::assemble::<R>(slot, name, keys, F::arg_types(), func)
+    }
+
+    fn assemble<R: Datum>(
+        slot: usize,
+        name: String,
+        keys: &[ArgKey],
+        types: Vec<TypeInfo>,
+        func: TaskFn,
+    ) -> Result<Stage, BuildError> {
+        if keys.len() != types.len() {
+            return Err(BuildError::Arity {
+                stage: name,
+                names: keys.len(),
+                params: types.len(),
+            });
+        }
+        let mut args: Vec<StageArg> = Vec::with_capacity(keys.len());
+        for (&key, ty) in keys.iter().zip(types) {
+            if key.slot().is_some_and(|k| k >= slot) {
+                return Err(BuildError::NotEarlier {
+                    stage: name,
+                    slot,
+                    argument: key.to_string(),
+                });
+            }
+            if args.iter().any(|a| a.key == key) {
+                return Err(BuildError::DuplicateArgument {
+                    stage: name,
+                    argument: key.to_string(),
+                });
+            }
+            args.push(StageArg { key, ty });
+        }
+        Ok(Stage {
+            name: name.into(),
+            slot,
+            args: args.into(),
+            output: TypeInfo::of::<R>(),
+            serialize: serialize_as::<R>,
+            func,
+        })
+    }
+
+    /// The stage's name (the function's name for `#[stage]` functions).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The slot the stage runs at.
+    pub fn slot(&self) -> usize {
+        self.slot
+    }
+
+    /// The stage's arguments, in parameter order.
+    pub fn args(&self) -> &[StageArg] {
+        &self.args
+    }
+
+    /// The type the stage produces.
+    pub fn output(&self) -> TypeInfo {
+        self.output
+    }
+
+    /// The same stage at another slot (re-checking that its arguments are earlier slots).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::NotEarlier`] if an argument reads a slot not before `slot`.
+    pub fn at(mut self, slot: usize) -> Result<Stage, BuildError> {
+        if let Some(arg) = self
+            .args
+            .iter()
+            .find(|a| a.key.slot().is_some_and(|k| k >= slot))
+        {
+            return Err(BuildError::NotEarlier {
+                stage: self.name.to_string(),
+                slot,
+                argument: arg.key.to_string(),
+            });
+        }
+        self.slot = slot;
+        Ok(self)
+    }
+}
+
+impl fmt::Debug for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stage")
+            .field("name", &self.name)
+            .field("slot", &self.slot)
+            .field("args", &self.args)
+            .field("output", &self.output)
+            .finish()
+    }
+}
+
+fn serialize_as<R: Serialize + 'static>(value: &Value) -> Serialized {
+    match value.downcast_ref::<R>() {
+        Some(v) => Serialized::json(v),
+        // The graph stores exactly what the stage returned, so this cannot happen.
+        None => Serialized::exception(format_args!(
+            "expected a `{}`, found a `{}`",
+            std::any::type_name::<R>(),
+            value.type_name()
+        )),
+    }
+}
+
+/// Parses argument names into keys, checking first that there is one per parameter.
+fn parse_names<A, R, F: StageFn<A, R>>(
+    stage: &str,
+    names: impl IntoIterator<Item = impl AsRef<str>>,
+) -> Result<Vec<ArgKey>, BuildError> {
+    let names: Vec<String> = names.into_iter().map(|n| n.as_ref().to_owned()).collect();
+    let params = F::arg_types().len();
+    if names.len() != params {
+        return Err(BuildError::Arity {
+            stage: stage.to_owned(),
+            names: names.len(),
+            params,
+        });
+    }
+    names
+        .into_iter()
+        .map(|argument| {
+            ArgKey::parse(&argument).ok_or_else(|| BuildError::UnknownArgument {
+                stage: stage.to_owned(),
+                argument,
+            })
+        })
+        .collect()
+}
+
+/// A function of references that a [`Stage`] can call: implemented for every
+/// `Fn(&A0, &A1, …) -> R` of up to 12 parameters.
+///
+/// `A` is the tuple of parameter types; you never name it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a stage function",
+    label = "not a stage function",
+    note = "a stage function takes at most 12 arguments, each a reference `&T` to a sized `Send + Sync + 'static` type, and returns a value (or a `Result`)"
+)]
+pub trait StageFn<A, R>: Send + Sync + 'static {
+    /// The parameter types, in order.
+    fn arg_types() -> Vec<TypeInfo>;
+
+    /// Calls the function with the run's arguments.
+    ///
+    /// # Errors
+    ///
+    /// A [`TaskError`] if an argument is missing or of another type (the machine's wiring
+    /// checks make both impossible).
+    fn call(&self, args: &Args<'_>) -> Result<R, TaskError>;
+}
+
+macro_rules! impl_stage_fn {
+    ($($A:ident $i:tt),*) => {
+        impl<F, R, $($A,)*> StageFn<($($A,)*), R> for F
+        where
+            F: Fn($(&$A),*) -> R + Send + Sync + 'static,
+            $($A: Any + Send + Sync,)*
+        {
+            fn arg_types() -> Vec<TypeInfo> {
+                vec![$(TypeInfo::of::<$A>()),*]
+            }
+
+            #[allow(unused_variables, reason = "the zero-parameter case reads no arguments")]
+            fn call(&self, args: &Args<'_>) -> Result<R, TaskError> {
+                Ok(self($(args.get::<$A>($i)?),*))
+            }
+        }
+    };
+}
+
+impl_stage_fn!();
+impl_stage_fn!(A0 0);
+impl_stage_fn!(A0 0, A1 1);
+impl_stage_fn!(A0 0, A1 1, A2 2);
+impl_stage_fn!(A0 0, A1 1, A2 2, A3 3);
+impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4);
+impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5);
+impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6);
+impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7);
+impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7, A8 8);
+impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7, A8 8, A9 9);
+impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7, A8 8, A9 9, A10 10);
+impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7, A8 8, A9 9, A10 10, A11 11);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argument_mistakes_are_named() {
+        let e = Stage::new(2, "s", ["f2"], |x: &u8| *x).unwrap_err();
+        assert!(matches!(e, BuildError::NotEarlier { slot: 2, .. }), "{e}");
+        let e = Stage::new(2, "s", ["in"], |x: &u8| *x).unwrap_err();
+        assert_eq!(
+            e.to_string().split(',').next().unwrap(),
+            "stage `s` asks for `in`"
+        );
+        let e = Stage::new(2, "s", ["f0", "f0"], |x: &u8, y: &u8| x + y).unwrap_err();
+        assert!(matches!(e, BuildError::DuplicateArgument { .. }));
+        let e = Stage::new(2, "s", ["f0"], |x: &u8, y: &u8| x + y).unwrap_err();
+        assert!(matches!(
+            e,
+            BuildError::Arity {
+                names: 1,
+                params: 2,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn moving_a_stage_rechecks_its_arguments() {
+        let s = Stage::new(3, "s", ["f1"], |x: &u8| *x).unwrap();
+        assert_eq!(s.clone().at(5).unwrap().slot(), 5);
+        assert!(s.at(1).is_err());
+    }
+}

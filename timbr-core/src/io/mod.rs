@@ -1,0 +1,31 @@
+//! The edges: the queue data wait in, the source that feeds it, the sinks records go to, and
+//! the ZeroMQ plumbing that publishing and remote control share.
+//!
+//! | file | what |
+//! |---|---|
+//! | `queue.rs` | [`Queue`], the trait, and [`MemoryQueue`], the bounded embedded default |
+//! | `source.rs` | a source iterator on its own thread: backpressure or a drop policy |
+//! | `sink/` | [`Sink`], the trait, with channel, callback, null, JSON lines and ZeroMQ sinks |
+//! | `zmq/` | which endpoints may be bound, the private socket directory, binding (shared) |
+//! | `remote/` | [`Remote`]: status snapshots and a control endpoint for other processes |
+
+pub(crate) mod queue;
+#[cfg(feature = "zmq")]
+pub(crate) mod remote;
+pub(crate) mod sink;
+pub(crate) mod source;
+#[cfg(feature = "zmq")]
+pub(crate) mod zmq;
+
+pub use self::{
+    queue::{MemoryQueue, Queue, Taken},
+    sink::{ChannelSink, FnSink, JsonLinesSink, NullSink, Sink},
+    source::{SourcePolicy, SourceState},
+};
+
+#[cfg(feature = "zmq")]
+pub use self::{
+    remote::{Remote, RemoteOptions, DEFAULT_MAX_REQUEST, DEFAULT_STATUS_INTERVAL, STATUS_TOPIC},
+    sink::{ZmqSink, ZmqSinkOptions, ZmqStats},
+    zmq::BindError,
+};

@@ -1,0 +1,9 @@
+//! ZeroMQ plumbing shared by the records sink and the remote endpoints: which endpoints may
+//! be bound and why a bind fails, the private socket directory, and binding itself.
+
+pub(crate) mod bind;
+pub(crate) mod endpoint;
+#[cfg(unix)]
+pub(crate) mod socket_dir;
+
+pub use self::endpoint::BindError;

@@ -1,0 +1,117 @@
+//! The consumer loop: take a datum, run it through the current wiring, deliver its record
+//! (in input order if asked), count it and report what went wrong; the last consumer out
+//! ends the machine's life.
+
+use std::collections::BTreeMap;
+
+use crate::machine::life::{Exit, Mode, Settle};
+use crate::machine::shared::Shared;
+use crate::machine::thread_role::mark_machine_thread;
+use crate::{Datum, Event, MachineState, Record, Taken};
+
+#[derive(Default)]
+pub(crate) struct Reorder {
+    next: u64,
+    pending: BTreeMap<u64, Record>,
+}
+
+/// Ends a consumer's life however its thread ends: the last one out settles the machine's
+/// final state.
+struct Exiting<'a, T: Datum>(&'a Shared<T>);
+
+impl<T: Datum> Drop for Exiting<'_, T> {
+    fn drop(&mut self) {
+        self.0.consumer_exited();
+    }
+}
+
+impl<T: Datum> Shared<T> {
+    /// The consumer thread's body. `live` was incremented for it by the spawner.
+    pub(crate) fn consume(&self, worker: usize) {
+        mark_machine_thread();
+        let _exiting = Exiting(self);
+        let (mut version, mut wiring) = self.current_wiring();
+        while let Some((seq, datum)) = self.next_datum() {
+            if self
+                .wiring_version
+                .load(std::sync::atomic::Ordering::Acquire)
+                != version
+            {
+                (version, wiring) = self.current_wiring();
+            }
+            let (record, failed) = self.process(&wiring, datum, Some(worker));
+            let report = failed.map(|outcomes| (outcomes, record.clone()));
+            self.deliver(seq, record);
+            if let Some((outcomes, record)) = report {
+                self.report(&wiring, &record, outcomes);
+            }
+        }
+    }
+
+    /// The next datum to process and its sequence number, or `None` when the consumer must
+    /// stop.
+    fn next_datum(&self) -> Option<(u64, T)> {
+        let mut seq = self.ordered.then(|| self.next_seq.lock());
+        loop {
+            let datum = match self.sup.life.mode() {
+                Mode::Run => match self.queue.take(None) {
+                    Taken::Datum(d) => d,
+                    Taken::TimedOut | Taken::Woken => continue,
+                },
+                Mode::Drain => self.queue.try_take()?,
+                Mode::Return => return None,
+            };
+            self.sup.counters.take();
+            let n = match seq.as_mut() {
+                Some(next) => {
+                    let n = **next;
+                    **next += 1;
+                    n
+                }
+                None => 0,
+            };
+            return Some((n, datum));
+        }
+    }
+
+    fn deliver(&self, seq: u64, record: Record) {
+        if !self.ordered {
+            return self.send(record);
+        }
+        let mut reorder = self.reorder.lock();
+        reorder.pending.insert(seq, record);
+        loop {
+            let next = reorder.next;
+            let Some(record) = reorder.pending.remove(&next) else {
+                break;
+            };
+            reorder.next += 1;
+            self.send(record);
+        }
+    }
+
+    /// A consumer ends. The last one flushes the sink, settles the final state, emits the
+    /// closing events and runs the shutdown hooks.
+    fn consumer_exited(&self) {
+        let life = &self.sup.life;
+        if life.consumer_exited() == Exit::Others {
+            return;
+        }
+        // Still counted as running while the sink flushes: records are not out yet.
+        self.flush_sink();
+        let end = life.end();
+        let _settle = Settle(life);
+        if end == MachineState::Completed {
+            let counts = self.sup.counters.snapshot();
+            let _ = self.sup.decide(&Event::Completed {
+                processed: counts.processed,
+                failed: counts.failed,
+            });
+        }
+        let _ = self.sup.decide(&Event::Stopped { state: end });
+        let status = self.status();
+        self.sup.each_plugin("stopped", |p| p.stopped(&status));
+        self.sup
+            .run_hooks("shutdown", &self.sup.on_shutdown, &status);
+    }
+}

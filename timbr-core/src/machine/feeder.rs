@@ -1,0 +1,124 @@
+//! The source thread's body: it feeds the queue from the source iterator with backpressure
+//! or a drop policy, and stops and resumes without losing the datum in hand.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::io::source::{SourceParts, SourceStatus};
+use crate::machine::Supervisor;
+use crate::unwind;
+use crate::{ErrorKind, ErrorReport, Event, Queue, SourcePolicy, SourceState};
+
+/// How long a source blocked on a full queue waits before checking whether it should stop.
+const STOP_CHECK: Duration = Duration::from_millis(20);
+
+pub(crate) struct Feeder<'a, T> {
+    pub(crate) queue: &'a dyn Queue<T>,
+    pub(crate) sup: &'a Supervisor,
+    pub(crate) policy: SourcePolicy,
+    pub(crate) status: &'a SourceStatus,
+}
+
+impl<T: Send + 'static> Feeder<'_, T> {
+    /// Feeds the queue until the iterator ends or fails, or `stop` is raised; returns what
+    /// is left so a later start resumes there.
+    pub(crate) fn run(&self, mut parts: SourceParts<T>) -> SourceParts<T> {
+        self.status.set(SourceState::Running);
+        loop {
+            if self.sup.life.source_must_stop() {
+                self.status.set(SourceState::Ready);
+                return parts;
+            }
+            let datum = match parts.pending.take() {
+                Some(d) => d,
+                None => match self.next(&mut parts) {
+                    Some(d) => d,
+                    None => return parts,
+                },
+            };
+            if let Some(d) = self.offer(datum) {
+                parts.pending = Some(d);
+                self.status.set(SourceState::Ready);
+                return parts;
+            }
+        }
+    }
+
+    fn next(&self, parts: &mut SourceParts<T>) -> Option<T> {
+        let iter = parts.iter.as_mut()?;
+        // A panicking iterator is a failed source.
+        let end = match unwind::catch(|| iter.next()) {
+            Ok(Some(Ok(d))) => {
+                self.status.produced.fetch_add(1, Ordering::AcqRel);
+                return Some(d);
+            }
+            Ok(Some(Err(e))) => SourceState::Failed(e),
+            Ok(None) => SourceState::Exhausted,
+            Err(panic) => SourceState::Failed(format!("panicked: {panic}")),
+        };
+        parts.iter = None;
+        let event = match &end {
+            SourceState::Failed(message) => {
+                self.sup
+                    .errors
+                    .record(ErrorReport::new(ErrorKind::Source, message.clone()));
+                Event::SourceFailed {
+                    message: message.clone(),
+                }
+            }
+            _ => Event::SourceExhausted {
+                produced: self.status.produced.load(Ordering::Acquire),
+            },
+        };
+        self.status.set(end);
+        self.sup.emit(event);
+        None
+    }
+
+    /// Puts `datum` by the policy; hands it back if the source must stop first.
+    fn offer(&self, datum: T) -> Option<T> {
+        self.sup.counters.offer();
+        let mut datum = match self.queue.try_put(datum) {
+            Ok(()) => return None,
+            Err(full) => full.into_inner(),
+        };
+        match self.policy {
+            // The datum stays the source's while it waits: only a blocked put in progress
+            // counts it as offered, so the queue never looks fuller than it is.
+            SourcePolicy::Block => loop {
+                self.sup.counters.withdraw();
+                if self.sup.life.source_must_stop() {
+                    return Some(datum);
+                }
+                self.sup.counters.offer();
+                match self
+                    .queue
+                    .put_until(datum, Some(Instant::now() + STOP_CHECK))
+                {
+                    Ok(()) => return None,
+                    Err(e) => datum = e.into_inner(),
+                }
+            },
+            SourcePolicy::DropNewest => {
+                self.sup.counters.drop_new();
+                drop(datum);
+                self.sup.emit(Event::Dropped {
+                    policy: self.policy,
+                });
+                None
+            }
+            SourcePolicy::DropOldest => loop {
+                if self.queue.try_take().is_some() {
+                    self.sup.counters.drop_old();
+                    self.sup.emit(Event::Dropped {
+                        policy: self.policy,
+                    });
+                }
+                match self.queue.try_put(datum) {
+                    Ok(()) => return None,
+                    Err(full) => datum = full.into_inner(),
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The runtime: a [`Machine`] and its builder, the putters that feed it, and the threads
+//! that run it.
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | the [`Machine`] handle, its construction and accounting |
+//! | `builder.rs` | [`MachineBuilder`]: every setting and its default |
+//! | `queueing.rs`, `putter.rs` | data in: the queue, [`Putter`]; `call` and `get` on the caller's thread |
+//! | `running.rs` | start, stop, wait: the threads a machine owns |
+//! | `feeder.rs` | the source thread: backpressure or a drop policy |
+//! | `sourcing.rs`, `rewiring.rs` | a source, and stages changed at run time |
+//! | `life.rs` | **the only writer of the machine's state**: state, stop mode, live consumers, settled |
+//! | `supervisor.rs` | what does not depend on the datum type: counters, statistics, errors, the handler and the panic policy for user code |
+//! | `shared.rs`, `consumer.rs` | what a datum goes through on any thread, and the consumer loop |
+//! | `snapshot.rs`, `monitor.rs` | taking a status; the monitor thread (rates, idleness, plugin ticks) |
+//! | `thread_role.rs` | which threads are the machine's own (where `stop` only asks) |
+
+mod builder;
+mod consumer;
+mod feeder;
+pub(crate) mod life;
+mod monitor;
+mod putter;
+mod queueing;
+mod rewiring;
+mod running;
+mod shared;
+mod snapshot;
+mod sourcing;
+pub(crate) mod supervisor;
+pub(crate) mod thread_role;
+
+use std::fmt;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
+
+pub use self::builder::{
+    MachineBuilder, DEFAULT_CAPACITY, DEFAULT_RATE_WINDOW, DEFAULT_SLOTS, DEFAULT_TICK, MAX_SLOTS,
+};
+pub use self::putter::Putter;
+pub(crate) use self::shared::Shared;
+pub(crate) use self::supervisor::Supervisor;
+
+use crate::io::source::SourceParts;
+use crate::{BuildError, Counts, Datum, Stage};
+
+/// What [`Machine::stop`] does with the data still queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopMode {
+    /// Process everything queued, then stop.
+    Drain,
+    /// Finish the data in flight, stop, and hand the queued data back.
+    Return,
+}
+
+/// A streaming machine: data go in through a bounded queue, each runs through the stages,
+/// and each produces a [`Record`].
+///
+/// Every method takes `&self`, so a machine can be shared (e.g. in an `Arc`) between the
+/// threads that feed it, watch it and stop it. Dropping a running machine stops it, draining
+/// its queue.
+///
+/// See the [crate documentation](crate) for the whole flow.
+pub struct Machine<T: Datum> {
+    shared: Arc<Shared<T>>,
+    control: Mutex<Control<T>>,
+    putter: Putter<T>,
+}
+
+struct Control<T> {
+    consumers: Vec<JoinHandle<()>>,
+    monitor: Option<JoinHandle<()>>,
+    source: Option<JoinHandle<SourceParts<T>>>,
+    parts: Option<SourceParts<T>>,
+}
+
+impl<T: Datum> Default for Machine<T> {
+    fn default() -> Self {
+        Machine::new()
+    }
+}
+
+impl<T: Datum> Machine<T> {
+    /// A machine with default settings and no stages: every slot is the identity.
+    pub fn new() -> Self {
+        // No stages: nothing to check, nothing can fail.
+        MachineBuilder::default()
+            .build()
+            .expect("a machine without stages always builds")
+    }
+
+    /// A builder for non-default settings.
+    pub fn builder() -> MachineBuilder<T> {
+        MachineBuilder::default()
+    }
+
+    /// A machine with default settings and these stages, with as many slots as the highest
+    /// stage needs (at least [`DEFAULT_SLOTS`](crate::DEFAULT_SLOTS)). The `from_stages!`
+    /// macro calls this.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] as for [`MachineBuilder::build`].
+    pub fn from_stages(stages: impl IntoIterator<Item = Stage>) -> Result<Self, BuildError> {
+        let stages: Vec<Stage> = stages.into_iter().collect();
+        let slots = stages
+            .iter()
+            .map(|s| s.slot + 1)
+            .max()
+            .unwrap_or(0)
+            .max(crate::DEFAULT_SLOTS);
+        Machine::builder().slots(slots).stages(stages).build()
+    }
+
+    pub(crate) fn from_shared(shared: Arc<Shared<T>>) -> Self {
+        let putter = Putter {
+            queue: Arc::clone(&shared.queue),
+            sup: Arc::clone(&shared.sup),
+        };
+        Machine {
+            shared,
+            control: Mutex::new(Control {
+                consumers: Vec::new(),
+                monitor: None,
+                source: None,
+                parts: None,
+            }),
+            putter,
+        }
+    }
+
+    // ---- accounting ------------------------------------------------------------------------
+
+    /// Where every accepted datum is: always balanced (see [`Counts`]).
+    pub fn counts(&self) -> Counts {
+        self.shared.sup.counters.snapshot()
+    }
+
+    /// How many records the sink failed to take.
+    pub fn sink_errors(&self) -> u64 {
+        self.shared.sup.errors.counts().sink
+    }
+
+    /// The sink's last error message.
+    pub fn last_sink_error(&self) -> Option<String> {
+        self.shared.sup.errors.last_sink()
+    }
+
+    /// Where the sink sends records.
+    pub fn sink_description(&self) -> String {
+        self.shared.sink_description.clone()
+    }
+}
+
+impl<T: Datum> Drop for Machine<T> {
+    fn drop(&mut self) {
+        self.stop(StopMode::Drain);
+    }
+}
+
+impl<T: Datum> fmt::Debug for Machine<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Machine")
+            .field("name", &self.shared.sup.name)
+            .field("state", &self.state())
+            .field("slots", &self.slots())
+            .field("counts", &self.counts())
+            .finish_non_exhaustive()
+    }
+}

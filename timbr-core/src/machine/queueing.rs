@@ -1,0 +1,112 @@
+//! Data in: the queue (through the machine's own [`Putter`]), and processing one datum on
+//! the caller's thread (`call`, `get`).
+
+use std::time::{Duration, Instant};
+
+use bson::oid::ObjectId;
+
+use crate::machine::Machine;
+use crate::{Called, Datum, GetError, PutTimeoutError, Putter, Record, Taken, TryPutError};
+
+impl<T: Datum> Machine<T> {
+    /// Puts a datum if the queue has room; never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`TryPutError`] holding the datum when the queue is full.
+    pub fn try_put(&self, datum: T) -> Result<(), TryPutError<T>> {
+        self.putter.try_put(datum)
+    }
+
+    /// Puts a datum, waiting while the queue is full.
+    pub fn put(&self, datum: T) {
+        self.putter.put(datum)
+    }
+
+    /// Puts a datum, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`PutTimeoutError`] holding the datum if the queue stayed full.
+    pub fn put_timeout(&self, datum: T, timeout: Duration) -> Result<(), PutTimeoutError<T>> {
+        self.putter.put_timeout(datum, timeout)
+    }
+
+    /// A cloneable handle for putting data from other threads.
+    pub fn putter(&self) -> Putter<T> {
+        self.putter.clone()
+    }
+
+    /// How many data wait in the queue.
+    pub fn len(&self) -> usize {
+        self.shared.queue.len()
+    }
+
+    /// Whether no data wait in the queue.
+    pub fn is_empty(&self) -> bool {
+        self.shared.queue.is_empty()
+    }
+
+    /// Whether the queue is full.
+    pub fn is_full(&self) -> bool {
+        self.putter.is_full()
+    }
+
+    /// The queue's capacity, if bounded.
+    pub fn capacity(&self) -> Option<usize> {
+        self.shared.queue.capacity()
+    }
+
+    /// Processes `datum` now, on the caller's thread, without the queue: every raw key is
+    /// computed, serialized forms on request.
+    pub fn call(&self, datum: T) -> Called {
+        let (_, wiring) = self.shared.current_wiring();
+        let oid = ObjectId::new();
+        let outcomes = wiring.run(&wiring.call_plan, datum, oid, &*self.shared.executor, None);
+        Called {
+            wiring,
+            oid,
+            outcomes,
+        }
+    }
+
+    /// Takes one datum from the queue (waiting at most `timeout`), processes it on the
+    /// caller's thread and returns its record (not sent to the sink).
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Timeout`] if nothing arrived in time; [`GetError::Running`] while the
+    /// machine runs (its consumers own the queue then).
+    pub fn get(&self, timeout: Duration) -> Result<Record, GetError> {
+        if self.shared.sup.life.live_hint() > 0 {
+            return Err(GetError::Running);
+        }
+        // A queued datum needs no deadline (and no clock read).
+        let datum = match self.shared.queue.try_take() {
+            Some(d) => d,
+            None => self.take_within(timeout)?,
+        };
+        self.shared.sup.counters.take();
+        let (_, wiring) = self.shared.current_wiring();
+        let (record, failed) = {
+            let _caller = self.shared.sup.stats.caller.lock();
+            self.shared.process(&wiring, datum, None)
+        };
+        self.shared.count(record.is_ok());
+        if let Some(outcomes) = failed {
+            self.shared.report(&wiring, &record, outcomes);
+        }
+        Ok(record)
+    }
+
+    fn take_within(&self, timeout: Duration) -> Result<T, GetError> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            match self.shared.queue.take(deadline) {
+                Taken::Datum(d) => return Ok(d),
+                Taken::TimedOut => return Err(GetError::Timeout),
+                Taken::Woken => continue,
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The state a machine shares with its threads, and what every path a datum takes (the
+//! consumers, `get`) does with it: run it through the current wiring, hand its record to the
+//! sink, count it, and report what went wrong.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bson::oid::ObjectId;
+use parking_lot::{Mutex, RwLock};
+use timbr_sched::{Executor, Hooks, Outcomes};
+
+use crate::datum::wiring::Wiring;
+use crate::io::source::SourceStatus;
+use crate::machine::consumer::Reorder;
+use crate::machine::supervisor::Supervisor;
+use crate::unwind;
+use crate::{
+    Datum, ErrorKind, ErrorReport, Event, Failure, FailureKind, Queue, Record, Sink, SourcePolicy,
+    Timestamp,
+};
+
+pub(crate) struct Shared<T> {
+    pub(crate) queue: Arc<dyn Queue<T>>,
+    pub(crate) sup: Arc<Supervisor>,
+    pub(crate) wiring: RwLock<Arc<Wiring>>,
+    pub(crate) wiring_version: AtomicU64,
+    pub(crate) executor: Arc<dyn Executor>,
+    pub(crate) sink: Mutex<Box<dyn Sink>>,
+    /// What the sink said of itself when the machine was built.
+    pub(crate) sink_description: String,
+    pub(crate) source_status: SourceStatus,
+    pub(crate) policy: SourcePolicy,
+    pub(crate) ordered: bool,
+    /// In ordered mode, taking a datum and numbering it happen under this lock.
+    pub(crate) next_seq: Mutex<u64>,
+    pub(crate) reorder: Mutex<Reorder>,
+}
+
+impl<T: Datum> Shared<T> {
+    pub(crate) fn current_wiring(&self) -> (u64, Arc<Wiring>) {
+        let version = self.wiring_version.load(Ordering::Acquire);
+        (version, Arc::clone(&self.wiring.read()))
+    }
+
+    /// Runs one datum through the record plan, counting and timing its stages under the
+    /// shard of `worker` (`None`: a caller's thread). Returns the record, and the run's
+    /// outcomes if something must be reported.
+    pub(crate) fn process(
+        &self,
+        wiring: &Wiring,
+        datum: T,
+        worker: Option<usize>,
+    ) -> (Record, Option<Outcomes>) {
+        let oid = ObjectId::new();
+        let tracking = self.sup.stats.begin(worker, oid);
+        let timer = tracking.timer(wiring);
+        let hooks = timer.as_ref().map(|t| t as &dyn Hooks);
+        let outcomes = wiring.run(&wiring.record_plan, datum, oid, &*self.executor, hooks);
+        let record = wiring.record(oid, &outcomes);
+        tracking.finish(wiring, oid, &outcomes);
+        let report = !record.is_ok() || !record.unserializable.is_empty();
+        (record, report.then_some(outcomes))
+    }
+
+    /// Records and emits the failures of a datum's run (rare: only runs that failed).
+    pub(crate) fn report(&self, wiring: &Wiring, record: &Record, outcomes: Outcomes) {
+        let oid = record.oid;
+        let outcomes = Arc::new(outcomes);
+        let at = Timestamp::now();
+        for failure in record.failures() {
+            let FailureKind::Failed(error) = &failure.kind else {
+                continue;
+            };
+            let Some(node) = wiring
+                .stage_nodes()
+                .find(|&(slot, _)| slot == failure.slot)
+                .map(|(_, node)| node)
+            else {
+                continue;
+            };
+            self.sup.errors.record(ErrorReport {
+                kind: ErrorKind::Stage,
+                stage: Some(failure.stage.to_string()),
+                slot: Some(failure.slot),
+                message: error.to_string(),
+                oid: Some(oid.to_hex()),
+                at,
+            });
+            self.sup.emit(Event::StageFailed(Arc::new(Failure {
+                oid,
+                slot: failure.slot,
+                stage: Arc::clone(&failure.stage),
+                error: error.clone(),
+                at,
+                node,
+                outcomes: Arc::clone(&outcomes),
+            })));
+        }
+        for u in record.unserializable() {
+            let message = serde_json::from_str::<serde_json::Value>(&u.text)
+                .ok()
+                .and_then(|v| v.get("_exception")?.as_str().map(str::to_owned))
+                .unwrap_or_else(|| u.text.clone());
+            self.sup.errors.record(ErrorReport {
+                kind: ErrorKind::Serialization,
+                stage: Some(u.key.clone()),
+                slot: None,
+                message: message.clone(),
+                oid: Some(oid.to_hex()),
+                at,
+            });
+            self.sup.emit(Event::SerializationFailed {
+                oid,
+                key: u.key.clone(),
+                message,
+            });
+        }
+    }
+
+    /// Hands a record to the sink and counts its datum.
+    pub(crate) fn send(&self, record: Record) {
+        let ok = record.is_ok();
+        let oid = record.oid;
+        // A panicking sink is a sink error: the datum is counted, its record lost to it.
+        let sent = unwind::catch(|| self.sink.lock().send(record));
+        self.count(ok);
+        let message = match sent {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(panic) => format!("the sink panicked: {panic}"),
+        };
+        self.sink_error(Some(oid), message);
+    }
+
+    pub(crate) fn count(&self, ok: bool) {
+        if ok {
+            self.sup.counters.process();
+        } else {
+            self.sup.counters.fail();
+        }
+    }
+
+    pub(crate) fn sink_error(&self, oid: Option<ObjectId>, message: String) {
+        self.sup.errors.record(ErrorReport {
+            oid: oid.map(|o| o.to_hex()),
+            ..ErrorReport::new(ErrorKind::Sink, message.clone())
+        });
+        if let Some(oid) = oid {
+            self.sup.emit(Event::SinkFailed { oid, message });
+        }
+    }
+
+    pub(crate) fn flush_sink(&self) {
+        let flushed = unwind::catch(|| self.sink.lock().flush());
+        let message = match flushed {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(panic) => format!("the sink panicked while flushing: {panic}"),
+        };
+        self.sink_error(None, message);
+    }
+}

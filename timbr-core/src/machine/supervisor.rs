@@ -1,0 +1,195 @@
+//! The part of a machine that does not depend on its datum type, shared by the machine, its
+//! threads and its putters: its life, counters, statistics and errors, and the handler that
+//! decides what each event does.
+
+use std::backtrace::Backtrace;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::machine::life::{Lifecycle, Mode};
+use crate::machine::thread_role::as_machine_thread;
+use crate::observe::counters::Counters;
+use crate::observe::errors::ErrorBook;
+use crate::observe::rates::RateWindow;
+use crate::observe::stats::Stats;
+use crate::unwind;
+use crate::{
+    Action, ErrorKind, ErrorReport, Event, Handler, Kept, MachineState, Status, StatusPlugin,
+};
+
+/// A callback run with the machine's status.
+pub(crate) type StatusHook = Box<dyn Fn(&Status) + Send + Sync>;
+
+/// User code the machine runs besides stages, and what a panic in it means: each is caught,
+/// recorded as a handler error, and the machine goes on.
+pub(crate) enum Guarded<'a> {
+    /// The handler deciding on an event (a panic decides `Continue`).
+    Handler(&'a Event),
+    /// A shutdown or restart hook.
+    Hook(&'static str),
+    /// A status plugin's method.
+    Plugin { name: &'a str, call: &'static str },
+}
+
+pub(crate) struct Supervisor {
+    pub(crate) name: String,
+    pub(crate) counters: Counters,
+    pub(crate) life: Lifecycle,
+    /// Wakes consumers blocked on an empty queue.
+    pub(crate) wake: Box<dyn Fn(usize) + Send + Sync>,
+    pub(crate) workers: usize,
+    handler: Mutex<Box<dyn Handler>>,
+    /// A handler set while the current one was busy: installed after its event.
+    next_handler: Mutex<Option<Box<dyn Handler>>>,
+    pub(crate) errors: ErrorBook,
+    pub(crate) kept: Mutex<Option<Kept>>,
+    pub(crate) stats: Stats,
+    pub(crate) idle_after: Option<Duration>,
+    pub(crate) tick: Duration,
+    pub(crate) rates: Mutex<RateWindow>,
+    pub(crate) plugins: Vec<Arc<dyn StatusPlugin>>,
+    pub(crate) on_shutdown: Vec<StatusHook>,
+    pub(crate) on_restart: Vec<StatusHook>,
+}
+
+/// The settings a supervisor is built from.
+pub(crate) struct SupervisorParts {
+    pub(crate) name: String,
+    pub(crate) wake: Box<dyn Fn(usize) + Send + Sync>,
+    pub(crate) workers: usize,
+    pub(crate) handler: Box<dyn Handler>,
+    pub(crate) stats: Stats,
+    pub(crate) idle_after: Option<Duration>,
+    pub(crate) tick: Duration,
+    pub(crate) rate_window: Duration,
+    pub(crate) plugins: Vec<Arc<dyn StatusPlugin>>,
+    pub(crate) on_shutdown: Vec<StatusHook>,
+    pub(crate) on_restart: Vec<StatusHook>,
+}
+
+impl Supervisor {
+    pub(crate) fn new(p: SupervisorParts) -> Self {
+        Supervisor {
+            name: p.name,
+            counters: Counters::default(),
+            life: Lifecycle::default(),
+            wake: p.wake,
+            workers: p.workers,
+            handler: Mutex::new(p.handler),
+            next_handler: Mutex::new(None),
+            errors: ErrorBook::default(),
+            kept: Mutex::new(None),
+            stats: p.stats,
+            idle_after: p.idle_after,
+            tick: p.tick,
+            rates: Mutex::new(RateWindow::new(p.rate_window)),
+            plugins: p.plugins,
+            on_shutdown: p.on_shutdown,
+            on_restart: p.on_restart,
+        }
+    }
+
+    /// Runs user code marked as a machine thread (so that a `stop` it calls only asks); a
+    /// panic is recorded as a handler error naming what panicked, and gives `None`.
+    pub(crate) fn guard<R>(&self, what: Guarded<'_>, f: impl FnOnce() -> R) -> Option<R> {
+        let message = match as_machine_thread(|| unwind::catch(f)) {
+            Ok(r) => return Some(r),
+            Err(message) => message,
+        };
+        let message = match what {
+            Guarded::Handler(event) => format!("the handler panicked on `{event}`: {message}"),
+            Guarded::Hook(which) => format!("a {which} hook panicked: {message}"),
+            Guarded::Plugin { name, call } => {
+                format!("status plugin `{name}` panicked in `{call}`: {message}")
+            }
+        };
+        self.errors
+            .record(ErrorReport::new(ErrorKind::Handler, message));
+        None
+    }
+
+    /// Runs every plugin's `call` (guarded).
+    pub(crate) fn each_plugin(&self, call: &'static str, f: impl Fn(&dyn StatusPlugin)) {
+        for plugin in &self.plugins {
+            let name = plugin.name();
+            self.guard(Guarded::Plugin { name, call }, || f(&**plugin));
+        }
+    }
+
+    /// Runs the shutdown or restart hooks (guarded).
+    pub(crate) fn run_hooks(&self, which: &'static str, hooks: &[StatusHook], status: &Status) {
+        for hook in hooks {
+            self.guard(Guarded::Hook(which), || hook(status));
+        }
+    }
+
+    /// Replaces the handler: now if it is free, else (a handler replacing itself, or one busy
+    /// on another thread) right after the current event.
+    pub(crate) fn set_handler(&self, handler: Box<dyn Handler>) {
+        *self.next_handler.lock() = Some(handler);
+        if let Some(mut current) = self.handler.try_lock() {
+            if let Some(next) = self.next_handler.lock().take() {
+                *current = next;
+            }
+        }
+    }
+
+    /// The idle period after which an [`Event::Idle`] is due, if any; it recurs every period
+    /// while the machine stays idle.
+    pub(crate) fn idle_threshold(&self) -> Option<Duration> {
+        let handler = self.handler.lock().idle_after();
+        match (handler, self.idle_after) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Hands `event` to the handler and carries out its decision.
+    pub(crate) fn emit(&self, event: Event) {
+        let action = self.decide(&event);
+        self.apply(action, event);
+    }
+
+    /// The handler's decision; a panicking handler counts as an error and decides
+    /// `Continue`.
+    pub(crate) fn decide(&self, event: &Event) -> Action {
+        let mut handler = self.handler.lock();
+        let decided = self.guard(Guarded::Handler(event), || handler.handle(event));
+        if let Some(next) = self.next_handler.lock().take() {
+            *handler = next;
+        }
+        decided.unwrap_or(Action::Continue)
+    }
+
+    fn apply(&self, action: Action, event: Event) {
+        let (ending, mode) = match action {
+            Action::Continue => return,
+            Action::Complete => (MachineState::Completed, Mode::Drain),
+            Action::Stop | Action::StopAndKeep if event.is_error() => {
+                (MachineState::Failed(event.to_string()), Mode::Return)
+            }
+            Action::Stop | Action::StopAndKeep => (MachineState::Stopped, Mode::Return),
+        };
+        // Kept before the state can change, so whoever waits for the stop finds it; kept
+        // also when not running (an error met by `get`).
+        if action == Action::StopAndKeep && self.life.would_change(&ending, mode) {
+            *self.kept.lock() = Some(Kept {
+                event,
+                backtrace: Arc::new(Backtrace::force_capture()),
+            });
+        }
+        self.request_stop(ending, mode);
+    }
+
+    /// Asks the machine's threads to stop (see [`Lifecycle::request_stop`]) and wakes the
+    /// consumers waiting for data.
+    pub(crate) fn request_stop(&self, ending: MachineState, mode: Mode) -> bool {
+        let changed = self.life.request_stop(ending, mode);
+        if changed {
+            (self.wake)(self.workers);
+        }
+        changed
+    }
+}

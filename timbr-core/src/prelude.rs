@@ -1,0 +1,16 @@
+//! The names most programs need, and the traits whose methods they call, in one `use`:
+//!
+//! ```
+//! use timbr_core::prelude::*;
+//!
+//! let machine: Machine<u64> = Machine::builder()
+//!     .handler(StopWhenDone::new().and(LogAndContinue::default())) // `and` is a `Handler` method
+//!     .build()?;
+//! # Ok::<(), BuildError>(())
+//! ```
+
+pub use crate::{
+    from_stages, stage, stage_fn, Action, BuildError, ChannelSink, Datum, Debugger, Event, Handler,
+    LogAndContinue, Machine, MachineState, Progress, Queue, Record, Sink, Stage, StageDebugger,
+    Status, StatusPlugin, StopMode, StopWhenDone,
+};
