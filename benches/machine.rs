@@ -63,7 +63,7 @@ pub fn benches() {
     }
     let machine = timbr_examples::stages8(Timing::default()).expect("valid machine");
     for _ in 0..1000 {
-        machine.put(template.clone());
+        machine.put(template.clone()).expect("the machine outlives its putters");
         let _ = machine.get(Duration::from_secs(1));
     }
     group.bench_function("snapshot_stages8", |b| {

@@ -115,7 +115,7 @@ fn running(machine: &Machine<Value>, n: usize) -> Duration {
     machine.start().expect("a fresh machine starts");
     let producer = std::thread::spawn(move || {
         for _ in 0..n {
-            putter.put(template.clone());
+            putter.put(template.clone()).expect("the machine outlives its putters");
         }
     });
     producer.join().expect("the producer does not panic");

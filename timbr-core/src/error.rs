@@ -101,39 +101,101 @@ fn hint(key: &str) -> &'static str {
     }
 }
 
-/// [`try_put`](crate::Machine::try_put) found the queue full; the datum is handed back.
+/// [`try_put`](crate::Machine::try_put) could not put the datum; it is handed back.
 #[derive(PartialEq, Eq, Clone, Copy, thiserror::Error)]
-#[error("the queue is full")]
-pub struct TryPutError<T>(pub T);
+pub enum TryPutError<T> {
+    /// The queue is full.
+    #[error("the queue is full")]
+    Full(T),
+    /// No machine can take the datum any more: its machine was dropped (or the queue
+    /// refuses data for another reason of its own).
+    #[error("the queue is closed: no machine takes data from it any more")]
+    Closed(T),
+}
 
 impl<T> TryPutError<T> {
     /// The datum that was not put.
     pub fn into_inner(self) -> T {
-        self.0
+        match self {
+            TryPutError::Full(d) | TryPutError::Closed(d) => d,
+        }
+    }
+
+    /// Whether the queue was full (rather than closed).
+    pub fn is_full(&self) -> bool {
+        matches!(self, TryPutError::Full(_))
+    }
+
+    /// Whether the queue was closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, TryPutError::Closed(_))
     }
 }
 
 impl<T> fmt::Debug for TryPutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TryPutError(..)")
+        match self {
+            TryPutError::Full(_) => f.write_str("Full(..)"),
+            TryPutError::Closed(_) => f.write_str("Closed(..)"),
+        }
     }
 }
 
-/// [`put_timeout`](crate::Machine::put_timeout) found no room in time; the datum is handed back.
+/// [`put_timeout`](crate::Machine::put_timeout) could not put the datum; it is handed back.
 #[derive(PartialEq, Eq, Clone, Copy, thiserror::Error)]
-#[error("the queue stayed full until the timeout")]
-pub struct PutTimeoutError<T>(pub T);
+pub enum PutTimeoutError<T> {
+    /// The queue stayed full until the timeout.
+    #[error("the queue stayed full until the timeout")]
+    Timeout(T),
+    /// No machine can take the datum any more (see [`TryPutError::Closed`]).
+    #[error("the queue is closed: no machine takes data from it any more")]
+    Closed(T),
+}
 
 impl<T> PutTimeoutError<T> {
+    /// The datum that was not put.
+    pub fn into_inner(self) -> T {
+        match self {
+            PutTimeoutError::Timeout(d) | PutTimeoutError::Closed(d) => d,
+        }
+    }
+
+    /// Whether the time ran out (rather than the queue being closed).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, PutTimeoutError::Timeout(_))
+    }
+
+    /// Whether the queue was closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, PutTimeoutError::Closed(_))
+    }
+}
+
+impl<T> fmt::Debug for PutTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PutTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
+            PutTimeoutError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+
+/// A blocking [`put`](crate::Machine::put) could not complete: no machine can take the datum
+/// any more (its machine was dropped, or the queue refused it). The datum is handed back.
+#[derive(PartialEq, Eq, Clone, Copy, thiserror::Error)]
+#[error("the queue is closed: no machine takes data from it any more")]
+pub struct PutError<T>(pub T);
+
+impl<T> PutError<T> {
     /// The datum that was not put.
     pub fn into_inner(self) -> T {
         self.0
     }
 }
 
-impl<T> fmt::Debug for PutTimeoutError<T> {
+impl<T> fmt::Debug for PutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PutTimeoutError(..)")
+        f.write_str("PutError(..)")
     }
 }
 

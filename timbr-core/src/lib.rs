@@ -190,7 +190,7 @@ mod unwind;
 // The names most programs need, at the root.
 pub use crate::{
     datum::{Called, Datum, Failure, Kept, Record, Serialized, Stage},
-    error::{BuildError, GetError, PutTimeoutError, SinkError, StartError, TryPutError},
+    error::{BuildError, GetError, PutError, PutTimeoutError, SinkError, StartError, TryPutError},
     io::{
         ChannelSink, FnSink, JsonLinesSink, MemoryQueue, NullSink, Queue, Sink, SourcePolicy,
         SourceState, Taken,

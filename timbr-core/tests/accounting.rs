@@ -86,7 +86,7 @@ fn run(workers: usize, ordered: bool, threaded: bool, policy: SourcePolicy) {
                 for i in 0..PER_PRODUCER {
                     let datum = p * PER_PRODUCER + i;
                     match i % 3 {
-                        0 => putter.put(datum),
+                        0 => putter.put(datum).unwrap(),
                         1 => {
                             if let Err(e) = putter.try_put(datum) {
                                 handed_back.lock().unwrap().push(e.into_inner());
@@ -276,4 +276,45 @@ fn stage_swaps_never_tear_a_datum() {
         n += 1;
     }
     assert_eq!(n, 20_000);
+}
+
+#[test]
+fn refused_puts_overshoot_the_counts_by_at_most_the_puts_in_progress() {
+    // The documented bound of `Counts`: a refused put counts as accepted and queued until it
+    // is refused, so snapshots may overshoot by the number of puts in progress, no more.
+    const PRODUCERS: u64 = 4;
+    const CAPACITY: u64 = 2;
+    let machine = Machine::<u64>::builder()
+        .capacity(CAPACITY as usize)
+        .build()
+        .unwrap();
+    for i in 0..CAPACITY {
+        machine.try_put(i).unwrap();
+    }
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|_| {
+            let putter = machine.putter();
+            let done = Arc::clone(&done);
+            thread::spawn(move || {
+                let mut refused = 0_u64;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) || refused < 1000 {
+                    assert!(putter.try_put(9).unwrap_err().is_full());
+                    refused += 1;
+                }
+                refused
+            })
+        })
+        .collect();
+    for _ in 0..20_000 {
+        let c = machine.counts();
+        assert!(c.is_balanced(), "{c:?}");
+        assert!(c.queued <= CAPACITY + PRODUCERS, "{c:?}");
+        assert!(c.accepted <= CAPACITY + PRODUCERS, "{c:?}");
+        assert!(c.accepted >= CAPACITY, "{c:?}");
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let refused: u64 = producers.into_iter().map(|p| p.join().unwrap()).sum();
+    let c = machine.counts();
+    assert_eq!((c.accepted, c.queued, c.rejected), (CAPACITY, CAPACITY, refused));
 }

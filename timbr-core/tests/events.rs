@@ -50,7 +50,7 @@ fn started_stopped_and_stage_failed_events_with_the_datum() {
         .build()
         .unwrap();
     for n in [2, 3, 4] {
-        machine.put(n);
+        machine.put(n).unwrap();
     }
     machine.start().unwrap();
     machine.stop_drain();
@@ -97,7 +97,7 @@ fn serialization_failures_are_events_not_failures() {
         .build()
         .unwrap();
     let record = {
-        machine.put(1);
+        machine.put(1).unwrap();
         machine.get(Duration::from_secs(1)).unwrap()
     };
     assert!(record.is_ok(), "no stage failed");
@@ -218,7 +218,7 @@ fn sink_failures_are_events_and_never_lose_the_count() {
         .handler(handler)
         .build()
         .unwrap();
-    (0..5).for_each(|n| machine.put(n));
+    (0..5).for_each(|n| machine.put(n).unwrap());
     machine.start().unwrap();
     machine.stop_drain();
     let sink_events = kinds(&seen)
@@ -246,7 +246,7 @@ fn idle_events_and_stop_when_done_after_idle() {
         )
         .build()
         .unwrap();
-    (0..100).for_each(|n| machine.put(n));
+    (0..100).for_each(|n| machine.put(n).unwrap());
     machine.start().unwrap();
     assert_eq!(
         machine.wait_timeout(Duration::from_secs(30)),
@@ -309,7 +309,7 @@ fn the_debugger_stops_at_the_first_error_and_keeps_everything() {
         .build()
         .unwrap();
     for n in [2, 4, 7, 8, 10] {
-        machine.put(n);
+        machine.put(n).unwrap();
     }
     machine.start().unwrap();
     let state = machine.wait();
@@ -361,7 +361,7 @@ fn replay_reruns_a_panicking_stage_on_its_captured_arguments() {
         .handler(StageDebugger)
         .build()
         .unwrap();
-    machine.put(5);
+    machine.put(5).unwrap();
     machine.start().unwrap();
     machine.wait();
     let kept = machine.take_kept().unwrap();
@@ -389,7 +389,7 @@ fn the_stage_debugger_ignores_other_errors() {
         .build()
         .unwrap();
     for n in [2, 4, 6, 9, 10] {
-        machine.put(n);
+        machine.put(n).unwrap();
     }
     machine.start().unwrap();
     assert!(matches!(machine.wait(), MachineState::Failed(_)));
@@ -416,9 +416,9 @@ fn a_stop_on_a_non_error_event_ends_stopped_not_failed() {
         .build()
         .unwrap();
     machine.start().unwrap();
-    machine.put(1);
+    machine.put(1).unwrap();
     entered.wait();
-    machine.put(2);
+    machine.put(2).unwrap();
     assert!(machine.try_put(3).is_err());
     release.wait();
     assert_eq!(machine.wait(), MachineState::Stopped);
@@ -437,7 +437,7 @@ fn a_panicking_handler_is_caught_counted_and_the_machine_goes_on() {
         })
         .build()
         .unwrap();
-    (0..10).for_each(|n| machine.put(n));
+    (0..10).for_each(|n| machine.put(n).unwrap());
     machine.start().unwrap();
     machine.stop_drain();
     let s = machine.status();
@@ -465,7 +465,7 @@ fn handlers_compose_and_the_most_drastic_action_wins() {
             .handler(Debugger)
             .build()
             .unwrap();
-        machine.put(1);
+        machine.put(1).unwrap();
         machine.start().unwrap();
         machine.wait();
         machine.kept().unwrap().event
@@ -502,7 +502,7 @@ fn a_handler_may_ask_its_own_machine_to_stop_without_deadlock() {
     );
     *slot.lock().unwrap() = Arc::downgrade(&machine);
     for n in [2, 3, 4] {
-        machine.put(n);
+        machine.put(n).unwrap();
     }
     machine.start().unwrap();
     assert_eq!(machine.wait(), MachineState::Stopped);
@@ -535,7 +535,7 @@ fn handlers_can_be_replaced_while_running() {
         .unwrap();
     machine.start().unwrap();
     machine.set_handler(Debugger);
-    machine.put(3);
+    machine.put(3).unwrap();
     assert!(matches!(machine.wait(), MachineState::Failed(_)));
     machine.stop_drain();
 }
@@ -566,8 +566,8 @@ fn a_kept_failure_has_the_whole_error_chain() {
         .handler(Debugger)
         .build()
         .unwrap();
-    machine.put("12".to_owned());
-    machine.put("twelve".to_owned());
+    machine.put("12".to_owned()).unwrap();
+    machine.put("twelve".to_owned()).unwrap();
     machine.start().unwrap();
     assert!(matches!(machine.wait(), MachineState::Failed(_)));
     let kept = machine.take_kept().unwrap();
@@ -611,9 +611,9 @@ fn stop_start_and_wait_from_a_handler_on_a_callers_thread_never_deadlock() {
     let (stage, entered, release) = gate();
     machine.set_stage(stage).unwrap();
     machine.start().unwrap();
-    machine.put(1);
+    machine.put(1).unwrap();
     entered.wait();
-    machine.put(2);
+    machine.put(2).unwrap();
     assert!(machine.try_put(3).is_err());
     release.wait();
     assert_eq!(machine.wait(), MachineState::Stopped);
@@ -643,7 +643,7 @@ fn stop_from_a_stage_on_the_threaded_executor_never_deadlocks() {
             .unwrap(),
     );
     *slot.lock().unwrap() = Arc::downgrade(&machine);
-    (1..=5).for_each(|n| machine.put(n));
+    (1..=5).for_each(|n| machine.put(n).unwrap());
     machine.start().unwrap();
     assert_eq!(machine.wait(), MachineState::Stopped);
     assert_eq!(machine.stop(StopMode::Return), [4, 5]);

@@ -12,7 +12,7 @@ fn start_stop_restart_and_is_running_follow_the_threads() {
     machine.start().unwrap();
     assert!(machine.is_running());
     assert!(matches!(machine.start(), Err(StartError::AlreadyRunning)));
-    machine.put(1);
+    machine.put(1).unwrap();
     assert_eq!(
         records.recv_timeout(Duration::from_secs(5)).unwrap().json(),
         "[1,1,1,1,1,1,1,1,1]"
@@ -24,7 +24,7 @@ fn start_stop_restart_and_is_running_follow_the_threads() {
         "stop is idempotent"
     );
     machine.start().unwrap();
-    machine.put(2);
+    machine.put(2).unwrap();
     assert!(records
         .recv_timeout(Duration::from_secs(5))
         .unwrap()
@@ -114,7 +114,7 @@ fn dropping_a_running_machine_drains_and_joins() {
     let machine = Machine::<u32>::builder().sink(sink).build().unwrap();
     machine.start().unwrap();
     for i in 0..1000 {
-        machine.put(i);
+        machine.put(i).unwrap();
     }
     drop(machine);
     assert_eq!(
@@ -139,7 +139,7 @@ fn restart_cycles_lose_nothing() {
     for cycle in 0..300 {
         machine.start().unwrap();
         for _ in 0..5 {
-            machine.put(next);
+            machine.put(next).unwrap();
             next += 1;
         }
         let mode = if cycle % 2 == 0 {

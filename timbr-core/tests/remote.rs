@@ -44,7 +44,7 @@ fn the_status_reply_round_trips() {
     let machine = machine();
     let remote = Remote::serve(&machine, RemoteOptions::new()).unwrap();
     assert!(remote.status_endpoint().starts_with("ipc://"));
-    (1..=10).for_each(|n| machine.put(n));
+    (1..=10).for_each(|n| machine.put(n).unwrap());
     machine.start().unwrap();
     machine.request_stop(StopMode::Drain);
     machine.wait();
@@ -102,7 +102,7 @@ fn malformed_requests_get_an_error_reply_and_change_nothing() {
     let remote = Remote::serve(&machine, RemoteOptions::new()).unwrap();
     machine.start().unwrap();
     let putter = machine.putter();
-    let feeder = std::thread::spawn(move || (0..20_000).for_each(|n| putter.put(n)));
+    let feeder = std::thread::spawn(move || (0..20_000).for_each(|n| putter.put(n).unwrap()));
     let req = client(remote.control_endpoint());
     // Deterministic garbage: random bytes of random lengths, none a valid command.
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -182,7 +182,7 @@ fn snapshots_are_published_and_the_watcher_follows_them_to_the_end() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    (1..=100).for_each(|n| machine.put(n));
+    (1..=100).for_each(|n| machine.put(n).unwrap());
     machine.stop_drain();
     let out = watcher.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");

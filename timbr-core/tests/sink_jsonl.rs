@@ -29,7 +29,7 @@ fn run(sink: impl Sink, inputs: std::ops::Range<u64>) -> Machine<u64> {
         .build()
         .unwrap();
     for i in inputs {
-        machine.put(i);
+        machine.put(i).unwrap();
     }
     machine.start().unwrap();
     machine.stop_drain();
@@ -92,7 +92,7 @@ fn append_adds_to_the_file_and_create_starts_it_anew() {
 #[test]
 fn a_line_is_the_oid_and_the_record_text_as_it_is() {
     let machine = Machine::<&'static str>::new();
-    machine.put("a \"quoted\" datum");
+    machine.put("a \"quoted\" datum").unwrap();
     let record = machine.get(Duration::from_secs(5)).unwrap();
     let mut sink = JsonLinesSink::new(Vec::new());
     sink.send(record.clone()).unwrap();
@@ -139,7 +139,7 @@ fn write_errors_are_sink_errors_not_panics() {
     // The cause is kept.
     let mut sink = JsonLinesSink::new(Broken).flush_each_line(true);
     let bare = Machine::<u8>::new();
-    bare.put(1);
+    bare.put(1).unwrap();
     let err = sink
         .send(bare.get(Duration::from_secs(5)).unwrap())
         .unwrap_err();

@@ -61,7 +61,7 @@ fn publish(sink: ZmqSink, n: u64) {
         .build()
         .unwrap();
     for i in 0..n {
-        machine.put(i);
+        machine.put(i).unwrap();
     }
     machine.start().unwrap();
     machine.stop_drain();
@@ -197,7 +197,7 @@ fn pyzmq_reads_every_record() {
 /// One real record, to send many times without a machine in the loop.
 fn a_record() -> Record {
     let machine = Machine::<u64>::new();
-    machine.put(42);
+    machine.put(42).unwrap();
     machine.get(Duration::from_secs(5)).unwrap()
 }
 

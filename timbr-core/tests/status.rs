@@ -75,7 +75,7 @@ fn is_running_and_the_state_agree_under_concurrent_start_and_stop() {
     };
     for i in 0..200 {
         let _ = machine.start();
-        machine.put(i);
+        machine.put(i).unwrap();
         if i % 2 == 0 {
             machine.stop(StopMode::Drain);
         } else {
@@ -115,7 +115,7 @@ fn heavy_traffic(threaded: bool) {
     machine.start().unwrap();
     let producer = {
         let putter = machine.putter();
-        std::thread::spawn(move || (1..=N).for_each(|n| putter.put(n)))
+        std::thread::spawn(move || (1..=N).for_each(|n| putter.put(n).unwrap()))
     };
     let observers: Vec<_> = (0..2)
         .map(|_| {
@@ -176,7 +176,7 @@ fn the_notebook_story_a_stage_failing_every_31st_datum() {
         .unwrap();
     machine.start().unwrap();
     let putter = machine.putter();
-    std::thread::spawn(move || (1..=N).for_each(|n| putter.put(n)))
+    std::thread::spawn(move || (1..=N).for_each(|n| putter.put(n).unwrap()))
         .join()
         .unwrap();
     // Still running after all those failures.
@@ -229,7 +229,7 @@ fn per_stage_statistics_time_what_they_are_asked_to() {
             .timing(timing)
             .build()
             .unwrap();
-        (1..=20).for_each(|n| machine.put(n));
+        (1..=20).for_each(|n| machine.put(n).unwrap());
         machine.start().unwrap();
         machine.stop_drain();
         let s = machine.status();
@@ -261,7 +261,7 @@ fn the_current_datum_is_visible_while_a_stage_works_on_it() {
         .executor(Threaded::new())
         .build()
         .unwrap();
-    machine.put(7);
+    machine.put(7).unwrap();
     machine.start().unwrap();
     entered.wait();
     let s = machine.status();
@@ -283,7 +283,7 @@ fn status_serializes_and_round_trips() {
         .stages([double(), every_31st()])
         .build()
         .unwrap();
-    (1..=62).for_each(|n| machine.put(n));
+    (1..=62).for_each(|n| machine.put(n).unwrap());
     machine.start().unwrap();
     machine.stop_drain();
     let s = machine.status();
@@ -310,7 +310,7 @@ fn rates_and_uptime_are_measured() {
         .unwrap();
     machine.start().unwrap();
     for n in 0..2000 {
-        machine.put(n);
+        machine.put(n).unwrap();
     }
     while machine.counts().processed < 2000 {
         std::thread::yield_now();
@@ -381,7 +381,7 @@ fn plugins_add_fields_and_parts_and_a_broken_one_harms_nothing() {
         .plugin(Seen(Default::default()))
         .build()
         .unwrap();
-    (0..10).for_each(|n| machine.put(n));
+    (0..10).for_each(|n| machine.put(n).unwrap());
     machine.start().unwrap();
     while machine.status().plugins["seen"]["ticks"] == 0 {
         std::thread::yield_now();

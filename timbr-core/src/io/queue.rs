@@ -1,9 +1,11 @@
 //! The queue a machine reads from: a trait, so that a distributed queue can replace the
 //! embedded one, and [`MemoryQueue`], the bounded in-memory default.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, unbounded, Receiver, Select, Sender, TrySendError};
+use parking_lot::Mutex;
 
 use crate::{PutTimeoutError, TryPutError};
 
@@ -22,20 +24,31 @@ pub enum Taken<T> {
 ///
 /// Every method takes `&self`: any number of threads put and take at once. Implementations
 /// never lose a datum: a put that cannot complete hands the datum back in its error.
+///
+/// A queue is closed when its machine is dropped ([`close`](Queue::close)): from then on
+/// puts hand their data back ([`TryPutError::Closed`]), **blocked puts included**, and
+/// takes still empty what is left.
 pub trait Queue<T>: Send + Sync + 'static {
     /// Puts `datum` if there is room right now.
     ///
     /// # Errors
     ///
-    /// [`TryPutError`] with the datum when the queue is full.
+    /// [`TryPutError::Full`] with the datum when the queue is full,
+    /// [`TryPutError::Closed`] when it is closed.
     fn try_put(&self, datum: T) -> Result<(), TryPutError<T>>;
 
     /// Puts `datum`, waiting for room until `deadline` (for ever if `None`).
     ///
     /// # Errors
     ///
-    /// [`PutTimeoutError`] with the datum when the deadline passed first.
+    /// [`PutTimeoutError::Timeout`] with the datum when the deadline passed first,
+    /// [`PutTimeoutError::Closed`] when the queue is closed (before or while waiting).
     fn put_until(&self, datum: T, deadline: Option<Instant>) -> Result<(), PutTimeoutError<T>>;
+
+    /// Refuses every later put, and wakes the puts waiting for room, which hand their data
+    /// back. Idempotent. A machine closes its queue when it is dropped, before it drains it:
+    /// an implementation must make sure that no put waiting at that moment stays blocked.
+    fn close(&self);
 
     /// Takes the oldest datum, waiting until `deadline` (for ever if `None`) or until woken.
     fn take(&self, deadline: Option<Instant>) -> Taken<T>;
@@ -79,6 +92,10 @@ pub struct MemoryQueue<T> {
     rx: Receiver<T>,
     wake_tx: Sender<()>,
     wake_rx: Receiver<()>,
+    /// Dropped by `close`: the disconnection wakes every put blocked on `closed_rx`.
+    closed_tx: Mutex<Option<Sender<()>>>,
+    closed_rx: Receiver<()>,
+    closed: AtomicBool,
     capacity: usize,
 }
 
@@ -88,11 +105,15 @@ impl<T: Send + 'static> MemoryQueue<T> {
         let capacity = capacity.max(1);
         let (tx, rx) = bounded(capacity);
         let (wake_tx, wake_rx) = unbounded();
+        let (closed_tx, closed_rx) = bounded(0);
         MemoryQueue {
             tx,
             rx,
             wake_tx,
             wake_rx,
+            closed_tx: Mutex::new(Some(closed_tx)),
+            closed_rx,
+            closed: AtomicBool::new(false),
             capacity,
         }
     }
@@ -100,23 +121,49 @@ impl<T: Send + 'static> MemoryQueue<T> {
 
 impl<T: Send + 'static> Queue<T> for MemoryQueue<T> {
     fn try_put(&self, datum: T) -> Result<(), TryPutError<T>> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(TryPutError::Closed(datum));
+        }
         self.tx.try_send(datum).map_err(|e| match e {
             // Both ends live in `self`, so the channel cannot be disconnected.
-            TrySendError::Full(d) | TrySendError::Disconnected(d) => TryPutError(d),
+            TrySendError::Full(d) | TrySendError::Disconnected(d) => TryPutError::Full(d),
         })
     }
 
     fn put_until(&self, datum: T, deadline: Option<Instant>) -> Result<(), PutTimeoutError<T>> {
-        match deadline {
-            None => self
-                .tx
-                .send(datum)
-                .map_err(|e| PutTimeoutError(e.into_inner())),
-            Some(deadline) => self
-                .tx
-                .send_deadline(datum, deadline)
-                .map_err(|e| PutTimeoutError(e.into_inner())),
+        let datum = match self.try_put(datum) {
+            Ok(()) => return Ok(()),
+            Err(TryPutError::Closed(d)) => return Err(PutTimeoutError::Closed(d)),
+            Err(TryPutError::Full(d)) => d,
+        };
+        // Wait for room or for the close, whichever comes first.
+        let mut sel = Select::new();
+        let send = sel.send(&self.tx);
+        let closed = sel.recv(&self.closed_rx);
+        let op = match deadline {
+            None => sel.select(),
+            Some(deadline) => match sel.select_deadline(deadline) {
+                Ok(op) => op,
+                Err(_) => return Err(PutTimeoutError::Timeout(datum)),
+            },
+        };
+        match op.index() {
+            i if i == send => op
+                .send(&self.tx, datum)
+                // Both ends live in `self`: the channel cannot be disconnected.
+                .map_err(|e| PutTimeoutError::Closed(e.into_inner())),
+            i => {
+                debug_assert_eq!(i, closed);
+                let _ = op.recv(&self.closed_rx);
+                Err(PutTimeoutError::Closed(datum))
+            }
         }
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        // Disconnecting wakes every put blocked in `put_until`.
+        drop(self.closed_tx.lock().take());
     }
 
     fn take(&self, deadline: Option<Instant>) -> Taken<T> {
@@ -202,6 +249,20 @@ mod tests {
         q.wake_takers(1);
         q.try_put(7).unwrap();
         assert_eq!(q.take(None), Taken::Datum(7));
+    }
+
+    #[test]
+    fn close_wakes_a_blocked_put_and_refuses_later_ones() {
+        let q = std::sync::Arc::new(MemoryQueue::new(1));
+        q.try_put(1).unwrap();
+        let blocked = std::thread::spawn({
+            let q = std::sync::Arc::clone(&q);
+            move || q.put_until(2, None)
+        });
+        q.close();
+        assert_eq!(blocked.join().unwrap(), Err(PutTimeoutError::Closed(2)));
+        assert_eq!(q.try_put(3), Err(TryPutError::Closed(3)));
+        assert_eq!(q.try_take(), Some(1), "takes still empty the queue");
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use crate::io::source::{SourceParts, SourceStatus};
 use crate::machine::Supervisor;
 use crate::unwind;
-use crate::{ErrorKind, ErrorReport, Event, Queue, SourcePolicy, SourceState};
+use crate::{
+    ErrorKind, ErrorReport, Event, PutTimeoutError, Queue, SourcePolicy, SourceState, TryPutError,
+};
 
 /// How long a source blocked on a full queue waits before checking whether it should stop.
 const STOP_CHECK: Duration = Duration::from_millis(20);
@@ -78,9 +80,15 @@ impl<T: Send + 'static> Feeder<'_, T> {
     /// Puts `datum` by the policy; hands it back if the source must stop first.
     fn offer(&self, datum: T) -> Option<T> {
         self.sup.counters.offer();
+        // A closed queue (the machine is being dropped) takes nothing more: the source keeps
+        // its datum, as when it is asked to stop.
         let mut datum = match self.queue.try_put(datum) {
             Ok(()) => return None,
-            Err(full) => full.into_inner(),
+            Err(TryPutError::Full(d)) => d,
+            Err(TryPutError::Closed(d)) => {
+                self.sup.counters.withdraw();
+                return Some(d);
+            }
         };
         match self.policy {
             // The datum stays the source's while it waits: only a blocked put in progress
@@ -96,7 +104,11 @@ impl<T: Send + 'static> Feeder<'_, T> {
                     .put_until(datum, Some(Instant::now() + STOP_CHECK))
                 {
                     Ok(()) => return None,
-                    Err(e) => datum = e.into_inner(),
+                    Err(PutTimeoutError::Timeout(d)) => datum = d,
+                    Err(PutTimeoutError::Closed(d)) => {
+                        self.sup.counters.withdraw();
+                        return Some(d);
+                    }
                 }
             },
             SourcePolicy::DropNewest => {
@@ -116,7 +128,11 @@ impl<T: Send + 'static> Feeder<'_, T> {
                 }
                 match self.queue.try_put(datum) {
                     Ok(()) => return None,
-                    Err(full) => datum = full.into_inner(),
+                    Err(TryPutError::Full(d)) => datum = d,
+                    Err(TryPutError::Closed(d)) => {
+                        self.sup.counters.withdraw();
+                        return Some(d);
+                    }
                 }
             },
         }

@@ -12,6 +12,10 @@
 //!                                                                  settled
 //! ```
 //!
+//! Once the machine is dropped its life is *closed*: puts hand their data back. Puts in
+//! progress are counted ([`Lifecycle::enter_put`]), so that the drop can wait for them
+//! before its last drain, and no datum lands in a queue nobody will read.
+//!
 //! The state and the live count change together under one lock, so `is_running` (live > 0)
 //! and the state always agree. The mode and the live count also have lock-free copies for
 //! the hot path (a consumer reads the mode per datum; `get` reads the live count).
@@ -88,6 +92,19 @@ pub(crate) struct Lifecycle {
     live_hint: AtomicUsize,
     mode: AtomicU8,
     source_stop: AtomicBool,
+    /// Set when the machine is dropped: no put may succeed after.
+    closed: AtomicBool,
+    /// Puts between their `closed` check and their end.
+    puts: AtomicUsize,
+}
+
+/// A put in progress (see [`Lifecycle::enter_put`]); counted out when dropped.
+pub(crate) struct PutGuard<'a>(&'a Lifecycle);
+
+impl Drop for PutGuard<'_> {
+    fn drop(&mut self) {
+        self.0.puts.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Default for Lifecycle {
@@ -107,6 +124,8 @@ impl Default for Lifecycle {
             live_hint: AtomicUsize::new(0),
             mode: AtomicU8::new(Mode::Run as u8),
             source_stop: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            puts: AtomicUsize::new(0),
         }
     }
 }
@@ -306,6 +325,32 @@ impl Lifecycle {
         self.live_hint.store(live, Ordering::Release);
     }
 
+    // ---- closing ------------------------------------------------------------------------
+
+    /// Begins a put: `None` once the machine is closed (the caller hands the datum back).
+    /// Counting the put *before* checking the flag is what makes [`close`](Self::close) and
+    /// [`wait_for_puts`](Self::wait_for_puts) airtight: a put either sees the machine
+    /// closed, or is waited for.
+    pub(crate) fn enter_put(&self) -> Option<PutGuard<'_>> {
+        self.puts.fetch_add(1, Ordering::SeqCst);
+        let guard = PutGuard(self);
+        (!self.closed.load(Ordering::SeqCst)).then_some(guard)
+    }
+
+    /// No put may succeed from now on (the machine is being dropped).
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until no put that began before [`close`](Self::close) is still running. Such a
+    /// put either completes at once or is woken by its queue's `close`, so this is a short
+    /// wait, never a sleep.
+    pub(crate) fn wait_for_puts(&self) {
+        while self.puts.load(Ordering::SeqCst) > 0 {
+            std::thread::yield_now();
+        }
+    }
+
     // ---- waiting ------------------------------------------------------------------------
 
     /// Blocks until the machine is neither running nor stopping and its closing events and
@@ -399,6 +444,20 @@ mod tests {
         assert!(life.request_stop(MachineState::Failed("boom".into()), Mode::Return));
         assert_eq!(life.consumer_exited(), Exit::Last);
         assert_eq!(life.end(), MachineState::Failed("boom".into()));
+    }
+
+    #[test]
+    fn a_closed_life_refuses_puts_and_waits_for_those_in_progress() {
+        let life = Lifecycle::default();
+        let in_progress = life.enter_put().expect("open");
+        life.close();
+        assert!(life.enter_put().is_none());
+        let waiter = std::thread::scope(|s| {
+            let waiting = s.spawn(|| life.wait_for_puts());
+            drop(in_progress);
+            waiting.join()
+        });
+        assert!(waiter.is_ok());
     }
 
     #[test]

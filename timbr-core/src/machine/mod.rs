@@ -155,7 +155,14 @@ impl<T: Datum> Machine<T> {
 }
 
 impl<T: Datum> Drop for Machine<T> {
+    /// Closes the queue (putters that outlive the machine get their data back, a put
+    /// blocked on a full queue included), waits for the puts already under way, then stops
+    /// draining: every datum accepted before the drop is processed.
     fn drop(&mut self) {
+        let sup = &self.shared.sup;
+        sup.life.close();
+        self.shared.queue.close();
+        sup.life.wait_for_puts();
         self.stop(StopMode::Drain);
     }
 }

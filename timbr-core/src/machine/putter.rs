@@ -4,12 +4,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::machine::Supervisor;
-use crate::{Event, PutTimeoutError, Queue, TryPutError};
+use crate::{Event, PutError, PutTimeoutError, Queue, TryPutError};
 
 /// Puts data on a machine's queue; clone it into as many threads as you like.
 ///
 /// Obtained from [`Machine::putter`](crate::Machine::putter). It stays valid while the
-/// machine is stopped and restarted: data put while it is stopped wait in the queue.
+/// machine is stopped and restarted: data put while it is stopped wait in the queue. Once
+/// the machine is dropped, every put hands its datum back (a put blocked on a full queue at
+/// that moment included), counted as rejected: no datum is accepted that nobody would take.
 pub struct Putter<T> {
     pub(crate) queue: Arc<dyn Queue<T>>,
     pub(crate) sup: Arc<Supervisor>,
@@ -29,39 +31,73 @@ impl<T: Send + 'static> Putter<T> {
     ///
     /// # Errors
     ///
-    /// [`TryPutError`] holding `datum` when the queue is full: nothing is lost. The machine's
-    /// handler gets an [`Event::QueueFull`].
+    /// [`TryPutError::Full`] holding `datum` when the queue is full: nothing is lost, and the
+    /// machine's handler gets an [`Event::QueueFull`]. [`TryPutError::Closed`] when the
+    /// machine was dropped: no machine will ever take the datum, so it is handed back.
     pub fn try_put(&self, datum: T) -> Result<(), TryPutError<T>> {
+        let Some(_put) = self.sup.life.enter_put() else {
+            self.refuse();
+            return Err(TryPutError::Closed(datum));
+        };
         self.sup.counters.offer();
-        self.queue.try_put(datum).inspect_err(|_| {
+        self.queue.try_put(datum).inspect_err(|e| {
             self.sup.counters.reject();
-            self.sup.emit(Event::QueueFull {
-                capacity: self.queue.capacity(),
-            });
+            if e.is_full() {
+                self.queue_full();
+            }
         })
     }
 
     /// Puts `datum`, waiting as long as the queue is full (backpressure).
-    pub fn put(&self, datum: T) {
+    ///
+    /// # Errors
+    ///
+    /// [`PutError`] holding `datum` when the machine was dropped (before or while this put
+    /// waited) or the queue refused it: a put that cannot complete hands the datum back.
+    pub fn put(&self, datum: T) -> Result<(), PutError<T>> {
+        let Some(_put) = self.sup.life.enter_put() else {
+            self.refuse();
+            return Err(PutError(datum));
+        };
         self.sup.counters.offer();
-        if let Err(e) = self.queue.put_until(datum, None) {
-            // Only a queue whose consumers are gone can refuse a blocking put.
+        self.queue.put_until(datum, None).map_err(|e| {
             self.sup.counters.reject();
-            drop(e);
-        }
+            PutError(e.into_inner())
+        })
     }
 
     /// Puts `datum`, waiting at most `timeout` for room.
     ///
     /// # Errors
     ///
-    /// [`PutTimeoutError`] holding `datum` if the queue stayed full.
+    /// [`PutTimeoutError::Timeout`] holding `datum` if the queue stayed full (the handler
+    /// gets an [`Event::QueueFull`], as for a full `try_put`); [`PutTimeoutError::Closed`]
+    /// when the machine was dropped, before or while this put waited.
     pub fn put_timeout(&self, datum: T, timeout: Duration) -> Result<(), PutTimeoutError<T>> {
+        let Some(_put) = self.sup.life.enter_put() else {
+            self.refuse();
+            return Err(PutTimeoutError::Closed(datum));
+        };
         self.sup.counters.offer();
         let deadline = Instant::now().checked_add(timeout);
-        self.queue
-            .put_until(datum, deadline)
-            .inspect_err(|_| self.sup.counters.reject())
+        self.queue.put_until(datum, deadline).inspect_err(|e| {
+            self.sup.counters.reject();
+            if e.is_timeout() {
+                self.queue_full();
+            }
+        })
+    }
+
+    /// Counts a put refused before it reached the queue.
+    fn refuse(&self) {
+        self.sup.counters.offer();
+        self.sup.counters.reject();
+    }
+
+    fn queue_full(&self) {
+        self.sup.emit(Event::QueueFull {
+            capacity: self.queue.capacity(),
+        });
     }
 
     /// How many data wait in the queue.

@@ -6,20 +6,26 @@ use std::time::{Duration, Instant};
 use bson::oid::ObjectId;
 
 use crate::machine::Machine;
-use crate::{Called, Datum, GetError, PutTimeoutError, Putter, Record, Taken, TryPutError};
+use crate::{
+    Called, Datum, GetError, PutError, PutTimeoutError, Putter, Record, Taken, TryPutError,
+};
 
 impl<T: Datum> Machine<T> {
     /// Puts a datum if the queue has room; never blocks.
     ///
     /// # Errors
     ///
-    /// [`TryPutError`] holding the datum when the queue is full.
+    /// [`TryPutError::Full`] holding the datum when the queue is full.
     pub fn try_put(&self, datum: T) -> Result<(), TryPutError<T>> {
         self.putter.try_put(datum)
     }
 
     /// Puts a datum, waiting while the queue is full.
-    pub fn put(&self, datum: T) {
+    ///
+    /// # Errors
+    ///
+    /// [`PutError`] holding the datum if the queue refused it (see [`Putter::put`]).
+    pub fn put(&self, datum: T) -> Result<(), PutError<T>> {
         self.putter.put(datum)
     }
 

@@ -166,6 +166,9 @@ impl Supervisor {
     fn apply(&self, action: Action, event: Event) {
         let (ending, mode) = match action {
             Action::Continue => return,
+            Action::Complete if event.is_error() => {
+                (MachineState::Failed(event.to_string()), Mode::Drain)
+            }
             Action::Complete => (MachineState::Completed, Mode::Drain),
             Action::Stop | Action::StopAndKeep if event.is_error() => {
                 (MachineState::Failed(event.to_string()), Mode::Return)

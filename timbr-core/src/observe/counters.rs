@@ -81,6 +81,14 @@ impl Counters {
 /// Where every datum the machine accepted is, at one moment.
 ///
 /// Always balanced: `accepted == processed + failed + queued + in_flight + dropped + returned`.
+///
+/// Taken while data move, a snapshot counts a put **from the moment it is called**: a put in
+/// progress is already `accepted` and `queued`, and a put the queue then refuses (full,
+/// timed out, closed) takes its count back into `rejected`. So, by at most the number of
+/// puts in progress at that moment, `queued` may exceed the queue's capacity and `accepted`
+/// may be lower in a later snapshot than in an earlier one. Every other count only grows,
+/// and the balance always holds. [`QueueStatus::depth`](crate::observe::QueueStatus) is the
+/// queue's own length, never above its capacity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     /// Data put on the queue (including those a drop policy then dropped).

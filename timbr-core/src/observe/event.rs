@@ -182,7 +182,8 @@ pub enum Action {
     /// Go on.
     Continue,
     /// Drain the queue, then stop with state [`Completed`](MachineState::Completed) (and emit
-    /// [`Event::Completed`]).
+    /// [`Event::Completed`]); if the event is an error (a failed source, say), the machine
+    /// still drains but ends [`Failed`](MachineState::Failed) with the event's message.
     Complete,
     /// Stop now: data in flight finish, queued data stay queued. The machine ends
     /// [`Failed`](MachineState::Failed) if the event is an error, else

@@ -248,6 +248,10 @@ impl Handler for StageDebugger {
 /// then drained before it stops), or, if set, after an idle period. The machine ends in
 /// [`Completed`](crate::MachineState::Completed) and emits [`Event::Completed`].
 ///
+/// A source that fails is done too: the queue is drained, and the machine ends
+/// [`Failed`](crate::MachineState::Failed) with the source's message (it never waits for
+/// data that cannot come).
+///
 /// Compose it with a handler for errors: `StopWhenDone::new().and(LogAndContinue::default())`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StopWhenDone {
@@ -270,7 +274,7 @@ impl StopWhenDone {
 impl Handler for StopWhenDone {
     fn handle(&mut self, event: &Event) -> Action {
         match event {
-            Event::SourceExhausted { .. } => Action::Complete,
+            Event::SourceExhausted { .. } | Event::SourceFailed { .. } => Action::Complete,
             Event::Idle { idle_for } if self.idle.is_some_and(|d| *idle_for >= d) => {
                 Action::Complete
             }
