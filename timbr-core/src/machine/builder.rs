@@ -188,7 +188,7 @@ impl<T: Datum> MachineBuilder<T> {
         self
     }
 
-    /// How far back [`Rates::recent`](crate::Rates::recent) looks (default
+    /// How far back [`Rates::recent`](crate::observe::Rates::recent) looks (default
     /// [`DEFAULT_RATE_WINDOW`]).
     pub fn rate_window(mut self, window: Duration) -> Self {
         self.rate_window = window;

@@ -15,7 +15,7 @@ use crate::{Action, Event, EventKind};
 /// Called on the thread where the event happened (a worker, the source, a caller of
 /// `try_put`, the machine's monitor), one event at a time. Keep it quick, and never call
 /// the machine's blocking methods (`stop`, `wait`) from it: return an [`Action`] instead.
-/// A panic in a handler is caught, counted in [`ErrorCounts::handler`](crate::ErrorCounts),
+/// A panic in a handler is caught, counted in [`ErrorCounts::handler`](crate::observe::ErrorCounts),
 /// and the event is treated as [`Action::Continue`].
 ///
 /// Closures `FnMut(&Event) -> Action` are handlers; [`and`](Handler::and) composes two.

@@ -13,7 +13,7 @@ pub enum BindError {
     #[error("`{0}` is not a `tcp://host:port` or `ipc://path` endpoint")]
     Transport(String),
     /// A `tcp://` endpoint on an address other hosts can reach, without
-    /// [`allow_remote`](crate::ZmqSinkOptions::allow_remote).
+    /// [`allow_remote`](crate::io::ZmqSinkOptions::allow_remote).
     #[error(
         "`{0}` would accept subscribers from other hosts; bind a loopback address \
          (`tcp://127.0.0.1:*`) or allow it with `ZmqSinkOptions::allow_remote(true)`"

@@ -15,7 +15,7 @@ impl Status {
     /// scripts and no external CSS, for notebooks and web pages.
     ///
     /// Everything that comes from user data (names, messages, oids, the sink's description)
-    /// is escaped; the plugins' [`html`](crate::DisplayPart::html) parts are inserted as
+    /// is escaped; the plugins' [`html`](crate::observe::DisplayPart::html) parts are inserted as
     /// they are (each plugin escapes its own).
     pub fn to_html(&self) -> String {
         let mut h = String::with_capacity(4096);
