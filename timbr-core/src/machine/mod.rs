@@ -60,7 +60,9 @@ pub enum StopMode {
 ///
 /// Every method takes `&self`, so a machine can be shared (e.g. in an `Arc`) between the
 /// threads that feed it, watch it and stop it. Dropping a running machine stops it, draining
-/// its queue.
+/// its queue; from then on its [`Putter`]s hand every datum back. A machine that is not
+/// running when dropped does not process what is still queued: take it back first with
+/// [`stop(StopMode::Return)`](Machine::stop), or start the machine.
 ///
 /// See the [crate documentation](crate) for the whole flow.
 pub struct Machine<T: Datum> {
