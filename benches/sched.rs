@@ -1,4 +1,4 @@
-//! Sync vs Threaded on the graph shapes the scheduler's targets are about.
+//! Sequential vs Threaded on the graph shapes the scheduler's targets are about.
 //!
 //! One iteration is one whole run, as a machine does it per datum: a fresh [`Plan::run`], the
 //! input set (by a [`NodeId`] resolved once, the documented hot path), the plan executed, the
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_main, BenchmarkGroup, Criterion};
-use timbr_sched::{Executor, GraphBuilder, NodeId, Plan, Sync, TaskError, Threaded, Value};
+use timbr_sched::{Executor, GraphBuilder, NodeId, Plan, Sequential, TaskError, Threaded, Value};
 
 /// Iterations of [`heavy`] taking about 50 µs on the reference machine (a 2-core Xeon).
 const HEAVY_ITERS: u32 = 20_000;
@@ -111,11 +111,11 @@ fn diamond() -> Bench {
 
 fn executors(group: &mut BenchmarkGroup<'_, WallTime>, bench: &Bench) {
     let threaded = Threaded::new();
-    group.bench_function("Sync", |b| {
+    group.bench_function("Sequential", |b| {
         let mut x = 0_u64;
         b.iter(|| {
             x += 1;
-            bench.once(&Sync, black_box(x))
+            bench.once(&Sequential, black_box(x))
         })
     });
     group.bench_function("Threaded", |b| {
@@ -141,13 +141,13 @@ fn chain8_trivial(c: &mut Criterion) {
 
     // The same run through the by-name API: `Run::set` and `Outcomes::value` hash the key.
     let plan = &bench.plan;
-    group.bench_function("Sync_by_name", |b| {
+    group.bench_function("Sequential_by_name", |b| {
         let mut x = 0_u64;
         b.iter(|| {
             x += 1;
             let mut run = plan.run();
             run.set("x", black_box(x)).expect("`x` is a u64 input");
-            *Sync
+            *Sequential
                 .execute(run, None)
                 .value::<u64>("f7")
                 .expect("no failures")
@@ -180,7 +180,7 @@ fn wide8_heavy(c: &mut Criterion) {
     let mut group = c.benchmark_group("wide8_heavy");
     configure(&mut group);
     executors(&mut group, &wide8(|a| Ok(heavy(*a.get::<u64>(0)?))));
-    // One node's work alone, for scale: Sync should cost about eight of these.
+    // One node's work alone, for scale: Sequential should cost about eight of these.
     group.bench_function("one_node_alone", |b| {
         let mut x = 0_u64;
         b.iter(|| {

@@ -8,7 +8,7 @@
 //!   cycle), declared argument types — and compiles a [`Graph`] backed by `petgraph`.
 //! - [`Graph::plan`] picks the keys a caller wants; only their ancestors run. A [`Plan`] is
 //!   reused for every run: per run only the inputs change, set by name or by [`NodeId`].
-//! - An [`Executor`] runs a [`Run`]: [`Sync`] on the caller's thread in topological order,
+//! - An [`Executor`] runs a [`Run`]: [`Sequential`] on the caller's thread in topological order,
 //!   [`Threaded`] on a rayon pool as dependencies complete. Both give the same outcomes and
 //!   make the same [`Hooks`] calls per node.
 //! - A task that returns an error or panics does not abort the run: its dependants are
@@ -20,7 +20,7 @@
 //! # Examples
 //!
 //! ```
-//! use timbr_sched::{Dep, Executor, GraphBuilder, Sync, TaskError, Threaded};
+//! use timbr_sched::{Dep, Executor, GraphBuilder, Sequential, TaskError, Threaded};
 //!
 //! let mut g = GraphBuilder::new();
 //! g.input::<String>("text");
@@ -40,7 +40,7 @@
 //! let graph = g.build()?;
 //! let plan = graph.plan(["ratio", "shout"])?; // built once, run many times
 //!
-//! for executor in [&Sync as &dyn Executor, &Threaded::new()] {
+//! for executor in [&Sequential as &dyn Executor, &Threaded::new()] {
 //!     let mut run = plan.run();
 //!     run.set("text", String::from("hello streaming world"))?;
 //!     let out = executor.execute(run, None);
@@ -58,6 +58,7 @@
 //! ```
 
 mod args;
+mod arena;
 mod builder;
 mod error;
 mod exec;
@@ -65,13 +66,14 @@ mod graph;
 mod hooks;
 mod outcome;
 mod plan;
+mod scalar;
 mod value;
 
 pub use crate::{
     args::Args,
     builder::{Dep, GraphBuilder, TaskFn},
     error::{BuildError, InputError, OutcomeError, TaskError, TypeMismatch, UnknownKey},
-    exec::{Executor, Sync, Threaded},
+    exec::{Executor, Sequential, Threaded},
     graph::{Graph, NodeId},
     hooks::{Hooks, NodeRef},
     outcome::{Outcome, Outcomes, Skipped},

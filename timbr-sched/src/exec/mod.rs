@@ -1,9 +1,9 @@
 //! Executors: the same plan, run on the caller's thread or on a rayon pool.
 
-mod sync;
+mod sequential;
 mod threaded;
 
-pub use sync::Sync;
+pub use sequential::Sequential;
 pub use threaded::Threaded;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,7 +17,7 @@ use crate::{Args, Hooks, NodeId, NodeRef, Outcome, Outcomes, Plan, Run, Skipped,
 ///
 /// Implementations agree on results and on the hook calls made for each node; they differ
 /// only in where tasks run.
-pub trait Executor: Send + std::marker::Sync {
+pub trait Executor: Send + Sync {
     /// Runs every node of the run's plan. Never fails as a whole: each node's failure is in
     /// its outcome, and the nodes that depend on it are [`Skipped`].
     fn execute(&self, run: Run, hooks: Option<&dyn Hooks>) -> Outcomes;
@@ -36,7 +36,7 @@ impl<E: Executor + ?Sized> Executor for Box<E> {
 }
 
 /// A run's slots as a node's computation reads them: plain when one thread owns the run
-/// ([`Sync`]), write-once cells when several threads share it ([`Threaded`]).
+/// ([`Sequential`]), write-once cells when several threads share it ([`Threaded`]).
 #[derive(Clone, Copy)]
 pub(crate) enum Slots<'a> {
     Plain(&'a [Option<Outcome>]),
