@@ -4,8 +4,9 @@
 //! input set (by a [`NodeId`] resolved once, the documented hot path), the plan executed, the
 //! result read back by id. Groups:
 //!
-//! - `chain8_trivial`: `x -> f0 -> … -> f7`, each node `+ 1` (plus a hand-written chain of the
-//!   same functions as the floor, and the by-name API for comparison);
+//! - `chain8_trivial`: `x -> f0 -> … -> f7`, each node `+ 1` (plus the same chain written by
+//!   hand, with plain variables (the limit) and with one `Arc` per value (what a run cost
+//!   when every value was boxed), and the by-name API for comparison);
 //! - `wide8_trivial`: `x -> w0 … w7`, all eight read back;
 //! - `wide8_heavy`: the same shape, each node ~50 µs of arithmetic (plus one node alone);
 //! - `diamond`: `x -> (l, r) -> join`.
@@ -154,7 +155,20 @@ fn chain8_trivial(c: &mut Criterion) {
         })
     });
 
-    // The floor: the same eight calls, chained by hand, each result boxed like a `Value`.
+    // The limit: the same eight calls chained by hand in plain variables.
+    group.bench_function("hand_written_plain", |b| {
+        let mut x = 0_u64;
+        b.iter(|| {
+            x += 1;
+            let mut v = black_box(x);
+            for _ in 0..8 {
+                v = black_box(v).wrapping_add(1);
+            }
+            v
+        })
+    });
+
+    // The same, each result boxed the way every `Value` used to be.
     group.bench_function("hand_written", |b| {
         let mut x = 0_u64;
         b.iter(|| {

@@ -78,7 +78,9 @@ mod tests {
     fn values_are_dropped_when_given_back() {
         let value = std::sync::Arc::new(1_u8);
         let mut slots = take(2);
-        slots[0] = Some(Outcome::Value(Value::from_arc(std::sync::Arc::clone(&value))));
+        slots[0] = Some(Outcome::Value(Value::from_arc(std::sync::Arc::clone(
+            &value,
+        ))));
         assert_eq!(std::sync::Arc::strong_count(&value), 2);
         give_back(slots);
         assert_eq!(std::sync::Arc::strong_count(&value), 1);

@@ -9,13 +9,16 @@
 //! - [`Graph::plan`] picks the keys a caller wants; only their ancestors run. A [`Plan`] is
 //!   reused for every run: per run only the inputs change, set by name or by [`NodeId`].
 //! - An [`Executor`] runs a [`Run`]: [`Sequential`] on the caller's thread in topological order,
-//!   [`Threaded`] on a rayon pool as dependencies complete. Both give the same outcomes and
-//!   make the same [`Hooks`] calls per node.
+//!   [`Threaded`] on a rayon pool as dependencies complete (the caller taking part). Both give
+//!   the same outcomes and make the same [`Hooks`] calls per node.
 //! - A task that returns an error or panics does not abort the run: its dependants are
 //!   [`Skipped`] ("upstream `k` failed"), independent branches still run, and every node's
 //!   [`Outcome`] is returned.
 //! - [`Value`]s are type-erased but typed at the edges: reading one as the wrong type is a
 //!   [`TypeMismatch`] naming the key and both types, never a panic.
+//! - A steady stream of runs allocates little: primitive values (numbers, `bool`, `char`)
+//!   are stored inline in their [`Value`], and dropping a run's [`Outcomes`] hands its slots
+//!   to the next [`Plan::run`] on the same thread. Other values cost one allocation each.
 //!
 //! # Examples
 //!
@@ -57,8 +60,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod args;
 mod arena;
+mod args;
 mod builder;
 mod error;
 mod exec;

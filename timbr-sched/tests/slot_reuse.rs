@@ -43,8 +43,12 @@ fn chain() -> Chain {
     let mut g = GraphBuilder::new();
     g.input::<u64>("x");
     let l = Arc::clone(&live);
-    g.task("boxed", ["x"], move |a| Ok(Counted::new(*a.get::<u64>(0)?, &l)));
-    g.task("text", ["boxed"], |a| Ok(a.get::<Counted>(0)?.n.to_string()));
+    g.task("boxed", ["x"], move |a| {
+        Ok(Counted::new(*a.get::<u64>(0)?, &l))
+    });
+    g.task("text", ["boxed"], |a| {
+        Ok(a.get::<Counted>(0)?.n.to_string())
+    });
     g.task("len", ["text"], |a| Ok(a.get::<String>(0)?.len()));
     g.task("odd", ["x"], |a| {
         let x = *a.get::<u64>(0)?;
