@@ -3,7 +3,7 @@
 //! The same three stages (`f0 = in + 1`, `f1 = f0 * 3`, `f2 = f1 ^ in`, over `u64`) as
 //! `#[stage]` functions in a `from_stages!` machine and as `Stage::new` closures in a
 //! builder machine; one iteration is one `Machine::call` (the datum's whole graph, on this
-//! thread, Sync executor). A `stage_fn!` variant covers the closure macro. The three should
+//! thread, Sequential executor). A `stage_fn!` variant covers the closure macro. The three should
 //! be equal within noise: the macros generate the same `Stage` the plain API builds.
 //!
 //! Run with `cargo bench -p timbr-benches --bench macro_glue`.

@@ -1,11 +1,12 @@
-//! Sync vs Threaded on the graph shapes the scheduler's targets are about.
+//! Sequential vs Threaded on the graph shapes the scheduler's targets are about.
 //!
 //! One iteration is one whole run, as a machine does it per datum: a fresh [`Plan::run`], the
 //! input set (by a [`NodeId`] resolved once, the documented hot path), the plan executed, the
 //! result read back by id. Groups:
 //!
-//! - `chain8_trivial`: `x -> f0 -> … -> f7`, each node `+ 1` (plus a hand-written chain of the
-//!   same functions as the floor, and the by-name API for comparison);
+//! - `chain8_trivial`: `x -> f0 -> … -> f7`, each node `+ 1` (plus the same chain written by
+//!   hand, with plain variables (the limit) and with one `Arc` per value (what a run cost
+//!   when every value was boxed), and the by-name API for comparison);
 //! - `wide8_trivial`: `x -> w0 … w7`, all eight read back;
 //! - `wide8_heavy`: the same shape, each node ~50 µs of arithmetic (plus one node alone);
 //! - `diamond`: `x -> (l, r) -> join`.
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_main, BenchmarkGroup, Criterion};
-use timbr_sched::{Executor, GraphBuilder, NodeId, Plan, Sync, TaskError, Threaded, Value};
+use timbr_sched::{Executor, GraphBuilder, NodeId, Plan, Sequential, TaskError, Threaded, Value};
 
 /// Iterations of [`heavy`] taking about 50 µs on the reference machine (a 2-core Xeon).
 const HEAVY_ITERS: u32 = 20_000;
@@ -111,11 +112,11 @@ fn diamond() -> Bench {
 
 fn executors(group: &mut BenchmarkGroup<'_, WallTime>, bench: &Bench) {
     let threaded = Threaded::new();
-    group.bench_function("Sync", |b| {
+    group.bench_function("Sequential", |b| {
         let mut x = 0_u64;
         b.iter(|| {
             x += 1;
-            bench.once(&Sync, black_box(x))
+            bench.once(&Sequential, black_box(x))
         })
     });
     group.bench_function("Threaded", |b| {
@@ -141,20 +142,33 @@ fn chain8_trivial(c: &mut Criterion) {
 
     // The same run through the by-name API: `Run::set` and `Outcomes::value` hash the key.
     let plan = &bench.plan;
-    group.bench_function("Sync_by_name", |b| {
+    group.bench_function("Sequential_by_name", |b| {
         let mut x = 0_u64;
         b.iter(|| {
             x += 1;
             let mut run = plan.run();
             run.set("x", black_box(x)).expect("`x` is a u64 input");
-            *Sync
+            *Sequential
                 .execute(run, None)
                 .value::<u64>("f7")
                 .expect("no failures")
         })
     });
 
-    // The floor: the same eight calls, chained by hand, each result boxed like a `Value`.
+    // The limit: the same eight calls chained by hand in plain variables.
+    group.bench_function("hand_written_plain", |b| {
+        let mut x = 0_u64;
+        b.iter(|| {
+            x += 1;
+            let mut v = black_box(x);
+            for _ in 0..8 {
+                v = black_box(v).wrapping_add(1);
+            }
+            v
+        })
+    });
+
+    // The same, each result boxed the way every `Value` used to be.
     group.bench_function("hand_written", |b| {
         let mut x = 0_u64;
         b.iter(|| {
@@ -180,7 +194,7 @@ fn wide8_heavy(c: &mut Criterion) {
     let mut group = c.benchmark_group("wide8_heavy");
     configure(&mut group);
     executors(&mut group, &wide8(|a| Ok(heavy(*a.get::<u64>(0)?))));
-    // One node's work alone, for scale: Sync should cost about eight of these.
+    // One node's work alone, for scale: Sequential should cost about eight of these.
     group.bench_function("one_node_alone", |b| {
         let mut x = 0_u64;
         b.iter(|| {

@@ -56,20 +56,34 @@ impl<'a> Args<'a> {
     /// # Errors
     ///
     /// A [`TaskError`] naming the argument if there is no argument `i` or it is not a `T`.
+    #[inline]
     pub fn get<T: Any>(&self, i: usize) -> Result<&'a T, TaskError> {
-        let value = self.value(i).ok_or_else(|| {
-            TaskError::msg(format_args!(
-                "`{}` has {} argument(s), no argument {i}",
-                self.key(),
-                self.args.len()
-            ))
-        })?;
-        value.downcast_ref::<T>().ok_or_else(|| {
-            TaskError::from(TypeMismatch {
-                key: self.arg_key(i).unwrap_or_default().to_owned(),
-                expected: std::any::type_name::<T>(),
-                found: value.type_name(),
-            })
+        match self.value(i) {
+            Some(value) => match value.downcast_ref::<T>() {
+                Some(v) => Ok(v),
+                None => Err(self.mismatch(i, std::any::type_name::<T>(), value)),
+            },
+            None => Err(self.missing(i)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn missing(&self, i: usize) -> TaskError {
+        TaskError::msg(format_args!(
+            "`{}` has {} argument(s), no argument {i}",
+            self.key(),
+            self.args.len()
+        ))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn mismatch(&self, i: usize, expected: &'static str, value: &Value) -> TaskError {
+        TaskError::from(TypeMismatch {
+            key: self.arg_key(i).unwrap_or_default().to_owned(),
+            expected,
+            found: value.type_name(),
         })
     }
 }

@@ -8,19 +8,22 @@
 //!   cycle), declared argument types — and compiles a [`Graph`] backed by `petgraph`.
 //! - [`Graph::plan`] picks the keys a caller wants; only their ancestors run. A [`Plan`] is
 //!   reused for every run: per run only the inputs change, set by name or by [`NodeId`].
-//! - An [`Executor`] runs a [`Run`]: [`Sync`] on the caller's thread in topological order,
-//!   [`Threaded`] on a rayon pool as dependencies complete. Both give the same outcomes and
-//!   make the same [`Hooks`] calls per node.
+//! - An [`Executor`] runs a [`Run`]: [`Sequential`] on the caller's thread in topological order,
+//!   [`Threaded`] on a rayon pool as dependencies complete (the caller taking part). Both give
+//!   the same outcomes and make the same [`Hooks`] calls per node.
 //! - A task that returns an error or panics does not abort the run: its dependants are
 //!   [`Skipped`] ("upstream `k` failed"), independent branches still run, and every node's
 //!   [`Outcome`] is returned.
 //! - [`Value`]s are type-erased but typed at the edges: reading one as the wrong type is a
 //!   [`TypeMismatch`] naming the key and both types, never a panic.
+//! - A steady stream of runs allocates little: primitive values (numbers, `bool`, `char`)
+//!   are stored inline in their [`Value`], and dropping a run's [`Outcomes`] hands its slots
+//!   to the next [`Plan::run`] on the same thread. Other values cost one allocation each.
 //!
 //! # Examples
 //!
 //! ```
-//! use timbr_sched::{Dep, Executor, GraphBuilder, Sync, TaskError, Threaded};
+//! use timbr_sched::{Dep, Executor, GraphBuilder, Sequential, TaskError, Threaded};
 //!
 //! let mut g = GraphBuilder::new();
 //! g.input::<String>("text");
@@ -40,7 +43,7 @@
 //! let graph = g.build()?;
 //! let plan = graph.plan(["ratio", "shout"])?; // built once, run many times
 //!
-//! for executor in [&Sync as &dyn Executor, &Threaded::new()] {
+//! for executor in [&Sequential as &dyn Executor, &Threaded::new()] {
 //!     let mut run = plan.run();
 //!     run.set("text", String::from("hello streaming world"))?;
 //!     let out = executor.execute(run, None);
@@ -57,6 +60,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod arena;
 mod args;
 mod builder;
 mod error;
@@ -65,13 +69,14 @@ mod graph;
 mod hooks;
 mod outcome;
 mod plan;
+mod scalar;
 mod value;
 
 pub use crate::{
     args::Args,
     builder::{Dep, GraphBuilder, TaskFn},
     error::{BuildError, InputError, OutcomeError, TaskError, TypeMismatch, UnknownKey},
-    exec::{Executor, Sync, Threaded},
+    exec::{Executor, Sequential, Threaded},
     graph::{Graph, NodeId},
     hooks::{Hooks, NodeRef},
     outcome::{Outcome, Outcomes, Skipped},

@@ -161,6 +161,13 @@ impl Outcomes {
     }
 }
 
+impl Drop for Outcomes {
+    /// Drops every outcome and hands the emptied slots to the next run on this thread.
+    fn drop(&mut self) {
+        crate::arena::give_back(std::mem::take(&mut self.slots));
+    }
+}
+
 impl fmt::Debug for Outcomes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()

@@ -28,7 +28,7 @@ pub(crate) struct PlanInner {
 /// # Examples
 ///
 /// ```
-/// use timbr_sched::{Executor, GraphBuilder, Sync};
+/// use timbr_sched::{Executor, GraphBuilder, Sequential};
 ///
 /// let mut g = GraphBuilder::new();
 /// g.input::<i32>("x");
@@ -39,7 +39,7 @@ pub(crate) struct PlanInner {
 /// let plan = graph.plan(["a"])?; // `b` is not an ancestor of `a`: it does not run
 /// let mut run = plan.run();
 /// run.set("x", 1_i32)?;
-/// let out = Sync.execute(run, None);
+/// let out = Sequential.execute(run, None);
 /// assert_eq!(out.value::<i32>("a")?, &2);
 /// assert!(out.get("b").is_none());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -120,16 +120,19 @@ impl Plan {
         self.0.in_plan.get(id.index()).copied().unwrap_or(false)
     }
 
-    /// The plan's nodes in the order the [`Sync`](crate::Sync) executor runs them.
+    /// The plan's nodes in the order the [`Sequential`](crate::Sequential) executor runs them.
     pub fn order(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.0.order.iter().map(|&i| NodeId(i))
     }
 
     /// A fresh run of this plan, its inputs not yet set.
+    ///
+    /// The run's slots are recycled from an earlier run on this thread whose
+    /// [`Outcomes`](crate::Outcomes) were dropped, so a steady stream of runs allocates none.
     pub fn run(&self) -> Run {
         Run {
             plan: self.clone(),
-            slots: (0..self.0.graph.len()).map(|_| None).collect(),
+            slots: crate::arena::take(self.0.graph.len()),
         }
     }
 }

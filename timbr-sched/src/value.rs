@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::TypeMismatch;
+use crate::scalar::Scalar;
 
 /// A type's identity together with its name.
 ///
@@ -67,10 +68,13 @@ impl<T: Any + Send + Sync> Erased for T {
     }
 }
 
-/// One key's value in a run: any `Send + Sync + 'static` type, shared by reference count.
+/// One key's value in a run: any `Send + Sync + 'static` type.
 ///
-/// Cloning a `Value` is cheap (a reference-count increment), so a value can be handed to every
-/// dependant, kept for replay, or aliased under several keys without being copied.
+/// Cloning a `Value` is cheap, so a value can be handed to every dependant, kept for replay,
+/// or aliased under several keys without being copied. Primitive `Copy` values (the integer
+/// types up to 64 bits, `usize`, `isize`, `f32`, `f64`, `bool`, `char` and `()`) are stored
+/// inline and cost no allocation; every other type is shared by reference count (one
+/// allocation when the value is made, none per clone).
 ///
 /// # Examples
 ///
@@ -83,38 +87,63 @@ impl<T: Any + Send + Sync> Erased for T {
 /// assert_eq!(v.type_name(), "u64");
 /// ```
 #[derive(Clone)]
-pub struct Value(Arc<dyn Erased>);
+pub struct Value(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// A primitive, stored in place.
+    Inline(Scalar),
+    /// Anything else, shared.
+    Shared(Arc<dyn Erased>),
+}
 
 impl Value {
-    /// Wraps `value`.
+    /// Wraps `value`: in place for a primitive, behind an [`Arc`] otherwise.
+    #[inline]
     pub fn new<T: Any + Send + Sync>(value: T) -> Self {
-        Value(Arc::new(value))
+        match Scalar::try_new(value) {
+            Ok(scalar) => Value(Repr::Inline(scalar)),
+            Err(value) => Value(Repr::Shared(Arc::new(value))),
+        }
     }
 
     /// Wraps a value that is already behind an [`Arc`], without copying it.
     pub fn from_arc<T: Any + Send + Sync>(value: Arc<T>) -> Self {
-        Value(value)
+        Value(Repr::Shared(value))
     }
 
     /// The name of the concrete type inside.
     pub fn type_name(&self) -> &'static str {
-        // Through the deref: `Arc<dyn Erased>` is itself `Erased` and would name itself.
-        (*self.0).type_name()
+        match &self.0 {
+            Repr::Inline(s) => s.type_name(),
+            // Through the deref: `Arc<dyn Erased>` is itself `Erased` and would name itself.
+            Repr::Shared(a) => (**a).type_name(),
+        }
     }
 
     /// The [`TypeId`] of the concrete type inside.
     pub fn type_id(&self) -> TypeId {
-        self.as_any().type_id()
+        match &self.0 {
+            Repr::Inline(s) => s.type_id(),
+            Repr::Shared(_) => self.as_any().type_id(),
+        }
     }
 
     /// The value as `&dyn Any`, for code that dispatches on types itself.
     pub fn as_any(&self) -> &(dyn Any + Send + Sync) {
-        &*self.0
+        match &self.0 {
+            Repr::Inline(s) => s.as_any(),
+            Repr::Shared(a) => &**a,
+        }
     }
 
     /// A reference to the value if it is a `T`.
+    #[inline]
     pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
-        self.as_any().downcast_ref::<T>()
+        match &self.0 {
+            Repr::Inline(s) => s.downcast_ref::<T>(),
+            Repr::Shared(a) => (&**a as &dyn Any).downcast_ref::<T>(),
+        }
     }
 
     /// A reference to the value if it is a `T`, or an error naming `key`, `T` and the found type.
@@ -132,17 +161,22 @@ impl Value {
 
     /// The shared value as an `Arc<T>` if it is a `T`; the value back otherwise.
     ///
+    /// A value made with [`from_arc`](Value::from_arc) comes back as the same `Arc`; a
+    /// primitive stored inline is moved into a new one.
+    ///
     /// # Errors
     ///
     /// Returns `self` unchanged when the value is not a `T`.
     pub fn downcast_arc<T: Any + Send + Sync>(self) -> Result<Arc<T>, Value> {
-        if self.type_id() == TypeId::of::<T>() {
-            let any: Arc<dyn Any + Send + Sync> = self.0;
-            // The TypeId check above makes the downcast infallible.
-            Ok(any.downcast::<T>().expect("type id checked above"))
-        } else {
-            Err(self)
+        if self.type_id() != TypeId::of::<T>() {
+            return Err(self);
         }
+        let any: Arc<dyn Any + Send + Sync> = match self.0 {
+            Repr::Inline(s) => s.into_arc(),
+            Repr::Shared(a) => a,
+        };
+        // The TypeId check above makes the downcast infallible.
+        Ok(any.downcast::<T>().expect("type id checked above"))
     }
 }
 
@@ -175,6 +209,19 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &back));
         let v = Value::new(1_u8);
         assert!(v.downcast_arc::<u16>().is_err());
+    }
+
+    #[test]
+    fn primitives_behave_like_shared_values() {
+        let v = Value::new(5_u64);
+        assert_eq!(v.type_id(), TypeId::of::<u64>());
+        assert_eq!(v.as_any().downcast_ref::<u64>(), Some(&5));
+        assert_eq!(v.clone().downcast_ref::<u64>(), Some(&5));
+        assert_eq!(*v.clone().downcast_arc::<u64>().unwrap(), 5);
+        assert!(v.downcast_arc::<i64>().is_err());
+        let shared = Value::from_arc(Arc::new(5_u64));
+        assert_eq!(shared.downcast_ref::<u64>(), Some(&5));
+        assert_eq!(format!("{:?}", shared), "Value<u64>");
     }
 
     #[test]

@@ -104,7 +104,7 @@ fn skipped_reads_as_upstream_failed() {
     let plan = failing_plan();
     let mut run = plan.run();
     run.set("x", 1_u64).unwrap();
-    let out = timbr_sched::Sync.execute(run, None);
+    let out = timbr_sched::Sequential.execute(run, None);
     let Some(Outcome::Skipped(s)) = out.get("child_of_bad") else {
         panic!("child_of_bad should be skipped");
     };

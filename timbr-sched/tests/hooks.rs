@@ -67,7 +67,7 @@ fn sorted(mut calls: Vec<Call>) -> Vec<Call> {
 #[test]
 fn every_executor_keeps_the_order_and_makes_the_same_calls() {
     let plan = plan();
-    let expected = sorted(recorded(&timbr_sched::Sync, &plan, Some(1)));
+    let expected = sorted(recorded(&timbr_sched::Sequential, &plan, Some(1)));
     // Sanity: the graph really exercises every kind of call.
     assert!(expected
         .iter()
@@ -92,7 +92,7 @@ fn every_executor_keeps_the_order_and_makes_the_same_calls() {
 #[test]
 fn a_missing_input_gets_no_call_but_its_dependants_are_skipped() {
     let plan = plan();
-    let expected = sorted(recorded(&timbr_sched::Sync, &plan, None));
+    let expected = sorted(recorded(&timbr_sched::Sequential, &plan, None));
     let skipped = expected
         .iter()
         .filter(|c| matches!(c, Call::Skipped(_, _, u) if u == "x"))
@@ -198,7 +198,7 @@ impl Hooks for OnlyP {
 #[test]
 fn declined_nodes_get_no_calls_under_either_executor() {
     let plan = plan();
-    let executors: [&dyn Executor; 2] = [&timbr_sched::Sync, &timbr_sched::Threaded::new()];
+    let executors: [&dyn Executor; 2] = [&timbr_sched::Sequential, &timbr_sched::Threaded::new()];
     for executor in executors {
         let hooks = OnlyP::default();
         let mut run = plan.run();
@@ -216,7 +216,7 @@ fn rerun_repeats_one_task_on_the_values_of_its_run() {
     let graph = plan.graph().clone();
     let mut run = plan.run();
     run.set("x", 4_u64).unwrap();
-    let outcomes = timbr_sched::Sync.execute(run, None);
+    let outcomes = timbr_sched::Sequential.execute(run, None);
     let node = |k: &str| graph.node(k).unwrap();
     // A task with values: the same value again.
     let again = outcomes.rerun(node("join")).unwrap();

@@ -128,7 +128,7 @@ fn plan_order_puts_dependencies_first_and_iter_follows_it() {
 
     let mut run = plan.run();
     run.set("x", 1_u64).unwrap();
-    let out = timbr_sched::Sync.execute(run, None);
+    let out = timbr_sched::Sequential.execute(run, None);
     let iterated: Vec<&str> = out.iter().map(|(k, _)| k).collect();
     assert_eq!(iterated, order);
     assert!(out.iter().all(|(_, o)| matches!(o, Outcome::Value(_))));

@@ -78,7 +78,7 @@ impl<T: Datum> Default for MachineBuilder<T> {
         MachineBuilder {
             slots: DEFAULT_SLOTS,
             capacity: DEFAULT_CAPACITY,
-            executor: Arc::new(timbr_sched::Sync),
+            executor: Arc::new(timbr_sched::Sequential),
             workers: 1,
             ordered: false,
             sink: Box::new(NullSink),
@@ -112,7 +112,7 @@ impl<T: Datum> MachineBuilder<T> {
         self
     }
 
-    /// The executor running each datum's graph (default [`timbr_sched::Sync`]).
+    /// The executor running each datum's graph (default [`timbr_sched::Sequential`]).
     pub fn executor(mut self, executor: impl Executor + 'static) -> Self {
         self.executor = Arc::new(executor);
         self

@@ -1,15 +1,16 @@
 //! Executors: the same plan, run on the caller's thread or on a rayon pool.
 
-mod sync;
+mod sequential;
 mod threaded;
 
-pub use sync::Sync;
+pub use sequential::Sequential;
 pub use threaded::Threaded;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use crate::builder::TaskFn;
 use crate::graph::{Inner, NodeKind};
 use crate::{Args, Hooks, NodeId, NodeRef, Outcome, Outcomes, Plan, Run, Skipped, TaskError};
 
@@ -17,7 +18,7 @@ use crate::{Args, Hooks, NodeId, NodeRef, Outcome, Outcomes, Plan, Run, Skipped,
 ///
 /// Implementations agree on results and on the hook calls made for each node; they differ
 /// only in where tasks run.
-pub trait Executor: Send + std::marker::Sync {
+pub trait Executor: Send + Sync {
     /// Runs every node of the run's plan. Never fails as a whole: each node's failure is in
     /// its outcome, and the nodes that depend on it are [`Skipped`].
     fn execute(&self, run: Run, hooks: Option<&dyn Hooks>) -> Outcomes;
@@ -36,7 +37,7 @@ impl<E: Executor + ?Sized> Executor for Box<E> {
 }
 
 /// A run's slots as a node's computation reads them: plain when one thread owns the run
-/// ([`Sync`]), write-once cells when several threads share it ([`Threaded`]).
+/// ([`Sequential`]), write-once cells when several threads share it ([`Threaded`]).
 #[derive(Clone, Copy)]
 pub(crate) enum Slots<'a> {
     Plain(&'a [Option<Outcome>]),
@@ -56,6 +57,10 @@ impl<'a> Slots<'a> {
 
 /// Computes node `i`'s outcome, to be stored in its slot; every dependency's slot must already
 /// be set. `None` for an input that was set (its slot already holds its outcome).
+///
+/// Inlined into each executor, so the slot kind is known and the unobserved path (no hooks,
+/// every dependency a value) is straight-line code; the rest is out of line.
+#[inline(always)]
 pub(crate) fn compute(
     graph: &Inner,
     i: u32,
@@ -63,46 +68,79 @@ pub(crate) fn compute(
     hooks: Option<&dyn Hooks>,
 ) -> Option<Outcome> {
     let node = &graph.nodes[i as usize];
-    let (args, deps, func) = match &node.kind {
-        NodeKind::Input(_) => {
-            if slots.get(i).is_some() {
-                return None;
-            }
-            let error = TaskError::msg(format_args!("input `{}` was not set", node.key));
-            return Some(Outcome::Failed(error));
-        }
-        NodeKind::Task {
-            args, deps, func, ..
-        } => (args, deps, func),
+    let NodeKind::Task {
+        args, deps, func, ..
+    } = &node.kind
+    else {
+        return input_outcome(graph, i, slots);
     };
-
-    let hooks = hooks.filter(|h| h.observes(node_ref(graph, i)));
-    if let Some(upstream) = deps.iter().find_map(|&d| failed_upstream(graph, d, slots)) {
-        let skipped = Skipped { upstream };
-        if let Some(hooks) = hooks {
-            hooks.skipped(node_ref(graph, i), &skipped);
-        }
-        return Some(Outcome::Skipped(skipped));
+    let all_values = deps
+        .iter()
+        .all(|&d| matches!(slots.get(d), Some(Outcome::Value(_))));
+    if hooks.is_some() || !all_values {
+        return Some(compute_slow(graph, i, slots, hooks));
     }
-
     let args = Args {
         graph,
         node: i,
         args,
         slots,
     };
-    let call = || match catch_unwind(AssertUnwindSafe(|| func(&args))) {
+    Some(call(func, &args))
+}
+
+/// Runs a task, its panic caught.
+#[inline(always)]
+fn call(func: &TaskFn, args: &Args<'_>) -> Outcome {
+    match catch_unwind(AssertUnwindSafe(|| func(args))) {
         Ok(Ok(value)) => Outcome::Value(value),
         Ok(Err(error)) => Outcome::Failed(error),
         Err(payload) => Outcome::Failed(TaskError::from_panic(payload)),
+    }
+}
+
+/// An input's outcome: `None` when it was set, a failure when it was not.
+#[cold]
+#[inline(never)]
+fn input_outcome(graph: &Inner, i: u32, slots: Slots<'_>) -> Option<Outcome> {
+    if slots.get(i).is_some() {
+        return None;
+    }
+    let key = &graph.nodes[i as usize].key;
+    let error = TaskError::msg(format_args!("input `{key}` was not set"));
+    Some(Outcome::Failed(error))
+}
+
+/// A task's outcome when it is observed by hooks or a dependency holds no value.
+#[inline(never)]
+fn compute_slow(graph: &Inner, i: u32, slots: Slots<'_>, hooks: Option<&dyn Hooks>) -> Outcome {
+    let NodeKind::Task {
+        args, deps, func, ..
+    } = &graph.nodes[i as usize].kind
+    else {
+        unreachable!("only tasks are computed here")
     };
-    let outcome = match hooks {
-        None => call(),
+    let hooks = hooks.filter(|h| h.observes(node_ref(graph, i)));
+    if let Some(upstream) = deps.iter().find_map(|&d| failed_upstream(graph, d, slots)) {
+        let skipped = Skipped { upstream };
+        if let Some(hooks) = hooks {
+            hooks.skipped(node_ref(graph, i), &skipped);
+        }
+        return Outcome::Skipped(skipped);
+    }
+    let args = Args {
+        graph,
+        node: i,
+        args,
+        slots,
+    };
+    match hooks {
+        None => call(func, &args),
         Some(hooks) => {
             let at = node_ref(graph, i);
             hooks.pretask(at);
             let started = Instant::now();
-            let outcome = call();
+            let outcome = call(func, &args);
             let elapsed = started.elapsed();
             if let Outcome::Failed(error) = &outcome {
                 hooks.error(at, error);
@@ -110,8 +148,7 @@ pub(crate) fn compute(
             hooks.posttask(at, elapsed, &outcome);
             outcome
         }
-    };
-    Some(outcome)
+    }
 }
 
 /// The key a dependant of `d` must report as failed upstream, if `d` holds no value.

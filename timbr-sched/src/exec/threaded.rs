@@ -1,7 +1,7 @@
 //! The threaded executor: ready nodes run on a rayon pool as their dependencies complete.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use rayon::{Scope, ThreadPool};
 
@@ -13,8 +13,10 @@ use crate::{Hooks, Outcome, Outcomes, Run};
 ///
 /// The calling thread takes part: it runs the first ready node itself, and whenever a
 /// finished node makes several dependants ready, one continues on the same thread and the
-/// rest are spawned on the pool. A chain therefore never changes threads, and independent
-/// branches spread over the pool.
+/// rest are offered to the pool. A chain therefore never changes threads, and independent
+/// branches spread over the pool. When its own branch is done, the calling thread takes
+/// offered nodes that no pool thread has started yet, so it keeps working rather than
+/// waiting (on 2 cores, the caller and the pool's two threads share the work).
 ///
 /// A run started from inside a rayon worker (e.g. from a `par_iter`) works, but while it waits
 /// for its own nodes the worker may pick up other jobs, which may start further runs on the
@@ -61,21 +63,43 @@ struct Shared<'r> {
     plan: &'r PlanInner,
     slots: &'r [OnceLock<Outcome>],
     pending: Box<[AtomicU32]>,
+    /// Ready nodes not yet taken. Each is pushed together with a pool job that takes one
+    /// node; the calling thread takes them too, so it works instead of only waiting.
+    ready: Mutex<Vec<u32>>,
     hooks: Option<&'r dyn Hooks>,
 }
 
 impl<'r> Shared<'r> {
-    /// Spawns every root but the first, and runs the first on this thread.
+    /// Offers every root but the first to the pool, runs the first on this thread, then
+    /// takes ready nodes until none is left to take.
     fn start<'s>(&'s self, scope: &Scope<'s>) {
         if let Some((&first, rest)) = self.plan.roots.split_first() {
             for &r in rest {
-                scope.spawn(move |s| self.process(r, s));
+                self.offer(r, scope);
             }
             self.process(first, scope);
+            while let Some(i) = self.take() {
+                self.process(i, scope);
+            }
         }
     }
 
-    /// Runs `i`, then whatever it makes ready: one dependant inline, the others spawned.
+    /// Makes `i` available to whichever thread takes it first: a pool job or the caller.
+    fn offer<'s>(&'s self, i: u32, scope: &Scope<'s>) {
+        lock(&self.ready).push(i);
+        scope.spawn(move |s| {
+            if let Some(i) = self.take() {
+                self.process(i, s);
+            }
+        });
+    }
+
+    /// A ready node nobody took yet.
+    fn take(&self) -> Option<u32> {
+        lock(&self.ready).pop()
+    }
+
+    /// Runs `i`, then whatever it makes ready: one dependant inline, the others offered.
     fn process<'s>(&'s self, mut i: u32, scope: &Scope<'s>) {
         loop {
             let graph = &self.plan.graph.0;
@@ -87,7 +111,7 @@ impl<'r> Shared<'r> {
                 // AcqRel: the thread that brings the count to zero sees every dependency's slot.
                 if self.pending[d as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
                     if let Some(ready) = next.replace(d) {
-                        scope.spawn(move |s| self.process(ready, s));
+                        self.offer(ready, scope);
                     }
                 }
             }
@@ -99,6 +123,11 @@ impl<'r> Shared<'r> {
     }
 }
 
+/// Locks the ready list; nothing panics while holding it, but a poisoned list is still valid.
+fn lock(ready: &Mutex<Vec<u32>>) -> MutexGuard<'_, Vec<u32>> {
+    ready.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Executor for Threaded {
     fn execute(&self, run: Run, hooks: Option<&dyn Hooks>) -> Outcomes {
         let plan = &run.plan.0;
@@ -106,16 +135,16 @@ impl Executor for Threaded {
             hooks.start(&run.plan);
         }
         // Slots written by one thread and read by others: write-once cells for this run.
-        let slots: Box<[OnceLock<Outcome>]> = run
-            .slots
-            .into_vec()
-            .into_iter()
-            .map(|slot| slot.map_or_else(OnceLock::new, OnceLock::from))
+        let mut plain = run.slots;
+        let slots: Box<[OnceLock<Outcome>]> = plain
+            .iter_mut()
+            .map(|slot| slot.take().map_or_else(OnceLock::new, OnceLock::from))
             .collect();
         let shared = Shared {
             plan,
             slots: &slots,
             pending: plan.pending.iter().map(|&p| AtomicU32::new(p)).collect(),
+            ready: Mutex::new(Vec::new()),
             hooks,
         };
         match &self.pool {
@@ -123,11 +152,10 @@ impl Executor for Threaded {
             None => rayon::in_place_scope(|scope| shared.start(scope)),
         }
         drop(shared);
-        let slots = slots
-            .into_vec()
-            .into_iter()
-            .map(OnceLock::into_inner)
-            .collect();
-        finish(run.plan, slots, hooks)
+        // Back into the run's own (recycled) array.
+        for (slot, cell) in plain.iter_mut().zip(slots.into_vec()) {
+            *slot = cell.into_inner();
+        }
+        finish(run.plan, plain, hooks)
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use timbr_sched::{Executor, Sync, Threaded};
+use timbr_sched::{Executor, Sequential, Threaded};
 
 /// A 3-thread pool of our own, built once per test binary (more threads than this machine's
 /// cores, so tasks really interleave).
@@ -19,10 +19,10 @@ pub(crate) fn pool3() -> Arc<rayon::ThreadPool> {
     }))
 }
 
-/// Sync, Threaded on the global pool, Threaded on [`pool3`]; each with a name for messages.
+/// Sequential, Threaded on the global pool, Threaded on [`pool3`]; each with a name for messages.
 pub(crate) fn executors() -> Vec<(&'static str, Box<dyn Executor>)> {
     vec![
-        ("sync", Box::new(Sync)),
+        ("sequential", Box::new(Sequential)),
         ("threaded", Box::new(Threaded::new())),
         ("threaded-pool3", Box::new(Threaded::with_pool(pool3()))),
     ]

@@ -1,4 +1,4 @@
-//! The synchronous executor: the plan's nodes in topological order on the caller's thread.
+//! The sequential executor: the plan's nodes in topological order on the caller's thread.
 
 use super::{compute, finish, Executor, Slots};
 use crate::{Hooks, Outcomes, Run};
@@ -8,10 +8,13 @@ use crate::{Hooks, Outcomes, Run};
 /// The fastest choice for cheap stages and chains: no synchronisation beyond what the run
 /// itself needs, and no thread hand-offs.
 ///
+/// (This executor was called `Sync`, a name that shadowed [`std::marker::Sync`] wherever it
+/// was imported.)
+///
 /// # Examples
 ///
 /// ```
-/// use timbr_sched::{Executor, GraphBuilder, Sync, TaskError};
+/// use timbr_sched::{Executor, GraphBuilder, Sequential, TaskError};
 ///
 /// let mut g = GraphBuilder::new();
 /// g.input::<u32>("x");
@@ -20,14 +23,14 @@ use crate::{Hooks, Outcomes, Run};
 /// for x in 0..3_u32 {
 ///     let mut run = plan.run();
 ///     run.set("x", x)?;
-///     assert_eq!(Sync.execute(run, None).value::<u32>("y")?, &(x + 1));
+///     assert_eq!(Sequential.execute(run, None).value::<u32>("y")?, &(x + 1));
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Sync;
+pub struct Sequential;
 
-impl Executor for Sync {
+impl Executor for Sequential {
     fn execute(&self, mut run: Run, hooks: Option<&dyn Hooks>) -> Outcomes {
         let plan = &run.plan.0;
         let graph = &plan.graph.0;
