@@ -26,6 +26,17 @@ pub(crate) fn get(addr: SocketAddr, path: &str, headers: &str) -> Reply {
     )
 }
 
+/// As [`get`], but `None` when nothing listens (yet) or the answer is cut short.
+pub(crate) fn try_get(addr: SocketAddr, path: &str) -> Option<Reply> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    Some(parse(&out))
+}
+
 /// Sends `raw` and reads the whole answer.
 pub(crate) fn request(addr: SocketAddr, raw: &str) -> Reply {
     let mut s = TcpStream::connect(addr).expect("connect");
