@@ -34,7 +34,7 @@ pub(crate) fn try_get(addr: SocketAddr, path: &str) -> Option<Reply> {
         .ok()?;
     let mut out = Vec::new();
     s.read_to_end(&mut out).ok()?;
-    Some(parse(&out))
+    out.starts_with(b"HTTP/").then(|| parse(&out))
 }
 
 /// Sends `raw` and reads the whole answer.
