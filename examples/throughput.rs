@@ -94,6 +94,44 @@ fn queue_identity8(n: usize) -> Duration {
     queue(&Machine::<Value>::new(), n)
 }
 
+/// `queue_identity8` while a client scrapes the machine's `/metrics` (timbr-http, in
+/// process) every 100 ms: compare with `queue_identity8` for what scraping costs.
+fn queue_identity8_scraped(n: usize) -> Duration {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let machine = Arc::new(Machine::<Value>::new());
+    let server =
+        timbr_http::serve(&machine, timbr_http::HttpOptions::new()).expect("a loopback port");
+    let addr = server.addr();
+    let done = Arc::new(AtomicBool::new(false));
+    let stop = Arc::clone(&done);
+    let scraper = std::thread::spawn(move || {
+        let mut scrapes = 0_u64;
+        while !stop.load(Ordering::Acquire) {
+            let mut s = std::net::TcpStream::connect(addr).expect("the server listens");
+            s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+                .expect("a request");
+            let mut body = Vec::new();
+            s.read_to_end(&mut body).expect("an answer");
+            assert!(body.starts_with(b"HTTP/1.1 200"), "a scrape failed");
+            scrapes += 1;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        scrapes
+    });
+    let elapsed = queue(&machine, n);
+    done.store(true, Ordering::Release);
+    let scrapes = scraper.join().expect("the scraper does not panic");
+    // At least one scrape per 100 ms of the run (the first comes at once).
+    assert!(
+        scrapes as u128 > elapsed.as_millis() / 200,
+        "{scrapes} scrapes in {elapsed:?}"
+    );
+    elapsed
+}
+
 /// `try_put` then `get`, `n` times, on the caller's thread.
 fn queue(machine: &Machine<Value>, n: usize) -> Duration {
     let template = datum();
@@ -206,6 +244,11 @@ fn main() {
         ("floor_identity8", args.n, Box::new(floor_identity8)),
         ("call_identity8", args.n, Box::new(call_identity8)),
         ("queue_identity8", args.n, Box::new(queue_identity8)),
+        (
+            "queue_identity8_scraped",
+            args.n,
+            Box::new(queue_identity8_scraped),
+        ),
         (
             "queue_stages8_timing_off",
             args.n,

@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --release --example tweets -- [--count N] [--seconds S] [--rate R] [--workers W]
 //!     [--executor sync|threaded] [--endpoint E | --no-publish] [--subscribers N] [--seed S]
-//!     [--json]
+//!     [--json] [--http ADDR]
 //! ```
 //!
 //! The tweets are made on this machine ([`TweetStream`]: Twitter's v1.1 JSON shape, English
@@ -48,6 +48,8 @@
 //! - `--seed S`: which stream of tweets (default 1).
 //! - `--json`: stdout gets exactly one line, the final `Status` as JSON
 //!   (`serde_json::to_string(&status)`); everything for people goes to stderr instead.
+//! - `--http ADDR`: serve Prometheus metrics, health endpoints and a live dashboard on
+//!   `ADDR` (loopback, e.g. `127.0.0.1:9464`; open `http://ADDR/`), with `timbr-http`.
 //! - `--help`: this usage. An unknown flag or a bad value exits with status 2.
 
 use std::collections::VecDeque;
@@ -68,7 +70,7 @@ use vader_sentiment::SentimentIntensityAnalyzer;
 
 const USAGE: &str = "\
 usage: tweets [--count N] [--seconds S] [--rate R] [--workers W] [--executor sync|threaded]
-              [--endpoint E | --no-publish] [--subscribers N] [--seed S] [--json] [--help]
+              [--endpoint E | --no-publish] [--subscribers N] [--seed S] [--json] [--http ADDR] [--help]
 
   --count N        tweets to generate (default 300000; 0 = endless)
   --seconds S      stop the source after S seconds
@@ -79,7 +81,8 @@ usage: tweets [--count N] [--seconds S] [--rate R] [--workers W] [--executor syn
   --no-publish     do not publish records
   --subscribers N  wait (up to 60 s) for N subscribers before starting
   --seed S         which stream of tweets (default 1)
-  --json           print only the final status as one JSON line on stdout (the rest on stderr)";
+  --json           print only the final status as one JSON line on stdout (the rest on stderr)
+  --http ADDR      serve metrics, health and a live dashboard on ADDR (e.g. 127.0.0.1:9464)";
 
 /// The default number of tweets: about 10 s with one worker on two cores (VADER takes some 20 µs
 /// a tweet).
@@ -171,6 +174,8 @@ struct Options {
     subscribers: u64,
     seed: u64,
     json: bool,
+    /// Serve metrics, health and the dashboard over HTTP on this address.
+    http: Option<std::net::SocketAddr>,
 }
 
 impl Default for Options {
@@ -186,6 +191,7 @@ impl Default for Options {
             subscribers: 0,
             seed: 1,
             json: false,
+            http: None,
         }
     }
 }
@@ -252,6 +258,10 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
             "--subscribers" => o.subscribers = number(&flag, value())?,
             "--seed" => o.seed = number(&flag, value())?,
             "--json" => o.json = true,
+            "--http" => {
+                let v = value().ok_or("--http needs an address, e.g. 127.0.0.1:9464")?;
+                o.http = Some(v.parse().map_err(|e| format!("--http {v}: {e}"))?);
+            }
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -366,6 +376,20 @@ fn run(o: &Options, out: &mut dyn Write, human: &mut dyn Write) -> Result<(), Bo
     let machine: Arc<Machine<Tweet>> = Arc::new(from_stages![
         builder => text, sentiment, { remember }, every_31st
     ]?);
+    // Metrics, health and the dashboard in a browser (loopback only).
+    let _http = match o.http {
+        Some(addr) => {
+            let server = timbr_http::serve(&machine, timbr_http::HttpOptions::new().addr(addr))?;
+            writeln!(
+                human,
+                "dashboard:      {}  (metrics: {}metrics)",
+                server.url(),
+                server.url()
+            )?;
+            Some(server)
+        }
+        None => None,
+    };
     // Watchable from a second terminal: status snapshots and a control endpoint.
     let _remote = if o.publish {
         let remote = Remote::serve(&machine, RemoteOptions::new())?;
@@ -648,7 +672,7 @@ mod tests {
         assert_eq!(options(""), Options::default());
         let o = options(
             "--count=10 --seconds 2.5 --rate 100 --workers 3 --executor threaded \
-             --endpoint tcp://127.0.0.1:5555 --subscribers 2 --seed 9 --json",
+             --endpoint tcp://127.0.0.1:5555 --subscribers 2 --seed 9 --json --http 127.0.0.1:9464",
         );
         assert_eq!(
             o,
@@ -663,10 +687,12 @@ mod tests {
                 subscribers: 2,
                 seed: 9,
                 json: true,
+                http: Some(([127, 0, 0, 1], 9464).into()),
             }
         );
         assert_eq!(parse(args("--json --help")), Ok(Command::Help));
         for bad in [
+            "--http not-an-address",
             "--frobnicate",
             "extra",
             "--count",

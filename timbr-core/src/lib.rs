@@ -218,8 +218,8 @@ pub use crate::{
     machine::{DEFAULT_CAPACITY, DEFAULT_RATE_WINDOW, DEFAULT_SLOTS, DEFAULT_TICK, MAX_SLOTS},
     observe::{
         Both, DisplayPart, ErrorCounts, ErrorKind, ErrorLog, ErrorReport, EventKind, InFlight,
-        Latency, Logged, ProgressFields, QueueStatus, Rates, SinkReport, SourceReport, StageStatus,
-        Timestamp, DEFAULT_KEPT_ERRORS,
+        Latency, LatencyBucket, LatencyBuckets, Logged, ProgressFields, QueueStatus, Rates,
+        SinkReport, SourceReport, StageStatus, Timestamp, DEFAULT_KEPT_ERRORS,
     },
 };
 

@@ -31,6 +31,7 @@ fn stage(slot: usize, name: &str, calls: u64, errors: u64, skipped: u64) -> Stag
             p99: us(410),
             max: us(4_100),
         },
+        buckets: Default::default(),
     }
 }
 
@@ -103,6 +104,7 @@ fn sample() -> Status {
             oid: Some("65f1a2b3c4d5e6f7a8b9c0c9".to_owned()),
             at: at(3_700),
         }),
+        events: BTreeMap::new(),
         plugins: BTreeMap::new(),
         parts: Vec::new(),
     }

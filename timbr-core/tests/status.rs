@@ -472,3 +472,35 @@ fn the_notebook_story_with_a_full_queue_and_a_stateful_stage() {
     assert_eq!(memory.lock().unwrap().back(), Some(&N));
     assert_eq!(errors.recent().len(), 3);
 }
+
+#[test]
+fn events_are_counted_by_kind_and_latency_comes_in_buckets() {
+    let machine = Machine::<u64>::builder()
+        .stages([double(), every_31st()])
+        .timing(Timing::All)
+        .build()
+        .unwrap();
+    (1..=62).for_each(|n| machine.put(n));
+    machine.start().unwrap();
+    machine.stop_drain();
+    let s = machine.status();
+    assert_eq!(s.events["stage_failed"], 2);
+    assert_eq!(s.events["started"], 1);
+    assert_eq!(s.events["stopped"], 1);
+    assert_eq!(s.events.len(), EventKind::ALL.len());
+    for stage in &s.stages {
+        let b = &stage.buckets;
+        assert_eq!(b.counts.len(), 27);
+        assert!(b
+            .counts
+            .windows(2)
+            .all(|w| w[0].le < w[1].le && w[0].count <= w[1].count));
+        // Every timed call of these stages takes less than 17 s: the last bucket holds all.
+        assert_eq!(b.counts.last().unwrap().count, stage.latency.samples);
+        assert_eq!(stage.latency.samples, stage.calls);
+        assert!(b.sum >= stage.latency.max);
+    }
+    let back: Status = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+    assert_eq!(back.events, s.events);
+    assert_eq!(back.stages[0].buckets.counts.len(), 27);
+}

@@ -42,7 +42,7 @@ impl<T: Datum> Shared<T> {
             .stages(wiring.slots())
             .into_iter()
             .enumerate()
-            .filter_map(|(slot, (calls, errors, skipped, latency))| {
+            .filter_map(|(slot, (calls, errors, skipped, latency, buckets))| {
                 Some(StageStatus {
                     slot,
                     name: wiring.stage_name_at(slot)?.to_owned(),
@@ -50,6 +50,7 @@ impl<T: Datum> Shared<T> {
                     errors,
                     skipped,
                     latency,
+                    buckets,
                 })
             })
             .collect();
@@ -91,6 +92,7 @@ impl<T: Datum> Shared<T> {
             },
             errors,
             last_error: sup.errors.last(),
+            events: sup.events.snapshot(),
             plugins: Default::default(),
             parts: Vec::new(),
         };

@@ -12,6 +12,7 @@ use crate::machine::life::{Lifecycle, Mode};
 use crate::machine::thread_role::as_machine_thread;
 use crate::observe::counters::Counters;
 use crate::observe::errors::ErrorBook;
+use crate::observe::event_counts::EventCounts;
 use crate::observe::rates::RateWindow;
 use crate::observe::stats::Stats;
 use crate::unwind;
@@ -44,6 +45,8 @@ pub(crate) struct Supervisor {
     /// A handler set while the current one was busy: installed after its event.
     next_handler: Mutex<Option<Box<dyn Handler>>>,
     pub(crate) errors: ErrorBook,
+    /// Every event handed to the handler, by kind.
+    pub(crate) events: EventCounts,
     pub(crate) kept: Mutex<Option<Kept>>,
     pub(crate) stats: Stats,
     pub(crate) idle_after: Option<Duration>,
@@ -80,6 +83,7 @@ impl Supervisor {
             handler: Mutex::new(p.handler),
             next_handler: Mutex::new(None),
             errors: ErrorBook::default(),
+            events: EventCounts::default(),
             kept: Mutex::new(None),
             stats: p.stats,
             idle_after: p.idle_after,
@@ -155,6 +159,7 @@ impl Supervisor {
     /// The handler's decision; a panicking handler counts as an error and decides
     /// `Continue`.
     pub(crate) fn decide(&self, event: &Event) -> Action {
+        self.events.count(event.kind());
         let mut handler = self.handler.lock();
         let decided = self.guard(Guarded::Handler(event), || handler.handle(event));
         if let Some(next) = self.next_handler.lock().take() {

@@ -105,6 +105,40 @@ pub enum EventKind {
     Completed,
 }
 
+impl EventKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [EventKind; 11] = [
+        EventKind::Started,
+        EventKind::Stopped,
+        EventKind::StageFailed,
+        EventKind::SerializationFailed,
+        EventKind::QueueFull,
+        EventKind::Dropped,
+        EventKind::SourceExhausted,
+        EventKind::SourceFailed,
+        EventKind::SinkFailed,
+        EventKind::Idle,
+        EventKind::Completed,
+    ];
+
+    /// A short snake_case name: `started`, `stage_failed`, `queue_full`…
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Started => "started",
+            EventKind::Stopped => "stopped",
+            EventKind::StageFailed => "stage_failed",
+            EventKind::SerializationFailed => "serialization_failed",
+            EventKind::QueueFull => "queue_full",
+            EventKind::Dropped => "dropped",
+            EventKind::SourceExhausted => "source_exhausted",
+            EventKind::SourceFailed => "source_failed",
+            EventKind::SinkFailed => "sink_failed",
+            EventKind::Idle => "idle",
+            EventKind::Completed => "completed",
+        }
+    }
+}
+
 impl Event {
     /// The event's kind.
     pub fn kind(&self) -> EventKind {

@@ -4,12 +4,14 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::observe::status::Latency;
+use crate::observe::status::{Latency, LatencyBucket, LatencyBuckets};
 
 const SUB_BITS: u32 = 4;
 const SUB: u64 = 1 << SUB_BITS;
 /// Values of 2^MAX_EXP ns (about 73 minutes) and more land in the last bucket.
 const MAX_EXP: u32 = 42;
+/// The exponents of the bounds [`Merged::buckets`] reports: 256 ns to about 17 s, doubling.
+const BOUND_EXPS: std::ops::RangeInclusive<u32> = 8..=34;
 pub(crate) const BUCKETS: usize = ((MAX_EXP - SUB_BITS + 1) as u64 * SUB) as usize;
 
 /// The bucket of a value in nanoseconds.
@@ -121,6 +123,31 @@ impl Merged {
         self.max_ns
     }
 
+    /// The counts below each bound 2^k ns, k in [`BOUND_EXPS`]: every such bound is the
+    /// lower edge of a bucket, so the counts are exact.
+    pub(crate) fn buckets(&self) -> LatencyBuckets {
+        let mut counts = Vec::with_capacity(BOUND_EXPS.clone().count());
+        if !self.buckets.is_empty() {
+            let mut below = 0;
+            let mut i = 0;
+            for exp in BOUND_EXPS {
+                let edge = bucket(1 << exp);
+                while i < edge {
+                    below += self.buckets[i];
+                    i += 1;
+                }
+                counts.push(LatencyBucket {
+                    le: Duration::from_nanos(1 << exp),
+                    count: below,
+                });
+            }
+        }
+        LatencyBuckets {
+            sum: Duration::from_nanos(self.sum_ns),
+            counts,
+        }
+    }
+
     pub(crate) fn latency(&self) -> Latency {
         let ns = Duration::from_nanos;
         Latency {
@@ -171,6 +198,29 @@ mod tests {
         assert!(close(l.mean, 500.5), "{:?}", l.mean);
         assert!(close(l.p50, 500.0), "{:?}", l.p50);
         assert!(close(l.p99, 990.0), "{:?}", l.p99);
+    }
+
+    #[test]
+    fn coarse_buckets_count_exactly() {
+        let h = Histogram::default();
+        for ns in [100, 255, 256, 300, 1_000, 70_000, 1 << 40] {
+            h.record(Duration::from_nanos(ns));
+        }
+        let mut m = Merged::default();
+        m.add(&h);
+        let b = m.buckets();
+        assert_eq!(b.counts.len(), 27);
+        assert_eq!(b.counts[0].le, Duration::from_nanos(256));
+        assert_eq!(b.counts[0].count, 2); // 100 and 255
+        assert_eq!(b.counts[1].count, 4); // < 512: and 256, 300
+        assert_eq!(b.counts[2].count, 5); // < 1024: and 1000
+        assert_eq!(b.counts[9].count, 6); // < 131 µs: and 70 µs
+        assert_eq!(b.counts[26].count, 6); // 2^40 ns is above every bound
+        assert!(b.counts.windows(2).all(|w| w[0].count <= w[1].count));
+        assert_eq!(
+            b.sum,
+            Duration::from_nanos(100 + 255 + 256 + 300 + 1_000 + 70_000 + (1 << 40))
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! | `counters.rs` | [`Counts`]: monotonic counters whose snapshots always balance |
 //! | `stats.rs`, `histogram.rs` | per-stage calls, errors, skips and latency; [`Timing`] |
 //! | `errors.rs`, `rates.rs` | error counts and the last error; the recent rate |
+//! | `event_counts.rs` | events counted by kind |
 //! | `event.rs` | [`Event`] and the [`Action`] a handler decides |
 //! | `handler.rs` | [`Handler`] and the ready-made ones |
 //! | `plugin.rs`, `progress/` | [`StatusPlugin`] and [`Progress`] |
@@ -15,6 +16,7 @@
 pub(crate) mod counters;
 pub(crate) mod errors;
 pub(crate) mod event;
+pub(crate) mod event_counts;
 pub(crate) mod handler;
 pub(crate) mod histogram;
 pub(crate) mod plugin;
@@ -35,7 +37,8 @@ pub use self::{
     progress::{Progress, ProgressFields},
     stats::Timing,
     status::{
-        DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, Latency, MachineState,
-        QueueStatus, Rates, SinkReport, SourceReport, StageStatus, Status, Timestamp,
+        DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, Latency, LatencyBucket,
+        LatencyBuckets, MachineState, QueueStatus, Rates, SinkReport, SourceReport, StageStatus,
+        Status, Timestamp,
     },
 };

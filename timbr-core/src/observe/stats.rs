@@ -225,7 +225,16 @@ impl Stats {
     }
 
     /// Each stage's statistics, merged over the shards, in slot order.
-    pub(crate) fn stages(&self, slots: usize) -> Vec<(u64, u64, u64, crate::Latency)> {
+    pub(crate) fn stages(
+        &self,
+        slots: usize,
+    ) -> Vec<(
+        u64,
+        u64,
+        u64,
+        crate::Latency,
+        crate::observe::LatencyBuckets,
+    )> {
         (0..slots)
             .map(|slot| {
                 let (mut calls, mut errors, mut skipped) = (0, 0, 0);
@@ -239,7 +248,7 @@ impl Stats {
                     skipped += cells.skipped.load(Ordering::Relaxed);
                     merged.add(&cells.latency);
                 }
-                (calls, errors, skipped, merged.latency())
+                (calls, errors, skipped, merged.latency(), merged.buckets())
             })
             .collect()
     }

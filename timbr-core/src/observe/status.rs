@@ -158,6 +158,9 @@ pub struct Status {
     pub errors: ErrorCounts,
     /// The most recent error.
     pub last_error: Option<ErrorReport>,
+    /// Events handed to the handler, counted by kind ([`EventKind::name`](crate::EventKind::name)).
+    #[serde(default)]
+    pub events: BTreeMap<String, u64>,
     /// Fields the status plugins added, by plugin name.
     pub plugins: BTreeMap<String, serde_json::Value>,
     /// What the status plugins show in the text and HTML displays.
@@ -225,6 +228,33 @@ pub struct StageStatus {
     pub skipped: u64,
     /// How long it takes.
     pub latency: Latency,
+    /// The same timed calls in fixed, coarse buckets (for exporters such as Prometheus, and
+    /// for drawing the distribution).
+    #[serde(default)]
+    pub buckets: LatencyBuckets,
+}
+
+/// A latency distribution in fixed buckets whose bounds are powers of two nanoseconds, from
+/// 256 ns to about 17 s: edges of the machine's own histogram, so the counts are exact.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyBuckets {
+    /// The sum of the timed calls.
+    #[serde(with = "secs")]
+    pub sum: Duration,
+    /// Cumulative: for each bound, in increasing order, how many timed calls took less.
+    /// Calls above the last bound are counted only in [`Latency::samples`]. Empty when the
+    /// status comes from a machine that did not report buckets.
+    pub counts: Vec<LatencyBucket>,
+}
+
+/// One bucket of [`LatencyBuckets`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencyBucket {
+    /// The bound (exclusive).
+    #[serde(with = "secs")]
+    pub le: Duration,
+    /// Timed calls faster than `le`, in all.
+    pub count: u64,
 }
 
 /// A latency distribution, from a log-linear histogram (values within about 3 % of the true

@@ -185,6 +185,7 @@ mod tests {
             },
             errors: ErrorCounts::default(),
             last_error: None,
+            events: BTreeMap::new(),
             plugins: BTreeMap::new(),
             parts: Vec::new(),
         }

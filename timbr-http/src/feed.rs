@@ -1,0 +1,161 @@
+//! Where the server's statuses come from: one machine in this process, or a fleet whose
+//! statuses arrive from elsewhere.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use timbr_core::{Datum, Machine, Status};
+
+/// One machine as the server sees it at one moment.
+#[derive(Clone, Debug)]
+pub struct Observed {
+    /// Where the status comes from: `in-process`, or the endpoint a fleet member publishes
+    /// on. Unique within a feed; the `source` label of the metrics.
+    pub source: String,
+    /// The latest status, if one arrived (a fleet member may not have reported yet; a
+    /// machine in this process that was dropped has none).
+    pub status: Option<Status>,
+    /// How long ago the status was taken here: zero in-process, the time since it arrived
+    /// for a fleet member.
+    pub age: Duration,
+    /// Whether the status is older than the feed accepts (see [`Fleet::stale_after`]): the
+    /// machine, or the way to it, is gone.
+    pub stale: bool,
+}
+
+/// What the server serves: the statuses of one or more machines. Asked on every request,
+/// from the server's threads; an implementation must answer quickly and never block on
+/// the machines' data path ([`Machine::status`] does not).
+pub trait StatusFeed: Send + Sync + 'static {
+    /// Every machine, in a stable order.
+    fn observe(&self) -> Vec<Observed>;
+}
+
+/// A machine in this process. Holds it weakly: serving never keeps a machine alive, and
+/// once it is dropped it is reported without a status (not ready, not live).
+pub struct MachineFeed<T: Datum> {
+    machine: Weak<Machine<T>>,
+}
+
+impl<T: Datum> MachineFeed<T> {
+    /// A feed of `machine`.
+    pub fn new(machine: &Arc<Machine<T>>) -> Self {
+        MachineFeed {
+            machine: Arc::downgrade(machine),
+        }
+    }
+}
+
+impl<T: Datum> StatusFeed for MachineFeed<T> {
+    fn observe(&self) -> Vec<Observed> {
+        let status = self.machine.upgrade().map(|m| m.status());
+        vec![Observed {
+            source: "in-process".to_owned(),
+            stale: status.is_none(),
+            status,
+            age: Duration::ZERO,
+        }]
+    }
+}
+
+/// The default for [`Fleet::stale_after`].
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(10);
+
+struct Member {
+    source: String,
+    latest: Option<(Status, Instant)>,
+}
+
+/// Several machines whose statuses arrive from elsewhere: [`FleetWatch`](crate::FleetWatch) subscribes to
+/// machines publishing over ZeroMQ (`timbr_core::Remote`); [`Fleet::update`] takes them
+/// from any other transport.
+pub struct Fleet {
+    members: Mutex<Vec<Member>>,
+    stale_after: Duration,
+}
+
+impl Default for Fleet {
+    fn default() -> Self {
+        Fleet::new(std::iter::empty::<String>())
+    }
+}
+
+impl Fleet {
+    /// A fleet of these sources (endpoints, or any names unique within the fleet), none of
+    /// which has reported yet.
+    pub fn new<S: Into<String>>(sources: impl IntoIterator<Item = S>) -> Self {
+        let mut members: Vec<Member> = Vec::new();
+        for source in sources {
+            let source = source.into();
+            if !members.iter().any(|m| m.source == source) {
+                members.push(Member {
+                    source,
+                    latest: None,
+                });
+            }
+        }
+        Fleet {
+            members: Mutex::new(members),
+            stale_after: DEFAULT_STALE_AFTER,
+        }
+    }
+
+    /// A status older than `after` is stale: the member is reported down (default
+    /// [`DEFAULT_STALE_AFTER`]; at least 1 ms).
+    pub fn stale_after(mut self, after: Duration) -> Self {
+        self.stale_after = after.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Records `status` as the latest from `source` (a new source joins the fleet).
+    pub fn update(&self, source: &str, status: Status) {
+        let mut members = self.members.lock();
+        let now = Instant::now();
+        match members.iter_mut().find(|m| m.source == source) {
+            Some(member) => member.latest = Some((status, now)),
+            None => members.push(Member {
+                source: source.to_owned(),
+                latest: Some((status, now)),
+            }),
+        }
+    }
+
+    /// How many members the fleet has.
+    pub fn len(&self) -> usize {
+        self.members.lock().len()
+    }
+
+    /// Whether the fleet has no members.
+    pub fn is_empty(&self) -> bool {
+        self.members.lock().is_empty()
+    }
+}
+
+impl StatusFeed for Fleet {
+    fn observe(&self) -> Vec<Observed> {
+        let now = Instant::now();
+        self.members
+            .lock()
+            .iter()
+            .map(|m| {
+                let age = m
+                    .latest
+                    .as_ref()
+                    .map_or(Duration::ZERO, |(_, at)| now.saturating_duration_since(*at));
+                Observed {
+                    source: m.source.clone(),
+                    status: m.latest.as_ref().map(|(s, _)| s.clone()),
+                    age,
+                    stale: m.latest.is_none() || age > self.stale_after,
+                }
+            })
+            .collect()
+    }
+}
+
+impl<F: StatusFeed + ?Sized> StatusFeed for Arc<F> {
+    fn observe(&self) -> Vec<Observed> {
+        (**self).observe()
+    }
+}

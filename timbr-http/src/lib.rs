@@ -1,0 +1,75 @@
+//! Operating timbr machines over HTTP: Prometheus metrics, health checks for orchestrators,
+//! and a live dashboard in the browser, for one machine or a fleet.
+//!
+//! One small, read-only server (on loopback unless asked otherwise) serves:
+//!
+//! | path | what |
+//! |---|---|
+//! | `/` | the dashboard: plain HTML, CSS and JavaScript, updated by server-sent events |
+//! | `/metrics` | Prometheus metrics (text format 0.0.4, or OpenMetrics when asked for) |
+//! | `/livez` (`/healthz`) | `200` when every machine is live, else `503` (see [`health`](crate#health)) |
+//! | `/readyz` | `200` when every machine is running, else `503` |
+//! | `/api/status` | the dashboard's data as JSON: each machine's status and health, totals |
+//! | `/api/events` | the same, pushed as server-sent events |
+//!
+//! # One machine, in process
+//!
+//! timbr-core does not depend on this crate, so the opt-in is one call on the machine's
+//! `Arc` rather than a builder method: [`serve`] (or [`ServeHttp::serve_http`]).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use timbr_core::Machine;
+//! use timbr_http::{HttpOptions, ServeHttp};
+//!
+//! let machine = Arc::new(Machine::<u64>::new());
+//! machine.start()?;
+//! let server = machine.serve_http(HttpOptions::new())?; // 127.0.0.1, a free port
+//! println!("open {}", server.url());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # A fleet
+//!
+//! A [`Fleet`] holds the latest status of several machines; [`FleetWatch`] subscribes to
+//! machines publishing their status over ZeroMQ (`timbr_core::Remote`), and
+//! [`HttpServer::start`] serves any [`StatusFeed`].
+//!
+//! # Health
+//!
+//! Readiness: the machine is running and its status is fresh. Liveness: it is neither
+//! failed nor wedged — no datum in flight for [`HttpOptions::stall_after`], and not data
+//! waiting while none finished for that long. Stopped and completed machines are live but
+//! not ready.
+//!
+//! # Bounds
+//!
+//! At most [`HttpOptions::max_connections`] connections at once (then `503`), request heads
+//! of at most [`HttpOptions::max_header_bytes`] (`431`), sent within
+//! [`HttpOptions::read_timeout`] (`408`); one request per connection. Unknown paths get
+//! `404`, other methods than `GET` and `HEAD` get `405`. Serving reads statuses only:
+//! it never blocks a machine's data path.
+
+mod board;
+mod dashboard;
+mod feed;
+mod health;
+pub mod metrics;
+mod options;
+mod request;
+mod response;
+mod routes;
+mod server;
+#[cfg(feature = "zmq")]
+mod watch;
+
+pub use crate::feed::{Fleet, MachineFeed, Observed, StatusFeed, DEFAULT_STALE_AFTER};
+pub use crate::health::Verdict;
+pub use crate::options::{
+    HttpOptions, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_PUSH_INTERVAL,
+    DEFAULT_READ_TIMEOUT, DEFAULT_STALL_AFTER, DEFAULT_WRITE_TIMEOUT, MAX_CONNECTIONS,
+    MAX_HEADER_BYTES,
+};
+pub use crate::server::{serve, HttpServer, ServeError, ServeHttp};
+#[cfg(feature = "zmq")]
+pub use crate::watch::{FleetWatch, WatchError};

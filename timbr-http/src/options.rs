@@ -1,0 +1,130 @@
+//! Where the HTTP server listens and the bounds it keeps.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// The most connections served at once unless told otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
+/// The upper bound of [`HttpOptions::max_connections`].
+pub const MAX_CONNECTIONS: usize = 1024;
+/// The longest request head (request line and headers) read unless told otherwise, in bytes.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 8 * 1024;
+/// The upper bound of [`HttpOptions::max_header_bytes`].
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// How long a client may take to send its request head unless told otherwise.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a write may wait for a slow client unless told otherwise.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a machine with data waiting may go without finishing one before it is reported
+/// not live, unless told otherwise.
+pub const DEFAULT_STALL_AFTER: Duration = Duration::from_secs(60);
+/// How often the dashboard's event stream sends a snapshot unless told otherwise.
+pub const DEFAULT_PUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How an HTTP server listens: on loopback by default, with every resource bounded.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use timbr_http::HttpOptions;
+///
+/// let options = HttpOptions::new()
+///     .addr("127.0.0.1:9464".parse()?)
+///     .stall_after(Duration::from_secs(30));
+/// assert_eq!(options.bind_addr().port(), 9464);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    pub(crate) addr: SocketAddr,
+    pub(crate) allow_remote: bool,
+    pub(crate) max_connections: usize,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) read_timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) stall_after: Duration,
+    pub(crate) push_interval: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            allow_remote: false,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            stall_after: DEFAULT_STALL_AFTER,
+            push_interval: DEFAULT_PUSH_INTERVAL,
+        }
+    }
+}
+
+impl HttpOptions {
+    /// `127.0.0.1`, a free port, loopback only, the default bounds.
+    pub fn new() -> Self {
+        HttpOptions::default()
+    }
+
+    /// Listen on `addr` (port 0: any free port; [`HttpServer::addr`](crate::HttpServer::addr)
+    /// tells which). An address other than loopback is refused unless
+    /// [`allow_remote`](HttpOptions::allow_remote) is set.
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Allow an address other hosts can reach (default: refused). The server is read-only
+    /// either way: nothing it serves can change a machine.
+    pub fn allow_remote(mut self, allow: bool) -> Self {
+        self.allow_remote = allow;
+        self
+    }
+
+    /// Serve at most `n` connections at once (1 to [`MAX_CONNECTIONS`]); more get `503`.
+    /// Each open dashboard holds one for its event stream.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.clamp(1, MAX_CONNECTIONS);
+        self
+    }
+
+    /// Read request heads of at most `bytes` (1 KiB to [`MAX_HEADER_BYTES`]); longer ones
+    /// get `431`.
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_header_bytes = bytes.clamp(1024, MAX_HEADER_BYTES);
+        self
+    }
+
+    /// A client must send its whole request head within this time (10 ms to 5 minutes), or
+    /// gets `408`.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout.clamp(Duration::from_millis(10), Duration::from_secs(300));
+        self
+    }
+
+    /// A write blocked this long on a slow client ends its connection (10 ms to 5 minutes).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout.clamp(Duration::from_millis(10), Duration::from_secs(300));
+        self
+    }
+
+    /// Liveness fails when a datum has been in flight this long, or when data wait and none
+    /// finished for this long (1 ms to a day; default [`DEFAULT_STALL_AFTER`]).
+    pub fn stall_after(mut self, after: Duration) -> Self {
+        self.stall_after = after.clamp(Duration::from_millis(1), Duration::from_secs(86_400));
+        self
+    }
+
+    /// How often the dashboard's event stream sends a snapshot (50 ms to a minute).
+    pub fn push_interval(mut self, interval: Duration) -> Self {
+        self.push_interval = interval.clamp(Duration::from_millis(50), Duration::from_secs(60));
+        self
+    }
+
+    /// The address to listen on.
+    pub fn bind_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}

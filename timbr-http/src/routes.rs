@@ -1,0 +1,93 @@
+//! What each path serves. Everything is read-only: control stays on the machine's control
+//! endpoint.
+
+use std::io::Write;
+use std::net::TcpStream;
+
+use serde::Serialize;
+
+use crate::board::board;
+use crate::dashboard;
+use crate::metrics::{self, Format};
+use crate::request::Request;
+use crate::response::Response;
+use crate::server::App;
+
+/// The paths served, for the 404 page.
+const PATHS: &str = "/ (dashboard), /metrics, /livez, /readyz, /healthz, /api/status, /api/events";
+
+#[derive(Serialize)]
+struct Health<'a> {
+    ok: bool,
+    machines: &'a [crate::Verdict],
+}
+
+/// Answers `req` on `stream`.
+pub(crate) fn answer(app: &App, req: &Request, stream: &mut TcpStream) -> std::io::Result<()> {
+    let head = req.method == "HEAD";
+    if req.method != "GET" && !head {
+        return Response::error(405, "Method Not Allowed", "this server is read-only")
+            .header("Allow", "GET, HEAD")
+            .write_to(stream, true);
+    }
+    let response = match req.path.as_str() {
+        "/" | "/index.html" => Response::new("text/html; charset=utf-8", dashboard::INDEX),
+        "/dashboard.js" => Response::new("text/javascript; charset=utf-8", dashboard::SCRIPT),
+        "/dashboard.css" => Response::new("text/css; charset=utf-8", dashboard::STYLE),
+        "/metrics" => {
+            let observed = app.feed.observe();
+            app.health.note(&observed);
+            let format = Format::from_accept(req.accept.as_deref());
+            match metrics::encode(observed, format) {
+                Ok(text) => Response::new(format.content_type(), text),
+                Err(e) => Response::error(500, "Internal Server Error", &e.to_string()),
+            }
+        }
+        "/livez" | "/healthz" => {
+            let verdicts = app.health.liveness(&app.feed.observe());
+            health(&verdicts)
+        }
+        "/readyz" => {
+            let verdicts = app.health.readiness(&app.feed.observe());
+            health(&verdicts)
+        }
+        "/api/status" => Response::json(200, &board(app.feed.observe(), &app.health)),
+        "/api/events" if !head => return events(app, stream),
+        "/api/events" => Response::new("text/event-stream", Vec::new()),
+        _ => Response::error(404, "Not Found", &format!("try {PATHS}")),
+    };
+    response.write_to(stream, !head)
+}
+
+/// `200` when every machine passes, `503` otherwise (and when there is none).
+fn health(verdicts: &[crate::Verdict]) -> Response {
+    let ok = !verdicts.is_empty() && verdicts.iter().all(|v| v.ok);
+    Response::json(
+        if ok { 200 } else { 503 },
+        &Health {
+            ok,
+            machines: verdicts,
+        },
+    )
+}
+
+/// Server-sent events: the board every push interval, until the client leaves (a write
+/// fails or times out) or the server stops.
+fn events(app: &App, stream: &mut TcpStream) -> std::io::Result<()> {
+    stream.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n\r\n",
+    )?;
+    // Reconnect after a second if the stream breaks.
+    stream.write_all(b"retry: 1000\n\n")?;
+    loop {
+        let board = board(app.feed.observe(), &app.health);
+        let json = serde_json::to_string(&board).map_err(std::io::Error::other)?;
+        stream.write_all(b"data: ")?;
+        stream.write_all(json.as_bytes())?;
+        stream.write_all(b"\n\n")?;
+        stream.flush()?;
+        if app.wait_stop(app.options.push_interval) {
+            return Ok(());
+        }
+    }
+}
