@@ -480,7 +480,7 @@ fn events_are_counted_by_kind_and_latency_comes_in_buckets() {
         .timing(Timing::All)
         .build()
         .unwrap();
-    (1..=62).for_each(|n| machine.put(n));
+    (1..=62).for_each(|n| machine.put(n).unwrap());
     machine.start().unwrap();
     machine.stop_drain();
     let s = machine.status();

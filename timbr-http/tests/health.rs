@@ -68,7 +68,7 @@ fn a_hanging_stage_is_reported_not_live_after_the_configured_time() {
         .unwrap();
     let addr = server.addr();
     machine.start().unwrap();
-    (1..=10).for_each(|n| machine.put(n));
+    (1..=10).for_each(|n| machine.put(n).unwrap());
     let body = eventually(LIMIT, "livez to fail", || {
         let r = get(addr, "/livez", "");
         (r.code == 503).then_some(r.body)
@@ -108,7 +108,7 @@ fn data_waiting_without_progress_is_not_live() {
         .unwrap();
     let addr = server.addr();
     machine.start().unwrap();
-    (1..=5).for_each(|n| machine.put(n));
+    (1..=5).for_each(|n| machine.put(n).unwrap());
     let body = eventually(LIMIT, "livez to fail", || {
         let r = get(addr, "/livez", "");
         (r.code == 503).then_some(r.body)
@@ -136,7 +136,7 @@ fn a_failed_machine_is_neither_live_nor_ready() {
     );
     let server = machine.serve_http(HttpOptions::new()).unwrap();
     machine.start().unwrap();
-    machine.put(1);
+    machine.put(1).unwrap();
     machine.wait();
     let r = get(server.addr(), "/livez", "");
     assert_eq!(r.code, 503);
