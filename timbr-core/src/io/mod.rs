@@ -25,7 +25,12 @@ pub use self::{
 
 #[cfg(feature = "zmq")]
 pub use self::{
-    remote::{Remote, RemoteOptions, DEFAULT_MAX_REQUEST, DEFAULT_STATUS_INTERVAL, STATUS_TOPIC},
-    sink::{ZmqSink, ZmqSinkOptions, ZmqStats},
+    remote::{
+        Remote, RemoteOptions, DEFAULT_MAX_REQUEST, DEFAULT_STATUS_INTERVAL, MAX_REQUEST,
+        STATUS_TOPIC,
+    },
+    sink::{ZmqSink, ZmqSinkOptions, ZmqStats, MAX_TOPICS},
     zmq::BindError,
 };
+#[cfg(all(feature = "zmq", unix))]
+pub use self::zmq::MAX_CONNECTIONS;
