@@ -1,205 +1,292 @@
 //! `timbr-sub`: subscribes to the ZeroMQ endpoint of a machine's `ZmqSink` and prints what
-//! arrives, checking every message's shape.
-//!
-//! ```text
-//! timbr-sub ENDPOINT [--count N] [--idle-timeout-ms MS] [--summary]
-//! ```
+//! arrives, checking every message's shape and, with `--status`, counting what it missed.
 //!
 //! Each message must be two frames, the oid as 24 hex characters and a JSON array; each is
 //! printed as the JSON line `{"oid":"…","record":[…]}` (malformed ones are described on
-//! stderr). It stops after `--count` messages, or when none arrived for `--idle-timeout-ms`.
-//! With `--summary` it prints only, at the end, one JSON object: `received`, `well_formed`,
-//! `distinct_oids`, `first_oid`, `last_oid`, `problems` (the first ten) and `complete`.
+//! stderr). It stops after `--count` messages, when none arrived for `--idle-timeout-ms`, or
+//! (with `--status`) once the machine has ended and its last records are in.
 //!
-//! The exit status is 0 when every message was well formed and, with `--count`, that many
-//! arrived; 1 otherwise; 2 for a usage error.
+//! Loss: ZeroMQ drops records for a subscriber that falls behind (at its high-water mark)
+//! without telling the publisher. With `--status STATUS_ENDPOINT` (a `Remote`'s status
+//! endpoint, on a machine with the `ZmqStats` plugin) this program reads how many records the
+//! sink sent and reports `expected` and `missed`: exact when it subscribed before the first
+//! record went out, an upper bound otherwise.
+//!
+//! Exit status: 0 when at least one message arrived, every message was well formed, `--count`
+//! (if given) were received and nothing was missed; 1 otherwise (including: no publisher at
+//! the endpoint, the wrong kind of socket there, nothing received); 2 for a usage error.
 
+use std::collections::HashSet;
+use std::io::{self, Write};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-#[cfg(feature = "zmq")]
-fn main() -> ExitCode {
-    sub::main()
+use clap::Parser;
+use timbr_cli::{connect, is_final, state_name, EXIT_FAILED, EXIT_USAGE};
+use timbr_core::{zmq, STATUS_TOPIC};
+
+const KEPT_PROBLEMS: usize = 10;
+
+/// Read the records a timbr machine publishes, checking each.
+#[derive(Parser, Debug)]
+#[command(name = "timbr-sub", version)]
+struct Args {
+    /// The records endpoint (`ipc://path` or `tcp://127.0.0.1:port`).
+    endpoint: String,
+    /// Stop after this many messages.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
+    /// Stop when no message arrived for this long (milliseconds, up to one day).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    idle_timeout_ms: Option<u64>,
+    /// How long to wait for the publisher to answer at all (milliseconds).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    connect_timeout_ms: u64,
+    /// A `Remote`'s status endpoint: count what was sent and report what was missed; stop
+    /// once the machine has ended.
+    #[arg(long, value_name = "STATUS_ENDPOINT")]
+    status: Option<String>,
+    /// Print only one JSON summary at the end.
+    #[arg(long)]
+    summary: bool,
+    /// Print shell completions for SHELL and exit.
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    completions: Option<clap_complete::Shell>,
 }
 
-#[cfg(not(feature = "zmq"))]
 fn main() -> ExitCode {
-    eprintln!("timbr-sub: built without the `zmq` feature of timbr-core");
-    ExitCode::from(2)
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    if let Some(shell) = args.completions {
+        let mut command = <Args as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut command, "timbr-sub", &mut io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    match run(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(EXIT_FAILED),
+        Err(e) => {
+            eprintln!("timbr-sub: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
 }
 
-#[cfg(feature = "zmq")]
-mod sub {
-    use std::collections::HashSet;
-    use std::io::{self, Write};
-    use std::process::ExitCode;
-
-    const USAGE: &str = "usage: timbr-sub ENDPOINT [--count N] [--idle-timeout-ms MS] [--summary]";
-    const KEPT_PROBLEMS: usize = 10;
-
-    struct Args {
-        endpoint: String,
-        count: Option<u64>,
-        idle_timeout_ms: i64,
-        summary: bool,
+/// What one message should be: `[oid hex, JSON array]`; the oid, or why not.
+fn check(frames: &[Vec<u8>]) -> Result<&str, String> {
+    let [oid, record] = frames else {
+        return Err(format!("{} frames instead of 2", frames.len()));
+    };
+    let oid = std::str::from_utf8(oid)
+        .ok()
+        .filter(|o| o.len() == 24 && o.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| format!("frame 1 is not 24 hex characters: {oid:?}"))?;
+    match serde_json::from_slice::<serde_json::Value>(record) {
+        Ok(serde_json::Value::Array(_)) => Ok(oid),
+        Ok(other) => Err(format!("frame 2 is JSON but not an array: {other}")),
+        Err(e) => Err(format!("frame 2 is not JSON: {e}")),
     }
+}
 
-    fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-        let mut endpoint = None;
-        let mut count = None;
-        let mut idle_timeout_ms = -1; // ZeroMQ's "wait forever"
-        let mut summary = false;
-        while let Some(arg) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .ok_or_else(|| format!("{name} needs a whole number"))
-            };
-            match arg.as_str() {
-                "--count" => count = Some(value("--count")?),
-                "--idle-timeout-ms" => {
-                    idle_timeout_ms = i64::try_from(value("--idle-timeout-ms")?).unwrap_or(i64::MAX)
-                }
-                "--summary" => summary = true,
-                "-h" | "--help" => return Err(String::new()),
-                _ if arg.starts_with('-') => return Err(format!("unknown option `{arg}`")),
-                _ if endpoint.is_none() => endpoint = Some(arg),
-                _ => return Err(format!("unexpected argument `{arg}`")),
+/// What the status channel said: the sink's `sent` count when first seen and at the end.
+#[derive(Default)]
+struct Loss {
+    baseline: Option<u64>,
+    /// Whether the baseline was read before any record arrived.
+    baseline_first: bool,
+    last_sent: Option<u64>,
+    ended: bool,
+}
+
+impl Loss {
+    fn note(&mut self, snapshot: &serde_json::Value, received: u64) -> Result<(), String> {
+        let sent = snapshot
+            .pointer("/plugins/zmq/sent")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or(
+                "the status has no `plugins.zmq.sent`: add the sink's stats to the machine \
+                 (`builder.plugin(sink.stats())`) to count loss",
+            )?;
+        if self.baseline.is_none() {
+            self.baseline = Some(sent);
+            self.baseline_first = received == 0;
+        }
+        self.last_sent = Some(sent);
+        self.ended = state_name(snapshot).is_some_and(is_final);
+        Ok(())
+    }
+}
+
+fn run(args: &Args) -> Result<bool, String> {
+    let context = zmq::Context::new();
+    let zmq_error = |e: zmq::Error| e.to_string();
+    let socket = context.socket(zmq::SUB).map_err(zmq_error)?;
+    socket.set_rcvhwm(0).map_err(zmq_error)?; // never the reason a message is lost here
+    socket.set_linger(0).map_err(zmq_error)?;
+    socket.set_subscribe(b"").map_err(zmq_error)?;
+    let timeout = Duration::from_millis(args.connect_timeout_ms);
+    connect(&context, &socket, &args.endpoint, timeout)?;
+    let status = match &args.status {
+        Some(endpoint) => {
+            let status = context.socket(zmq::SUB).map_err(zmq_error)?;
+            status.set_linger(0).map_err(zmq_error)?;
+            status
+                .set_subscribe(STATUS_TOPIC.as_bytes())
+                .map_err(zmq_error)?;
+            connect(&context, &status, endpoint, timeout)?;
+            Some(status)
+        }
+        None => None,
+    };
+
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let (mut received, mut well_formed) = (0_u64, 0_u64);
+    let mut oids = HashSet::new();
+    let (mut first_oid, mut last_oid) = (None, None);
+    let mut problems = Vec::new();
+    let mut loss = Loss::default();
+    let mut last_message = Instant::now();
+    // After the machine ended, its last records may still be on their way.
+    const GRACE: Duration = Duration::from_millis(500);
+    let write_error = |e: io::Error| format!("writing: {e}");
+    while args.count.is_none_or(|n| received < n) {
+        if loss.ended
+            && (loss.last_sent.zip(loss.baseline).is_some_and(|(s, b)| received >= s - b)
+                || last_message.elapsed() >= GRACE)
+        {
+            break;
+        }
+        if let Some(idle) = args.idle_timeout_ms {
+            if last_message.elapsed() >= Duration::from_millis(idle) {
+                break;
             }
         }
-        let endpoint = endpoint.ok_or("an ENDPOINT is needed")?;
-        Ok(Args {
-            endpoint,
-            count,
-            idle_timeout_ms,
-            summary,
-        })
-    }
-
-    /// What one message should be: `[oid hex, JSON array]`; the oid, or why not.
-    fn check(frames: &[Vec<u8>]) -> Result<&str, String> {
-        let [oid, record] = frames else {
-            return Err(format!("{} frames instead of 2", frames.len()));
-        };
-        let oid = std::str::from_utf8(oid)
-            .ok()
-            .filter(|o| o.len() == 24 && o.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(|| format!("frame 1 is not 24 hex characters: {oid:?}"))?;
-        match serde_json::from_slice::<serde_json::Value>(record) {
-            Ok(serde_json::Value::Array(_)) => Ok(oid),
-            Ok(other) => Err(format!("frame 2 is JSON but not an array: {other}")),
-            Err(e) => Err(format!("frame 2 is not JSON: {e}")),
+        let mut items = vec![socket.as_poll_item(zmq::POLLIN)];
+        if let Some(status) = &status {
+            items.push(status.as_poll_item(zmq::POLLIN));
         }
-    }
-
-    pub(super) fn main() -> ExitCode {
-        let args = match parse(std::env::args().skip(1)) {
-            Ok(args) => args,
-            Err(message) => {
-                if !message.is_empty() {
-                    eprintln!("timbr-sub: {message}");
-                }
-                eprintln!("{USAGE}");
-                return ExitCode::from(2);
-            }
-        };
-        match run(&args) {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::FAILURE,
-            Err(e) => {
-                eprintln!("timbr-sub: {e}");
-                ExitCode::FAILURE
-            }
+        match zmq::poll(&mut items, 100) {
+            Ok(_) | Err(zmq::Error::EINTR) => {}
+            Err(e) => return Err(e.to_string()),
         }
-    }
-
-    fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
-        let context = zmq::Context::new();
-        let socket = context.socket(zmq::SUB)?;
-        socket.set_rcvhwm(0)?; // never the reason a message is lost
-        socket.set_linger(0)?;
-        socket.connect(&args.endpoint)?;
-        socket.set_subscribe(b"")?;
-
-        let stdout = io::stdout();
-        let mut out = io::BufWriter::new(stdout.lock());
-        let (mut received, mut well_formed) = (0_u64, 0_u64);
-        let mut oids = HashSet::new();
-        let (mut first_oid, mut last_oid) = (None, None);
-        let mut problems = Vec::new();
-        while args.count.is_none_or(|n| received < n) {
-            if socket.poll(zmq::POLLIN, args.idle_timeout_ms)? == 0 {
-                break; // idle for too long
-            }
-            let frames = socket.recv_multipart(0)?;
-            received += 1;
-            match check(&frames) {
-                Ok(oid) => {
-                    well_formed += 1;
-                    if first_oid.is_none() {
-                        first_oid = Some(oid.to_owned());
-                    }
-                    last_oid = Some(oid.to_owned());
-                    oids.insert(oid.to_owned());
-                    if !args.summary {
-                        out.write_all(b"{\"oid\":\"")?;
-                        out.write_all(oid.as_bytes())?;
-                        out.write_all(b"\",\"record\":")?;
-                        out.write_all(&frames[1])?;
-                        out.write_all(b"}\n")?;
-                        out.flush()?;
-                    }
-                }
-                Err(problem) => {
-                    let problem = format!("message {received}: {problem}");
-                    eprintln!("timbr-sub: {problem}");
-                    if problems.len() < KEPT_PROBLEMS {
-                        problems.push(problem);
+        let (records_ready, status_ready) = (
+            items[0].is_readable(),
+            items.get(1).is_some_and(zmq::PollItem::is_readable),
+        );
+        drop(items);
+        if status_ready {
+            if let Some(status) = &status {
+                while let Ok(frames) = status.recv_multipart(zmq::DONTWAIT) {
+                    if let [_, body] = &frames[..] {
+                        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+                            loss.note(&v, received)?;
+                        }
                     }
                 }
             }
         }
-        let complete = args.count.is_none_or(|n| received == n);
-        let ok = complete && well_formed == received;
-        if args.summary {
-            let summary = serde_json::json!({
-                "endpoint": args.endpoint,
-                "received": received,
-                "well_formed": well_formed,
-                "distinct_oids": oids.len(),
-                "first_oid": first_oid,
-                "last_oid": last_oid,
-                "problems": problems,
-                "complete": complete,
-            });
-            writeln!(out, "{summary}")?;
+        if !records_ready {
+            continue;
         }
-        out.flush()?;
-        Ok(ok)
+        let frames = socket.recv_multipart(0).map_err(zmq_error)?;
+        last_message = Instant::now();
+        received += 1;
+        match check(&frames) {
+            Ok(oid) => {
+                well_formed += 1;
+                if first_oid.is_none() {
+                    first_oid = Some(oid.to_owned());
+                }
+                last_oid = Some(oid.to_owned());
+                oids.insert(oid.to_owned());
+                if !args.summary {
+                    out.write_all(b"{\"oid\":\"")
+                        .and_then(|()| out.write_all(oid.as_bytes()))
+                        .and_then(|()| out.write_all(b"\",\"record\":"))
+                        .and_then(|()| out.write_all(&frames[1]))
+                        .and_then(|()| out.write_all(b"}\n"))
+                        .map_err(write_error)?;
+                }
+            }
+            Err(problem) => {
+                let problem = format!("message {received}: {problem}");
+                eprintln!("timbr-sub: {problem}");
+                if problems.len() < KEPT_PROBLEMS {
+                    problems.push(problem);
+                }
+            }
+        }
+    }
+    let complete = args.count.is_none_or(|n| received == n);
+    let expected = loss
+        .last_sent
+        .zip(loss.baseline)
+        .map(|(sent, base)| sent.saturating_sub(base));
+    let missed = expected.map(|e| e.saturating_sub(received));
+    let exact = loss.baseline_first;
+    let lost = exact && missed.is_some_and(|m| m > 0);
+    if received == 0 {
+        eprintln!("timbr-sub: received nothing from {}", args.endpoint);
+    }
+    if let Some(m) = missed.filter(|&m| m > 0) {
+        eprintln!(
+            "timbr-sub: missed {} {m} of {} records the sink sent while subscribed \
+             (dropped at this subscriber's high-water mark)",
+            if exact { "exactly" } else { "at most" },
+            expected.unwrap_or(0)
+        );
+    }
+    let ok = received > 0 && complete && well_formed == received && !lost;
+    if args.summary {
+        let summary = serde_json::json!({
+            "endpoint": args.endpoint,
+            "received": received,
+            "well_formed": well_formed,
+            "distinct_oids": oids.len(),
+            "first_oid": first_oid,
+            "last_oid": last_oid,
+            "problems": problems,
+            "complete": complete,
+            "expected": expected,
+            "missed": missed,
+            "missed_exact": expected.map(|_| exact),
+        });
+        writeln!(out, "{summary}").map_err(write_error)?;
+    }
+    out.flush().map_err(write_error)?;
+    Ok(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_checked() {
+        let oid = b"0123456789abcdef01234567".to_vec();
+        assert!(check(&[oid.clone(), b"[1,2]".to_vec()]).is_ok());
+        assert!(check(std::slice::from_ref(&oid)).is_err());
+        assert!(check(&[oid.clone(), b"{}".to_vec()]).is_err());
+        assert!(check(&[oid.clone(), b"[1,".to_vec()]).is_err());
+        assert!(check(&[b"xyz".to_vec(), b"[]".to_vec()]).is_err());
+        assert!(check(&[oid.clone(), b"[]".to_vec(), b"[]".to_vec()]).is_err());
     }
 
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn messages_are_checked() {
-            let oid = b"0123456789abcdef01234567".to_vec();
-            assert!(check(&[oid.clone(), b"[1,2]".to_vec()]).is_ok());
-            assert!(check(std::slice::from_ref(&oid)).is_err());
-            assert!(check(&[oid.clone(), b"{}".to_vec()]).is_err());
-            assert!(check(&[oid.clone(), b"[1,".to_vec()]).is_err());
-            assert!(check(&[b"xyz".to_vec(), b"[]".to_vec()]).is_err());
-            assert!(check(&[oid.clone(), b"[]".to_vec(), b"[]".to_vec()]).is_err());
-        }
-
-        #[test]
-        fn arguments() {
-            let args = |s: &str| parse(s.split_whitespace().map(str::to_owned));
-            let a = args("tcp://127.0.0.1:1 --count 5 --summary").unwrap();
-            assert_eq!((a.count, a.summary, a.idle_timeout_ms), (Some(5), true, -1));
-            assert!(args("--count 5").is_err());
-            assert!(args("ipc:///x --count").is_err());
-            assert!(args("ipc:///x --bogus").is_err());
-        }
+    #[test]
+    fn arguments() {
+        let args = |s: &str| Args::try_parse_from(std::iter::once("timbr-sub").chain(s.split_whitespace()));
+        let a = args("tcp://127.0.0.1:1 --count 5 --summary").unwrap();
+        assert_eq!((a.count, a.summary, a.idle_timeout_ms), (Some(5), true, None));
+        assert!(args("--count 5").is_err());
+        assert!(args("ipc:///x --count").is_err());
+        assert!(args("ipc:///x --count 0").is_err());
+        assert!(args("ipc:///x --idle-timeout-ms 1e19").is_err());
+        assert!(args("ipc:///x --bogus").is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! The ZeroMQ sink against real subscribers in other processes (`timbr-sub`, and pyzmq when
 //! Python has it): every record arrives as `[oid hex, JSON array]`; sending never blocks; the
 //! `ipc://` socket file is guarded and cleaned up.
-#![cfg(all(feature = "zmq", unix))]
+#![cfg(unix)]
 
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
@@ -78,8 +78,8 @@ fn assert_all_received(summary: &Value, n: u64) {
 
 fn assert_all_sent(stats: &ZmqStats, n: u64) {
     assert_eq!(
-        (stats.sent(), stats.unrouted(), stats.dropped_at_hwm()),
-        (n, 0, 0),
+        (stats.sent(), stats.unrouted()),
+        (n, 0),
         "{stats:?}"
     );
 }
@@ -249,8 +249,9 @@ fn a_subscriber_that_does_not_read_never_blocks_the_sink() {
     assert!(sink.wait_for_subscribers(1, SUBSCRIBE_TIMEOUT));
 
     let sink = send_many(sink, N);
-    // Every record was either taken by ZeroMQ or refused; none was waited for.
-    assert_eq!(stats.sent() + stats.dropped_at_hwm(), N, "{stats:?}");
+    // Every record was taken by ZeroMQ (and dropped for the stalled subscriber); none was
+    // waited for.
+    assert_eq!(stats.sent(), N, "{stats:?}");
     assert_eq!(stats.unrouted(), 0, "{stats:?}");
     // The subscriber holds at most its queue and what the sockets buffered.
     let mut held = 0;
