@@ -92,7 +92,9 @@ pub fn connect(
     let events = zmq::SocketEvent::HANDSHAKE_SUCCEEDED.to_raw()
         | zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL.to_raw()
         | zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL.to_raw()
-        | zmq::SocketEvent::HANDSHAKE_FAILED_AUTH.to_raw();
+        | zmq::SocketEvent::HANDSHAKE_FAILED_AUTH.to_raw()
+        // A peer of the wrong kind may just hang up during the handshake.
+        | zmq::SocketEvent::DISCONNECTED.to_raw();
     let zmq_error = |e: zmq::Error| format!("cannot connect to {endpoint}: {e}");
     socket
         .monitor(&address, i32::from(events))

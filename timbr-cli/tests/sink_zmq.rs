@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use timbr_core::{BindError, Machine, Record, Sink, ZmqSink, ZmqSinkOptions, ZmqStats};
+use timbr_core::{zmq, BindError, Machine, Record, Sink, ZmqSink, ZmqSinkOptions, ZmqStats};
 
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);

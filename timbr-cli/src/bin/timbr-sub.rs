@@ -27,6 +27,9 @@ use timbr_core::{zmq, STATUS_TOPIC};
 
 const KEPT_PROBLEMS: usize = 10;
 
+/// With `--status`: how long without a snapshot before giving up on the machine.
+const STATUS_SILENCE: Duration = Duration::from_secs(10);
+
 /// Read the records a timbr machine publishes, checking each.
 #[derive(Parser, Debug)]
 #[command(name = "timbr-sub", version)]
@@ -93,14 +96,26 @@ fn check(frames: &[Vec<u8>]) -> Result<&str, String> {
     }
 }
 
-/// What the status channel said: the sink's `sent` count when first seen and at the end.
+/// What the status channel said: the sink's `sent` count when first seen (and how many
+/// records this subscriber had then) and at the end.
 #[derive(Default)]
 struct Loss {
-    baseline: Option<u64>,
-    /// Whether the baseline was read before any record arrived.
-    baseline_first: bool,
+    /// `(sent, received)` at the first snapshot.
+    base: Option<(u64, u64)>,
     last_sent: Option<u64>,
     ended: bool,
+}
+
+impl Loss {
+    /// Records the sink sent since the first snapshot that this subscriber did not get, and
+    /// whether that is exact: it is when the subscriber had every record sent up to the first
+    /// snapshot (otherwise some may have been in flight then, and the figure is a bound).
+    fn missed(&self, received: u64) -> Option<(u64, u64, bool)> {
+        let (base_sent, base_received) = self.base?;
+        let expected = self.last_sent?.saturating_sub(base_sent);
+        let got = received - base_received;
+        Some((expected, expected.saturating_sub(got), base_sent == base_received))
+    }
 }
 
 impl Loss {
@@ -112,9 +127,8 @@ impl Loss {
                 "the status has no `plugins.zmq.sent`: add the sink's stats to the machine \
                  (`builder.plugin(sink.stats())`) to count loss",
             )?;
-        if self.baseline.is_none() {
-            self.baseline = Some(sent);
-            self.baseline_first = received == 0;
+        if self.base.is_none() {
+            self.base = Some((sent, received));
         }
         self.last_sent = Some(sent);
         self.ended = state_name(snapshot).is_some_and(is_final);
@@ -130,7 +144,7 @@ fn run(args: &Args) -> Result<bool, String> {
     socket.set_linger(0).map_err(zmq_error)?;
     socket.set_subscribe(b"").map_err(zmq_error)?;
     let timeout = Duration::from_millis(args.connect_timeout_ms);
-    connect(&context, &socket, &args.endpoint, timeout)?;
+    // The status first: its first snapshot should come before the first record.
     let status = match &args.status {
         Some(endpoint) => {
             let status = context.socket(zmq::SUB).map_err(zmq_error)?;
@@ -143,7 +157,8 @@ fn run(args: &Args) -> Result<bool, String> {
         }
         None => None,
     };
-
+    connect(&context, &socket, &args.endpoint, timeout)?;
+    let mut last_status = Instant::now();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let (mut received, mut well_formed) = (0_u64, 0_u64);
@@ -157,9 +172,15 @@ fn run(args: &Args) -> Result<bool, String> {
     let write_error = |e: io::Error| format!("writing: {e}");
     while args.count.is_none_or(|n| received < n) {
         if loss.ended
-            && (loss.last_sent.zip(loss.baseline).is_some_and(|(s, b)| received >= s - b)
+            && (loss.missed(received).is_some_and(|(_, missed, _)| missed == 0)
                 || last_message.elapsed() >= GRACE)
         {
+            break;
+        }
+        if status.is_some() && last_status.elapsed() >= STATUS_SILENCE {
+            eprintln!(
+                "timbr-sub: no status for {STATUS_SILENCE:?}; stopping with what arrived"
+            );
             break;
         }
         if let Some(idle) = args.idle_timeout_ms {
@@ -186,6 +207,7 @@ fn run(args: &Args) -> Result<bool, String> {
                     if let [_, body] = &frames[..] {
                         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
                             loss.note(&v, received)?;
+                            last_status = Instant::now();
                         }
                     }
                 }
@@ -224,19 +246,20 @@ fn run(args: &Args) -> Result<bool, String> {
         }
     }
     let complete = args.count.is_none_or(|n| received == n);
-    let expected = loss
-        .last_sent
-        .zip(loss.baseline)
-        .map(|(sent, base)| sent.saturating_sub(base));
-    let missed = expected.map(|e| e.saturating_sub(received));
-    let exact = loss.baseline_first;
-    let lost = exact && missed.is_some_and(|m| m > 0);
+    let accounted = loss.missed(received);
+    let expected = accounted.map(|(e, _, _)| e);
+    let missed = accounted.map(|(_, m, _)| m);
+    let exact = accounted.is_some_and(|(_, _, exact)| exact);
+    let lost = missed.is_some_and(|m| m > 0);
+    if args.status.is_some() && !loss.ended {
+        eprintln!("timbr-sub: the machine had not ended; `expected` counts to the last snapshot");
+    }
     if received == 0 {
         eprintln!("timbr-sub: received nothing from {}", args.endpoint);
     }
     if let Some(m) = missed.filter(|&m| m > 0) {
         eprintln!(
-            "timbr-sub: missed {} {m} of {} records the sink sent while subscribed \
+            "timbr-sub: missed {} {m} of {} records the sink sent since the first status \
              (dropped at this subscriber's high-water mark)",
             if exact { "exactly" } else { "at most" },
             expected.unwrap_or(0)

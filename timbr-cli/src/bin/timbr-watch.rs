@@ -33,15 +33,13 @@ use timbr_core::{zmq, Status, STATUS_TOPIC};
 #[derive(Parser, Debug)]
 #[command(name = "timbr-watch", version)]
 struct Args {
-    /// The status endpoint to watch.
-    #[arg(required_unless_present_any = ["control", "completions"], conflicts_with = "control")]
-    endpoint: Option<String>,
+    /// The status endpoint to watch; with --control, the request: status (default), ping,
+    /// start, stop, stop now.
+    #[arg(value_name = "STATUS_ENDPOINT | REQUEST", required_unless_present_any = ["control", "completions"])]
+    words: Vec<String>,
     /// Send one control request to this endpoint instead of watching.
     #[arg(long, value_name = "CONTROL_ENDPOINT")]
     control: Option<String>,
-    /// The control request (with --control): status (default), ping, start, stop, stop now.
-    #[arg(trailing_var_arg = true, requires = "control", value_name = "REQUEST")]
-    request: Vec<String>,
     /// Exit after the first snapshot.
     #[arg(long, conflicts_with = "control")]
     once: bool,
@@ -79,16 +77,19 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let timeout = Duration::from_secs_f64(args.timeout);
-    let result = match (&args.control, &args.endpoint) {
-        (Some(endpoint), _) => {
-            let request = match args.request.join(" ") {
+    let result = match (&args.control, &args.words[..]) {
+        (Some(endpoint), words) => {
+            let request = match words.join(" ") {
                 r if r.is_empty() => "status".to_owned(),
                 r => r,
             };
             control(endpoint, &request, timeout)
         }
-        (None, Some(endpoint)) => watch(endpoint, args.once, timeout, args.json),
-        (None, None) => Err("a status endpoint or --control is needed".to_owned()),
+        (None, [endpoint]) => watch(endpoint, args.once, timeout, args.json),
+        (None, _) => {
+            eprintln!("timbr-watch: give one status endpoint, or --control ENDPOINT REQUEST");
+            return ExitCode::from(EXIT_USAGE);
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -197,13 +198,13 @@ mod tests {
         let a = args("ipc:///x --once --timeout 2.5").unwrap();
         assert_eq!((a.once, a.timeout), (true, 2.5));
         let c = args("--control ipc:///c stop now").unwrap();
-        assert_eq!(c.request, ["stop", "now"]);
+        assert_eq!(c.words, ["stop", "now"]);
         for bad in [
             "",
             "ipc:///x --timeout 0",
             "ipc:///x --timeout 1e19",
             "ipc:///x --bogus",
-            "ipc:///x --control ipc:///c",
+            "--control ipc:///c --once",
         ] {
             assert!(args(bad).is_err(), "{bad}");
         }
