@@ -370,3 +370,38 @@ fn bind_default_gives_each_sink_its_own_endpoint() {
         assert!(sink.last_endpoint().ends_with(".pub"), "{sink:?}");
     }
 }
+
+/// Item 2: a subscriber with 100 000 topics froze the machine (every record was checked
+/// against every topic, and every subscription summed them all). Topics are now in a bounded
+/// prefix structure: the hostile subscriber's topics past the bound are refused, and an
+/// ordinary subscriber gets every record.
+#[test]
+fn a_subscriber_with_a_hundred_thousand_topics_does_not_stall_the_machine() {
+    const TOPICS: u64 = 100_000;
+    const N: u64 = 20_000;
+    let mut sink = ZmqSinkOptions::new()
+        .linger(Duration::ZERO)
+        .bind("tcp://127.0.0.1:*")
+        .unwrap();
+    let stats = sink.stats();
+    let context = zmq::Context::new();
+    let hostile = context.socket(zmq::SUB).unwrap();
+    hostile.connect(sink.last_endpoint()).unwrap();
+    for i in 0..TOPICS {
+        hostile
+            .set_subscribe(format!("{i:024x}").as_bytes())
+            .unwrap();
+    }
+    assert!(sink.wait_for_subscribers(TOPICS, Duration::from_secs(120)));
+    let reader = timbr_sub(sink.last_endpoint(), N);
+    assert!(sink.wait_for_subscribers(TOPICS + 1, SUBSCRIBE_TIMEOUT));
+    assert_eq!(stats.subscriptions(), TOPICS + 1);
+    assert_eq!(
+        stats.topics_refused(),
+        TOPICS + 1 - timbr_core::MAX_TOPICS as u64,
+        "{stats:?}"
+    );
+    publish(sink, N);
+    assert_all_received(&summary(&finish(reader)), N);
+    assert_eq!((stats.sent(), stats.unrouted()), (N, 0));
+}
