@@ -7,8 +7,8 @@
 //! usually one (the empty topic, "everything"). Adding or removing a topic is O(1).
 //!
 //! Memory is bounded: topics longer than an oid can never match and are only counted, and at
-//! most [`MAX_TOPICS`] distinct topics are kept; past that a subscriber's further topics are
-//! counted as [`refused`](Topics::refused). libzmq still delivers them (it routes by its own
+//! most [`MAX_TOPICS`] distinct topics are kept (plus the empty topic, always); past that a
+//! subscriber's further topics are counted as [`refused`](Topics::refused). libzmq still delivers them (it routes by its own
 //! trie), so the only cost of a refused topic is that [`unrouted`](crate::ZmqStats::unrouted)
 //! may count a record that did reach that subscriber.
 
@@ -51,7 +51,9 @@ impl Topics {
             1 => {
                 if let Some(n) = self.counts.get_mut(topic) {
                     *n += 1;
-                } else if self.counts.len() >= MAX_TOPICS {
+                } else if self.counts.len() >= MAX_TOPICS && !topic.is_empty() {
+                    // The empty topic (everything) is always kept: a hostile subscriber
+                    // filling the map must not make an ordinary reader's records unrouted.
                     self.refused += 1;
                 } else {
                     self.counts.insert(topic.to_vec(), 1);
@@ -146,6 +148,10 @@ mod tests {
         }
         topics.note(&sub(&[b'a'; 100]));
         assert_eq!(topics.len(), MAX_TOPICS);
+        topics.note(&sub(b""));
+        assert_eq!(topics.len(), MAX_TOPICS + 1, "everything is always kept");
+        assert!(topics.routes(b"ffffffffffffffffffffffff"));
+        topics.note(&unsub(b""));
         assert_eq!(topics.refused(), 1001);
         assert_eq!(topics.subscriptions(), MAX_TOPICS as u64 + 1001);
         // All kept topics are 24 bytes long: one lookup per record.
