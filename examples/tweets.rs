@@ -59,12 +59,12 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::flag;
 use timbr_core::{
     from_stages, sched, stage, stage_fn, Handler, LogAndContinue, Machine, MachineState, NullSink,
     Progress, Remote, RemoteOptions, Status, StopMode, StopWhenDone, ZmqSink, MAX_WORKERS,
 };
-use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM};
-use signal_hook::flag;
 use timbr_examples::{paced, Tweet, TweetStream};
 use vader_sentiment::SentimentIntensityAnalyzer;
 
@@ -458,7 +458,10 @@ fn run(
         let sig = signal.load(Ordering::Acquire);
         if sig != 0 && interrupted == 0 {
             interrupted = sig;
-            writeln!(human, "signal {sig}: stopping (draining the queue; again to force)")?;
+            writeln!(
+                human,
+                "signal {sig}: stopping (draining the queue; again to force)"
+            )?;
             machine.request_stop(StopMode::Drain);
         }
         if !bar && last_line.elapsed() >= Duration::from_secs(1) {
@@ -529,7 +532,10 @@ fn run(
     human.flush()?;
 
     if interrupted != 0 {
-        writeln!(human, "interrupted by signal {interrupted}: stopped, checks skipped")?;
+        writeln!(
+            human,
+            "interrupted by signal {interrupted}: stopped, checks skipped"
+        )?;
         if !status.counts.is_balanced() {
             return Err(format!("the counts do not balance: {:?}", status.counts).into());
         }

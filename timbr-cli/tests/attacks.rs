@@ -240,7 +240,10 @@ fn a_stalled_subscriber_learns_what_it_missed() {
     assert_eq!(summary["missed_exact"], true, "{summary}");
     assert_eq!(received + missed, N, "{summary}");
     assert!(received + missed <= N, "{summary}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missed"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missed"),
+        "{out:?}"
+    );
 }
 
 /// Item 1: about a thousand connections to an ipc endpoint aborted the process under
@@ -256,7 +259,9 @@ fn a_connection_flood_under_ulimit_1024_does_not_crash_the_process() {
     limit.current = limit.maximum;
     setrlimit(Resource::Nofile, limit).unwrap();
     assert!(
-        getrlimit(Resource::Nofile).current.is_none_or(|n| n > FLOOD as u64 + 64),
+        getrlimit(Resource::Nofile)
+            .current
+            .is_none_or(|n| n > FLOOD as u64 + 64),
         "the test needs a hard open-files limit over {}",
         FLOOD + 64
     );
@@ -297,7 +302,10 @@ fn a_connection_flood_under_ulimit_1024_does_not_crash_the_process() {
         drop(held);
     }
     eprintln!("connections accepted / refused per endpoint: {report:?}");
-    assert!(report.iter().all(|(_, _, refused)| *refused > 0), "{report:?}");
+    assert!(
+        report.iter().all(|(_, _, refused)| *refused > 0),
+        "{report:?}"
+    );
     // Once the flood is gone the door reopens and the control endpoint answers.
     let control = &endpoints[2];
     let mut answered = false;

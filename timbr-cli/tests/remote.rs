@@ -2,7 +2,6 @@
 //! subscribes to, a control endpoint answering `status`, `stop` and `start`, and bad
 //! requests refused and counted without disturbing the machine.
 
-
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,7 +139,10 @@ fn malformed_requests_get_an_error_reply_and_change_nothing() {
     let huge = client(remote.control_endpoint());
     let reply = ask(&huge, &vec![b'x'; 2 << 20]);
     assert_eq!(reply["ok"], false);
-    assert!(reply["error"].as_str().unwrap().contains("at most"), "{reply}");
+    assert!(
+        reply["error"].as_str().unwrap().contains("at most"),
+        "{reply}"
+    );
     bad += 1;
     assert!(machine.is_running(), "garbage never stops the machine");
     feeder.join().unwrap();

@@ -77,11 +77,7 @@ fn assert_all_received(summary: &Value, n: u64) {
 }
 
 fn assert_all_sent(stats: &ZmqStats, n: u64) {
-    assert_eq!(
-        (stats.sent(), stats.unrouted()),
-        (n, 0),
-        "{stats:?}"
-    );
+    assert_eq!((stats.sent(), stats.unrouted()), (n, 0), "{stats:?}");
 }
 
 #[test]

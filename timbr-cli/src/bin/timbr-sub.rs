@@ -114,7 +114,11 @@ impl Loss {
         let (base_sent, base_received) = self.base?;
         let expected = self.last_sent?.saturating_sub(base_sent);
         let got = received - base_received;
-        Some((expected, expected.saturating_sub(got), base_sent == base_received))
+        Some((
+            expected,
+            expected.saturating_sub(got),
+            base_sent == base_received,
+        ))
     }
 }
 
@@ -172,15 +176,15 @@ fn run(args: &Args) -> Result<bool, String> {
     let write_error = |e: io::Error| format!("writing: {e}");
     while args.count.is_none_or(|n| received < n) {
         if loss.ended
-            && (loss.missed(received).is_some_and(|(_, missed, _)| missed == 0)
+            && (loss
+                .missed(received)
+                .is_some_and(|(_, missed, _)| missed == 0)
                 || last_message.elapsed() >= GRACE)
         {
             break;
         }
         if status.is_some() && last_status.elapsed() >= STATUS_SILENCE {
-            eprintln!(
-                "timbr-sub: no status for {STATUS_SILENCE:?}; stopping with what arrived"
-            );
+            eprintln!("timbr-sub: no status for {STATUS_SILENCE:?}; stopping with what arrived");
             break;
         }
         if let Some(idle) = args.idle_timeout_ms {
@@ -303,9 +307,14 @@ mod tests {
 
     #[test]
     fn arguments() {
-        let args = |s: &str| Args::try_parse_from(std::iter::once("timbr-sub").chain(s.split_whitespace()));
+        let args = |s: &str| {
+            Args::try_parse_from(std::iter::once("timbr-sub").chain(s.split_whitespace()))
+        };
         let a = args("tcp://127.0.0.1:1 --count 5 --summary").unwrap();
-        assert_eq!((a.count, a.summary, a.idle_timeout_ms), (Some(5), true, None));
+        assert_eq!(
+            (a.count, a.summary, a.idle_timeout_ms),
+            (Some(5), true, None)
+        );
         assert!(args("--count 5").is_err());
         assert!(args("ipc:///x --count").is_err());
         assert!(args("ipc:///x --count 0").is_err());

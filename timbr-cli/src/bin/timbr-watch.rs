@@ -24,9 +24,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use timbr_cli::{
-    connect, is_final, state_name, EXIT_FAILED, EXIT_MACHINE_FAILED, EXIT_USAGE,
-};
+use timbr_cli::{connect, is_final, state_name, EXIT_FAILED, EXIT_MACHINE_FAILED, EXIT_USAGE};
 use timbr_core::{zmq, Status, STATUS_TOPIC};
 
 /// Watch or control a timbr machine in another process.
@@ -55,7 +53,9 @@ struct Args {
 }
 
 fn seconds(text: &str) -> Result<f64, String> {
-    let secs: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
     if (0.001..=86_400.0).contains(&secs) {
         Ok(secs)
     } else {

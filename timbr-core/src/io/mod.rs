@@ -23,6 +23,8 @@ pub use self::{
     source::{SourcePolicy, SourceState},
 };
 
+#[cfg(all(feature = "zmq", unix))]
+pub use self::zmq::MAX_CONNECTIONS;
 #[cfg(feature = "zmq")]
 pub use self::{
     remote::{
@@ -32,5 +34,3 @@ pub use self::{
     sink::{ZmqSink, ZmqSinkOptions, ZmqStats, MAX_TOPICS},
     zmq::BindError,
 };
-#[cfg(all(feature = "zmq", unix))]
-pub use self::zmq::MAX_CONNECTIONS;

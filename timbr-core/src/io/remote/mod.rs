@@ -336,10 +336,7 @@ impl<T: Datum> Server<T> {
         envelope.push(reply.as_bytes());
         // A peer gone since it asked: the reply goes nowhere (`ROUTER_MANDATORY` says so at
         // once instead of queueing it); never anyone else's.
-        let _ = self
-            .control
-            .socket
-            .send_multipart(envelope, zmq::DONTWAIT);
+        let _ = self.control.socket.send_multipart(envelope, zmq::DONTWAIT);
     }
 
     fn carry_out(&self, command: Command) -> Value {

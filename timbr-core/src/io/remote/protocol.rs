@@ -78,16 +78,15 @@ fn command(cmd: &str, mode: Option<&str>) -> Result<Command, String> {
             None | Some("drain") => StopMode::Drain,
             Some("now") => StopMode::Return,
             Some("return") => {
-                return Err("`stop return` is not a remote command: a remote stop hands \
+                return Err(
+                    "`stop return` is not a remote command: a remote stop hands \
                      no data back; `stop now` finishes the data in flight and keeps the \
                      queued ones for the next start, `stop` drains the queue first"
-                    .to_owned())
+                        .to_owned(),
+                )
             }
             Some(other) => {
-                return Err(format!(
-                    "unknown stop mode `{}`: drain or now",
-                    clip(other)
-                ))
+                return Err(format!("unknown stop mode `{}`: drain or now", clip(other)))
             }
         }),
         "" => return Err(format!("an empty request; commands: {COMMANDS}")),

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use super::topics::MAX_TOPICS;
 use super::topics::Topics;
+pub use super::topics::MAX_TOPICS;
 use crate::io::zmq::bind::{self, IpcFile};
 use crate::io::zmq::BindError;
 use crate::{Record, Sink, SinkError, Status, StatusPlugin};

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 #[cfg(unix)]
 use std::sync::Arc;
 
+use super::endpoint::{self, BindError, Endpoint};
 #[cfg(unix)]
 use super::guard::{self, ConnectionStats};
-use super::endpoint::{self, BindError, Endpoint};
 
 /// How many connections may wait in a guarded listener's backlog: small, so that few slip
 /// in after the guard closed the door.

@@ -233,8 +233,15 @@ mod tests {
             Err(BindError::Abstract(_))
         ));
         assert_eq!(check("ipc://@abstract", true).unwrap(), Endpoint::Ipc(None));
-        for port in ["tcp://127.0.0.1:99999", "tcp://127.0.0.1:-1", "tcp://127.0.0.1:x"] {
-            assert!(matches!(check(port, false), Err(BindError::Port(_))), "{port}");
+        for port in [
+            "tcp://127.0.0.1:99999",
+            "tcp://127.0.0.1:-1",
+            "tcp://127.0.0.1:x",
+        ] {
+            assert!(
+                matches!(check(port, false), Err(BindError::Port(_))),
+                "{port}"
+            );
         }
         assert_eq!(
             check("tcp://[::1]:1", false).unwrap(),

@@ -58,7 +58,7 @@ pub(crate) fn raise_nofile() -> u64 {
     *LIMIT.get_or_init(|| {
         use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
         let limit = getrlimit(Resource::Nofile);
-        let raised = match (limit.current, limit.maximum) {
+        match (limit.current, limit.maximum) {
             (Some(soft), Some(hard)) if soft < hard => {
                 let new = Rlimit {
                     current: Some(hard),
@@ -77,8 +77,7 @@ pub(crate) fn raise_nofile() -> u64 {
             }
             (Some(soft), Some(_)) => soft,
             (None, _) => u64::MAX,
-        };
-        raised
+        }
     })
 }
 
