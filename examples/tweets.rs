@@ -30,8 +30,7 @@
 //! Flags (`--flag value` or `--flag=value`):
 //!
 //! - `--count N`: how many tweets (default 300,000: about 10 seconds with one worker on
-//!   two cores). `0` is endless: until `--seconds` have passed, or until the process is
-//!   killed (Ctrl-C; nothing is checked then).
+//!   two cores). `0` is endless: until `--seconds` have passed, or until a signal.
 //! - `--seconds S`: stop the source after `S` seconds (the machine then drains its queue
 //!   and completes; the checks use the number of tweets the source produced).
 //! - `--rate R`: at most `R` tweets a second (default: as fast as the machine takes them).
@@ -48,7 +47,12 @@
 //! - `--seed S`: which stream of tweets (default 1).
 //! - `--json`: stdout gets exactly one line, the final `Status` as JSON
 //!   (`serde_json::to_string(&status)`); everything for people goes to stderr instead.
-//! - `--help`: this usage. An unknown flag or a bad value exits with status 2.
+//! - `--help`: this usage, with every flag's bounds. An unknown flag or a value out of its
+//!   bounds exits with status 2.
+//!
+//! Ctrl-C, SIGTERM and SIGQUIT stop the machine the way `stop` does: the queue drains, the
+//! final status is printed (the checks are skipped), the socket files are removed, and the
+//! exit status is 128 + the signal. A second signal ends the process at once.
 
 use std::collections::VecDeque;
 use std::error::Error;
