@@ -30,8 +30,7 @@
 //! Flags (`--flag value` or `--flag=value`):
 //!
 //! - `--count N`: how many tweets (default 300,000: about 10 seconds with one worker on
-//!   two cores). `0` is endless: until `--seconds` have passed, or until the process is
-//!   killed (Ctrl-C; nothing is checked then).
+//!   two cores). `0` is endless: until `--seconds` have passed, or until a signal.
 //! - `--seconds S`: stop the source after `S` seconds (the machine then drains its queue
 //!   and completes; the checks use the number of tweets the source produced).
 //! - `--rate R`: at most `R` tweets a second (default: as fast as the machine takes them).
@@ -40,7 +39,7 @@
 //! - `--executor sync|threaded`: how each tweet's stage graph runs (default `sync`).
 //! - `--endpoint E`: publish on `E` (`tcp://127.0.0.1:*`, `ipc://path`); by default on a
 //!   private `ipc://` endpoint of its own. The endpoint is printed at the start; read it with
-//!   `cargo run -p timbr-core --bin timbr-sub -- ENDPOINT` or any ZeroMQ SUB socket (pyzmq:
+//!   `cargo run -p timbr-cli --bin timbr-sub -- ENDPOINT` or any ZeroMQ SUB socket (pyzmq:
 //!   `sub.connect(endpoint); sub.subscribe(b""); sub.recv_multipart()`).
 //! - `--no-publish`: no ZeroMQ socket; records go nowhere (a `NullSink`).
 //! - `--subscribers N`: before starting, wait (up to a minute) until `N` subscribers have
@@ -48,41 +47,30 @@
 //! - `--seed S`: which stream of tweets (default 1).
 //! - `--json`: stdout gets exactly one line, the final `Status` as JSON
 //!   (`serde_json::to_string(&status)`); everything for people goes to stderr instead.
-//! - `--http ADDR`: serve Prometheus metrics, health endpoints and a live dashboard on
-//!   `ADDR` (loopback, e.g. `127.0.0.1:9464`; open `http://ADDR/`), with `timbr-http`.
-//! - `--help`: this usage. An unknown flag or a bad value exits with status 2.
+//! - `--help`: this usage, with every flag's bounds. An unknown flag or a value out of its
+//!   bounds exits with status 2.
+//!
+//! Ctrl-C, SIGTERM and SIGQUIT stop the machine the way `stop` does: the queue drains, the
+//! final status is printed (the checks are skipped), the socket files are removed, and the
+//! exit status is 128 + the signal. A second signal ends the process at once.
 
 use std::collections::VecDeque;
 use std::error::Error;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::flag;
 use timbr_core::{
     from_stages, sched, stage, stage_fn, Handler, LogAndContinue, Machine, MachineState, NullSink,
-    Progress, Remote, RemoteOptions, Status, StopWhenDone, ZmqSink,
+    Progress, Remote, RemoteOptions, Status, StopMode, StopWhenDone, ZmqSink, MAX_WORKERS,
 };
 use timbr_examples::{paced, Tweet, TweetStream};
 use vader_sentiment::SentimentIntensityAnalyzer;
-
-const USAGE: &str = "\
-usage: tweets [--count N] [--seconds S] [--rate R] [--workers W] [--executor sync|threaded]
-              [--endpoint E | --no-publish] [--subscribers N] [--seed S] [--json] [--http ADDR] [--help]
-
-  --count N        tweets to generate (default 300000; 0 = endless)
-  --seconds S      stop the source after S seconds
-  --rate R         at most R tweets per second (default: unpaced)
-  --workers W      data processed at once (default 1)
-  --executor E     sync (default) or threaded
-  --endpoint E     publish records on this ZeroMQ endpoint (default: a private ipc:// one)
-  --no-publish     do not publish records
-  --subscribers N  wait (up to 60 s) for N subscribers before starting
-  --seed S         which stream of tweets (default 1)
-  --json           print only the final status as one JSON line on stdout (the rest on stderr)
-  --http ADDR      serve metrics, health and a live dashboard on ADDR (e.g. 127.0.0.1:9464)";
 
 /// The default number of tweets: about 10 s with one worker on two cores (VADER takes some 20 µs
 /// a tweet).
@@ -93,6 +81,9 @@ const REMEMBERED: usize = 50;
 
 /// How long `--subscribers` waits.
 const SUBSCRIBER_WAIT: Duration = Duration::from_secs(60);
+
+/// How often the run looks for a signal.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 
 // ---- the stages ------------------------------------------------------------------------------
 
@@ -196,112 +187,152 @@ impl Default for Options {
     }
 }
 
-/// What to do.
-#[derive(Debug, PartialEq)]
-enum Command {
-    Run(Options),
-    Help,
+/// The command line, as clap reads it (`--help` lists every flag with its bounds).
+#[derive(clap::Parser, Debug)]
+#[command(name = "tweets", about = "The notebook's tweet pipeline, end to end")]
+struct Cli {
+    /// Tweets to generate (0 = endless; at most 10^12).
+    #[arg(long, default_value_t = DEFAULT_COUNT, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000_000))]
+    count: u64,
+    /// Stop the source after S seconds (more than 0, at most a year).
+    #[arg(long, value_name = "S", value_parser = bounded(0.0, MAX_SECONDS))]
+    seconds: Option<f64>,
+    /// At most R tweets per second (0.001 to 10^9; default: unpaced).
+    #[arg(long, value_name = "R", value_parser = bounded(0.001, 1e9))]
+    rate: Option<f64>,
+    /// Data processed at once (1 to timbr_core::MAX_WORKERS).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=MAX_WORKERS as u64))]
+    workers: u64,
+    /// How each tweet's stage graph runs.
+    #[arg(long, value_enum, default_value_t = ExecutorKind::Sync)]
+    executor: ExecutorKind,
+    /// Publish records on this ZeroMQ endpoint (default: a private ipc:// one).
+    #[arg(long, value_name = "E", conflicts_with = "no_publish")]
+    endpoint: Option<String>,
+    /// Do not publish records.
+    #[arg(long)]
+    no_publish: bool,
+    /// Wait (up to 60 s) for N subscribers before starting (at most 1000).
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "no_publish", value_parser = clap::value_parser!(u64).range(0..=1000))]
+    subscribers: u64,
+    /// Which stream of tweets.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print only the final status as one JSON line on stdout (the rest on stderr).
+    #[arg(long)]
+    json: bool,
+    /// Serve Prometheus metrics, health endpoints and a live dashboard on ADDR
+    /// (e.g. 127.0.0.1:9464; open http://ADDR/).
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
 }
 
-/// Parses the arguments (without the program name); an error is a usage error.
-fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
-    fn number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String> {
-        let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
-        value
+/// `--executor`'s choices.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ExecutorKind {
+    Sync,
+    Threaded,
+}
+
+/// The longest `--seconds`: a year (`Duration::from_secs_f64` panics on far larger values).
+const MAX_SECONDS: f64 = 365.0 * 86_400.0;
+
+/// A parser for a finite number in `(low, high]` (or `[low, high]` when `low > 0`).
+fn bounded(low: f64, high: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |text| {
+        let x: f64 = text
             .parse()
-            .map_err(|_| format!("{flag}: `{value}` is not a valid number"))
-    }
-    fn positive(flag: &str, value: Option<String>) -> Result<f64, String> {
-        let x: f64 = number(flag, value)?;
-        if x.is_finite() && x > 0.0 {
+            .map_err(|_| format!("`{text}` is not a number"))?;
+        let above = if low == 0.0 { x > 0.0 } else { x >= low };
+        if x.is_finite() && above && x <= high {
             Ok(x)
         } else {
-            Err(format!("{flag} must be a positive number, not {x}"))
+            Err(format!("{text} is out of range: {low} to {high}"))
         }
     }
+}
 
-    let mut o = Options::default();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        // `--flag=value` or `--flag value`.
-        let (flag, mut inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg, None),
-        };
-        let mut value = || inline.take().or_else(|| args.next());
-        match flag.as_str() {
-            "--count" => o.count = number(&flag, value())?,
-            "--seconds" => o.seconds = Some(positive(&flag, value())?),
-            "--rate" => o.rate = Some(positive(&flag, value())?),
-            "--workers" => {
-                o.workers = number(&flag, value())?;
-                if o.workers == 0 {
-                    return Err("--workers must be at least 1".into());
-                }
-            }
-            "--executor" => {
-                o.threaded = match value().as_deref() {
-                    Some("sync") => false,
-                    Some("threaded") => true,
-                    Some(other) => {
-                        return Err(format!(
-                            "--executor: expected one of: sync, threaded; found `{other}`"
-                        ))
-                    }
-                    None => return Err("--executor needs a value: sync or threaded".into()),
-                }
-            }
-            "--endpoint" => o.endpoint = Some(value().ok_or("--endpoint needs a value")?),
-            "--no-publish" => o.publish = false,
-            "--subscribers" => o.subscribers = number(&flag, value())?,
-            "--seed" => o.seed = number(&flag, value())?,
-            "--json" => o.json = true,
-            "--http" => {
-                let v = value().ok_or("--http needs an address, e.g. 127.0.0.1:9464")?;
-                o.http = Some(v.parse().map_err(|e| format!("--http {v}: {e}"))?);
-            }
-            "-h" | "--help" => return Ok(Command::Help),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-        if let Some(extra) = inline {
-            return Err(format!("{flag} takes no value, found `{extra}`"));
+impl From<Cli> for Options {
+    fn from(c: Cli) -> Self {
+        Options {
+            count: c.count,
+            seconds: c.seconds,
+            rate: c.rate,
+            // Bounded by the parser to MAX_WORKERS, which fits.
+            workers: usize::try_from(c.workers).unwrap_or(MAX_WORKERS),
+            threaded: matches!(c.executor, ExecutorKind::Threaded),
+            endpoint: c.endpoint,
+            publish: !c.no_publish,
+            subscribers: c.subscribers,
+            seed: c.seed,
+            json: c.json,
+            http: c.http,
         }
     }
-    if !o.publish && (o.endpoint.is_some() || o.subscribers > 0) {
-        return Err("--no-publish cannot go with --endpoint or --subscribers".into());
-    }
-    Ok(Command::Run(o))
+}
+
+/// Parses the arguments (without the program name); an error is clap's (usage, or help).
+fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, clap::Error> {
+    use clap::Parser;
+    Cli::try_parse_from(std::iter::once("tweets".to_owned()).chain(args)).map(Options::from)
 }
 
 // ---- the run ---------------------------------------------------------------------------------
 
 fn main() -> ExitCode {
     let options = match parse(std::env::args().skip(1)) {
-        Ok(Command::Run(options)) => options,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
+        Ok(options) => options,
         Err(e) => {
-            eprintln!("tweets: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    // Ctrl-C, SIGTERM and SIGQUIT stop the machine the way `stop` does (drain, final status,
+    // socket files removed); a second one ends the process at once.
+    let signal = Arc::new(AtomicUsize::new(0));
+    let forced = Arc::new(AtomicBool::new(false));
+    for sig in TERM_SIGNALS {
+        let registered = flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&forced))
+            .and_then(|_| flag::register(sig, Arc::clone(&forced)))
+            .and_then(|_| flag::register_usize(sig, Arc::clone(&signal), sig as usize));
+        if let Err(e) = registered {
+            eprintln!("tweets: cannot handle signal {sig}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let (mut out, mut stdout, mut stderr) = (io::stdout(), io::stdout(), io::stderr());
     let human: &mut dyn Write = if options.json {
         &mut stderr
     } else {
         &mut stdout
     };
-    match run(&options, &mut out, human) {
-        Ok(()) => ExitCode::SUCCESS,
+    match run(&options, &mut out, human, &signal) {
+        Ok(Ended::Done) => ExitCode::SUCCESS,
+        // 128 + the signal, as a shell reports a process it ended.
+        Ok(Ended::Interrupted(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(130)),
         Err(e) => {
-            eprintln!("tweets: {e}");
+            let mut text = e.to_string();
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                text = format!("{text}: {c}");
+                cause = c.source();
+            }
+            eprintln!("tweets: {text}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The signals that stop the run the way `stop` does.
+const TERM_SIGNALS: [i32; 3] = [SIGINT, SIGTERM, SIGQUIT];
+
+/// How a run ended (when nothing went wrong).
+#[derive(Debug, PartialEq)]
+enum Ended {
+    /// The machine completed and every check passed.
+    Done,
+    /// A signal stopped it (drained, final status printed; the checks do not apply).
+    Interrupted(usize),
 }
 
 /// Runs the machine as `o` says. With `--json` the final status goes to `out` as one line;
@@ -311,7 +342,12 @@ fn main() -> ExitCode {
 ///
 /// When the machine cannot be built, bound or started, or when a check fails (after
 /// everything was printed).
-fn run(o: &Options, out: &mut dyn Write, human: &mut dyn Write) -> Result<(), Box<dyn Error>> {
+fn run(
+    o: &Options,
+    out: &mut dyn Write,
+    human: &mut dyn Write,
+    signal: &AtomicUsize,
+) -> Result<Ended, Box<dyn Error>> {
     let loading = Instant::now();
     let _ = sentiment("warm up"); // parses the lexicons now, not in the first tweet
     let loaded_in = loading.elapsed();
@@ -356,7 +392,7 @@ fn run(o: &Options, out: &mut dyn Write, human: &mut dyn Write) -> Result<(), Bo
         writeln!(human, "publishing every record on {endpoint}")?;
         writeln!(
             human,
-            "  read them with: cargo run -p timbr-core --bin timbr-sub -- {endpoint}"
+            "  read them with: cargo run -p timbr-cli --bin timbr-sub -- {endpoint}"
         )?;
         if o.subscribers > 0 {
             writeln!(human, "waiting for {} subscriber(s)…", o.subscribers)?;
@@ -369,7 +405,8 @@ fn run(o: &Options, out: &mut dyn Write, human: &mut dyn Write) -> Result<(), Bo
             }
         }
         zmq = Some(sink.stats());
-        builder = builder.sink(sink);
+        // The sink's counts in every status, so subscribers can compare (`timbr-sub --status`).
+        builder = builder.plugin(sink.stats()).sink(sink);
     } else {
         builder = builder.sink(NullSink);
     }
@@ -395,12 +432,12 @@ fn run(o: &Options, out: &mut dyn Write, human: &mut dyn Write) -> Result<(), Bo
         let remote = Remote::serve(&machine, RemoteOptions::new())?;
         writeln!(
             human,
-            "watch it with:  cargo run -p timbr-core --bin timbr-watch -- {}",
+            "watch it with:  cargo run -p timbr-cli --bin timbr-watch -- {}",
             remote.status_endpoint()
         )?;
         writeln!(
             human,
-            "stop it with:   cargo run -p timbr-core --bin timbr-watch -- --control {} stop",
+            "stop it with:   cargo run -p timbr-cli --bin timbr-watch -- --control {} stop",
             remote.control_endpoint()
         )?;
         Some(remote)
@@ -441,8 +478,20 @@ fn run(o: &Options, out: &mut dyn Write, human: &mut dyn Write) -> Result<(), Bo
     // A bar shows the way on a terminal (when the total is known); otherwise a status line
     // every second.
     let bar = io::stderr().is_terminal() && o.count > 0;
-    while machine.wait_timeout(Duration::from_secs(1)).is_active() {
-        if !bar {
+    let mut interrupted = 0;
+    let mut last_line = Instant::now();
+    while machine.wait_timeout(SIGNAL_CHECK).is_active() {
+        let sig = signal.load(Ordering::Acquire);
+        if sig != 0 && interrupted == 0 {
+            interrupted = sig;
+            writeln!(
+                human,
+                "signal {sig}: stopping (draining the queue; again to force)"
+            )?;
+            machine.request_stop(StopMode::Drain);
+        }
+        if !bar && last_line.elapsed() >= Duration::from_secs(1) {
+            last_line = Instant::now();
             let s = machine.status();
             writeln!(
                 human,
@@ -481,13 +530,15 @@ fn run(o: &Options, out: &mut dyn Write, human: &mut dyn Write) -> Result<(), Bo
         share(moods[2]),
     )?;
     if let Some(zmq) = &zmq {
+        // What a slow subscriber lost at its high-water mark is not known here: ZeroMQ drops
+        // per subscriber, silently. `timbr-sub --status` tells a subscriber its own loss.
         writeln!(
             human,
-            "published on {}: {} sent ({} to no subscriber), {} dropped at the high-water mark",
+            "published on {}: {} sent ({} to no subscriber); a slow subscriber's loss is \
+             counted by the subscriber (timbr-sub --status)",
             zmq.endpoint(),
             grouped(zmq.sent()),
             grouped(zmq.unrouted()),
-            grouped(zmq.dropped_at_hwm()),
         )?;
     }
     let expected = expected_count(o, &status);
@@ -506,9 +557,19 @@ fn run(o: &Options, out: &mut dyn Write, human: &mut dyn Write) -> Result<(), Bo
     out.flush()?;
     human.flush()?;
 
+    if interrupted != 0 {
+        writeln!(
+            human,
+            "interrupted by signal {interrupted}: stopped, checks skipped"
+        )?;
+        if !status.counts.is_balanced() {
+            return Err(format!("the counts do not balance: {:?}", status.counts).into());
+        }
+        return Ok(Ended::Interrupted(interrupted));
+    }
     let problems = check(o, &status, recent.len());
     if problems.is_empty() {
-        Ok(())
+        Ok(Ended::Done)
     } else {
         Err(format!("checks failed:\n  {}", problems.join("\n  ")).into())
     }
@@ -594,15 +655,17 @@ mod tests {
 
     fn options(line: &str) -> Options {
         match parse(args(line)) {
-            Ok(Command::Run(o)) => o,
-            other => panic!("{line}: {other:?}"),
+            Ok(o) => o,
+            Err(e) => panic!("{line}: {e}"),
         }
     }
 
     /// Runs as the command line would; the JSON line (if any) and the human output.
     fn run_line(line: &str) -> (Result<(), String>, String, String) {
         let (mut out, mut human) = (Vec::new(), Vec::new());
-        let result = run(&options(line), &mut out, &mut human).map_err(|e| e.to_string());
+        let result = run(&options(line), &mut out, &mut human, &AtomicUsize::new(0))
+            .map(|ended| assert_eq!(ended, Ended::Done))
+            .map_err(|e| e.to_string());
         (
             result,
             String::from_utf8(out).unwrap(),
@@ -690,8 +753,17 @@ mod tests {
                 http: Some(([127, 0, 0, 1], 9464).into()),
             }
         );
-        assert_eq!(parse(args("--json --help")), Ok(Command::Help));
+        assert_eq!(
+            parse(args("--json --help")).unwrap_err().kind(),
+            clap::error::ErrorKind::DisplayHelp
+        );
         for bad in [
+            "--seconds 1e19",
+            "--rate 1e-300",
+            "--workers 20000",
+            "--workers 1000000",
+            "--count 1e3",
+            "--subscribers 100000",
             "--http not-an-address",
             "--frobnicate",
             "extra",

@@ -10,6 +10,17 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
+    /// A count-like setting past its bound ([`MAX_SLOTS`](crate::MAX_SLOTS),
+    /// [`MAX_WORKERS`](crate::MAX_WORKERS), [`MAX_CAPACITY`](crate::MAX_CAPACITY)).
+    #[error("{setting} is {value}, more than the most a machine takes ({max})")]
+    OutOfBounds {
+        /// The builder setting.
+        setting: &'static str,
+        /// The value asked for.
+        value: usize,
+        /// Its bound.
+        max: usize,
+    },
     /// The stage's slot is not below the machine's number of slots.
     #[error("stage `{stage}` is at slot {slot}, but the machine has {slots} slots (0..{slots})")]
     SlotOutOfRange {

@@ -215,7 +215,10 @@ pub use crate::io::{
 #[doc(hidden)]
 pub use crate::{
     datum::{ArgKey, FailureKind, StageArg, StageFailure, StageFn, Unserializable},
-    machine::{DEFAULT_CAPACITY, DEFAULT_RATE_WINDOW, DEFAULT_SLOTS, DEFAULT_TICK, MAX_SLOTS},
+    machine::{
+        DEFAULT_CAPACITY, DEFAULT_RATE_WINDOW, DEFAULT_SLOTS, DEFAULT_TICK, MAX_CAPACITY,
+        MAX_SLOTS, MAX_WORKERS,
+    },
     observe::{
         Both, DisplayPart, ErrorCounts, ErrorKind, ErrorLog, ErrorReport, EventKind, InFlight,
         Latency, LatencyBucket, LatencyBuckets, Logged, ProgressFields, QueueStatus, Rates,

@@ -23,9 +23,14 @@ pub use self::{
     source::{SourcePolicy, SourceState},
 };
 
+#[cfg(all(feature = "zmq", unix))]
+pub use self::zmq::MAX_CONNECTIONS;
 #[cfg(feature = "zmq")]
 pub use self::{
-    remote::{Remote, RemoteOptions, DEFAULT_MAX_REQUEST, DEFAULT_STATUS_INTERVAL, STATUS_TOPIC},
-    sink::{ZmqSink, ZmqSinkOptions, ZmqStats},
+    remote::{
+        Remote, RemoteOptions, DEFAULT_MAX_REQUEST, DEFAULT_STATUS_INTERVAL, MAX_REQUEST,
+        STATUS_TOPIC,
+    },
+    sink::{ZmqSink, ZmqSinkOptions, ZmqStats, MAX_TOPICS},
     zmq::BindError,
 };

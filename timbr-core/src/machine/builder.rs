@@ -27,6 +27,13 @@ pub const MAX_SLOTS: usize = 64;
 /// The queue capacity a machine has unless told otherwise.
 pub const DEFAULT_CAPACITY: usize = 1024;
 
+/// The largest in-memory queue a machine can have (its slots are allocated up front).
+pub const MAX_CAPACITY: usize = 1 << 24;
+
+/// The most workers a machine can have: each is a thread with statistics of its own (a few
+/// tens of KiB), so this bounds both threads and statistics memory.
+pub const MAX_WORKERS: usize = 1024;
+
 /// How often a running machine's monitor wakes (rates, idleness, plugins) unless told otherwise.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(100);
 
@@ -99,14 +106,16 @@ impl<T: Datum> Default for MachineBuilder<T> {
 }
 
 impl<T: Datum> MachineBuilder<T> {
-    /// The number of slots (default [`DEFAULT_SLOTS`], at most [`MAX_SLOTS`]).
+    /// The number of slots (default [`DEFAULT_SLOTS`], at most [`MAX_SLOTS`]; more is a
+    /// [`BuildError::OutOfBounds`]).
     pub fn slots(mut self, slots: usize) -> Self {
         self.slots = slots;
         self
     }
 
-    /// The in-memory queue's capacity (default [`DEFAULT_CAPACITY`], at least 1). Ignored
-    /// when a [`queue`](MachineBuilder::queue) is given.
+    /// The in-memory queue's capacity (default [`DEFAULT_CAPACITY`], at least 1, at most
+    /// [`MAX_CAPACITY`]; more is a [`BuildError::OutOfBounds`]). Ignored when a
+    /// [`queue`](MachineBuilder::queue) is given.
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self
@@ -118,7 +127,8 @@ impl<T: Datum> MachineBuilder<T> {
         self
     }
 
-    /// How many data are processed at once, each on its own consumer thread (default 1).
+    /// How many data are processed at once, each on its own consumer thread (default 1, at
+    /// most [`MAX_WORKERS`]; more is a [`BuildError::OutOfBounds`]).
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers.max(1);
         self
@@ -228,6 +238,19 @@ impl<T: Datum> MachineBuilder<T> {
     /// [`BuildError`] if a stage's slot is out of range or taken twice, or an argument's type
     /// differs from what its key holds.
     pub fn build(self) -> Result<Machine<T>, BuildError> {
+        for (setting, value, max) in [
+            ("slots", self.slots, MAX_SLOTS),
+            ("workers", self.workers, MAX_WORKERS),
+            ("capacity", self.capacity, MAX_CAPACITY),
+        ] {
+            if value > max && (setting != "capacity" || self.queue.is_none()) {
+                return Err(BuildError::OutOfBounds {
+                    setting,
+                    value,
+                    max,
+                });
+            }
+        }
         let slots = place(self.slots, self.stages)?;
         let wiring = Wiring::build::<T>(slots)?;
         let queue = self

@@ -37,7 +37,8 @@ use std::thread::JoinHandle;
 use parking_lot::Mutex;
 
 pub use self::builder::{
-    MachineBuilder, DEFAULT_CAPACITY, DEFAULT_RATE_WINDOW, DEFAULT_SLOTS, DEFAULT_TICK, MAX_SLOTS,
+    MachineBuilder, DEFAULT_CAPACITY, DEFAULT_RATE_WINDOW, DEFAULT_SLOTS, DEFAULT_TICK,
+    MAX_CAPACITY, MAX_SLOTS, MAX_WORKERS,
 };
 pub use self::putter::Putter;
 pub(crate) use self::shared::Shared;

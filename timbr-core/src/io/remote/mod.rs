@@ -1,6 +1,7 @@
 //! Observing and controlling a machine from another process: periodic status snapshots on a
-//! ZeroMQ PUB socket, and a REP socket answering control requests (see the `timbr-watch`
-//! program).
+//! ZeroMQ PUB socket (and one at every change of state, and a last one when serving ends),
+//! and a ROUTER socket answering control requests, each reply addressed to the peer that
+//! asked (see the `timbr-watch` program).
 
 mod protocol;
 
@@ -23,6 +24,13 @@ pub const DEFAULT_STATUS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How long a control request may be unless told otherwise, in bytes.
 pub const DEFAULT_MAX_REQUEST: usize = 4096;
+
+/// The longest control request read at all, in bytes: longer ones get an error reply up to
+/// this size; past it ZeroMQ drops the connection without reading the message into memory.
+pub const MAX_REQUEST: usize = 16 << 20;
+
+/// How long the last snapshot (when serving ends) may take to go out.
+const LAST_SNAPSHOT_LINGER_MS: i32 = 500;
 
 /// Where and how a [`Remote`] listens.
 #[derive(Clone, Debug)]
@@ -77,11 +85,11 @@ impl RemoteOptions {
         self
     }
 
-    /// The longest control request answered (default [`DEFAULT_MAX_REQUEST`] bytes); longer
-    /// ones get an error reply. Far longer ones (over 1 MiB) are not even read: ZeroMQ drops
-    /// the connection that sent them.
+    /// The longest control request answered (default [`DEFAULT_MAX_REQUEST`] bytes, at most
+    /// [`MAX_REQUEST`]); longer ones get an error reply. Requests over [`MAX_REQUEST`] are
+    /// not even read: ZeroMQ drops the connection that sent them.
     pub fn max_request(mut self, bytes: usize) -> Self {
-        self.max_request = bytes;
+        self.max_request = bytes.min(MAX_REQUEST);
         self
     }
 }
@@ -97,10 +105,18 @@ struct Counters {
 /// [`STATUS_TOPIC`]) on one endpoint, control requests on another. Dropping it stops serving
 /// (the machine itself goes on).
 ///
-/// Control requests are one frame each: `status`, `ping`, `start`, `stop` (drain the queue),
-/// `stop return` (leave it queued), or the same as JSON (`{"cmd": "stop", "mode": "return"}`).
+/// Control requests are one frame each, from a REQ (or DEALER) socket: `status`, `ping`,
+/// `start`, `stop` (drain the queue, then stop), `stop now` (finish the data in flight and
+/// stop; the queued data stay queued for the next start), or the same as JSON
+/// (`{"cmd": "stop", "mode": "now"}`). `stop return` is refused: a remote stop hands data
+/// back to nobody, unlike [`StopMode::Return`](crate::StopMode::Return).
 /// The reply is one JSON frame: `{"ok": true, "state": …}` (with `"status"` for `status`), or
-/// `{"ok": false, "error": …}` for anything malformed or unknown, which changes nothing.
+/// `{"ok": false, "error": …}` for anything malformed, unknown or too long, which changes
+/// nothing. Every request gets its own reply, whatever other peers send.
+///
+/// Status snapshots go out every [`interval`](RemoteOptions::interval), at once when the
+/// machine's state changes, and one last time when the `Remote` is dropped, so a watcher
+/// sees how the machine ended.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -116,7 +132,7 @@ struct Counters {
 /// req.send("status", 0)?;
 /// let reply: serde_json::Value = serde_json::from_slice(&req.recv_bytes(0)?)?;
 /// assert_eq!(reply["ok"], true);
-/// assert_eq!(reply["status"]["state"]["state"], "idle");
+/// assert_eq!(reply["state"], "idle");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Remote {
@@ -151,8 +167,12 @@ impl Remote {
             Some(e) => e.clone(),
             None => bind::default_endpoint("control")?,
         };
-        let control = bind::bind(zmq::REP, &control, options.allow_remote, |s| {
-            s.set_maxmsgsize(1 << 20)?;
+        // ROUTER, not REP: a REP socket that read garbage from one peer could send the next
+        // peer's reply to it. ROUTER hands every request with its sender's identity, and the
+        // reply goes to that identity, or nowhere if that peer is gone.
+        let control = bind::bind(zmq::ROUTER, &control, options.allow_remote, |s| {
+            s.set_maxmsgsize(i64::try_from(MAX_REQUEST).unwrap_or(i64::MAX))?;
+            s.set_router_mandatory(true)?;
             s.set_linger(0)
         })?;
         let counters = Arc::new(Counters::default());
@@ -248,10 +268,13 @@ struct Server<T: Datum> {
 impl<T: Datum> Server<T> {
     fn run(self) {
         let mut next = Instant::now();
+        let mut last_state = self.machine.state();
         while !self.quit.load(Ordering::Acquire) {
             let now = Instant::now();
-            if now >= next {
+            let state = self.machine.state();
+            if now >= next || state != last_state {
                 self.publish();
+                last_state = state;
                 next = now + self.interval;
             }
             let wait = next.saturating_duration_since(now).min(QUIT_CHECK);
@@ -263,6 +286,9 @@ impl<T: Datum> Server<T> {
                 _ => {}
             }
         }
+        // The last word: how the machine is as serving ends (a watcher waits for it).
+        let _ = self.status.socket.set_linger(LAST_SNAPSHOT_LINGER_MS);
+        self.publish();
     }
 
     fn publish(&self) {
@@ -286,17 +312,31 @@ impl<T: Datum> Server<T> {
             Ok(frames) => frames,
             Err(_) => return,
         };
+        // [identity, "" (from REQ peers), body…]; the envelope goes back as it came.
+        let Some((identity, rest)) = frames.split_first() else {
+            return;
+        };
+        let (delimited, body) = match rest.split_first() {
+            Some((first, body)) if first.is_empty() => (true, body),
+            _ => (false, rest),
+        };
         self.counters.requests.fetch_add(1, Ordering::AcqRel);
-        let reply = match protocol::parse(&frames, self.max_request) {
+        let reply = match protocol::parse(body, self.max_request) {
             Ok(command) => self.carry_out(command),
             Err(message) => {
                 self.counters.bad_requests.fetch_add(1, Ordering::AcqRel);
                 protocol::error(&message)
             }
         };
-        // A REP socket must answer before it can read again; if the peer is gone, ZeroMQ
-        // drops the reply.
-        let _ = self.control.socket.send(reply.to_string().as_bytes(), 0);
+        let reply = reply.to_string();
+        let mut envelope: Vec<&[u8]> = vec![identity.as_slice()];
+        if delimited {
+            envelope.push(b"");
+        }
+        envelope.push(reply.as_bytes());
+        // A peer gone since it asked: the reply goes nowhere (`ROUTER_MANDATORY` says so at
+        // once instead of queueing it); never anyone else's.
+        let _ = self.control.socket.send_multipart(envelope, zmq::DONTWAIT);
     }
 
     fn carry_out(&self, command: Command) -> Value {

@@ -1,9 +1,14 @@
 //! The control protocol: one-frame requests, one-frame JSON replies.
 //!
 //! A request is a command word (`status`, `ping`, `start`, `stop`, `stop drain`,
-//! `stop return`) or the JSON object `{"cmd": "stop", "mode": "return"}`. Every request gets
+//! `stop now`) or the JSON object `{"cmd": "stop", "mode": "now"}`. Every request gets
 //! exactly one reply: `{"ok": true, …}`, or `{"ok": false, "error": "…"}` for anything it does
 //! not understand.
+//!
+//! `stop now` finishes the data in flight and stops; what is queued stays queued, for the
+//! next `start` (the library's [`StopMode::Return`] underneath, but nobody is handed the
+//! data). It used to be spelled `stop return`, which is refused with a message saying so: the
+//! library's `Return` hands the data back to its caller, a remote stop cannot.
 
 use serde_json::{json, Value};
 
@@ -23,7 +28,7 @@ pub(crate) enum Command {
 }
 
 /// The commands, for error messages.
-pub(crate) const COMMANDS: &str = "status, ping, start, stop, stop drain, stop return";
+pub(crate) const COMMANDS: &str = "status, ping, start, stop, stop drain, stop now";
 
 /// Reads a request: exactly one frame of at most `max` bytes of UTF-8 naming a command.
 pub(crate) fn parse(frames: &[Vec<u8>], max: usize) -> Result<Command, String> {
@@ -71,12 +76,17 @@ fn command(cmd: &str, mode: Option<&str>) -> Result<Command, String> {
         "start" => Command::Start,
         "stop" => Command::Stop(match mode {
             None | Some("drain") => StopMode::Drain,
-            Some("return") => StopMode::Return,
+            Some("now") => StopMode::Return,
+            Some("return") => {
+                return Err(
+                    "`stop return` is not a remote command: a remote stop hands \
+                     no data back; `stop now` finishes the data in flight and keeps the \
+                     queued ones for the next start, `stop` drains the queue first"
+                        .to_owned(),
+                )
+            }
             Some(other) => {
-                return Err(format!(
-                    "unknown stop mode `{}`: drain or return",
-                    clip(other)
-                ))
+                return Err(format!("unknown stop mode `{}`: drain or now", clip(other)))
             }
         }),
         "" => return Err(format!("an empty request; commands: {COMMANDS}")),
@@ -121,10 +131,10 @@ mod tests {
         assert_eq!(one(" ping\n"), Ok(Command::Ping));
         assert_eq!(one("start"), Ok(Command::Start));
         assert_eq!(one("stop"), Ok(Command::Stop(StopMode::Drain)));
-        assert_eq!(one("stop return"), Ok(Command::Stop(StopMode::Return)));
+        assert_eq!(one("stop now"), Ok(Command::Stop(StopMode::Return)));
         assert_eq!(one(r#"{"cmd":"status"}"#), Ok(Command::Status));
         assert_eq!(
-            one(r#"{"cmd":"stop","mode":"return"}"#),
+            one(r#"{"cmd":"stop","mode":"now"}"#),
             Ok(Command::Stop(StopMode::Return))
         );
     }
@@ -134,7 +144,9 @@ mod tests {
         for (request, why) in [
             ("", "empty"),
             ("explode", "unknown command `explode`"),
-            ("stop now", "unknown stop mode"),
+            ("stop later", "unknown stop mode"),
+            ("stop return", "`stop now` finishes the data in flight"),
+            (r#"{"cmd":"stop","mode":"return"}"#, "hands no data back"),
             ("status please", "takes no argument"),
             ("stop drain now", "unexpected `now`"),
             ("{", "did not parse"),

@@ -3,6 +3,8 @@
 
 mod json_lines;
 #[cfg(feature = "zmq")]
+mod topics;
+#[cfg(feature = "zmq")]
 mod zmq;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -11,7 +13,7 @@ use crate::{Record, SinkError};
 
 pub use self::json_lines::JsonLinesSink;
 #[cfg(feature = "zmq")]
-pub use self::zmq::{ZmqSink, ZmqSinkOptions, ZmqStats};
+pub use self::zmq::{ZmqSink, ZmqSinkOptions, ZmqStats, MAX_TOPICS};
 
 /// Takes the records of a running machine, one at a time, in delivery order.
 ///

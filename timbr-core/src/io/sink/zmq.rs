@@ -6,9 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::topics::Topics;
+pub use super::topics::MAX_TOPICS;
 use crate::io::zmq::bind::{self, IpcFile};
 use crate::io::zmq::BindError;
-use crate::{Record, Sink, SinkError};
+use crate::{Record, Sink, SinkError, Status, StatusPlugin};
 
 /// The send high-water mark a sink has unless told otherwise (libzmq's default).
 const DEFAULT_SNDHWM: u32 = 1000;
@@ -25,8 +27,20 @@ const DEFAULT_LINGER: Duration = Duration::from_secs(1);
 ///
 /// Sending never blocks the machine: each message is sent with `DONTWAIT`. What happens to
 /// it is counted in [`ZmqStats`]: taken by ZeroMQ ([`sent`](ZmqStats::sent)), of which
-/// matching no subscription ([`unrouted`](ZmqStats::unrouted)), or refused because a
-/// subscriber's queue is full ([`dropped_at_hwm`](ZmqStats::dropped_at_hwm)).
+/// matching no subscription ([`unrouted`](ZmqStats::unrouted)).
+///
+/// **Loss at a slow subscriber is invisible here.** ZeroMQ queues up to the
+/// [high-water mark](ZmqSinkOptions::sndhwm) messages per subscriber and silently drops the
+/// rest *for that subscriber alone* (the publisher is never told: the `zmq` crate offers no
+/// safe way to set `ZMQ_XPUB_NODROP`, and waiting would let one reader stall the machine).
+/// A subscriber sees its own loss by comparing what it received with [`sent`](ZmqStats::sent),
+/// which a [`Remote`](crate::Remote) publishes in every status snapshot when the stats are
+/// added to the machine as a [`StatusPlugin`](crate::StatusPlugin) (`timbr-sub --status`
+/// does that comparison).
+///
+/// Subscriptions are kept in a prefix structure bounded in size (see [`MAX_TOPICS`]), and
+/// each `ipc://` endpoint accepts a bounded number of connections (see `RemoteOptions`'s
+/// notes and the README's operations section): no subscriber can slow or crash the machine.
 ///
 /// Dropping the sink closes the socket, waiting at most the
 /// [`linger`](ZmqSinkOptions::linger) for queued messages, and removes its `ipc://` socket
@@ -56,16 +70,15 @@ const DEFAULT_LINGER: Duration = Duration::from_secs(1);
 /// let frames = subscriber.recv_multipart(0)?;
 /// assert_eq!(frames[0].len(), 24); // the oid's hex
 /// assert_eq!(frames[1], b"[7,7,7,7,7,7,7,7,7]");
-/// assert_eq!((stats.sent(), stats.unrouted(), stats.dropped_at_hwm()), (1, 0, 0));
+/// assert_eq!((stats.sent(), stats.unrouted()), (1, 0));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ZmqSink {
     // Dropped first: closing the socket (and its context) ends the listener.
     socket: zmq::Socket,
     stats: ZmqStats,
-    /// The subscriptions (topic prefixes) and how many subscribe messages each had since it
-    /// was last empty.
-    topics: Vec<(Vec<u8>, u64)>,
+    /// The subscriptions (topic prefixes), bounded.
+    topics: Topics,
     // Dropped after the socket: removes the socket file it bound.
     _ipc_file: Option<IpcFile>,
 }
@@ -158,9 +171,11 @@ impl ZmqSinkOptions {
             socket: bound.socket,
             stats: ZmqStats(Arc::new(Stats {
                 endpoint: bound.endpoint,
+                #[cfg(unix)]
+                connections: bound.connections,
                 ..Stats::default()
             })),
-            topics: Vec::new(),
+            topics: Topics::default(),
             _ipc_file: bound.ipc_file,
         })
     }
@@ -260,22 +275,16 @@ impl ZmqSink {
     ///
     /// ZeroMQ reports every subscribe (the socket is verbose), but an unsubscribe only when
     /// the topic's last subscriber is gone; so the set of topics is exact, and the counts are
-    /// exact as long as no subscriber leaves a topic others still hold.
+    /// exact as long as no subscriber leaves a topic others still hold. O(1) per message.
     fn note(&mut self, message: &[u8]) {
-        let Some((&kind, topic)) = message.split_first() else {
-            return;
-        };
-        let at = self.topics.iter().position(|(t, _)| t == topic);
-        match (kind, at) {
-            (1, Some(i)) => self.topics[i].1 += 1,
-            (1, None) => self.topics.push((topic.to_vec(), 1)),
-            (0, Some(i)) => {
-                self.topics.swap_remove(i);
-            }
-            _ => return,
-        }
-        let total = self.topics.iter().map(|(_, n)| n).sum();
-        self.stats.0.subscriptions.store(total, Ordering::Release);
+        self.topics.note(message);
+        let stats = &self.stats.0;
+        stats
+            .subscriptions
+            .store(self.topics.subscriptions(), Ordering::Release);
+        stats
+            .topics_refused
+            .store(self.topics.refused(), Ordering::Release);
     }
 
     fn publish(&mut self, oid: &str, json: &str) -> Result<(), zmq::Error> {
@@ -283,21 +292,11 @@ impl ZmqSink {
         if self.stats.0.sent.load(Ordering::Relaxed) % SUBSCRIPTION_CHECK == 0 {
             self.read_subscriptions()?;
         }
-        let routed = self
-            .topics
-            .iter()
-            .any(|(topic, _)| oid.as_bytes().starts_with(topic));
-        match self
-            .socket
-            .send(oid.as_bytes(), zmq::SNDMORE | zmq::DONTWAIT)
-        {
-            Ok(()) => {}
-            Err(zmq::Error::EAGAIN) => {
-                self.stats.0.dropped_at_hwm.fetch_add(1, Ordering::Release);
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        }
+        let routed = self.topics.routes(oid.as_bytes());
+        // Without `ZMQ_XPUB_NODROP` an XPUB socket never refuses a message (it drops it per
+        // subscriber, silently); an `EAGAIN` here would be a sink error, counted.
+        self.socket
+            .send(oid.as_bytes(), zmq::SNDMORE | zmq::DONTWAIT)?;
         // libzmq weighs a message against the high-water mark at its first frame and counts
         // it at its last, so the last frame of a message whose first was taken is never
         // refused; if it were, it is sent waiting rather than leaving half a message behind.
@@ -355,9 +354,11 @@ const SUBSCRIPTION_CHECK: u64 = 64;
 /// What a [`ZmqSink`] did with its records: a cheap, cloneable handle that stays readable
 /// while the sink is inside a running machine.
 ///
-/// Every record the sink was given is either [`sent`](Self::sent) or
-/// [`dropped_at_hwm`](Self::dropped_at_hwm), unless sending failed outright (a sink error,
-/// counted by the machine).
+/// Every record the sink was given is [`sent`](Self::sent), unless sending failed outright
+/// (a sink error, counted by the machine). What a slow subscriber lost at its high-water
+/// mark is not known here (see [`ZmqSink`]); add the stats to the machine as a
+/// [`StatusPlugin`] (`builder.plugin(sink.stats())`) and every status carries them under
+/// `plugins["zmq"]`, so that subscribers can compare.
 #[derive(Clone)]
 pub struct ZmqStats(Arc<Stats>);
 
@@ -366,8 +367,10 @@ struct Stats {
     endpoint: String,
     sent: AtomicU64,
     unrouted: AtomicU64,
-    dropped_at_hwm: AtomicU64,
     subscriptions: AtomicU64,
+    topics_refused: AtomicU64,
+    #[cfg(unix)]
+    connections: Option<Arc<crate::io::zmq::guard::ConnectionStats>>,
 }
 
 impl ZmqStats {
@@ -379,9 +382,9 @@ impl ZmqStats {
     /// Messages ZeroMQ took: queued for every matching subscriber (including those of
     /// [`unrouted`](Self::unrouted), which had none).
     ///
-    /// A plain PUB or XPUB socket drops a message for a subscriber whose queue is at the
-    /// high-water mark without saying so; those are counted here, not in
-    /// [`dropped_at_hwm`](Self::dropped_at_hwm) (see there).
+    /// ZeroMQ drops a message for a subscriber whose queue is at the high-water mark without
+    /// saying so: such a message counts here all the same. A subscriber that received fewer
+    /// than this many (since it subscribed) lost the difference.
     pub fn sent(&self) -> u64 {
         self.0.sent.load(Ordering::Acquire)
     }
@@ -393,14 +396,39 @@ impl ZmqStats {
         self.0.unrouted.load(Ordering::Acquire)
     }
 
-    /// Messages ZeroMQ refused (`EAGAIN`) because a subscriber's queue was at the
-    /// high-water mark; they were dropped, and the machine did not wait.
-    ///
-    /// libzmq refuses such a message only when the socket has `ZMQ_XPUB_NODROP` set, and the
-    /// `zmq` crate offers no safe way to set it; without it, libzmq drops the message for
-    /// that subscriber alone, silently, and this count stays 0.
-    pub fn dropped_at_hwm(&self) -> u64 {
-        self.0.dropped_at_hwm.load(Ordering::Acquire)
+    /// Subscriptions the sink did not keep (past [`MAX_TOPICS`] distinct topics, or topics
+    /// longer than an oid, which match nothing). ZeroMQ still serves them; only
+    /// [`unrouted`](Self::unrouted) may then count a record that reached such a subscriber.
+    pub fn topics_refused(&self) -> u64 {
+        self.0.topics_refused.load(Ordering::Acquire)
+    }
+
+    /// Peers connected to the endpoint now (0 where connections are not counted: not unix).
+    pub fn connections(&self) -> u64 {
+        #[cfg(unix)]
+        if let Some(c) = &self.0.connections {
+            return c.live();
+        }
+        0
+    }
+
+    /// The most peers connected at once.
+    pub fn peak_connections(&self) -> u64 {
+        #[cfg(unix)]
+        if let Some(c) = &self.0.connections {
+            return c.peak();
+        }
+        0
+    }
+
+    /// How many times the endpoint was closed to new connections because it (or the whole
+    /// process) had as many as it may hold; see the README's operations section.
+    pub fn closings(&self) -> u64 {
+        #[cfg(unix)]
+        if let Some(c) = &self.0.connections {
+            return c.closings();
+        }
+        0
     }
 
     /// The subscriptions the sink has seen and not seen cancelled: one per subscriber and
@@ -420,8 +448,30 @@ impl fmt::Debug for ZmqStats {
             .field("endpoint", &self.0.endpoint)
             .field("sent", &self.sent())
             .field("unrouted", &self.unrouted())
-            .field("dropped_at_hwm", &self.dropped_at_hwm())
             .field("subscriptions", &self.subscriptions())
+            .field("topics_refused", &self.topics_refused())
+            .field("connections", &self.connections())
+            .field("closings", &self.closings())
             .finish()
+    }
+}
+
+/// The sink's counts in every status, under `plugins["zmq"]`: `endpoint`, `sent`,
+/// `unrouted`, `subscriptions`, `topics_refused`, `connections`, `closings`.
+impl StatusPlugin for ZmqStats {
+    fn name(&self) -> &str {
+        "zmq"
+    }
+
+    fn fields(&self, _status: &Status) -> serde_json::Value {
+        serde_json::json!({
+            "endpoint": self.endpoint(),
+            "sent": self.sent(),
+            "unrouted": self.unrouted(),
+            "subscriptions": self.subscriptions(),
+            "topics_refused": self.topics_refused(),
+            "connections": self.connections(),
+            "closings": self.closings(),
+        })
     }
 }

@@ -1,16 +1,28 @@
 //! Binding a ZeroMQ socket the way every timbr endpoint is bound: checked (loopback unless
-//! allowed otherwise), a stale `ipc://` file reclaimed, the resolved endpoint read back, and
-//! the socket file removed again when the socket is gone.
+//! allowed otherwise), an `ipc://` path locked for this process alone and a stale file
+//! there reclaimed, connections guarded (see `guard.rs`), the resolved endpoint read back,
+//! and the socket file removed again when the socket is gone.
 
 use std::path::PathBuf;
+#[cfg(unix)]
+use std::sync::Arc;
 
 use super::endpoint::{self, BindError, Endpoint};
+#[cfg(unix)]
+use super::guard::{self, ConnectionStats};
+
+/// How many connections may wait in a guarded listener's backlog: small, so that few slip
+/// in after the guard closed the door.
+const BACKLOG: i32 = 32;
 
 /// A bound socket, the endpoint peers connect to, and its socket file.
 pub(crate) struct Bound {
     pub(crate) socket: zmq::Socket,
     pub(crate) endpoint: String,
     pub(crate) ipc_file: Option<IpcFile>,
+    /// Live connections and closings of the guard (unix only).
+    #[cfg(unix)]
+    pub(crate) connections: Option<Arc<ConnectionStats>>,
 }
 
 /// Creates a socket of `kind`, lets `configure` set its options, and binds it to `endpoint`.
@@ -31,17 +43,38 @@ pub(crate) fn bind(
                 max: endpoint::MAX_IPC_PATH,
             });
         }
-        if !super::socket_dir::clear_stale(path)? {
-            return Err(BindError::InUse(path.clone()));
-        }
     }
+    // Exclusive: two processes binding one path at once cannot both win (a lock, not a
+    // probe followed by a bind).
+    #[cfg(unix)]
+    let lock = match &checked {
+        Endpoint::Ipc(Some(path)) => {
+            let lock = super::socket_dir::lock(path)?;
+            if !super::socket_dir::clear_stale(path)? {
+                return Err(BindError::InUse(path.clone()));
+            }
+            Some(lock)
+        }
+        _ => None,
+    };
     let zmq_error = |op: &'static str| move |e: zmq::Error| BindError::zmq(op, endpoint, e);
-    let socket = zmq::Context::new()
+    let context = zmq::Context::new();
+    let socket = context
         .socket(kind)
         .map_err(zmq_error("create a socket for"))?;
     configure(&socket)
         .and_then(|()| socket.set_ipv6(matches!(checked, Endpoint::Tcp { ipv6: true })))
+        .and_then(|()| socket.set_backlog(BACKLOG))
         .map_err(zmq_error("set the socket options for"))?;
+    #[cfg(unix)]
+    let connections = {
+        guard::raise_nofile();
+        let file = match &checked {
+            Endpoint::Ipc(Some(path)) => Some(path.as_path()),
+            _ => None,
+        };
+        Some(guard::watch(&context, &socket, file).map_err(zmq_error("guard the connections of"))?)
+    };
     socket
         .bind(&endpoint::for_bind(endpoint))
         .map_err(zmq_error("bind"))?;
@@ -54,10 +87,17 @@ pub(crate) fn bind(
     if !allow_remote && !endpoint::is_loopback_endpoint(&resolved) {
         return Err(BindError::Remote(resolved));
     }
+    let mut ipc_file = IpcFile::of(&resolved);
+    #[cfg(unix)]
+    if let Some(file) = &mut ipc_file {
+        file.lock = lock;
+    }
     Ok(Bound {
         socket,
-        ipc_file: IpcFile::of(&resolved),
+        ipc_file,
         endpoint: resolved,
+        #[cfg(unix)]
+        connections,
     })
 }
 
@@ -70,6 +110,8 @@ pub(crate) fn default_endpoint(ext: &str) -> Result<String, BindError> {
         use super::socket_dir;
         let dir = socket_dir::default_dir();
         socket_dir::private_dir(&dir)?;
+        // What killed processes left behind goes before a new file is added.
+        socket_dir::sweep(&dir);
         let path = socket_dir::socket_path(&dir, ext)?;
         match path.to_str() {
             Some(text) => Ok(format!("ipc://{text}")),
@@ -94,6 +136,10 @@ pub(crate) struct IpcFile {
     path: PathBuf,
     #[cfg(unix)]
     id: Option<(u64, u64)>,
+    /// The lock that made the path ours; released (and its file removed) after the socket
+    /// file.
+    #[cfg(unix)]
+    lock: Option<super::socket_dir::PathLock>,
 }
 
 impl IpcFile {
@@ -107,6 +153,8 @@ impl IpcFile {
         Some(IpcFile {
             #[cfg(unix)]
             id: file_id(&path),
+            #[cfg(unix)]
+            lock: None,
             path,
         })
     }

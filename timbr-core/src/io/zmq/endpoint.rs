@@ -19,6 +19,18 @@ pub enum BindError {
          (`tcp://127.0.0.1:*`) or allow it with `ZmqSinkOptions::allow_remote(true)`"
     )]
     Remote(String),
+    /// A `tcp://` port that is not `*` or a number from 0 to 65535.
+    #[error("`{0}` has no valid port: give `*` (any free port) or a number from 0 to 65535")]
+    Port(String),
+    /// An abstract `ipc://@name` endpoint (Linux): it has no file permissions, so every
+    /// local user can connect; refused without
+    /// [`allow_remote`](crate::ZmqSinkOptions::allow_remote).
+    #[error(
+        "`{0}` is an abstract socket, which every local user can connect to; use an \
+         `ipc://` path (private to this user in a 0700 directory) or allow it with \
+         `allow_remote(true)`"
+    )]
+    Abstract(String),
     /// A live process is listening on the `ipc://` socket file.
     #[error("the ipc socket `{}` is in use by a live listener", .0.display())]
     InUse(PathBuf),
@@ -105,9 +117,12 @@ pub(crate) fn check(endpoint: &str, allow_remote: bool) -> Result<Endpoint, Bind
     };
     match transport {
         "tcp" => {
-            let Some((host, _port)) = address.rsplit_once(':') else {
+            let Some((host, port)) = address.rsplit_once(':') else {
                 return Err(BindError::Transport(endpoint.to_owned()));
             };
+            if port != "*" && port.parse::<u16>().is_err() {
+                return Err(BindError::Port(endpoint.to_owned()));
+            }
             let host = host
                 .strip_prefix('[')
                 .and_then(|h| h.strip_suffix(']'))
@@ -121,7 +136,9 @@ pub(crate) fn check(endpoint: &str, allow_remote: bool) -> Result<Endpoint, Bind
             })
         }
         "ipc" if !address.is_empty() => {
-            if address.starts_with('@') || address == "*" {
+            if address.starts_with('@') && !allow_remote {
+                Err(BindError::Abstract(endpoint.to_owned()))
+            } else if address.starts_with('@') || address == "*" {
                 Ok(Endpoint::Ipc(None))
             } else {
                 Ok(Endpoint::Ipc(Some(PathBuf::from(address))))
@@ -211,10 +228,21 @@ mod tests {
             check("ipc:///tmp/x.pub", false).unwrap(),
             Endpoint::Ipc(Some(PathBuf::from("/tmp/x.pub")))
         );
-        assert_eq!(
-            check("ipc://@abstract", false).unwrap(),
-            Endpoint::Ipc(None)
-        );
+        assert!(matches!(
+            check("ipc://@abstract", false),
+            Err(BindError::Abstract(_))
+        ));
+        assert_eq!(check("ipc://@abstract", true).unwrap(), Endpoint::Ipc(None));
+        for port in [
+            "tcp://127.0.0.1:99999",
+            "tcp://127.0.0.1:-1",
+            "tcp://127.0.0.1:x",
+        ] {
+            assert!(
+                matches!(check(port, false), Err(BindError::Port(_))),
+                "{port}"
+            );
+        }
         assert_eq!(
             check("tcp://[::1]:1", false).unwrap(),
             Endpoint::Tcp { ipv6: true }

@@ -1,9 +1,9 @@
 //! Where [`ZmqSink::bind_default`](crate::ZmqSink::bind_default) puts its `ipc://` socket: a
 //! directory only the current user can enter, and a file name no other sink uses.
 
-use std::fs::{self, DirBuilder, Metadata, Permissions};
+use std::fs::{self, DirBuilder, File, Metadata, OpenOptions, Permissions};
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -127,6 +127,108 @@ pub(crate) fn clear_stale(path: &Path) -> Result<bool, BindError> {
     }
 }
 
+/// An exclusive lock on an `ipc://` path: the file `<path>.lock`, `flock`ed for as long as
+/// the socket is bound. The kernel releases it when the process dies, however it dies, so a
+/// lock never goes stale; the file is removed (while still held) when the lock is dropped.
+#[derive(Debug)]
+pub(crate) struct PathLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl Drop for PathLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// The lock file of a socket path.
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Takes the lock of `path` without waiting.
+///
+/// # Errors
+///
+/// [`BindError::InUse`] when another process (or socket) holds it, [`BindError::Io`] when
+/// the lock file cannot be opened (a symbolic link there is refused, never followed).
+pub(crate) fn lock(path: &Path) -> Result<PathLock, BindError> {
+    use rustix::fs::{flock, FlockOperation, OFlags};
+    let lock = lock_path(path);
+    // Bounded: only a lock file removed by its holder between our open and our flock sends
+    // us round (we would hold a lock on a file nobody else can find).
+    for _ in 0..ATTEMPTS {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(OFlags::NOFOLLOW.bits() as i32)
+            .open(&lock)
+            .map_err(|e| BindError::io(&lock, e))?;
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                return Err(BindError::InUse(path.to_owned()))
+            }
+            Err(e) => return Err(BindError::io(&lock, e.into())),
+        }
+        let same = match (file.metadata(), fs::symlink_metadata(&lock)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        if same {
+            return Ok(PathLock {
+                path: lock,
+                _file: file,
+            });
+        }
+    }
+    Err(BindError::InUse(path.to_owned()))
+}
+
+/// Removes what killed processes left in the socket directory `dir`: socket files whose
+/// lock nobody holds (and their lock files), and socket files without a lock on which
+/// nothing listens. Looks at no more than a few thousand entries; errors are ignored (the
+/// next sweep tries again). Returns how many socket files it removed.
+pub(crate) fn sweep(dir: &Path) -> usize {
+    const MAX_ENTRIES: usize = 4096;
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.take(MAX_ENTRIES).flatten() {
+        let path = entry.path();
+        let Ok(meta) = entry.metadata() else { continue };
+        if path.extension().is_some_and(|e| e == "lock") && meta.file_type().is_file() {
+            let socket = path.with_extension("");
+            // Ours now: its holder is dead. Dropping the lock removes the lock file.
+            if let Ok(held) = lock(&socket) {
+                if fs::symlink_metadata(&socket).is_ok_and(|m| m.file_type().is_socket())
+                    && fs::remove_file(&socket).is_ok()
+                {
+                    removed += 1;
+                }
+                drop(held);
+            }
+        } else if meta.file_type().is_socket()
+            && !lock_path(&path).exists()
+            && !path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+            && UnixStream::connect(&path).is_err()
+            && fs::remove_file(&path).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::net::UnixListener;
@@ -190,6 +292,41 @@ mod tests {
         fs::write(&plain, b"not a socket").unwrap();
         assert!(matches!(clear_stale(&plain), Err(BindError::Io { .. })));
         assert!(plain.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_path_is_locked_once_and_its_lock_is_released_on_drop() {
+        let dir = scratch("lock");
+        private_dir(&dir).unwrap();
+        let path = dir.join("x.pub");
+        let held = lock(&path).unwrap();
+        assert!(matches!(lock(&path), Err(BindError::InUse(_))));
+        drop(held);
+        assert!(!lock_path(&path).exists());
+        let again = lock(&path).unwrap();
+        drop(again);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_sweep_removes_dead_sockets_and_keeps_live_ones() {
+        let dir = scratch("sweep");
+        private_dir(&dir).unwrap();
+        // Dead, with a lock file nobody holds (a killed process's).
+        let dead = dir.join("1-0.pub");
+        drop(UnixListener::bind(&dead).unwrap());
+        fs::write(lock_path(&dead), b"").unwrap();
+        // Dead, without a lock file.
+        let old = dir.join("1-1.pub");
+        drop(UnixListener::bind(&old).unwrap());
+        // Live and locked.
+        let live = dir.join("2-0.pub");
+        let _held = lock(&live).unwrap();
+        let _listener = UnixListener::bind(&live).unwrap();
+        assert_eq!(sweep(&dir), 2);
+        assert!(!dead.exists() && !lock_path(&dead).exists() && !old.exists());
+        assert!(live.exists() && lock_path(&live).exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 

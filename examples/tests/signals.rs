@@ -1,0 +1,75 @@
+//! Item 4 of the process-edges issue: SIGINT, SIGTERM and SIGQUIT ended the tweets program
+//! at once (no final status, accepted tweets never delivered, socket files left behind).
+//! Now a signal stops the machine the way `stop` does: the queue drains, the final status is
+//! printed, the exit status is 128 + the signal, and the socket files are gone.
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use rustix::process::{kill_process, Pid, Signal};
+use timbr_core::{MachineState, Status};
+
+/// The `tweets` example, built next to this test by `cargo test`.
+fn tweets() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples").join("tweets")
+}
+
+fn interrupt_with(signal: Signal, code: i32) {
+    let mut child = Command::new(tweets())
+        .args(["--count", "0", "--rate", "20000", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the tweets example (built by `cargo test -p timbr-examples`)");
+    // The endpoints are printed before the machine starts; the first status line after.
+    let mut endpoints = Vec::new();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in stderr.by_ref() {
+        let line = line.unwrap();
+        endpoints.extend(
+            line.split_whitespace()
+                .filter(|w| w.starts_with("ipc://"))
+                .map(|w| PathBuf::from(w.trim_start_matches("ipc://"))),
+        );
+        if line.contains("processed") {
+            break;
+        }
+    }
+    endpoints.sort();
+    endpoints.dedup();
+    assert_eq!(endpoints.len(), 3, "{endpoints:?}");
+    assert!(endpoints.iter().all(|p| p.exists()), "{endpoints:?}");
+    let pid = Pid::from_raw(child.id() as i32).unwrap();
+    kill_process(pid, signal).unwrap();
+    let rest: Vec<String> = stderr.map(|l| l.unwrap()).collect();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(code), "{rest:?}");
+    let status: Status = serde_json::from_slice(&out.stdout).expect("the final status");
+    assert_eq!(status.state, MachineState::Stopped);
+    let c = &status.counts;
+    assert!(c.is_balanced(), "{c:?}");
+    assert_eq!(c.processed + c.failed, c.accepted, "drained: {c:?}");
+    assert!(c.accepted > 0);
+    for path in &endpoints {
+        assert!(!path.exists(), "{} left behind", path.display());
+    }
+}
+
+#[test]
+fn ctrl_c_stops_like_stop() {
+    interrupt_with(Signal::INT, 130);
+}
+
+#[test]
+fn sigterm_stops_like_stop() {
+    interrupt_with(Signal::TERM, 143);
+}
+
+#[test]
+fn sigquit_stops_like_stop() {
+    interrupt_with(Signal::QUIT, 131);
+}

@@ -1,0 +1,212 @@
+//! `timbr-watch`: the live status table of a machine running in another process — the
+//! `top` of timbr — and its remote control.
+//!
+//! ```text
+//! timbr-watch STATUS_ENDPOINT [--once] [--timeout SECS] [--json]
+//! timbr-watch --control CONTROL_ENDPOINT [status | ping | start | stop | stop now]
+//! ```
+//!
+//! The first form subscribes to the status snapshots a `timbr_core::Remote` publishes and
+//! redraws the table for each (on a terminal; elsewhere it prints one table after another).
+//! It ends once the machine has stopped, completed or failed (a `Remote` publishes that last
+//! snapshot), or after the first snapshot with `--once`. With `--json` it prints each
+//! snapshot as one JSON line instead of a table.
+//!
+//! The second form sends one control request and prints the reply (the status as a table
+//! for `status`).
+//!
+//! Exit status: 0 when the machine stopped or completed (or the control reply says `ok`);
+//! 3 when it failed; 1 when no snapshot arrived for `--timeout` seconds (default 10), no
+//! reply came, or the reply says `ok: false`; 2 for a usage error.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use timbr_cli::{connect, is_final, state_name, EXIT_FAILED, EXIT_MACHINE_FAILED, EXIT_USAGE};
+use timbr_core::{zmq, Status, STATUS_TOPIC};
+
+/// Watch or control a timbr machine in another process.
+#[derive(Parser, Debug)]
+#[command(name = "timbr-watch", version)]
+struct Args {
+    /// The status endpoint to watch; with --control, the request: status (default), ping,
+    /// start, stop, stop now.
+    #[arg(value_name = "STATUS_ENDPOINT | REQUEST", required_unless_present_any = ["control", "completions"])]
+    words: Vec<String>,
+    /// Send one control request to this endpoint instead of watching.
+    #[arg(long, value_name = "CONTROL_ENDPOINT")]
+    control: Option<String>,
+    /// Exit after the first snapshot.
+    #[arg(long, conflicts_with = "control")]
+    once: bool,
+    /// Give up when no snapshot (or reply) arrived for this many seconds (0.001 to 86400).
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
+    timeout: f64,
+    /// Print each snapshot as one JSON line.
+    #[arg(long, conflicts_with = "control")]
+    json: bool,
+    /// Print shell completions for SHELL and exit.
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    completions: Option<clap_complete::Shell>,
+}
+
+fn seconds(text: &str) -> Result<f64, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if (0.001..=86_400.0).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!("{secs} is not between 0.001 and 86400 seconds"))
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    if let Some(shell) = args.completions {
+        let mut command = <Args as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut command, "timbr-watch", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let result = match (&args.control, &args.words[..]) {
+        (Some(endpoint), words) => {
+            let request = match words.join(" ") {
+                r if r.is_empty() => "status".to_owned(),
+                r => r,
+            };
+            control(endpoint, &request, timeout)
+        }
+        (None, [endpoint]) => watch(endpoint, args.once, timeout, args.json),
+        (None, _) => {
+            eprintln!("timbr-watch: give one status endpoint, or --control ENDPOINT REQUEST");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("timbr-watch: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+fn millis(d: Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
+fn watch(endpoint: &str, once: bool, timeout: Duration, json: bool) -> Result<u8, String> {
+    let ctx = zmq::Context::new();
+    let sub = ctx.socket(zmq::SUB).map_err(|e| e.to_string())?;
+    sub.set_rcvtimeo(millis(timeout))
+        .and_then(|()| sub.set_linger(0))
+        .and_then(|()| sub.set_subscribe(STATUS_TOPIC.as_bytes()))
+        .map_err(|e| format!("cannot subscribe to {endpoint}: {e}"))?;
+    connect(&ctx, &sub, endpoint, timeout)?;
+    let terminal = std::io::stdout().is_terminal() && !json;
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        let frames = match sub.recv_multipart(0) {
+            Ok(frames) => frames,
+            Err(zmq::Error::EAGAIN) => {
+                return Err(format!(
+                    "no status from {endpoint} for {timeout:.0?}; is the machine serving it?"
+                ))
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let [topic, body] = &frames[..] else {
+            eprintln!("timbr-watch: ignoring a message of {} frames", frames.len());
+            continue;
+        };
+        if topic.as_slice() != STATUS_TOPIC.as_bytes() {
+            continue;
+        }
+        let value: serde_json::Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("timbr-watch: ignoring a snapshot that does not parse: {e}");
+                continue;
+            }
+        };
+        let state = state_name(&value).unwrap_or("unknown").to_owned();
+        let shown = if json {
+            writeln!(stdout, "{}", String::from_utf8_lossy(body))
+        } else {
+            match serde_json::from_value::<Status>(value) {
+                // Clear the screen and draw the table from the top.
+                Ok(status) if terminal => writeln!(stdout, "\x1b[2J\x1b[H{status}"),
+                Ok(status) => writeln!(stdout, "{status}"),
+                Err(_) => writeln!(stdout, "{}", String::from_utf8_lossy(body)),
+            }
+        };
+        // A closed stdout (a pipe into `head`) ends the watch, quietly.
+        if shown.and_then(|()| stdout.flush()).is_err() {
+            return Ok(0);
+        }
+        if state == "failed" {
+            return Ok(EXIT_MACHINE_FAILED);
+        }
+        if once || is_final(&state) {
+            return Ok(0);
+        }
+    }
+}
+
+fn control(endpoint: &str, request: &str, timeout: Duration) -> Result<u8, String> {
+    let ctx = zmq::Context::new();
+    let req = ctx.socket(zmq::REQ).map_err(|e| e.to_string())?;
+    req.set_rcvtimeo(millis(timeout))
+        .and_then(|()| req.set_linger(0))
+        .map_err(|e| format!("cannot connect to {endpoint}: {e}"))?;
+    connect(&ctx, &req, endpoint, timeout)?;
+    req.send(request, 0).map_err(|e| e.to_string())?;
+    let reply = req
+        .recv_bytes(0)
+        .map_err(|e| format!("no reply from {endpoint} within {timeout:.0?}: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&reply).map_err(|e| format!("the reply is not JSON: {e}"))?;
+    match value
+        .get("status")
+        .map(|s| serde_json::from_value::<Status>(s.clone()))
+    {
+        Some(Ok(status)) => println!("{status}"),
+        _ => println!("{value}"),
+    }
+    Ok(if value["ok"] == true { 0 } else { EXIT_FAILED })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("timbr-watch").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn arguments() {
+        let a = args("ipc:///x --once --timeout 2.5").unwrap();
+        assert_eq!((a.once, a.timeout), (true, 2.5));
+        let c = args("--control ipc:///c stop now").unwrap();
+        assert_eq!(c.words, ["stop", "now"]);
+        for bad in [
+            "",
+            "ipc:///x --timeout 0",
+            "ipc:///x --timeout 1e19",
+            "ipc:///x --bogus",
+            "--control ipc:///c --once",
+        ] {
+            assert!(args(bad).is_err(), "{bad}");
+        }
+    }
+}
