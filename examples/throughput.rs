@@ -75,7 +75,7 @@ fn floor_identity8(n: usize) -> Duration {
         tx.try_send(template.clone())
             .expect("room: one in, one out");
         let d = rx.recv().expect("just sent");
-        black_box(timbr_examples::floor_record(&d));
+        black_box(timbr_workloads::floor_record(&d));
     }
     started.elapsed()
 }
@@ -211,7 +211,7 @@ fn main() {
             args.n,
             Box::new(|n| {
                 queue(
-                    &timbr_examples::stages8(Timing::Off).expect("valid machine"),
+                    &timbr_workloads::stages8(Timing::Off).expect("valid machine"),
                     n,
                 )
             }),
@@ -221,7 +221,7 @@ fn main() {
             args.n,
             Box::new(|n| {
                 queue(
-                    &timbr_examples::stages8(Timing::default()).expect("valid machine"),
+                    &timbr_workloads::stages8(Timing::default()).expect("valid machine"),
                     n,
                 )
             }),
@@ -231,7 +231,7 @@ fn main() {
             args.n,
             Box::new(|n| {
                 queue(
-                    &timbr_examples::stages8(Timing::All).expect("valid machine"),
+                    &timbr_workloads::stages8(Timing::All).expect("valid machine"),
                     n,
                 )
             }),

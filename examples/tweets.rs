@@ -60,8 +60,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use timbr_core::{
-    from_stages, sched, stage, stage_fn, Handler, LogAndContinue, Machine, MachineState, NullSink,
-    Progress, Remote, RemoteOptions, Status, StopWhenDone, ZmqSink,
+    from_stages, sched, stage, stage_fn, LogAndContinue, Machine, MachineState, NullSink, Progress,
+    Remote, RemoteOptions, Status, StopWhenDone, ZmqSink,
 };
 use timbr_examples::{paced, Tweet, TweetStream};
 use vader_sentiment::SentimentIntensityAnalyzer;

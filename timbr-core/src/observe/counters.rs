@@ -81,7 +81,10 @@ impl Counters {
 /// Where every datum the machine accepted is, at one moment.
 ///
 /// Always balanced: `accepted == processed + failed + queued + in_flight + dropped + returned`.
+///
+/// Built by the machine; `Counts::default()` (all zero) is where a test of one's own starts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Counts {
     /// Data put on the queue (including those a drop policy then dropped).
     pub accepted: u64,
