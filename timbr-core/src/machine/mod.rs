@@ -56,7 +56,7 @@ pub enum StopMode {
 }
 
 /// A streaming machine: data go in through a bounded queue, each runs through the stages,
-/// and each produces a [`Record`].
+/// and each produces a [`Record`](crate::Record).
 ///
 /// Every method takes `&self`, so a machine can be shared (e.g. in an `Arc`) between the
 /// threads that feed it, watch it and stop it. Dropping a running machine stops it, draining
@@ -97,7 +97,7 @@ impl<T: Datum> Machine<T> {
     }
 
     /// A machine with default settings and these stages, with as many slots as the highest
-    /// stage needs (at least [`DEFAULT_SLOTS`](crate::DEFAULT_SLOTS)). The `from_stages!`
+    /// stage needs (at least [`DEFAULT_SLOTS`]). The `from_stages!`
     /// macro calls this.
     ///
     /// # Errors
