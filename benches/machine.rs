@@ -42,7 +42,7 @@ pub fn benches() {
         b.iter(|| {
             tx.try_send(template.clone()).expect("one in, one out");
             let d = rx.recv().expect("just sent");
-            black_box(timbr_examples::floor_record(&d))
+            black_box(timbr_workloads::floor_record(&d))
         })
     });
     group.finish();
@@ -53,7 +53,7 @@ pub fn benches() {
         ("stages8_timing_sampled16", Timing::default()),
         ("stages8_timing_all", Timing::All),
     ] {
-        let machine = timbr_examples::stages8(timing).expect("valid machine");
+        let machine = timbr_workloads::stages8(timing).expect("valid machine");
         group.bench_function(name, |b| {
             b.iter(|| {
                 machine.try_put(template.clone()).expect("one in, one out");
@@ -61,9 +61,11 @@ pub fn benches() {
             })
         });
     }
-    let machine = timbr_examples::stages8(Timing::default()).expect("valid machine");
+    let machine = timbr_workloads::stages8(Timing::default()).expect("valid machine");
     for _ in 0..1000 {
-        machine.put(template.clone()).expect("the machine outlives its putters");
+        machine
+            .put(template.clone())
+            .expect("the machine outlives its putters");
         let _ = machine.get(Duration::from_secs(1));
     }
     group.bench_function("snapshot_stages8", |b| {

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use timbr_core::{
-    from_stages, stage, stage_fn, ChannelSink, Handler, LogAndContinue, Machine, MachineState,
-    Progress, StopWhenDone,
+    from_stages, stage, stage_fn, ChannelSink, LogAndContinue, Machine, MachineState, Progress,
+    StopWhenDone,
 };
 
 const WORDS: [&str; 12] = [

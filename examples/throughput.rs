@@ -75,7 +75,7 @@ fn floor_identity8(n: usize) -> Duration {
         tx.try_send(template.clone())
             .expect("room: one in, one out");
         let d = rx.recv().expect("just sent");
-        black_box(timbr_examples::floor_record(&d));
+        black_box(timbr_workloads::floor_record(&d));
     }
     started.elapsed()
 }
@@ -153,7 +153,9 @@ fn running(machine: &Machine<Value>, n: usize) -> Duration {
     machine.start().expect("a fresh machine starts");
     let producer = std::thread::spawn(move || {
         for _ in 0..n {
-            putter.put(template.clone()).expect("the machine outlives its putters");
+            putter
+                .put(template.clone())
+                .expect("the machine outlives its putters");
         }
     });
     producer.join().expect("the producer does not panic");
@@ -254,7 +256,7 @@ fn main() {
             args.n,
             Box::new(|n| {
                 queue(
-                    &timbr_examples::stages8(Timing::Off).expect("valid machine"),
+                    &timbr_workloads::stages8(Timing::Off).expect("valid machine"),
                     n,
                 )
             }),
@@ -264,7 +266,7 @@ fn main() {
             args.n,
             Box::new(|n| {
                 queue(
-                    &timbr_examples::stages8(Timing::default()).expect("valid machine"),
+                    &timbr_workloads::stages8(Timing::default()).expect("valid machine"),
                     n,
                 )
             }),
@@ -274,7 +276,7 @@ fn main() {
             args.n,
             Box::new(|n| {
                 queue(
-                    &timbr_examples::stages8(Timing::All).expect("valid machine"),
+                    &timbr_workloads::stages8(Timing::All).expect("valid machine"),
                     n,
                 )
             }),

@@ -12,6 +12,7 @@
 //!
 //! [`paced`] slows any iterator down to a given rate, for a stream that arrives over time.
 
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -185,13 +186,13 @@ impl TweetStream {
     /// User number `k` (< [`USERS`]) of this stream's seed: always the same user.
     fn user(&self, k: u64) -> User {
         let mut rng = SplitMix64::new(self.seed ^ k.wrapping_mul(0xA076_1D64_78BD_642F));
-        let first = rng.word(FIRST_NAMES);
-        let last = rng.word(LAST_NAMES);
+        let first = rng.word(&FIRST_NAMES[..]);
+        let last = rng.word(&LAST_NAMES[..]);
         let mut screen_name = match rng.below(4) {
             0 => format!("{first}{last}"),
             1 => format!("{first}_{last}"),
             2 => format!("{}{last}", &first[..1]),
-            _ => format!("{first}{}", rng.word(HANDLE_SUFFIXES)),
+            _ => format!("{first}{}", rng.word(&HANDLE_SUFFIXES[..])),
         };
         if rng.chance(0.4) {
             screen_name.push_str(&rng.below(100).to_string());
@@ -213,8 +214,8 @@ impl TweetStream {
             id_str: id.to_string(),
             name: format!("{} {}", capitalized(first), capitalized(last)),
             screen_name,
-            location: rng.chance(0.7).then(|| rng.word(PLACES)),
-            description: rng.word(DESCRIPTIONS),
+            location: rng.chance(0.7).then(|| rng.word(&PLACES[..])),
+            description: rng.word(&DESCRIPTIONS[..]),
             verified: followers_count > 200_000 && rng.chance(0.5),
             followers_count,
             friends_count: 10f64.powf(rng.unit() * 3.7) as u64,
@@ -270,9 +271,9 @@ impl Iterator for TweetStream {
             text.push(" ");
             for _ in 0..=self.rng.below(3) {
                 let pool = match mood {
-                    Mood::Positive if self.rng.chance(0.85) => POSITIVE_EMOJI,
-                    Mood::Negative if self.rng.chance(0.85) => NEGATIVE_EMOJI,
-                    _ => NEUTRAL_EMOJI,
+                    Mood::Positive if self.rng.chance(0.85) => &POSITIVE_EMOJI[..],
+                    Mood::Negative if self.rng.chance(0.85) => &NEGATIVE_EMOJI[..],
+                    _ => &NEUTRAL_EMOJI[..],
                 };
                 text.push(self.rng.word(pool));
             }
@@ -284,7 +285,7 @@ impl Iterator for TweetStream {
             _ => 3,
         };
         for _ in 0..tags {
-            let tag = self.rng.word(HASHTAGS);
+            let tag = self.rng.word(&HASHTAGS[..]);
             if entities.hashtags.iter().any(|h| h.text == tag) {
                 continue;
             }
@@ -302,8 +303,12 @@ impl Iterator for TweetStream {
                 .map(|_| char::from(*self.rng.pick(BASE62)))
                 .collect();
             let url = format!("https://t.co/{short}");
-            let domain = self.rng.word(LINK_DOMAINS);
-            let path = format!("{}/{}", self.rng.word(LINK_PATHS), self.rng.below(100_000));
+            let domain = self.rng.word(&LINK_DOMAINS[..]);
+            let path = format!(
+                "{}/{}",
+                self.rng.word(&LINK_PATHS[..]),
+                self.rng.below(100_000)
+            );
             text.push(" ");
             let start = text.chars;
             text.push(&url);
@@ -323,7 +328,7 @@ impl Iterator for TweetStream {
             id: snowflake,
             id_str: snowflake.to_string(),
             text: text.text,
-            source: self.rng.word(SOURCES),
+            source: self.rng.word(&SOURCES[..]),
             truncated: false,
             in_reply_to_status_id: reply_to
                 .as_ref()
@@ -355,10 +360,10 @@ impl TweetStream {
     /// Writes the body of a tweet from a template of a mood chosen at random.
     fn compose(&mut self, text: &mut Text) -> Mood {
         let (mood, templates) = match self.rng.below(100) {
-            0..=34 => (Mood::Positive, POSITIVE),
-            35..=64 => (Mood::Negative, NEGATIVE),
-            65..=84 => (Mood::Neutral, NEUTRAL),
-            _ => (Mood::Mixed, MIXED),
+            0..=34 => (Mood::Positive, &POSITIVE[..]),
+            35..=64 => (Mood::Negative, &NEGATIVE[..]),
+            65..=84 => (Mood::Neutral, &NEUTRAL[..]),
+            _ => (Mood::Mixed, &MIXED[..]),
         };
         let template = self.rng.word(templates);
         let mut rest = template;
@@ -380,17 +385,17 @@ impl TweetStream {
     /// Fills one `{slot}` of a template; `first` when it opens the text (capitalized).
     fn fill(&mut self, text: &mut Text, slot: &str, first: bool) {
         let words: &[&str] = match slot {
-            "topic" | "Topic" | "topic2" => TOPICS,
-            "pos" => POSITIVE_WORDS,
-            "neg" => NEGATIVE_WORDS,
+            "topic" | "Topic" | "topic2" => &TOPICS[..],
+            "pos" => &POSITIVE_WORDS[..],
+            "neg" => &NEGATIVE_WORDS[..],
             "boost" => BOOSTERS,
-            "love" => LOVE,
-            "hate" => HATE,
-            "wow" => WOW,
-            "ugh" => UGH,
-            "when" => WHEN,
-            "clock" => CLOCK,
-            "place" => PLACES,
+            "love" => &LOVE[..],
+            "hate" => &HATE[..],
+            "wow" => &WOW[..],
+            "ugh" => &UGH[..],
+            "when" => &WHEN[..],
+            "clock" => &CLOCK[..],
+            "place" => &PLACES[..],
             "end" => ENDINGS,
             _ => unreachable!("no word list for the template slot `{{{slot}}}`"),
         };
@@ -626,127 +631,30 @@ impl SplitMix64 {
 }
 
 // ---- the word lists ------------------------------------------------------------------------
+// Data, not code: one entry per line in `data/*.txt`, in the order they are drawn (a blank
+// line is an empty entry: "no description"). Only the two lists whose entries begin or end
+// with spaces (`BOOSTERS`, `ENDINGS`) stay here.
 
-const POSITIVE: &[&str] = &[
-    "{topic} is {boost}{pos}{end}",
-    "Just tried {topic} and it was {boost}{pos}{end}",
-    "{wow} {topic} was {boost}{pos}{end}",
-    "I {love} {topic}{end}",
-    "{Topic}? {boost}{pos}{end}",
-    "Best day in ages, {topic} was {pos}{end}",
-    "Shoutout to everyone behind {topic}, {boost}{pos} work{end}",
-    "Can we talk about how {pos} {topic} is{end}",
-    "{topic} made my day. {boost}{pos}{end}",
-    "Feeling {pos} about {topic} {when}{end}",
-];
+/// The entries of a word list: its lines.
+fn lines(text: &'static str) -> Vec<&'static str> {
+    text.lines().collect()
+}
 
-const NEGATIVE: &[&str] = &[
-    "{topic} is {boost}{neg}{end}",
-    "{ugh} {topic} was {boost}{neg} again{end}",
-    "I {hate} {topic}{end}",
-    "Why is {topic} always so {neg}?",
-    "{topic} is not {pos} at all{end}",
-    "Worst {when} ever. {Topic} was {neg}{end}",
-    "Never buying into {topic} again, {boost}{neg}{end}",
-    "{topic} {when}: {neg}. Just {neg}{end}",
-    "Honestly {topic} has been {neg} all week{end}",
-    "Nobody asked for {topic} to be this {neg}{end}",
-];
+static POSITIVE: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/positive.txt")));
 
-const NEUTRAL: &[&str] = &[
-    "Heading to {place} for {topic}",
-    "Anyone else watching {topic} {when}?",
-    "{Topic} starts at {clock} in {place}",
-    "Reading about {topic} on the way to {place}",
-    "Thinking about {topic} {when}",
-    "New post about {topic} is up",
-    "Live from {place}: {topic}",
-    "{topic} at {clock}, who is in?",
-];
+static NEGATIVE: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/negative.txt")));
 
-const MIXED: &[&str] = &[
-    "{Topic} was {pos} but {topic2} was {neg}{end}",
-    "{Topic} was {neg} but {topic2} was {boost}{pos}{end}",
-    "Not sure about {topic}. Some parts {pos}, some {neg}{end}",
-    "{topic} is {pos}, shame about {topic2} being so {neg}{end}",
-    "I wanted to like {topic} but it was {neg}{end}",
-];
+static NEUTRAL: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/neutral.txt")));
 
-const TOPICS: &[&str] = &[
-    "the new phone",
-    "this coffee",
-    "the game last night",
-    "my commute",
-    "the weather",
-    "the new album",
-    "this update",
-    "the season finale",
-    "our team",
-    "the movie",
-    "the concert",
-    "my flight",
-    "the traffic",
-    "this week",
-    "the keynote",
-    "the pizza place downtown",
-    "the new release",
-    "the playoffs",
-    "my laptop",
-    "the hotel",
-    "customer service",
-    "the train",
-    "the debate",
-    "Monday",
-    "the launch",
-    "the book I'm reading",
-    "the podcast",
-    "this city",
-    "the new menu",
-    "the match",
-    "the office wifi",
-    "the sequel",
-    "the conference",
-    "the build",
-];
+static MIXED: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/mixed.txt")));
 
-const POSITIVE_WORDS: &[&str] = &[
-    "great",
-    "amazing",
-    "awesome",
-    "excellent",
-    "fantastic",
-    "wonderful",
-    "beautiful",
-    "perfect",
-    "fun",
-    "nice",
-    "good",
-    "brilliant",
-    "lovely",
-    "cool",
-    "delightful",
-    "impressive",
-];
+static TOPICS: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/topics.txt")));
 
-const NEGATIVE_WORDS: &[&str] = &[
-    "terrible",
-    "awful",
-    "horrible",
-    "bad",
-    "sad",
-    "annoying",
-    "disappointing",
-    "broken",
-    "ugly",
-    "boring",
-    "stupid",
-    "miserable",
-    "disgusting",
-    "painful",
-    "frustrating",
-    "useless",
-    "pathetic",
-];
+static POSITIVE_WORDS: LazyLock<Vec<&str>> =
+    LazyLock::new(|| lines(include_str!("data/positive_words.txt")));
+
+static NEGATIVE_WORDS: LazyLock<Vec<&str>> =
+    LazyLock::new(|| lines(include_str!("data/negative_words.txt")));
 
 const BOOSTERS: &[&str] = &[
     "",
@@ -764,111 +672,38 @@ const BOOSTERS: &[&str] = &[
     "pretty ",
 ];
 
-const LOVE: &[&str] = &["love", "adore", "really like", "enjoyed", "am loving"];
-const HATE: &[&str] = &[
-    "hate",
-    "can't stand",
-    "dislike",
-    "am so done with",
-    "regret",
-];
-const WOW: &[&str] = &["Wow,", "Yay!", "Finally!", "Omg", "lol", "Okay,"];
-const UGH: &[&str] = &["Ugh,", "Seriously?", "Smh.", "Welp.", "Great, just great."];
-const WHEN: &[&str] = &[
-    "tonight",
-    "this morning",
-    "today",
-    "this weekend",
-    "yesterday",
-    "last night",
-];
-const CLOCK: &[&str] = &["9am", "noon", "5:30", "8pm", "7 sharp", "midnight"];
+static LOVE: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/love.txt")));
+static HATE: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/hate.txt")));
+static WOW: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/wow.txt")));
+static UGH: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/ugh.txt")));
+static WHEN: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/when.txt")));
+static CLOCK: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/clock.txt")));
 const ENDINGS: &[&str] = &["", "", ".", "!", "!!", "!!!", " lol", "..."];
 
-const PLACES: &[&str] = &[
-    "Berlin",
-    "NYC",
-    "London",
-    "Austin",
-    "Tokyo",
-    "Lagos",
-    "São Paulo",
-    "Paris",
-    "Toronto",
-    "Mumbai",
-    "Seoul",
-    "Zürich",
-    "the office",
-    "the airport",
-];
+static PLACES: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/places.txt")));
 
-const POSITIVE_EMOJI: &[&str] = &["😀", "😂", "😍", "😊", "👍", "🎉", "🔥", "❤️", "💯", "✨"];
-const NEGATIVE_EMOJI: &[&str] = &["😢", "😭", "😡", "🙄", "👎", "😤", "💔", "😩", "🤦"];
-const NEUTRAL_EMOJI: &[&str] = &["🤔", "📱", "☕", "🌧", "⚽", "🚀", "😴", "📍"];
+static POSITIVE_EMOJI: LazyLock<Vec<&str>> =
+    LazyLock::new(|| lines(include_str!("data/positive_emoji.txt")));
+static NEGATIVE_EMOJI: LazyLock<Vec<&str>> =
+    LazyLock::new(|| lines(include_str!("data/negative_emoji.txt")));
+static NEUTRAL_EMOJI: LazyLock<Vec<&str>> =
+    LazyLock::new(|| lines(include_str!("data/neutral_emoji.txt")));
 
-const HASHTAGS: &[&str] = &[
-    "tech",
-    "music",
-    "travel",
-    "coffee",
-    "football",
-    "MondayMotivation",
-    "tbt",
-    "news",
-    "gaming",
-    "foodie",
-    "photography",
-    "rustlang",
-    "startup",
-    "weekend",
-    "fail",
-    "love",
-    "happy",
-    "mood",
-    "life",
-    "sports",
-    "NowPlaying",
-    "TGIF",
-    "fitness",
-    "blessed",
-    "ugh",
-    "commute",
-    "movies",
-    "books",
-    "weather",
-    "streaming",
-];
+static HASHTAGS: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/hashtags.txt")));
 
-const FIRST_NAMES: &[&str] = &[
-    "sam", "alex", "jo", "mika", "dev", "kat", "nora", "leo", "rae", "omar", "lin", "priya", "ben",
-    "zoe", "ivan", "ana", "tom", "maya", "raj", "eli", "sofia", "kwame", "yuki", "lena",
-];
-const LAST_NAMES: &[&str] = &[
-    "park", "okafor", "smith", "nguyen", "garcia", "kim", "müller", "rossi", "silva", "patel",
-    "cohen", "ito", "novak", "larsen", "diaz", "obi", "chen", "walsh",
-];
-const HANDLE_SUFFIXES: &[&str] = &[
-    "codes", "bakes", "runs", "reads", "writes", "travels", "_tech", "fan", "jr", "daily", "news",
-    "talks", "music", "pics", "fit", "xo",
-];
-const DESCRIPTIONS: &[&str] = &[
-    "coffee first. opinions my own.",
-    "Software person. Cat person. Rust person.",
-    "Runner, reader, occasional baker",
-    "Views are mine, typos too",
-    "I tweet about music and football",
-    "Professional overthinker",
-    "Travel | Food | Photos",
-    "",
-];
-const SOURCES: &[&str] = &[
-    "<a href=\"http://twitter.com/download/iphone\" rel=\"nofollow\">Twitter for iPhone</a>",
-    "<a href=\"http://twitter.com/download/android\" rel=\"nofollow\">Twitter for Android</a>",
-    "<a href=\"https://mobile.twitter.com\" rel=\"nofollow\">Twitter Web App</a>",
-    "<a href=\"https://about.twitter.com/products/tweetdeck\" rel=\"nofollow\">TweetDeck</a>",
-];
-const LINK_DOMAINS: &[&str] = &["example.com", "news.example.org", "blog.example.net"];
-const LINK_PATHS: &[&str] = &["posts", "2018/10/story", "watch", "articles", "p"];
+static FIRST_NAMES: LazyLock<Vec<&str>> =
+    LazyLock::new(|| lines(include_str!("data/first_names.txt")));
+static LAST_NAMES: LazyLock<Vec<&str>> =
+    LazyLock::new(|| lines(include_str!("data/last_names.txt")));
+static HANDLE_SUFFIXES: LazyLock<Vec<&str>> =
+    LazyLock::new(|| lines(include_str!("data/handle_suffixes.txt")));
+static DESCRIPTIONS: LazyLock<Vec<&str>> =
+    LazyLock::new(|| lines(include_str!("data/descriptions.txt")));
+static SOURCES: LazyLock<Vec<&str>> = LazyLock::new(|| lines(include_str!("data/sources.txt")));
+static LINK_DOMAINS: LazyLock<Vec<&str>> =
+    LazyLock::new(|| lines(include_str!("data/link_domains.txt")));
+static LINK_PATHS: LazyLock<Vec<&str>> =
+    LazyLock::new(|| lines(include_str!("data/link_paths.txt")));
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 #[cfg(test)]

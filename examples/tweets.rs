@@ -66,8 +66,8 @@ use serde::Serialize;
 use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::flag;
 use timbr_core::{
-    from_stages, sched, stage, stage_fn, Handler, LogAndContinue, Machine, MachineState, NullSink,
-    Progress, Remote, RemoteOptions, Status, StopMode, StopWhenDone, ZmqSink, MAX_WORKERS,
+    from_stages, sched, stage, stage_fn, LogAndContinue, Machine, MachineState, NullSink, Progress,
+    Remote, RemoteOptions, Status, StopMode, StopWhenDone, ZmqSink, MAX_WORKERS,
 };
 use timbr_examples::{paced, Tweet, TweetStream};
 use vader_sentiment::SentimentIntensityAnalyzer;

@@ -28,7 +28,9 @@ fn tweets() -> PathBuf {
             )
         });
     let sources = concat!(env!("CARGO_MANIFEST_DIR"), "/tweets.rs");
-    let source = std::fs::metadata(sources).and_then(|m| m.modified()).unwrap();
+    let source = std::fs::metadata(sources)
+        .and_then(|m| m.modified())
+        .unwrap();
     assert!(
         built >= source,
         "{} is older than {sources}: rebuild it with `cargo build --workspace --examples`",

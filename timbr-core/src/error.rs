@@ -104,7 +104,7 @@ pub enum BuildError {
 
 fn hint(key: &str) -> &'static str {
     if key.ends_with("_s") {
-        " (serialized keys are read as `&str`, `&String` or `&Serialized`)"
+        " (a serialized key is JSON text: take it as `&str` or `&Serialized`; the stage macros also take `&String`)"
     } else if key.starts_with('f') {
         " (an empty slot passes its predecessor's value through)"
     } else {

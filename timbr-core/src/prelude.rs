@@ -4,7 +4,7 @@
 //! use timbr_core::prelude::*;
 //!
 //! let machine: Machine<u64> = Machine::builder()
-//!     .handler(StopWhenDone::new().and(LogAndContinue::default())) // `and` is a `Handler` method
+//!     .handler(StopWhenDone::new().and(LogAndContinue::default()))
 //!     .build()?;
 //! # Ok::<(), BuildError>(())
 //! ```

@@ -316,5 +316,8 @@ fn refused_puts_overshoot_the_counts_by_at_most_the_puts_in_progress() {
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let refused: u64 = producers.into_iter().map(|p| p.join().unwrap()).sum();
     let c = machine.counts();
-    assert_eq!((c.accepted, c.queued, c.rejected), (CAPACITY, CAPACITY, refused));
+    assert_eq!(
+        (c.accepted, c.queued, c.rejected),
+        (CAPACITY, CAPACITY, refused)
+    );
 }

@@ -217,7 +217,7 @@ fn wiring_mistakes_name_stage_argument_and_types() {
     assert!(
         serialized
             .to_string()
-            .contains("serialized keys are read as"),
+            .contains("a serialized key is JSON text: take it as `&str` or `&Serialized`"),
         "{serialized}"
     );
 
@@ -282,4 +282,31 @@ fn only_what_is_needed_is_computed() {
     );
     assert_eq!(called.json("f0").unwrap(), "2", "serialized on request");
     assert_eq!(calls.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn plain_stages_take_serialized_keys_as_str() {
+    // As the macros do: `&str` for a `_s` key, with the plain API.
+    let machine = Machine::<u8>::builder()
+        .stage(Stage::new(0, "json_len", ["input_s"], |s: &str| s.len()).unwrap())
+        .stage(
+            Stage::new(1, "both", ["f0", "oid_s"], |n: &usize, oid: &str| {
+                oid.len() + n
+            })
+            .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let called = machine.call(200);
+    assert_eq!(called.value::<usize>("f0").unwrap(), &3);
+    assert_eq!(called.value::<usize>("f1").unwrap(), &27);
+
+    // `&String` is what the stage macros also take, not the plain API: the error says what
+    // to take instead.
+    let wrong = Machine::<u8>::builder()
+        .stage(Stage::new(0, "wrong", ["input_s"], |s: &String| s.len()).unwrap())
+        .build()
+        .unwrap_err();
+    let message = wrong.to_string();
+    assert!(message.contains("`&str` or `&Serialized`"), "{message}");
 }

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use timbr_core::{
-    ChannelSink, Event, Handler, LogAndContinue, Machine, MachineState, MemoryQueue, PutError,
+    ChannelSink, Event, LogAndContinue, Machine, MachineState, MemoryQueue, PutError,
     PutTimeoutError, Queue, StopWhenDone, Taken, TryPutError,
 };
 
@@ -140,7 +140,10 @@ fn stop_when_done_ends_a_machine_whose_source_failed() {
     machine.set_try_source((0..10_u64).map(|n| if n < 5 { Ok(n) } else { Err("feed lost") }));
     machine.start().unwrap();
     let state = machine.wait();
-    assert_eq!(state, MachineState::Failed("source failed: feed lost".into()));
+    assert_eq!(
+        state,
+        MachineState::Failed("source failed: feed lost".into())
+    );
     assert_eq!(records.try_iter().count(), 5, "the queue was drained first");
     assert!(machine.counts().is_balanced());
 }

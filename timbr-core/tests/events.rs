@@ -109,6 +109,11 @@ fn serialization_failures_are_events_not_failures() {
     };
     assert_eq!(key, "f0_s");
     assert!(message.contains("key must be a string"), "{message}");
+    // The record hands the message over as is: nobody parses its JSON back.
+    let unserializable = &record.unserializable()[0];
+    assert_eq!(&unserializable.message, message);
+    let entry: serde_json::Value = serde_json::from_str(&unserializable.text).unwrap();
+    assert_eq!(entry["_exception"], message.as_str());
     let s = machine.status();
     assert_eq!(s.errors.serialization, 1);
     assert_eq!(s.counts.processed, 1);

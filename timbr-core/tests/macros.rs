@@ -244,3 +244,81 @@ fn from_stages_sizes_the_machine_for_its_highest_stage() {
     let empty: Machine<u8> = from_stages![].unwrap();
     assert_eq!(empty.slots(), 8);
 }
+
+/// An error type that is `Display` but not `std::error::Error`.
+#[derive(Debug)]
+struct Refusal(u32);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} refused", self.0)
+    }
+}
+
+#[stage(0)]
+fn refuse_odd(input: &u32) -> Result<u32, Refusal> {
+    if input % 2 == 1 {
+        Err(Refusal(*input))
+    } else {
+        Ok(*input)
+    }
+}
+
+/// An error with a cause, to see that chains are still kept.
+#[derive(Debug)]
+struct Wrapped(std::num::ParseIntError);
+
+impl std::fmt::Display for Wrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not a number")
+    }
+}
+
+impl std::error::Error for Wrapped {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn display_only_errors_are_stage_errors_recorded_by_their_text() {
+    // `#[stage]`: the docs promise `E: Display`.
+    let machine: Machine<u32> = from_stages![refuse_odd].unwrap();
+    let record = machine.call(3).record();
+    assert_eq!(record.failures().len(), 1);
+    assert!(
+        record
+            .json()
+            .contains(r#"{"_exception":"stage `refuse_odd` (f0) failed: 3 refused"}"#),
+        "{}",
+        record.json()
+    );
+    assert!(machine.call(4).is_ok());
+
+    // `stage_fn!`: the same, and an `Error` keeps its chain.
+    let machine = Machine::<u32>::builder()
+        .stage(stage_fn!(0, |input: &u32| if *input == 0 {
+            Err(Refusal(0))
+        } else {
+            Ok(*input)
+        }))
+        .stage(stage_fn!(1, |f0: &u32| format!("x{f0}")
+            .parse::<u32>()
+            .map_err(Wrapped)))
+        .handler(timbr_core::Debugger)
+        .build()
+        .unwrap();
+    let called = machine.call(0);
+    assert_eq!(
+        called.failures()[0].to_string(),
+        "stage `closure@f0` (f0) failed: 0 refused"
+    );
+    machine.put(5).unwrap();
+    machine.start().unwrap();
+    machine.wait();
+    let kept = machine.kept().unwrap();
+    let chain = kept.failure().unwrap().chain();
+    assert_eq!(chain[0], "not a number");
+    assert!(chain[1].contains("invalid digit"), "{chain:?}");
+    machine.stop(timbr_core::StopMode::Return);
+}

@@ -1,13 +1,12 @@
 //! How a status looks: the terminal table, the HTML fragment, the evcxr framing, and the
 //! progress plugin's part in them.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use timbr_core::{
-    Counts, DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, Latency, MachineState,
-    Progress, QueueStatus, Rates, SinkReport, SourceReport, SourceState, StageStatus, Status,
-    StatusPlugin, Timestamp,
+    Counts, DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, MachineState, Progress,
+    QueueStatus, Rates, SinkReport, SourceReport, SourceState, StageStatus, Status, StatusPlugin,
+    Timestamp,
 };
 
 const XSS: &str = r#"<script>alert("x")</script>"#;
@@ -18,96 +17,67 @@ fn at(secs: u64) -> Timestamp {
 
 fn stage(slot: usize, name: &str, calls: u64, errors: u64, skipped: u64) -> StageStatus {
     let us = Duration::from_micros;
-    StageStatus {
-        slot,
-        name: name.to_owned(),
-        calls,
-        errors,
-        skipped,
-        latency: Latency {
-            samples: calls / 10,
-            mean: us(12) * (slot as u32 + 1),
-            p50: us(10),
-            p99: us(410),
-            max: us(4_100),
-        },
-        buckets: Default::default(),
-    }
+    let mut stage = StageStatus::new(slot, name);
+    stage.calls = calls;
+    stage.errors = errors;
+    stage.skipped = skipped;
+    stage.latency.samples = calls / 10;
+    stage.latency.mean = us(12) * (slot as u32 + 1);
+    stage.latency.p50 = us(10);
+    stage.latency.p99 = us(410);
+    stage.latency.max = us(4_100);
+    stage
 }
 
 /// A machine four stages long, an hour into a run, with one stage failing now and then.
+/// (Built from the constructors, as a plugin's tests would: the status types are
+/// `#[non_exhaustive]`.)
 fn sample() -> Status {
-    Status {
-        name: "tweets".to_owned(),
-        state: MachineState::Running,
-        running: true,
-        taken_at: at(3_723),
-        started_at: Some(at(0)),
-        uptime: Duration::from_secs(3_723),
-        counts: Counts {
-            accepted: 10_000,
-            processed: 9_000,
-            failed: 12,
-            queued: 800,
-            in_flight: 2,
-            dropped: 186,
-            returned: 0,
-            rejected: 3,
-        },
-        queue: QueueStatus {
-            depth: 800,
-            capacity: Some(1_000),
-        },
-        rate: Rates {
-            recent: 12_345.0,
-            overall: 9_800.0,
-            window: Duration::from_secs(10),
-        },
-        current: vec![
-            InFlight {
-                worker: 0,
-                oid: "65f1a2b3c4d5e6f7a8b9c0d1".to_owned(),
-                started_at: at(3_722),
-                elapsed: Duration::from_micros(4_100),
-            },
-            InFlight {
-                worker: 1,
-                oid: "65f1a2b3c4d5e6f7a8b9c0d2".to_owned(),
-                started_at: at(3_722),
-                elapsed: Duration::from_nanos(850),
-            },
-        ],
-        last_oid: Some("65f1a2b3c4d5e6f7a8b9c0d0".to_owned()),
-        stages: vec![
-            stage(0, "words", 9_200, 0, 0),
-            stage(1, "ratio", 9_200, 12, 0),
-            stage(3, "a stage whose name goes on and on and on", 9_188, 0, 12),
-            stage(4, "ünïcödé ✓", 9_188, 0, 12),
-        ],
-        source: Some(SourceReport {
-            state: SourceState::Running,
-            produced: 10_003,
-        }),
-        sink: SinkReport {
-            description: "channel".to_owned(),
-            errors: 0,
-        },
-        errors: ErrorCounts {
-            stage: 12,
-            ..ErrorCounts::default()
-        },
-        last_error: Some(ErrorReport {
-            kind: ErrorKind::Stage,
-            stage: Some("ratio".to_owned()),
-            slot: Some(1),
-            message: "no words".to_owned(),
-            oid: Some("65f1a2b3c4d5e6f7a8b9c0c9".to_owned()),
-            at: at(3_700),
-        }),
-        events: BTreeMap::new(),
-        plugins: BTreeMap::new(),
-        parts: Vec::new(),
-    }
+    let mut status = Status::new("tweets", MachineState::Running);
+    status.taken_at = at(3_723);
+    status.started_at = Some(at(0));
+    status.uptime = Duration::from_secs(3_723);
+    let c = &mut status.counts;
+    c.accepted = 10_000;
+    c.processed = 9_000;
+    c.failed = 12;
+    c.queued = 800;
+    c.in_flight = 2;
+    c.dropped = 186;
+    c.rejected = 3;
+    status.queue = QueueStatus::new(800, Some(1_000));
+    status.rate = Rates::new(12_345.0, 9_800.0, Duration::from_secs(10));
+    status.current = vec![
+        InFlight::new(
+            0,
+            "65f1a2b3c4d5e6f7a8b9c0d1",
+            at(3_722),
+            Duration::from_micros(4_100),
+        ),
+        InFlight::new(
+            1,
+            "65f1a2b3c4d5e6f7a8b9c0d2",
+            at(3_722),
+            Duration::from_nanos(850),
+        ),
+    ];
+    status.last_oid = Some("65f1a2b3c4d5e6f7a8b9c0d0".to_owned());
+    status.stages = vec![
+        stage(0, "words", 9_200, 0, 0),
+        stage(1, "ratio", 9_200, 12, 0),
+        stage(3, "a stage whose name goes on and on and on", 9_188, 0, 12),
+        stage(4, "ünïcödé ✓", 9_188, 0, 12),
+    ];
+    status.source = Some(SourceReport::new(SourceState::Running, 10_003));
+    status.sink = SinkReport::new("channel", 0);
+    status.errors.stage = 12;
+    let mut error = ErrorReport::new(ErrorKind::Stage, "no words");
+    error.stage = Some("ratio".to_owned());
+    error.slot = Some(1);
+    error.oid = Some("65f1a2b3c4d5e6f7a8b9c0c9".to_owned());
+    error.at = at(3_700);
+    status.last_error = Some(error);
+    status
 }
 
 /// `sample` with user data that tries to break out of the HTML.
@@ -118,10 +88,10 @@ fn hostile() -> Status {
     status.stages[1].name = XSS.to_owned();
     status.current[0].oid = "<img src=x onerror=alert(1)>".to_owned();
     status.last_oid = Some("\"quoted\" & 'single'".to_owned());
-    status.source = Some(SourceReport {
-        state: SourceState::Failed("<source> broke & \"quit\"".to_owned()),
-        produced: 1,
-    });
+    status.source = Some(SourceReport::new(
+        SourceState::Failed("<source> broke & \"quit\"".to_owned()),
+        1,
+    ));
     status.sink.description = "tcp://<host>:5555?a=1&b=2".to_owned();
     let err = status.last_error.as_mut().unwrap();
     err.stage = Some(XSS.to_owned());
@@ -277,11 +247,11 @@ fn evcxr_output_is_framed() {
 #[test]
 fn plugin_parts_come_last_as_they_are() {
     let mut status = sample();
-    status.parts.push(DisplayPart {
-        plugin: "custom".to_owned(),
-        text: "custom     one\n           two".to_owned(),
-        html: "<i>custom &amp; html</i>".to_owned(),
-    });
+    status.parts.push(DisplayPart::new(
+        "custom",
+        "custom     one\n           two",
+        "<i>custom &amp; html</i>",
+    ));
     let text = status.to_string();
     assert!(text.ends_with("custom     one\n           two"), "{text}");
     let html = status.to_html();
@@ -319,10 +289,7 @@ fn an_idle_machine_without_stages_or_source_still_renders() {
     status.started_at = None;
     status.uptime = Duration::ZERO;
     status.counts = Counts::default();
-    status.queue = QueueStatus {
-        depth: 0,
-        capacity: None,
-    };
+    status.queue = QueueStatus::new(0, None);
     status.rate.recent = 0.0;
     status.rate.overall = 0.0;
     status.current.clear();
@@ -343,4 +310,27 @@ fn an_idle_machine_without_stages_or_source_still_renders() {
     assert!(
         !html.contains("<table style=\"border-collapse:collapse;margin-bottom:6px\">\n<tr style")
     );
+}
+
+#[test]
+fn the_text_table_neutralises_the_evcxr_markers() {
+    // Printed in a notebook, a line holding a marker would open or close a display, and the
+    // cell would hang waiting for the end of it.
+    let mut status = sample();
+    status.name = "EVCXR_BEGIN_CONTENT text/html".to_owned();
+    status.stages[0].name = "EVCXR_BEGIN_CONTENT text/html".to_owned();
+    status.state = MachineState::Failed("EVCXR_END_CONTENT".to_owned());
+    status.last_error.as_mut().unwrap().message =
+        "EVCXR_BEGIN_CONTENT text/html\n<b>\nEVCXR_END_CONTENT".to_owned();
+    status.sink.description = "EVCXR_END_CONTENT".to_owned();
+    status
+        .parts
+        .push(DisplayPart::new("custom", "EVCXR_END_CONTENT", "<i>x</i>"));
+    let text = status.to_string();
+    println!("{text}");
+    for marker in ["EVCXR_BEGIN_CONTENT", "EVCXR_END_CONTENT"] {
+        assert!(!text.contains(marker), "{marker} in:\n{text}");
+    }
+    // Still readable: only an invisible word joiner was added.
+    assert!(text.contains("EVCXR\u{2060}_BEGIN_CONTENT text/html"));
 }

@@ -289,7 +289,11 @@ fn status_serializes_and_round_trips() {
     let s = machine.status();
     let json = serde_json::to_string(&s).unwrap();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["state"]["state"], "stopped");
+    assert_eq!(v["state"], "stopped");
+    assert!(
+        v.get("reason").is_none(),
+        "only a failed machine has a reason"
+    );
     assert_eq!(v["counts"]["failed"], 2);
     assert_eq!(v["stages"][1]["name"], "every_31st");
     assert!(v["uptime"].is_f64());
@@ -300,6 +304,27 @@ fn status_serializes_and_round_trips() {
     assert_eq!(back.stages[1].errors, 2);
     let (a, b) = (back.last_error.unwrap(), s.last_error.unwrap());
     assert_eq!((a.kind, a.message, a.oid), (b.kind, b.message, b.oid));
+}
+
+#[test]
+fn status_json_has_the_state_flat_not_nested() {
+    let machine = Machine::<u64>::builder()
+        .stages([double(), every_31st()])
+        .handler(timbr_core::Debugger)
+        .build()
+        .unwrap();
+    (1..=62).for_each(|n| machine.put(n).unwrap());
+    machine.start().unwrap();
+    let state = machine.wait();
+    assert!(matches!(state, MachineState::Failed(_)), "{state:?}");
+    let s = machine.status();
+    let v = serde_json::to_value(&s).unwrap();
+    assert_eq!(v["state"], "failed");
+    let reason = v["reason"].as_str().expect("a failed machine says why");
+    assert!(reason.contains("every_31st"), "{reason}");
+    let back: Status = serde_json::from_value(v).unwrap();
+    assert_eq!(back.state, s.state);
+    assert_eq!(back.counts, s.counts);
 }
 
 #[test]
@@ -345,11 +370,11 @@ impl timbr_core::StatusPlugin for Seen {
     }
 
     fn part(&self, _: &Status, fields: &serde_json::Value) -> Option<timbr_core::DisplayPart> {
-        Some(timbr_core::DisplayPart {
-            plugin: "seen".to_owned(),
-            text: format!("seen       {}", fields["done"]),
-            html: format!("<p>seen {}</p>", fields["done"]),
-        })
+        Some(timbr_core::DisplayPart::new(
+            "seen",
+            format!("seen       {}", fields["done"]),
+            format!("<p>seen {}</p>", fields["done"]),
+        ))
     }
 
     fn tick(&self, _: &Status) {

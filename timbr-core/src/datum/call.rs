@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bson::oid::ObjectId;
 use timbr_sched::{Outcome, OutcomeError, Outcomes, UnknownKey};
 
+use crate::datum::record;
 use crate::datum::wiring::Wiring;
 use crate::{ArgKey, Record, StageFailure};
 
@@ -65,17 +66,17 @@ impl Called {
             ArgKey::Slot(k) | ArgKey::SlotS(k) => k + 1,
         };
         let entry = self.wiring.entries.get(entry)?;
-        Some(self.wiring.entry_text(entry, &self.outcomes))
+        Some(record::entry_text(&self.wiring, entry, &self.outcomes))
     }
 
     /// The datum's record, as [`get`](crate::Machine::get) would have produced it.
     pub fn record(&self) -> Record {
-        self.wiring.record(self.oid, &self.outcomes)
+        Record::assemble(&self.wiring, self.oid, &self.outcomes)
     }
 
     /// The stages that failed or were skipped.
     pub fn failures(&self) -> Vec<StageFailure> {
-        self.wiring.failures(&self.outcomes)
+        record::failures(&self.wiring, &self.outcomes)
     }
 
     /// Whether every stage produced a value.

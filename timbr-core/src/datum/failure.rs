@@ -9,7 +9,9 @@ use std::sync::Arc;
 use bson::oid::ObjectId;
 use timbr_sched::{NodeId, Outcome, Outcomes, TaskError, Value};
 
+use crate::datum::record::{FailureText, Missed};
 use crate::observe::status::Timestamp;
+use crate::ArgKey;
 
 /// A stage that failed on a datum, with the run it failed in.
 ///
@@ -68,10 +70,40 @@ impl Failure {
         self.outcomes.value::<T>("in").ok()
     }
 
-    /// The value the run computed for `key` (`in`, `oid`, `f0`…), if it holds a `T`: the
-    /// failing stage's arguments are all there.
+    /// The value the run computed for `key`, if it holds a `T`: the failing stage's
+    /// arguments are all there.
+    ///
+    /// Keys are named as stage arguments name them (`input`, `oid`, `f0`…, `input_s`,
+    /// `f0_s`…; a `_s` key holds a [`Serialized`](crate::Serialized)), or as the graph does
+    /// (`in`, `in_s`).
+    ///
+    /// ```
+    /// use timbr_core::{Debugger, Machine, Serialized, Stage};
+    ///
+    /// let halve = Stage::try_new(0, "halve", ["input", "input_s"], |n: &u32, _: &Serialized| {
+    ///     if n % 2 == 0 { Ok(n / 2) } else { Err(format!("{n} is odd")) }
+    /// })?;
+    /// let machine = Machine::<u32>::builder().stage(halve).handler(Debugger).build()?;
+    /// machine.try_put(5)?;
+    /// machine.start()?;
+    /// machine.wait();
+    /// let kept = machine.kept().unwrap();
+    /// let failure = kept.failure().unwrap();
+    /// assert_eq!(failure.value::<u32>("input"), Some(&5));
+    /// assert_eq!(failure.value::<u32>("in"), Some(&5));
+    /// assert_eq!(failure.value::<Serialized>("input_s").unwrap().as_str(), "5");
+    /// assert_eq!(failure.value::<bson::oid::ObjectId>("oid"), Some(&failure.oid()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn value<T: Any>(&self, key: &str) -> Option<&T> {
-        self.outcomes.value::<T>(key).ok()
+        if key == "oid" {
+            // The run has `oid` only if a stage asks for it; the failure always knows it.
+            return (&self.oid as &dyn Any).downcast_ref::<T>();
+        }
+        match ArgKey::parse(key) {
+            Some(arg) => self.outcomes.value::<T>(&arg.graph_key()).ok(),
+            None => self.outcomes.value::<T>(key).ok(),
+        }
     }
 
     /// The whole run's outcomes.
@@ -98,32 +130,33 @@ impl Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "stage `{}` (f{}) failed on {}: {}",
-            self.stage,
-            self.slot,
-            self.oid.to_hex(),
-            self.error
-        )
+        FailureText::new(&self.stage, Some(self.slot), Missed::Failed(&self.error))
+            .on(self.oid)
+            .fmt(f)
     }
 }
 
+/// Readable: the oid in hex, the error chain as text, the time in RFC 3339.
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Failure")
             .field("oid", &self.oid.to_hex())
             .field("slot", &self.slot)
             .field("stage", &self.stage)
-            .field("error", &self.error)
-            .field("at", &self.at)
+            .field("chain", &self.chain())
+            .field("at", &self.at.to_rfc3339())
             .finish_non_exhaustive()
     }
 }
 
 /// What a handler kept when it stopped the machine with
 /// [`Action::StopAndKeep`](crate::Action::StopAndKeep).
-#[derive(Clone, Debug)]
+///
+/// Prints as a short report (`{}`), renders as HTML ([`to_html`](Kept::to_html), or
+/// [`evcxr_display`](Kept::evcxr_display) in a Jupyter notebook, so that a cell ending in
+/// `machine.kept().unwrap()` shows it), and its `Debug` is readable too (times in RFC 3339,
+/// the backtrace summarized: print [`backtrace`](Kept::backtrace) for its frames).
+#[derive(Clone)]
 pub struct Kept {
     /// The event that stopped the machine.
     pub event: crate::Event,

@@ -11,8 +11,10 @@
 //!   `on_unimplemented` message names the stage, the argument and both types.
 //! - The arguments' types the key fixes are checked by conversion traits with their own
 //!   messages: [`SerializedArg`] for `_s` arguments and [`OidArg`] for `oid`.
-//! - `stage_fn!` closures choose between an infallible and a fallible stage by their return
-//!   type ([`probe`], autoref dispatch): `Result<R, E>` is fallible, `()` is refused.
+//! - `stage_fn!` closures and `#[stage]` functions choose between an infallible and a fallible
+//!   stage by their return type ([`probe`], [`Probe::of`], autoref dispatch):
+//!   `Result<R, E>` is fallible (with `E` an error, its chain kept; with `E` only `Display`,
+//!   its text), `()` is refused.
 
 use std::marker::PhantomData;
 
@@ -201,6 +203,20 @@ where
     checked(Stage::try_with_keys(slot, name.to_owned(), keys, f))
 }
 
+/// A fallible stage whose error type is only `Display`, from arguments the macro checked.
+///
+/// # Panics
+///
+/// Never, as for [`value_stage`].
+pub fn text_stage<A, R, E, F>(slot: usize, name: &'static str, keys: &[ArgKey], f: F) -> Stage
+where
+    F: StageFn<A, Result<R, E>>,
+    R: Datum,
+    E: std::fmt::Display,
+{
+    checked(Stage::text_with_keys(slot, name.to_owned(), keys, f))
+}
+
 fn checked(stage: Result<Stage, BuildError>) -> Stage {
     match stage {
         Ok(stage) => stage,
@@ -237,7 +253,7 @@ impl<R> Probe<(), R> {
     }
 }
 
-/// Highest priority (`(&&probe).__timbr_kind()` matches it by value): a `()` return.
+/// Second priority too (a `()` return is never a `Result`: no overlap): a `()` return.
 pub trait UnitKind {
     /// The unit tag.
     fn __timbr_kind(&self) -> UnitTag {
@@ -247,7 +263,9 @@ pub trait UnitKind {
 
 impl<A> UnitKind for &Probe<A, ()> {}
 
-/// Second priority: a `Result` return.
+/// First priority (`(&&&probe).__timbr_kind()` matches it by value, `Self` being
+/// `&&Probe`): a `Result` whose error converts into `Box<dyn Error + Send + Sync>` (error
+/// types, `String`, `&str`).
 pub trait ResultKind {
     /// The result tag.
     fn __timbr_kind(&self) -> ResultTag {
@@ -255,7 +273,21 @@ pub trait ResultKind {
     }
 }
 
-impl<A, R, E> ResultKind for &&Probe<A, Result<R, E>> {}
+impl<A, R, E> ResultKind for &&Probe<A, Result<R, E>> where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>
+{
+}
+
+/// Second priority (after one dereference, `Self` being `&Probe`): any other `Result` (its
+/// error must be `Display`).
+pub trait TextResultKind {
+    /// The text-result tag.
+    fn __timbr_kind(&self) -> TextResultTag {
+        TextResultTag
+    }
+}
+
+impl<A, R, E> TextResultKind for &Probe<A, Result<R, E>> {}
 
 /// Lowest priority: any other return.
 pub trait ValueKind {
@@ -270,8 +302,12 @@ impl<A, R> ValueKind for Probe<A, R> {}
 /// The closure returns a value: an infallible stage.
 pub struct ValueTag;
 
-/// The closure returns a `Result`: a fallible stage.
+/// The closure returns a `Result` whose error is an error: a fallible stage, chains kept.
 pub struct ResultTag;
+
+/// The closure returns a `Result` whose error is only `Display`: a fallible stage recording
+/// the error's text.
+pub struct TextResultTag;
 
 /// The closure returns `()`: refused.
 pub struct UnitTag;
@@ -299,6 +335,21 @@ impl ResultTag {
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         result_stage(slot, name, keys, f)
+    }
+
+    /// Refuses a function returning a `Result` through an alias not spelled `Result`.
+    pub fn plain<R: SpellOutResult + ?Sized>(self, _: PhantomData<R>) {}
+}
+
+impl TextResultTag {
+    /// [`text_stage`].
+    pub fn build<A, R, E, F>(self, slot: usize, name: &'static str, keys: &[ArgKey], f: F) -> Stage
+    where
+        F: StageFn<A, Result<R, E>>,
+        R: Datum,
+        E: std::fmt::Display,
+    {
+        text_stage(slot, name, keys, f)
     }
 
     /// Refuses a function returning a `Result` through an alias not spelled `Result`.

@@ -1,10 +1,15 @@
-//! What one datum produces: its oid, the JSON array of its serialized keys, and its failures.
+//! What one datum produces: its oid, the JSON array of its serialized keys, and its failures;
+//! how a run's outcomes become one, and the one formatter of a failure's text.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
 use bson::oid::ObjectId;
-use timbr_sched::TaskError;
+use timbr_sched::{Outcome, Outcomes, TaskError};
+
+use crate::datum::wiring::{Entry, Wiring};
+use crate::Serialized;
 
 /// The result of one datum: its oid and the JSON array `[in_s, f0_s, …, f{N-1}_s]`.
 ///
@@ -22,11 +27,14 @@ pub struct Record {
 /// A key whose value could not be serialized: its record entry is an `{"_exception": …}`
 /// object. The datum still counts as processed (no stage failed).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Unserializable {
     /// The `_s` key (`in_s`, `f2_s`…).
     pub key: String,
     /// The entry's text: the `{"_exception": …}` object.
     pub text: String,
+    /// Why the value could not be serialized: the object's `_exception` message.
+    pub message: String,
 }
 
 impl Record {
@@ -97,18 +105,11 @@ impl StageFailure {
 
 impl fmt::Display for StageFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            FailureKind::Failed(e) => {
-                write!(f, "stage `{}` (f{}) failed: {e}", self.stage, self.slot)
-            }
-            FailureKind::Skipped { upstream } => {
-                write!(
-                    f,
-                    "stage `{}` (f{}) skipped: upstream `{upstream}` failed",
-                    self.stage, self.slot
-                )
-            }
-        }
+        let missed = match &self.kind {
+            FailureKind::Failed(e) => Missed::Failed(e),
+            FailureKind::Skipped { upstream } => Missed::Skipped(upstream),
+        };
+        FailureText::new(&self.stage, Some(self.slot), missed).fmt(f)
     }
 }
 
@@ -122,4 +123,181 @@ pub enum FailureKind {
         /// The key that failed (`f1`, `in_s`, …).
         upstream: String,
     },
+}
+
+/// How a stage did not produce its value, for [`FailureText`].
+pub(crate) enum Missed<'a> {
+    /// It failed with this error.
+    Failed(&'a dyn fmt::Display),
+    /// It was skipped because this key failed first.
+    Skipped(&'a str),
+}
+
+/// The one formatter of a failure's text, wherever it shows (a record's `_exception` entry,
+/// [`StageFailure`], [`Failure`](crate::Failure), events and logs):
+/// ``stage `ratio` (f1) failed: no words``, ``stage `ratio` (f1) failed on <oid>: no words``,
+/// ``stage `tag` (f3) skipped: upstream `f1` failed``.
+pub(crate) struct FailureText<'a> {
+    stage: &'a str,
+    /// `None` for the input (`in`).
+    slot: Option<usize>,
+    oid: Option<ObjectId>,
+    missed: Missed<'a>,
+}
+
+impl<'a> FailureText<'a> {
+    pub(crate) fn new(stage: &'a str, slot: Option<usize>, missed: Missed<'a>) -> Self {
+        FailureText {
+            stage,
+            slot,
+            oid: None,
+            missed,
+        }
+    }
+
+    /// The same text, naming the datum.
+    pub(crate) fn on(mut self, oid: ObjectId) -> Self {
+        self.oid = Some(oid);
+        self
+    }
+}
+
+impl fmt::Display for FailureText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "stage `{}` ", self.stage)?;
+        match self.slot {
+            Some(slot) => write!(f, "(f{slot})")?,
+            None => f.write_str("(in)")?,
+        }
+        match self.missed {
+            Missed::Failed(e) => {
+                f.write_str(" failed")?;
+                if let Some(oid) = self.oid {
+                    write!(f, " on {}", oid.to_hex())?;
+                }
+                write!(f, ": {e}")
+            }
+            Missed::Skipped(upstream) => write!(f, " skipped: upstream `{upstream}` failed"),
+        }
+    }
+}
+
+impl Record {
+    /// The record of a run of either of `wiring`'s plans (serializing on the spot what the
+    /// plan did not).
+    pub(crate) fn assemble(wiring: &Wiring, oid: ObjectId, outcomes: &Outcomes) -> Record {
+        // One pass, no per-datum vector of texts: size the buffer from the first entry (the
+        // input's text, which empty slots repeat); it grows if stages produce longer text.
+        let mut json = String::new();
+        let mut unserializable = Vec::new();
+        let mut previous = None;
+        for (i, entry) in wiring.entries.iter().enumerate() {
+            let (text, unserialized) = resolve(wiring, entry, outcomes);
+            // Rare: a value that could not be serialized. An empty slot repeats its
+            // predecessor's entry: reported once.
+            if unserialized && previous != Some(entry.serialized) {
+                unserializable.push(Unserializable {
+                    key: wiring.graph.key(entry.serialized).to_owned(),
+                    text: text.as_str().to_owned(),
+                    message: text.exception_message().unwrap_or_default().to_owned(),
+                });
+            }
+            previous = Some(entry.serialized);
+            if i == 0 {
+                json.reserve(wiring.entries.len() * (text.len() + 1) + 2);
+                json.push('[');
+            } else {
+                json.push(',');
+            }
+            json.push_str(text.as_str());
+        }
+        if json.is_empty() {
+            json.push('[');
+        }
+        json.push(']');
+        Record {
+            oid,
+            json,
+            failures: failures(wiring, outcomes),
+            unserializable,
+        }
+    }
+}
+
+/// The text of one record entry: JSON, or an `{"_exception": …}` object.
+pub(crate) fn entry_text<'o>(
+    wiring: &Wiring,
+    entry: &Entry,
+    outcomes: &'o Outcomes,
+) -> Cow<'o, str> {
+    match resolve(wiring, entry, outcomes).0 {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_str()),
+        Cow::Owned(s) => Cow::Owned(s.into_string()),
+    }
+}
+
+/// One record entry, and whether it stands for a value that could not be serialized (rather
+/// than a value, or a stage that failed or was skipped).
+fn resolve<'o>(
+    wiring: &Wiring,
+    entry: &Entry,
+    outcomes: &'o Outcomes,
+) -> (Cow<'o, Serialized>, bool) {
+    let owned = |s: Serialized| {
+        let unserialized = s.is_exception();
+        (Cow::Owned(s), unserialized)
+    };
+    match outcomes.outcome(entry.serialized) {
+        Some(Outcome::Value(v)) => match v.downcast_ref::<Serialized>() {
+            Some(s) => (Cow::Borrowed(s), s.is_exception()),
+            None => owned(Serialized::exception(
+                "serialized value of an unexpected type",
+            )),
+        },
+        Some(Outcome::Failed(e)) => {
+            let key = wiring.graph.key(entry.serialized);
+            owned(Serialized::exception(format_args!(
+                "serializing `{key}` failed: {e}"
+            )))
+        }
+        // Skipped, or not in the plan: decide from the raw value.
+        _ => match outcomes.outcome(entry.raw) {
+            Some(Outcome::Value(v)) => owned((entry.serialize)(v)),
+            Some(other) => {
+                let (stage, slot) = match entry.owner {
+                    Some(slot) => (wiring.stage_name(slot), Some(slot)),
+                    None => ("input", None),
+                };
+                let missed = match other {
+                    Outcome::Failed(e) => Missed::Failed(e),
+                    Outcome::Skipped(s) => Missed::Skipped(s.upstream()),
+                    Outcome::Value(_) => Missed::Failed(&"no failure"),
+                };
+                let text = Serialized::exception(FailureText::new(stage, slot, missed));
+                (Cow::Owned(text), false)
+            }
+            None => (Cow::Owned(Serialized::exception("not computed")), false),
+        },
+    }
+}
+
+/// The stages that failed or were skipped in a run, in slot order.
+pub(crate) fn failures(wiring: &Wiring, outcomes: &Outcomes) -> Vec<StageFailure> {
+    let mut failures = Vec::new();
+    for (slot, stage) in wiring.stages.iter().enumerate() {
+        let Some(stage) = stage else { continue };
+        let kind = match outcomes.outcome(wiring.entries[slot + 1].raw) {
+            Some(Outcome::Failed(e)) => FailureKind::Failed(e.clone()),
+            Some(Outcome::Skipped(s)) => FailureKind::Skipped {
+                upstream: s.upstream().to_owned(),
+            },
+            _ => continue,
+        };
+        failures.push(StageFailure {
+            slot,
+            stage: Arc::clone(&stage.name),
+            kind,
+        });
+    }
+    failures
 }

@@ -15,7 +15,8 @@ use serde::Serialize;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Serialized {
     text: String,
-    exception: bool,
+    /// For an `_exception` object, its message (so that nobody parses the text back).
+    exception: Option<Box<str>>,
 }
 
 impl Serialized {
@@ -24,7 +25,7 @@ impl Serialized {
         match serde_json::to_string(value) {
             Ok(text) => Serialized {
                 text,
-                exception: false,
+                exception: None,
             },
             Err(e) => Serialized::exception(format_args!("cannot serialize: {e}")),
         }
@@ -34,16 +35,17 @@ impl Serialized {
     pub fn raw(text: String) -> Self {
         Serialized {
             text,
-            exception: false,
+            exception: None,
         }
     }
 
     /// The object `{"_exception": message}`.
     pub fn exception(message: impl fmt::Display) -> Self {
-        let text = serde_json::json!({ "_exception": message.to_string() }).to_string();
+        let message = message.to_string();
+        let text = serde_json::json!({ "_exception": message }).to_string();
         Serialized {
             text,
-            exception: true,
+            exception: Some(message.into_boxed_str()),
         }
     }
 
@@ -54,7 +56,12 @@ impl Serialized {
 
     /// Whether this stands for a failure (an `_exception` object) rather than a value.
     pub fn is_exception(&self) -> bool {
-        self.exception
+        self.exception.is_some()
+    }
+
+    /// The message of an `_exception` object (`None` for a value).
+    pub fn exception_message(&self) -> Option<&str> {
+        self.exception.as_deref()
     }
 
     /// The text, owned.
@@ -107,5 +114,6 @@ mod tests {
         let s = Serialized::exception("quote \" and newline \n");
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["_exception"], "quote \" and newline \n");
+        assert_eq!(s.exception_message(), Some("quote \" and newline \n"));
     }
 }

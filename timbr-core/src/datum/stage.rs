@@ -19,7 +19,7 @@ use crate::{ArgKey, BuildError, Datum, Serialized};
 /// | `input` | the datum | `&T` (the machine's datum type) |
 /// | `oid` | the datum's id | `&bson::oid::ObjectId` |
 /// | `f{k}` | output of slot `k` (`k` < this stage's slot) | `&` that slot's output type |
-/// | `input_s`, `oid_s`, `f{k}_s` | serialized form | `&Serialized` (derefs to `&str`) |
+/// | `input_s`, `oid_s`, `f{k}_s` | serialized form | `&str`, or `&Serialized` (which derefs to `&str` and says whether it is an `_exception`) |
 ///
 /// The [`#[stage(n)]`](macro@crate::stage) attribute and the [`stage_fn!`](crate::stage_fn)
 /// macro make stages from parameter names, with the argument mistakes caught at compile time;
@@ -87,7 +87,9 @@ impl Stage {
     ///
     /// `E` is anything that converts into `Box<dyn Error + Send + Sync>`: an error type (its
     /// `source` chain is kept, see [`Failure::chain`](crate::Failure::chain)), a `String` or a
-    /// `&str`.
+    /// `&str`. A type that is only [`Display`](fmt::Display) needs `.map_err(|e|
+    /// e.to_string())` here (a generic function cannot tell the two apart); the stage macros
+    /// ([`#[stage]`](macro@crate::stage), [`stage_fn!`](crate::stage_fn)) take it as it is.
     ///
     /// # Errors
     ///
@@ -106,6 +108,25 @@ impl Stage {
         let name = name.into();
         let keys = parse_names::<A, Result<R, E>, F>(&name, args)?;
         Stage::try_with_keys(slot, name, &keys, f)
+    }
+
+    /// A fallible stage whose error type is only [`Display`](fmt::Display) (not an `Error`):
+    /// its text is what is recorded. What the macros generate for such a type; with the plain
+    /// API, `map_err(|e| e.to_string())` does the same.
+    pub(crate) fn text_with_keys<A, R, E, F>(
+        slot: usize,
+        name: String,
+        keys: &[ArgKey],
+        f: F,
+    ) -> Result<Stage, BuildError>
+    where
+        F: StageFn<A, Result<R, E>>,
+        R: Datum,
+        E: fmt::Display,
+    {
+        let func: TaskFn =
+            Arc::new(move |a: &Args<'_>| f.call(a)?.map(Value::new).map_err(TaskError::msg));
+        Stage::assemble::<R>(slot, name, keys, F::arg_types(), func)
     }
 
     /// [`Stage::new`] with the arguments already parsed (what the macros generate).
@@ -271,6 +292,37 @@ fn parse_names<A, R, F: StageFn<A, R>>(
         .collect()
 }
 
+/// What a stage's parameter `&P` can be: a sized `Send + Sync + 'static` type, which the key
+/// holds as it is, or `str`, read from a serialized (`_s`) key's [`Serialized`] text.
+///
+/// Implemented for all of them; you never name it.
+pub trait StageParam: Send + Sync + 'static {
+    /// What the key holds for a parameter `&Self`.
+    type Held: Any + Send + Sync;
+
+    /// The parameter, from what the key holds.
+    fn from_held(held: &Self::Held) -> &Self;
+}
+
+impl<T: Any + Send + Sync> StageParam for T {
+    type Held = T;
+
+    #[inline(always)]
+    fn from_held(held: &T) -> &T {
+        held
+    }
+}
+
+/// `&str` for a serialized key: its JSON text.
+impl StageParam for str {
+    type Held = Serialized;
+
+    #[inline(always)]
+    fn from_held(held: &Serialized) -> &str {
+        held.as_str()
+    }
+}
+
 /// A function of references that a [`Stage`] can call: implemented for every
 /// `Fn(&A0, &A1, …) -> R` of up to 12 parameters.
 ///
@@ -278,7 +330,7 @@ fn parse_names<A, R, F: StageFn<A, R>>(
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a stage function",
     label = "not a stage function",
-    note = "a stage function takes at most 12 arguments, each a reference `&T` to a sized `Send + Sync + 'static` type, and returns a value (or a `Result`)"
+    note = "a stage function takes at most 12 arguments, each a reference `&T` to a sized `Send + Sync + 'static` type (or `&str` for a serialized `_s` key), and returns a value (or a `Result`)"
 )]
 pub trait StageFn<A, R>: Send + Sync + 'static {
     /// The parameter types, in order.
@@ -295,18 +347,18 @@ pub trait StageFn<A, R>: Send + Sync + 'static {
 
 macro_rules! impl_stage_fn {
     ($($A:ident $i:tt),*) => {
-        impl<F, R, $($A,)*> StageFn<($($A,)*), R> for F
+        impl<F, R, $($A,)*> StageFn<($(&'static $A,)*), R> for F
         where
             F: Fn($(&$A),*) -> R + Send + Sync + 'static,
-            $($A: Any + Send + Sync,)*
+            $($A: StageParam + ?Sized,)*
         {
             fn arg_types() -> Vec<TypeInfo> {
-                vec![$(TypeInfo::of::<$A>()),*]
+                vec![$(TypeInfo::of::<$A::Held>()),*]
             }
 
             #[allow(unused_variables, reason = "the zero-parameter case reads no arguments")]
             fn call(&self, args: &Args<'_>) -> Result<R, TaskError> {
-                Ok(self($(args.get::<$A>($i)?),*))
+                Ok(self($($A::from_held(args.get::<$A::Held>($i)?)),*))
             }
         }
     };

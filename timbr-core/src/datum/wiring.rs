@@ -1,23 +1,18 @@
-//! A machine configuration compiled: the datum graph, its plans, and how to read records off
-//! a run. Immutable; a stage change builds a new one, so a datum never sees half a change.
+//! A machine configuration compiled: the datum graph and its plans (what the record of a run
+//! is made of is `record.rs`'s business). Immutable; a stage change builds a new one, so a
+//! datum never sees half a change.
 
 use std::any::Any;
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use bson::oid::ObjectId;
 use serde::Serialize;
 use timbr_sched::{
-    Dep, Executor, Graph, GraphBuilder, Hooks, NodeId, Outcome, Outcomes, Plan, TaskFn, TypeInfo,
-    Value,
+    Dep, Executor, Graph, GraphBuilder, Hooks, NodeId, Outcomes, Plan, TaskFn, TypeInfo, Value,
 };
 
-use crate::datum::record::{FailureKind, StageFailure, Unserializable};
 use crate::datum::stage::SerializeFn;
-use crate::{ArgKey, BuildError, Datum, Record, Serialized, Stage};
-
-/// How every `_exception` entry begins.
-const EXCEPTION_PREFIX: &str = "{\"_exception\"";
+use crate::{ArgKey, BuildError, Datum, Serialized, Stage};
 
 pub(crate) struct Wiring {
     pub(crate) stages: Vec<Option<Stage>>,
@@ -181,88 +176,6 @@ impl Wiring {
         executor.execute(run, hooks)
     }
 
-    /// The record of a run of either plan (serializing on the spot what the plan did not).
-    pub(crate) fn record(&self, oid: ObjectId, outcomes: &Outcomes) -> Record {
-        // One pass, no per-datum vector of texts: size the buffer from the first entry (the
-        // input's text, which empty slots repeat); it grows if stages produce longer text.
-        let mut json = String::new();
-        let mut unserializable = Vec::new();
-        for (i, entry) in self.entries.iter().enumerate() {
-            let text = self.entry_text(entry, outcomes);
-            // Rare: an `_exception` entry, for a failed stage or a value that could not be
-            // serialized; only the second is reported here (an empty slot repeats its
-            // predecessor's entry: reported once).
-            if (i == 0 || self.entries[i - 1].serialized != entry.serialized)
-                && text.starts_with(EXCEPTION_PREFIX)
-                && self.is_unserializable(entry, outcomes)
-            {
-                unserializable.push(Unserializable {
-                    key: self.graph.key(entry.serialized).to_owned(),
-                    text: text.clone().into_owned(),
-                });
-            }
-            if i == 0 {
-                json.reserve(self.entries.len() * (text.len() + 1) + 2);
-                json.push('[');
-            } else {
-                json.push(',');
-            }
-            json.push_str(&text);
-        }
-        if json.is_empty() {
-            json.push('[');
-        }
-        json.push(']');
-        Record {
-            oid,
-            json,
-            failures: self.failures(outcomes),
-            unserializable,
-        }
-    }
-
-    pub(crate) fn entry_text<'o>(&self, entry: &Entry, outcomes: &'o Outcomes) -> Cow<'o, str> {
-        match outcomes.outcome(entry.serialized) {
-            Some(Outcome::Value(v)) => match v.downcast_ref::<Serialized>() {
-                Some(s) => Cow::Borrowed(s.as_str()),
-                None => Cow::Owned(
-                    Serialized::exception("serialized value of an unexpected type").into_string(),
-                ),
-            },
-            Some(Outcome::Failed(e)) => {
-                let key = self.graph.key(entry.serialized);
-                Cow::Owned(
-                    Serialized::exception(format_args!("serializing `{key}` failed: {e}"))
-                        .into_string(),
-                )
-            }
-            // Skipped, or not in the plan: decide from the raw value.
-            _ => match outcomes.outcome(entry.raw) {
-                Some(Outcome::Value(v)) => Cow::Owned((entry.serialize)(v).into_string()),
-                Some(other) => {
-                    Cow::Owned(Serialized::exception(self.describe(entry, other)).into_string())
-                }
-                None => Cow::Owned(Serialized::exception("not computed").into_string()),
-            },
-        }
-    }
-
-    /// Whether an entry stands for a value that could not be serialized (rather than a value,
-    /// or a stage that failed or was skipped). Only asked of `_exception` entries: it may
-    /// serialize the raw value again.
-    fn is_unserializable(&self, entry: &Entry, outcomes: &Outcomes) -> bool {
-        match outcomes.outcome(entry.serialized) {
-            Some(Outcome::Value(v)) => v
-                .downcast_ref::<Serialized>()
-                .is_none_or(Serialized::is_exception),
-            Some(Outcome::Failed(_)) => true,
-            _ => match outcomes.outcome(entry.raw) {
-                Some(Outcome::Value(v)) => (entry.serialize)(v).is_exception(),
-                _ => false,
-            },
-        }
-    }
-
     /// Each stage's slot and node, in slot order.
     pub(crate) fn stage_nodes(&self) -> impl Iterator<Item = (usize, NodeId)> + '_ {
         self.stage_nodes.iter().copied()
@@ -282,44 +195,12 @@ impl Wiring {
         self.stages.get(slot)?.as_ref().map(|s| s.name())
     }
 
-    fn describe(&self, entry: &Entry, outcome: &Outcome) -> String {
-        let (who, slot) = match entry.owner {
-            Some(slot) => (self.stage_name(slot), format!("f{slot}")),
-            None => ("input", "in".to_owned()),
-        };
-        match outcome {
-            Outcome::Failed(e) => format!("stage `{who}` ({slot}) failed: {e}"),
-            Outcome::Skipped(s) => format!("stage `{who}` ({slot}) skipped: {s}"),
-            Outcome::Value(_) => String::new(),
-        }
-    }
-
-    fn stage_name(&self, slot: usize) -> &str {
+    /// The name of the stage at `slot` (`?` for an empty slot).
+    pub(crate) fn stage_name(&self, slot: usize) -> &str {
         self.stages
             .get(slot)
             .and_then(Option::as_ref)
             .map_or("?", |s| s.name())
-    }
-
-    /// The stages that failed or were skipped, in slot order.
-    pub(crate) fn failures(&self, outcomes: &Outcomes) -> Vec<StageFailure> {
-        let mut failures = Vec::new();
-        for (slot, stage) in self.stages.iter().enumerate() {
-            let Some(stage) = stage else { continue };
-            let kind = match outcomes.outcome(self.entries[slot + 1].raw) {
-                Some(Outcome::Failed(e)) => FailureKind::Failed(e.clone()),
-                Some(Outcome::Skipped(s)) => FailureKind::Skipped {
-                    upstream: s.upstream().to_owned(),
-                },
-                _ => continue,
-            };
-            failures.push(StageFailure {
-                slot,
-                stage: Arc::clone(&stage.name),
-                kind,
-            });
-        }
-        failures
     }
 
     pub(crate) fn slots(&self) -> usize {

@@ -56,7 +56,7 @@ impl<T: Datum> Shared<T> {
         let timer = tracking.timer(wiring);
         let hooks = timer.as_ref().map(|t| t as &dyn Hooks);
         let outcomes = wiring.run(&wiring.record_plan, datum, oid, &*self.executor, hooks);
-        let record = wiring.record(oid, &outcomes);
+        let record = Record::assemble(wiring, oid, &outcomes);
         tracking.finish(wiring, oid, &outcomes);
         let report = !record.is_ok() || !record.unserializable.is_empty();
         (record, report.then_some(outcomes))
@@ -97,10 +97,7 @@ impl<T: Datum> Shared<T> {
             })));
         }
         for u in record.unserializable() {
-            let message = serde_json::from_str::<serde_json::Value>(&u.text)
-                .ok()
-                .and_then(|v| v.get("_exception")?.as_str().map(str::to_owned))
-                .unwrap_or_else(|| u.text.clone());
+            let message = u.message.clone();
             self.sup.errors.record(ErrorReport {
                 kind: ErrorKind::Serialization,
                 stage: Some(u.key.clone()),

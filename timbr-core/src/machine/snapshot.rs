@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::machine::shared::Shared;
+use crate::machine::sourcing;
 use crate::machine::supervisor::Guarded;
 use crate::observe::status::{QueueStatus, Rates, SinkReport, SourceReport, StageStatus};
 use crate::{Datum, SourceState, Status};
@@ -54,7 +55,7 @@ impl<T: Datum> Shared<T> {
                 })
             })
             .collect();
-        let source = match self.source_status.state() {
+        let source = match sourcing::shown(self.source_status.state(), &life.state) {
             SourceState::None => None,
             state => Some(SourceReport {
                 state,

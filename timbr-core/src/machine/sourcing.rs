@@ -57,12 +57,31 @@ impl<T: Datum> Machine<T> {
     }
 
     /// The source's state.
+    ///
+    /// Once the machine is no longer running, its source is not either: a source the stop
+    /// has not reached yet (its thread is joined by [`stop`](Machine::stop) or drop) shows
+    /// as [`Ready`](SourceState::Ready), which is what it will be.
     pub fn source_state(&self) -> SourceState {
-        self.shared.source_status.state()
+        shown(
+            self.shared.source_status.state(),
+            &self.shared.sup.life.state(),
+        )
     }
 
     /// How many data the current source produced.
     pub fn source_produced(&self) -> u64 {
         self.shared.source_status.produced.load(Ordering::Acquire)
+    }
+}
+
+/// The source state to show while the machine is in `machine`: what the source thread last
+/// said, except that a source is not running once its machine is not. When a handler stops the
+/// machine, the source thread is told to stop, but it notices only between two data (a
+/// blocked put checks every few milliseconds; an iterator that blocks, when it returns) and is
+/// joined only by `stop` or drop: until then it would still read "running".
+pub(crate) fn shown(source: SourceState, machine: &MachineState) -> SourceState {
+    match source {
+        SourceState::Running if *machine != MachineState::Running => SourceState::Ready,
+        other => other,
     }
 }

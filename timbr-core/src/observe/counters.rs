@@ -89,7 +89,10 @@ impl Counters {
 /// may be lower in a later snapshot than in an earlier one. Every other count only grows,
 /// and the balance always holds. [`QueueStatus::depth`](crate::observe::QueueStatus) is the
 /// queue's own length, never above its capacity.
+///
+/// Built by the machine; `Counts::default()` (all zero) is where a test of one's own starts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Counts {
     /// Data put on the queue (including those a drop policy then dropped).
     pub accepted: u64,

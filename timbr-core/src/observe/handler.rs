@@ -13,12 +13,19 @@ use crate::{Action, Event, EventKind};
 /// Decides what each [`Event`] does to the machine.
 ///
 /// Called on the thread where the event happened (a worker, the source, a caller of
-/// `try_put`, the machine's monitor), one event at a time. Keep it quick, and never call
-/// the machine's blocking methods (`stop`, `wait`) from it: return an [`Action`] instead.
+/// `try_put`, the machine's monitor), one event at a time. Keep it quick. To stop the
+/// machine, return an [`Action`]: that is what handlers are for. Calling the machine from a
+/// handler (say, through an `Arc` captured by a closure) does not deadlock, but does not
+/// block either: [`Machine::stop`](crate::Machine::stop) called from one of the machine's
+/// threads only asks the machine to stop and returns at once (with nothing), and
+/// [`Machine::wait`](crate::Machine::wait) returns the current state instead of waiting
+/// for the machine to wait for itself.
 /// A panic in a handler is caught, counted in [`ErrorCounts::handler`](crate::observe::ErrorCounts),
 /// and the event is treated as [`Action::Continue`].
 ///
 /// Closures `FnMut(&Event) -> Action` are handlers; [`and`](Handler::and) composes two.
+/// The ready-made handlers also have `and` as a method of their own, so that
+/// `Debugger.and(LogAndContinue::default())` needs no `use timbr_core::Handler`.
 pub trait Handler: Send + 'static {
     /// What to do about `event`.
     fn handle(&mut self, event: &Event) -> Action;
@@ -286,3 +293,20 @@ impl Handler for StopWhenDone {
         self.idle
     }
 }
+
+// `and` on the ready-made handlers themselves: a trait method needs its trait in scope, and a
+// fresh file composing handlers should not fail with E0599 for want of `use …::Handler`.
+// Each forwards to `Handler::and`.
+macro_rules! inherent_and {
+    ($($ty:ident $(<$($g:ident),+>)?),* $(,)?) => {$(
+        impl$(<$($g: Handler),+>)? $ty$(<$($g),+>)? {
+            /// Both handlers see every event; the more drastic action wins (see
+            /// [`Handler::and`], which this is, callable without importing [`Handler`]).
+            pub fn and<H: Handler>(self, other: H) -> Both<Self, H> {
+                Handler::and(self, other)
+            }
+        }
+    )*};
+}
+
+inherent_and!(LogAndContinue, Debugger, StageDebugger, StopWhenDone, Both<A, B>);

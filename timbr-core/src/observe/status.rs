@@ -123,10 +123,13 @@ pub(crate) mod secs {
 /// together and always agree. It serializes with serde (durations as seconds, times as RFC 3339), displays as a
 /// terminal table (`{}`), and renders as HTML ([`to_html`](Status::to_html)).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Status {
     /// The machine's name (see [`MachineBuilder::name`](crate::MachineBuilder::name)).
     pub name: String,
-    /// Where the machine is in its life.
+    /// Where the machine is in its life. In JSON, two flat fields: `"state": "failed"` and,
+    /// for a failed machine, `"reason": "…"`.
+    #[serde(flatten)]
     pub state: MachineState,
     /// Whether consumer threads are alive (agrees with `state`: true exactly when it is
     /// running or stopping).
@@ -167,8 +170,38 @@ pub struct Status {
     pub parts: Vec<DisplayPart>,
 }
 
+impl Status {
+    /// The status of a machine named `name` in `state`, taken now, with nothing counted,
+    /// queued, timed or reported yet: for status plugins' tests and for tools that build a
+    /// status of their own. Set the fields that matter afterwards (they are public).
+    pub fn new(name: impl Into<String>, state: MachineState) -> Self {
+        Status {
+            name: name.into(),
+            running: state.is_active(),
+            state,
+            taken_at: Timestamp::now(),
+            started_at: None,
+            uptime: Duration::ZERO,
+            counts: Counts::default(),
+            queue: QueueStatus::new(0, None),
+            rate: Rates::new(0.0, 0.0, Duration::ZERO),
+            current: Vec::new(),
+            last_oid: None,
+            stages: Vec::new(),
+            source: None,
+            sink: SinkReport::new(String::new(), 0),
+            errors: ErrorCounts::default(),
+            last_error: None,
+            events: BTreeMap::new(),
+            plugins: BTreeMap::new(),
+            parts: Vec::new(),
+        }
+    }
+}
+
 /// The queue's depth and capacity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct QueueStatus {
     /// Data in the queue now (`counts.queued` also counts puts still waiting for room).
     pub depth: u64,
@@ -177,6 +210,11 @@ pub struct QueueStatus {
 }
 
 impl QueueStatus {
+    /// A queue `depth` deep, of `capacity` (`None`: unbounded).
+    pub fn new(depth: u64, capacity: Option<usize>) -> Self {
+        QueueStatus { depth, capacity }
+    }
+
     /// How full the queue is, from 0 to 1 (`None` if unbounded).
     pub fn fill(&self) -> Option<f64> {
         self.capacity
@@ -187,6 +225,7 @@ impl QueueStatus {
 
 /// Throughput: data finished (processed or failed) per second.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Rates {
     /// Over the last [`window`](Rates::window).
     pub recent: f64,
@@ -197,8 +236,20 @@ pub struct Rates {
     pub window: Duration,
 }
 
+impl Rates {
+    /// `recent` data a second over the last `window`, `overall` since the start.
+    pub fn new(recent: f64, overall: f64, window: Duration) -> Self {
+        Rates {
+            recent,
+            overall,
+            window,
+        }
+    }
+}
+
 /// A datum being processed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct InFlight {
     /// The worker processing it.
     pub worker: usize,
@@ -213,8 +264,26 @@ pub struct InFlight {
     pub elapsed: Duration,
 }
 
+impl InFlight {
+    /// The datum `oid`, on `worker` since `started_at`, for `elapsed`.
+    pub fn new(
+        worker: usize,
+        oid: impl Into<String>,
+        started_at: Timestamp,
+        elapsed: Duration,
+    ) -> Self {
+        InFlight {
+            worker,
+            oid: oid.into(),
+            started_at,
+            elapsed,
+        }
+    }
+}
+
 /// One stage's statistics (cumulative for its slot, across restarts and replacements).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StageStatus {
     /// The slot.
     pub slot: usize,
@@ -237,6 +306,7 @@ pub struct StageStatus {
 /// A latency distribution in fixed buckets whose bounds are powers of two nanoseconds, from
 /// 256 ns to about 17 s: edges of the machine's own histogram, so the counts are exact.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LatencyBuckets {
     /// The sum of the timed calls.
     #[serde(with = "secs")]
@@ -257,9 +327,25 @@ pub struct LatencyBucket {
     pub count: u64,
 }
 
+impl StageStatus {
+    /// The stage `name` at `slot`, not called yet (set the counts and latency afterwards).
+    pub fn new(slot: usize, name: impl Into<String>) -> Self {
+        StageStatus {
+            slot,
+            name: name.into(),
+            calls: 0,
+            errors: 0,
+            skipped: 0,
+            latency: Latency::default(),
+            buckets: LatencyBuckets::default(),
+        }
+    }
+}
+
 /// A latency distribution, from a log-linear histogram (values within about 3 % of the true
 /// ones).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Latency {
     /// How many calls were timed (see [`Timing`](crate::Timing): by default a sample).
     pub samples: u64,
@@ -279,6 +365,7 @@ pub struct Latency {
 
 /// The source, as the status shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SourceReport {
     /// Running, exhausted, failed…
     pub state: SourceState,
@@ -286,8 +373,16 @@ pub struct SourceReport {
     pub produced: u64,
 }
 
+impl SourceReport {
+    /// A source in `state` that produced `produced` data.
+    pub fn new(state: SourceState, produced: u64) -> Self {
+        SourceReport { state, produced }
+    }
+}
+
 /// The sink, as the status shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SinkReport {
     /// Where records go ([`Sink::describe`](crate::Sink::describe): for ZeroMQ, the endpoint).
     pub description: String,
@@ -295,8 +390,19 @@ pub struct SinkReport {
     pub errors: u64,
 }
 
+impl SinkReport {
+    /// A sink described as `description` that refused `errors` records.
+    pub fn new(description: impl Into<String>, errors: u64) -> Self {
+        SinkReport {
+            description: description.into(),
+            errors,
+        }
+    }
+}
+
 /// Errors counted by kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ErrorCounts {
     /// Stage failures (errors and panics).
     pub stage: u64,
@@ -314,6 +420,7 @@ pub struct ErrorCounts {
 /// What kind of error an [`ErrorReport`] is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// A stage failed.
     Stage,
@@ -341,6 +448,7 @@ impl fmt::Display for ErrorKind {
 
 /// An error, as the status reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ErrorReport {
     /// What kind of error.
     pub kind: ErrorKind,
@@ -357,8 +465,9 @@ pub struct ErrorReport {
 }
 
 impl ErrorReport {
-    /// A report of `kind` with `message`, now, about no stage or datum in particular.
-    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    /// A report of `kind` with `message`, now, about no stage or datum in particular (set
+    /// `stage`, `slot`, `oid` or `at` afterwards).
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         ErrorReport {
             kind,
             stage: None,
@@ -372,6 +481,7 @@ impl ErrorReport {
 
 /// What a status plugin shows in the displays.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DisplayPart {
     /// The plugin's name.
     pub plugin: String,
@@ -379,4 +489,20 @@ pub struct DisplayPart {
     pub text: String,
     /// An HTML fragment for notebooks (the plugin escapes what it puts in).
     pub html: String,
+}
+
+impl DisplayPart {
+    /// What plugin `plugin` shows: `text` for the terminal table, `html` for notebooks (an
+    /// HTML fragment in which the plugin escaped what it put in).
+    pub fn new(
+        plugin: impl Into<String>,
+        text: impl Into<String>,
+        html: impl Into<String>,
+    ) -> Self {
+        DisplayPart {
+            plugin: plugin.into(),
+            text: text.into(),
+            html: html.into(),
+        }
+    }
 }

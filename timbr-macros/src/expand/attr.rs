@@ -133,15 +133,21 @@ impl Stage<'_> {
                     #[allow(dead_code)]
                     fn __timbr_return_type() {
                         #[allow(unused_imports)]
-                        use #private::{ResultKind as _, UnitKind as _, ValueKind as _};
-                        (&&#private::Probe::<(), #ty>::of())
+                        use #private::{
+                            ResultKind as _, TextResultKind as _, UnitKind as _, ValueKind as _,
+                        };
+                        (&&&#private::Probe::<(), #ty>::of())
                             .__timbr_kind()
                             .plain(::core::marker::PhantomData::<#ty>);
                     }
                 },
             ),
+            // An error type or only `Display`: chosen by autoref dispatch, as for closures.
             Ret::Result(ty) => (
-                respan(quote!(#private::result_stage), ty.span()),
+                respan(
+                    quote!((&&&#private::Probe::<(), #ty>::of()).__timbr_kind().build),
+                    ty.span(),
+                ),
                 quote_spanned!(ty.span()=> <#ty as #private::ResultOk>::Ok),
                 quote!(),
             ),
@@ -164,6 +170,10 @@ impl Stage<'_> {
                     type Output = #output;
                     type Checks = Self;
                     fn stage() -> #private::Stage {
+                        #[allow(unused_imports)]
+                        use #private::{
+                            ResultKind as _, TextResultKind as _, UnitKind as _, ValueKind as _,
+                        };
                         #constructor #call_args
                     }
                 }

@@ -4,7 +4,8 @@
 //! The closure is rebuilt with the parameter types the keys hold (`&Serialized` for `_s`,
 //! `&ObjectId` for `oid`) and converted back to what the user asked for at the top of its body;
 //! whether the stage can fail is read from what the closure returns (autoref dispatch on a
-//! `Probe` of its signature: `Result<R, E>` is fallible, `()` is refused).
+//! `Probe` of its signature: `Result<R, E>` is fallible, its error recorded with its chain if
+//! it is an error and as text if it is only `Display`; `()` is refused).
 
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
@@ -72,12 +73,12 @@ pub(crate) fn stage_fn(input: TokenStream) -> TokenStream {
     // rustc then reports what the closure returns wrong (`()`, not `Serialize`, …).
     let f = quote::format_ident!("__timbr_f");
     let dispatch = respan(
-        quote!((&&#private::probe(&#f)).__timbr_kind().build(#slot, #name, #keys, #f)),
+        quote!((&&&#private::probe(&#f)).__timbr_kind().build(#slot, #name, #keys, #f)),
         closure.or1_token.span,
     );
     quote! {{
         #[allow(unused_imports)]
-        use #private::{ResultKind as _, UnitKind as _, ValueKind as _};
+        use #private::{ResultKind as _, TextResultKind as _, UnitKind as _, ValueKind as _};
         let #f = #rebuilt;
         #dispatch
     }}

@@ -133,6 +133,7 @@ struct Counters {
 /// let reply: serde_json::Value = serde_json::from_slice(&req.recv_bytes(0)?)?;
 /// assert_eq!(reply["ok"], true);
 /// assert_eq!(reply["state"], "idle");
+/// assert_eq!(reply["status"]["state"], "idle");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Remote {

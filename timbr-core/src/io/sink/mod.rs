@@ -77,18 +77,28 @@ impl Sink for NullSink {
 
 /// Sends every record into a crossbeam channel, for another thread to read.
 ///
+/// The receiving end is a [`crossbeam_channel::Receiver`]; the crate is re-exported as
+/// [`timbr_core::crossbeam_channel`](crate::crossbeam_channel), so naming its types (to
+/// keep the receiver in a struct, wait with a timeout, or `select!` over several machines)
+/// needs no dependency of your own.
+///
 /// # Examples
 ///
 /// ```
-/// use timbr_core::{ChannelSink, Machine};
+/// use std::time::Duration;
+/// use timbr_core::crossbeam_channel::{Receiver, RecvTimeoutError};
+/// use timbr_core::{ChannelSink, Machine, Record};
 ///
-/// let (sink, records) = ChannelSink::unbounded();
+/// let (sink, records): (ChannelSink, Receiver<Record>) = ChannelSink::unbounded();
 /// let machine = Machine::<u32>::builder().sink(sink).build()?;
 /// machine.put(7);
 /// machine.start()?;
 /// let record = records.recv()?;
 /// assert_eq!(record.json(), "[7,7,7,7,7,7,7,7,7]"); // eight empty slots pass `in` through
 /// machine.stop_drain();
+/// // Nothing more was put: a wait with a timeout says so.
+/// let none = records.recv_timeout(Duration::from_millis(10));
+/// assert_eq!(none.unwrap_err(), RecvTimeoutError::Timeout);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]

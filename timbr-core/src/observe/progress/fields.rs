@@ -37,8 +37,8 @@ pub struct ProgressFields {
     /// How long the machine has run (its uptime).
     #[serde(with = "secs")]
     pub elapsed: Duration,
-    /// When the rest will be done at the current rate: `None` when finished or when nothing
-    /// is moving.
+    /// When the rest will be done at the current rate: `None` when finished, when nothing
+    /// is moving, or when the machine is not running (a stopped machine finishes nothing).
     #[serde(with = "opt_secs")]
     pub eta: Option<Duration>,
     /// Whether `done` reached `total`.
@@ -49,7 +49,8 @@ impl ProgressFields {
     /// The progress of the machine of `status` towards `total` data.
     ///
     /// The rate is `status.rate.recent`, or `status.rate.overall` when nothing finished
-    /// recently; at 100 data a second with 4,000 of 10,000 done, the ETA is one minute.
+    /// recently; at 100 data a second with 4,000 of 10,000 done, the ETA is one minute. A
+    /// machine that is not running has no ETA.
     pub fn compute(total: u64, status: &Status) -> ProgressFields {
         let c = &status.counts;
         let done = c
@@ -70,7 +71,7 @@ impl ProgressFields {
         } else {
             0.0
         };
-        let eta = if remaining == 0 || rate == 0.0 {
+        let eta = if remaining == 0 || rate == 0.0 || !status.running {
             None
         } else {
             Duration::try_from_secs_f64(remaining as f64 / rate).ok()
@@ -100,7 +101,7 @@ impl ProgressFields {
         }
     }
 
-    /// `ETA 4s`, `done`, or `ETA -` when nothing is moving.
+    /// `ETA 4s`, `done`, or `ETA -` when nothing is moving or the machine is not running.
     fn eta_text(&self) -> String {
         match self.eta {
             _ if self.finished => "done".to_owned(),

@@ -1,7 +1,8 @@
 //! How a [`Status`] looks: a plain-text table for terminals (`Display`, in `text.rs`), an HTML
 //! fragment for notebooks ([`Status::to_html`], in `html.rs`), and the evcxr Jupyter kernel's
 //! display protocol ([`Status::evcxr_display`]); `human.rs` writes durations, rates and counts
-//! for people.
+//! for people. `kept.rs` does the same for a failure a debugger kept
+//! ([`Kept`](crate::Kept), [`Failure`](crate::Failure)).
 //!
 //! Everything that comes from user data (names, messages, oids, descriptions) is cleaned of
 //! control characters in the text table, so that no stage name can move the cursor or paint
@@ -18,6 +19,7 @@ use crate::Status;
 
 mod html;
 mod human;
+mod kept;
 mod text;
 
 pub(crate) use self::human::{human_count, human_duration, human_rate, human_secs, human_span};
@@ -53,6 +55,22 @@ pub(crate) fn escape_html(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Prints `html` for the evcxr Jupyter kernel, which reads it from stdout between its content
+/// markers (`EVCXR_BEGIN_CONTENT text/html` and `EVCXR_END_CONTENT`, each on a line of its
+/// own), in one write. The fragment must have its user data escaped: [`escape_html`] also
+/// turns line breaks into references, so user data never starts a line and cannot end the
+/// content early.
+pub(crate) fn evcxr_print(html: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    // Nothing to do if stdout is closed: the display is a courtesy.
+    let _ = writeln!(
+        out,
+        "EVCXR_BEGIN_CONTENT text/html\n{html}\nEVCXR_END_CONTENT"
+    );
+    let _ = out.flush();
 }
 
 /// A latency cell: `-` when nothing was timed.

@@ -21,10 +21,20 @@ const BAR_WIDTH: usize = 10;
 /// How many in-flight data the text table lists before it says `+N more`.
 const CURRENT_SHOWN: usize = 4;
 
+/// What begins the evcxr kernel's display markers (`EVCXR_BEGIN_CONTENT`,
+/// `EVCXR_END_CONTENT`): a notebook prints the table to stdout, which the kernel reads.
+const EVCXR_MARKER: &str = "EVCXR_";
+
+/// The marker's prefix, neutralised: a word joiner (U+2060, invisible) after `EVCXR`.
+const EVCXR_NEUTRAL: &str = "EVCXR\u{2060}_";
+
 /// User data for one line of the terminal: whitespace controls become spaces, other control
-/// characters (escape sequences included) `�`; then cut to `max` characters, ending in `…`.
+/// characters (escape sequences included) `�`; the evcxr kernel's display markers get an
+/// invisible word joiner, so that a stage name or an error message quoting them cannot open
+/// or close a display in a notebook (and hang its cell); then cut to `max` characters,
+/// ending in `…`.
 fn fit(text: &str, max: usize) -> Cow<'_, str> {
-    let clean = !text.chars().any(char::is_control);
+    let clean = !text.chars().any(char::is_control) && !text.contains(EVCXR_MARKER);
     if clean && text.chars().count() <= max {
         return Cow::Borrowed(text);
     }
@@ -36,6 +46,9 @@ fn fit(text: &str, max: usize) -> Cow<'_, str> {
             c => c,
         })
         .collect();
+    if out.contains(EVCXR_MARKER) {
+        out = out.replace(EVCXR_MARKER, EVCXR_NEUTRAL);
+    }
     if out.chars().count() > max {
         out = out.chars().take(max.saturating_sub(1)).collect();
         out.push('…');
@@ -260,9 +273,13 @@ impl Status {
             lines.push(labelled("", &fit(&err.message, MESSAGE_WIDTH)));
         }
 
-        // What the plugins add.
+        // What the plugins add (their own text, but it may quote user data: no markers).
         for part in &self.parts {
-            lines.extend(part.text.lines().map(str::to_owned));
+            lines.extend(
+                part.text
+                    .lines()
+                    .map(|l| l.replace(EVCXR_MARKER, EVCXR_NEUTRAL)),
+            );
         }
         lines
     }
@@ -298,6 +315,13 @@ mod tests {
         assert_eq!(cut.chars().count(), 24);
         assert!(cut.ends_with('…'));
         assert_eq!(fit("a\nb\tc\x1b[31m", 24), "a b c\u{FFFD}[31m");
+    }
+
+    #[test]
+    fn fit_neutralises_the_evcxr_markers() {
+        let fitted = fit("EVCXR_END_CONTENT", 24);
+        assert_eq!(fitted, "EVCXR\u{2060}_END_CONTENT");
+        assert!(!fitted.contains("EVCXR_"));
     }
 
     #[test]
