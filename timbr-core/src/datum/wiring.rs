@@ -218,6 +218,7 @@ impl Wiring {
             json,
             failures: self.failures(outcomes),
             unserializable,
+            origin: None,
         }
     }
 
