@@ -49,7 +49,11 @@ impl Balance {
 
 impl fmt::Display for Balance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verdict = if self.is_balanced() { "balanced" } else { "NOT BALANCED" };
+        let verdict = if self.is_balanced() {
+            "balanced"
+        } else {
+            "NOT BALANCED"
+        };
         write!(
             f,
             "produced {} = acked {} + pending {} + unread {} + dead {}: {verdict}",
@@ -105,7 +109,11 @@ impl Fleet {
         Ok(Fleet { options, link })
     }
 
-    fn query<R>(&mut self, command: &'static str, mut op: impl FnMut(&mut Connection, &RedisOptions) -> RedisResult<R>) -> Result<R, RedisError> {
+    fn query<R>(
+        &mut self,
+        command: &'static str,
+        mut op: impl FnMut(&mut Connection, &RedisOptions) -> RedisResult<R>,
+    ) -> Result<R, RedisError> {
         let o = &self.options;
         self.link
             .once(&mut |con| op(con, o))
@@ -121,22 +129,27 @@ impl Fleet {
         self.query("XINFO", |con, o| {
             // One transaction: every counter moves atomically with the entries it counts
             // (acknowledgements in a script, dead letters and re-queues in transactions).
-            let (stream, groups, acked, requeued, dead): (Value, Value, Option<u64>, Option<u64>, u64) =
-                redis::pipe()
-                    .atomic()
-                    .cmd("XINFO")
-                    .arg("STREAM")
-                    .arg(&o.stream)
-                    .cmd("XINFO")
-                    .arg("GROUPS")
-                    .arg(&o.stream)
-                    .cmd("GET")
-                    .arg(o.acked_key())
-                    .cmd("GET")
-                    .arg(o.requeued_key())
-                    .cmd("XLEN")
-                    .arg(o.dead_stream())
-                    .query(con)?;
+            let (stream, groups, acked, requeued, dead): (
+                Value,
+                Value,
+                Option<u64>,
+                Option<u64>,
+                u64,
+            ) = redis::pipe()
+                .atomic()
+                .cmd("XINFO")
+                .arg("STREAM")
+                .arg(&o.stream)
+                .cmd("XINFO")
+                .arg("GROUPS")
+                .arg(&o.stream)
+                .cmd("GET")
+                .arg(o.acked_key())
+                .cmd("GET")
+                .arg(o.requeued_key())
+                .cmd("XLEN")
+                .arg(o.dead_stream())
+                .query(con)?;
             let added = match stream {
                 Value::Array(kv) => kv
                     .chunks(2)
@@ -145,7 +158,9 @@ impl Fleet {
                     .unwrap_or(0),
                 _ => 0,
             };
-            let group = parse_groups(groups)?.into_iter().find(|g| g.name == o.group);
+            let group = parse_groups(groups)?
+                .into_iter()
+                .find(|g| g.name == o.group);
             let (pending, unread) = group.map_or((0, added), |g| (g.pending, g.lag.unwrap_or(0)));
             Ok(Balance {
                 produced: added.saturating_sub(requeued.unwrap_or(0)),
@@ -200,7 +215,11 @@ impl Fleet {
     /// datum field to put back; [`RedisError::Command`] if Redis refused.
     pub fn requeue(&mut self, dead_id: &str) -> Result<String, RedisError> {
         let found: StreamRangeReply = self.query("XRANGE", |con, o| {
-            redis::cmd("XRANGE").arg(o.dead_stream()).arg(dead_id).arg(dead_id).query(con)
+            redis::cmd("XRANGE")
+                .arg(o.dead_stream())
+                .arg(dead_id)
+                .arg(dead_id)
+                .query(con)
         })?;
         let raw = found
             .ids
@@ -261,13 +280,23 @@ impl Fleet {
         let mut from = "-".to_owned();
         loop {
             let page: StreamRangeReply = self.query("XRANGE", |con, _| {
-                redis::cmd("XRANGE").arg(stream).arg(&from).arg("+").arg("COUNT").arg(SCAN).query(con)
+                redis::cmd("XRANGE")
+                    .arg(stream)
+                    .arg(&from)
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(SCAN)
+                    .query(con)
             })?;
             let Some(last) = page.ids.last() else { break };
             from = format!("({}", last.id);
             for e in &page.ids {
                 records += 1;
-                let origin = e.map.get(record_fields::ORIGIN).map(entry::text).unwrap_or_default();
+                let origin = e
+                    .map
+                    .get(record_fields::ORIGIN)
+                    .map(entry::text)
+                    .unwrap_or_default();
                 *seen.entry(origin).or_default() += 1;
             }
         }
@@ -286,4 +315,3 @@ impl Fleet {
         &self.options
     }
 }
-

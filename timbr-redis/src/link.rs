@@ -61,7 +61,10 @@ impl Link {
     }
 
     /// Runs `op` once on the connection (reconnecting first if it was lost).
-    pub(crate) fn once<R>(&mut self, op: &mut impl FnMut(&mut Connection) -> RedisResult<R>) -> RedisResult<R> {
+    pub(crate) fn once<R>(
+        &mut self,
+        op: &mut impl FnMut(&mut Connection) -> RedisResult<R>,
+    ) -> RedisResult<R> {
         if self.con.is_none() {
             self.con = Some(connect(&self.client)?);
         }

@@ -171,13 +171,19 @@ impl RedisOptions {
             return bad("stream, group and consumer names must not be empty".into());
         }
         if !(1..=MAX_CAPACITY).contains(&self.capacity) {
-            return bad(format!("capacity {} not in 1..={MAX_CAPACITY}", self.capacity));
+            return bad(format!(
+                "capacity {} not in 1..={MAX_CAPACITY}",
+                self.capacity
+            ));
         }
         if !(1..=MAX_BATCH).contains(&self.batch) || !(1..=MAX_BATCH).contains(&self.check_every) {
             return bad(format!("batch and check_every must be in 1..={MAX_BATCH}"));
         }
         if !(2..=1000).contains(&self.max_deliveries) {
-            return bad(format!("max_deliveries {} not in 2..=1000", self.max_deliveries));
+            return bad(format!(
+                "max_deliveries {} not in 2..=1000",
+                self.max_deliveries
+            ));
         }
         if self.block.is_zero() || self.block > Duration::from_secs(10) {
             return bad("block must be in (0, 10 s]".into());
@@ -185,7 +191,9 @@ impl RedisOptions {
         if self.claim_after < Duration::from_millis(10) {
             return bad("claim_after must be at least 10 ms".into());
         }
-        if self.backoff_max < Duration::from_millis(10) || self.backoff_max > Duration::from_secs(60) {
+        if self.backoff_max < Duration::from_millis(10)
+            || self.backoff_max > Duration::from_secs(60)
+        {
             return bad("backoff_max must be in [10 ms, 60 s]".into());
         }
         Ok(())

@@ -56,7 +56,12 @@ struct State {
 }
 
 impl Outbox {
-    pub(crate) fn new(link: Link, health: Arc<Health>, target: Option<AckTarget>, flush_at: usize) -> Self {
+    pub(crate) fn new(
+        link: Link,
+        health: Arc<Health>,
+        target: Option<AckTarget>,
+        flush_at: usize,
+    ) -> Self {
         Outbox {
             state: Mutex::new(State {
                 link,

@@ -34,7 +34,11 @@ impl<T: Send + 'static> StatusPlugin for RedisStatus<T> {
         let r = self.queue.report();
         let g = &r.group_info;
         let lag = g.lag.map_or_else(|| "?".to_owned(), |l| l.to_string());
-        let link = if r.connected { "connected" } else { "DISCONNECTED" };
+        let link = if r.connected {
+            "connected"
+        } else {
+            "DISCONNECTED"
+        };
         let text = format!(
             "redis {}/{} as {}: {link}, {} outages\n  stream {} | lag {lag} | pending {} | consumers {} | dead {}\n  mine: acked {} | redelivered {} | claimed {} | dead-lettered {} ({} undecodable) | put {}",
             r.stream, r.group, r.consumer, r.outages, g.stream_length, g.pending, g.consumers,
@@ -50,5 +54,7 @@ impl<T: Send + 'static> StatusPlugin for RedisStatus<T> {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

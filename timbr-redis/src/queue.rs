@@ -90,7 +90,12 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
             group: options.group.clone(),
             counter: options.acked_key(),
         };
-        let outbox = Outbox::new(open("outbox")?, Arc::clone(&health), Some(target), options.batch);
+        let outbox = Outbox::new(
+            open("outbox")?,
+            Arc::clone(&health),
+            Some(target),
+            options.batch,
+        );
         Ok(RedisQueue {
             inner: Arc::new(Inner {
                 buffer: Mutex::new(VecDeque::with_capacity(options.batch)),
@@ -168,7 +173,12 @@ impl<T> RedisQueue<T> {
         self.inner.outbox.flush(None);
     }
 
-    fn put_one(&self, bytes: &[u8], give_up: &dyn Fn() -> bool, wait_room: Option<Option<Instant>>) -> bool {
+    fn put_one(
+        &self,
+        bytes: &[u8],
+        give_up: &dyn Fn() -> bool,
+        wait_room: Option<Option<Instant>>,
+    ) -> bool {
         let o = &self.inner.options;
         let mut writer = self.inner.writer.lock();
         let mut wait = Duration::from_millis(1);

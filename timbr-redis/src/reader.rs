@@ -121,7 +121,14 @@ impl<T: DeserializeOwned> Reader<T> {
     }
 
     /// Decodes `entry` into `out`, or dead-letters it if it cannot be decoded.
-    fn accept(&mut self, o: &RedisOptions, health: &Health, entry: StreamId, deliveries: u64, out: &mut VecDeque<Delivery<T>>) {
+    fn accept(
+        &mut self,
+        o: &RedisOptions,
+        health: &Health,
+        entry: StreamId,
+        deliveries: u64,
+        out: &mut VecDeque<Delivery<T>>,
+    ) {
         match entry::decode::<T>(&entry.map) {
             Ok(datum) => out.push_back(Delivery::with_id(datum, DeliveryId::new(entry.id))),
             Err(reason) => {
@@ -133,7 +140,13 @@ impl<T: DeserializeOwned> Reader<T> {
 
     /// The oldest pending entry matching: this `id`, or this `consumer`'s, or idle for
     /// `idle_ms` and not this consumer's.
-    fn pending_one(&mut self, o: &RedisOptions, id: Option<&str>, consumer: Option<&str>, idle_ms: Option<u64>) -> Option<Stale> {
+    fn pending_one(
+        &mut self,
+        o: &RedisOptions,
+        id: Option<&str>,
+        consumer: Option<&str>,
+        idle_ms: Option<u64>,
+    ) -> Option<Stale> {
         // Another consumer's stale entries may hide behind ours (still in our buffer).
         let count = if idle_ms.is_some() { 64 } else { 1 };
         let reply: StreamPendingCountReply = self.link.run(&NEVER, |con| {
@@ -163,7 +176,14 @@ impl<T: DeserializeOwned> Reader<T> {
 
     /// Delivers a stale entry again (claiming it), or dead-letters it if it was delivered
     /// `max_deliveries` times already.
-    fn redeliver(&mut self, o: &RedisOptions, health: &Health, stale: Stale, min_idle: u64, out: &mut VecDeque<Delivery<T>>) {
+    fn redeliver(
+        &mut self,
+        o: &RedisOptions,
+        health: &Health,
+        stale: Stale,
+        min_idle: u64,
+        out: &mut VecDeque<Delivery<T>>,
+    ) {
         if stale.deliveries >= o.max_deliveries {
             let entry = self.read_one(o, &stale.id);
             let reason = format!(
@@ -203,7 +223,11 @@ impl<T: DeserializeOwned> Reader<T> {
         let found: Option<StreamId> = self
             .link
             .run(&NEVER, |con| {
-                let v: Value = redis::cmd("XRANGE").arg(&o.stream).arg(id).arg(id).query(con)?;
+                let v: Value = redis::cmd("XRANGE")
+                    .arg(&o.stream)
+                    .arg(id)
+                    .arg(id)
+                    .query(con)?;
                 Ok(claimed_entries(v)?.into_iter().next())
             })
             .flatten();
@@ -214,7 +238,14 @@ impl<T: DeserializeOwned> Reader<T> {
     }
 
     /// Moves an entry to the dead-letter stream and acknowledges it, in one transaction.
-    fn dead_letter(&mut self, o: &RedisOptions, health: &Health, entry: &StreamId, deliveries: u64, reason: String) {
+    fn dead_letter(
+        &mut self,
+        o: &RedisOptions,
+        health: &Health,
+        entry: &StreamId,
+        deliveries: u64,
+        reason: String,
+    ) {
         let dead = o.dead_stream();
         let _: Option<()> = self.link.run(&NEVER, |con| {
             let mut pipe = redis::pipe();
@@ -233,10 +264,16 @@ impl<T: DeserializeOwned> Reader<T> {
                 .arg(deliveries);
             match entry.map.get(entry::DATUM_FIELD) {
                 Some(Value::BulkString(raw)) => add.arg(dead_fields::DATUM).arg(raw.as_slice()),
-                _ => add.arg(dead_fields::FIELDS).arg(entry::fields_json(&entry.map)),
+                _ => add
+                    .arg(dead_fields::FIELDS)
+                    .arg(entry::fields_json(&entry.map)),
             };
             add.ignore();
-            pipe.cmd("XACK").arg(&o.stream).arg(&o.group).arg(&entry.id).ignore();
+            pipe.cmd("XACK")
+                .arg(&o.stream)
+                .arg(&o.group)
+                .arg(&entry.id)
+                .ignore();
             pipe.query(con)
         });
         Health::add(&health.dead_lettered, 1);
@@ -262,7 +299,10 @@ fn claimed_entries(v: Value) -> RedisResult<Vec<StreamId>> {
     let Value::Array(items) = v else {
         return Ok(Vec::new());
     };
-    let live: Vec<Value> = items.into_iter().filter(|i| !matches!(i, Value::Nil)).collect();
+    let live: Vec<Value> = items
+        .into_iter()
+        .filter(|i| !matches!(i, Value::Nil))
+        .collect();
     let reply: redis::streams::StreamRangeReply = redis::from_redis_value(&Value::Array(live))?;
     Ok(reply.ids)
 }
@@ -368,13 +408,20 @@ pub(crate) fn parse_groups(reply: Value) -> RedisResult<Vec<Group>> {
 fn trim(con: &mut Connection, o: &RedisOptions) -> RedisResult<()> {
     let mut keep: Option<(u64, u64)> = None;
     for group in groups(con, &o.stream)? {
-        let summary: Value = redis::cmd("XPENDING").arg(&o.stream).arg(&group.name).query(con)?;
+        let summary: Value = redis::cmd("XPENDING")
+            .arg(&o.stream)
+            .arg(&group.name)
+            .query(con)?;
         let oldest_pending = match &summary {
-            Value::Array(v) if v.len() >= 2 && !matches!(v[1], Value::Nil) => Some(entry::text(&v[1])),
+            Value::Array(v) if v.len() >= 2 && !matches!(v[1], Value::Nil) => {
+                Some(entry::text(&v[1]))
+            }
             _ => None,
         };
         let needed = oldest_pending.unwrap_or(group.last_delivered);
-        let Some(id) = parse_id(&needed) else { return Ok(()) };
+        let Some(id) = parse_id(&needed) else {
+            return Ok(());
+        };
         keep = Some(keep.map_or(id, |k| k.min(id)));
     }
     if let Some((ms, seq)) = keep {

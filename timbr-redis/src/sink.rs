@@ -40,10 +40,20 @@ impl RedisSink {
         let health = Health::new();
         let link = Link::open(url, Arc::clone(&health), "sink", Duration::from_secs(2))?;
         let outbox = Outbox::new(link, health, None, 1);
-        Ok(RedisSink::on_outbox(Arc::new(outbox), stream.into(), String::new(), true))
+        Ok(RedisSink::on_outbox(
+            Arc::new(outbox),
+            stream.into(),
+            String::new(),
+            true,
+        ))
     }
 
-    pub(crate) fn on_outbox(outbox: Arc<Outbox>, stream: String, consumer: String, each: bool) -> Self {
+    pub(crate) fn on_outbox(
+        outbox: Arc<Outbox>,
+        stream: String,
+        consumer: String,
+        each: bool,
+    ) -> Self {
         RedisSink {
             outbox,
             stream: stream.into(),

@@ -38,7 +38,13 @@ impl Writer {
 
     /// Whether `n` more entries fit. `Err` when Redis could not be asked (only with
     /// `once`: otherwise it retries until `give_up`).
-    pub(crate) fn room(&mut self, o: &RedisOptions, health: &Health, n: usize, give_up: &dyn Fn() -> bool) -> Option<bool> {
+    pub(crate) fn room(
+        &mut self,
+        o: &RedisOptions,
+        health: &Health,
+        n: usize,
+        give_up: &dyn Fn() -> bool,
+    ) -> Option<bool> {
         let cap = o.capacity as u64;
         if !self.measured || self.since_check >= o.check_every || self.estimate + n as u64 > cap {
             let size = self.link.run(give_up, |con| measure(con, o, health))?;
@@ -56,7 +62,12 @@ impl Writer {
     }
 
     /// Appends encoded data, in one round trip.
-    pub(crate) fn xadd(&mut self, o: &RedisOptions, data: &[Vec<u8>], give_up: &dyn Fn() -> bool) -> Option<()> {
+    pub(crate) fn xadd(
+        &mut self,
+        o: &RedisOptions,
+        data: &[Vec<u8>],
+        give_up: &dyn Fn() -> bool,
+    ) -> Option<()> {
         self.link.run(give_up, |con| {
             let mut pipe = redis::pipe();
             for d in data {

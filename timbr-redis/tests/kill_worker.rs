@@ -20,26 +20,51 @@ fn a_worker_killed_mid_run_loses_nothing() {
             dir,
             name,
             &args(&[
-                "work", "--url", &url, "--stream", "tweets", "--results", "results",
-                "--consumer", name, "--claim-after-ms", "1000", "--until-done", &N.to_string(),
+                "work",
+                "--url",
+                &url,
+                "--stream",
+                "tweets",
+                "--results",
+                "results",
+                "--consumer",
+                name,
+                "--claim-after-ms",
+                "1000",
+                "--until-done",
+                &N.to_string(),
             ]),
         )
     };
     let mut producer = fleet(
         dir,
         "producer",
-        &args(&["produce", "--url", &url, "--stream", "tweets", "--count", &N.to_string(), "--capacity", "20000"]),
+        &args(&[
+            "produce",
+            "--url",
+            &url,
+            "--stream",
+            "tweets",
+            "--count",
+            &N.to_string(),
+            "--capacity",
+            "20000",
+        ]),
     );
     let mut w1 = worker("w1");
     let mut w2 = worker("w2");
     let mut w3 = worker("w3");
 
-    until("a third of the records", || xlen(&mut con, "results") >= N / 3);
+    until("a third of the records", || {
+        xlen(&mut con, "results") >= N / 3
+    });
     w2.kill().unwrap(); // SIGKILL
     w2.wait().unwrap();
     // What it had fetched and not acknowledged: the most that can be processed twice.
     let at_kill = pending_of(&mut con, "tweets", "w2");
-    until("two thirds of the records", || xlen(&mut con, "results") >= 2 * N / 3);
+    until("two thirds of the records", || {
+        xlen(&mut con, "results") >= 2 * N / 3
+    });
     let mut w2 = worker("w2"); // the same consumer, restarted
 
     assert!(wait(&mut producer), "the producer failed");
@@ -51,11 +76,17 @@ fn a_worker_killed_mid_run_loses_nothing() {
     assert_eq!(ids.len() as u64, N, "every tweet has a record");
     assert!((0..N).all(|i| ids.contains_key(&i)));
     let duplicates: u64 = ids.values().map(|n| n - 1).sum();
-    assert!(duplicates <= at_kill, "{duplicates} duplicates, {at_kill} pending at the kill");
+    assert!(
+        duplicates <= at_kill,
+        "{duplicates} duplicates, {at_kill} pending at the kill"
+    );
 
     let mut fleet = Fleet::connect(RedisOptions::new(url.clone(), "tweets")).unwrap();
     let results = fleet.results("results").unwrap();
-    assert_eq!(results.duplicates, duplicates, "duplicates are counted, by origin");
+    assert_eq!(
+        results.duplicates, duplicates,
+        "duplicates are counted, by origin"
+    );
     let balance = fleet.balance().unwrap();
     assert!(balance.is_balanced(), "{balance}");
     assert_eq!((balance.produced, balance.acked), (N, N));

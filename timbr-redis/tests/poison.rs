@@ -24,17 +24,40 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
             dir,
             name,
             &args(&[
-                "work", "--url", &url, "--stream", "tweets", "--results", "results",
-                "--consumer", name, "--claim-after-ms", "300", "--batch", "64",
-                "--max-deliveries", &MAX_DELIVERIES.to_string(),
-                "--abort-on", &POISON.to_string(), "--until-done", &N.to_string(),
+                "work",
+                "--url",
+                &url,
+                "--stream",
+                "tweets",
+                "--results",
+                "results",
+                "--consumer",
+                name,
+                "--claim-after-ms",
+                "300",
+                "--batch",
+                "64",
+                "--max-deliveries",
+                &MAX_DELIVERIES.to_string(),
+                "--abort-on",
+                &POISON.to_string(),
+                "--until-done",
+                &N.to_string(),
             ]),
         )
     };
     let mut producer = fleet(
         dir,
         "producer",
-        &args(&["produce", "--url", &url, "--stream", "tweets", "--count", &N.to_string()]),
+        &args(&[
+            "produce",
+            "--url",
+            &url,
+            "--stream",
+            "tweets",
+            "--count",
+            &N.to_string(),
+        ]),
     );
     assert!(wait(&mut producer));
 
@@ -61,7 +84,10 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(deaths >= 1, "the poison killed a worker at least once");
-    assert!(deaths as u64 <= MAX_DELIVERIES, "{deaths} deaths for {MAX_DELIVERIES} deliveries");
+    assert!(
+        deaths as u64 <= MAX_DELIVERIES,
+        "{deaths} deaths for {MAX_DELIVERIES} deliveries"
+    );
 
     let mut fleet = Fleet::connect(RedisOptions::new(url.clone(), "tweets")).unwrap();
     let dead = fleet.dead_letters(10).unwrap();
@@ -69,14 +95,21 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
     let datum: serde_json::Value = serde_json::from_str(dead[0].datum.as_deref().unwrap()).unwrap();
     assert_eq!(datum["id"], POISON);
     assert_eq!(dead[0].deliveries, MAX_DELIVERIES);
-    assert!(dead[0].reason.contains("without an acknowledgement"), "{}", dead[0].reason);
+    assert!(
+        dead[0].reason.contains("without an acknowledgement"),
+        "{}",
+        dead[0].reason
+    );
 
     let ids = result_ids(&mut con, "results");
     assert!(!ids.contains_key(&POISON));
     assert_eq!(ids.len() as u64, N - 1, "every other datum is processed");
     let balance = fleet.balance().unwrap();
     assert!(balance.is_balanced(), "{balance}");
-    assert_eq!((balance.acked, balance.dead, balance.pending), (N - 1, 1, 0));
+    assert_eq!(
+        (balance.acked, balance.dead, balance.pending),
+        (N - 1, 1, 0)
+    );
 
     // Re-queued from the command line's library: back on the stream, out of the dead letters.
     fleet.requeue(&dead[0].dead_id).unwrap();

@@ -56,7 +56,9 @@ struct Args {
 
 fn parse() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
-    let command = it.next().ok_or("a command: produce, work, balance, dead or results")?;
+    let command = it
+        .next()
+        .ok_or("a command: produce, work, balance, dead or results")?;
     let mut flags = HashMap::new();
     let mut rest = Vec::new();
     while let Some(a) = it.next() {
@@ -67,18 +69,27 @@ fn parse() -> Result<Args, String> {
             rest.push(a);
         }
     }
-    Ok(Args { command, rest, flags })
+    Ok(Args {
+        command,
+        rest,
+        flags,
+    })
 }
 
 impl Args {
     fn text(&self, name: &str) -> Result<String, String> {
-        self.flags.get(name).cloned().ok_or(format!("--{name} is required"))
+        self.flags
+            .get(name)
+            .cloned()
+            .ok_or(format!("--{name} is required"))
     }
 
     fn num<N: std::str::FromStr>(&self, name: &str, default: N) -> Result<N, String> {
         match self.flags.get(name) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| format!("--{name}: `{v}` is not a number")),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{name}: `{v}` is not a number")),
         }
     }
 
@@ -115,11 +126,17 @@ fn run(args: Args) -> Result<ExitCode, String> {
         "balance" => {
             let b = fleet(&args)?.balance().map_err(chain)?;
             println!("{b}");
-            Ok(if b.is_balanced() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if b.is_balanced() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         "dead" => dead(&args),
         "results" => {
-            let r = fleet(&args)?.results(&args.text("results")?).map_err(chain)?;
+            let r = fleet(&args)?
+                .results(&args.text("results")?)
+                .map_err(chain)?;
             println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
             Ok(ExitCode::SUCCESS)
         }
@@ -146,7 +163,9 @@ fn produce(args: &Args) -> Result<ExitCode, String> {
     let start: u64 = args.num("start", 0)?;
     let count: u64 = args.num("count", 10_000)?;
     let t = Instant::now();
-    queue.put_all((start..start + count).map(tweet)).map_err(chain)?;
+    queue
+        .put_all((start..start + count).map(tweet))
+        .map_err(chain)?;
     let secs = t.elapsed().as_secs_f64();
     println!(
         "{{\"produced\":{count},\"seconds\":{secs:.3},\"per_second\":{:.0}}}",
@@ -161,11 +180,20 @@ fn work(args: &Args) -> Result<ExitCode, String> {
         RedisEvent::Claimed { .. } => {}
         other => eprintln!("event: {other:?}"),
     });
-    let abort_on: Option<u64> = args.flags.get("abort-on").map(|v| v.parse()).transpose().map_err(|_| "--abort-on: not a number")?;
-    let words = Stage::new(0, "words", ["input"], |t: &Tweet| t.text.split_whitespace().count())
-        .map_err(chain)?;
+    let abort_on: Option<u64> = args
+        .flags
+        .get("abort-on")
+        .map(|v| v.parse())
+        .transpose()
+        .map_err(|_| "--abort-on: not a number")?;
+    let words = Stage::new(0, "words", ["input"], |t: &Tweet| {
+        t.text.split_whitespace().count()
+    })
+    .map_err(chain)?;
     let checksum = Stage::new(1, "checksum", ["input"], |t: &Tweet| {
-        t.text.bytes().fold(0_u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        t.text
+            .bytes()
+            .fold(0_u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
     })
     .map_err(chain)?;
     let poison = Stage::new(2, "poison", ["input"], move |t: &Tweet| {
@@ -186,7 +214,12 @@ fn work(args: &Args) -> Result<ExitCode, String> {
         .build()
         .map_err(chain)?;
     machine.start().map_err(chain)?;
-    let until: Option<u64> = args.flags.get("until-done").map(|v| v.parse()).transpose().map_err(|_| "--until-done: not a number")?;
+    let until: Option<u64> = args
+        .flags
+        .get("until-done")
+        .map(|v| v.parse())
+        .transpose()
+        .map_err(|_| "--until-done: not a number")?;
     let every = Duration::from_millis(args.num("status-every-ms", 0)?);
     let mut fleet = fleet(args)?;
     let mut last_status = Instant::now();
@@ -207,7 +240,10 @@ fn work(args: &Args) -> Result<ExitCode, String> {
     }
     machine.stop(StopMode::Drain);
     let status = machine.status();
-    println!("{}", serde_json::to_string(&status).map_err(|e| e.to_string())?);
+    println!(
+        "{}",
+        serde_json::to_string(&status).map_err(|e| e.to_string())?
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -224,7 +260,11 @@ fn dead(args: &Args) -> Result<ExitCode, String> {
             println!("{}", fleet.requeue(id).map_err(chain)?);
         }
         Some("requeue-all") => println!("{}", fleet.requeue_all().map_err(chain)?),
-        Some(other) => return Err(format!("dead: unknown `{other}` (list, requeue, requeue-all)")),
+        Some(other) => {
+            return Err(format!(
+                "dead: unknown `{other}` (list, requeue, requeue-all)"
+            ))
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

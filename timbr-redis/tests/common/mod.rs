@@ -56,12 +56,21 @@ impl Server {
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .arg("--dir")
             .arg(&self.dir)
-            .args(["--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
             .args(["--daemonize", "no", "--protected-mode", "yes"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server must be installed (apt-get install redis-server; .ci/test does it)");
+            .expect(
+                "redis-server must be installed (apt-get install redis-server; .ci/test does it)",
+            );
         self.child = Some(child);
         // Ready when it answers PING (and has loaded its AOF: LOADING errors until then).
         let deadline = Instant::now() + PATIENCE;
@@ -72,7 +81,10 @@ impl Server {
             if ok.is_ok() {
                 return;
             }
-            assert!(Instant::now() < deadline, "redis-server did not come up: {ok:?}");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not come up: {ok:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -146,7 +158,10 @@ pub fn until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// The tweet ids in the records of a results stream, with how often each appears.
-pub fn result_ids(con: &mut redis::Connection, stream: &str) -> std::collections::HashMap<u64, u64> {
+pub fn result_ids(
+    con: &mut redis::Connection,
+    stream: &str,
+) -> std::collections::HashMap<u64, u64> {
     let mut ids = std::collections::HashMap::new();
     let mut from = "-".to_owned();
     loop {
@@ -163,7 +178,9 @@ pub fn result_ids(con: &mut redis::Connection, stream: &str) -> std::collections
         for e in &page.ids {
             let record: String = redis::from_redis_value(&e.map["record"]).unwrap();
             let array: Vec<serde_json::Value> = serde_json::from_str(&record).unwrap();
-            let id = array[0]["id"].as_u64().expect("the record's `in` is a tweet");
+            let id = array[0]["id"]
+                .as_u64()
+                .expect("the record's `in` is a tweet");
             *ids.entry(id).or_default() += 1;
         }
     }
