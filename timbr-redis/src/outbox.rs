@@ -106,30 +106,17 @@ impl Outbox {
         if state.ops.is_empty() {
             return true;
         }
+        // Every record first, then every acknowledgement, in one transaction: an ack only
+        // ever moves after the record it was buffered behind, so the rule still holds, and
+        // the acks go out as one script call per thousand.
         let mut pipe = redis::pipe();
         pipe.atomic();
         let mut written = 0_u64;
         let mut acks: Vec<&str> = Vec::new();
-        let target = self.target.as_ref();
-        let push_acks = |pipe: &mut redis::Pipeline, acks: &mut Vec<&str>| {
-            if let Some(t) = target {
-                for chunk in acks.chunks(ACKS_PER_CALL) {
-                    pipe.cmd("EVAL")
-                        .arg(ACK_SCRIPT)
-                        .arg(2)
-                        .arg(&t.stream)
-                        .arg(&t.counter)
-                        .arg(&t.group)
-                        .arg(chunk);
-                }
-            }
-            acks.clear();
-        };
         for op in &state.ops {
             match op {
                 Op::Ack(id) => acks.push(id),
                 Op::Add { stream, fields } => {
-                    push_acks(&mut pipe, &mut acks);
                     let cmd = pipe.cmd("XADD").arg(&**stream).arg("*");
                     for (k, v) in fields {
                         cmd.arg(*k).arg(v);
@@ -139,7 +126,17 @@ impl Outbox {
                 }
             }
         }
-        push_acks(&mut pipe, &mut acks);
+        if let Some(t) = &self.target {
+            for chunk in acks.chunks(ACKS_PER_CALL) {
+                pipe.cmd("EVAL")
+                    .arg(ACK_SCRIPT)
+                    .arg(2)
+                    .arg(&t.stream)
+                    .arg(&t.counter)
+                    .arg(&t.group)
+                    .arg(chunk);
+            }
+        }
         let give_up = || deadline.is_some_and(|d| Instant::now() >= d);
         let replies: Option<Vec<Value>> = state.link.run(&give_up, |con| pipe.query(con));
         state.ops.clear();

@@ -5,6 +5,7 @@
 //! timbr-fleet work    --url U --stream S --results R [--consumer C] [--workers W]
 //!                     [--claim-after-ms MS] [--max-deliveries N] [--batch B]
 //!                     [--until-done N] [--abort-on ID] [--status-every-ms MS]
+//!                     [--stages tweet|identity8|cpu] [--cpu-us US]
 //! timbr-fleet balance --url U --stream S         exit 1 if the accounts do not add up
 //! timbr-fleet dead    --url U --stream S [list | requeue DEAD_ID | requeue-all]
 //! timbr-fleet results --url U --stream S --results R
@@ -204,13 +205,33 @@ fn work(args: &Args) -> Result<ExitCode, String> {
         t.id
     })
     .map_err(chain)?;
+    // A CPU-bound stage for scaling measurements: about `cpu_us` microseconds of arithmetic.
+    let cpu_us: u64 = args.num("cpu-us", 50)?;
+    let spin = Stage::new(3, "spin", ["input"], move |t: &Tweet| {
+        let end = Instant::now() + Duration::from_micros(cpu_us);
+        let mut h = t.id;
+        while Instant::now() < end {
+            for _ in 0..64 {
+                h = h.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            }
+        }
+        h
+    })
+    .map_err(chain)?;
+    let stages = match args.flags.get("stages").map_or("tweet", String::as_str) {
+        // Eight empty slots: the cost of the queue, the sink and the machine alone.
+        "identity8" => vec![],
+        "tweet" => vec![words, checksum, poison],
+        "cpu" => vec![words, checksum, poison, spin],
+        other => return Err(format!("--stages: `{other}` is not identity8, tweet or cpu")),
+    };
     let machine = Machine::<Tweet>::builder()
         .name(queue.options().consumer_name())
         .queue(queue.clone())
         .sink(queue.sink(args.text("results")?))
         .plugin(RedisStatus::new(&queue))
         .workers(args.num("workers", 1)?)
-        .stages([words, checksum, poison])
+        .stages(stages)
         .build()
         .map_err(chain)?;
     machine.start().map_err(chain)?;
