@@ -92,7 +92,55 @@ pub struct Results {
     pub repeated: HashMap<String, u64>,
 }
 
+/// One machine of the fleet, as its consumer group shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The consumer's name.
+    pub name: String,
+    /// Entries it holds, read and not acknowledged.
+    pub pending: u64,
+    /// Milliseconds since it last read or claimed.
+    pub idle_ms: u64,
+}
+
 impl Fleet {
+    /// Every consumer of the group: the fleet's machines, live or gone (a consumer stays
+    /// listed until deleted; a large `idle_ms` with entries pending is a dead one whose
+    /// entries others will claim).
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Command`] if Redis refused the command.
+    pub fn members(&mut self) -> Result<Vec<Member>, RedisError> {
+        self.query("XINFO CONSUMERS", |con, o| {
+            let rows: Vec<Vec<Value>> = redis::cmd("XINFO")
+                .arg("CONSUMERS")
+                .arg(&o.stream)
+                .arg(&o.group)
+                .query(con)?;
+            Ok(rows
+                .into_iter()
+                .map(|row| {
+                    let mut m = Member {
+                        name: String::new(),
+                        pending: 0,
+                        idle_ms: 0,
+                    };
+                    for pair in row.chunks(2) {
+                        let [k, v] = pair else { continue };
+                        match entry::text(k).as_str() {
+                            "name" => m.name = entry::text(v),
+                            "pending" => m.pending = redis::from_redis_value(v).unwrap_or(0),
+                            "idle" => m.idle_ms = redis::from_redis_value(v).unwrap_or(0),
+                            _ => {}
+                        }
+                    }
+                    m
+                })
+                .collect())
+        })
+    }
+
     /// Connects to the fleet's stream (creating its group if need be).
     ///
     /// # Errors

@@ -71,7 +71,7 @@ mod writer;
 pub use crate::{
     entry::{dead_fields, record_fields, DATUM_FIELD},
     error::RedisError,
-    fleet::{Balance, DeadLetter, Fleet, Results},
+    fleet::{Balance, DeadLetter, Fleet, Member, Results},
     health::{GroupInfo, QueueReport, RedisEvent},
     options::{RedisOptions, MAX_BATCH, MAX_CAPACITY},
     plugin::RedisStatus,

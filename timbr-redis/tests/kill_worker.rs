@@ -91,4 +91,15 @@ fn a_worker_killed_mid_run_loses_nothing() {
     assert!(balance.is_balanced(), "{balance}");
     assert_eq!((balance.produced, balance.acked), (N, N));
     assert_eq!((balance.pending, balance.unread, balance.dead), (0, 0, 0));
+    let mut members: Vec<_> = fleet
+        .members()
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.name, m.pending))
+        .collect();
+    members.sort();
+    assert_eq!(
+        members,
+        [("w1".into(), 0), ("w2".into(), 0), ("w3".into(), 0)]
+    );
 }

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Instant;
 
+use common::fleet as fleet_cmd;
 use common::*;
 use timbr_redis::{Fleet, RedisOptions};
 
@@ -110,6 +111,22 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
         (balance.acked, balance.dead, balance.pending),
         (N - 1, 1, 0)
     );
+
+    // The command line lists it, and says the fleet balances.
+    let mut list = fleet_cmd(
+        dir,
+        "list",
+        &args(&["dead", "--url", &url, "--stream", "tweets", "list"]),
+    );
+    assert!(wait(&mut list));
+    let listed = std::fs::read_to_string(dir.join("list.out")).unwrap();
+    assert!(listed.contains(&format!(r#"\"id\":{POISON}"#)), "{listed}");
+    let mut balance_cmd = fleet_cmd(
+        dir,
+        "balance",
+        &args(&["balance", "--url", &url, "--stream", "tweets"]),
+    );
+    assert!(wait(&mut balance_cmd), "balance exits 0 when balanced");
 
     // Re-queued from the command line's library: back on the stream, out of the dead letters.
     fleet.requeue(&dead[0].dead_id).unwrap();

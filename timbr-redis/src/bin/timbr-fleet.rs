@@ -9,7 +9,11 @@
 //! timbr-fleet balance --url U --stream S         exit 1 if the accounts do not add up
 //! timbr-fleet dead    --url U --stream S [list | requeue DEAD_ID | requeue-all]
 //! timbr-fleet results --url U --stream S --results R
+//! timbr-fleet watch   --url U --stream S [--every-ms MS] [--once 1]
 //! ```
+//!
+//! `watch` shows every machine of the fleet (the group's consumers: pending, idle) with the
+//! totals and the fleet's balance, refreshed every second.
 //!
 //! The data are small tweet-like records (`{"id":…,"user":…,"text":…}`); the worker's
 //! stages are cheap (words, a checksum) so that a fleet's costs are Redis's and timbr's.
@@ -134,6 +138,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
             })
         }
         "dead" => dead(&args),
+        "watch" => watch(&args),
         "results" => {
             let r = fleet(&args)?
                 .results(&args.text("results")?)
@@ -212,7 +217,9 @@ fn work(args: &Args) -> Result<ExitCode, String> {
         let mut h = t.id;
         while Instant::now() < end {
             for _ in 0..64 {
-                h = h.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                h = h
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
             }
         }
         h
@@ -223,7 +230,11 @@ fn work(args: &Args) -> Result<ExitCode, String> {
         "identity8" => vec![],
         "tweet" => vec![words, checksum, poison],
         "cpu" => vec![words, checksum, poison, spin],
-        other => return Err(format!("--stages: `{other}` is not identity8, tweet or cpu")),
+        other => {
+            return Err(format!(
+                "--stages: `{other}` is not identity8, tweet or cpu"
+            ))
+        }
     };
     let machine = Machine::<Tweet>::builder()
         .name(queue.options().consumer_name())
@@ -288,4 +299,37 @@ fn dead(args: &Args) -> Result<ExitCode, String> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn watch(args: &Args) -> Result<ExitCode, String> {
+    let mut fleet = fleet(args)?;
+    let every = Duration::from_millis(args.num("every-ms", 1000)?.max(50));
+    let once = args.flags.contains_key("once");
+    loop {
+        let members = fleet.members().map_err(chain)?;
+        let balance = fleet.balance().map_err(chain)?;
+        let mut out = format!(
+            "fleet {} / group {}: {} machines\n{:<24} {:>10} {:>12}\n",
+            fleet.options().stream(),
+            fleet.options().group_name(),
+            members.len(),
+            "machine",
+            "pending",
+            "idle"
+        );
+        for m in &members {
+            out.push_str(&format!(
+                "{:<24} {:>10} {:>10}ms\n",
+                m.name, m.pending, m.idle_ms
+            ));
+        }
+        let pending: u64 = members.iter().map(|m| m.pending).sum();
+        out.push_str(&format!("{:<24} {:>10}\n{balance}\n", "total", pending));
+        print!("{out}");
+        if once {
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!();
+        std::thread::sleep(every);
+    }
 }
