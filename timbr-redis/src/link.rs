@@ -147,3 +147,10 @@ fn broken(e: &redis::RedisError) -> bool {
         || e.is_timeout()
         || e.is_unrecoverable_error()
 }
+
+/// Whether Redis answered that the group (or its stream) is gone: acknowledging or
+/// dead-lettering its entries is then moot (a Redis restarted without its data, a user's
+/// `DEL`), and retrying would never succeed.
+pub(crate) fn group_gone(e: &redis::RedisError) -> bool {
+    e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP")
+}

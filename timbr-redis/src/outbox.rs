@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use redis::Value;
 
 use crate::health::Health;
-use crate::link::Link;
+use crate::link::{group_gone, Link};
 
 /// Acknowledges entries and counts them in one step, so the fleet's balance is exact
 /// (`XACK` answers how many were still pending: a repeated acknowledgement counts nothing).
@@ -138,7 +138,15 @@ impl Outbox {
             }
         }
         let give_up = || deadline.is_some_and(|d| Instant::now() >= d);
-        let replies: Option<Vec<Value>> = state.link.run(&give_up, |con| pipe.query(con));
+        let replies: Option<Vec<Value>> = state.link.run(&give_up, |con| {
+            pipe.query(con).or_else(|e| {
+                if group_gone(&e) {
+                    Ok(Vec::new())
+                } else {
+                    Err(e)
+                }
+            })
+        });
         state.ops.clear();
         match replies {
             Some(replies) => {

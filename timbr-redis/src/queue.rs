@@ -254,15 +254,16 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
     fn take_delivery(&self, deadline: Option<Instant>) -> Taken<Delivery<T>> {
         let inner = &*self.inner;
         loop {
+            // Data first, as with the memory queue: a wake-up never hides a fetched entry.
+            if let Some(d) = inner.buffer.lock().pop_front() {
+                return Taken::Datum(d);
+            }
             if inner
                 .wakes
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| w.checked_sub(1))
                 .is_ok()
             {
                 return Taken::Woken;
-            }
-            if let Some(d) = inner.buffer.lock().pop_front() {
-                return Taken::Datum(d);
             }
             let block = match deadline {
                 None => inner.options.block,

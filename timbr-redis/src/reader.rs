@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use crate::entry::{self, dead_fields};
 use crate::health::{GroupInfo, Health, RedisEvent};
-use crate::link::Link;
+use crate::link::{group_gone, Link};
 use crate::options::RedisOptions;
 use crate::{Delivery, DeliveryId};
 
@@ -275,6 +275,7 @@ impl<T: DeserializeOwned> Reader<T> {
                 .arg(&entry.id)
                 .ignore();
             pipe.query(con)
+                .or_else(|e| if group_gone(&e) { Ok(()) } else { Err(e) })
         });
         Health::add(&health.dead_lettered, 1);
         health.emit(RedisEvent::DeadLettered {

@@ -30,7 +30,7 @@ fn a_worker_killed_mid_run_loses_nothing() {
                 "--consumer",
                 name,
                 "--claim-after-ms",
-                "1000",
+                "5000",
                 "--until-done",
                 &N.to_string(),
             ]),

@@ -35,7 +35,7 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
                 "--consumer",
                 name,
                 "--claim-after-ms",
-                "300",
+                "1000",
                 "--batch",
                 "64",
                 "--max-deliveries",
