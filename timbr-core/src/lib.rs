@@ -192,8 +192,8 @@ pub use crate::{
     datum::{Called, Datum, Failure, Kept, Record, Serialized, Stage},
     error::{BuildError, GetError, PutError, PutTimeoutError, SinkError, StartError, TryPutError},
     io::{
-        ChannelSink, FnSink, JsonLinesSink, MemoryQueue, NullSink, Queue, Sink, SourcePolicy,
-        SourceState, Taken,
+        ChannelSink, Delivery, DeliveryId, FnSink, JsonLinesSink, MemoryQueue, NullSink, Queue,
+        Sink, SourcePolicy, SourceState, Taken,
     },
     machine::{Machine, MachineBuilder, Putter, StopMode},
     observe::{

@@ -4,6 +4,7 @@
 //! ```text
 //! timbr-watch STATUS_ENDPOINT [--once] [--timeout SECS] [--json]
 //! timbr-watch --control CONTROL_ENDPOINT [status | ping | start | stop | stop now]
+//! timbr-watch --http ADDR [--allow-remote] STATUS_ENDPOINT...
 //! ```
 //!
 //! The first form subscribes to the status snapshots a `timbr_core::Remote` publishes and
@@ -14,6 +15,11 @@
 //!
 //! The second form sends one control request and prints the reply (the status as a table
 //! for `status`).
+//!
+//! The third serves every watched machine over HTTP until the process is killed: the live
+//! dashboard (one page, with totals), Prometheus metrics on `/metrics`, and health on
+//! `/livez` and `/readyz` (`timbr-http`). `ADDR` must be a loopback address unless
+//! `--allow-remote` is given.
 //!
 //! Exit status: 0 when the machine stopped or completed (or the control reply says `ok`);
 //! 3 when it failed; 1 when no snapshot arrived for `--timeout` seconds (default 10), no
@@ -47,6 +53,13 @@ struct Args {
     /// Print each snapshot as one JSON line.
     #[arg(long, conflicts_with = "control")]
     json: bool,
+    /// Serve the dashboard, metrics and health of every STATUS_ENDPOINT over HTTP on ADDR
+    /// (e.g. 127.0.0.1:9464) until killed.
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["control", "once", "json"])]
+    http: Option<std::net::SocketAddr>,
+    /// With --http: allow an address other hosts can reach.
+    #[arg(long, requires = "http")]
+    allow_remote: bool,
     /// Print shell completions for SHELL and exit.
     #[arg(long, value_name = "SHELL", exclusive = true)]
     completions: Option<clap_complete::Shell>,
@@ -77,6 +90,15 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let timeout = Duration::from_secs_f64(args.timeout);
+    if let Some(addr) = args.http {
+        return match serve(addr, args.allow_remote, &args.words) {
+            Ok(never) => match never {},
+            Err(e) => {
+                eprintln!("timbr-watch: {e}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        };
+    }
     let result = match (&args.control, &args.words[..]) {
         (Some(endpoint), words) => {
             let request = match words.join(" ") {
@@ -97,6 +119,38 @@ fn main() -> ExitCode {
             eprintln!("timbr-watch: {e}");
             ExitCode::from(EXIT_FAILED)
         }
+    }
+}
+
+/// Serves the machines at `endpoints` over HTTP until the process is killed.
+fn serve(
+    addr: std::net::SocketAddr,
+    allow_remote: bool,
+    endpoints: &[String],
+) -> Result<std::convert::Infallible, String> {
+    let chain = |e: &dyn std::error::Error| {
+        let mut message = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        message
+    };
+    let watch = timbr_http::FleetWatch::new(endpoints.to_vec()).map_err(|e| chain(&e))?;
+    let options = timbr_http::HttpOptions::new()
+        .addr(addr)
+        .allow_remote(allow_remote);
+    let server = timbr_http::HttpServer::start(watch.fleet(), options).map_err(|e| chain(&e))?;
+    eprintln!(
+        "timbr-watch: dashboard on {} (metrics: {}metrics)",
+        server.url(),
+        server.url()
+    );
+    // The server's threads do the work; this one only keeps them (and `watch`) alive.
+    loop {
+        std::thread::park();
     }
 }
 

@@ -22,6 +22,9 @@ pub struct Record {
     pub(crate) json: String,
     pub(crate) failures: Vec<StageFailure>,
     pub(crate) unserializable: Vec<Unserializable>,
+    /// The id the queue gave the datum's delivery, if the queue acknowledges (see
+    /// [`Record::origin`]).
+    pub(crate) origin: Option<Arc<str>>,
 }
 
 /// A key whose value could not be serialized: its record entry is an `{"_exception": …}`
@@ -63,6 +66,13 @@ impl Record {
         &self.unserializable
     }
 
+    /// Where the datum came from: the id its queue gave the delivery (a Redis Stream entry
+    /// id, for instance), or `None` for a queue that does not acknowledge (the in-memory
+    /// queue). A datum delivered twice (at-least-once) has two records with the same origin.
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
     /// Whether every stage produced a value.
     pub fn is_ok(&self) -> bool {
         self.failures.is_empty()
@@ -81,6 +91,7 @@ impl fmt::Debug for Record {
             .field("json", &self.json)
             .field("failures", &self.failures)
             .field("unserializable", &self.unserializable)
+            .field("origin", &self.origin)
             .finish()
     }
 }
@@ -220,6 +231,7 @@ impl Record {
             json,
             failures: failures(wiring, outcomes),
             unserializable,
+            origin: None,
         }
     }
 }

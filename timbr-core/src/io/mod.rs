@@ -3,12 +3,14 @@
 //!
 //! | file | what |
 //! |---|---|
+//! | `delivery.rs` | [`Delivery`] and [`DeliveryId`]: acknowledging a datum once its record is safe |
 //! | `queue.rs` | [`Queue`], the trait, and [`MemoryQueue`], the bounded embedded default |
 //! | `source.rs` | a source iterator on its own thread: backpressure or a drop policy |
 //! | `sink/` | [`Sink`], the trait, with channel, callback, null, JSON lines and ZeroMQ sinks |
 //! | `zmq/` | which endpoints may be bound, the private socket directory, binding (shared) |
 //! | `remote/` | [`Remote`]: status snapshots and a control endpoint for other processes |
 
+pub(crate) mod delivery;
 pub(crate) mod queue;
 #[cfg(feature = "zmq")]
 pub(crate) mod remote;
@@ -18,6 +20,7 @@ pub(crate) mod source;
 pub(crate) mod zmq;
 
 pub use self::{
+    delivery::{Delivery, DeliveryId},
     queue::{MemoryQueue, Queue, Taken},
     sink::{ChannelSink, FnSink, JsonLinesSink, NullSink, Sink},
     source::{SourcePolicy, SourceState},

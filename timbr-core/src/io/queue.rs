@@ -7,7 +7,7 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, unbounded, Receiver, Select, Sender, TrySendError};
 use parking_lot::Mutex;
 
-use crate::{PutTimeoutError, TryPutError};
+use crate::{Delivery, DeliveryId, PutTimeoutError, TryPutError};
 
 /// What a blocking [`Queue::take`] came back with.
 #[derive(Debug, PartialEq, Eq)]
@@ -71,6 +71,43 @@ pub trait Queue<T>: Send + Sync + 'static {
 
     /// The most data the queue holds, if bounded.
     fn capacity(&self) -> Option<usize>;
+
+    // ---- acknowledgement (see `delivery.rs`); the defaults acknowledge nothing ------------
+
+    /// Takes the oldest datum like [`take`](Queue::take), with the id to acknowledge it by.
+    /// The machine's consumers take through this, and call [`ack`](Queue::ack) once the
+    /// datum's record was accepted by the sink.
+    fn take_delivery(&self, deadline: Option<Instant>) -> Taken<Delivery<T>> {
+        match self.take(deadline) {
+            Taken::Datum(d) => Taken::Datum(Delivery::unacked(d)),
+            Taken::TimedOut => Taken::TimedOut,
+            Taken::Woken => Taken::Woken,
+        }
+    }
+
+    /// Takes a datum that is ready right now, with the id to acknowledge it by. A shared
+    /// queue may answer from what this process already fetched only.
+    fn try_take_delivery(&self) -> Option<Delivery<T>> {
+        self.try_take().map(Delivery::unacked)
+    }
+
+    /// The record of the delivery `id` was accepted by the sink: the queue may forget it.
+    fn ack(&self, id: &DeliveryId) {
+        let _ = id;
+    }
+
+    /// The record of the delivery `id` could not be delivered: the queue keeps the datum
+    /// for a later delivery (its own policy says when, and how often).
+    fn release(&self, id: &DeliveryId) {
+        let _ = id;
+    }
+
+    /// Whether other processes put on and take from this queue too. A machine then counts
+    /// what it takes as accepted when it takes it (its producers put through the queue
+    /// itself, not through the machine).
+    fn is_shared(&self) -> bool {
+        false
+    }
 }
 
 /// The embedded queue: a bounded multi-producer multi-consumer channel (crossbeam).

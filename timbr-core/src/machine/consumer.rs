@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::machine::life::{Exit, Mode, Settle};
 use crate::machine::shared::Shared;
 use crate::machine::thread_role::mark_machine_thread;
-use crate::{Datum, Event, MachineState, Record, Taken};
+use crate::{Datum, Delivery, Event, MachineState, Record, Taken};
 
 #[derive(Default)]
 pub(crate) struct Reorder {
@@ -31,7 +31,7 @@ impl<T: Datum> Shared<T> {
         mark_machine_thread();
         let _exiting = Exiting(self);
         let (mut version, mut wiring) = self.current_wiring();
-        while let Some((seq, datum)) = self.next_datum() {
+        while let Some((seq, Delivery { datum, id })) = self.next_datum() {
             if self
                 .wiring_version
                 .load(std::sync::atomic::Ordering::Acquire)
@@ -39,7 +39,10 @@ impl<T: Datum> Shared<T> {
             {
                 (version, wiring) = self.current_wiring();
             }
-            let (record, failed) = self.process(&wiring, datum, Some(worker));
+            let (mut record, failed) = self.process(&wiring, datum, Some(worker));
+            // The record carries its delivery's id: `send` acknowledges it once the sink has
+            // the record, and readers downstream recognise a datum delivered twice.
+            record.origin = id.map(|id| id.to_arc());
             let report = failed.map(|outcomes| (outcomes, record.clone()));
             self.deliver(seq, record);
             if let Some((outcomes, record)) = report {
@@ -50,17 +53,21 @@ impl<T: Datum> Shared<T> {
 
     /// The next datum to process and its sequence number, or `None` when the consumer must
     /// stop.
-    fn next_datum(&self) -> Option<(u64, T)> {
+    fn next_datum(&self) -> Option<(u64, Delivery<T>)> {
         let mut seq = self.ordered.then(|| self.next_seq.lock());
         loop {
             let datum = match self.sup.life.mode() {
-                Mode::Run => match self.queue.take(None) {
+                Mode::Run => match self.queue.take_delivery(None) {
                     Taken::Datum(d) => d,
                     Taken::TimedOut | Taken::Woken => continue,
                 },
-                Mode::Drain => self.queue.try_take()?,
+                Mode::Drain => self.queue.try_take_delivery()?,
                 Mode::Return => return None,
             };
+            if self.queue.is_shared() {
+                // Other processes put it: it enters this machine's accounts as it arrives.
+                self.sup.counters.offer();
+            }
             self.sup.counters.take();
             let n = match seq.as_mut() {
                 Some(next) => {

@@ -39,9 +39,9 @@ impl<T: Send + 'static> Putter<T> {
             self.refuse();
             return Err(TryPutError::Closed(datum));
         };
-        self.sup.counters.offer();
+        let counted = self.offer();
         self.queue.try_put(datum).inspect_err(|e| {
-            self.sup.counters.reject();
+            self.reject(counted);
             if e.is_full() {
                 self.queue_full();
             }
@@ -59,9 +59,9 @@ impl<T: Send + 'static> Putter<T> {
             self.refuse();
             return Err(PutError(datum));
         };
-        self.sup.counters.offer();
+        let counted = self.offer();
         self.queue.put_until(datum, None).map_err(|e| {
-            self.sup.counters.reject();
+            self.reject(counted);
             PutError(e.into_inner())
         })
     }
@@ -78,14 +78,32 @@ impl<T: Send + 'static> Putter<T> {
             self.refuse();
             return Err(PutTimeoutError::Closed(datum));
         };
-        self.sup.counters.offer();
+        let counted = self.offer();
         let deadline = Instant::now().checked_add(timeout);
         self.queue.put_until(datum, deadline).inspect_err(|e| {
-            self.sup.counters.reject();
+            self.reject(counted);
             if e.is_timeout() {
                 self.queue_full();
             }
         })
+    }
+
+    /// Counts a put as it begins, and says whether it did: what goes on a shared queue (one
+    /// other processes take from too) is counted by the machine that takes it, not here.
+    fn offer(&self) -> bool {
+        let counted = !self.queue.is_shared();
+        if counted {
+            self.sup.counters.offer();
+        }
+        counted
+    }
+
+    /// Counts a put the queue refused (as rejected, shared queue or not).
+    fn reject(&self, counted: bool) {
+        if !counted {
+            self.sup.counters.offer();
+        }
+        self.sup.counters.reject();
     }
 
     /// Counts a put refused before it reached the queue.

@@ -7,7 +7,8 @@ use bson::oid::ObjectId;
 
 use crate::machine::Machine;
 use crate::{
-    Called, Datum, GetError, PutError, PutTimeoutError, Putter, Record, Taken, TryPutError,
+    Called, Datum, Delivery, GetError, PutError, PutTimeoutError, Putter, Record, Taken,
+    TryPutError,
 };
 
 impl<T: Datum> Machine<T> {
@@ -88,13 +89,16 @@ impl<T: Datum> Machine<T> {
             return Err(GetError::Running);
         }
         // A queued datum needs no deadline (and no clock read).
-        let datum = match self.shared.queue.try_take() {
+        let Delivery { datum, id } = match self.shared.queue.try_take_delivery() {
             Some(d) => d,
             None => self.take_within(timeout)?,
         };
+        if self.shared.queue.is_shared() {
+            self.shared.sup.counters.offer();
+        }
         self.shared.sup.counters.take();
         let (_, wiring) = self.shared.current_wiring();
-        let (record, failed) = {
+        let (mut record, failed) = {
             let _caller = self.shared.sup.stats.caller.lock();
             self.shared.process(&wiring, datum, None)
         };
@@ -102,13 +106,18 @@ impl<T: Datum> Machine<T> {
         if let Some(outcomes) = failed {
             self.shared.report(&wiring, &record, outcomes);
         }
+        // The caller takes the record: the delivery is done with.
+        if let Some(id) = id {
+            self.shared.queue.ack(&id);
+            record.origin = Some(id.to_arc());
+        }
         Ok(record)
     }
 
-    fn take_within(&self, timeout: Duration) -> Result<T, GetError> {
+    fn take_within(&self, timeout: Duration) -> Result<Delivery<T>, GetError> {
         let deadline = Instant::now().checked_add(timeout);
         loop {
-            match self.shared.queue.take(deadline) {
+            match self.shared.queue.take_delivery(deadline) {
                 Taken::Datum(d) => return Ok(d),
                 Taken::TimedOut => return Err(GetError::Timeout),
                 Taken::Woken => continue,

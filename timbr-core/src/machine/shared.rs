@@ -15,8 +15,8 @@ use crate::machine::consumer::Reorder;
 use crate::machine::supervisor::Supervisor;
 use crate::unwind;
 use crate::{
-    Datum, ErrorKind, ErrorReport, Event, Failure, FailureKind, Queue, Record, Sink, SourcePolicy,
-    Timestamp,
+    Datum, DeliveryId, ErrorKind, ErrorReport, Event, Failure, FailureKind, Queue, Record, Sink,
+    SourcePolicy, Timestamp,
 };
 
 pub(crate) struct Shared<T> {
@@ -114,13 +114,24 @@ impl<T: Datum> Shared<T> {
         }
     }
 
-    /// Hands a record to the sink and counts its datum.
+    /// Hands a record to the sink and counts its datum; then acknowledges the datum's
+    /// delivery if the sink took the record, or releases it for a later delivery if not.
     pub(crate) fn send(&self, record: Record) {
         let ok = record.is_ok();
         let oid = record.oid;
+        // `None` for the in-memory queue: acknowledging costs nothing there.
+        let origin = record.origin.clone().map(DeliveryId::from);
         // A panicking sink is a sink error: the datum is counted, its record lost to it.
         let sent = unwind::catch(|| self.sink.lock().send(record));
         self.count(ok);
+        let accepted = matches!(sent, Ok(Ok(())));
+        if let Some(id) = origin {
+            if accepted {
+                self.queue.ack(&id);
+            } else {
+                self.queue.release(&id);
+            }
+        }
         let message = match sent {
             Ok(Ok(())) => return,
             Ok(Err(e)) => e.to_string(),

@@ -1,0 +1,158 @@
+//! What a queue knows of itself and of the shared stream: counters this process keeps, the
+//! group as Redis last showed it, the connection's health, and the events it raises.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+/// Something that happened to a fleet queue or sink, for the function given to
+/// [`RedisQueue::on_event`](crate::RedisQueue::on_event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedisEvent {
+    /// A command failed for want of a server: retrying with backoff.
+    Disconnected {
+        /// Which connection (`reader`, `writer`, `outbox`…).
+        link: &'static str,
+        /// Why.
+        error: String,
+    },
+    /// The server answers again.
+    Reconnected {
+        /// Which connection.
+        link: &'static str,
+        /// How long it was gone.
+        after: Duration,
+    },
+    /// An entry went to the dead-letter stream and was acknowledged.
+    DeadLettered {
+        /// The entry's id in the queue's stream.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// Entries another consumer left pending too long were claimed by this one.
+    Claimed {
+        /// The entry's id.
+        id: String,
+        /// The consumer that had it.
+        from: String,
+    },
+}
+
+type Listener = Arc<dyn Fn(&RedisEvent) + Send + Sync>;
+
+/// The group as Redis showed it at the last look (every half second while the queue is used).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupInfo {
+    /// Entries in the stream (acknowledged entries are trimmed, so mostly unread + pending).
+    pub stream_length: u64,
+    /// Entries the group has not read yet (`None` when Redis cannot tell).
+    pub lag: Option<u64>,
+    /// Entries read and not yet acknowledged, over all consumers.
+    pub pending: u64,
+    /// Consumers in the group.
+    pub consumers: u64,
+    /// Entries in the dead-letter stream.
+    pub dead_letters: u64,
+}
+
+/// The queue's report: what this process did and what Redis shows, for status displays.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueReport {
+    /// The stream.
+    pub stream: String,
+    /// The group.
+    pub group: String,
+    /// This consumer.
+    pub consumer: String,
+    /// Whether the last command reached the server.
+    pub connected: bool,
+    /// Times a connection was lost.
+    pub outages: u64,
+    /// The last connection error.
+    pub last_error: Option<String>,
+    /// The group as last seen.
+    pub group_info: GroupInfo,
+    /// Entries this consumer got that had been delivered before (re-read or claimed).
+    pub redeliveries: u64,
+    /// Entries claimed from other consumers.
+    pub claimed: u64,
+    /// Entries this consumer sent to the dead-letter stream.
+    pub dead_lettered: u64,
+    /// Of which undecodable.
+    pub undecodable: u64,
+    /// Entries acknowledged by this consumer.
+    pub acked: u64,
+    /// Deliveries released (their record was refused by the sink): claimed again later.
+    pub released: u64,
+    /// Data this process put on the stream.
+    pub put: u64,
+    /// Records this process wrote to sink streams.
+    pub written: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Health {
+    pub(crate) connected: AtomicBool,
+    pub(crate) outages: AtomicU64,
+    pub(crate) last_error: Mutex<Option<String>>,
+    pub(crate) group_info: Mutex<GroupInfo>,
+    pub(crate) redeliveries: AtomicU64,
+    pub(crate) claimed: AtomicU64,
+    pub(crate) dead_lettered: AtomicU64,
+    pub(crate) undecodable: AtomicU64,
+    pub(crate) acked: AtomicU64,
+    pub(crate) released: AtomicU64,
+    pub(crate) put: AtomicU64,
+    pub(crate) written: AtomicU64,
+    listener: Mutex<Option<Listener>>,
+}
+
+impl Health {
+    pub(crate) fn new() -> Arc<Health> {
+        let health = Health::default();
+        health.connected.store(true, Ordering::Relaxed);
+        Arc::new(health)
+    }
+
+    pub(crate) fn listen(&self, f: Listener) {
+        *self.listener.lock() = Some(f);
+    }
+
+    /// Raises `event`: only built by callers when something happened (rare paths).
+    pub(crate) fn emit(&self, event: RedisEvent) {
+        let listener = self.listener.lock().clone();
+        if let Some(listener) = listener {
+            listener(&event);
+        }
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn report(&self, stream: &str, group: &str, consumer: &str) -> QueueReport {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        QueueReport {
+            stream: stream.to_owned(),
+            group: group.to_owned(),
+            consumer: consumer.to_owned(),
+            connected: self.connected.load(Ordering::Relaxed),
+            outages: load(&self.outages),
+            last_error: self.last_error.lock().clone(),
+            group_info: self.group_info.lock().clone(),
+            redeliveries: load(&self.redeliveries),
+            claimed: load(&self.claimed),
+            dead_lettered: load(&self.dead_lettered),
+            undecodable: load(&self.undecodable),
+            acked: load(&self.acked),
+            released: load(&self.released),
+            put: load(&self.put),
+            written: load(&self.written),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! A fleet of timbr machines on one Redis Stream: durable, shared, at-least-once.
+//!
+//! A machine's queue normally lives in its process: a crash loses what was queued, and one
+//! host is the ceiling. This crate puts a well-operated broker between producers and
+//! workers instead — **Redis Streams with consumer groups** — so that any number of
+//! machines on any number of hosts share one stream, and any of them can be killed at any
+//! time without losing a datum.
+//!
+//! - [`RedisQueue`] is a [`timbr_core::Queue`]: producers `XADD`, every machine reads in one
+//!   group (`XREADGROUP`) and acknowledges an entry (`XACK`) only once its record was
+//!   accepted by the sink. What a dead consumer left pending is claimed after
+//!   [`claim_after`](RedisOptions::claim_after); an entry delivered
+//!   [`max_deliveries`](RedisOptions::max_deliveries) times (say, one that aborts its
+//!   worker), or one that cannot be decoded, goes to a dead-letter stream with the reason.
+//!   Outages are retried with backoff and reported. The queue is bounded.
+//! - [`RedisSink`] writes records to a stream, each with the entry id it came from, batched
+//!   with the acknowledgements when made by [`RedisQueue::sink`].
+//! - [`RedisStatus`] shows the shared queue in a machine's status; [`Fleet`] shows the whole
+//!   fleet's [`Balance`] (produced = acked + pending + unread + dead), lists and re-queues
+//!   dead letters, and counts duplicates in a results stream. The `timbr-fleet` program does
+//!   the same from a shell, and runs producers and workers.
+//!
+//! The datum type travels as JSON (field `d` of each entry), so it must be
+//! `Serialize + DeserializeOwned`; any program can put data on the stream.
+//!
+//! ```no_run
+//! use timbr_core::{Machine, Stage};
+//! use timbr_redis::{RedisOptions, RedisQueue, RedisStatus};
+//!
+//! let queue = RedisQueue::<String>::connect(
+//!     RedisOptions::new("redis://127.0.0.1:6379", "texts").consumer("worker-1"),
+//! )?;
+//! let machine = Machine::<String>::builder()
+//!     .queue(queue.clone())
+//!     .sink(queue.sink("texts:results"))
+//!     .plugin(RedisStatus::new(&queue))
+//!     .stage(Stage::new(0, "len", ["input"], |s: &String| s.len())?)
+//!     .build()?;
+//! machine.start()?;
+//! queue.put_all(["some".to_owned(), "text".to_owned()])?; // a producer (any process)
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! | file | what |
+//! |---|---|
+//! | `options.rs` | [`RedisOptions`]: every setting, its default and its bound |
+//! | `queue.rs` | [`RedisQueue`]: the [`Queue`](timbr_core::Queue) implementation |
+//! | `reader.rs` | taking: own pending first, claims, batches, dead letters, trimming |
+//! | `writer.rs` | putting: `XADD` held to the capacity, and how approximate that is |
+//! | `outbox.rs` | records before acknowledgements, batched: why at-least-once holds |
+//! | `sink.rs` | [`RedisSink`] |
+//! | `link.rs` | a connection that reconnects with backoff and reports outages |
+//! | `health.rs` | counters, the group as last seen, [`RedisEvent`]s |
+//! | `plugin.rs` | [`RedisStatus`], the status plugin |
+//! | `fleet.rs` | [`Fleet`]: balance, dead letters, results |
+//! | `entry.rs` | the fields of entries, records and dead letters |
+
+mod entry;
+mod error;
+mod fleet;
+mod health;
+mod link;
+mod options;
+mod outbox;
+mod plugin;
+mod queue;
+mod reader;
+mod sink;
+mod writer;
+
+pub use crate::{
+    entry::{dead_fields, record_fields, DATUM_FIELD},
+    error::RedisError,
+    fleet::{Balance, DeadLetter, Fleet, Member, Results},
+    health::{GroupInfo, QueueReport, RedisEvent},
+    options::{RedisOptions, MAX_BATCH, MAX_CAPACITY},
+    plugin::RedisStatus,
+    queue::RedisQueue,
+    sink::{RedisSink, FLUSH_TIMEOUT},
+};
+
+use timbr_core::{Delivery, DeliveryId};
+
+/// The `redis` crate this one is built on.
+pub use redis;

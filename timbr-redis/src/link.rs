@@ -1,0 +1,156 @@
+//! One connection to Redis that heals itself: a command that fails for want of a server is
+//! retried with exponential backoff (never a spin, never a crash), the outage is reported in
+//! the queue's health and as events, and the command goes through once the server is back.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::{Client, Connection, RedisResult};
+
+use crate::error::redact;
+use crate::health::{Health, RedisEvent};
+use crate::RedisError;
+
+/// How long a connection attempt, a write or a (non-blocking) reply may take.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// The first wait after a failure; doubled up to the queue's `backoff_max`.
+const BACKOFF_MIN: Duration = Duration::from_millis(10);
+
+pub(crate) struct Link {
+    client: Client,
+    con: Option<Connection>,
+    health: Arc<Health>,
+    name: &'static str,
+    backoff_max: Duration,
+    /// When the current outage began.
+    down_since: Option<Instant>,
+}
+
+impl Link {
+    /// Connects now: a wrong URL, an unreachable server or refused credentials are errors
+    /// here, at start, rather than retried for ever.
+    pub(crate) fn open(
+        url: &str,
+        health: Arc<Health>,
+        name: &'static str,
+        backoff_max: Duration,
+    ) -> Result<Link, RedisError> {
+        let client = Client::open(url).map_err(|source| RedisError::BadUrl {
+            url: redact(url),
+            source,
+        })?;
+        let mut con = connect(&client).map_err(|source| RedisError::Connect {
+            url: redact(url),
+            source,
+        })?;
+        redis::cmd("PING")
+            .query::<()>(&mut con)
+            .map_err(|source| RedisError::Connect {
+                url: redact(url),
+                source,
+            })?;
+        Ok(Link {
+            client,
+            con: Some(con),
+            health,
+            name,
+            backoff_max,
+            down_since: None,
+        })
+    }
+
+    /// Runs `op` once on the connection (reconnecting first if it was lost).
+    pub(crate) fn once<R>(
+        &mut self,
+        op: &mut impl FnMut(&mut Connection) -> RedisResult<R>,
+    ) -> RedisResult<R> {
+        if self.con.is_none() {
+            self.con = Some(connect(&self.client)?);
+        }
+        // Just set: cannot be `None`.
+        let con = self.con.as_mut().expect("connected above");
+        let result = op(con);
+        if let Err(e) = &result {
+            if broken(e) {
+                self.con = None;
+            }
+        }
+        result
+    }
+
+    /// Runs `op` until it succeeds, waiting with backoff between attempts; gives up (with
+    /// `None`) only when `give_up` says so, checked before every wait.
+    pub(crate) fn run<R>(
+        &mut self,
+        give_up: &dyn Fn() -> bool,
+        mut op: impl FnMut(&mut Connection) -> RedisResult<R>,
+    ) -> Option<R> {
+        let mut wait = BACKOFF_MIN;
+        loop {
+            match self.once(&mut op) {
+                Ok(r) => {
+                    self.healed();
+                    return Some(r);
+                }
+                Err(e) => {
+                    self.failed(&e);
+                    if give_up() {
+                        return None;
+                    }
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(self.backoff_max);
+                }
+            }
+        }
+    }
+
+    fn failed(&mut self, e: &redis::RedisError) {
+        let message = e.to_string();
+        *self.health.last_error.lock() = Some(message.clone());
+        if self.down_since.is_none() {
+            self.down_since = Some(Instant::now());
+            self.health.connected.store(false, Ordering::Relaxed);
+            Health::add(&self.health.outages, 1);
+            self.health.emit(RedisEvent::Disconnected {
+                link: self.name,
+                error: message,
+            });
+        }
+    }
+
+    fn healed(&mut self) {
+        if let Some(since) = self.down_since.take() {
+            self.health.connected.store(true, Ordering::Relaxed);
+            self.health.emit(RedisEvent::Reconnected {
+                link: self.name,
+                after: since.elapsed(),
+            });
+        }
+    }
+}
+
+fn connect(client: &Client) -> RedisResult<Connection> {
+    let con = client.get_connection_with_timeout(IO_TIMEOUT)?;
+    con.set_write_timeout(Some(IO_TIMEOUT))?;
+    // Blocking reads wait at most `block` (≤ 10 s) on the server, then answer.
+    con.set_read_timeout(Some(IO_TIMEOUT + Duration::from_secs(10)))?;
+    Ok(con)
+}
+
+/// Whether the connection must be dropped and opened again: anything but a plain command
+/// error (a command error leaves the connection usable).
+fn broken(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_unrecoverable_error()
+}
+
+/// Whether Redis answered that the group (or its stream) is gone: acknowledging or
+/// dead-lettering its entries is then moot (a Redis restarted without its data, a user's
+/// `DEL`), and retrying would never succeed.
+pub(crate) fn group_gone(e: &redis::RedisError) -> bool {
+    e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP")
+}

@@ -1,0 +1,210 @@
+//! Every setting of a fleet's queue, with its default and its bounds.
+
+use std::time::Duration;
+
+use crate::RedisError;
+
+/// The most entries one read, claim or flush moves (bounds [`RedisOptions::batch`]).
+pub const MAX_BATCH: usize = 10_000;
+/// The most a queue may hold (bounds [`RedisOptions::capacity`]).
+pub const MAX_CAPACITY: usize = 1 << 30;
+
+/// How a [`RedisQueue`](crate::RedisQueue) finds its stream and behaves on it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use timbr_redis::RedisOptions;
+///
+/// let options = RedisOptions::new("redis://127.0.0.1:6379", "tweets")
+///     .consumer("worker-1")
+///     .capacity(100_000)
+///     .claim_after(Duration::from_secs(30))
+///     .max_deliveries(5);
+/// assert_eq!(options.dead_stream(), "tweets:dead");
+/// ```
+#[derive(Clone, Debug)]
+pub struct RedisOptions {
+    pub(crate) url: String,
+    pub(crate) stream: String,
+    pub(crate) group: String,
+    pub(crate) consumer: String,
+    pub(crate) capacity: usize,
+    pub(crate) batch: usize,
+    pub(crate) block: Duration,
+    pub(crate) claim_after: Duration,
+    pub(crate) max_deliveries: u64,
+    pub(crate) dead_stream: Option<String>,
+    pub(crate) check_every: usize,
+    pub(crate) backoff_max: Duration,
+    pub(crate) info_every: Duration,
+}
+
+impl RedisOptions {
+    /// Options for the stream `stream` on the server at `url` (`redis://[:password@]host:port[/db]`),
+    /// group `timbr`, a consumer named after the host and process.
+    pub fn new(url: impl Into<String>, stream: impl Into<String>) -> Self {
+        RedisOptions {
+            url: url.into(),
+            stream: stream.into(),
+            group: "timbr".to_owned(),
+            consumer: default_consumer(),
+            capacity: 100_000,
+            batch: 256,
+            block: Duration::from_millis(100),
+            claim_after: Duration::from_secs(30),
+            max_deliveries: 5,
+            dead_stream: None,
+            check_every: 256,
+            backoff_max: Duration::from_secs(2),
+            info_every: Duration::from_millis(500),
+        }
+    }
+
+    /// The consumer group every machine of the fleet reads in (default `timbr`).
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = group.into();
+        self
+    }
+
+    /// This machine's name in the group (default `host-pid`). A restarted machine that keeps
+    /// its name first re-reads what it left pending.
+    pub fn consumer(mut self, consumer: impl Into<String>) -> Self {
+        self.consumer = consumer.into();
+        self
+    }
+
+    /// The most entries unread or pending in the group (default 100 000; 1 to
+    /// [`MAX_CAPACITY`]). Puts check it every [`check_every`](RedisOptions::check_every)
+    /// puts and whenever their estimate reaches it.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// How many entries one read fetches, and how many acknowledgements and sink writes go
+    /// to Redis in one round trip (default 256; 1 to [`MAX_BATCH`]). Fetched entries are
+    /// pending under this consumer until acknowledged: a crash redelivers up to this many.
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// How long one blocking read waits on the server (default 100 ms, at most 10 s): the
+    /// longest a stop waits for an idle consumer.
+    pub fn block(mut self, block: Duration) -> Self {
+        self.block = block;
+        self
+    }
+
+    /// How long an entry stays pending with another consumer before this one claims it
+    /// (default 30 s, at least 10 ms). Longer than a batch takes to process, or live
+    /// consumers' entries get claimed (and processed twice).
+    pub fn claim_after(mut self, claim_after: Duration) -> Self {
+        self.claim_after = claim_after;
+        self
+    }
+
+    /// How many deliveries an entry gets before it goes to the dead-letter stream (default
+    /// 5; 2 to 1000: an entry fetched together with a poisonous one may be delivered twice).
+    pub fn max_deliveries(mut self, max_deliveries: u64) -> Self {
+        self.max_deliveries = max_deliveries;
+        self
+    }
+
+    /// The dead-letter stream (default `<stream>:dead`).
+    pub fn dead_letters(mut self, stream: impl Into<String>) -> Self {
+        self.dead_stream = Some(stream.into());
+        self
+    }
+
+    /// How many puts go by between two measurements of the queue's size (default 256; 1 to
+    /// [`MAX_BATCH`]). With P producers the queue may exceed its capacity by at most
+    /// (P − 1) × this.
+    pub fn check_every(mut self, n: usize) -> Self {
+        self.check_every = n;
+        self
+    }
+
+    /// The longest wait between two reconnection attempts (default 2 s; 10 ms to 60 s).
+    pub fn backoff_max(mut self, max: Duration) -> Self {
+        self.backoff_max = max;
+        self
+    }
+
+    /// The stream's name.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// The group's name.
+    pub fn group_name(&self) -> &str {
+        &self.group
+    }
+
+    /// The consumer's name.
+    pub fn consumer_name(&self) -> &str {
+        &self.consumer
+    }
+
+    /// The dead-letter stream's name.
+    pub fn dead_stream(&self) -> String {
+        self.dead_stream
+            .clone()
+            .unwrap_or_else(|| format!("{}:dead", self.stream))
+    }
+
+    /// The key counting acknowledged entries (for the fleet's balance).
+    pub(crate) fn acked_key(&self) -> String {
+        format!("{}:acked:{}", self.stream, self.group)
+    }
+
+    /// The key counting re-queued dead letters (for the fleet's balance).
+    pub(crate) fn requeued_key(&self) -> String {
+        format!("{}:requeued", self.stream)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), RedisError> {
+        let bad = |what: String| Err(RedisError::Setting(what));
+        if self.stream.is_empty() || self.group.is_empty() || self.consumer.is_empty() {
+            return bad("stream, group and consumer names must not be empty".into());
+        }
+        if !(1..=MAX_CAPACITY).contains(&self.capacity) {
+            return bad(format!(
+                "capacity {} not in 1..={MAX_CAPACITY}",
+                self.capacity
+            ));
+        }
+        if !(1..=MAX_BATCH).contains(&self.batch) || !(1..=MAX_BATCH).contains(&self.check_every) {
+            return bad(format!("batch and check_every must be in 1..={MAX_BATCH}"));
+        }
+        if !(2..=1000).contains(&self.max_deliveries) {
+            return bad(format!(
+                "max_deliveries {} not in 2..=1000",
+                self.max_deliveries
+            ));
+        }
+        if self.block.is_zero() || self.block > Duration::from_secs(10) {
+            return bad("block must be in (0, 10 s]".into());
+        }
+        if self.claim_after < Duration::from_millis(10) {
+            return bad("claim_after must be at least 10 ms".into());
+        }
+        if self.backoff_max < Duration::from_millis(10)
+            || self.backoff_max > Duration::from_secs(60)
+        {
+            return bad("backoff_max must be in [10 ms, 60 s]".into());
+        }
+        Ok(())
+    }
+}
+
+fn default_consumer() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    format!("{host}-{}", std::process::id())
+}

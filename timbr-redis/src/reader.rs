@@ -1,0 +1,441 @@
+//! The taking side of a fleet queue: what this consumer left pending first, then entries
+//! other consumers left pending too long, then new entries in batches; poison and
+//! undecodable entries to the dead-letter stream.
+//!
+//! Entries that were delivered before (re-read after a restart, claimed from a dead
+//! consumer, released after a sink error) come **one at a time**, with their delivery count
+//! read from `XPENDING` first: an entry that kills its worker is then the only one whose
+//! count grows with each crash, and once it reaches `max_deliveries` it is dead-lettered
+//! instead of delivered. Other entries fetched together with it are delivered at most twice.
+
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use redis::streams::{StreamId, StreamPendingCountReply, StreamReadReply};
+use redis::{Connection, RedisResult, Value};
+use serde::de::DeserializeOwned;
+
+use crate::entry::{self, dead_fields};
+use crate::health::{GroupInfo, Health, RedisEvent};
+use crate::link::{group_gone, Link};
+use crate::options::RedisOptions;
+use crate::{Delivery, DeliveryId};
+
+const NEVER: fn() -> bool = || false;
+
+pub(crate) struct Reader<T> {
+    pub(crate) link: Link,
+    /// Re-reading what this consumer left pending (at start).
+    recovering: bool,
+    /// The last look for stale entries found one: look again before reading new ones.
+    claiming: bool,
+    next_claim_check: Instant,
+    next_info: Instant,
+    _datum: PhantomData<fn() -> T>,
+}
+
+/// One entry to deliver again, as `XPENDING` shows it.
+struct Stale {
+    id: String,
+    consumer: String,
+    deliveries: u64,
+}
+
+impl<T: DeserializeOwned> Reader<T> {
+    pub(crate) fn new(link: Link) -> Self {
+        let now = Instant::now();
+        Reader {
+            link,
+            recovering: true,
+            claiming: false,
+            next_claim_check: now,
+            next_info: now,
+            _datum: PhantomData,
+        }
+    }
+
+    /// Fetches what comes next into `out`, waiting at most `block` on the server for new
+    /// entries. `released` are entries whose records the sink refused, to deliver again.
+    pub(crate) fn fetch(
+        &mut self,
+        o: &RedisOptions,
+        health: &Health,
+        released: Vec<String>,
+        block: Duration,
+        out: &mut VecDeque<Delivery<T>>,
+    ) {
+        let now = Instant::now();
+        if now >= self.next_info {
+            self.next_info = now + o.info_every;
+            self.refresh(o, health);
+        }
+        for id in released {
+            if let Some(stale) = self.pending_one(o, Some(&id), None, None) {
+                self.redeliver(o, health, stale, 0, out);
+            }
+        }
+        if !out.is_empty() {
+            return;
+        }
+        if self.recovering {
+            match self.pending_one(o, None, Some(&o.consumer), None) {
+                Some(stale) => return self.redeliver(o, health, stale, 0, out),
+                None => self.recovering = false,
+            }
+        }
+        if self.claiming || now >= self.next_claim_check {
+            let idle = o.claim_after.as_millis() as u64;
+            match self.pending_one(o, None, None, Some(idle)) {
+                Some(stale) => {
+                    self.claiming = true;
+                    return self.redeliver(o, health, stale, idle, out);
+                }
+                None => {
+                    self.claiming = false;
+                    self.next_claim_check = now + o.claim_after / 2;
+                }
+            }
+        }
+        let reply: StreamReadReply = self
+            .link
+            .run(&NEVER, |con| {
+                redis::cmd("XREADGROUP")
+                    .arg("GROUP")
+                    .arg(&o.group)
+                    .arg(&o.consumer)
+                    .arg("COUNT")
+                    .arg(o.batch)
+                    .arg("BLOCK")
+                    .arg(block.as_millis().max(1) as u64)
+                    .arg("STREAMS")
+                    .arg(&o.stream)
+                    .arg(">")
+                    .query(con)
+                    .or_else(|e| recreate_group(con, o, e).map(|()| StreamReadReply::default()))
+            })
+            .unwrap_or_default();
+        for entry in reply.keys.into_iter().flat_map(|k| k.ids) {
+            self.accept(o, health, entry, 1, out);
+        }
+    }
+
+    /// Decodes `entry` into `out`, or dead-letters it if it cannot be decoded.
+    fn accept(
+        &mut self,
+        o: &RedisOptions,
+        health: &Health,
+        entry: StreamId,
+        deliveries: u64,
+        out: &mut VecDeque<Delivery<T>>,
+    ) {
+        match entry::decode::<T>(&entry.map) {
+            Ok(datum) => out.push_back(Delivery::with_id(datum, DeliveryId::new(entry.id))),
+            Err(reason) => {
+                Health::add(&health.undecodable, 1);
+                self.dead_letter(o, health, &entry, deliveries, reason);
+            }
+        }
+    }
+
+    /// The oldest pending entry matching: this `id`, or this `consumer`'s, or idle for
+    /// `idle_ms` and not this consumer's.
+    fn pending_one(
+        &mut self,
+        o: &RedisOptions,
+        id: Option<&str>,
+        consumer: Option<&str>,
+        idle_ms: Option<u64>,
+    ) -> Option<Stale> {
+        // Another consumer's stale entries may hide behind ours (still in our buffer).
+        let count = if idle_ms.is_some() { 64 } else { 1 };
+        let reply: StreamPendingCountReply = self.link.run(&NEVER, |con| {
+            let mut cmd = redis::cmd("XPENDING");
+            cmd.arg(&o.stream).arg(&o.group);
+            if let Some(ms) = idle_ms {
+                cmd.arg("IDLE").arg(ms);
+            }
+            let (start, end) = id.map_or(("-", "+"), |id| (id, id));
+            cmd.arg(start).arg(end).arg(count);
+            if let Some(c) = consumer {
+                cmd.arg(c);
+            }
+            cmd.query(con)
+                .or_else(|e| recreate_group(con, o, e).map(|()| StreamPendingCountReply::default()))
+        })?;
+        reply
+            .ids
+            .into_iter()
+            .find(|p| idle_ms.is_none() || p.consumer != o.consumer)
+            .map(|p| Stale {
+                id: p.id,
+                consumer: p.consumer,
+                deliveries: p.times_delivered as u64,
+            })
+    }
+
+    /// Delivers a stale entry again (claiming it), or dead-letters it if it was delivered
+    /// `max_deliveries` times already.
+    fn redeliver(
+        &mut self,
+        o: &RedisOptions,
+        health: &Health,
+        stale: Stale,
+        min_idle: u64,
+        out: &mut VecDeque<Delivery<T>>,
+    ) {
+        if stale.deliveries >= o.max_deliveries {
+            let entry = self.read_one(o, &stale.id);
+            let reason = format!(
+                "delivered {} times without an acknowledgement (max_deliveries {})",
+                stale.deliveries, o.max_deliveries
+            );
+            return self.dead_letter(o, health, &entry, stale.deliveries, reason);
+        }
+        let claimed: Vec<StreamId> = self
+            .link
+            .run(&NEVER, |con| {
+                let v: Value = redis::cmd("XCLAIM")
+                    .arg(&o.stream)
+                    .arg(&o.group)
+                    .arg(&o.consumer)
+                    .arg(min_idle)
+                    .arg(&stale.id)
+                    .query(con)?;
+                claimed_entries(v)
+            })
+            .unwrap_or_default();
+        for entry in claimed {
+            Health::add(&health.redeliveries, 1);
+            if stale.consumer != o.consumer {
+                Health::add(&health.claimed, 1);
+                health.emit(RedisEvent::Claimed {
+                    id: entry.id.clone(),
+                    from: stale.consumer.clone(),
+                });
+            }
+            self.accept(o, health, entry, stale.deliveries + 1, out);
+        }
+    }
+
+    /// The entry `id` as it is in the stream (empty fields if it was deleted meanwhile).
+    fn read_one(&mut self, o: &RedisOptions, id: &str) -> StreamId {
+        let found: Option<StreamId> = self
+            .link
+            .run(&NEVER, |con| {
+                let v: Value = redis::cmd("XRANGE")
+                    .arg(&o.stream)
+                    .arg(id)
+                    .arg(id)
+                    .query(con)?;
+                Ok(claimed_entries(v)?.into_iter().next())
+            })
+            .flatten();
+        found.unwrap_or_else(|| StreamId {
+            id: id.to_owned(),
+            ..StreamId::default()
+        })
+    }
+
+    /// Moves an entry to the dead-letter stream and acknowledges it, in one transaction.
+    fn dead_letter(
+        &mut self,
+        o: &RedisOptions,
+        health: &Health,
+        entry: &StreamId,
+        deliveries: u64,
+        reason: String,
+    ) {
+        let dead = o.dead_stream();
+        let _: Option<()> = self.link.run(&NEVER, |con| {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            let add = pipe
+                .cmd("XADD")
+                .arg(&dead)
+                .arg("*")
+                .arg(dead_fields::ID)
+                .arg(&entry.id)
+                .arg(dead_fields::REASON)
+                .arg(&reason)
+                .arg(dead_fields::CONSUMER)
+                .arg(&o.consumer)
+                .arg(dead_fields::DELIVERIES)
+                .arg(deliveries);
+            match entry.map.get(entry::DATUM_FIELD) {
+                Some(Value::BulkString(raw)) => add.arg(dead_fields::DATUM).arg(raw.as_slice()),
+                _ => add
+                    .arg(dead_fields::FIELDS)
+                    .arg(entry::fields_json(&entry.map)),
+            };
+            add.ignore();
+            pipe.cmd("XACK")
+                .arg(&o.stream)
+                .arg(&o.group)
+                .arg(&entry.id)
+                .ignore();
+            pipe.query(con)
+                .or_else(|e| if group_gone(&e) { Ok(()) } else { Err(e) })
+        });
+        Health::add(&health.dead_lettered, 1);
+        health.emit(RedisEvent::DeadLettered {
+            id: entry.id.clone(),
+            reason,
+        });
+    }
+
+    /// Looks at the group (for status and the capacity) and trims what every group has
+    /// acknowledged.
+    fn refresh(&mut self, o: &RedisOptions, health: &Health) {
+        let give_up = || true; // a status refresh is never worth waiting for
+        if let Some(info) = self.link.run(&give_up, |con| group_info(con, o)) {
+            *health.group_info.lock() = info;
+        }
+        let _: Option<()> = self.link.run(&give_up, |con| trim(con, o));
+    }
+}
+
+/// Entries from an `XCLAIM` or `XRANGE` reply (deleted entries come back as nil: skipped).
+fn claimed_entries(v: Value) -> RedisResult<Vec<StreamId>> {
+    let Value::Array(items) = v else {
+        return Ok(Vec::new());
+    };
+    let live: Vec<Value> = items
+        .into_iter()
+        .filter(|i| !matches!(i, Value::Nil))
+        .collect();
+    let reply: redis::streams::StreamRangeReply = redis::from_redis_value(&Value::Array(live))?;
+    Ok(reply.ids)
+}
+
+/// When the group (or the whole stream) is gone — a Redis restarted without its data, a
+/// user's `DEL` — creates it again, so that the fleet goes on with what is there.
+fn recreate_group(con: &mut Connection, o: &RedisOptions, e: redis::RedisError) -> RedisResult<()> {
+    if e.code() != Some("NOGROUP") {
+        return Err(e);
+    }
+    create_group(con, o)
+}
+
+/// Creates the group, reading the stream from its start, and the stream if need be.
+pub(crate) fn create_group(con: &mut Connection, o: &RedisOptions) -> RedisResult<()> {
+    let created: RedisResult<()> = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&o.stream)
+        .arg(&o.group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query(con);
+    match created {
+        Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+        other => other,
+    }
+}
+
+/// The group's state, from `XINFO GROUPS` and `XLEN`.
+pub(crate) fn group_info(con: &mut Connection, o: &RedisOptions) -> RedisResult<GroupInfo> {
+    let (length, dead): (u64, u64) = redis::pipe()
+        .cmd("XLEN")
+        .arg(&o.stream)
+        .cmd("XLEN")
+        .arg(o.dead_stream())
+        .query(con)?;
+    let mut info = GroupInfo {
+        stream_length: length,
+        dead_letters: dead,
+        lag: Some(length),
+        ..GroupInfo::default()
+    };
+    for group in groups(con, &o.stream)? {
+        if group.name == o.group {
+            info.pending = group.pending;
+            info.consumers = group.consumers;
+            info.lag = group.lag;
+        }
+    }
+    Ok(info)
+}
+
+/// One group of `XINFO GROUPS`.
+pub(crate) struct Group {
+    pub(crate) name: String,
+    pub(crate) consumers: u64,
+    pub(crate) pending: u64,
+    pub(crate) last_delivered: String,
+    pub(crate) lag: Option<u64>,
+}
+
+pub(crate) fn groups(con: &mut Connection, stream: &str) -> RedisResult<Vec<Group>> {
+    let reply: RedisResult<Value> = redis::cmd("XINFO").arg("GROUPS").arg(stream).query(con);
+    match reply {
+        Ok(rows) => parse_groups(rows),
+        // No stream yet: no groups.
+        Err(e) if e.to_string().contains("no such key") => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The groups of an `XINFO GROUPS` reply.
+pub(crate) fn parse_groups(reply: Value) -> RedisResult<Vec<Group>> {
+    let rows: Vec<Vec<Value>> = redis::from_redis_value(&reply)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let mut g = Group {
+            name: String::new(),
+            consumers: 0,
+            pending: 0,
+            last_delivered: "0-0".to_owned(),
+            lag: None,
+        };
+        for pair in row.chunks(2) {
+            let [k, v] = pair else { continue };
+            let key = entry::text(k);
+            match key.as_str() {
+                "name" => g.name = entry::text(v),
+                "consumers" => g.consumers = redis::from_redis_value(v).unwrap_or(0),
+                "pending" => g.pending = redis::from_redis_value(v).unwrap_or(0),
+                "last-delivered-id" => g.last_delivered = entry::text(v),
+                "lag" => g.lag = redis::from_redis_value(v).ok(),
+                _ => {}
+            }
+        }
+        out.push(g);
+    }
+    Ok(out)
+}
+
+/// Trims the stream up to the first entry some group still needs: its oldest pending
+/// entry, or the first it has not read.
+fn trim(con: &mut Connection, o: &RedisOptions) -> RedisResult<()> {
+    let mut keep: Option<(u64, u64)> = None;
+    for group in groups(con, &o.stream)? {
+        let summary: Value = redis::cmd("XPENDING")
+            .arg(&o.stream)
+            .arg(&group.name)
+            .query(con)?;
+        let oldest_pending = match &summary {
+            Value::Array(v) if v.len() >= 2 && !matches!(v[1], Value::Nil) => {
+                Some(entry::text(&v[1]))
+            }
+            _ => None,
+        };
+        let needed = oldest_pending.unwrap_or(group.last_delivered);
+        let Some(id) = parse_id(&needed) else {
+            return Ok(());
+        };
+        keep = Some(keep.map_or(id, |k| k.min(id)));
+    }
+    if let Some((ms, seq)) = keep {
+        redis::cmd("XTRIM")
+            .arg(&o.stream)
+            .arg("MINID")
+            .arg(format!("{ms}-{seq}"))
+            .query::<()>(con)?;
+    }
+    Ok(())
+}
+
+fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}

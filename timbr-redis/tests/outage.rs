@@ -1,0 +1,111 @@
+//! Issue test 3: `redis-server` killed (SIGKILL) and restarted mid-run: the workers and the
+//! producer report the outage, resume, and lose nothing (AOF on).
+
+mod common;
+
+use common::*;
+use timbr_redis::{Fleet, RedisOptions};
+
+const N: u64 = 20_000;
+
+fn log(dir: &std::path::Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{name}.err"))).unwrap_or_default()
+}
+
+#[test]
+fn redis_killed_and_restarted_mid_run_loses_nothing() {
+    let mut server = Server::start();
+    let url = server.url();
+    let dir = server.dir.clone();
+    let worker = |name: &str| {
+        fleet(
+            &dir,
+            name,
+            &args(&[
+                "work",
+                "--url",
+                &url,
+                "--stream",
+                "tweets",
+                "--results",
+                "results",
+                "--consumer",
+                name,
+                "--claim-after-ms",
+                "2000",
+                "--until-done",
+                &N.to_string(),
+            ]),
+        )
+    };
+    let mut producer = fleet(
+        &dir,
+        "producer",
+        &args(&[
+            "produce",
+            "--url",
+            &url,
+            "--stream",
+            "tweets",
+            "--count",
+            &N.to_string(),
+            "--capacity",
+            "5000",
+        ]),
+    );
+    let mut w1 = worker("w1");
+    let mut w2 = worker("w2");
+    {
+        let mut con = server.con();
+        until("a quarter of the records", || {
+            xlen(&mut con, "results") >= N / 4
+        });
+    }
+    server.kill();
+    // Every worker has seen the outage before the server comes back.
+    until("both workers to report the outage", || {
+        ["w1", "w2"]
+            .iter()
+            .all(|w| log(&dir, w).contains("Disconnected"))
+    });
+    server.restart();
+
+    assert!(wait(&mut producer), "the producer failed");
+    let mut statuses = Vec::new();
+    for (name, w) in [("w1", &mut w1), ("w2", &mut w2)] {
+        assert!(wait(w), "{name} failed");
+        assert!(
+            log(&dir, name).contains("Reconnected"),
+            "{name} reports coming back"
+        );
+        let out = std::fs::read_to_string(dir.join(format!("{name}.out"))).unwrap();
+        let status: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        statuses.push(status);
+    }
+    for status in &statuses {
+        let redis = &status["plugins"]["redis"];
+        assert!(
+            redis["outages"].as_u64().unwrap() >= 1,
+            "status shows the outage: {redis}"
+        );
+        assert_eq!(redis["connected"], true);
+        let counts: timbr_core::Counts = serde_json::from_value(status["counts"].clone()).unwrap();
+        assert!(counts.is_balanced(), "{counts:?}");
+    }
+
+    let mut con = server.con();
+    let ids = result_ids(&mut con, "results");
+    assert_eq!(ids.len() as u64, N, "every datum has a record");
+    let mut fleet = Fleet::connect(RedisOptions::new(url.clone(), "tweets")).unwrap();
+    let balance = fleet.balance().unwrap();
+    assert!(balance.is_balanced(), "{balance}");
+    assert_eq!(
+        (
+            balance.produced,
+            balance.acked,
+            balance.pending,
+            balance.unread
+        ),
+        (N, N, 0, 0)
+    );
+}
