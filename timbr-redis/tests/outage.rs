@@ -99,13 +99,16 @@ fn redis_killed_and_restarted_mid_run_loses_nothing() {
     let mut fleet = Fleet::connect(RedisOptions::new(url.clone(), "tweets")).unwrap();
     let balance = fleet.balance().unwrap();
     assert!(balance.is_balanced(), "{balance}");
-    assert_eq!(
-        (
-            balance.produced,
-            balance.acked,
-            balance.pending,
-            balance.unread
-        ),
-        (N, N, 0, 0)
+    // At least once, on the producer's side too: a round trip of `XADD`s that Redis carried
+    // out just before it was killed, but whose reply never came, is sent again once Redis is
+    // back. Each such entry is processed like any other (and recognisable by its datum's id:
+    // `ids` above has every datum exactly once); there can be at most one round trip of them
+    // (the default batch, 256) per outage.
+    assert!(
+        balance.produced >= N && balance.produced - N <= 256,
+        "{balance}"
     );
+    // Nothing left behind. (An entry redelivered past `max_deliveries` while Redis came
+    // and went is a dead letter; `ids` shows its datum has a record all the same.)
+    assert_eq!((balance.pending, balance.unread), (0, 0), "{balance}");
 }
