@@ -19,21 +19,11 @@ fn a_worker_killed_mid_run_loses_nothing() {
         fleet(
             dir,
             name,
-            &args(&[
-                "work",
-                "--url",
+            &work_args(
                 &url,
-                "--stream",
-                "tweets",
-                "--results",
-                "results",
-                "--consumer",
                 name,
-                "--claim-after-ms",
-                "5000",
-                "--until-done",
-                &N.to_string(),
-            ]),
+                &["--claim-after-ms", "5000", "--until-done", &N.to_string()],
+            ),
         )
     };
     let mut producer = fleet(

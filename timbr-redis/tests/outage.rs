@@ -21,21 +21,11 @@ fn redis_killed_and_restarted_mid_run_loses_nothing() {
         fleet(
             &dir,
             name,
-            &args(&[
-                "work",
-                "--url",
+            &work_args(
                 &url,
-                "--stream",
-                "tweets",
-                "--results",
-                "results",
-                "--consumer",
                 name,
-                "--claim-after-ms",
-                "2000",
-                "--until-done",
-                &N.to_string(),
-            ]),
+                &["--claim-after-ms", "2000", "--until-done", &N.to_string()],
+            ),
         )
     };
     let mut producer = fleet(

@@ -24,27 +24,22 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
         fleet(
             dir,
             name,
-            &args(&[
-                "work",
-                "--url",
+            &work_args(
                 &url,
-                "--stream",
-                "tweets",
-                "--results",
-                "results",
-                "--consumer",
                 name,
-                "--claim-after-ms",
-                "1000",
-                "--batch",
-                "64",
-                "--max-deliveries",
-                &MAX_DELIVERIES.to_string(),
-                "--abort-on",
-                &POISON.to_string(),
-                "--until-done",
-                &N.to_string(),
-            ]),
+                &[
+                    "--claim-after-ms",
+                    "1000",
+                    "--batch",
+                    "64",
+                    "--max-deliveries",
+                    &MAX_DELIVERIES.to_string(),
+                    "--abort-on",
+                    &POISON.to_string(),
+                    "--until-done",
+                    &N.to_string(),
+                ],
+            ),
         )
     };
     let mut producer = fleet(

@@ -30,7 +30,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use timbr_cli::{connect, is_final, state_name, EXIT_FAILED, EXIT_MACHINE_FAILED, EXIT_USAGE};
+use timbr_cli::{
+    chain, connect, is_final, state_name, EXIT_FAILED, EXIT_MACHINE_FAILED, EXIT_USAGE,
+};
 use timbr_core::{zmq, Status, STATUS_TOPIC};
 
 /// Watch or control a timbr machine in another process.
@@ -128,16 +130,6 @@ fn serve(
     allow_remote: bool,
     endpoints: &[String],
 ) -> Result<std::convert::Infallible, String> {
-    let chain = |e: &dyn std::error::Error| {
-        let mut message = e.to_string();
-        let mut source = e.source();
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&s.to_string());
-            source = s.source();
-        }
-        message
-    };
     let watch = timbr_http::FleetWatch::new(endpoints.to_vec()).map_err(|e| chain(&e))?;
     let options = timbr_http::HttpOptions::new()
         .addr(addr)

@@ -128,6 +128,22 @@ pub fn fleet(dir: &std::path::Path, name: &str, args: &[String]) -> Child {
         .expect("timbr-fleet")
 }
 
+/// The arguments of a worker `name` on the `tweets` stream writing to `results`, then `extra`.
+pub fn work_args(url: &str, name: &str, extra: &[&str]) -> Vec<String> {
+    let common = [
+        "work",
+        "--url",
+        url,
+        "--stream",
+        "tweets",
+        "--results",
+        "results",
+        "--consumer",
+        name,
+    ];
+    args(&common).into_iter().chain(args(extra)).collect()
+}
+
 pub fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
