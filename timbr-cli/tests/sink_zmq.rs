@@ -16,6 +16,14 @@ use timbr_core::{zmq, BindError, Machine, Record, Sink, ZmqSink, ZmqSinkOptions,
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// A sink for a reader that must get every record: no high-water mark, and a linger as long
+/// as the reader may take. The publishing machine drops the sink when it is done, and a
+/// closing socket discards what it has not sent after its linger; a reader slowed by a loaded
+/// machine (CI once saw 19 469 of 20 000 arrive with a zero linger) must still get the rest.
+fn lossless() -> ZmqSinkOptions {
+    ZmqSinkOptions::new().sndhwm(0).linger(RUN_TIMEOUT)
+}
+
 /// `timbr-sub` on `endpoint`, counting `n` messages and printing a summary.
 fn timbr_sub(endpoint: &str, n: u64) -> Child {
     Command::new(env!("CARGO_BIN_EXE_timbr-sub"))
@@ -83,10 +91,7 @@ fn assert_all_sent(stats: &ZmqStats, n: u64) {
 #[test]
 fn two_subscriber_processes_receive_every_record_over_tcp() {
     const N: u64 = 3000;
-    let mut sink = ZmqSinkOptions::new()
-        .sndhwm(0)
-        .bind("tcp://127.0.0.1:*")
-        .unwrap();
+    let mut sink = lossless().bind("tcp://127.0.0.1:*").unwrap();
     let endpoint = sink.last_endpoint().to_owned();
     assert!(endpoint.starts_with("tcp://127.0.0.1:") && !endpoint.ends_with(":*"));
     assert_eq!(sink.describe(), endpoint);
@@ -110,7 +115,7 @@ fn two_subscriber_processes_receive_every_record_over_tcp() {
 #[test]
 fn a_subscriber_process_receives_every_record_over_the_default_ipc_endpoint() {
     const N: u64 = 2000;
-    let mut sink = ZmqSinkOptions::new().sndhwm(0).bind_default().unwrap();
+    let mut sink = lossless().bind_default().unwrap();
     let endpoint = sink.last_endpoint().to_owned();
     let path = PathBuf::from(endpoint.strip_prefix("ipc://").expect("an ipc endpoint"));
     assert!(path.exists());
@@ -167,7 +172,7 @@ fn pyzmq_reads_every_record() {
     );
     const N: u64 = 1000;
     for endpoint in ["tcp://127.0.0.1:*", "default ipc"] {
-        let options = ZmqSinkOptions::new().sndhwm(0);
+        let options = lossless();
         let mut sink = if endpoint == "default ipc" {
             options.bind_default().unwrap()
         } else {
@@ -376,11 +381,7 @@ fn bind_default_gives_each_sink_its_own_endpoint() {
 fn a_subscriber_with_a_hundred_thousand_topics_does_not_stall_the_machine() {
     const TOPICS: u64 = 100_000;
     const N: u64 = 20_000;
-    let mut sink = ZmqSinkOptions::new()
-        .sndhwm(0) // the reader (a debug build) may lag; it must not lose for that
-        .linger(Duration::ZERO)
-        .bind("tcp://127.0.0.1:*")
-        .unwrap();
+    let mut sink = lossless().bind("tcp://127.0.0.1:*").unwrap();
     let stats = sink.stats();
     let context = zmq::Context::new();
     let hostile = context.socket(zmq::SUB).unwrap();
