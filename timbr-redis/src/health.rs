@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use timbr_core::io::{QueueEvent, QueueEvents};
 
 /// Something that happened to a fleet queue or sink, for the function given to
 /// [`RedisQueue::on_event`](crate::RedisQueue::on_event).
@@ -41,6 +42,29 @@ pub enum RedisEvent {
         /// The consumer that had it.
         from: String,
     },
+}
+
+impl From<&RedisEvent> for QueueEvent {
+    fn from(event: &RedisEvent) -> Self {
+        match event {
+            RedisEvent::Disconnected { link, error } => QueueEvent::Disconnected {
+                link: (*link).to_owned(),
+                error: error.clone(),
+            },
+            RedisEvent::Reconnected { link, after } => QueueEvent::Reconnected {
+                link: (*link).to_owned(),
+                after: *after,
+            },
+            RedisEvent::DeadLettered { id, reason } => QueueEvent::DeadLettered {
+                id: id.clone(),
+                reason: reason.clone(),
+            },
+            RedisEvent::Claimed { id, from } => QueueEvent::Claimed {
+                id: id.clone(),
+                from: from.clone(),
+            },
+        }
+    }
 }
 
 type Listener = Arc<dyn Fn(&RedisEvent) + Send + Sync>;
@@ -110,6 +134,8 @@ pub(crate) struct Health {
     pub(crate) put: AtomicU64,
     pub(crate) written: AtomicU64,
     listener: Mutex<Option<Listener>>,
+    /// The machines built on this queue: each gets every event as a [`QueueEvent`].
+    machines: Mutex<Vec<QueueEvents>>,
 }
 
 impl Health {
@@ -123,8 +149,22 @@ impl Health {
         *self.listener.lock() = Some(f);
     }
 
-    /// Raises `event`: only built by callers when something happened (rare paths).
+    /// Adds a machine to tell about every event from now on.
+    pub(crate) fn attach(&self, machine: QueueEvents) {
+        self.machines.lock().push(machine);
+    }
+
+    /// Raises `event`: only built by callers when something happened (rare paths). The
+    /// machines get it through their never-blocking senders (forgotten once dropped); the
+    /// `on_event` listener is called here.
     pub(crate) fn emit(&self, event: RedisEvent) {
+        {
+            let mut machines = self.machines.lock();
+            if !machines.is_empty() {
+                let queue_event = QueueEvent::from(&event);
+                machines.retain(|m| m.send(queue_event.clone()));
+            }
+        }
         let listener = self.listener.lock().clone();
         if let Some(listener) = listener {
             listener(&event);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use timbr_core::io::QueueEvents;
 use timbr_core::{Delivery, DeliveryId, PutTimeoutError, Queue, Taken, TryPutError};
 
 use crate::entry;
@@ -33,7 +34,9 @@ use crate::{RedisError, RedisOptions, RedisSink};
 ///   claimed; entries delivered [`max_deliveries`](RedisOptions::max_deliveries) times, or
 ///   that cannot be decoded, go to the dead-letter stream with the reason.
 /// - **Outages**: every command is retried with backoff and reported
-///   ([`report`](RedisQueue::report), [`on_event`](RedisQueue::on_event)); nothing is lost.
+///   ([`report`](RedisQueue::report), [`on_event`](RedisQueue::on_event), and to the
+///   handler of a machine built on the queue as [`Event::Queue`](timbr_core::Event::Queue)s);
+///   nothing is lost.
 ///
 /// Cloning gives another handle on the same connections (a producer and a machine in one
 /// process share them).
@@ -154,7 +157,8 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
 
 impl<T> RedisQueue<T> {
     /// Calls `f` with every [`RedisEvent`] (outages, dead letters, claims). `f` runs on the
-    /// thread that saw the event: keep it short.
+    /// thread that saw the event: keep it short. (A machine built on this queue gets the
+    /// same events in its handler whether or not `f` is set.)
     pub fn on_event(&self, f: impl Fn(&RedisEvent) + Send + Sync + 'static) {
         self.inner.health.listen(Arc::new(f));
     }
@@ -323,6 +327,12 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
 
     fn is_shared(&self) -> bool {
         true
+    }
+
+    /// Outages, reconnections, dead letters and claims reach the machine as
+    /// [`Event::Queue`](timbr_core::Event::Queue)s (and `on_event`'s function, if set).
+    fn set_events(&self, events: QueueEvents) {
+        self.inner.health.attach(events);
     }
 }
 

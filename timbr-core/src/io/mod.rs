@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `delivery.rs` | [`Delivery`] and [`DeliveryId`]: acknowledging a datum once its record is safe |
 //! | `queue.rs` | [`Queue`], the trait, and [`MemoryQueue`], the bounded embedded default |
+//! | `queue_event.rs` | [`QueueEvent`]s a queue sends its machine through [`QueueEvents`] |
 //! | `source.rs` | a source iterator on its own thread: backpressure or a drop policy |
 //! | `sink/` | [`Sink`], the trait, with channel, callback, null, JSON lines and ZeroMQ sinks |
 //! | `zmq/` | which endpoints may be bound, the private socket directory, binding (shared) |
@@ -12,6 +13,7 @@
 
 pub(crate) mod delivery;
 pub(crate) mod queue;
+pub(crate) mod queue_event;
 #[cfg(feature = "zmq")]
 pub(crate) mod remote;
 pub(crate) mod sink;
@@ -22,6 +24,7 @@ pub(crate) mod zmq;
 pub use self::{
     delivery::{Delivery, DeliveryId},
     queue::{MemoryQueue, Queue, Taken},
+    queue_event::{QueueEvent, QueueEvents, QUEUE_EVENT_BACKLOG},
     sink::{ChannelSink, FnSink, JsonLinesSink, NullSink, Sink},
     source::{SourcePolicy, SourceState},
 };

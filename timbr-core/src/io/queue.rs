@@ -7,6 +7,7 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, unbounded, Receiver, Select, Sender, TrySendError};
 use parking_lot::Mutex;
 
+use crate::io::QueueEvents;
 use crate::{Delivery, DeliveryId, PutTimeoutError, TryPutError};
 
 /// What a blocking [`Queue::take`] came back with.
@@ -107,6 +108,15 @@ pub trait Queue<T>: Send + Sync + 'static {
     /// itself, not through the machine).
     fn is_shared(&self) -> bool {
         false
+    }
+
+    /// Called by the machine once, when it is built with this queue: what happens to the
+    /// queue itself (a lost connection, a datum given up on…) goes to the machine through
+    /// `events`, whose [`send`](QueueEvents::send) never blocks, and the machine hands each
+    /// to its handler as an [`Event::Queue`](crate::Event::Queue). A queue given to several
+    /// machines gets one sender from each. The default ignores it: nothing to report.
+    fn set_events(&self, events: QueueEvents) {
+        let _ = events;
     }
 }
 

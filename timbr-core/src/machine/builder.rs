@@ -8,6 +8,7 @@ use parking_lot::{Mutex, RwLock};
 use timbr_sched::Executor;
 
 use crate::datum::wiring::Wiring;
+use crate::io::queue_event::QueueEventInbox;
 use crate::io::source::SourceStatus;
 use crate::machine::consumer::Reorder;
 use crate::machine::supervisor::{StatusHook, Supervisor, SupervisorParts};
@@ -257,6 +258,8 @@ impl<T: Datum> MachineBuilder<T> {
             .queue
             .unwrap_or_else(|| Arc::new(MemoryQueue::new(self.capacity)));
         let waker = Arc::clone(&queue);
+        let (queue_events, inbox) = QueueEventInbox::channel();
+        queue.set_events(queue_events);
         let sup = Supervisor::new(SupervisorParts {
             name: self.name,
             wake: Box::new(move |n| waker.wake_takers(n)),
@@ -269,6 +272,7 @@ impl<T: Datum> MachineBuilder<T> {
             plugins: self.plugins,
             on_shutdown: self.on_shutdown,
             on_restart: self.on_restart,
+            queue_events: inbox,
         });
         let shared = Arc::new(Shared {
             queue,

@@ -106,6 +106,8 @@ impl<T: Datum> Shared<T> {
         }
         // Still counted as running while the sink flushes: records are not out yet.
         self.flush_sink();
+        // What the queue reported until now (the flush included) comes before `Stopped`.
+        self.sup.deliver_queue_events();
         let end = life.end();
         let _settle = Settle(life);
         if end == MachineState::Completed {

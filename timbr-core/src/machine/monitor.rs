@@ -1,5 +1,5 @@
-//! The monitor thread of a running machine: it keeps the recent rate, notices idleness and
-//! ticks the status plugins, once per tick.
+//! The monitor thread of a running machine: it keeps the recent rate, notices idleness,
+//! delivers what the queue reported about itself and ticks the status plugins, once per tick.
 
 use std::time::Instant;
 
@@ -41,6 +41,8 @@ impl<T: Datum> Shared<T> {
                     sup.emit(Event::Idle { idle_for });
                 }
             }
+
+            sup.deliver_queue_events();
 
             if !sup.plugins.is_empty() {
                 let status = self.status();

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::io::queue_event::QueueEventInbox;
 use crate::machine::life::{Lifecycle, Mode};
 use crate::machine::thread_role::as_machine_thread;
 use crate::observe::counters::Counters;
@@ -55,6 +56,8 @@ pub(crate) struct Supervisor {
     pub(crate) plugins: Vec<Arc<dyn StatusPlugin>>,
     pub(crate) on_shutdown: Vec<StatusHook>,
     pub(crate) on_restart: Vec<StatusHook>,
+    /// What the queue reported about itself, waiting for the monitor to deliver it.
+    queue_events: QueueEventInbox,
 }
 
 /// The settings a supervisor is built from.
@@ -70,6 +73,7 @@ pub(crate) struct SupervisorParts {
     pub(crate) plugins: Vec<Arc<dyn StatusPlugin>>,
     pub(crate) on_shutdown: Vec<StatusHook>,
     pub(crate) on_restart: Vec<StatusHook>,
+    pub(crate) queue_events: QueueEventInbox,
 }
 
 impl Supervisor {
@@ -92,6 +96,7 @@ impl Supervisor {
             plugins: p.plugins,
             on_shutdown: p.on_shutdown,
             on_restart: p.on_restart,
+            queue_events: p.queue_events,
         }
     }
 
@@ -156,10 +161,31 @@ impl Supervisor {
         self.apply(action, event);
     }
 
+    /// Delivers what the queue reported about itself since the last call, as
+    /// [`Event::Queue`]s (called by the monitor once per tick, and by the last consumer
+    /// before the machine settles). Events the queue could not send because too many were
+    /// waiting are recorded as one handler error: the handler did not see them.
+    pub(crate) fn deliver_queue_events(&self) {
+        let missed = self.queue_events.drain(|e| self.emit(Event::Queue(e)));
+        if missed > 0 {
+            self.errors.record(ErrorReport::new(
+                ErrorKind::Handler,
+                format!(
+                    "{missed} queue events were not delivered: more than {} waited while the \
+                     machine was not running",
+                    crate::io::QUEUE_EVENT_BACKLOG
+                ),
+            ));
+        }
+    }
+
     /// The handler's decision; a panicking handler counts as an error and decides
-    /// `Continue`.
+    /// `Continue`. The status plugins see the event first.
     pub(crate) fn decide(&self, event: &Event) -> Action {
         self.events.count(event.kind());
+        if !self.plugins.is_empty() {
+            self.each_plugin("event", |p| p.event(event));
+        }
         let mut handler = self.handler.lock();
         let decided = self.guard(Guarded::Handler(event), || handler.handle(event));
         if let Some(next) = self.next_handler.lock().take() {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bson::oid::ObjectId;
 
+use crate::io::QueueEvent;
 use crate::{Failure, MachineState, SourcePolicy};
 
 /// Something that happened to a machine. Every event goes to the machine's
@@ -75,6 +76,10 @@ pub enum Event {
         /// Data with at least one failed stage, in all.
         failed: u64,
     },
+    /// Something happened to the machine's queue itself (a shared queue's lost connection,
+    /// a datum it gave up on…), as the queue reported it. Delivered by the machine's
+    /// monitor within a tick of the queue's report (see [`QueueEvents`](crate::io::QueueEvents)).
+    Queue(QueueEvent),
 }
 
 /// An [`Event`]'s kind, without its data: for filtering and counting.
@@ -103,11 +108,19 @@ pub enum EventKind {
     Idle,
     /// [`Event::Completed`]
     Completed,
+    /// [`Event::Queue`] with [`QueueEvent::Disconnected`]
+    QueueDisconnected,
+    /// [`Event::Queue`] with [`QueueEvent::Reconnected`]
+    QueueReconnected,
+    /// [`Event::Queue`] with [`QueueEvent::DeadLettered`]
+    DeadLettered,
+    /// [`Event::Queue`] with [`QueueEvent::Claimed`]
+    Claimed,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::Started,
         EventKind::Stopped,
         EventKind::StageFailed,
@@ -119,6 +132,10 @@ impl EventKind {
         EventKind::SinkFailed,
         EventKind::Idle,
         EventKind::Completed,
+        EventKind::QueueDisconnected,
+        EventKind::QueueReconnected,
+        EventKind::DeadLettered,
+        EventKind::Claimed,
     ];
 
     /// A short snake_case name: `started`, `stage_failed`, `queue_full`…
@@ -135,6 +152,10 @@ impl EventKind {
             EventKind::SinkFailed => "sink_failed",
             EventKind::Idle => "idle",
             EventKind::Completed => "completed",
+            EventKind::QueueDisconnected => "queue_disconnected",
+            EventKind::QueueReconnected => "queue_reconnected",
+            EventKind::DeadLettered => "dead_lettered",
+            EventKind::Claimed => "claimed",
         }
     }
 }
@@ -154,11 +175,17 @@ impl Event {
             Event::SinkFailed { .. } => EventKind::SinkFailed,
             Event::Idle { .. } => EventKind::Idle,
             Event::Completed { .. } => EventKind::Completed,
+            Event::Queue(QueueEvent::Disconnected { .. }) => EventKind::QueueDisconnected,
+            Event::Queue(QueueEvent::Reconnected { .. }) => EventKind::QueueReconnected,
+            Event::Queue(QueueEvent::DeadLettered { .. }) => EventKind::DeadLettered,
+            Event::Queue(QueueEvent::Claimed { .. }) => EventKind::Claimed,
         }
     }
 
-    /// Whether the event is an error: a stage, serialization, source or sink failure. (A full
-    /// queue or a dropped datum is the backpressure policy at work, not an error.)
+    /// Whether the event is an error: a stage, serialization, source or sink failure, or a
+    /// datum the queue gave up on (dead-lettered). (A full queue or a dropped datum is the
+    /// backpressure policy at work, not an error; nor is a lost queue connection, which the
+    /// queue retries without losing anything.)
     pub fn is_error(&self) -> bool {
         matches!(
             self.kind(),
@@ -166,6 +193,7 @@ impl Event {
                 | EventKind::SerializationFailed
                 | EventKind::SourceFailed
                 | EventKind::SinkFailed
+                | EventKind::DeadLettered
         )
     }
 
@@ -206,6 +234,7 @@ impl fmt::Display for Event {
             Event::Completed { processed, failed } => {
                 write!(f, "completed: {processed} processed, {failed} failed")
             }
+            Event::Queue(event) => fmt::Display::fmt(event, f),
         }
     }
 }

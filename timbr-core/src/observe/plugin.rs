@@ -1,7 +1,7 @@
 //! Status plugins: add fields to every [`Status`] and parts to its displays, and follow the
 //! machine while it runs.
 
-use crate::{DisplayPart, Status};
+use crate::{DisplayPart, Event, Status};
 
 /// Extends a machine's [`Status`]: its fields go to [`Status::plugins`] under its
 /// [`name`](StatusPlugin::name), its display part to [`Status::parts`].
@@ -43,5 +43,12 @@ pub trait StatusPlugin: Send + Sync + 'static {
     /// Called once the machine has stopped, with its final status.
     fn stopped(&self, status: &Status) {
         let _ = status;
+    }
+
+    /// Called with every event, on the thread that delivers it, just before the handler
+    /// decides on it. Keep it quick (a counter, a flag): it runs on the machine's data path
+    /// for stage failures.
+    fn event(&self, event: &Event) {
+        let _ = event;
     }
 }
