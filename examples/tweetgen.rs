@@ -15,7 +15,9 @@
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 /// Twitter's epoch for snowflake ids: 2010-11-04T01:42:54.657Z, in ms since the Unix epoch.
 const TWITTER_EPOCH_MS: u64 = 1_288_834_974_657;
@@ -32,8 +34,9 @@ pub const MAX_TEXT_CHARS: usize = 280;
 /// One tweet, as the streaming API delivered it (the fields a pipeline is likely to read).
 ///
 /// Serializes to the API's JSON field names; [`seq`](Tweet::seq) is the generator's own and
-/// is not serialized.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// is not serialized. Deserializes from the same JSON (for a fleet, whose workers read
+/// tweets from a Redis Stream), reading `seq` too when it is there (0 when not).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tweet {
     /// When it was posted, e.g. `Wed Oct 10 20:19:24 +0000 2018`.
     pub created_at: String,
@@ -44,7 +47,7 @@ pub struct Tweet {
     /// The text, at most [`MAX_TEXT_CHARS`] characters.
     pub text: String,
     /// The client it was posted with, as an HTML link.
-    pub source: &'static str,
+    pub source: Cow<'static, str>,
     /// Whether the text was cut (never, here).
     pub truncated: bool,
     /// The status it replies to, for a reply.
@@ -64,16 +67,17 @@ pub struct Tweet {
     /// Hashtags, URLs and mentions in the text.
     pub entities: Entities,
     /// The text's language (BCP 47).
-    pub lang: &'static str,
+    pub lang: Cow<'static, str>,
     /// [`created_at`](Tweet::created_at) in ms since the Unix epoch, as a string.
     pub timestamp_ms: String,
-    /// The place of this tweet in its stream: 1 for the first. Not a Twitter field.
-    #[serde(skip)]
+    /// The place of this tweet in its stream: 1 for the first. Not a Twitter field: not
+    /// serialized, but read when deserializing if present (a fleet's producer adds it).
+    #[serde(skip_serializing, default)]
     pub seq: u64,
 }
 
 /// The author of a [`Tweet`] (or a mentioned user).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct User {
     /// The user's id.
     pub id: u64,
@@ -84,9 +88,9 @@ pub struct User {
     /// The handle without its `@`: letters, digits and `_`, at most 15 characters.
     pub screen_name: String,
     /// Where the user says they are.
-    pub location: Option<&'static str>,
+    pub location: Option<Cow<'static, str>>,
     /// The profile's description.
-    pub description: &'static str,
+    pub description: Cow<'static, str>,
     /// Whether the account is verified.
     pub verified: bool,
     /// Followers.
@@ -100,7 +104,7 @@ pub struct User {
 }
 
 /// What the text of a [`Tweet`] links to: hashtags, URLs and mentions.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Entities {
     /// The hashtags, in the order they appear.
     pub hashtags: Vec<Hashtag>,
@@ -111,7 +115,7 @@ pub struct Entities {
 }
 
 /// A `#hashtag` in a tweet's text.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Hashtag {
     /// The tag without its `#`.
     pub text: String,
@@ -120,7 +124,7 @@ pub struct Hashtag {
 }
 
 /// A link in a tweet's text.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Url {
     /// The shortened link, as in the text.
     pub url: String,
@@ -133,7 +137,7 @@ pub struct Url {
 }
 
 /// An `@mention` in a tweet's text.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Mention {
     /// The handle without its `@`.
     pub screen_name: String,
@@ -214,8 +218,10 @@ impl TweetStream {
             id_str: id.to_string(),
             name: format!("{} {}", capitalized(first), capitalized(last)),
             screen_name,
-            location: rng.chance(0.7).then(|| rng.word(&PLACES[..])),
-            description: rng.word(&DESCRIPTIONS[..]),
+            location: rng
+                .chance(0.7)
+                .then(|| Cow::Borrowed(rng.word(&PLACES[..]))),
+            description: Cow::Borrowed(rng.word(&DESCRIPTIONS[..])),
             verified: followers_count > 200_000 && rng.chance(0.5),
             followers_count,
             friends_count: 10f64.powf(rng.unit() * 3.7) as u64,
@@ -328,7 +334,7 @@ impl Iterator for TweetStream {
             id: snowflake,
             id_str: snowflake.to_string(),
             text: text.text,
-            source: self.rng.word(&SOURCES[..]),
+            source: Cow::Borrowed(self.rng.word(&SOURCES[..])),
             truncated: false,
             in_reply_to_status_id: reply_to
                 .as_ref()
@@ -340,7 +346,7 @@ impl Iterator for TweetStream {
             retweet_count: 0,
             favorite_count: 0,
             entities,
-            lang: "en",
+            lang: Cow::Borrowed("en"),
             timestamp_ms: self.ms.to_string(),
             seq: self.seq,
         })
@@ -714,6 +720,22 @@ mod tests {
 
     fn sample(n: usize) -> Vec<Tweet> {
         TweetStream::new(42).take(n).collect()
+    }
+
+    #[test]
+    fn a_tweet_reads_back_from_its_json_with_its_place_when_given() {
+        for tweet in sample(300) {
+            let json = serde_json::to_value(&tweet).unwrap();
+            assert!(json.get("seq").is_none(), "not a Twitter field");
+            let mut back: Tweet = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(back.seq, 0);
+            back.seq = tweet.seq;
+            assert_eq!(back, tweet);
+            let mut numbered = json;
+            numbered["seq"] = tweet.seq.into();
+            let back: Tweet = serde_json::from_value(numbered).unwrap();
+            assert_eq!(back, tweet);
+        }
     }
 
     #[test]

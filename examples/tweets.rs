@@ -47,6 +47,11 @@
 //! - `--seed S`: which stream of tweets (default 1).
 //! - `--json`: stdout gets exactly one line, the final `Status` as JSON
 //!   (`serde_json::to_string(&status)`); everything for people goes to stderr instead.
+//! - `--redis URL [--role produce|work|both] [--stream S] [--name N]`: run as one machine of
+//!   a fleet sharing a Redis Stream (see `tweets_fleet.rs` and the README's "A fleet on
+//!   Redis"): `produce` puts `--count` tweets on the stream, `work` processes them until a
+//!   signal, `both` does both and completes. Records go to `<stream>:results`. A wrong URL
+//!   or an unreachable server is an error at start (exit status 1).
 //! - `--help`: this usage, with every flag's bounds. An unknown flag or a value out of its
 //!   bounds exits with status 2.
 //!
@@ -70,6 +75,9 @@ use timbr_core::{
     Remote, RemoteOptions, Status, StopMode, StopWhenDone, ZmqSink, MAX_WORKERS,
 };
 use timbr_examples::{paced, Tweet, TweetStream};
+
+#[path = "tweets_fleet.rs"]
+mod fleet;
 use vader_sentiment::SentimentIntensityAnalyzer;
 
 /// The default number of tweets: about 10 s with one worker on two cores (VADER takes some 20 µs
@@ -167,6 +175,8 @@ struct Options {
     json: bool,
     /// Serve metrics, health and the dashboard over HTTP on this address.
     http: Option<std::net::SocketAddr>,
+    /// Run as one machine of a fleet on Redis.
+    fleet: Option<fleet::FleetOptions>,
 }
 
 impl Default for Options {
@@ -183,6 +193,7 @@ impl Default for Options {
             seed: 1,
             json: false,
             http: None,
+            fleet: None,
         }
     }
 }
@@ -207,13 +218,13 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = ExecutorKind::Sync)]
     executor: ExecutorKind,
     /// Publish records on this ZeroMQ endpoint (default: a private ipc:// one).
-    #[arg(long, value_name = "E", conflicts_with = "no_publish")]
+    #[arg(long, value_name = "E", conflicts_with_all = ["no_publish", "redis"])]
     endpoint: Option<String>,
     /// Do not publish records.
     #[arg(long)]
     no_publish: bool,
     /// Wait (up to 60 s) for N subscribers before starting (at most 1000).
-    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "no_publish", value_parser = clap::value_parser!(u64).range(0..=1000))]
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with_all = ["no_publish", "redis"], value_parser = clap::value_parser!(u64).range(0..=1000))]
     subscribers: u64,
     /// Which stream of tweets.
     #[arg(long, default_value_t = 1)]
@@ -223,8 +234,11 @@ struct Cli {
     json: bool,
     /// Serve Prometheus metrics, health endpoints and a live dashboard on ADDR
     /// (e.g. 127.0.0.1:9464; open http://ADDR/).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", conflicts_with = "redis")]
     http: Option<std::net::SocketAddr>,
+    /// A fleet on Redis.
+    #[command(flatten)]
+    fleet: fleet::FleetArgs,
 }
 
 /// `--executor`'s choices.
@@ -267,6 +281,7 @@ impl From<Cli> for Options {
             seed: c.seed,
             json: c.json,
             http: c.http,
+            fleet: c.fleet.options(),
         }
     }
 }
@@ -348,28 +363,15 @@ fn run(
     human: &mut dyn Write,
     signal: &AtomicUsize,
 ) -> Result<Ended, Box<dyn Error>> {
+    if let Some(f) = &o.fleet {
+        return fleet::run(o, f, out, human, signal);
+    }
     let loading = Instant::now();
     let _ = sentiment("warm up"); // parses the lexicons now, not in the first tweet
     let loaded_in = loading.elapsed();
 
     let memory = Arc::new(Memory::default());
-    let remember = {
-        let memory = Arc::clone(&memory);
-        stage_fn!(2, name = "remember", move |f1: &f64,
-                                              f0: &String|
-              -> Result<
-            usize,
-            &'static str,
-        > {
-            memory.moods[Mood::of(*f1) as usize].fetch_add(1, Ordering::Relaxed);
-            let mut recent = memory.recent.lock().map_err(|_| "poisoned")?;
-            if recent.len() == REMEMBERED {
-                recent.pop_front();
-            }
-            recent.push_back((*f1, f0.clone()));
-            Ok(recent.len())
-        })
-    };
+    let remember = remember(&memory);
 
     let mut builder = Machine::<Tweet>::builder()
         .name("tweets")
@@ -445,21 +447,7 @@ fn run(
         None
     };
 
-    let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.count {
-        0 => Box::new(TweetStream::new(o.seed)),
-        n => Box::new(TweetStream::new(o.seed).take(usize::try_from(n)?)),
-    };
-    let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.rate {
-        Some(rate) => Box::new(paced(stream, rate)),
-        None => stream,
-    };
-    let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.seconds {
-        Some(secs) => {
-            let deadline = Instant::now() + Duration::from_secs_f64(secs);
-            Box::new(stream.take_while(move |_| Instant::now() < deadline))
-        }
-        None => stream,
-    };
+    let stream = tweets(o)?;
     writeln!(
         human,
         "{} tweets (seed {}) → text → sentiment (VADER, lexicon loaded in {loaded_in:.0?}) → \
@@ -573,6 +561,44 @@ fn run(
     } else {
         Err(format!("checks failed:\n  {}", problems.join("\n  ")).into())
     }
+}
+
+/// Slot 2: a closure keeping the last tweets (score, text) in `memory`, and a tally of moods.
+fn remember(memory: &Arc<Memory>) -> timbr_core::Stage {
+    let memory = Arc::clone(memory);
+    stage_fn!(2, name = "remember", move |f1: &f64,
+                                          f0: &String|
+          -> Result<
+        usize,
+        &'static str,
+    > {
+        memory.moods[Mood::of(*f1) as usize].fetch_add(1, Ordering::Relaxed);
+        let mut recent = memory.recent.lock().map_err(|_| "poisoned")?;
+        if recent.len() == REMEMBERED {
+            recent.pop_front();
+        }
+        recent.push_back((*f1, f0.clone()));
+        Ok(recent.len())
+    })
+}
+
+/// The tweets `o` asks for: `--count` of them (endless for 0), at `--rate`, for `--seconds`.
+fn tweets(o: &Options) -> Result<Box<dyn Iterator<Item = Tweet> + Send>, Box<dyn Error>> {
+    let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.count {
+        0 => Box::new(TweetStream::new(o.seed)),
+        n => Box::new(TweetStream::new(o.seed).take(usize::try_from(n)?)),
+    };
+    let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.rate {
+        Some(rate) => Box::new(paced(stream, rate)),
+        None => stream,
+    };
+    Ok(match o.seconds {
+        Some(secs) => {
+            let deadline = Instant::now() + Duration::from_secs_f64(secs);
+            Box::new(stream.take_while(move |_| Instant::now() < deadline))
+        }
+        None => stream,
+    })
 }
 
 /// How many tweets the run should have taken: `--count`, unless the stream was endless or
@@ -751,7 +777,24 @@ mod tests {
                 seed: 9,
                 json: true,
                 http: Some(([127, 0, 0, 1], 9464).into()),
+                fleet: None,
             }
+        );
+        let f = options("--redis redis://127.0.0.1:6379 --role work --name w1 --count 0")
+            .fleet
+            .unwrap();
+        assert_eq!(
+            (f.url.as_str(), f.role, f.stream.as_str(), f.name.as_deref()),
+            (
+                "redis://127.0.0.1:6379",
+                fleet::Role::Work,
+                "tweets",
+                Some("w1")
+            )
+        );
+        assert_eq!(
+            options("--redis redis://h:1").fleet.unwrap().role,
+            fleet::Role::Both
         );
         assert_eq!(
             parse(args("--json --help")).unwrap_err().kind(),
@@ -776,6 +819,11 @@ mod tests {
             "--executor rayon",
             "--json=yes",
             "--no-publish --endpoint tcp://127.0.0.1:*",
+            "--role work",
+            "--stream s",
+            "--redis redis://h:1 --role dance",
+            "--redis redis://h:1 --http 127.0.0.1:9464",
+            "--redis redis://h:1 --endpoint tcp://127.0.0.1:*",
         ] {
             assert!(parse(args(bad)).is_err(), "{bad}");
         }

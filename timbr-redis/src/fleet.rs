@@ -157,7 +157,7 @@ impl Fleet {
         Ok(Fleet { options, link })
     }
 
-    fn query<R>(
+    pub(crate) fn query<R>(
         &mut self,
         command: &'static str,
         mut op: impl FnMut(&mut Connection, &RedisOptions) -> RedisResult<R>,

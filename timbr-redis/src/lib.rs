@@ -19,6 +19,11 @@
 //!   fleet's [`Balance`] (produced = acked + pending + unread + dead), lists and re-queues
 //!   dead letters, and counts duplicates in a results stream. The `timbr-fleet` program does
 //!   the same from a shell, and runs producers and workers.
+//! - [`Announce`] makes each machine (worker or producer, on any host) announce itself in
+//!   Redis once a second; [`Fleet::view`] reads every machine back with the fleet's totals
+//!   and the queue as Redis sees it — what `timbr-watch --redis URL --stream S` shows.
+//! - Outages, dead letters and claims reach the handler of a machine built on a
+//!   [`RedisQueue`] as [`Event::Queue`](timbr_core::Event::Queue)s.
 //!
 //! The datum type travels as JSON (field `d` of each entry), so it must be
 //! `Serialize + DeserializeOwned`; any program can put data on the stream.
@@ -53,6 +58,8 @@
 //! | `health.rs` | counters, the group as last seen, [`RedisEvent`]s |
 //! | `plugin.rs` | [`RedisStatus`], the status plugin |
 //! | `fleet.rs` | [`Fleet`]: balance, dead letters, results |
+//! | `registry.rs` | [`Announce`]: each machine's summary in Redis, once a second |
+//! | `view.rs` | [`FleetView`]: every machine, the totals, the queue (`timbr-watch --redis`) |
 //! | `entry.rs` | the fields of entries, records and dead letters |
 
 mod entry;
@@ -65,7 +72,9 @@ mod outbox;
 mod plugin;
 mod queue;
 mod reader;
+mod registry;
 mod sink;
+mod view;
 mod writer;
 
 pub use crate::{
@@ -76,7 +85,9 @@ pub use crate::{
     options::{RedisOptions, MAX_BATCH, MAX_CAPACITY},
     plugin::RedisStatus,
     queue::RedisQueue,
+    registry::{Announce, Announced, Summary, FORGET_AFTER, GONE_AFTER, HEARTBEAT},
     sink::{RedisSink, FLUSH_TIMEOUT},
+    view::{FleetMachine, FleetView, Totals},
 };
 
 use timbr_core::{Delivery, DeliveryId};

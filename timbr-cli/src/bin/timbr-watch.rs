@@ -5,6 +5,7 @@
 //! timbr-watch STATUS_ENDPOINT [--once] [--timeout SECS] [--json]
 //! timbr-watch --control CONTROL_ENDPOINT [status | ping | start | stop | stop now]
 //! timbr-watch --http ADDR [--allow-remote] STATUS_ENDPOINT...
+//! timbr-watch --redis URL --stream S [--group G] [--every SECS] [--once] [--json]
 //! ```
 //!
 //! The first form subscribes to the status snapshots a `timbr_core::Remote` publishes and
@@ -20,6 +21,14 @@
 //! dashboard (one page, with totals), Prometheus metrics on `/metrics`, and health on
 //! `/livez` and `/readyz` (`timbr-http`). `ADDR` must be a loopback address unless
 //! `--allow-remote` is given.
+//!
+//! The fourth shows a whole fleet on a Redis Stream, refreshed every `--every` seconds
+//! (default 1): each machine (worker or producer, on any host) as it announces itself in
+//! Redis (`timbr_redis::Announce`) — role, state, processed, failed, errors, put, rate, and
+//! how long ago it was heard from (`GONE` past 5 s: killed or cut off) — the fleet's totals,
+//! the stream and group as Redis sees them (length, lag, pending, consumers, dead letters)
+//! and the fleet's balance. `--once` prints one view; `--json` prints each as a JSON line.
+//! Until Ctrl-C otherwise.
 //!
 //! Exit status: 0 when the machine stopped or completed (or the control reply says `ok`);
 //! 3 when it failed; 1 when no snapshot arrived for `--timeout` seconds (default 10), no
@@ -41,7 +50,7 @@ use timbr_core::{zmq, Status, STATUS_TOPIC};
 struct Args {
     /// The status endpoint to watch; with --control, the request: status (default), ping,
     /// start, stop, stop now.
-    #[arg(value_name = "STATUS_ENDPOINT | REQUEST", required_unless_present_any = ["control", "completions"])]
+    #[arg(value_name = "STATUS_ENDPOINT | REQUEST", required_unless_present_any = ["control", "completions", "redis"])]
     words: Vec<String>,
     /// Send one control request to this endpoint instead of watching.
     #[arg(long, value_name = "CONTROL_ENDPOINT")]
@@ -62,6 +71,19 @@ struct Args {
     /// With --http: allow an address other hosts can reach.
     #[arg(long, requires = "http")]
     allow_remote: bool,
+    /// Watch the fleet on this Redis server (redis://[:password@]host:port[/db]): every
+    /// machine that announces itself on --stream, with totals and Redis's view.
+    #[arg(long, value_name = "URL", requires = "stream", conflicts_with_all = ["control", "http", "words"])]
+    redis: Option<String>,
+    /// With --redis: the fleet's stream.
+    #[arg(long, value_name = "S", requires = "redis")]
+    stream: Option<String>,
+    /// With --redis: the fleet's consumer group.
+    #[arg(long, value_name = "G", requires = "redis", default_value = "timbr")]
+    group: String,
+    /// With --redis: seconds between two views (0.05 to 3600).
+    #[arg(long, value_name = "SECS", requires = "redis", default_value_t = 1.0, value_parser = every)]
+    every: f64,
     /// Print shell completions for SHELL and exit.
     #[arg(long, value_name = "SHELL", exclusive = true)]
     completions: Option<clap_complete::Shell>,
@@ -75,6 +97,17 @@ fn seconds(text: &str) -> Result<f64, String> {
         Ok(secs)
     } else {
         Err(format!("{secs} is not between 0.001 and 86400 seconds"))
+    }
+}
+
+fn every(text: &str) -> Result<f64, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if (0.05..=3600.0).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!("{secs} is not between 0.05 and 3600 seconds"))
     }
 }
 
@@ -95,6 +128,16 @@ fn main() -> ExitCode {
     if let Some(addr) = args.http {
         return match serve(addr, args.allow_remote, &args.words) {
             Ok(never) => match never {},
+            Err(e) => {
+                eprintln!("timbr-watch: {e}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        };
+    }
+    if let (Some(url), Some(stream)) = (&args.redis, &args.stream) {
+        let every = Duration::from_secs_f64(args.every);
+        return match watch_fleet(url, stream, &args.group, every, args.once, args.json) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("timbr-watch: {e}");
                 ExitCode::from(EXIT_FAILED)
@@ -143,6 +186,37 @@ fn serve(
     // The server's threads do the work; this one only keeps them (and `watch`) alive.
     loop {
         std::thread::park();
+    }
+}
+
+/// Shows the fleet on `stream` every `every` until killed (or once).
+fn watch_fleet(
+    url: &str,
+    stream: &str,
+    group: &str,
+    every: Duration,
+    once: bool,
+    json: bool,
+) -> Result<(), String> {
+    let options = timbr_redis::RedisOptions::new(url, stream).group(group);
+    let mut fleet = timbr_redis::Fleet::connect(options).map_err(|e| chain(&e))?;
+    let terminal = std::io::stdout().is_terminal() && !json;
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        let view = fleet.view().map_err(|e| chain(&e))?;
+        let shown = if json {
+            let line = serde_json::to_string(&view).map_err(|e| e.to_string())?;
+            writeln!(stdout, "{line}")
+        } else if terminal {
+            writeln!(stdout, "\x1b[2J\x1b[H{view}")
+        } else {
+            writeln!(stdout, "{view}\n")
+        };
+        // A closed stdout (a pipe into `head`) ends the watch, quietly.
+        if shown.and_then(|()| stdout.flush()).is_err() || once {
+            return Ok(());
+        }
+        std::thread::sleep(every);
     }
 }
 
@@ -243,6 +317,12 @@ mod tests {
     fn arguments() {
         let a = args("ipc:///x --once --timeout 2.5").unwrap();
         assert_eq!((a.once, a.timeout), (true, 2.5));
+        let r = args("--redis redis://127.0.0.1:6379 --stream tweets --once --json").unwrap();
+        assert_eq!(r.redis.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert_eq!(
+            (r.stream.as_deref(), r.group.as_str()),
+            (Some("tweets"), "timbr")
+        );
         let c = args("--control ipc:///c stop now").unwrap();
         assert_eq!(c.words, ["stop", "now"]);
         for bad in [
@@ -251,6 +331,10 @@ mod tests {
             "ipc:///x --timeout 1e19",
             "ipc:///x --bogus",
             "--control ipc:///c --once",
+            "--redis redis://127.0.0.1:6379",
+            "--stream tweets",
+            "--redis redis://127.0.0.1:6379 --stream s ipc:///x",
+            "--redis redis://127.0.0.1:6379 --stream s --every 0",
         ] {
             assert!(args(bad).is_err(), "{bad}");
         }

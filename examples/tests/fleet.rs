@@ -1,0 +1,305 @@
+//! The tweets pipeline as a fleet, with the real programs: a test-started `redis-server`,
+//! one `tweets --role produce` and two `tweets --role work` processes, and `timbr-watch
+//! --redis` showing them all. Every tweet ends with a record, nothing is left pending, the
+//! fleet balances, and the watch sees each machine and the totals.
+//!
+//! The programs come from `cargo build --workspace --bins --examples` (`.ci/test` runs it
+//! first); a missing or stale build fails loudly. So does a missing `redis-server`.
+#![cfg(unix)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::process::{kill_process, Pid, Signal};
+use timbr_core::{MachineState, Status};
+use timbr_redis::{redis, Fleet, FleetView, RedisOptions};
+
+/// The longest any wait here may take before the test fails (debug builds on a loaded
+/// 2-core machine are slow; a hang must still end).
+const PATIENCE: Duration = Duration::from_secs(240);
+/// Tweets the producer puts: a few seconds at its rate.
+const N: u64 = 3000;
+
+/// A `redis-server` of this test's own: a free loopback port, a temp dir, AOF on.
+struct Server {
+    port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Server {
+    fn start(name: &str) -> Server {
+        let dir = std::env::temp_dir().join(format!("timbr-fleet-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(&dir)
+            .args(["--appendonly", "yes", "--save", "", "--daemonize", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect(
+                "redis-server must be installed (apt-get install redis-server; .ci/test does it)",
+            );
+        let server = Server { port, dir, child };
+        until("redis-server to answer", || {
+            redis::Client::open(server.url())
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)))
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                .is_ok()
+        });
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A program built in this target directory, no older than `sources`.
+fn program(relative: &str, sources: &[&str]) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let program = dir.join(relative);
+    let built = std::fs::metadata(&program)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; build it first with `cargo build --workspace --bins --examples`",
+                program.display()
+            )
+        });
+    for source in sources {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(source);
+        let changed = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap();
+        assert!(
+            built >= changed,
+            "{} is older than {}: rebuild with `cargo build --workspace --bins --examples`",
+            program.display(),
+            path.display()
+        );
+    }
+    program
+}
+
+fn tweets() -> PathBuf {
+    program("examples/tweets", &["tweets.rs", "tweets_fleet.rs"])
+}
+
+fn timbr_watch() -> PathBuf {
+    program("timbr-watch", &["../timbr-cli/src/bin/timbr-watch.rs"])
+}
+
+/// `tweets ARGS`, its stdout and stderr to files `name.out` and `name.err` in `dir`.
+fn spawn(dir: &Path, name: &str, args: &[&str]) -> Child {
+    let file = |ext: &str| std::fs::File::create(dir.join(format!("{name}.{ext}"))).unwrap();
+    Command::new(tweets())
+        .args(args)
+        .stdout(file("out"))
+        .stderr(file("err"))
+        .spawn()
+        .expect("the tweets example")
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_default()
+}
+
+fn wait(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not end in {PATIENCE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn watch(url: &str) -> Output {
+    Command::new(timbr_watch())
+        .args(["--redis", url, "--stream", "tweets", "--once", "--json"])
+        .output()
+        .expect("timbr-watch")
+}
+
+fn view(url: &str) -> FleetView {
+    let out = watch(url);
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).expect("one fleet view as JSON")
+}
+
+#[test]
+fn one_producer_and_two_workers_process_every_tweet_and_the_watch_sees_them_all() {
+    let server = Server::start("run");
+    let url = server.url();
+    let dir = server.dir.clone();
+    let worker = |name: &str| {
+        spawn(
+            &dir,
+            name,
+            &["--redis", &url, "--role", "work", "--name", name, "--json"],
+        )
+    };
+    let mut workers = [("w1", worker("w1")), ("w2", worker("w2"))];
+    // The workers announce themselves once they run (after loading VADER's lexicons).
+    until("the watch to show both workers running", || {
+        let v = view(&url);
+        v.machines.len() == 2 && v.machines.iter().all(|m| m.machine.state == "running")
+    });
+    let count = N.to_string();
+    let mut producer = spawn(
+        &dir,
+        "producer",
+        &[
+            "--redis", &url, "--role", "produce", "--name", "p", "--count", &count, "--rate",
+            "1000", "--json",
+        ],
+    );
+
+    // While it runs: every machine, live, with its role.
+    until("the watch to show the three machines running", || {
+        let v = view(&url);
+        let roles: Vec<(&str, &str, &str)> = v
+            .machines
+            .iter()
+            .map(|m| {
+                let a = &m.machine;
+                (a.name.as_str(), a.role.as_str(), a.state.as_str())
+            })
+            .collect();
+        roles
+            == [
+                ("p", "producer", "producing"),
+                ("w1", "worker", "running"),
+                ("w2", "worker", "running"),
+            ]
+            && v.totals.live == 3
+    });
+    let text = Command::new(timbr_watch())
+        .args(["--redis", &url, "--stream", "tweets", "--once"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.starts_with("fleet `tweets` (group `timbr`): 3 machines"),
+        "{text}"
+    );
+    assert!(text.contains("\nredis: stream "), "{text}");
+
+    let status = wait(&mut producer, "the producer");
+    assert!(status.success(), "{}", read(&dir, "producer.err"));
+    assert_eq!(
+        read(&dir, "producer.out").trim(),
+        format!("{{\"produced\":{N}}}")
+    );
+
+    // The fleet deals with every tweet; the watch's totals follow (each machine announces
+    // itself once a second).
+    let mut fleet = Fleet::connect(RedisOptions::new(url.clone(), "tweets")).unwrap();
+    until("every tweet to be acknowledged", || {
+        let b = fleet.balance().unwrap();
+        b.acked == N && b.pending == 0 && b.unread == 0
+    });
+    until("the watch's totals to count every tweet", || {
+        let v = view(&url);
+        v.totals.processed + v.totals.failed == N
+    });
+    let v = view(&url);
+    assert!(v.balance.is_balanced(), "{:?}", v.balance);
+    assert_eq!((v.balance.produced, v.balance.dead), (N, 0));
+    assert_eq!(v.queue.pending, 0);
+    assert_eq!(v.totals.put, N, "the producer's puts");
+    assert_eq!(v.totals.failed, N / 31, "every 31st tweet fails, once");
+    let p = &v.machines[0];
+    assert_eq!((p.machine.state.as_str(), p.machine.put), ("completed", N));
+    assert!(v.machines[1..]
+        .iter()
+        .all(|w| w.machine.status_endpoint.is_some()));
+
+    // SIGTERM stops a worker the way `stop` does; its final status balances.
+    let mut done = 0;
+    for (name, child) in &mut workers {
+        let pid = Pid::from_raw(child.id() as i32).unwrap();
+        kill_process(pid, Signal::TERM).unwrap();
+        let status = wait(child, name);
+        let err = read(&dir, &format!("{name}.err"));
+        assert_eq!(status.code(), Some(128 + 15), "{err}");
+        assert!(
+            err.contains(&format!("{name}: running:")),
+            "status lines as it runs: {err}"
+        );
+        let out = read(&dir, &format!("{name}.out"));
+        let status: Status = serde_json::from_str(out.trim()).expect("the final status");
+        assert_eq!(status.state, MachineState::Stopped);
+        assert!(status.counts.is_balanced(), "{:?}", status.counts);
+        done += status.counts.processed + status.counts.failed;
+    }
+    assert_eq!(done, N, "each tweet processed once: no worker was killed");
+
+    let results = fleet.results("tweets:results").unwrap();
+    assert_eq!(
+        (results.records, results.distinct),
+        (N, N),
+        "a record per tweet"
+    );
+    let v = view(&url);
+    assert!(v.machines.iter().all(|m| !m.is_live()), "all ended: {v:?}");
+}
+
+#[test]
+fn a_wrong_url_is_a_clear_error_not_a_panic() {
+    // A port nothing listens on.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}");
+    for role in ["work", "produce", "both"] {
+        let out = Command::new(tweets())
+            .args(["--redis", &url, "--role", role])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{role}: {err}");
+        assert!(err.contains("cannot connect to Redis at"), "{role}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let out = Command::new(tweets())
+        .args(["--redis", "http://not-redis", "--role", "work"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("is not a valid Redis URL"), "{err}");
+    let out = watch(&url);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot connect to Redis at"), "{err}");
+}

@@ -1,0 +1,347 @@
+//! `tweets --redis URL --role produce|work|both`: the same pipeline as a fleet on one Redis
+//! Stream, so that one producer and any number of workers run in separate terminals (or on
+//! separate hosts), and any of them can be killed and started again without losing a tweet.
+//!
+//! - `produce` puts `--count` tweets (0: endless) on the stream `--stream` (default
+//!   `tweets`), at `--rate` if given, and ends when they are all put.
+//! - `work` runs the machine of `text → sentiment → remember → every_31st` on what it takes
+//!   from the stream, writing each record to `<stream>:results` (acknowledged only once the
+//!   record is in Redis), until Ctrl-C or SIGTERM, which drain what it fetched and stop it.
+//! - `both` does the two in one process, and completes once its tweets were all put and the
+//!   fleet has none left unread or pending.
+//!
+//! Each machine announces itself in Redis (`timbr_redis::Announce`), so that
+//! `timbr-watch --redis URL --stream tweets` shows them all with the fleet's totals. A
+//! worker also serves its status on a `Remote` endpoint (`timbr-watch ENDPOINT`, this host).
+
+use std::error::Error;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use timbr_core::io::QueueEvent;
+use timbr_core::{
+    from_stages, sched, Action, Event, LogAndContinue, Machine, Remote, RemoteOptions, Status,
+};
+use timbr_examples::Tweet;
+use timbr_redis::{Announce, Fleet, RedisOptions, RedisQueue, RedisStatus, Summary, HEARTBEAT};
+
+use super::{every_31st, grouped, sentiment, text, Ended, Memory, Options, SIGNAL_CHECK};
+
+/// What `--role` asks this process to be.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Put tweets on the stream.
+    Produce,
+    /// Process tweets from the stream.
+    Work,
+    /// Both, in one process.
+    Both,
+}
+
+/// The fleet's flags, as clap reads them (part of the `tweets` command line).
+#[derive(clap::Args, Debug)]
+pub(crate) struct FleetArgs {
+    /// Run as part of a fleet on the Redis server at URL (redis://[:password@]host:port[/db])
+    /// instead of alone.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// With --redis: put tweets on the stream, process them, or both.
+    #[arg(long, value_enum, requires = "redis", default_value_t = Role::Both)]
+    role: Role,
+    /// With --redis: the stream (records go to `<stream>:results`).
+    #[arg(long, requires = "redis", default_value = "tweets")]
+    stream: String,
+    /// With --redis: this machine's name in the fleet (default: host-pid). A worker
+    /// restarted under its old name first finishes what it had left pending.
+    #[arg(long, requires = "redis")]
+    name: Option<String>,
+}
+
+/// The fleet's settings, once parsed.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct FleetOptions {
+    pub(crate) url: String,
+    pub(crate) role: Role,
+    pub(crate) stream: String,
+    pub(crate) name: Option<String>,
+}
+
+impl FleetArgs {
+    pub(crate) fn options(self) -> Option<FleetOptions> {
+        Some(FleetOptions {
+            url: self.redis?,
+            role: self.role,
+            stream: self.stream,
+            name: self.name,
+        })
+    }
+}
+
+impl FleetOptions {
+    fn redis(&self, suffix: &str) -> RedisOptions {
+        let o = RedisOptions::new(self.url.clone(), self.stream.clone());
+        match &self.name {
+            Some(name) => o.consumer(format!("{name}{suffix}")),
+            None if suffix.is_empty() => o,
+            None => {
+                let default = o.consumer_name().to_owned();
+                o.consumer(format!("{default}{suffix}"))
+            }
+        }
+    }
+
+    fn results(&self) -> String {
+        format!("{}:results", self.stream)
+    }
+}
+
+/// Tweets per round trip of the producer (the queue's default batch).
+const PUT_BATCH: usize = 256;
+
+/// A tweet as the producer puts it: its JSON with its place in the stream (`seq`), which a
+/// worker's `Tweet` reads back (and `every_31st` needs).
+#[derive(Serialize, Deserialize)]
+struct Numbered {
+    seq: u64,
+    #[serde(flatten)]
+    tweet: Tweet,
+}
+
+/// Runs this process's part of the fleet.
+pub(crate) fn run(
+    o: &Options,
+    f: &FleetOptions,
+    out: &mut dyn Write,
+    human: &mut dyn Write,
+    signal: &AtomicUsize,
+) -> Result<Ended, Box<dyn Error>> {
+    match f.role {
+        Role::Produce => {
+            let produced = produce(o, f, "", human, signal, &AtomicBool::new(false))?;
+            writeln!(human, "put {} tweets on `{}`", grouped(produced), f.stream)?;
+            if o.json {
+                writeln!(out, "{{\"produced\":{produced}}}")?;
+            }
+            Ok(interrupted(signal))
+        }
+        Role::Work => work(o, f, out, human, signal, None),
+        Role::Both => {
+            // The producer's lines go to stderr; `quit` stops it if the worker ends first.
+            let (done, quit) = (AtomicBool::new(false), AtomicBool::new(false));
+            std::thread::scope(|scope| {
+                let producer = scope.spawn(|| {
+                    let mut stderr = std::io::stderr();
+                    let produced = produce(o, f, "-producer", &mut stderr, signal, &quit)
+                        .map_err(|e| e.to_string());
+                    done.store(true, Ordering::Release);
+                    produced
+                });
+                let worked = work(o, f, out, human, signal, Some(&done));
+                quit.store(true, Ordering::Release);
+                let produced = producer
+                    .join()
+                    .map_err(|_| "the producer thread panicked")?;
+                produced?;
+                worked
+            })
+        }
+    }
+}
+
+fn interrupted(signal: &AtomicUsize) -> Ended {
+    match signal.load(Ordering::Acquire) {
+        0 => Ended::Done,
+        sig => Ended::Interrupted(sig),
+    }
+}
+
+/// Puts the tweets `o` asks for on the stream; returns how many. Stops early at a signal,
+/// or when `stop` is set (the worker of `both` failed).
+fn produce(
+    o: &Options,
+    f: &FleetOptions,
+    suffix: &str,
+    human: &mut dyn Write,
+    signal: &AtomicUsize,
+    stop: &AtomicBool,
+) -> Result<u64, Box<dyn Error>> {
+    let queue = RedisQueue::<Numbered>::connect(f.redis(suffix))?;
+    let announce = Announce::for_queue(&queue, "producer")?;
+    writeln!(
+        human,
+        "producer `{}`: putting tweets on `{}` at {}",
+        queue.options().consumer_name(),
+        f.stream,
+        f.url
+    )?;
+    // Its puts are counted by its queue (and announced with the summary).
+    let summary = |state: &str, put_rate: f64| Summary {
+        state: state.to_owned(),
+        put_rate,
+        ..Summary::default()
+    };
+    announce.beat(&summary("producing", 0.0));
+    let mut tweets = super::tweets(o)?;
+    let (mut put, mut last_put, mut last_line) = (0_u64, 0_u64, Instant::now());
+    loop {
+        if signal.load(Ordering::Acquire) != 0 || stop.load(Ordering::Acquire) {
+            break;
+        }
+        let chunk: Vec<Numbered> = tweets
+            .by_ref()
+            .take(PUT_BATCH)
+            .map(|tweet| Numbered {
+                seq: tweet.seq,
+                tweet,
+            })
+            .collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let n = chunk.len() as u64;
+        queue.put_all(chunk)?;
+        put += n;
+        let elapsed = last_line.elapsed();
+        if elapsed >= HEARTBEAT {
+            let rate = (put - last_put) as f64 / elapsed.as_secs_f64();
+            (last_put, last_line) = (put, Instant::now());
+            announce.beat(&summary("producing", rate));
+            let r = queue.report();
+            writeln!(
+                human,
+                "producer: {:>9} put ({}/s) | stream {} | pending {} | dead {}",
+                grouped(put),
+                grouped(rate as u64),
+                grouped(r.group_info.stream_length),
+                grouped(r.group_info.pending),
+                grouped(r.group_info.dead_letters),
+            )?;
+        }
+    }
+    let end = if signal.load(Ordering::Acquire) != 0 {
+        "stopped"
+    } else {
+        "completed"
+    };
+    announce.beat(&summary(end, 0.0));
+    Ok(put)
+}
+
+/// Runs a worker until a signal (or, in `both`, until the producer is `done` and the fleet
+/// has nothing left unread or pending).
+fn work(
+    o: &Options,
+    f: &FleetOptions,
+    out: &mut dyn Write,
+    human: &mut dyn Write,
+    signal: &AtomicUsize,
+    done: Option<&AtomicBool>,
+) -> Result<Ended, Box<dyn Error>> {
+    let _ = sentiment("warm up"); // parses the lexicons now, not in the first tweet
+    let queue = RedisQueue::<Tweet>::connect(f.redis(""))?;
+    let name = queue.options().consumer_name().to_owned();
+    let announce = Announce::for_queue(&queue, "worker")?;
+    let memory = Arc::new(Memory::default());
+    let remember = super::remember(&memory);
+    // What happens to the queue is shown as it happens; errors are kept and counted.
+    let show_queue_events = |e: &Event| {
+        if let Event::Queue(q) = e {
+            if !matches!(q, QueueEvent::Claimed { .. }) {
+                eprintln!("{e}");
+            }
+        }
+        Action::Continue
+    };
+    let mut builder = Machine::<Tweet>::builder()
+        .name(name.clone())
+        .queue(queue.clone())
+        .sink(queue.sink(f.results()))
+        .workers(o.workers)
+        .plugin(RedisStatus::new(&queue))
+        .plugin(announce.clone())
+        .handler(LogAndContinue::default().and(show_queue_events));
+    if o.threaded {
+        builder = builder.executor(sched::Threaded::new());
+    }
+    let machine: Arc<Machine<Tweet>> = Arc::new(from_stages![
+        builder => text, sentiment, { remember }, every_31st
+    ]?);
+    let remote = Remote::serve(&machine, RemoteOptions::new())?;
+    announce.status_endpoint(remote.status_endpoint());
+    writeln!(
+        human,
+        "worker `{name}`: taking tweets from `{}` at {}, records to `{}`\n  \
+         watch the fleet with: cargo run -p timbr-cli --bin timbr-watch -- --redis {} --stream {}\n  \
+         this worker alone:    cargo run -p timbr-cli --bin timbr-watch -- {}",
+        f.stream,
+        f.url,
+        f.results(),
+        f.url,
+        f.stream,
+        remote.status_endpoint(),
+    )?;
+    machine.start()?;
+    let mut fleet = Fleet::connect(f.redis(""))?;
+    let mut interrupted = 0;
+    let mut last_line = Instant::now();
+    while machine.wait_timeout(SIGNAL_CHECK).is_active() {
+        let sig = signal.load(Ordering::Acquire);
+        if sig != 0 && interrupted == 0 {
+            interrupted = sig;
+            writeln!(human, "signal {sig}: stopping (draining what was fetched)")?;
+            machine.request_stop(timbr_core::StopMode::Drain);
+        }
+        if last_line.elapsed() >= Duration::from_secs(1) {
+            last_line = Instant::now();
+            writeln!(human, "{}", line(&name, &machine.status()))?;
+            if done.is_some_and(|d| d.load(Ordering::Acquire)) {
+                // `both`: everything is put; complete once the fleet has dealt with it.
+                let b = fleet.balance()?;
+                if b.unread == 0 && b.pending == 0 {
+                    machine.request_stop(timbr_core::StopMode::Drain);
+                }
+            }
+        }
+    }
+    machine.stop_drain();
+    let status = machine.status();
+    drop(machine);
+    writeln!(human, "\n{status}")?;
+    if o.json {
+        writeln!(out, "{}", serde_json::to_string(&status)?)?;
+    }
+    out.flush()?;
+    if !status.counts.is_balanced() {
+        return Err(format!("the counts do not balance: {:?}", status.counts).into());
+    }
+    Ok(if interrupted != 0 {
+        Ended::Interrupted(interrupted)
+    } else {
+        Ended::Done
+    })
+}
+
+/// One status line of a worker, with the shared queue as Redis shows it.
+fn line(name: &str, s: &Status) -> String {
+    let redis = &s.plugins["redis"];
+    let group = &redis["group_info"];
+    let n = |v: &serde_json::Value| grouped(v.as_u64().unwrap_or(0));
+    format!(
+        "{name}: {}: {:>9} processed, {:>7} failed ({}/s) | stream {} | pending {} | dead {}{}",
+        s.state,
+        grouped(s.counts.processed),
+        grouped(s.counts.failed),
+        grouped(s.rate.recent as u64),
+        n(&group["stream_length"]),
+        n(&group["pending"]),
+        n(&group["dead_letters"]),
+        if redis["connected"] == false {
+            " | REDIS UNREACHABLE"
+        } else {
+            ""
+        },
+    )
+}
