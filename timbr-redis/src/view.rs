@@ -76,6 +76,9 @@ pub struct FleetView {
     pub balance: Balance,
 }
 
+/// Machines' names with the time of their last beat, in ms.
+type Seen = Vec<(String, u64)>;
+
 impl Fleet {
     /// Every machine that announced itself on this fleet's stream (see
     /// [`Announce`](crate::Announce)), by name.
@@ -85,7 +88,7 @@ impl Fleet {
     /// [`RedisError::Command`] if Redis refused the read.
     pub fn machines(&mut self) -> Result<Vec<FleetMachine>, RedisError> {
         let stream = self.options().stream().to_owned();
-        let (now, all, seen): (Vec<u64>, Vec<(String, String)>, Vec<(String, u64)>) =
+        let (now, all, seen): (Vec<u64>, Vec<(String, String)>, Seen) =
             self.query("HGETALL", |con, _| {
                 redis::pipe()
                     .cmd("TIME")
@@ -127,7 +130,7 @@ impl Fleet {
     /// [`RedisError::Command`] if Redis refused a read.
     pub fn view(&mut self) -> Result<FleetView, RedisError> {
         let machines = self.machines()?;
-        let queue = self.query("XINFO GROUPS", |con, o| group_info(con, o))?;
+        let queue = self.query("XINFO GROUPS", group_info)?;
         let balance = self.balance()?;
         let mut totals = Totals {
             machines: machines.len(),
