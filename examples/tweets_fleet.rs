@@ -44,7 +44,7 @@ pub(crate) enum Role {
 /// The fleet's flags, as clap reads them (part of the `tweets` command line).
 #[derive(clap::Args, Debug)]
 pub(crate) struct FleetArgs {
-    /// Run as part of a fleet on the Redis server at URL (redis://[:password@]host:port[/db])
+    /// Run as part of a fleet on the Redis server at URL (`redis://[:password@]host:port[/db]`)
     /// instead of alone.
     #[arg(long, value_name = "URL")]
     redis: Option<String>,

@@ -199,8 +199,17 @@ impl fmt::Display for FleetView {
                 grouped(a.failed),
                 grouped(a.errors),
                 grouped(a.put),
-                grouped(a.rate.round() as u64),
-                grouped(a.put_rate.round() as u64),
+                // An ended or gone machine's last rate is history, not what it does now.
+                grouped(if m.is_live() {
+                    a.rate.round() as u64
+                } else {
+                    0
+                }),
+                grouped(if m.is_live() {
+                    a.put_rate.round() as u64
+                } else {
+                    0
+                }),
                 m.seen_ms_ago as f64 / 1000.0,
             )?;
         }

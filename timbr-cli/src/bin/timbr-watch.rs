@@ -71,7 +71,7 @@ struct Args {
     /// With --http: allow an address other hosts can reach.
     #[arg(long, requires = "http")]
     allow_remote: bool,
-    /// Watch the fleet on this Redis server (redis://[:password@]host:port[/db]): every
+    /// Watch the fleet on this Redis server (`redis://[:password@]host:port[/db]`): every
     /// machine that announces itself on --stream, with totals and Redis's view.
     #[arg(long, value_name = "URL", requires = "stream", conflicts_with_all = ["control", "http", "words"])]
     redis: Option<String>,
