@@ -109,7 +109,7 @@ for line in sys.stdin:
     name, rest = line[8:].strip().split(':', 1)
     kv = dict(p.split('=') for p in rest.split(','))
     calls, usec = int(kv['calls']), float(kv['usec'])
-    if name in ('config', 'info', 'flushall', 'ping'):
+    if name.split('|')[0] in ('config', 'info', 'flushall', 'ping'):
         continue
     # The commands a transaction or a script runs are counted on their own lines too.
     if name not in ('exec', 'eval', 'evalsha'):

@@ -33,6 +33,10 @@ pub(crate) struct Reader<T> {
     pub(crate) link: Link,
     /// Re-reading what this consumer left pending (at start).
     recovering: bool,
+    /// Where re-reading continues: after the last own pending entry re-read (each is
+    /// re-read once, even while another consumer thread of this machine still processes
+    /// it).
+    recover_from: String,
     /// The last look for stale entries found one: look again before reading new ones.
     claiming: bool,
     next_claim_check: Instant,
@@ -53,6 +57,7 @@ impl<T: DeserializeOwned> Reader<T> {
         Reader {
             link,
             recovering: true,
+            recover_from: "-".to_owned(),
             claiming: false,
             next_claim_check: now,
             next_info: now,
@@ -86,7 +91,7 @@ impl<T: DeserializeOwned> Reader<T> {
             self.refresh(o, health);
         }
         for id in released {
-            if let Some(stale) = self.pending_one(o, Some(&id), None, None, give_up) {
+            if let Some(stale) = self.pending_one(o, (&id, &id), None, None, give_up) {
                 self.redeliver(o, health, stale, 0, give_up, out);
             }
         }
@@ -94,8 +99,10 @@ impl<T: DeserializeOwned> Reader<T> {
             return true;
         }
         if self.recovering {
-            match self.pending_one(o, None, Some(&o.consumer), None, give_up) {
+            let from = self.recover_from.clone();
+            match self.pending_one(o, (&from, "+"), Some(&o.consumer), None, give_up) {
                 Some(stale) => {
+                    self.recover_from = format!("({}", stale.id);
                     self.redeliver(o, health, stale, 0, give_up, out);
                     return true;
                 }
@@ -104,7 +111,7 @@ impl<T: DeserializeOwned> Reader<T> {
         }
         if self.claiming || now >= self.next_claim_check {
             let idle = o.claim_after.as_millis() as u64;
-            match self.pending_one(o, None, None, Some(idle), give_up) {
+            match self.pending_one(o, ("-", "+"), None, Some(idle), give_up) {
                 Some(stale) => {
                     self.claiming = true;
                     self.redeliver(o, health, stale, idle, give_up, out);
@@ -161,12 +168,12 @@ impl<T: DeserializeOwned> Reader<T> {
         }
     }
 
-    /// The oldest pending entry matching: this `id`, or this `consumer`'s, or idle for
-    /// `idle_ms` and not this consumer's.
+    /// The oldest pending entry in the id `range` matching: this `consumer`'s, or idle for
+    /// `idle_ms` and not this consumer's, or any.
     fn pending_one(
         &mut self,
         o: &RedisOptions,
-        id: Option<&str>,
+        (start, end): (&str, &str),
         consumer: Option<&str>,
         idle_ms: Option<u64>,
         give_up: &dyn Fn() -> bool,
@@ -179,7 +186,6 @@ impl<T: DeserializeOwned> Reader<T> {
             if let Some(ms) = idle_ms {
                 cmd.arg("IDLE").arg(ms);
             }
-            let (start, end) = id.map_or(("-", "+"), |id| (id, id));
             cmd.arg(start).arg(end).arg(count);
             if let Some(c) = consumer {
                 cmd.arg(c);
