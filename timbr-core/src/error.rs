@@ -113,15 +113,23 @@ fn hint(key: &str) -> &'static str {
 }
 
 /// [`try_put`](crate::Machine::try_put) could not put the datum; it is handed back.
-#[derive(PartialEq, Eq, Clone, Copy, thiserror::Error)]
+#[derive(PartialEq, Eq, Clone, thiserror::Error)]
 pub enum TryPutError<T> {
     /// The queue is full.
     #[error("the queue is full")]
     Full(T),
-    /// No machine can take the datum any more: its machine was dropped (or the queue
-    /// refuses data for another reason of its own).
+    /// No machine can take the datum any more: its machine was dropped.
     #[error("the queue is closed: no machine takes data from it any more")]
     Closed(T),
+    /// The queue refused this datum itself, whatever its room: a durable queue that cannot
+    /// encode it, say. Putting it again will not help. The memory queue never refuses one.
+    #[error("the queue refused the datum: {reason}")]
+    Rejected {
+        /// The datum.
+        datum: T,
+        /// Why, in the queue's words (the encoder's message, for instance).
+        reason: String,
+    },
 }
 
 impl<T> TryPutError<T> {
@@ -129,6 +137,7 @@ impl<T> TryPutError<T> {
     pub fn into_inner(self) -> T {
         match self {
             TryPutError::Full(d) | TryPutError::Closed(d) => d,
+            TryPutError::Rejected { datum, .. } => datum,
         }
     }
 
@@ -141,6 +150,11 @@ impl<T> TryPutError<T> {
     pub fn is_closed(&self) -> bool {
         matches!(self, TryPutError::Closed(_))
     }
+
+    /// Whether the queue refused this datum itself ([`TryPutError::Rejected`]).
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, TryPutError::Rejected { .. })
+    }
 }
 
 impl<T> fmt::Debug for TryPutError<T> {
@@ -148,12 +162,16 @@ impl<T> fmt::Debug for TryPutError<T> {
         match self {
             TryPutError::Full(_) => f.write_str("Full(..)"),
             TryPutError::Closed(_) => f.write_str("Closed(..)"),
+            TryPutError::Rejected { reason, .. } => f
+                .debug_struct("Rejected")
+                .field("reason", reason)
+                .finish_non_exhaustive(),
         }
     }
 }
 
 /// [`put_timeout`](crate::Machine::put_timeout) could not put the datum; it is handed back.
-#[derive(PartialEq, Eq, Clone, Copy, thiserror::Error)]
+#[derive(PartialEq, Eq, Clone, thiserror::Error)]
 pub enum PutTimeoutError<T> {
     /// The queue stayed full until the timeout.
     #[error("the queue stayed full until the timeout")]
@@ -161,6 +179,14 @@ pub enum PutTimeoutError<T> {
     /// No machine can take the datum any more (see [`TryPutError::Closed`]).
     #[error("the queue is closed: no machine takes data from it any more")]
     Closed(T),
+    /// The queue refused this datum itself (see [`TryPutError::Rejected`]).
+    #[error("the queue refused the datum: {reason}")]
+    Rejected {
+        /// The datum.
+        datum: T,
+        /// Why, in the queue's words.
+        reason: String,
+    },
 }
 
 impl<T> PutTimeoutError<T> {
@@ -168,6 +194,7 @@ impl<T> PutTimeoutError<T> {
     pub fn into_inner(self) -> T {
         match self {
             PutTimeoutError::Timeout(d) | PutTimeoutError::Closed(d) => d,
+            PutTimeoutError::Rejected { datum, .. } => datum,
         }
     }
 
@@ -180,6 +207,11 @@ impl<T> PutTimeoutError<T> {
     pub fn is_closed(&self) -> bool {
         matches!(self, PutTimeoutError::Closed(_))
     }
+
+    /// Whether the queue refused this datum itself ([`PutTimeoutError::Rejected`]).
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, PutTimeoutError::Rejected { .. })
+    }
 }
 
 impl<T> fmt::Debug for PutTimeoutError<T> {
@@ -187,26 +219,71 @@ impl<T> fmt::Debug for PutTimeoutError<T> {
         match self {
             PutTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
             PutTimeoutError::Closed(_) => f.write_str("Closed(..)"),
+            PutTimeoutError::Rejected { reason, .. } => f
+                .debug_struct("Rejected")
+                .field("reason", reason)
+                .finish_non_exhaustive(),
         }
     }
 }
 
-/// A blocking [`put`](crate::Machine::put) could not complete: no machine can take the datum
-/// any more (its machine was dropped, or the queue refused it). The datum is handed back.
-#[derive(PartialEq, Eq, Clone, Copy, thiserror::Error)]
-#[error("the queue is closed: no machine takes data from it any more")]
-pub struct PutError<T>(pub T);
+/// A blocking [`put`](crate::Machine::put) could not complete; the datum is handed back.
+#[derive(PartialEq, Eq, Clone, thiserror::Error)]
+pub enum PutError<T> {
+    /// No machine can take the datum any more: its machine was dropped (before or while the
+    /// put waited for room).
+    #[error("the queue is closed: no machine takes data from it any more")]
+    Closed(T),
+    /// The queue refused this datum itself (see [`TryPutError::Rejected`]).
+    #[error("the queue refused the datum: {reason}")]
+    Rejected {
+        /// The datum.
+        datum: T,
+        /// Why, in the queue's words.
+        reason: String,
+    },
+}
 
 impl<T> PutError<T> {
     /// The datum that was not put.
     pub fn into_inner(self) -> T {
-        self.0
+        match self {
+            PutError::Closed(d) => d,
+            PutError::Rejected { datum, .. } => datum,
+        }
+    }
+
+    /// Whether the queue was closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, PutError::Closed(_))
+    }
+
+    /// Whether the queue refused this datum itself ([`PutError::Rejected`]).
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, PutError::Rejected { .. })
+    }
+}
+
+impl<T> From<PutTimeoutError<T>> for PutError<T> {
+    /// A put without a deadline never times out: a `Timeout` can only come from a queue
+    /// that ended the wait for its own reasons, which is what `Closed` means to the caller.
+    fn from(e: PutTimeoutError<T>) -> Self {
+        match e {
+            PutTimeoutError::Timeout(d) | PutTimeoutError::Closed(d) => PutError::Closed(d),
+            PutTimeoutError::Rejected { datum, reason } => PutError::Rejected { datum, reason },
+        }
     }
 }
 
 impl<T> fmt::Debug for PutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PutError(..)")
+        match self {
+            PutError::Closed(_) => f.write_str("Closed(..)"),
+            PutError::Rejected { reason, .. } => f
+                .debug_struct("Rejected")
+                .field("reason", reason)
+                .finish_non_exhaustive(),
+        }
     }
 }
 

@@ -19,7 +19,7 @@ fn a_putter_that_outlives_its_machine_hands_every_datum_back() {
     putter.try_put(1).unwrap();
     drop(machine);
     assert_eq!(putter.try_put(2), Err(TryPutError::Closed(2)));
-    assert_eq!(putter.put(3), Err(PutError(3)));
+    assert_eq!(putter.put(3), Err(PutError::Closed(3)));
     assert_eq!(
         putter.put_timeout(4, Duration::from_secs(1)),
         Err(PutTimeoutError::Closed(4))
@@ -39,7 +39,7 @@ fn a_put_blocked_on_a_full_queue_is_handed_back_when_the_machine_is_dropped() {
         }
         drop(machine);
         let outcome = blocked.join().expect("the put returned");
-        assert_eq!(outcome, Err(PutError(round)), "round {round}");
+        assert_eq!(outcome, Err(PutError::Closed(round)), "round {round}");
     }
 }
 
@@ -123,10 +123,106 @@ fn a_put_that_a_custom_queue_refuses_hands_the_datum_back() {
         .queue(Refusing(MemoryQueue::new(4)))
         .build()
         .unwrap();
-    assert_eq!(machine.put(7), Err(PutError(7)));
+    assert_eq!(machine.put(7), Err(PutError::Closed(7)));
     let counts = machine.counts();
     assert_eq!((counts.accepted, counts.rejected), (0, 1));
     assert!(counts.is_balanced());
+}
+
+/// A queue that cannot take odd data at all (as a durable queue that cannot encode one).
+struct OddRefusing(MemoryQueue<u64>);
+
+impl OddRefusing {
+    fn reason(datum: u64) -> String {
+        format!("{datum} is odd")
+    }
+}
+
+impl Queue<u64> for OddRefusing {
+    fn try_put(&self, datum: u64) -> Result<(), TryPutError<u64>> {
+        if datum % 2 == 1 {
+            let reason = Self::reason(datum);
+            return Err(TryPutError::Rejected { datum, reason });
+        }
+        self.0.try_put(datum)
+    }
+    fn put_until(&self, datum: u64, deadline: Option<Instant>) -> Result<(), PutTimeoutError<u64>> {
+        if datum % 2 == 1 {
+            let reason = Self::reason(datum);
+            return Err(PutTimeoutError::Rejected { datum, reason });
+        }
+        self.0.put_until(datum, deadline)
+    }
+    fn close(&self) {
+        self.0.close();
+    }
+    fn take(&self, deadline: Option<Instant>) -> Taken<u64> {
+        self.0.take(deadline)
+    }
+    fn try_take(&self) -> Option<u64> {
+        self.0.try_take()
+    }
+    fn wake_takers(&self, n: usize) {
+        self.0.wake_takers(n)
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn capacity(&self) -> Option<usize> {
+        self.0.capacity()
+    }
+}
+
+#[test]
+fn a_datum_the_queue_rejects_is_handed_back_as_rejected_with_the_reason_not_as_closed() {
+    let (sink, records) = ChannelSink::unbounded();
+    let machine = Machine::<u64>::builder()
+        .queue(OddRefusing(MemoryQueue::new(64)))
+        .sink(sink)
+        .build()
+        .unwrap();
+    let rejected = machine.try_put(1).unwrap_err();
+    assert!(rejected.is_rejected() && !rejected.is_closed() && !rejected.is_full());
+    assert_eq!(
+        rejected.to_string(),
+        "the queue refused the datum: 1 is odd"
+    );
+    assert_eq!(rejected.into_inner(), 1, "handed back");
+    assert_eq!(
+        machine.put(3),
+        Err(PutError::Rejected {
+            datum: 3,
+            reason: "3 is odd".into()
+        })
+    );
+    let timed = machine.put_timeout(5, Duration::from_secs(1)).unwrap_err();
+    assert!(timed.is_rejected() && !timed.is_timeout(), "{timed:?}");
+    let counts = machine.counts();
+    assert_eq!((counts.accepted, counts.rejected), (0, 3));
+
+    // A source's rejected data are skipped, counted and reported; the others are processed.
+    machine.set_source(0..10_u64);
+    machine.start().unwrap();
+    let got: Vec<String> = (0..5)
+        .map(|_| {
+            records
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap()
+                .json()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(got.len(), 5);
+    machine.stop(timbr_core::StopMode::Drain);
+    let status = machine.status();
+    assert_eq!(status.errors.source, 5, "one report per rejected datum");
+    let last = status.last_error.expect("reported");
+    assert!(
+        last.message.contains("the queue refused a datum: 9 is odd"),
+        "{last:?}"
+    );
+    assert_eq!((status.counts.processed, status.counts.rejected), (5, 8));
+    assert!(status.counts.is_balanced(), "{:?}", status.counts);
 }
 
 #[test]

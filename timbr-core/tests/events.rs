@@ -194,7 +194,7 @@ fn a_failing_source_is_an_error_event() {
     let machine = Machine::<u64>::builder().handler(handler).build().unwrap();
     machine.set_try_source([Ok(1), Ok(2), Err("disk on fire")]);
     machine.start().unwrap();
-    let state = machine.wait_timeout(Duration::from_secs(10));
+    let state = machine.wait_timeout(Duration::from_secs(60));
     assert_eq!(
         state,
         MachineState::Failed("source failed: disk on fire".to_owned())

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Fleet benchmarks on this machine: Redis's own ceiling (redis-benchmark pipelining XADD),
 # then timbr's Redis path end to end (producer, Redis and workers sharing the host), then
-# scaling with worker processes on a CPU-bound pipeline. Prints a Markdown table.
+# scaling with worker processes on a CPU-bound pipeline. Prints Markdown tables: data/s, the
+# CPU each process spent per datum (Redis's from /proc, the others' from their rusage), the
+# load average as each run ended, and Redis's own `INFO commandstats` for the identity8 run.
 #
-#   bash timbr-redis/bench/fleet.sh [N_IDENTITY] [N_CPU]
+#   bash timbr-redis/bench/fleet.sh [N_IDENTITY] [N_CPU] [REPEATS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-300000}
 NCPU=${2:-40000}
+REPEATS=${3:-1}
 cargo build --release -q -p timbr-redis --bin timbr-fleet
-BIN=target/release/timbr-fleet
+# TIMBR_FLEET: another build of the program, to compare two versions on the same machine.
+BIN=${TIMBR_FLEET:-target/release/timbr-fleet}
 DIR=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 redis-server --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --appendonly yes --appendfsync everysec \
@@ -17,44 +21,99 @@ redis-server --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --appendonly yes --app
 trap 'kill "$(cat "$DIR/redis.pid")" 2>/dev/null; rm -rf "$DIR"' EXIT
 URL="redis://127.0.0.1:$PORT"
 until redis-cli -p "$PORT" ping >/dev/null 2>&1; do sleep 0.05; done
+RPID=$(cat "$DIR/redis.pid")
+TICK=$(getconf CLK_TCK)
 
-echo "| what | data/s |"
-echo "| --- | ---: |"
+# CPU seconds Redis has used so far (user + system, all its threads).
+redis_cpu() { awk -v t="$TICK" '{ print ($14 + $15) / t }' "/proc/$RPID/stat"; }
+load() { cut -d' ' -f1 /proc/loadavg; }
+# User + system seconds of a finished process, from the file /usr/bin/time wrote.
+cpu_of() { awk '{ s += $1 + $2 } END { print s + 0 }' "$@"; }
+per() { python3 -c "print(f'{$1 * 1e6 / $2:.1f}')"; }
+
+echo "Measured $(date -u '+%a %b %d %H:%M UTC %Y') on $(nproc) cores, $(redis-server --version | cut -d' ' -f3), load average at start $(load)"
+echo
+echo "| what | data/s | Redis µs/datum | workers µs/datum | producer µs/datum | load |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 ceiling=$(redis-benchmark -p "$PORT" -n 1000000 -P 64 -q XADD ceiling '*' d '{"id":12345,"user":"user12","text":"stream redis fleet machine happy sad"}' \
     | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1)
-echo "| redis-benchmark: XADD, pipeline 64, 1 client | ${ceiling} |"
+echo "| redis-benchmark: XADD, pipeline 64, 1 client | ${ceiling} | | | | $(load) |"
 redis-cli -p "$PORT" del ceiling >/dev/null
 
-run() { # name stages workers n extra...
-    local name=$1 stages=$2 workers=$3 n=$4; shift 4
+run() { # label name stages workers n extra...
+    local label=$1 name=$2 stages=$3 workers=$4 n=$5; shift 5
     redis-cli -p "$PORT" flushall >/dev/null
-    local start end
+    redis-cli -p "$PORT" config resetstat >/dev/null
+    rm -f "$DIR"/*.time
+    local start end r0 r1
+    r0=$(redis_cpu)
     start=$(date +%s.%N)
-    $BIN produce --url "$URL" --stream "$name" --count "$n" --capacity 1000000 --batch 512 > "$DIR/$name.produce" &
+    /usr/bin/time -f '%U %S' -o "$DIR/producer.time" \
+        $BIN produce --url "$URL" --stream "$name" --count "$n" --capacity 1000000 --batch 512 > "$DIR/$name.produce" &
     local pids=()
     for w in $(seq 1 "$workers"); do
-        $BIN work --url "$URL" --stream "$name" --results "$name:results" --consumer "w$w" \
+        /usr/bin/time -f '%U %S' -o "$DIR/w$w.time" \
+            $BIN work --url "$URL" --stream "$name" --results "$name:results" --consumer "w$w" \
             --stages "$stages" --batch 512 --until-done "$n" "$@" > "$DIR/$name.w$w" &
         pids+=($!)
     done
     wait "${pids[@]}"
     wait
     end=$(date +%s.%N)
+    r1=$(redis_cpu)
     $BIN balance --url "$URL" --stream "$name" >/dev/null || { echo "$name: NOT BALANCED" >&2; exit 1; }
-    python3 -c "print(round($n / ($end - $start)))"
+    local rate
+    rate=$(python3 -c "print(round($n / ($end - $start)))")
+    echo "$rate" > "$DIR/$name.rate"
+    echo "| $label | $rate | $(per "$(python3 -c "print($r1 - $r0)")" "$n") | $(per "$(cpu_of "$DIR"/w*.time)" "$n") | $(per "$(cpu_of "$DIR/producer.time")" "$n") | $(load) |"
 }
 
 produce_only() {
     redis-cli -p "$PORT" flushall >/dev/null
-    $BIN produce --url "$URL" --stream p --count "$N" --capacity 1000000 --batch 512 \
-        | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["per_second"]))'
+    local r0 r1 rate
+    r0=$(redis_cpu)
+    rate=$(/usr/bin/time -f '%U %S' -o "$DIR/producer.time" $BIN produce --url "$URL" --stream p --count "$N" --capacity 1000000 --batch 512 \
+        | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["per_second"]))')
+    r1=$(redis_cpu)
+    echo "| timbr producer alone: put_all, batches of 512 | $rate | $(per "$(python3 -c "print($r1 - $r0)")" "$N") | | $(per "$(cpu_of "$DIR/producer.time")" "$N") | $(load) |"
 }
-echo "| timbr producer alone: put_all, batches of 512 | $(produce_only) |"
-echo "| identity8 end to end: 1 producer + 1 worker process (batch 512) | $(run id identity8 1 "$N") |"
-one=$(run cpu1 cpu 1 "$NCPU" --cpu-us 50)
-echo "| cpu (50 µs/datum): 1 worker process | $one |"
-for k in 2 4; do
-    r=$(run "cpu$k" cpu "$k" "$NCPU" --cpu-us 50)
-    eff=$(python3 -c "k=$k; cores=min(k,2); print(f'{$r/($one*cores):.0%} per core')")
-    echo "| cpu (50 µs/datum): $k worker processes | $r ($eff) |"
+
+produce_only
+for i in $(seq 1 "$REPEATS"); do
+    run "identity8 end to end: 1 producer + 1 worker process (batch 512)" id identity8 1 "$N"
 done
+# Redis's own accounting of the last identity8 run, per datum.
+STATS=$(redis-cli -p "$PORT" info commandstats)
+for i in $(seq 1 "$REPEATS"); do
+    run "cpu (50 µs/datum): 1 worker process" cpu1 cpu 1 "$NCPU" --cpu-us 50
+    one=$(cat "$DIR/cpu1.rate")
+    for k in 2 4; do
+        run "cpu (50 µs/datum): $k worker processes" "cpu$k" cpu "$k" "$NCPU" --cpu-us 50
+        r=$(cat "$DIR/cpu$k.rate")
+        python3 -c "k=$k; print(f'  {k} workers: {$r/$one:.2f}× one worker, {$r/($one*min(k,2)):.0%} per core')" >&2
+    done
+done
+
+echo
+echo "Redis \`INFO commandstats\` of the last identity8 run ($N data), per datum:"
+echo
+echo "| command | calls/datum | µs/call | µs/datum |"
+echo "| --- | ---: | ---: | ---: |"
+echo "$STATS" | tr -d '\r' | python3 -c "
+import sys
+n = $N
+total = 0.0
+for line in sys.stdin:
+    if not line.startswith('cmdstat_'):
+        continue
+    name, rest = line[8:].strip().split(':', 1)
+    kv = dict(p.split('=') for p in rest.split(','))
+    calls, usec = int(kv['calls']), float(kv['usec'])
+    if name.split('|')[0] in ('config', 'info', 'flushall', 'ping'):
+        continue
+    # The commands a transaction or a script runs are counted on their own lines too.
+    if name not in ('exec', 'eval', 'evalsha'):
+        total += usec
+    print(f'| {name} | {calls / n:.4f} | {usec / calls:.2f} | {usec / n:.2f} |')
+print(f'| all (less exec and eval: what they ran is counted on its own lines) | | | {total / n:.2f} |')
+"

@@ -51,8 +51,9 @@
 //! | `options.rs` | [`RedisOptions`]: every setting, its default and its bound |
 //! | `queue.rs` | [`RedisQueue`]: the [`Queue`](timbr_core::Queue) implementation |
 //! | `reader.rs` | taking: own pending first, claims, batches, dead letters, trimming |
+//! | `prefetch.rs` | taking ahead: the next batch is read while this one is processed |
 //! | `writer.rs` | putting: `XADD` held to the capacity, and how approximate that is |
-//! | `outbox.rs` | records before acknowledgements, batched: why at-least-once holds |
+//! | `outbox.rs` | records before acknowledgements, batched, sent by a thread of their own |
 //! | `sink.rs` | [`RedisSink`] |
 //! | `link.rs` | a connection that reconnects with backoff and reports outages |
 //! | `health.rs` | counters, the group as last seen, [`RedisEvent`]s |
@@ -70,6 +71,7 @@ mod link;
 mod options;
 mod outbox;
 mod plugin;
+mod prefetch;
 mod queue;
 mod reader;
 mod registry;
@@ -88,6 +90,7 @@ pub use crate::{
     registry::{Announce, Announced, Summary, FORGET_AFTER, GONE_AFTER, HEARTBEAT},
     sink::{RedisSink, FLUSH_TIMEOUT},
     view::{FleetMachine, FleetView, Totals},
+    writer::PRODUCER_KEY_TTL,
 };
 
 use timbr_core::{Delivery, DeliveryId};

@@ -83,9 +83,12 @@ impl RedisOptions {
         self
     }
 
-    /// How many entries one read fetches, and how many acknowledgements and sink writes go
-    /// to Redis in one round trip (default 256; 1 to [`MAX_BATCH`]). Fetched entries are
-    /// pending under this consumer until acknowledged: a crash redelivers up to this many.
+    /// How many entries one read fetches, and how many data's records and acknowledgements
+    /// go to Redis in one round trip (default 256; 1 to [`MAX_BATCH`]). Fetched entries are
+    /// pending under this consumer until acknowledged: a crash redelivers at most about
+    /// 4½ batches — up to 1½ fetched and not yet processed (the next batch is read while
+    /// the last half of this one is processed) and up to 3 processed whose records and
+    /// acknowledgements were not yet applied (one being filled, one waiting, one under way).
     pub fn batch(mut self, batch: usize) -> Self {
         self.batch = batch;
         self

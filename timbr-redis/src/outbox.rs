@@ -1,18 +1,27 @@
 //! Writes that must reach Redis in order: a sink's records first, then the acknowledgements
-//! of the entries they came from.
+//! of the entries they came from — sent by a thread of their own, so that a machine's
+//! consumers go on processing while Redis applies the previous batch.
 //!
 //! At-least-once rests on one rule: an entry is acknowledged only once its record is in
-//! Redis. The consumer hands a record to the sink and then acknowledges; when the sink and
-//! the acknowledgements share this outbox, both are buffered in that order and go out in one
-//! `MULTI`/`EXEC` round trip per batch, so the rule holds however the batch ends: applied
-//! whole, or not at all (the entries stay pending and are delivered again; a lost `EXEC`
-//! reply retried can only write a record twice, never acknowledge one that was not written).
-//! Dropping the buffer (a stop during an outage) is safe for the same reason.
+//! Redis. The consumer hands a record to the sink and then acknowledges; both are buffered
+//! in that order. A full buffer becomes a **batch**, handed to the flusher thread, which
+//! sends the batches one after another, in the order they were made, each as one
+//! `MULTI`/`EXEC` round trip with its records first and its acknowledgements last. So the
+//! rule holds however a batch ends: applied whole, or not at all (the entries stay pending
+//! and are delivered again; a lost `EXEC` reply retried can only write a record twice, never
+//! acknowledge one that was not written). An acknowledgement is never in an earlier batch
+//! than its record, and batches are applied in order on one connection. Dropping batches (a
+//! stop during an outage) is safe for the same reason.
+//!
+//! At most [`MAX_QUEUED`] batches wait for the flusher: a consumer faster than Redis then
+//! waits (backpressure), so memory stays bounded during an outage.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use redis::Value;
 
 use crate::health::Health;
@@ -24,6 +33,10 @@ const ACK_SCRIPT: &str = "local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(
                           redis.call('INCRBY', KEYS[2], n) return n";
 /// Ids per script call (Lua's `unpack` has a stack limit).
 const ACKS_PER_CALL: usize = 1000;
+/// Batches that may wait for the flusher before the consumers wait for it.
+pub(crate) const MAX_QUEUED: usize = 1;
+/// How often a [`Outbox::sync`] looks whether it should give up.
+const SYNC_CHECK: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Where acknowledgements go: the queue's stream, its group and the acknowledged counter.
 pub(crate) struct AckTarget {
@@ -42,70 +55,230 @@ enum Op {
     Ack(String),
 }
 
+/// The buffer the sinks and the queue write into; its batches go out on a thread of its own.
 pub(crate) struct Outbox {
+    shared: Arc<Shared>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+struct Shared {
     state: Mutex<State>,
+    /// Signalled when a batch is queued, finished, or the outbox closes.
+    changed: Condvar,
     health: Arc<Health>,
     target: Option<AckTarget>,
-    /// Flush once this many operations wait.
+    /// Make a batch once this many operations wait.
     flush_at: usize,
 }
 
 struct State {
-    link: Link,
-    ops: Vec<Op>,
+    /// Operations not yet in a batch.
+    open: Vec<Op>,
+    /// Batches waiting for the flusher, oldest first, numbered from 1.
+    queued: VecDeque<(u64, Vec<Op>)>,
+    /// The number of the last batch made.
+    made: u64,
+    /// The number of the last batch the flusher is done with (sent or dropped).
+    done: u64,
+    /// The number of the last batch dropped (Redis unreachable past a flush's deadline).
+    dropped: u64,
+    /// Batches up to this number may be dropped rather than retried for ever.
+    abandon_through: u64,
+    /// The outbox is dropped: the flusher sends what is queued (one attempt each) and ends.
+    closing: bool,
+    /// Emptied batches, for reuse.
+    spare: Vec<Vec<Op>>,
+}
+
+impl State {
+    /// Turns the open operations into a batch for the flusher.
+    fn seal(&mut self, flush_at: usize) {
+        if self.open.is_empty() {
+            return;
+        }
+        let fresh = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(flush_at));
+        let ops = std::mem::replace(&mut self.open, fresh);
+        self.made += 1;
+        self.queued.push_back((self.made, ops));
+    }
 }
 
 impl Outbox {
+    /// An outbox sending on `link` from a thread of its own, making a batch of every
+    /// `flush_at` operations.
     pub(crate) fn new(
         link: Link,
         health: Arc<Health>,
         target: Option<AckTarget>,
         flush_at: usize,
     ) -> Self {
-        Outbox {
+        let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                link,
-                ops: Vec::with_capacity(flush_at),
+                open: Vec::with_capacity(flush_at),
+                queued: VecDeque::with_capacity(MAX_QUEUED + 1),
+                made: 0,
+                done: 0,
+                dropped: 0,
+                abandon_through: 0,
+                closing: false,
+                spare: Vec::new(),
             }),
+            changed: Condvar::new(),
             health,
             target,
             flush_at,
+        });
+        let flusher = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("timbr-redis-outbox".to_owned())
+                .spawn(move || shared.run(link))
+                // Without the thread nothing would ever be acknowledged: as fatal as an
+                // allocation failure (the OS refusing a thread), and as rare.
+                .expect("cannot spawn the outbox thread")
+        };
+        Outbox {
+            shared,
+            flusher: Some(flusher),
         }
     }
 
-    /// Buffers a record for `stream`; flushes when the buffer is full or `now` is asked.
+    /// Buffers a record for `stream`; with `now`, returns only once it is in Redis.
     pub(crate) fn add(&self, stream: &Arc<str>, fields: [(&'static str, String); 4], now: bool) {
-        let mut state = self.state.lock();
-        state.ops.push(Op::Add {
+        self.push(Op::Add {
             stream: Arc::clone(stream),
             fields,
         });
-        if now || state.ops.len() >= self.flush_at {
-            self.flush_locked(&mut state, None);
+        if now {
+            self.flush(None);
         }
     }
 
-    /// Buffers the acknowledgement of entry `id`.
+    /// Buffers the acknowledgement of entry `id` (after its record, if it has one).
     pub(crate) fn ack(&self, id: &str) {
-        let mut state = self.state.lock();
-        state.ops.push(Op::Ack(id.to_owned()));
-        if state.ops.len() >= self.flush_at {
-            self.flush_locked(&mut state, None);
+        self.push(Op::Ack(id.to_owned()));
+    }
+
+    fn push(&self, op: Op) {
+        let s = &*self.shared;
+        let mut state = s.state.lock();
+        state.open.push(op);
+        if state.open.len() >= s.flush_at {
+            // Backpressure: at most MAX_QUEUED batches wait for Redis.
+            while state.queued.len() >= MAX_QUEUED {
+                s.changed.wait(&mut state);
+            }
+            state.seal(s.flush_at);
+            s.changed.notify_all();
         }
     }
 
-    /// Sends everything buffered, retrying through outages until `deadline` (for ever if
-    /// `None`); past it the buffer is dropped, which loses nothing (see the module's docs).
-    /// Returns whether everything went out.
+    /// Hands what is buffered to the flusher without waiting for it (unless it already has
+    /// enough to do: then it goes with the next batch).
+    pub(crate) fn kick(&self) {
+        let s = &*self.shared;
+        let mut state = s.state.lock();
+        if !state.open.is_empty() && state.queued.len() < MAX_QUEUED {
+            state.seal(s.flush_at);
+            s.changed.notify_all();
+        }
+    }
+
+    /// Sends everything buffered so far, waiting until `deadline` (for ever if `None`) for
+    /// Redis to apply it; past the deadline the waiting batches are dropped, which loses
+    /// nothing (see the module's docs). Returns whether everything went out.
     pub(crate) fn flush(&self, deadline: Option<Instant>) -> bool {
-        let mut state = self.state.lock();
-        self.flush_locked(&mut state, deadline)
+        let s = &*self.shared;
+        let mut state = s.state.lock();
+        let from = state.done;
+        state.seal(s.flush_at);
+        s.changed.notify_all();
+        let target = state.made;
+        while state.done < target {
+            match deadline {
+                None => {
+                    s.changed.wait(&mut state);
+                }
+                Some(d) => {
+                    if s.changed.wait_until(&mut state, d).timed_out() && state.done < target {
+                        state.abandon_through = state.abandon_through.max(target);
+                        s.changed.notify_all();
+                        return false;
+                    }
+                }
+            }
+        }
+        state.dropped <= from
+    }
+}
+
+impl Outbox {
+    /// Sends everything buffered so far and waits until Redis applied it, or until
+    /// `give_up` says so (checked every few milliseconds; nothing is dropped then).
+    pub(crate) fn sync(&self, give_up: &dyn Fn() -> bool) {
+        let s = &*self.shared;
+        let mut state = s.state.lock();
+        state.seal(s.flush_at);
+        s.changed.notify_all();
+        let target = state.made;
+        while state.done < target && !give_up() {
+            s.changed.wait_for(&mut state, SYNC_CHECK);
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        {
+            let mut state = self.shared.state.lock();
+            state.seal(self.shared.flush_at);
+            state.closing = true;
+            self.shared.changed.notify_all();
+        }
+        if let Some(flusher) = self.flusher.take() {
+            // The flusher never panics on Redis's answers; a panic would be a bug, already
+            // reported by the panic hook.
+            let _ = flusher.join();
+        }
+    }
+}
+
+impl Shared {
+    /// The flusher thread's body.
+    fn run(&self, mut link: Link) {
+        loop {
+            let (seq, mut ops) = {
+                let mut state = self.state.lock();
+                loop {
+                    if let Some(batch) = state.queued.pop_front() {
+                        // Room for one more batch: a consumer waiting for it may go on.
+                        self.changed.notify_all();
+                        break batch;
+                    }
+                    if state.closing {
+                        return;
+                    }
+                    self.changed.wait(&mut state);
+                }
+            };
+            let sent = self.send(&mut link, seq, &ops);
+            ops.clear();
+            let mut state = self.state.lock();
+            state.done = seq;
+            if !sent {
+                state.dropped = seq;
+            }
+            state.spare.push(ops);
+            self.changed.notify_all();
+        }
     }
 
-    fn flush_locked(&self, state: &mut State, deadline: Option<Instant>) -> bool {
-        if state.ops.is_empty() {
-            return true;
-        }
+    /// Sends one batch as one transaction, retrying through outages until it is applied
+    /// or may be dropped. Returns whether it was applied.
+    fn send(&self, link: &mut Link, seq: u64, ops: &[Op]) -> bool {
         // Every record first, then every acknowledgement, in one transaction: an ack only
         // ever moves after the record it was buffered behind, so the rule still holds, and
         // the acks go out as one script call per thousand.
@@ -113,7 +286,7 @@ impl Outbox {
         pipe.atomic();
         let mut written = 0_u64;
         let mut acks: Vec<&str> = Vec::new();
-        for op in &state.ops {
+        for op in ops {
             match op {
                 Op::Ack(id) => acks.push(id),
                 Op::Add { stream, fields } => {
@@ -137,8 +310,11 @@ impl Outbox {
                     .arg(chunk);
             }
         }
-        let give_up = || deadline.is_some_and(|d| Instant::now() >= d);
-        let replies: Option<Vec<Value>> = state.link.run(&give_up, |con| {
+        let give_up = || {
+            let state = self.state.lock();
+            state.closing || state.abandon_through >= seq
+        };
+        let replies: Option<Vec<Value>> = link.run(&give_up, |con| {
             pipe.query(con).or_else(|e| {
                 if group_gone(&e) {
                     Ok(Vec::new())
@@ -147,21 +323,18 @@ impl Outbox {
                 }
             })
         });
-        state.ops.clear();
-        match replies {
-            Some(replies) => {
-                let acked: i64 = replies
-                    .iter()
-                    .map(|v| match v {
-                        Value::Int(n) => *n,
-                        _ => 0,
-                    })
-                    .sum();
-                Health::add(&self.health.acked, acked.max(0) as u64);
-                Health::add(&self.health.written, written);
-                true
-            }
-            None => false,
-        }
+        let Some(replies) = replies else {
+            return false;
+        };
+        let acked: i64 = replies
+            .iter()
+            .map(|v| match v {
+                Value::Int(n) => *n,
+                _ => 0,
+            })
+            .sum();
+        Health::add(&self.health.acked, acked.max(0) as u64);
+        Health::add(&self.health.written, written);
+        true
     }
 }

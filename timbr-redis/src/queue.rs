@@ -1,8 +1,7 @@
 //! [`RedisQueue`]: a machine's queue on a Redis Stream, shared by a fleet.
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +15,7 @@ use crate::entry;
 use crate::health::{Health, QueueReport, RedisEvent};
 use crate::link::Link;
 use crate::outbox::{AckTarget, Outbox};
+use crate::prefetch::Prefetch;
 use crate::reader::{create_group, Reader};
 use crate::writer::{wait_for_room, Writer};
 use crate::{RedisError, RedisOptions, RedisSink};
@@ -25,10 +25,15 @@ use crate::{RedisError, RedisOptions, RedisSink};
 ///
 /// - **Put**: `XADD` of the datum's JSON (field `d`), held to the capacity (unread + pending
 ///   entries; see [`RedisOptions::capacity`] for how exact). [`try_put`](Queue::try_put)
-///   hands the datum back when the queue is full *or Redis unreachable*; `put` waits.
-/// - **Take**: `XREADGROUP` in batches of [`RedisOptions::batch`]; a machine's consumers
-///   acknowledge (`XACK`) each entry once its record was accepted by the sink, batched with
-///   the sink's writes when the sink is this queue's [`sink`](RedisQueue::sink).
+///   hands the datum back when the queue is full *or Redis unreachable*
+///   ([`TryPutError::Full`]), or when it cannot be encoded as JSON
+///   ([`TryPutError::Rejected`], with the encoder's message); `put` waits.
+/// - **Take**: `XREADGROUP` in batches of [`RedisOptions::batch`], on a thread of the
+///   queue's own that reads the next batch while the machine processes this one; a
+///   machine's consumers acknowledge (`XACK`) each entry once its record was accepted by the
+///   sink, batched with the sink's writes when the sink is this queue's
+///   [`sink`](RedisQueue::sink), and sent by another thread of the queue's while the
+///   consumers go on.
 /// - **Recovery**: at start a consumer first re-reads what it left pending; entries other
 ///   consumers left pending longer than [`claim_after`](RedisOptions::claim_after) are
 ///   claimed; entries delivered [`max_deliveries`](RedisOptions::max_deliveries) times, or
@@ -37,6 +42,22 @@ use crate::{RedisError, RedisOptions, RedisSink};
 ///   ([`report`](RedisQueue::report), [`on_event`](RedisQueue::on_event), and to the
 ///   handler of a machine built on the queue as [`Event::Queue`](timbr_core::Event::Queue)s);
 ///   nothing is lost.
+///
+/// # Exactly once on the producer's side
+///
+/// A round trip of `XADD`s that Redis applied but whose reply was lost (Redis killed just
+/// after, a connection cut) is sent again once Redis answers, and adds nothing twice: each
+/// connected queue is a producer with a name of its own that numbers its round trips, and a
+/// round trip is one `MULTI`/`EXEC` of its `XADD`s with a `SET` of
+/// `<stream>:producer:<name>` to its number. Before sending a failed round trip again, the
+/// queue reads that key: if it holds the round trip's number, the entries are in. This
+/// holds for any number of producers on one stream (each has its own key; the entry ids
+/// stay Redis's). Not covered: a put that *gives up* in doubt (`try_put` during an outage,
+/// `put_timeout` past its deadline, after the request was sent) hands its datum back
+/// without knowing whether Redis applied it, so putting it again may add it twice; a round
+/// trip retried more than [`PRODUCER_KEY_TTL`](crate::PRODUCER_KEY_TTL) after it was sent;
+/// and a request held up in the network for longer than the reconnection and the `GET`
+/// (when Redis itself restarts, its old connections die with it, so this cannot happen).
 ///
 /// Cloning gives another handle on the same connections (a producer and a machine in one
 /// process share them).
@@ -59,20 +80,20 @@ impl<T> Clone for RedisQueue<T> {
 struct Inner<T> {
     options: RedisOptions,
     health: Arc<Health>,
-    /// Fetched entries, pending under this consumer, not yet handed out.
-    buffer: Mutex<VecDeque<Delivery<T>>>,
-    reader: Mutex<Reader<T>>,
+    /// Fetched entries, pending under this consumer, not yet handed out, and the thread
+    /// that fetches them.
+    prefetch: Prefetch<T>,
     writer: Mutex<Writer>,
     outbox: Arc<Outbox>,
-    released: Mutex<Vec<String>>,
-    wakes: AtomicUsize,
     /// Set by `close` (the machine on this queue was dropped): puts hand their data back.
     closed: AtomicBool,
 }
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
-    /// Connects (three connections: reading, writing, acknowledging) and creates the group
-    /// if it does not exist (reading the stream from its start).
+    /// Connects (three connections: reading, writing, acknowledging), creates the group if
+    /// it does not exist (reading the stream from its start), and starts the queue's two
+    /// threads — one reads ahead (only while a machine takes), one sends records and
+    /// acknowledgements — joined when the last handle is dropped.
     ///
     /// # Errors
     ///
@@ -95,20 +116,24 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
             group: options.group.clone(),
             counter: options.acked_key(),
         };
-        let outbox = Outbox::new(
+        // A batch of records and acknowledgements per `batch` data (two operations each).
+        let outbox = Arc::new(Outbox::new(
             open("outbox")?,
             Arc::clone(&health),
             Some(target),
-            options.batch,
+            options.batch * 2,
+        ));
+        let prefetch = Prefetch::start(
+            Reader::new(reader),
+            options.clone(),
+            Arc::clone(&health),
+            Arc::clone(&outbox),
         );
         Ok(RedisQueue {
             inner: Arc::new(Inner {
-                buffer: Mutex::new(VecDeque::with_capacity(options.batch)),
-                reader: Mutex::new(Reader::new(reader)),
-                writer: Mutex::new(Writer::new(writer)),
-                outbox: Arc::new(outbox),
-                released: Mutex::new(Vec::new()),
-                wakes: AtomicUsize::new(0),
+                prefetch,
+                writer: Mutex::new(Writer::new(writer, &options)),
+                outbox,
                 closed: AtomicBool::new(false),
                 health,
                 options,
@@ -220,9 +245,15 @@ impl<T> RedisQueue<T> {
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T> {
     fn try_put(&self, datum: T) -> Result<(), TryPutError<T>> {
-        // A datum that cannot be encoded is refused like a closed queue's: handed back.
-        let Ok(bytes) = entry::encode(&datum) else {
-            return Err(TryPutError::Closed(datum));
+        // A datum that cannot be encoded is refused for good, with the encoder's reason.
+        let bytes = match entry::encode(&datum) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return Err(TryPutError::Rejected {
+                    datum,
+                    reason: unencodable(&e),
+                })
+            }
         };
         // One attempt: never blocks on an outage either.
         if self.put_one(&bytes, &|| true, None) {
@@ -235,8 +266,14 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
     }
 
     fn put_until(&self, datum: T, deadline: Option<Instant>) -> Result<(), PutTimeoutError<T>> {
-        let Ok(bytes) = entry::encode(&datum) else {
-            return Err(PutTimeoutError::Closed(datum));
+        let bytes = match entry::encode(&datum) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return Err(PutTimeoutError::Rejected {
+                    datum,
+                    reason: unencodable(&e),
+                })
+            }
         };
         let give_up = || self.is_closed() || deadline.is_some_and(|d| Instant::now() >= d);
         if self.put_one(&bytes, &give_up, Some(deadline)) {
@@ -265,7 +302,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
     }
 
     fn wake_takers(&self, n: usize) {
-        self.inner.wakes.fetch_add(n, Ordering::AcqRel);
+        self.inner.prefetch.wake(n);
     }
 
     fn len(&self) -> usize {
@@ -278,42 +315,14 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
     }
 
     fn take_delivery(&self, deadline: Option<Instant>) -> Taken<Delivery<T>> {
-        let inner = &*self.inner;
-        loop {
-            // Data first, as with the memory queue: a wake-up never hides a fetched entry.
-            if let Some(d) = inner.buffer.lock().pop_front() {
-                return Taken::Datum(d);
-            }
-            if inner
-                .wakes
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| w.checked_sub(1))
-                .is_ok()
-            {
-                return Taken::Woken;
-            }
-            let block = match deadline {
-                None => inner.options.block,
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left.min(inner.options.block),
-                    _ => return Taken::TimedOut,
-                },
-            };
-            let mut reader = inner.reader.lock();
-            if !inner.buffer.lock().is_empty() {
-                continue; // another taker fetched meanwhile
-            }
-            // Records and acknowledgements of what was taken so far go out before more is
-            // fetched: the natural batch boundary, and what keeps an idle fleet acknowledged.
-            inner.outbox.flush(None);
-            let released = std::mem::take(&mut *inner.released.lock());
-            let mut fetched = VecDeque::new();
-            reader.fetch(&inner.options, &inner.health, released, block, &mut fetched);
-            inner.buffer.lock().extend(fetched);
-        }
+        // The next batch is fetched while the last half of this one is processed.
+        self.inner
+            .prefetch
+            .take(deadline, self.inner.options.batch / 2)
     }
 
     fn try_take_delivery(&self) -> Option<Delivery<T>> {
-        self.inner.buffer.lock().pop_front()
+        self.inner.prefetch.try_take()
     }
 
     fn ack(&self, id: &DeliveryId) {
@@ -322,7 +331,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
 
     fn release(&self, id: &DeliveryId) {
         Health::add(&self.inner.health.released, 1);
-        self.inner.released.lock().push(id.as_str().to_owned());
+        self.inner.prefetch.release(id.as_str());
     }
 
     fn is_shared(&self) -> bool {
@@ -344,6 +353,11 @@ impl<T> RedisQueue<T> {
         }
         d.datum
     }
+}
+
+/// Why a datum cannot go on the stream.
+fn unencodable(e: &serde_json::Error) -> String {
+    format!("cannot encode the datum as JSON: {e}")
 }
 
 impl<T> fmt::Debug for RedisQueue<T> {

@@ -7,27 +7,36 @@
 //! read from `XPENDING` first: an entry that kills its worker is then the only one whose
 //! count grows with each crash, and once it reaches `max_deliveries` it is dead-lettered
 //! instead of delivered. Other entries fetched together with it are delivered at most twice.
+//!
+//! That rests on two rules for redeliveries, kept by the fetching thread
+//! ([`Prefetch`](crate::prefetch::Prefetch)): before a fetch that may redeliver
+//! ([`Reader::may_redeliver`]), every acknowledgement buffered so far is applied (the outbox
+//! is flushed and waited for), so entries processed before the poisonous one are not
+//! delivered again; and while redelivering, nothing is fetched ahead, so no entry is
+//! claimed (its count raised) while the one before it may still kill the worker.
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-use redis::streams::{StreamId, StreamPendingCountReply, StreamReadReply};
+use redis::streams::StreamPendingCountReply;
 use redis::{Connection, RedisResult, Value};
 use serde::de::DeserializeOwned;
 
-use crate::entry::{self, dead_fields};
+use crate::entry::{self, dead_fields, Entry};
 use crate::health::{GroupInfo, Health, RedisEvent};
 use crate::link::{group_gone, Link};
 use crate::options::RedisOptions;
 use crate::{Delivery, DeliveryId};
 
-const NEVER: fn() -> bool = || false;
-
 pub(crate) struct Reader<T> {
     pub(crate) link: Link,
     /// Re-reading what this consumer left pending (at start).
     recovering: bool,
+    /// Where re-reading continues: after the last own pending entry re-read (each is
+    /// re-read once, even while another consumer thread of this machine still processes
+    /// it).
+    recover_from: String,
     /// The last look for stale entries found one: look again before reading new ones.
     claiming: bool,
     next_claim_check: Instant,
@@ -48,6 +57,7 @@ impl<T: DeserializeOwned> Reader<T> {
         Reader {
             link,
             recovering: true,
+            recover_from: "-".to_owned(),
             claiming: false,
             next_claim_check: now,
             next_info: now,
@@ -55,41 +65,57 @@ impl<T: DeserializeOwned> Reader<T> {
         }
     }
 
+    /// Whether the next fetch may deliver entries again (`released` ones, this consumer's
+    /// own pending ones after a restart, or claims): the caller then has every
+    /// acknowledgement buffered so far applied first, and fetches nothing ahead while
+    /// [`fetch`](Reader::fetch) says it redelivers (see the module's docs).
+    pub(crate) fn may_redeliver(&self, released: bool) -> bool {
+        released || self.recovering || self.claiming || Instant::now() >= self.next_claim_check
+    }
+
     /// Fetches what comes next into `out`, waiting at most `block` on the server for new
     /// entries. `released` are entries whose records the sink refused, to deliver again.
+    /// Returns whether these (or the next) are redeliveries, to be taken one at a time.
     pub(crate) fn fetch(
         &mut self,
         o: &RedisOptions,
         health: &Health,
         released: Vec<String>,
         block: Duration,
+        give_up: &dyn Fn() -> bool,
         out: &mut VecDeque<Delivery<T>>,
-    ) {
+    ) -> bool {
         let now = Instant::now();
         if now >= self.next_info {
             self.next_info = now + o.info_every;
             self.refresh(o, health);
         }
         for id in released {
-            if let Some(stale) = self.pending_one(o, Some(&id), None, None) {
-                self.redeliver(o, health, stale, 0, out);
+            if let Some(stale) = self.pending_one(o, (&id, &id), None, None, give_up) {
+                self.redeliver(o, health, stale, 0, give_up, out);
             }
         }
         if !out.is_empty() {
-            return;
+            return true;
         }
         if self.recovering {
-            match self.pending_one(o, None, Some(&o.consumer), None) {
-                Some(stale) => return self.redeliver(o, health, stale, 0, out),
+            let from = self.recover_from.clone();
+            match self.pending_one(o, (&from, "+"), Some(&o.consumer), None, give_up) {
+                Some(stale) => {
+                    self.recover_from = format!("({}", stale.id);
+                    self.redeliver(o, health, stale, 0, give_up, out);
+                    return true;
+                }
                 None => self.recovering = false,
             }
         }
         if self.claiming || now >= self.next_claim_check {
             let idle = o.claim_after.as_millis() as u64;
-            match self.pending_one(o, None, None, Some(idle)) {
+            match self.pending_one(o, ("-", "+"), None, Some(idle), give_up) {
                 Some(stale) => {
                     self.claiming = true;
-                    return self.redeliver(o, health, stale, idle, out);
+                    self.redeliver(o, health, stale, idle, give_up, out);
+                    return true;
                 }
                 None => {
                     self.claiming = false;
@@ -97,10 +123,10 @@ impl<T: DeserializeOwned> Reader<T> {
                 }
             }
         }
-        let reply: StreamReadReply = self
+        let read: Vec<Entry> = self
             .link
-            .run(&NEVER, |con| {
-                redis::cmd("XREADGROUP")
+            .run(give_up, |con| {
+                let reply: Value = redis::cmd("XREADGROUP")
                     .arg("GROUP")
                     .arg(&o.group)
                     .arg(&o.consumer)
@@ -112,12 +138,14 @@ impl<T: DeserializeOwned> Reader<T> {
                     .arg(&o.stream)
                     .arg(">")
                     .query(con)
-                    .or_else(|e| recreate_group(con, o, e).map(|()| StreamReadReply::default()))
+                    .or_else(|e| recreate_group(con, o, e).map(|()| Value::Nil))?;
+                entry::read_reply(reply)
             })
             .unwrap_or_default();
-        for entry in reply.keys.into_iter().flat_map(|k| k.ids) {
-            self.accept(o, health, entry, 1, out);
+        for entry in read {
+            self.accept(o, health, entry, 1, give_up, out);
         }
+        false
     }
 
     /// Decodes `entry` into `out`, or dead-letters it if it cannot be decoded.
@@ -125,37 +153,39 @@ impl<T: DeserializeOwned> Reader<T> {
         &mut self,
         o: &RedisOptions,
         health: &Health,
-        entry: StreamId,
+        entry: Entry,
         deliveries: u64,
+        give_up: &dyn Fn() -> bool,
         out: &mut VecDeque<Delivery<T>>,
     ) {
-        match entry::decode::<T>(&entry.map) {
+        match entry.decode::<T>() {
             Ok(datum) => out.push_back(Delivery::with_id(datum, DeliveryId::new(entry.id))),
             Err(reason) => {
-                Health::add(&health.undecodable, 1);
-                self.dead_letter(o, health, &entry, deliveries, reason);
+                if self.dead_letter(o, health, &entry, deliveries, reason, give_up) {
+                    Health::add(&health.undecodable, 1);
+                }
             }
         }
     }
 
-    /// The oldest pending entry matching: this `id`, or this `consumer`'s, or idle for
-    /// `idle_ms` and not this consumer's.
+    /// The oldest pending entry in the id `range` matching: this `consumer`'s, or idle for
+    /// `idle_ms` and not this consumer's, or any.
     fn pending_one(
         &mut self,
         o: &RedisOptions,
-        id: Option<&str>,
+        (start, end): (&str, &str),
         consumer: Option<&str>,
         idle_ms: Option<u64>,
+        give_up: &dyn Fn() -> bool,
     ) -> Option<Stale> {
         // Another consumer's stale entries may hide behind ours (still in our buffer).
         let count = if idle_ms.is_some() { 64 } else { 1 };
-        let reply: StreamPendingCountReply = self.link.run(&NEVER, |con| {
+        let reply: StreamPendingCountReply = self.link.run(give_up, |con| {
             let mut cmd = redis::cmd("XPENDING");
             cmd.arg(&o.stream).arg(&o.group);
             if let Some(ms) = idle_ms {
                 cmd.arg("IDLE").arg(ms);
             }
-            let (start, end) = id.map_or(("-", "+"), |id| (id, id));
             cmd.arg(start).arg(end).arg(count);
             if let Some(c) = consumer {
                 cmd.arg(c);
@@ -182,19 +212,21 @@ impl<T: DeserializeOwned> Reader<T> {
         health: &Health,
         stale: Stale,
         min_idle: u64,
+        give_up: &dyn Fn() -> bool,
         out: &mut VecDeque<Delivery<T>>,
     ) {
         if stale.deliveries >= o.max_deliveries {
-            let entry = self.read_one(o, &stale.id);
+            let entry = self.read_one(o, &stale.id, give_up);
             let reason = format!(
                 "delivered {} times without an acknowledgement (max_deliveries {})",
                 stale.deliveries, o.max_deliveries
             );
-            return self.dead_letter(o, health, &entry, stale.deliveries, reason);
+            self.dead_letter(o, health, &entry, stale.deliveries, reason, give_up);
+            return;
         }
-        let claimed: Vec<StreamId> = self
+        let claimed: Vec<Entry> = self
             .link
-            .run(&NEVER, |con| {
+            .run(give_up, |con| {
                 let v: Value = redis::cmd("XCLAIM")
                     .arg(&o.stream)
                     .arg(&o.group)
@@ -202,7 +234,7 @@ impl<T: DeserializeOwned> Reader<T> {
                     .arg(min_idle)
                     .arg(&stale.id)
                     .query(con)?;
-                claimed_entries(v)
+                entry::entries(v)
             })
             .unwrap_or_default();
         for entry in claimed {
@@ -214,40 +246,39 @@ impl<T: DeserializeOwned> Reader<T> {
                     from: stale.consumer.clone(),
                 });
             }
-            self.accept(o, health, entry, stale.deliveries + 1, out);
+            self.accept(o, health, entry, stale.deliveries + 1, give_up, out);
         }
     }
 
     /// The entry `id` as it is in the stream (empty fields if it was deleted meanwhile).
-    fn read_one(&mut self, o: &RedisOptions, id: &str) -> StreamId {
-        let found: Option<StreamId> = self
+    fn read_one(&mut self, o: &RedisOptions, id: &str, give_up: &dyn Fn() -> bool) -> Entry {
+        let found: Option<Entry> = self
             .link
-            .run(&NEVER, |con| {
+            .run(give_up, |con| {
                 let v: Value = redis::cmd("XRANGE")
                     .arg(&o.stream)
                     .arg(id)
                     .arg(id)
                     .query(con)?;
-                Ok(claimed_entries(v)?.into_iter().next())
+                Ok(entry::entries(v)?.into_iter().next())
             })
             .flatten();
-        found.unwrap_or_else(|| StreamId {
-            id: id.to_owned(),
-            ..StreamId::default()
-        })
+        found.unwrap_or_else(|| Entry::empty(id))
     }
 
     /// Moves an entry to the dead-letter stream and acknowledges it, in one transaction.
+    /// Returns false if it gave up (the queue is dropped): the entry stays pending.
     fn dead_letter(
         &mut self,
         o: &RedisOptions,
         health: &Health,
-        entry: &StreamId,
+        entry: &Entry,
         deliveries: u64,
         reason: String,
-    ) {
+        give_up: &dyn Fn() -> bool,
+    ) -> bool {
         let dead = o.dead_stream();
-        let _: Option<()> = self.link.run(&NEVER, |con| {
+        let done: Option<()> = self.link.run(give_up, |con| {
             let mut pipe = redis::pipe();
             pipe.atomic();
             let add = pipe
@@ -262,11 +293,9 @@ impl<T: DeserializeOwned> Reader<T> {
                 .arg(&o.consumer)
                 .arg(dead_fields::DELIVERIES)
                 .arg(deliveries);
-            match entry.map.get(entry::DATUM_FIELD) {
+            match entry.get(entry::DATUM_FIELD) {
                 Some(Value::BulkString(raw)) => add.arg(dead_fields::DATUM).arg(raw.as_slice()),
-                _ => add
-                    .arg(dead_fields::FIELDS)
-                    .arg(entry::fields_json(&entry.map)),
+                _ => add.arg(dead_fields::FIELDS).arg(entry.fields_json()),
             };
             add.ignore();
             pipe.cmd("XACK")
@@ -277,11 +306,15 @@ impl<T: DeserializeOwned> Reader<T> {
             pipe.query(con)
                 .or_else(|e| if group_gone(&e) { Ok(()) } else { Err(e) })
         });
+        if done.is_none() {
+            return false;
+        }
         Health::add(&health.dead_lettered, 1);
         health.emit(RedisEvent::DeadLettered {
             id: entry.id.clone(),
             reason,
         });
+        true
     }
 
     /// Looks at the group (for status and the capacity) and trims what every group has
@@ -293,19 +326,6 @@ impl<T: DeserializeOwned> Reader<T> {
         }
         let _: Option<()> = self.link.run(&give_up, |con| trim(con, o));
     }
-}
-
-/// Entries from an `XCLAIM` or `XRANGE` reply (deleted entries come back as nil: skipped).
-fn claimed_entries(v: Value) -> RedisResult<Vec<StreamId>> {
-    let Value::Array(items) = v else {
-        return Ok(Vec::new());
-    };
-    let live: Vec<Value> = items
-        .into_iter()
-        .filter(|i| !matches!(i, Value::Nil))
-        .collect();
-    let reply: redis::streams::StreamRangeReply = redis::from_redis_value(&Value::Array(live))?;
-    Ok(reply.ids)
 }
 
 /// When the group (or the whole stream) is gone — a Redis restarted without its data, a
@@ -334,26 +354,46 @@ pub(crate) fn create_group(con: &mut Connection, o: &RedisOptions) -> RedisResul
 
 /// The group's state, from `XINFO GROUPS` and `XLEN`.
 pub(crate) fn group_info(con: &mut Connection, o: &RedisOptions) -> RedisResult<GroupInfo> {
-    let (length, dead): (u64, u64) = redis::pipe()
+    group_state(con, o).map(|(info, _)| info)
+}
+
+/// The group's state and every group of the stream, in one round trip.
+pub(crate) fn group_state(
+    con: &mut Connection,
+    o: &RedisOptions,
+) -> RedisResult<(GroupInfo, Vec<Group>)> {
+    let looked: RedisResult<(u64, u64, Value)> = redis::pipe()
         .cmd("XLEN")
         .arg(&o.stream)
         .cmd("XLEN")
         .arg(o.dead_stream())
-        .query(con)?;
+        .cmd("XINFO")
+        .arg("GROUPS")
+        .arg(&o.stream)
+        .query(con);
+    let (length, dead, all) = match looked {
+        Ok((length, dead, rows)) => (length, dead, parse_groups(rows)?),
+        // No stream yet (deleted by someone): no groups.
+        Err(e) if e.to_string().contains("no such key") => {
+            let dead: u64 = redis::cmd("XLEN").arg(o.dead_stream()).query(con)?;
+            (0, dead, Vec::new())
+        }
+        Err(e) => return Err(e),
+    };
     let mut info = GroupInfo {
         stream_length: length,
         dead_letters: dead,
         lag: Some(length),
         ..GroupInfo::default()
     };
-    for group in groups(con, &o.stream)? {
+    for group in &all {
         if group.name == o.group {
             info.pending = group.pending;
             info.consumers = group.consumers;
             info.lag = group.lag;
         }
     }
-    Ok(info)
+    Ok((info, all))
 }
 
 /// One group of `XINFO GROUPS`.

@@ -6,33 +6,61 @@
 //! reaches the capacity. Consumers only ever lower the true size, so one producer is held to
 //! the capacity exactly; with P producers, each blind to the others' puts between its
 //! measurements, the queue can exceed it by at most (P − 1) × `check_every`.
+//!
+//! # A retried round trip adds nothing twice
+//!
+//! (What [`RedisQueue`](crate::RedisQueue)'s docs promise.) Each writer is a producer with
+//! a name of its own and numbers its round trips; a round trip is one `MULTI`/`EXEC` of its
+//! `XADD`s and a `SET` of `<stream>:producer:<name>` to its number, applied whole or not at
+//! all, in Redis and in its AOF. After a failed try, the writer reads the key (`GET`) before
+//! sending again: if it holds the round trip's number, nothing is sent.
+//!
+//! Why not entry ids chosen by the producer, with Redis refusing an id not above the
+//! stream's last? With several producers on one stream, each one's ids fall behind the
+//! others' all the time (clocks differ, batches interleave): a refusal would no longer tell
+//! "mine, already added" from "another producer went ahead", and the stream's order would
+//! be the producers' clocks'. A key per producer keeps `*` ids (Redis's order of arrival),
+//! costs one `SET` per round trip and one `GET` per failure, and holds for any number of
+//! producers. A Lua script checking a sequence number would close the last gap (a request
+//! delayed in the network past the retry) but runs every `XADD` through Lua.
 
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::RedisResult;
 
 use crate::health::Health;
 use crate::link::Link;
 use crate::options::RedisOptions;
-use crate::reader::{group_info, groups};
+use crate::reader::group_state;
 
 pub(crate) struct Writer {
     pub(crate) link: Link,
     estimate: u64,
     since_check: usize,
     measured: bool,
+    /// The key holding the number of this producer's last applied round trip.
+    producer_key: String,
+    /// The number of the last round trip sent.
+    round: u64,
 }
+
+/// How long Redis keeps a producer's round-trip number after its last round trip: a
+/// round trip retried later than that (after an outage of a day) may add its entries twice.
+pub const PRODUCER_KEY_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The longest a blocked put waits between two looks at the queue.
 pub(crate) const ROOM_POLL_MAX: Duration = Duration::from_millis(50);
 
 impl Writer {
-    pub(crate) fn new(link: Link) -> Self {
+    pub(crate) fn new(link: Link, o: &RedisOptions) -> Self {
         Writer {
             link,
             estimate: 0,
             since_check: 0,
             measured: false,
+            producer_key: format!("{}:producer:{}", o.stream, producer_name(&o.consumer)),
+            round: 0,
         }
     }
 
@@ -61,15 +89,31 @@ impl Writer {
         self.since_check += n;
     }
 
-    /// Appends encoded data, in one round trip.
+    /// Appends encoded data in one round trip, exactly once however often it must be sent
+    /// (see the module's docs). `None` if it gave up: then whether Redis applied it is
+    /// unknown only if a try failed after sending.
     pub(crate) fn xadd(
         &mut self,
         o: &RedisOptions,
         data: &[Vec<u8>],
         give_up: &dyn Fn() -> bool,
     ) -> Option<()> {
+        self.round += 1;
+        let round = self.round;
+        let key = &self.producer_key;
+        let ttl = PRODUCER_KEY_TTL.as_secs();
+        let mut sent = false;
         self.link.run(give_up, |con| {
+            if sent {
+                // The last try may have been applied with its reply lost: Redis knows.
+                let applied: Option<u64> = redis::cmd("GET").arg(key).query(con)?;
+                if applied.is_some_and(|a| a >= round) {
+                    return Ok(());
+                }
+            }
+            sent = true;
             let mut pipe = redis::pipe();
+            pipe.atomic();
             for d in data {
                 pipe.cmd("XADD")
                     .arg(&o.stream)
@@ -78,16 +122,37 @@ impl Writer {
                     .arg(d.as_slice())
                     .ignore();
             }
+            pipe.cmd("SET")
+                .arg(key)
+                .arg(round)
+                .arg("EX")
+                .arg(ttl)
+                .ignore();
             pipe.query::<()>(con)
         })
     }
 }
 
+/// A name no other producer has: the consumer's name (host and process by default), the
+/// process, the time and a count of the queues this process connected.
+fn producer_name(consumer: &str) -> String {
+    static CONNECTED: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{consumer}:{}:{nanos:x}:{}",
+        std::process::id(),
+        CONNECTED.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// Unread + pending entries of the fullest group (the stream's length if it has none).
 fn measure(con: &mut redis::Connection, o: &RedisOptions, health: &Health) -> RedisResult<u64> {
-    let info = group_info(con, o)?;
+    // One round trip: the producer measures often (every `check_every` puts).
+    let (info, groups) = group_state(con, o)?;
     let mut size = None::<u64>;
-    for g in groups(con, &o.stream)? {
+    for g in groups {
         let s = g.lag.unwrap_or(info.stream_length) + g.pending;
         size = Some(size.map_or(s, |m| m.max(s)));
     }

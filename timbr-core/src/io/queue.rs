@@ -35,7 +35,8 @@ pub trait Queue<T>: Send + Sync + 'static {
     /// # Errors
     ///
     /// [`TryPutError::Full`] with the datum when the queue is full,
-    /// [`TryPutError::Closed`] when it is closed.
+    /// [`TryPutError::Closed`] when it is closed, [`TryPutError::Rejected`] when it refuses
+    /// this datum whatever its room (one it cannot encode, say; [`MemoryQueue`] never does).
     fn try_put(&self, datum: T) -> Result<(), TryPutError<T>>;
 
     /// Puts `datum`, waiting for room until `deadline` (for ever if `None`).
@@ -43,7 +44,8 @@ pub trait Queue<T>: Send + Sync + 'static {
     /// # Errors
     ///
     /// [`PutTimeoutError::Timeout`] with the datum when the deadline passed first,
-    /// [`PutTimeoutError::Closed`] when the queue is closed (before or while waiting).
+    /// [`PutTimeoutError::Closed`] when the queue is closed (before or while waiting),
+    /// [`PutTimeoutError::Rejected`] when it refuses this datum whatever its room.
     fn put_until(&self, datum: T, deadline: Option<Instant>) -> Result<(), PutTimeoutError<T>>;
 
     /// Refuses every later put, and wakes the puts waiting for room, which hand their data
@@ -182,6 +184,10 @@ impl<T: Send + 'static> Queue<T> for MemoryQueue<T> {
             Ok(()) => return Ok(()),
             Err(TryPutError::Closed(d)) => return Err(PutTimeoutError::Closed(d)),
             Err(TryPutError::Full(d)) => d,
+            // Never: this queue refuses no datum for itself. Passed on as it came.
+            Err(TryPutError::Rejected { datum, reason }) => {
+                return Err(PutTimeoutError::Rejected { datum, reason })
+            }
         };
         // Wait for room or for the close, whichever comes first.
         let mut sel = Select::new();

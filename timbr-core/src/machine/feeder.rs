@@ -89,6 +89,7 @@ impl<T: Send + 'static> Feeder<'_, T> {
                 self.sup.counters.withdraw();
                 return Some(d);
             }
+            Err(TryPutError::Rejected { reason, .. }) => return self.refused(reason),
         };
         match self.policy {
             // The datum stays the source's while it waits: only a blocked put in progress
@@ -109,6 +110,7 @@ impl<T: Send + 'static> Feeder<'_, T> {
                         self.sup.counters.withdraw();
                         return Some(d);
                     }
+                    Err(PutTimeoutError::Rejected { reason, .. }) => return self.refused(reason),
                 }
             },
             SourcePolicy::DropNewest => {
@@ -133,8 +135,21 @@ impl<T: Send + 'static> Feeder<'_, T> {
                         self.sup.counters.withdraw();
                         return Some(d);
                     }
+                    Err(TryPutError::Rejected { reason, .. }) => return self.refused(reason),
                 }
             },
         }
+    }
+
+    /// The queue refused a datum for good (one it cannot encode): putting it again would
+    /// fail again, so the source goes on without it — counted as rejected and reported as a
+    /// source error with the queue's reason, never silently.
+    fn refused(&self, reason: String) -> Option<T> {
+        self.sup.counters.reject();
+        self.sup.errors.record(ErrorReport::new(
+            ErrorKind::Source,
+            format!("the queue refused a datum: {reason}"),
+        ));
+        None
     }
 }

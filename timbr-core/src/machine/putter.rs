@@ -34,6 +34,8 @@ impl<T: Send + 'static> Putter<T> {
     /// [`TryPutError::Full`] holding `datum` when the queue is full: nothing is lost, and the
     /// machine's handler gets an [`Event::QueueFull`]. [`TryPutError::Closed`] when the
     /// machine was dropped: no machine will ever take the datum, so it is handed back.
+    /// [`TryPutError::Rejected`] when the queue refused this datum itself (a durable queue
+    /// that cannot encode it).
     pub fn try_put(&self, datum: T) -> Result<(), TryPutError<T>> {
         let Some(_put) = self.sup.life.enter_put() else {
             self.refuse();
@@ -52,17 +54,18 @@ impl<T: Send + 'static> Putter<T> {
     ///
     /// # Errors
     ///
-    /// [`PutError`] holding `datum` when the machine was dropped (before or while this put
-    /// waited) or the queue refused it: a put that cannot complete hands the datum back.
+    /// [`PutError::Closed`] holding `datum` when the machine was dropped (before or while
+    /// this put waited), [`PutError::Rejected`] when the queue refused this datum itself: a
+    /// put that cannot complete hands the datum back.
     pub fn put(&self, datum: T) -> Result<(), PutError<T>> {
         let Some(_put) = self.sup.life.enter_put() else {
             self.refuse();
-            return Err(PutError(datum));
+            return Err(PutError::Closed(datum));
         };
         let counted = self.offer();
         self.queue.put_until(datum, None).map_err(|e| {
             self.reject(counted);
-            PutError(e.into_inner())
+            PutError::from(e)
         })
     }
 
@@ -72,7 +75,8 @@ impl<T: Send + 'static> Putter<T> {
     ///
     /// [`PutTimeoutError::Timeout`] holding `datum` if the queue stayed full (the handler
     /// gets an [`Event::QueueFull`], as for a full `try_put`); [`PutTimeoutError::Closed`]
-    /// when the machine was dropped, before or while this put waited.
+    /// when the machine was dropped, before or while this put waited;
+    /// [`PutTimeoutError::Rejected`] when the queue refused this datum itself.
     pub fn put_timeout(&self, datum: T, timeout: Duration) -> Result<(), PutTimeoutError<T>> {
         let Some(_put) = self.sup.life.enter_put() else {
             self.refuse();

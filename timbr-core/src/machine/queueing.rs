@@ -16,7 +16,8 @@ impl<T: Datum> Machine<T> {
     ///
     /// # Errors
     ///
-    /// [`TryPutError::Full`] holding the datum when the queue is full.
+    /// [`TryPutError::Full`] holding the datum when the queue is full; the other variants
+    /// as for [`Putter::try_put`].
     pub fn try_put(&self, datum: T) -> Result<(), TryPutError<T>> {
         self.putter.try_put(datum)
     }
@@ -25,7 +26,7 @@ impl<T: Datum> Machine<T> {
     ///
     /// # Errors
     ///
-    /// [`PutError`] holding the datum if the queue refused it (see [`Putter::put`]).
+    /// [`PutError`] holding the datum if the put cannot complete (see [`Putter::put`]).
     pub fn put(&self, datum: T) -> Result<(), PutError<T>> {
         self.putter.put(datum)
     }
@@ -34,7 +35,8 @@ impl<T: Datum> Machine<T> {
     ///
     /// # Errors
     ///
-    /// [`PutTimeoutError`] holding the datum if the queue stayed full.
+    /// [`PutTimeoutError`] holding the datum if the queue stayed full (see
+    /// [`Putter::put_timeout`]).
     pub fn put_timeout(&self, datum: T, timeout: Duration) -> Result<(), PutTimeoutError<T>> {
         self.putter.put_timeout(datum, timeout)
     }
