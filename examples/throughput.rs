@@ -80,6 +80,42 @@ fn floor_identity8(n: usize) -> Duration {
     started.elapsed()
 }
 
+/// The same work as `queue_stages8`, by hand: the bounded channel, a fresh ObjectId's hex, the
+/// eight values and the record's array text of their JSON (see
+/// [`timbr_workloads::floor_stages8`]).
+fn floor_stages8(n: usize) -> Duration {
+    let template = datum();
+    let (tx, rx) = crossbeam_channel::bounded::<Value>(1024);
+    let started = Instant::now();
+    for _ in 0..n {
+        tx.try_send(template.clone())
+            .expect("room: one in, one out");
+        let d = rx.recv().expect("just sent");
+        black_box(timbr_workloads::floor_stages8(&d));
+    }
+    started.elapsed()
+}
+
+/// `Machine::call` on a `u64` machine (the chains of [`timbr_workloads::u64_chain`]).
+fn call_u64(machine: &Machine<u64>, n: usize) -> Duration {
+    let started = Instant::now();
+    for i in 0..n as u64 {
+        black_box(machine.call(black_box(i)));
+    }
+    started.elapsed()
+}
+
+/// What `call_u64_chain8` computes, by hand: eight direct calls, each writing its slot.
+fn floor_call_u64_chain8(n: usize) -> Duration {
+    let mut slots = [0_u64; 9];
+    let started = Instant::now();
+    for i in 0..n as u64 {
+        timbr_workloads::u64_chain_by_hand(black_box(i), &mut slots);
+        black_box(&mut slots);
+    }
+    started.elapsed()
+}
+
 fn call_identity8(n: usize) -> Duration {
     let template = datum();
     let machine = Machine::<Value>::new();
@@ -245,12 +281,38 @@ fn main() {
     let workloads: Vec<Workload> = vec![
         ("floor_identity8", args.n, Box::new(floor_identity8)),
         ("call_identity8", args.n, Box::new(call_identity8)),
+        (
+            "call_u64_identity",
+            args.n,
+            Box::new(|n| call_u64(&timbr_workloads::u64_chain(0).expect("valid machine"), n)),
+        ),
+        (
+            "call_u64_chain8",
+            args.n,
+            Box::new(|n| call_u64(&timbr_workloads::u64_chain(8).expect("valid machine"), n)),
+        ),
+        (
+            "call_u64_chain8_macro",
+            args.n,
+            Box::new(|n| {
+                call_u64(
+                    &timbr_workloads::u64_chain8_macro().expect("valid machine"),
+                    n,
+                )
+            }),
+        ),
+        (
+            "floor_call_u64_chain8",
+            args.n,
+            Box::new(floor_call_u64_chain8),
+        ),
         ("queue_identity8", args.n, Box::new(queue_identity8)),
         (
             "queue_identity8_scraped",
             args.n,
             Box::new(queue_identity8_scraped),
         ),
+        ("floor_stages8", args.n, Box::new(floor_stages8)),
         (
             "queue_stages8_timing_off",
             args.n,
