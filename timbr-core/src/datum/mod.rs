@@ -8,12 +8,14 @@
 //! | `stage.rs` | [`Stage`]: a user function at a slot, its arguments named, typed and type-erased |
 //! | `wiring.rs` | a machine's stages compiled into one graph and its plans, type-checked |
 //! | `serialized.rs` | [`Serialized`]: JSON text, or `{"_exception": …}` |
+//! | `entry.rs` | one record entry's text: computed, serialized on the spot, or an `_exception` |
 //! | `record.rs` | [`Record`]: assembled from a run, with the one formatter of a failure's text |
 //! | `call.rs` | [`Called`]: every key of one datum, from [`Machine::call`](crate::Machine::call) |
 //! | `failure.rs` | [`Failure`] and [`Kept`]: a failed stage with its datum, arguments and chain |
 //! | `glue.rs` | what the stage macros expand to (hidden) |
 
 pub(crate) mod call;
+pub(crate) mod entry;
 pub(crate) mod failure;
 pub(crate) mod glue;
 pub(crate) mod key;

@@ -45,11 +45,16 @@ pub struct Stage {
     pub(crate) args: Arc<[StageArg]>,
     pub(crate) output: TypeInfo,
     pub(crate) serialize: SerializeFn,
+    pub(crate) write: WriteFn,
     pub(crate) func: TaskFn,
 }
 
 /// Serializes a type-erased value of a stage's output type.
 pub(crate) type SerializeFn = fn(&Value) -> Serialized;
+
+/// Appends a type-erased value of a stage's output type to a record's buffer as JSON, or says
+/// why it cannot (what it wrote before failing is left for the caller to cut off).
+pub(crate) type WriteFn = fn(&Value, &mut Vec<u8>) -> Result<(), String>;
 
 /// One argument of a stage: the key it reads and the type it expects there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,6 +203,7 @@ impl Stage {
             args: args.into(),
             output: TypeInfo::of::<R>(),
             serialize: serialize_as::<R>,
+            write: write_as::<R>,
             func,
         })
     }
@@ -260,6 +266,22 @@ fn serialize_as<R: Serialize + 'static>(value: &Value) -> Serialized {
         Some(v) => Serialized::json(v),
         // The graph stores exactly what the stage returned, so this cannot happen.
         None => Serialized::exception(format_args!(
+            "expected a `{}`, found a `{}`",
+            std::any::type_name::<R>(),
+            value.type_name()
+        )),
+    }
+}
+
+/// [`WriteFn`] for a value of type `R` (the record's path: no `String` of its own).
+pub(crate) fn write_as<R: Serialize + 'static>(
+    value: &Value,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    match value.downcast_ref::<R>() {
+        // The message `Serialized::json` gives.
+        Some(v) => serde_json::to_writer(out, v).map_err(|e| format!("cannot serialize: {e}")),
+        None => Err(format!(
             "expected a `{}`, found a `{}`",
             std::any::type_name::<R>(),
             value.type_name()
@@ -345,6 +367,31 @@ pub trait StageFn<A, R>: Send + Sync + 'static {
     fn call(&self, args: &Args<'_>) -> Result<R, TaskError>;
 }
 
+/// Argument `i` as a `T`: [`Args::get`], with the check that cannot fail (the wiring checked
+/// every type) inlined into the stage's call and its error out of line. A stage's glue is then
+/// one function: the argument's slot read, the type compared, the user's function, the value.
+#[inline(always)]
+fn arg<'a, T: Any>(args: &Args<'a>, i: usize) -> Result<&'a T, TaskError> {
+    match args.value(i).and_then(Value::downcast_ref::<T>) {
+        Some(v) => Ok(v),
+        None => Err(arg_error::<T>(args, i)),
+    }
+}
+
+/// What [`Args::get`] says of an argument that is missing or of another type.
+#[cold]
+#[inline(never)]
+fn arg_error<T: Any>(args: &Args<'_>, i: usize) -> TaskError {
+    match args.get::<T>(i) {
+        Err(e) => e,
+        // `value` and `get` read the same slot: unreachable.
+        Ok(_) => TaskError::msg(format_args!(
+            "argument {i} of `{}` is unreadable",
+            args.key()
+        )),
+    }
+}
+
 macro_rules! impl_stage_fn {
     ($($A:ident $i:tt),*) => {
         impl<F, R, $($A,)*> StageFn<($(&'static $A,)*), R> for F
@@ -357,8 +404,9 @@ macro_rules! impl_stage_fn {
             }
 
             #[allow(unused_variables, reason = "the zero-parameter case reads no arguments")]
+            #[inline(always)]
             fn call(&self, args: &Args<'_>) -> Result<R, TaskError> {
-                Ok(self($($A::from_held(args.get::<$A::Held>($i)?)),*))
+                Ok(self($($A::from_held(arg::<$A::Held>(args, $i)?)),*))
             }
         }
     };

@@ -9,6 +9,7 @@ use bson::oid::ObjectId;
 use parking_lot::{Mutex, RwLock};
 use timbr_sched::{Executor, Hooks, Outcomes};
 
+use crate::datum::entry;
 use crate::datum::wiring::Wiring;
 use crate::io::source::SourceStatus;
 use crate::machine::consumer::Reorder;
@@ -57,7 +58,8 @@ impl<T: Datum> Shared<T> {
         let hooks = timer.as_ref().map(|t| t as &dyn Hooks);
         let outcomes = wiring.run(&wiring.record_plan, datum, oid, &*self.executor, hooks);
         let record = Record::assemble(wiring, oid, &outcomes);
-        tracking.finish(wiring, oid, &outcomes);
+        // The record plan runs every stage: no failure means every stage gave a value.
+        tracking.finish(wiring, oid, &outcomes, record.is_ok());
         let report = !record.is_ok() || !record.unserializable.is_empty();
         (record, report.then_some(outcomes))
     }
@@ -65,6 +67,11 @@ impl<T: Datum> Shared<T> {
     /// Records and emits the failures of a datum's run (rare: only runs that failed).
     pub(crate) fn report(&self, wiring: &Wiring, record: &Record, outcomes: Outcomes) {
         let oid = record.oid;
+        let texts: Arc<[_]> = if record.is_ok() {
+            Arc::new([])
+        } else {
+            entry::uncomputed_texts(wiring, &outcomes).into()
+        };
         let outcomes = Arc::new(outcomes);
         let at = Timestamp::now();
         for failure in record.failures() {
@@ -94,6 +101,7 @@ impl<T: Datum> Shared<T> {
                 at,
                 node,
                 outcomes: Arc::clone(&outcomes),
+                texts: Arc::clone(&texts),
             })));
         }
         for u in record.unserializable() {
