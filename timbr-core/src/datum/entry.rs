@@ -79,6 +79,9 @@ fn serializing_panicked(wiring: &Wiring, entry: &Entry, message: String) -> Seri
 /// off before its `_exception` object is written. A panic in a user's `Serialize` is caught
 /// here only with `catch` (it costs a little per value): [`Record`](crate::Record) catches
 /// once around the whole record and, should that catch anything, writes it again with `catch`.
+///
+/// `raw_value` is left alone when the entry's raw key held a value, and set to `false` when
+/// that is not known (the entry's text came another way).
 #[inline]
 pub(crate) fn write(
     wiring: &Wiring,
@@ -86,6 +89,7 @@ pub(crate) fn write(
     outcomes: &Outcomes,
     out: &mut Vec<u8>,
     catch: bool,
+    raw_value: &mut bool,
 ) -> Option<Serialized> {
     // The common case, straight through: no stage asked for the `_s` key, and the raw value
     // is there to serialize.
@@ -98,6 +102,7 @@ pub(crate) fn write(
             };
         }
     }
+    *raw_value = false;
     write_general(wiring, entry, outcomes, out, catch)
 }
 

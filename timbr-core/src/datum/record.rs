@@ -206,20 +206,27 @@ impl Record {
         let once = unwind::catch(|| {
             write_entries(wiring, outcomes, &mut json, &mut unserializable, false)
         });
-        if once.is_err() {
+        let raw_values = once.unwrap_or_else(|_| {
             json.clear();
             unserializable.clear();
-            write_entries(wiring, outcomes, &mut json, &mut unserializable, true);
-        }
+            write_entries(wiring, outcomes, &mut json, &mut unserializable, true)
+        });
         wiring.note_record_len(json.len());
         // Every byte is ASCII punctuation, a `Serialized` text or serde_json's output, all
         // UTF-8, and an entry cut short is cut at its start: the lossy branch never runs.
         let json = String::from_utf8(json)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        // Every stage's node is the raw key of its slot's entry: if each entry was written
+        // from a raw value, no stage failed or was skipped, and there is nothing to look up.
+        let failures = if raw_values {
+            Vec::new()
+        } else {
+            failures(wiring, outcomes)
+        };
         Record {
             oid,
             json,
-            failures: failures(wiring, outcomes),
+            failures,
             unserializable,
             origin: None,
         }
@@ -228,13 +235,15 @@ impl Record {
 
 /// Writes the record's array `[in_s, f0_s, …]` into `json`, noting the values that could not
 /// be serialized; `catch`: a panic in a value's `Serialize` becomes its `_exception` entry.
+/// Returns whether every entry was written from its raw key's value.
 fn write_entries(
     wiring: &Wiring,
     outcomes: &Outcomes,
     json: &mut Vec<u8>,
     unserializable: &mut Vec<Unserializable>,
     catch: bool,
-) {
+) -> bool {
+    let mut raw_values = true;
     // The `_s` node of the last entry written, and where its text is in `json`.
     let mut previous: Option<(NodeId, Range<usize>)> = None;
     json.push(b'[');
@@ -250,7 +259,8 @@ fn write_entries(
             _ => {
                 let start = json.len();
                 // Rare: a value that could not be serialized.
-                if let Some(text) = entry::write(wiring, entry, outcomes, json, catch) {
+                let written = entry::write(wiring, entry, outcomes, json, catch, &mut raw_values);
+                if let Some(text) = written {
                     unserializable.push(Unserializable {
                         key: wiring.graph.key(entry.serialized).to_owned(),
                         text: text.as_str().to_owned(),
@@ -262,6 +272,7 @@ fn write_entries(
         }
     }
     json.push(b']');
+    raw_values
 }
 
 /// The text of one record entry: JSON, or an `{"_exception": …}` object.

@@ -35,12 +35,31 @@ pub(crate) struct Shared<T> {
     /// In ordered mode, taking a datum and numbering it happen under this lock.
     pub(crate) next_seq: Mutex<u64>,
     pub(crate) reorder: Mutex<Reorder>,
+    /// Serializes callers of [`Machine::get`](crate::Machine::get) (they share the
+    /// statistics' last shard), and keeps the wiring the last one used with its version: while
+    /// the stages stay as they are, a `get` takes neither the wiring's lock nor a reference
+    /// to it (four atomic read-modify-writes a datum).
+    pub(crate) caller: Mutex<Option<(u64, Arc<Wiring>)>>,
 }
 
 impl<T: Datum> Shared<T> {
     pub(crate) fn current_wiring(&self) -> (u64, Arc<Wiring>) {
         let version = self.wiring_version.load(Ordering::Acquire);
         (version, Arc::clone(&self.wiring.read()))
+    }
+
+    /// The wiring for a caller of `get` holding `caller` (the lock above): the one it kept,
+    /// unless the stages changed since.
+    pub(crate) fn caller_wiring<'c>(
+        &self,
+        caller: &'c mut Option<(u64, Arc<Wiring>)>,
+    ) -> &'c Arc<Wiring> {
+        let version = self.wiring_version.load(Ordering::Acquire);
+        if !matches!(caller, Some((kept, _)) if *kept == version) {
+            *caller = Some(self.current_wiring());
+        }
+        let (_, wiring) = caller.get_or_insert_with(|| self.current_wiring());
+        wiring
     }
 
     /// Runs one datum through the record plan, counting and timing its stages under the

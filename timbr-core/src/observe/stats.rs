@@ -5,7 +5,6 @@ use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bson::oid::ObjectId;
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use timbr_sched::{Hooks, NodeRef, Outcome, Outcomes};
 
@@ -140,10 +139,9 @@ pub(crate) struct Stats {
     coarse: AtomicU64,
     epoch_wall: SystemTime,
     timing: Timing,
-    /// One per worker, then one for [`Machine::get`](crate::Machine::get) on callers' threads.
+    /// One per worker, then one for [`Machine::get`](crate::Machine::get) on callers' threads
+    /// (who take turns: see `Shared::caller`).
     shards: Box<[Shard]>,
-    /// Serializes callers of `get`, who share the last shard.
-    pub(crate) caller: Mutex<()>,
 }
 
 /// Timing for one datum's stage nodes, into one shard.
@@ -182,7 +180,6 @@ impl Stats {
             epoch_wall: SystemTime::now(),
             timing,
             shards: (0..=workers).map(|_| Shard::new(slots)).collect(),
-            caller: Mutex::new(()),
         }
     }
 
