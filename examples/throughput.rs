@@ -143,6 +143,7 @@ fn queue_identity8_scraped(n: usize) -> Duration {
     let addr = server.addr();
     let done = Arc::new(AtomicBool::new(false));
     let stop = Arc::clone(&done);
+    let (first_tx, first_rx) = std::sync::mpsc::channel();
     let scraper = std::thread::spawn(move || {
         let mut scrapes = 0_u64;
         while !stop.load(Ordering::Acquire) {
@@ -153,14 +154,22 @@ fn queue_identity8_scraped(n: usize) -> Duration {
             s.read_to_end(&mut body).expect("an answer");
             assert!(body.starts_with(b"HTTP/1.1 200"), "a scrape failed");
             scrapes += 1;
+            if scrapes == 1 {
+                let _ = first_tx.send(());
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
         scrapes
     });
+    // The data flow while scrapes come, from the first on: a short run (the smoke test's
+    // warm-up takes well under a millisecond) could otherwise end before any scrape did.
+    first_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the first scrape within 30 s");
     let elapsed = queue(&machine, n);
     done.store(true, Ordering::Release);
     let scrapes = scraper.join().expect("the scraper does not panic");
-    // At least one scrape per 100 ms of the run (the first comes at once).
+    // At least one scrape per 200 ms of the run, and the first.
     assert!(
         scrapes as u128 > elapsed.as_millis() / 200,
         "{scrapes} scrapes in {elapsed:?}"
