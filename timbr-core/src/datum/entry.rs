@@ -4,9 +4,9 @@
 //!
 //! A record's `_s` keys are not nodes of its run unless a stage asks for them: serializing a
 //! raw value as a node cost a `String`, an `Arc` around it and a node's dispatch, and the
-//! record then copied the text once more. On the record's path ([`write`]) the value is
-//! written straight into the record's buffer instead; [`text`] gives one entry on its own
-//! (for [`Called::json`](crate::Called::json) and kept failures).
+//! record then copied the text once more. On the record's path ([`write`](fn@write)) the
+//! value is written straight into the record's buffer instead; [`text`] gives one entry on
+//! its own (for [`Called::json`](crate::Called::json) and kept failures).
 
 use std::borrow::Cow;
 

@@ -78,7 +78,7 @@ impl Failure {
     /// arguments are all there.
     ///
     /// Keys are named as stage arguments name them (`input`, `oid`, `f0`…, `input_s`,
-    /// `f0_s`…; a `_s` key holds a [`Serialized`](crate::Serialized)), or as the graph does
+    /// `f0_s`…; a `_s` key holds a [`Serialized`]), or as the graph does
     /// (`in`, `in_s`).
     ///
     /// ```

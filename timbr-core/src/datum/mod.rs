@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `key.rs` | [`ArgKey`]: the names a stage can ask for (`input`, `oid`, `f{k}`, their `_s`) |
 //! | `stage.rs` | [`Stage`]: a user function at a slot, its arguments named, typed and type-erased |
+//! | `stage_fn.rs` | [`StageFn`]: the functions a stage can call, and how it reads their arguments |
 //! | `wiring.rs` | a machine's stages compiled into one graph and its plans, type-checked |
 //! | `serialized.rs` | [`Serialized`]: JSON text, or `{"_exception": …}` |
 //! | `entry.rs` | one record entry's text: computed, serialized on the spot, or an `_exception` |
@@ -22,6 +23,7 @@ pub(crate) mod key;
 pub(crate) mod record;
 pub(crate) mod serialized;
 pub(crate) mod stage;
+pub(crate) mod stage_fn;
 pub(crate) mod wiring;
 
 use serde::Serialize;
@@ -32,7 +34,8 @@ pub use self::{
     key::ArgKey,
     record::{FailureKind, Record, StageFailure, Unserializable},
     serialized::Serialized,
-    stage::{Stage, StageArg, StageFn},
+    stage::{Stage, StageArg},
+    stage_fn::StageFn,
 };
 
 /// What a machine carries and what its stages produce: a value that serializes (for its
