@@ -6,6 +6,11 @@
 //! thread, Sequential executor). A `stage_fn!` variant covers the closure macro. The three should
 //! be equal within noise: the macros generate the same `Stage` the plain API builds.
 //!
+//! The `chain8_u64` group asks what one stage's glue costs beside a direct call: `Machine::call`
+//! on eight `+1` stages over `u64` (as `#[stage]` functions and as `Stage::new` closures),
+//! on no stage (the machine's per-datum part), and the eight direct calls by hand, each writing
+//! its slot. (The `throughput` example runs the same machines for callgrind.)
+//!
 //! Run with `cargo bench -p timbr-benches --bench macro_glue`.
 
 use std::hint::black_box;
@@ -85,10 +90,57 @@ fn call_3_stages(c: &mut Criterion) {
     group.finish();
 }
 
+fn chain8_u64(c: &mut Criterion) {
+    let mut group = c.benchmark_group("chain8_u64");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let machines = [
+        (
+            "stage_attr_fns",
+            timbr_workloads::u64_chain8_macro().expect("the chain wires"),
+        ),
+        (
+            "plain_stage_new",
+            timbr_workloads::u64_chain(8).expect("the chain wires"),
+        ),
+        (
+            "no_stage",
+            timbr_workloads::u64_chain(0).expect("the identity wires"),
+        ),
+    ];
+    for (name, machine) in &machines {
+        let stages = if *name == "no_stage" { 0 } else { 8 };
+        assert_eq!(
+            machine.call(5).value::<u64>("f7").ok(),
+            Some(&(5 + stages)),
+            "{name}"
+        );
+        group.bench_function(*name, |b| {
+            let mut x = 0_u64;
+            b.iter(|| {
+                x = x.wrapping_add(1);
+                black_box(machine.call(black_box(x)))
+            })
+        });
+    }
+    group.bench_function("by_hand", |b| {
+        let mut slots = [0_u64; 9];
+        let mut x = 0_u64;
+        b.iter(|| {
+            x = x.wrapping_add(1);
+            timbr_workloads::u64_chain_by_hand(black_box(x), &mut slots);
+            black_box(slots[8])
+        })
+    });
+    group.finish();
+}
+
 /// Every group of this file, with the settings given on the command line.
 pub fn benches() {
     let mut c = Criterion::default().configure_from_args();
     call_3_stages(&mut c);
+    chain8_u64(&mut c);
 }
 
 criterion_main!(benches);

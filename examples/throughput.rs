@@ -80,6 +80,42 @@ fn floor_identity8(n: usize) -> Duration {
     started.elapsed()
 }
 
+/// The same work as `queue_stages8`, by hand: the bounded channel, a fresh ObjectId's hex, the
+/// eight values and the record's array text of their JSON (see
+/// [`timbr_workloads::floor_stages8`]).
+fn floor_stages8(n: usize) -> Duration {
+    let template = datum();
+    let (tx, rx) = crossbeam_channel::bounded::<Value>(1024);
+    let started = Instant::now();
+    for _ in 0..n {
+        tx.try_send(template.clone())
+            .expect("room: one in, one out");
+        let d = rx.recv().expect("just sent");
+        black_box(timbr_workloads::floor_stages8(&d));
+    }
+    started.elapsed()
+}
+
+/// `Machine::call` on a `u64` machine (the chains of [`timbr_workloads::u64_chain`]).
+fn call_u64(machine: &Machine<u64>, n: usize) -> Duration {
+    let started = Instant::now();
+    for i in 0..n as u64 {
+        black_box(machine.call(black_box(i)));
+    }
+    started.elapsed()
+}
+
+/// What `call_u64_chain8` computes, by hand: eight direct calls, each writing its slot.
+fn floor_call_u64_chain8(n: usize) -> Duration {
+    let mut slots = [0_u64; 9];
+    let started = Instant::now();
+    for i in 0..n as u64 {
+        timbr_workloads::u64_chain_by_hand(black_box(i), &mut slots);
+        black_box(&mut slots);
+    }
+    started.elapsed()
+}
+
 fn call_identity8(n: usize) -> Duration {
     let template = datum();
     let machine = Machine::<Value>::new();
@@ -107,6 +143,7 @@ fn queue_identity8_scraped(n: usize) -> Duration {
     let addr = server.addr();
     let done = Arc::new(AtomicBool::new(false));
     let stop = Arc::clone(&done);
+    let (first_tx, first_rx) = std::sync::mpsc::channel();
     let scraper = std::thread::spawn(move || {
         let mut scrapes = 0_u64;
         while !stop.load(Ordering::Acquire) {
@@ -117,14 +154,22 @@ fn queue_identity8_scraped(n: usize) -> Duration {
             s.read_to_end(&mut body).expect("an answer");
             assert!(body.starts_with(b"HTTP/1.1 200"), "a scrape failed");
             scrapes += 1;
+            if scrapes == 1 {
+                let _ = first_tx.send(());
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
         scrapes
     });
+    // The data flow while scrapes come, from the first on: a short run (the smoke test's
+    // warm-up takes well under a millisecond) could otherwise end before any scrape did.
+    first_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the first scrape within 30 s");
     let elapsed = queue(&machine, n);
     done.store(true, Ordering::Release);
     let scrapes = scraper.join().expect("the scraper does not panic");
-    // At least one scrape per 100 ms of the run (the first comes at once).
+    // At least one scrape per 200 ms of the run, and the first.
     assert!(
         scrapes as u128 > elapsed.as_millis() / 200,
         "{scrapes} scrapes in {elapsed:?}"
@@ -245,12 +290,38 @@ fn main() {
     let workloads: Vec<Workload> = vec![
         ("floor_identity8", args.n, Box::new(floor_identity8)),
         ("call_identity8", args.n, Box::new(call_identity8)),
+        (
+            "call_u64_identity",
+            args.n,
+            Box::new(|n| call_u64(&timbr_workloads::u64_chain(0).expect("valid machine"), n)),
+        ),
+        (
+            "call_u64_chain8",
+            args.n,
+            Box::new(|n| call_u64(&timbr_workloads::u64_chain(8).expect("valid machine"), n)),
+        ),
+        (
+            "call_u64_chain8_macro",
+            args.n,
+            Box::new(|n| {
+                call_u64(
+                    &timbr_workloads::u64_chain8_macro().expect("valid machine"),
+                    n,
+                )
+            }),
+        ),
+        (
+            "floor_call_u64_chain8",
+            args.n,
+            Box::new(floor_call_u64_chain8),
+        ),
         ("queue_identity8", args.n, Box::new(queue_identity8)),
         (
             "queue_identity8_scraped",
             args.n,
             Box::new(queue_identity8_scraped),
         ),
+        ("floor_stages8", args.n, Box::new(floor_stages8)),
         (
             "queue_stages8_timing_off",
             args.n,

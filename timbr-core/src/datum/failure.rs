@@ -3,6 +3,7 @@
 
 use std::any::Any;
 use std::backtrace::Backtrace;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use timbr_sched::{NodeId, Outcome, Outcomes, TaskError, Value};
 
 use crate::datum::record::{FailureText, Missed};
 use crate::observe::status::Timestamp;
-use crate::ArgKey;
+use crate::{ArgKey, Serialized};
 
 /// A stage that failed on a datum, with the run it failed in.
 ///
@@ -26,6 +27,9 @@ pub struct Failure {
     pub(crate) at: Timestamp,
     pub(crate) node: NodeId,
     pub(crate) outcomes: Arc<Outcomes>,
+    /// The `_s` texts the run did not compute (no stage asked for them), by `_s` node: the
+    /// record serialized those values on the spot, and [`Failure::value`] still answers them.
+    pub(crate) texts: Arc<[(NodeId, Serialized)]>,
 }
 
 impl Failure {
@@ -74,7 +78,7 @@ impl Failure {
     /// arguments are all there.
     ///
     /// Keys are named as stage arguments name them (`input`, `oid`, `f0`…, `input_s`,
-    /// `f0_s`…; a `_s` key holds a [`Serialized`](crate::Serialized)), or as the graph does
+    /// `f0_s`…; a `_s` key holds a [`Serialized`]), or as the graph does
     /// (`in`, `in_s`).
     ///
     /// ```
@@ -100,13 +104,20 @@ impl Failure {
             // The run has `oid` only if a stage asks for it; the failure always knows it.
             return (&self.oid as &dyn Any).downcast_ref::<T>();
         }
-        match ArgKey::parse(key) {
-            Some(arg) => self.outcomes.value::<T>(&arg.graph_key()).ok(),
-            None => self.outcomes.value::<T>(key).ok(),
+        let graph_key = match ArgKey::parse(key) {
+            Some(arg) => Cow::Owned(arg.graph_key()),
+            None => Cow::Borrowed(key),
+        };
+        if let Ok(value) = self.outcomes.value::<T>(&graph_key) {
+            return Some(value);
         }
+        let node = self.outcomes.plan().graph().node(&graph_key)?;
+        let (_, text) = self.texts.iter().find(|(n, _)| *n == node)?;
+        (text as &dyn Any).downcast_ref::<T>()
     }
 
-    /// The whole run's outcomes.
+    /// The whole run's outcomes: every key the run computed. A `_s` key is among them only
+    /// if a stage asked for it ([`Failure::value`] answers the others too).
     pub fn outcomes(&self) -> &Outcomes {
         &self.outcomes
     }

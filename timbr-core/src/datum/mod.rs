@@ -6,20 +6,24 @@
 //! |---|---|
 //! | `key.rs` | [`ArgKey`]: the names a stage can ask for (`input`, `oid`, `f{k}`, their `_s`) |
 //! | `stage.rs` | [`Stage`]: a user function at a slot, its arguments named, typed and type-erased |
+//! | `stage_fn.rs` | [`StageFn`]: the functions a stage can call, and how it reads their arguments |
 //! | `wiring.rs` | a machine's stages compiled into one graph and its plans, type-checked |
 //! | `serialized.rs` | [`Serialized`]: JSON text, or `{"_exception": …}` |
+//! | `entry.rs` | one record entry's text: computed, serialized on the spot, or an `_exception` |
 //! | `record.rs` | [`Record`]: assembled from a run, with the one formatter of a failure's text |
 //! | `call.rs` | [`Called`]: every key of one datum, from [`Machine::call`](crate::Machine::call) |
 //! | `failure.rs` | [`Failure`] and [`Kept`]: a failed stage with its datum, arguments and chain |
 //! | `glue.rs` | what the stage macros expand to (hidden) |
 
 pub(crate) mod call;
+pub(crate) mod entry;
 pub(crate) mod failure;
 pub(crate) mod glue;
 pub(crate) mod key;
 pub(crate) mod record;
 pub(crate) mod serialized;
 pub(crate) mod stage;
+pub(crate) mod stage_fn;
 pub(crate) mod wiring;
 
 use serde::Serialize;
@@ -30,7 +34,8 @@ pub use self::{
     key::ArgKey,
     record::{FailureKind, Record, StageFailure, Unserializable},
     serialized::Serialized,
-    stage::{Stage, StageArg, StageFn},
+    stage::{Stage, StageArg},
+    stage_fn::StageFn,
 };
 
 /// What a machine carries and what its stages produce: a value that serializes (for its

@@ -3,13 +3,15 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use bson::oid::ObjectId;
-use timbr_sched::{Outcome, Outcomes, TaskError};
+use timbr_sched::{NodeId, Outcome, Outcomes, TaskError};
 
+use crate::datum::entry;
 use crate::datum::wiring::{Entry, Wiring};
-use crate::Serialized;
+use crate::unwind;
 
 /// The result of one datum: its oid and the JSON array `[in_s, f0_s, …, f{N-1}_s]`.
 ///
@@ -194,46 +196,83 @@ impl fmt::Display for FailureText<'_> {
 }
 
 impl Record {
-    /// The record of a run of either of `wiring`'s plans (serializing on the spot what the
-    /// plan did not).
+    /// The record of a run of either of `wiring`'s plans: every entry's text written into
+    /// one buffer (see `entry.rs`), the values no stage serialized serialized on the spot.
     pub(crate) fn assemble(wiring: &Wiring, oid: ObjectId, outcomes: &Outcomes) -> Record {
-        // One pass, no per-datum vector of texts: size the buffer from the first entry (the
-        // input's text, which empty slots repeat); it grows if stages produce longer text.
-        let mut json = String::new();
+        let mut json = Vec::with_capacity(wiring.record_capacity());
         let mut unserializable = Vec::new();
-        let mut previous = None;
-        for (i, entry) in wiring.entries.iter().enumerate() {
-            let (text, unserialized) = resolve(wiring, entry, outcomes);
-            // Rare: a value that could not be serialized. An empty slot repeats its
-            // predecessor's entry: reported once.
-            if unserialized && previous != Some(entry.serialized) {
-                unserializable.push(Unserializable {
-                    key: wiring.graph.key(entry.serialized).to_owned(),
-                    text: text.as_str().to_owned(),
-                    message: text.exception_message().unwrap_or_default().to_owned(),
-                });
-            }
-            previous = Some(entry.serialized);
-            if i == 0 {
-                json.reserve(wiring.entries.len() * (text.len() + 1) + 2);
-                json.push('[');
-            } else {
-                json.push(',');
-            }
-            json.push_str(text.as_str());
-        }
-        if json.is_empty() {
-            json.push('[');
-        }
-        json.push(']');
+        // One catch around the whole record rather than one per value: should a user's
+        // `Serialize` panic (rare), the record is written again with a catch per value.
+        let once = unwind::catch(|| {
+            write_entries(wiring, outcomes, &mut json, &mut unserializable, false)
+        });
+        let raw_values = once.unwrap_or_else(|_| {
+            json.clear();
+            unserializable.clear();
+            write_entries(wiring, outcomes, &mut json, &mut unserializable, true)
+        });
+        wiring.note_record_len(json.len());
+        // Every byte is ASCII punctuation, a `Serialized` text or serde_json's output, all
+        // UTF-8, and an entry cut short is cut at its start: the lossy branch never runs.
+        let json = String::from_utf8(json)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        // Every stage's node is the raw key of its slot's entry: if each entry was written
+        // from a raw value, no stage failed or was skipped, and there is nothing to look up.
+        let failures = if raw_values {
+            Vec::new()
+        } else {
+            failures(wiring, outcomes)
+        };
         Record {
             oid,
             json,
-            failures: failures(wiring, outcomes),
+            failures,
             unserializable,
             origin: None,
         }
     }
+}
+
+/// Writes the record's array `[in_s, f0_s, …]` into `json`, noting the values that could not
+/// be serialized; `catch`: a panic in a value's `Serialize` becomes its `_exception` entry.
+/// Returns whether every entry was written from its raw key's value.
+fn write_entries(
+    wiring: &Wiring,
+    outcomes: &Outcomes,
+    json: &mut Vec<u8>,
+    unserializable: &mut Vec<Unserializable>,
+    catch: bool,
+) -> bool {
+    let mut raw_values = true;
+    // The `_s` node of the last entry written, and where its text is in `json`.
+    let mut previous: Option<(NodeId, Range<usize>)> = None;
+    json.push(b'[');
+    for (i, entry) in wiring.entries.iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        match &previous {
+            // An empty slot repeats its predecessor's entry: copied, reported once.
+            Some((node, text)) if *node == entry.serialized => {
+                json.extend_from_within(text.clone());
+            }
+            _ => {
+                let start = json.len();
+                // Rare: a value that could not be serialized.
+                let written = entry::write(wiring, entry, outcomes, json, catch, &mut raw_values);
+                if let Some(text) = written {
+                    unserializable.push(Unserializable {
+                        key: wiring.graph.key(entry.serialized).to_owned(),
+                        text: text.as_str().to_owned(),
+                        message: text.exception_message().unwrap_or_default().to_owned(),
+                    });
+                }
+                previous = Some((entry.serialized, start..json.len()));
+            }
+        }
+    }
+    json.push(b']');
+    raw_values
 }
 
 /// The text of one record entry: JSON, or an `{"_exception": …}` object.
@@ -242,68 +281,25 @@ pub(crate) fn entry_text<'o>(
     entry: &Entry,
     outcomes: &'o Outcomes,
 ) -> Cow<'o, str> {
-    match resolve(wiring, entry, outcomes).0 {
+    match entry::text(wiring, entry, outcomes).0 {
         Cow::Borrowed(s) => Cow::Borrowed(s.as_str()),
         Cow::Owned(s) => Cow::Owned(s.into_string()),
-    }
-}
-
-/// One record entry, and whether it stands for a value that could not be serialized (rather
-/// than a value, or a stage that failed or was skipped).
-fn resolve<'o>(
-    wiring: &Wiring,
-    entry: &Entry,
-    outcomes: &'o Outcomes,
-) -> (Cow<'o, Serialized>, bool) {
-    let owned = |s: Serialized| {
-        let unserialized = s.is_exception();
-        (Cow::Owned(s), unserialized)
-    };
-    match outcomes.outcome(entry.serialized) {
-        Some(Outcome::Value(v)) => match v.downcast_ref::<Serialized>() {
-            Some(s) => (Cow::Borrowed(s), s.is_exception()),
-            None => owned(Serialized::exception(
-                "serialized value of an unexpected type",
-            )),
-        },
-        Some(Outcome::Failed(e)) => {
-            let key = wiring.graph.key(entry.serialized);
-            owned(Serialized::exception(format_args!(
-                "serializing `{key}` failed: {e}"
-            )))
-        }
-        // Skipped, or not in the plan: decide from the raw value.
-        _ => match outcomes.outcome(entry.raw) {
-            Some(Outcome::Value(v)) => owned((entry.serialize)(v)),
-            Some(other) => {
-                let (stage, slot) = match entry.owner {
-                    Some(slot) => (wiring.stage_name(slot), Some(slot)),
-                    None => ("input", None),
-                };
-                let missed = match other {
-                    Outcome::Failed(e) => Missed::Failed(e),
-                    Outcome::Skipped(s) => Missed::Skipped(s.upstream()),
-                    Outcome::Value(_) => Missed::Failed(&"no failure"),
-                };
-                let text = Serialized::exception(FailureText::new(stage, slot, missed));
-                (Cow::Owned(text), false)
-            }
-            None => (Cow::Owned(Serialized::exception("not computed")), false),
-        },
     }
 }
 
 /// The stages that failed or were skipped in a run, in slot order.
 pub(crate) fn failures(wiring: &Wiring, outcomes: &Outcomes) -> Vec<StageFailure> {
     let mut failures = Vec::new();
-    for (slot, stage) in wiring.stages.iter().enumerate() {
-        let Some(stage) = stage else { continue };
-        let kind = match outcomes.outcome(wiring.entries[slot + 1].raw) {
+    for (slot, node) in wiring.stage_nodes() {
+        let kind = match outcomes.outcome(node) {
             Some(Outcome::Failed(e)) => FailureKind::Failed(e.clone()),
             Some(Outcome::Skipped(s)) => FailureKind::Skipped {
                 upstream: s.upstream().to_owned(),
             },
             _ => continue,
+        };
+        let Some(stage) = wiring.stages.get(slot).and_then(Option::as_ref) else {
+            continue;
         };
         failures.push(StageFailure {
             slot,

@@ -1,13 +1,12 @@
 //! Stages: user functions at a slot, with their arguments named, typed and type-erased.
 
-use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
 use serde::Serialize;
 use timbr_sched::{Args, TaskError, TaskFn, TypeInfo, Value};
 
-use crate::{ArgKey, BuildError, Datum, Serialized};
+use crate::{ArgKey, BuildError, Datum, Serialized, StageFn};
 
 /// A function the machine can run at a slot: its position, the keys it reads and the code.
 ///
@@ -45,11 +44,16 @@ pub struct Stage {
     pub(crate) args: Arc<[StageArg]>,
     pub(crate) output: TypeInfo,
     pub(crate) serialize: SerializeFn,
+    pub(crate) write: WriteFn,
     pub(crate) func: TaskFn,
 }
 
 /// Serializes a type-erased value of a stage's output type.
 pub(crate) type SerializeFn = fn(&Value) -> Serialized;
+
+/// Appends a type-erased value of a stage's output type to a record's buffer as JSON, or says
+/// why it cannot (what it wrote before failing is left for the caller to cut off).
+pub(crate) type WriteFn = fn(&Value, &mut Vec<u8>) -> Result<(), String>;
 
 /// One argument of a stage: the key it reads and the type it expects there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,6 +202,7 @@ impl Stage {
             args: args.into(),
             output: TypeInfo::of::<R>(),
             serialize: serialize_as::<R>,
+            write: write_as::<R>,
             func,
         })
     }
@@ -267,6 +272,22 @@ fn serialize_as<R: Serialize + 'static>(value: &Value) -> Serialized {
     }
 }
 
+/// [`WriteFn`] for a value of type `R` (the record's path: no `String` of its own).
+pub(crate) fn write_as<R: Serialize + 'static>(
+    value: &Value,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    match value.downcast_ref::<R>() {
+        // The message `Serialized::json` gives.
+        Some(v) => serde_json::to_writer(out, v).map_err(|e| format!("cannot serialize: {e}")),
+        None => Err(format!(
+            "expected a `{}`, found a `{}`",
+            std::any::type_name::<R>(),
+            value.type_name()
+        )),
+    }
+}
+
 /// Parses argument names into keys, checking first that there is one per parameter.
 fn parse_names<A, R, F: StageFn<A, R>>(
     stage: &str,
@@ -291,92 +312,6 @@ fn parse_names<A, R, F: StageFn<A, R>>(
         })
         .collect()
 }
-
-/// What a stage's parameter `&P` can be: a sized `Send + Sync + 'static` type, which the key
-/// holds as it is, or `str`, read from a serialized (`_s`) key's [`Serialized`] text.
-///
-/// Implemented for all of them; you never name it.
-pub trait StageParam: Send + Sync + 'static {
-    /// What the key holds for a parameter `&Self`.
-    type Held: Any + Send + Sync;
-
-    /// The parameter, from what the key holds.
-    fn from_held(held: &Self::Held) -> &Self;
-}
-
-impl<T: Any + Send + Sync> StageParam for T {
-    type Held = T;
-
-    #[inline(always)]
-    fn from_held(held: &T) -> &T {
-        held
-    }
-}
-
-/// `&str` for a serialized key: its JSON text.
-impl StageParam for str {
-    type Held = Serialized;
-
-    #[inline(always)]
-    fn from_held(held: &Serialized) -> &str {
-        held.as_str()
-    }
-}
-
-/// A function of references that a [`Stage`] can call: implemented for every
-/// `Fn(&A0, &A1, …) -> R` of up to 12 parameters.
-///
-/// `A` is the tuple of parameter types; you never name it.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a stage function",
-    label = "not a stage function",
-    note = "a stage function takes at most 12 arguments, each a reference `&T` to a sized `Send + Sync + 'static` type (or `&str` for a serialized `_s` key), and returns a value (or a `Result`)"
-)]
-pub trait StageFn<A, R>: Send + Sync + 'static {
-    /// The parameter types, in order.
-    fn arg_types() -> Vec<TypeInfo>;
-
-    /// Calls the function with the run's arguments.
-    ///
-    /// # Errors
-    ///
-    /// A [`TaskError`] if an argument is missing or of another type (the machine's wiring
-    /// checks make both impossible).
-    fn call(&self, args: &Args<'_>) -> Result<R, TaskError>;
-}
-
-macro_rules! impl_stage_fn {
-    ($($A:ident $i:tt),*) => {
-        impl<F, R, $($A,)*> StageFn<($(&'static $A,)*), R> for F
-        where
-            F: Fn($(&$A),*) -> R + Send + Sync + 'static,
-            $($A: StageParam + ?Sized,)*
-        {
-            fn arg_types() -> Vec<TypeInfo> {
-                vec![$(TypeInfo::of::<$A::Held>()),*]
-            }
-
-            #[allow(unused_variables, reason = "the zero-parameter case reads no arguments")]
-            fn call(&self, args: &Args<'_>) -> Result<R, TaskError> {
-                Ok(self($($A::from_held(args.get::<$A::Held>($i)?)),*))
-            }
-        }
-    };
-}
-
-impl_stage_fn!();
-impl_stage_fn!(A0 0);
-impl_stage_fn!(A0 0, A1 1);
-impl_stage_fn!(A0 0, A1 1, A2 2);
-impl_stage_fn!(A0 0, A1 1, A2 2, A3 3);
-impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4);
-impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5);
-impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6);
-impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7);
-impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7, A8 8);
-impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7, A8 8, A9 9);
-impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7, A8 8, A9 9, A10 10);
-impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7, A8 8, A9 9, A10 10, A11 11);
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 //! datum never sees half a change.
 
 use std::any::Any;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bson::oid::ObjectId;
@@ -11,13 +12,14 @@ use timbr_sched::{
     Dep, Executor, Graph, GraphBuilder, Hooks, NodeId, Outcomes, Plan, TaskFn, TypeInfo, Value,
 };
 
-use crate::datum::stage::SerializeFn;
+use crate::datum::stage::{write_as, SerializeFn, WriteFn};
 use crate::{ArgKey, BuildError, Datum, Serialized, Stage};
 
 pub(crate) struct Wiring {
     pub(crate) stages: Vec<Option<Stage>>,
     pub(crate) graph: Graph,
-    /// Every `_s` key of the record, and what they need.
+    /// Every raw key of the record (`in`, `f0`…), and what they need: `_s` keys only where
+    /// a stage asks for them (the record serializes the others straight into its text).
     pub(crate) record_plan: Plan,
     /// Every raw key (`in`, `oid`, `f0`…), and what they need.
     pub(crate) call_plan: Plan,
@@ -29,6 +31,9 @@ pub(crate) struct Wiring {
     stage_nodes: Vec<(usize, NodeId)>,
     /// For each node, the slot of the stage it runs plus one (0: not a stage).
     slot_of: Box<[u16]>,
+    /// What a record's buffer starts with: about the length of the records made lately
+    /// (see [`Wiring::note_record_len`]).
+    record_len: AtomicUsize,
 }
 
 pub(crate) struct Entry {
@@ -39,7 +44,16 @@ pub(crate) struct Entry {
     /// The slot of the stage that produces `raw`, `None` for the input.
     pub(crate) owner: Option<usize>,
     pub(crate) serialize: SerializeFn,
+    pub(crate) write: WriteFn,
+    /// Whether the plans compute the `_s` node (a stage asks for it); if not, the record
+    /// serializes the raw value itself.
+    pub(crate) computed: bool,
 }
+
+/// The first record buffer of a wiring; and no record starts with more than
+/// [`MAX_RECORD_START`] (a larger one grows as it is written, as it would with no estimate).
+const FIRST_RECORD_LEN: usize = 128;
+const MAX_RECORD_START: usize = 64 * 1024;
 
 impl Wiring {
     /// Checks the stages' argument types against what each key holds and compiles the graph.
@@ -106,17 +120,21 @@ impl Wiring {
             raw: node("in")?,
             owner: None,
             serialize: serialize_input::<T>,
+            write: write_as::<T>,
+            computed: true,
         });
-        let mut owner: Option<(usize, SerializeFn)> = None;
+        let mut owner: Option<&Stage> = None;
         for (slot, stage) in stages.iter().enumerate() {
-            if let Some(stage) = stage {
-                owner = Some((slot, stage.serialize));
+            if stage.is_some() {
+                owner = stage.as_ref();
             }
             entries.push(Entry {
                 serialized: node(&format!("f{slot}_s"))?,
                 raw: node(&format!("f{slot}"))?,
-                owner: owner.map(|(s, _)| s),
-                serialize: owner.map_or(serialize_input::<T> as SerializeFn, |(_, f)| f),
+                owner: owner.map(|s| s.slot),
+                serialize: owner.map_or(serialize_input::<T> as SerializeFn, |s| s.serialize),
+                write: owner.map_or(write_as::<T> as WriteFn, |s| s.write),
+                computed: true,
             });
         }
         let plan = |keys: Vec<&str>| {
@@ -127,7 +145,7 @@ impl Wiring {
                     missing: e.0,
                 })
         };
-        let record_plan = plan(entries.iter().map(|e| graph.key(e.serialized)).collect())?;
+        let record_plan = plan(entries.iter().map(|e| graph.key(e.raw)).collect())?;
         let call_plan = plan(
             entries
                 .iter()
@@ -135,6 +153,10 @@ impl Wiring {
                 .chain(["oid"])
                 .collect(),
         )?;
+        for entry in &mut entries {
+            entry.computed =
+                record_plan.contains(entry.serialized) || call_plan.contains(entry.serialized);
+        }
         let mut stage_nodes = Vec::new();
         let mut slot_of = vec![0_u16; graph.len()].into_boxed_slice();
         for (slot, stage) in stages.iter().enumerate() {
@@ -155,7 +177,29 @@ impl Wiring {
             record_plan,
             call_plan,
             entries,
+            record_len: AtomicUsize::new(FIRST_RECORD_LEN),
         })
+    }
+
+    /// The capacity to start a record's buffer with.
+    #[inline]
+    pub(crate) fn record_capacity(&self) -> usize {
+        self.record_len.load(Ordering::Relaxed)
+    }
+
+    /// Learns from a record's length what the next ones should start with: the length plus an
+    /// eighth (numbers grow a digit now and then). Written only when the estimate is short or
+    /// more than twice too long, so that workers making records of one shape do not keep
+    /// writing one shared word.
+    #[inline]
+    pub(crate) fn note_record_len(&self, len: usize) {
+        let start = self.record_len.load(Ordering::Relaxed);
+        if len > start || len < start / 2 {
+            let next = (len + len / 8).clamp(FIRST_RECORD_LEN, MAX_RECORD_START);
+            if next != start {
+                self.record_len.store(next, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Runs one datum through `plan`.

@@ -287,6 +287,7 @@ impl<T: Datum> MachineBuilder<T> {
             ordered: self.ordered,
             next_seq: Mutex::new(0),
             reorder: Mutex::new(Reorder::default()),
+            caller: Mutex::new(None),
         });
         Ok(Machine::from_shared(shared))
     }

@@ -1,6 +1,7 @@
 //! Data in: the queue (through the machine's own [`Putter`]), and processing one datum on
 //! the caller's thread (`call`, `get`).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bson::oid::ObjectId;
@@ -99,13 +100,17 @@ impl<T: Datum> Machine<T> {
             self.shared.sup.counters.offer();
         }
         self.shared.sup.counters.take();
-        let (_, wiring) = self.shared.current_wiring();
         let (mut record, failed) = {
-            let _caller = self.shared.sup.stats.caller.lock();
-            self.shared.process(&wiring, datum, None)
+            let mut caller = self.shared.caller.lock();
+            let wiring = self.shared.caller_wiring(&mut caller);
+            let (record, failed) = self.shared.process(wiring, datum, None);
+            (
+                record,
+                failed.map(|outcomes| (outcomes, Arc::clone(wiring))),
+            )
         };
         self.shared.count(record.is_ok());
-        if let Some(outcomes) = failed {
+        if let Some((outcomes, wiring)) = failed {
             self.shared.report(&wiring, &record, outcomes);
         }
         // The caller takes the record: the delivery is done with.

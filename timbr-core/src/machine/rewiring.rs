@@ -73,6 +73,12 @@ impl<T: Datum> Machine<T> {
         let stages = place(stages.len(), stages.into_iter().flatten().collect())?;
         *current = Arc::new(Wiring::build::<T>(stages)?);
         self.shared.wiring_version.fetch_add(1, Ordering::AcqRel);
+        drop(current);
+        // Let the old stages go now rather than at the next `get`, unless a `get` is under
+        // way (perhaps the very stage calling this): that one drops them when it next runs.
+        if let Some(mut kept) = self.shared.caller.try_lock() {
+            *kept = None;
+        }
         Ok(out)
     }
 

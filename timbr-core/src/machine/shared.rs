@@ -9,6 +9,7 @@ use bson::oid::ObjectId;
 use parking_lot::{Mutex, RwLock};
 use timbr_sched::{Executor, Hooks, Outcomes};
 
+use crate::datum::entry;
 use crate::datum::wiring::Wiring;
 use crate::io::source::SourceStatus;
 use crate::machine::consumer::Reorder;
@@ -34,12 +35,31 @@ pub(crate) struct Shared<T> {
     /// In ordered mode, taking a datum and numbering it happen under this lock.
     pub(crate) next_seq: Mutex<u64>,
     pub(crate) reorder: Mutex<Reorder>,
+    /// Serializes callers of [`Machine::get`](crate::Machine::get) (they share the
+    /// statistics' last shard), and keeps the wiring the last one used with its version: while
+    /// the stages stay as they are, a `get` takes neither the wiring's lock nor a reference
+    /// to it (four atomic read-modify-writes a datum).
+    pub(crate) caller: Mutex<Option<(u64, Arc<Wiring>)>>,
 }
 
 impl<T: Datum> Shared<T> {
     pub(crate) fn current_wiring(&self) -> (u64, Arc<Wiring>) {
         let version = self.wiring_version.load(Ordering::Acquire);
         (version, Arc::clone(&self.wiring.read()))
+    }
+
+    /// The wiring for a caller of `get` holding `caller` (the lock above): the one it kept,
+    /// unless the stages changed since.
+    pub(crate) fn caller_wiring<'c>(
+        &self,
+        caller: &'c mut Option<(u64, Arc<Wiring>)>,
+    ) -> &'c Arc<Wiring> {
+        let version = self.wiring_version.load(Ordering::Acquire);
+        if !matches!(caller, Some((kept, _)) if *kept == version) {
+            *caller = Some(self.current_wiring());
+        }
+        let (_, wiring) = caller.get_or_insert_with(|| self.current_wiring());
+        wiring
     }
 
     /// Runs one datum through the record plan, counting and timing its stages under the
@@ -57,7 +77,8 @@ impl<T: Datum> Shared<T> {
         let hooks = timer.as_ref().map(|t| t as &dyn Hooks);
         let outcomes = wiring.run(&wiring.record_plan, datum, oid, &*self.executor, hooks);
         let record = Record::assemble(wiring, oid, &outcomes);
-        tracking.finish(wiring, oid, &outcomes);
+        // The record plan runs every stage: no failure means every stage gave a value.
+        tracking.finish(wiring, oid, &outcomes, record.is_ok());
         let report = !record.is_ok() || !record.unserializable.is_empty();
         (record, report.then_some(outcomes))
     }
@@ -65,6 +86,11 @@ impl<T: Datum> Shared<T> {
     /// Records and emits the failures of a datum's run (rare: only runs that failed).
     pub(crate) fn report(&self, wiring: &Wiring, record: &Record, outcomes: Outcomes) {
         let oid = record.oid;
+        let texts: Arc<[_]> = if record.is_ok() {
+            Arc::new([])
+        } else {
+            entry::uncomputed_texts(wiring, &outcomes).into()
+        };
         let outcomes = Arc::new(outcomes);
         let at = Timestamp::now();
         for failure in record.failures() {
@@ -94,6 +120,7 @@ impl<T: Datum> Shared<T> {
                 at,
                 node,
                 outcomes: Arc::clone(&outcomes),
+                texts: Arc::clone(&texts),
             })));
         }
         for u in record.unserializable() {

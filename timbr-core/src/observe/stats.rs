@@ -5,7 +5,6 @@ use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bson::oid::ObjectId;
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use timbr_sched::{Hooks, NodeRef, Outcome, Outcomes};
 
@@ -140,10 +139,9 @@ pub(crate) struct Stats {
     coarse: AtomicU64,
     epoch_wall: SystemTime,
     timing: Timing,
-    /// One per worker, then one for [`Machine::get`](crate::Machine::get) on callers' threads.
+    /// One per worker, then one for [`Machine::get`](crate::Machine::get) on callers' threads
+    /// (who take turns: see `Shared::caller`).
     shards: Box<[Shard]>,
-    /// Serializes callers of `get`, who share the last shard.
-    pub(crate) caller: Mutex<()>,
 }
 
 /// Timing for one datum's stage nodes, into one shard.
@@ -182,7 +180,6 @@ impl Stats {
             epoch_wall: SystemTime::now(),
             timing,
             shards: (0..=workers).map(|_| Shard::new(slots)).collect(),
-            caller: Mutex::new(()),
         }
     }
 
@@ -301,8 +298,38 @@ impl Tracking<'_> {
         })
     }
 
-    /// Counts each stage's outcome and marks the datum finished.
-    pub(crate) fn finish(self, wiring: &Wiring, oid: ObjectId, outcomes: &Outcomes) {
+    /// Counts each stage's outcome and marks the datum finished. `all_values`: the caller
+    /// knows that every stage produced a value (a record with no failures, whose plan runs
+    /// every stage), so that each stage counts one call without its outcome being looked up.
+    pub(crate) fn finish(
+        self,
+        wiring: &Wiring,
+        oid: ObjectId,
+        outcomes: &Outcomes,
+        all_values: bool,
+    ) {
+        if all_values {
+            for (slot, _) in wiring.stage_nodes() {
+                if let Some(cells) = self.shard.stages.get(slot) {
+                    bump(&cells.calls, 1);
+                }
+            }
+        } else {
+            self.count_outcomes(wiring, outcomes);
+        }
+        let parts = split(oid);
+        let now = &self.shard.now;
+        now.write(|| {
+            now.current_since.store(0, Ordering::Relaxed);
+            now.last[0].store(parts[0], Ordering::Relaxed);
+            now.last[1].store(parts[1], Ordering::Relaxed);
+            now.has_last.store(1, Ordering::Relaxed);
+        });
+    }
+
+    /// Counts each stage's call, error or skip from the run's outcomes.
+    #[inline(never)]
+    fn count_outcomes(&self, wiring: &Wiring, outcomes: &Outcomes) {
         for (slot, node) in wiring.stage_nodes() {
             let Some(cells) = self.shard.stages.get(slot) else {
                 continue;
@@ -317,14 +344,6 @@ impl Tracking<'_> {
                 None => {}
             }
         }
-        let parts = split(oid);
-        let now = &self.shard.now;
-        now.write(|| {
-            now.current_since.store(0, Ordering::Relaxed);
-            now.last[0].store(parts[0], Ordering::Relaxed);
-            now.last[1].store(parts[1], Ordering::Relaxed);
-            now.has_last.store(1, Ordering::Relaxed);
-        });
     }
 }
 
