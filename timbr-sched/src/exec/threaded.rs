@@ -129,10 +129,10 @@ fn lock(ready: &Mutex<Vec<u32>>) -> MutexGuard<'_, Vec<u32>> {
 }
 
 impl Executor for Threaded {
-    fn execute(&self, run: Run, hooks: Option<&dyn Hooks>) -> Outcomes {
-        let plan = &run.plan.0;
+    fn execute<'p>(&self, run: Run<'p>, hooks: Option<&dyn Hooks>) -> Outcomes<'p> {
+        let plan = &run.plan.get().0;
         if let Some(hooks) = hooks {
-            hooks.start(&run.plan);
+            hooks.start(run.plan.get());
         }
         // Slots written by one thread and read by others: write-once cells for this run.
         let mut plain = run.slots;
