@@ -25,7 +25,7 @@ pub struct Failure {
     pub(crate) error: TaskError,
     pub(crate) at: Timestamp,
     pub(crate) node: NodeId,
-    pub(crate) outcomes: Arc<Outcomes>,
+    pub(crate) outcomes: Arc<Outcomes<'static>>,
 }
 
 impl Failure {
@@ -107,7 +107,7 @@ impl Failure {
     }
 
     /// The whole run's outcomes.
-    pub fn outcomes(&self) -> &Outcomes {
+    pub fn outcomes(&self) -> &Outcomes<'static> {
         &self.outcomes
     }
 

@@ -69,7 +69,10 @@ impl<T: Datum> Machine<T> {
     pub fn call(&self, datum: T) -> Called {
         let (_, wiring) = self.shared.current_wiring();
         let oid = ObjectId::new();
-        let outcomes = wiring.run(&wiring.call_plan, datum, oid, &*self.shared.executor, None);
+        // Kept with the wiring in `Called`: the outcomes hold their own share of the plan.
+        let outcomes = wiring
+            .run(&wiring.call_plan, datum, oid, &*self.shared.executor, None)
+            .into_owned();
         Called {
             wiring,
             oid,
