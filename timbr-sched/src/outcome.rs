@@ -20,6 +20,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The value, if the node produced one.
+    #[inline]
     pub fn value(&self) -> Option<&Value> {
         match self {
             Outcome::Value(v) => Some(v),
@@ -113,6 +114,7 @@ impl<'p> Outcomes<'p> {
     }
 
     /// The outcome of node `id`, or `None` if it was not part of the plan.
+    #[inline]
     pub fn outcome(&self, id: NodeId) -> Option<&Outcome> {
         // An input set on the run but outside the plan has a slot, yet no outcome.
         if !self.plan().contains(id) {
@@ -201,6 +203,7 @@ impl<'p> Outcomes<'p> {
 
 impl Drop for Outcomes<'_> {
     /// Drops every outcome and hands the emptied slots to the next run on this thread.
+    #[inline]
     fn drop(&mut self) {
         crate::arena::give_back(std::mem::take(&mut self.slots));
     }

@@ -116,6 +116,7 @@ impl Plan {
     }
 
     /// Whether a node runs in this plan (it was requested or something requested needs it).
+    #[inline]
     pub fn contains(&self, id: NodeId) -> bool {
         self.0.in_plan.get(id.index()).copied().unwrap_or(false)
     }
@@ -220,25 +221,33 @@ impl<'p> Run<'p> {
     /// # Errors
     ///
     /// [`InputError`] if `id` is not an input of this graph or the value has another type.
+    #[inline]
     pub fn set_value(&mut self, id: NodeId, value: Value) -> Result<&mut Self, InputError> {
         let graph = &self.plan.get().0.graph.0;
-        let node = graph
-            .nodes
-            .get(id.index())
-            .ok_or_else(|| UnknownKey(format!("#{}", id.0)))?;
-        match &node.kind {
-            NodeKind::Input(ty) if ty.id() == value.type_id() => {}
-            NodeKind::Input(ty) => {
-                return Err(InputError::TypeMismatch(TypeMismatch {
-                    key: node.key.to_string(),
-                    expected: ty.name(),
-                    found: value.type_name(),
-                }))
-            }
-            NodeKind::Task { .. } => return Err(InputError::NotAnInput(node.key.to_string())),
+        match graph.nodes.get(id.index()).map(|node| &node.kind) {
+            Some(NodeKind::Input(ty)) if ty.id() == value.type_id() => {}
+            _ => return Err(self.refuse(id, &value)),
         }
         self.slots[id.index()] = Some(Outcome::Value(value));
         Ok(self)
+    }
+
+    /// Why `value` cannot be input `id`: out of line, so the accepting path stays small.
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self, id: NodeId, value: &Value) -> InputError {
+        let graph = &self.plan.get().0.graph.0;
+        let Some(node) = graph.nodes.get(id.index()) else {
+            return UnknownKey(format!("#{}", id.0)).into();
+        };
+        match &node.kind {
+            NodeKind::Input(ty) => InputError::TypeMismatch(TypeMismatch {
+                key: node.key.to_string(),
+                expected: ty.name(),
+                found: value.type_name(),
+            }),
+            NodeKind::Task { .. } => InputError::NotAnInput(node.key.to_string()),
+        }
     }
 
     /// The plan this run belongs to.
