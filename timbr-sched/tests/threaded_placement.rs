@@ -1,6 +1,7 @@
 //! Where Threaded runs each node: a run's serial stretches on the calling thread (a chain never
-//! wakes the pool), everything from the first fan-out on inside the pool (the caller, not a
-//! worker, only waits), and a run started on a worker of the pool stays on the pool.
+//! wakes the pool); from the first fan-out on, the caller and helpers from the chosen pool, never
+//! more threads than the pool has (no oversubscription); a run started on a worker of the pool
+//! stays on the pool.
 
 mod common;
 
@@ -70,10 +71,16 @@ fn serial_stretches_run_on_the_caller_and_parallel_ones_in_the_pool() {
     let plan = plan(&log);
     // Sequential is first; the others are Threaded on the global pool and on pool3.
     for (name, executor) in common::executors().into_iter().skip(1) {
+        let threads = if name == "threaded-pool3" {
+            3
+        } else {
+            rayon::current_num_threads()
+        };
         for round in 0..200 {
             let caller = Place::here();
             let places = run(&plan, &*executor, &log);
             assert_eq!(places.len(), 11, "{name}: every task ran once");
+            let mut computing: Vec<ThreadId> = Vec::new();
             for (key, place) in &places {
                 if key.starts_with('c') {
                     // Before the fan-out only one task at a time is ready.
@@ -81,8 +88,7 @@ fn serial_stretches_run_on_the_caller_and_parallel_ones_in_the_pool() {
                         place, &caller,
                         "{name} round {round}: `{key}` left the caller"
                     );
-                } else {
-                    assert_ne!(place.thread, caller.thread, "{name}: `{key}` on the caller");
+                } else if place.thread != caller.thread {
                     assert!(place.worker, "{name}: `{key}` not on a worker");
                     assert_eq!(
                         place.pool3,
@@ -90,7 +96,16 @@ fn serial_stretches_run_on_the_caller_and_parallel_ones_in_the_pool() {
                         "{name}: `{key}`'s pool"
                     );
                 }
+                if !computing.contains(&place.thread) {
+                    computing.push(place.thread);
+                }
             }
+            // The caller and at most `threads - 1` helpers (at least one).
+            assert!(
+                computing.len() <= threads.max(2),
+                "{name}: {} threads computed for a pool of {threads}",
+                computing.len()
+            );
         }
     }
 }
@@ -145,6 +160,7 @@ fn a_run_started_on_a_worker_of_its_pool_stays_on_that_pool() {
             assert_eq!(places.len(), 11);
             for (key, place) in &places {
                 assert!(place.pool3, "`{key}` left the pool");
+                assert!(place.worker, "`{key}` not on a worker");
                 if key.starts_with('c') {
                     assert_eq!(
                         place, &caller,

@@ -1,8 +1,8 @@
 //! The threaded executor: a run's serial stretches on the caller's thread, its parallel ones on
-//! a rayon pool as dependencies complete.
+//! the caller and helpers from a rayon pool as dependencies complete.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use rayon::{Scope, ThreadPool};
 
@@ -14,20 +14,20 @@ use crate::{Hooks, Outcome, Outcomes, Run};
 /// Runs independent nodes in parallel on a rayon pool (the global one, or one you pass in).
 ///
 /// A run starts on the calling thread and stays there for as long as only one task at a time
-/// is ready: a chain never changes threads and never wakes the pool. The first time two or
-/// more tasks are ready at once, the rest of the run moves into the pool (the caller waits,
-/// asleep): there every thread is a worker, a finished node continues with one of the
-/// dependants it made ready on the same thread and offers the others for stealing. Only the
-/// pool's threads compute then, so a pool with one thread per core keeps every core busy
-/// without a third thread competing for them (the caller taking part as well made the
-/// operating system share two cores among three threads, and one node could wait for a core
-/// while the others finished).
+/// is ready: a chain never changes threads and never wakes the pool. From the first time two
+/// or more tasks are ready at once, the caller keeps computing and the pool lends it helpers,
+/// one fewer than the pool has threads, so that as many threads compute as the pool has — one
+/// per core for a pool sized to the machine (a pool of one thread still lends one). A thread
+/// that finishes a node continues with one dependant it made ready and offers the others to
+/// whoever is free. (Offering every ready node to the pool as well as computing on the caller
+/// made three threads share two cores, and a node could wait for a core while the others
+/// finished; moving the whole parallel part into the pool instead made every fan-out wait for
+/// a worker to wake before any work started.)
 ///
-/// A run started from inside a worker of the same pool (e.g. from a `par_iter`) works there
-/// directly; while it waits for its own nodes the worker may pick up other jobs, which may
-/// start further runs on the same stack, and very deep nesting of that kind can exhaust a
-/// worker's stack (rayon's default is 2 MiB). Give such pools a larger `stack_size`, or batch
-/// the outer iteration.
+/// A run started from inside a rayon worker (e.g. from a `par_iter`) works, but while it
+/// waits for its helpers the worker may pick up other jobs, which may start further runs on the
+/// same stack; very deep nesting of that kind can exhaust a worker's stack (rayon's default is
+/// 2 MiB). Give such pools a larger `stack_size`, or batch the outer iteration.
 ///
 /// # Examples
 ///
@@ -156,8 +156,14 @@ fn serial(
     }
 }
 
-/// Runs the rest of the plan on the pool, starting from the tasks in `first` and `rest`
-/// (ready, none of them started), and waits for it.
+/// Runs the rest of the plan from the tasks in `first` and `rest` (ready, none of them
+/// started) on the caller's thread and on helpers from the pool, and waits for it.
+///
+/// The caller keeps computing (it is already on a core: no wake-up before work starts) and
+/// the pool lends `helpers` threads, one fewer than it has, so that as many threads compute
+/// as the pool has — one per core for a pool sized to the machine. Offering every ready node
+/// to the pool as well made three threads share two cores, and a node could then wait for a
+/// core while the others finished.
 fn parallel(
     pool: Option<&ThreadPool>,
     plan: &PlanInner,
@@ -172,15 +178,20 @@ fn parallel(
         .iter_mut()
         .map(|slot| slot.take().map_or_else(OnceLock::new, OnceLock::from))
         .collect();
+    let threads = pool.map_or_else(rayon::current_num_threads, ThreadPool::current_num_threads);
     let shared = Shared {
         plan,
         slots: &cells,
         pending,
         hooks,
+        ready: Mutex::new(rest.to_vec()),
+        helpers: AtomicUsize::new(0),
+        // At least one, so that a pool of one thread still adds one.
+        most_helpers: threads.saturating_sub(1).max(1),
     };
     match pool {
-        Some(pool) => pool.scope(|scope| shared.start(first, rest, scope)),
-        None => rayon::scope(|scope| shared.start(first, rest, scope)),
+        Some(pool) => pool.in_place_scope(|scope| shared.start(first, scope)),
+        None => rayon::in_place_scope(|scope| shared.start(first, scope)),
     }
     drop(shared);
     // Back into the run's own (recycled) array.
@@ -189,32 +200,61 @@ fn parallel(
     }
 }
 
-/// A run as the pool's threads share it.
+/// A run as several threads share it.
 struct Shared<'r> {
     plan: &'r PlanInner,
     slots: &'r [OnceLock<Outcome>],
     pending: Box<[AtomicU32]>,
     hooks: Option<&'r dyn Hooks>,
+    /// Ready nodes nobody has taken yet.
+    ready: Mutex<Vec<u32>>,
+    /// Helpers spawned and not yet finished.
+    helpers: AtomicUsize,
+    most_helpers: usize,
 }
 
 impl<'r> Shared<'r> {
-    /// Offers `rest` and runs `first`, on a worker of the pool: what it offers goes on that
-    /// worker's own deque, the other workers steal from there, and it takes back what they
-    /// leave while it waits for the scope to end.
-    fn start<'s>(&'s self, first: u32, rest: &[u32], scope: &Scope<'s>) {
-        for &i in rest {
-            self.offer(i, scope);
-        }
+    /// The caller's part: asks for helpers, runs `first`, then takes ready nodes until none
+    /// is left; the scope then waits for the helpers still running.
+    fn start<'s>(&'s self, first: u32, scope: &Scope<'s>) {
+        self.call_helpers(scope);
         self.process(first, scope);
+        self.drain(scope);
     }
 
-    /// Offers `i` to whichever worker gets to it first.
-    fn offer<'s>(&'s self, i: u32, scope: &Scope<'s>) {
-        scope.spawn(move |s| self.process(i, s));
+    /// Spawns helpers while there is work for them and fewer than allowed are running.
+    fn call_helpers<'s>(&'s self, scope: &Scope<'s>) {
+        let waiting = lock(&self.ready).len();
+        for _ in 0..waiting {
+            let grown = self
+                .helpers
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
+                    (h < self.most_helpers).then_some(h + 1)
+                });
+            if grown.is_err() {
+                return;
+            }
+            scope.spawn(move |s| {
+                self.drain(s);
+                self.helpers.fetch_sub(1, Ordering::AcqRel);
+            });
+        }
+    }
+
+    /// Takes ready nodes until none is left. A node offered after a helper gave up is taken
+    /// by the thread that offered it, once its own chain is done: nothing is left behind.
+    fn drain<'s>(&'s self, scope: &Scope<'s>) {
+        loop {
+            let next = lock(&self.ready).pop();
+            match next {
+                Some(i) => self.process(i, scope),
+                None => return,
+            }
+        }
     }
 
     /// Runs `i`, then whatever it makes ready: one dependant on this thread, the others
-    /// offered.
+    /// offered (calling a helper if one may still come).
     fn process<'s>(&'s self, mut i: u32, scope: &Scope<'s>) {
         let graph = &self.plan.graph.0;
         loop {
@@ -222,13 +262,18 @@ impl<'r> Shared<'r> {
                 let _ = self.slots[i as usize].set(outcome);
             }
             let mut next = None;
+            let mut offered = false;
             for &d in self.plan.dependants[i as usize].iter() {
                 // AcqRel: the thread that brings the count to zero sees every dependency's slot.
                 if self.pending[d as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
                     if let Some(ready) = next.replace(d) {
-                        self.offer(ready, scope);
+                        lock(&self.ready).push(ready);
+                        offered = true;
                     }
                 }
+            }
+            if offered {
+                self.call_helpers(scope);
             }
             match next {
                 Some(d) => i = d,
@@ -236,4 +281,9 @@ impl<'r> Shared<'r> {
             }
         }
     }
+}
+
+/// Locks the ready list; nothing panics while holding it, but a poisoned list is still valid.
+fn lock(ready: &Mutex<Vec<u32>>) -> MutexGuard<'_, Vec<u32>> {
+    ready.lock().unwrap_or_else(PoisonError::into_inner)
 }
