@@ -15,6 +15,7 @@ pub struct NodeId(pub(crate) u32);
 
 impl NodeId {
     /// The node's position in the graph (`0..graph.len()`).
+    #[inline]
     pub fn index(self) -> usize {
         self.0 as usize
     }

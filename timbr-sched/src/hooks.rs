@@ -60,7 +60,7 @@ pub trait Hooks: Send + Sync {
     }
 
     /// The run is over.
-    fn finish(&self, outcomes: &Outcomes) {
+    fn finish(&self, outcomes: &Outcomes<'_>) {
         let _ = outcomes;
     }
 }

@@ -9,8 +9,9 @@
 //! - [`Graph::plan`] picks the keys a caller wants; only their ancestors run. A [`Plan`] is
 //!   reused for every run: per run only the inputs change, set by name or by [`NodeId`].
 //! - An [`Executor`] runs a [`Run`]: [`Sequential`] on the caller's thread in topological order,
-//!   [`Threaded`] on a rayon pool as dependencies complete (the caller taking part). Both give
-//!   the same outcomes and make the same [`Hooks`] calls per node.
+//!   [`Threaded`] on a rayon pool as dependencies complete (serial stretches, a chain above
+//!   all, stay on the caller's thread). Both give the same outcomes and make the same
+//!   [`Hooks`] calls per node.
 //! - A task that returns an error or panics does not abort the run: its dependants are
 //!   [`Skipped`] ("upstream `k` failed"), independent branches still run, and every node's
 //!   [`Outcome`] is returned.
@@ -19,6 +20,8 @@
 //! - A steady stream of runs allocates little: primitive values (numbers, `bool`, `char`)
 //!   are stored inline in their [`Value`], and dropping a run's [`Outcomes`] hands its slots
 //!   to the next [`Plan::run`] on the same thread. Other values cost one allocation each.
+//!   A [`Run`] and its [`Outcomes`] borrow the [`Plan`]; [`Outcomes::into_owned`] detaches
+//!   outcomes that must be kept longer.
 //!
 //! # Examples
 //!

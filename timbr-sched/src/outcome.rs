@@ -4,6 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::plan::PlanRef;
 use crate::{NodeId, OutcomeError, Plan, TaskError, UnknownKey, Value};
 
 /// The outcome of one node in one run.
@@ -19,6 +20,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The value, if the node produced one.
+    #[inline]
     pub fn value(&self) -> Option<&Value> {
         match self {
             Outcome::Value(v) => Some(v),
@@ -63,21 +65,59 @@ impl fmt::Display for Skipped {
 ///
 /// Look keys up by name ([`get`](Outcomes::get), [`value`](Outcomes::value)) or, on a hot path,
 /// by [`NodeId`] ([`outcome`](Outcomes::outcome)).
-pub struct Outcomes {
-    pub(crate) plan: Plan,
+///
+/// Outcomes borrow the run's [`Plan`] (`'p`), as the [`Run`](crate::Run) did; to keep them
+/// longer, detach them with [`into_owned`](Outcomes::into_owned).
+///
+/// # Examples
+///
+/// ```
+/// use timbr_sched::{Executor, GraphBuilder, Outcomes, Sequential};
+///
+/// let mut g = GraphBuilder::new();
+/// g.input::<u8>("x");
+/// g.task("y", ["x"], |a| Ok(u16::from(*a.get::<u8>(0)?) * 2));
+/// let kept: Outcomes<'static> = {
+///     let plan = g.build()?.plan_all();
+///     let mut run = plan.run();
+///     run.set("x", 21_u8)?;
+///     Sequential.execute(run, None).into_owned() // outlives `plan`
+/// };
+/// assert_eq!(kept.value::<u16>("y")?, &42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Outcomes<'p> {
+    pub(crate) plan: PlanRef<'p>,
     pub(crate) slots: Box<[Option<Outcome>]>,
 }
 
-impl Outcomes {
+impl<'p> Outcomes<'p> {
     /// The plan that was run.
+    #[inline]
     pub fn plan(&self) -> &Plan {
-        &self.plan
+        self.plan.get()
+    }
+
+    /// The same outcomes, no longer borrowing the plan: they hold a share of it instead (one
+    /// reference count), so they may be kept, or sent to another thread, for as long as needed.
+    pub fn into_owned(mut self) -> Outcomes<'static> {
+        let plan = match &self.plan {
+            PlanRef::Borrowed(plan) => Plan::clone(plan),
+            PlanRef::Owned(plan) => plan.clone(),
+        };
+        // `self` is dropped with no slots left: nothing for the slot cache.
+        let slots = std::mem::take(&mut self.slots);
+        Outcomes {
+            plan: PlanRef::Owned(plan),
+            slots,
+        }
     }
 
     /// The outcome of node `id`, or `None` if it was not part of the plan.
+    #[inline]
     pub fn outcome(&self, id: NodeId) -> Option<&Outcome> {
         // An input set on the run but outside the plan has a slot, yet no outcome.
-        if !self.plan.contains(id) {
+        if !self.plan().contains(id) {
             return None;
         }
         self.slots.get(id.index()).and_then(Option::as_ref)
@@ -86,7 +126,7 @@ impl Outcomes {
     /// The outcome of `key` (or of the node an alias names), or `None` if the key is unknown or
     /// was not part of the plan.
     pub fn get(&self, key: &str) -> Option<&Outcome> {
-        self.outcome(self.plan.graph().node(key)?)
+        self.outcome(self.plan().graph().node(key)?)
     }
 
     /// The value of `key` as a `T`.
@@ -97,7 +137,7 @@ impl Outcomes {
     /// another type.
     pub fn value<T: Any>(&self, key: &str) -> Result<&T, OutcomeError> {
         let id = self
-            .plan
+            .plan()
             .graph()
             .node(key)
             .ok_or_else(|| UnknownKey(key.to_owned()))?;
@@ -117,8 +157,8 @@ impl Outcomes {
 
     /// Every planned node's key and outcome, dependencies first.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Outcome)> + '_ {
-        let graph = self.plan.graph();
-        self.plan
+        let graph = self.plan().graph();
+        self.plan()
             .order()
             .filter_map(move |id| Some((graph.key(id), self.outcome(id)?)))
     }
@@ -143,9 +183,9 @@ impl Outcomes {
     ///
     /// [`OutcomeError::NotComputed`] if `id` is not a task of this run's plan.
     pub fn rerun(&self, id: NodeId) -> Result<Outcome, OutcomeError> {
-        let graph = &self.plan.graph().0;
+        let graph = &self.plan().graph().0;
         let not_computed = || OutcomeError::NotComputed(format!("#{}", id.index()));
-        if !self.plan.contains(id) || graph.nodes.get(id.index()).is_none() {
+        if !self.plan().contains(id) || graph.nodes.get(id.index()).is_none() {
             return Err(not_computed());
         }
         if matches!(
@@ -161,14 +201,15 @@ impl Outcomes {
     }
 }
 
-impl Drop for Outcomes {
+impl Drop for Outcomes<'_> {
     /// Drops every outcome and hands the emptied slots to the next run on this thread.
+    #[inline]
     fn drop(&mut self) {
         crate::arena::give_back(std::mem::take(&mut self.slots));
     }
 }
 
-impl fmt::Debug for Outcomes {
+impl fmt::Debug for Outcomes<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
     }

@@ -116,6 +116,7 @@ impl Plan {
     }
 
     /// Whether a node runs in this plan (it was requested or something requested needs it).
+    #[inline]
     pub fn contains(&self, id: NodeId) -> bool {
         self.0.in_plan.get(id.index()).copied().unwrap_or(false)
     }
@@ -127,11 +128,17 @@ impl Plan {
 
     /// A fresh run of this plan, its inputs not yet set.
     ///
+    /// The run borrows the plan, and so do its [`Outcomes`](crate::Outcomes): a run costs no
+    /// reference count. Outcomes that must outlive the borrow (kept for a report, sent to
+    /// another thread) are made independent with
+    /// [`Outcomes::into_owned`](crate::Outcomes::into_owned).
+    ///
     /// The run's slots are recycled from an earlier run on this thread whose
     /// [`Outcomes`](crate::Outcomes) were dropped, so a steady stream of runs allocates none.
-    pub fn run(&self) -> Run {
+    #[inline]
+    pub fn run(&self) -> Run<'_> {
         Run {
-            plan: self.clone(),
+            plan: PlanRef::Borrowed(self),
             slots: crate::arena::take(self.0.graph.len()),
         }
     }
@@ -146,24 +153,47 @@ impl std::fmt::Debug for Plan {
     }
 }
 
+/// The plan of a run and of its outcomes: borrowed while they live no longer than the caller's
+/// [`Plan`], shared once [`Outcomes::into_owned`](crate::Outcomes::into_owned) detached them.
+///
+/// Borrowing is what makes a run cheap: cloning the `Arc` inside a [`Plan`] for every run and
+/// dropping it with the outcomes cost two atomic read-modify-writes per datum.
+pub(crate) enum PlanRef<'p> {
+    Borrowed(&'p Plan),
+    Owned(Plan),
+}
+
+impl PlanRef<'_> {
+    /// The plan, whichever way it is held.
+    #[inline]
+    pub(crate) fn get(&self) -> &Plan {
+        match self {
+            PlanRef::Borrowed(plan) => plan,
+            PlanRef::Owned(plan) => plan,
+        }
+    }
+}
+
 /// One run of a [`Plan`]: set its inputs, then hand it to an [`Executor`](crate::Executor).
+///
+/// A run borrows its plan (`'p`); see [`Plan::run`].
 ///
 /// An input the plan needs but that was not set makes that input fail ("input `x` was not
 /// set"), and the tasks depending on it are skipped.
-pub struct Run {
-    pub(crate) plan: Plan,
+pub struct Run<'p> {
+    pub(crate) plan: PlanRef<'p>,
     pub(crate) slots: Box<[Option<Outcome>]>,
 }
 
-impl std::fmt::Debug for Run {
+impl std::fmt::Debug for Run<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Run")
-            .field("plan", &self.plan)
+            .field("plan", self.plan.get())
             .finish_non_exhaustive()
     }
 }
 
-impl Run {
+impl<'p> Run<'p> {
     /// Sets the input `key` to `value`, replacing any earlier value.
     ///
     /// This looks `key` up by name; on a hot path resolve it once with
@@ -179,6 +209,7 @@ impl Run {
     ) -> Result<&mut Self, InputError> {
         let id = self
             .plan
+            .get()
             .graph()
             .node(key)
             .ok_or_else(|| UnknownKey(key.to_owned()))?;
@@ -190,29 +221,37 @@ impl Run {
     /// # Errors
     ///
     /// [`InputError`] if `id` is not an input of this graph or the value has another type.
+    #[inline]
     pub fn set_value(&mut self, id: NodeId, value: Value) -> Result<&mut Self, InputError> {
-        let graph = &self.plan.0.graph.0;
-        let node = graph
-            .nodes
-            .get(id.index())
-            .ok_or_else(|| UnknownKey(format!("#{}", id.0)))?;
-        match &node.kind {
-            NodeKind::Input(ty) if ty.id() == value.type_id() => {}
-            NodeKind::Input(ty) => {
-                return Err(InputError::TypeMismatch(TypeMismatch {
-                    key: node.key.to_string(),
-                    expected: ty.name(),
-                    found: value.type_name(),
-                }))
-            }
-            NodeKind::Task { .. } => return Err(InputError::NotAnInput(node.key.to_string())),
+        let graph = &self.plan.get().0.graph.0;
+        match graph.nodes.get(id.index()).map(|node| &node.kind) {
+            Some(NodeKind::Input(ty)) if ty.id() == value.type_id() => {}
+            _ => return Err(self.refuse(id, &value)),
         }
         self.slots[id.index()] = Some(Outcome::Value(value));
         Ok(self)
     }
 
+    /// Why `value` cannot be input `id`: out of line, so the accepting path stays small.
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self, id: NodeId, value: &Value) -> InputError {
+        let graph = &self.plan.get().0.graph.0;
+        let Some(node) = graph.nodes.get(id.index()) else {
+            return UnknownKey(format!("#{}", id.0)).into();
+        };
+        match &node.kind {
+            NodeKind::Input(ty) => InputError::TypeMismatch(TypeMismatch {
+                key: node.key.to_string(),
+                expected: ty.name(),
+                found: value.type_name(),
+            }),
+            NodeKind::Task { .. } => InputError::NotAnInput(node.key.to_string()),
+        }
+    }
+
     /// The plan this run belongs to.
     pub fn plan(&self) -> &Plan {
-        &self.plan
+        self.plan.get()
     }
 }

@@ -13,7 +13,7 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 use recorder::{check_order, Call, Recorder, Seen};
-use timbr_sched::{Dep, Executor, GraphBuilder, Outcomes, Plan, TaskError};
+use timbr_sched::{Dep, Executor, GraphBuilder, Outcomes, Plan, Run, TaskError};
 
 /// One task: a constant and its dependencies (global node indices, each named directly or
 /// through the node's alias).
@@ -182,24 +182,41 @@ fn case() -> impl Strategy<Value = (Dag, Runs, Subset)> {
 
 /// Runs `plan` with `inputs` under `executor`, checks the hook order, and returns every
 /// node's outcome (`None` outside the plan), the hook calls, sorted, and the outcomes.
-fn observe(
+fn observe<'p>(
     executor: &dyn Executor,
     dag: &Dag,
-    plan: &Plan,
+    plan: &'p Plan,
     inputs: &[Option<u64>],
-) -> (Vec<Option<Seen>>, Vec<Call>, Outcomes) {
+) -> (Vec<Option<Seen>>, Vec<Call>, Outcomes<'p>) {
+    let recorder = Recorder::default();
+    let out = executor.execute(prepare(dag, plan, inputs), Some(&recorder));
+    let mut calls = recorder.take();
+    check_order(&calls, plan, &out);
+    calls.sort();
+    (read(dag, &out), calls, out)
+}
+
+/// The same run with no hooks: the executors' fast paths (one panic guard per sequential
+/// run, no dependency checks while nothing failed) must give the same outcomes.
+fn unobserved<'p>(
+    executor: &dyn Executor,
+    dag: &Dag,
+    plan: &'p Plan,
+    inputs: &[Option<u64>],
+) -> (Vec<Option<Seen>>, Outcomes<'p>) {
+    let out = executor.execute(prepare(dag, plan, inputs), None);
+    (read(dag, &out), out)
+}
+
+/// A run of `plan` with `inputs` set (`None`: left unset).
+fn prepare<'p>(dag: &Dag, plan: &'p Plan, inputs: &[Option<u64>]) -> Run<'p> {
     let mut run = plan.run();
     for (i, v) in inputs.iter().enumerate() {
         if let Some(v) = v {
             run.set(&dag.key(i), *v).expect("inputs are u64s");
         }
     }
-    let recorder = Recorder::default();
-    let out = executor.execute(run, Some(&recorder));
-    let mut calls = recorder.take();
-    check_order(&calls, plan, &out);
-    calls.sort();
-    (read(dag, &out), calls, out)
+    run
 }
 
 /// Every node's outcome in `out`, `None` outside the plan.
@@ -232,6 +249,13 @@ fn check_plan(dag: &Dag, plan: &Plan, needed: &[bool], runs: &[Vec<Option<u64>>]
         assert_eq!(seq, expected, "sequential vs model, inputs {inputs:?}");
         if n % 2 == 0 {
             kept.push((out, seq.clone()));
+        }
+        for (name, executor) in common::executors() {
+            let (outcomes, out) = unobserved(&*executor, dag, plan, inputs);
+            assert_eq!(outcomes, seq, "{name} without hooks, inputs {inputs:?}");
+            if n % 3 == 1 {
+                kept.push((out, seq.clone()));
+            }
         }
         for (name, executor) in common::executors().into_iter().skip(1) {
             for round in 0..THREADED_REPEATS {

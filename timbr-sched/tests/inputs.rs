@@ -67,7 +67,8 @@ fn inputs_set_by_alias_by_id_and_reset_are_all_seen() {
 #[test]
 fn set_value_refuses_the_wrong_type_and_tasks() {
     let graph = graph();
-    let mut run = graph.plan_all().run();
+    let plan = graph.plan_all();
+    let mut run = plan.run();
     let x = graph.node("x").unwrap();
     let greeting = graph.node("greeting").unwrap();
     assert!(matches!(

@@ -67,7 +67,7 @@ fn chain() -> Chain {
 }
 
 /// Checks one run with input `x` (`None`: unset) against what it must give.
-fn check(c: &Chain, executor: &dyn Executor, x: Option<u64>) -> timbr_sched::Outcomes {
+fn check<'c>(c: &'c Chain, executor: &dyn Executor, x: Option<u64>) -> timbr_sched::Outcomes<'c> {
     let mut run = c.plan.run();
     if let Some(x) = x {
         run.set_value(c.x, timbr_sched::Value::new(x)).unwrap();
@@ -150,7 +150,7 @@ fn outcomes_dropped_on_other_threads_feed_their_caches_safely() {
                     if handed.len() == 8 {
                         // Dropped on another thread, whose cache then feeds its own runs.
                         let batch = std::mem::take(&mut handed);
-                        std::thread::spawn(move || drop(batch)).join().unwrap();
+                        s.spawn(move || drop(batch)).join().unwrap();
                     }
                 }
             });

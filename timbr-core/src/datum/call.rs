@@ -19,7 +19,7 @@ use crate::{ArgKey, Record, StageFailure};
 pub struct Called {
     pub(crate) wiring: Arc<Wiring>,
     pub(crate) oid: ObjectId,
-    pub(crate) outcomes: Outcomes,
+    pub(crate) outcomes: Outcomes<'static>,
 }
 
 impl Called {
@@ -85,7 +85,7 @@ impl Called {
     }
 
     /// The scheduler's outcomes, keyed by graph keys (`in`, `f0`, …).
-    pub fn outcomes(&self) -> &Outcomes {
+    pub fn outcomes(&self) -> &Outcomes<'static> {
         &self.outcomes
     }
 }

@@ -26,7 +26,7 @@ pub struct Failure {
     pub(crate) error: TaskError,
     pub(crate) at: Timestamp,
     pub(crate) node: NodeId,
-    pub(crate) outcomes: Arc<Outcomes>,
+    pub(crate) outcomes: Arc<Outcomes<'static>>,
     /// The `_s` texts the run did not compute (no stage asked for them), by `_s` node: the
     /// record serialized those values on the spot, and [`Failure::value`] still answers them.
     pub(crate) texts: Arc<[(NodeId, Serialized)]>,
@@ -118,7 +118,7 @@ impl Failure {
 
     /// The whole run's outcomes: every key the run computed. A `_s` key is among them only
     /// if a stage asked for it ([`Failure::value`] answers the others too).
-    pub fn outcomes(&self) -> &Outcomes {
+    pub fn outcomes(&self) -> &Outcomes<'static> {
         &self.outcomes
     }
 

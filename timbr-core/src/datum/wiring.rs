@@ -203,14 +203,14 @@ impl Wiring {
     }
 
     /// Runs one datum through `plan`.
-    pub(crate) fn run<T: Any + Send + Sync>(
+    pub(crate) fn run<'p, T: Any + Send + Sync>(
         &self,
-        plan: &Plan,
+        plan: &'p Plan,
         datum: T,
         oid: ObjectId,
         executor: &dyn Executor,
         hooks: Option<&dyn Hooks>,
-    ) -> Outcomes {
+    ) -> Outcomes<'p> {
         let mut run = plan.run();
         // Cannot fail: `in` is declared as a `T` and `oid` as an `ObjectId` by `build`.
         let _ = run.set_value(self.input, Value::new(datum));

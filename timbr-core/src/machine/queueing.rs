@@ -72,7 +72,10 @@ impl<T: Datum> Machine<T> {
     pub fn call(&self, datum: T) -> Called {
         let (_, wiring) = self.shared.current_wiring();
         let oid = ObjectId::new();
-        let outcomes = wiring.run(&wiring.call_plan, datum, oid, &*self.shared.executor, None);
+        // Kept with the wiring in `Called`: the outcomes hold their own share of the plan.
+        let outcomes = wiring
+            .run(&wiring.call_plan, datum, oid, &*self.shared.executor, None)
+            .into_owned();
         Called {
             wiring,
             oid,
@@ -104,9 +107,11 @@ impl<T: Datum> Machine<T> {
             let mut caller = self.shared.caller.lock();
             let wiring = self.shared.caller_wiring(&mut caller);
             let (record, failed) = self.shared.process(wiring, datum, None);
+            // A failed run's outcomes outlive the lock (rare): they get their own share of
+            // the plan.
             (
                 record,
-                failed.map(|outcomes| (outcomes, Arc::clone(wiring))),
+                failed.map(|outcomes| (outcomes.into_owned(), Arc::clone(wiring))),
             )
         };
         self.shared.count(record.is_ok());

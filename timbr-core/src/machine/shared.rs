@@ -65,12 +65,12 @@ impl<T: Datum> Shared<T> {
     /// Runs one datum through the record plan, counting and timing its stages under the
     /// shard of `worker` (`None`: a caller's thread). Returns the record, and the run's
     /// outcomes if something must be reported.
-    pub(crate) fn process(
+    pub(crate) fn process<'w>(
         &self,
-        wiring: &Wiring,
+        wiring: &'w Wiring,
         datum: T,
         worker: Option<usize>,
-    ) -> (Record, Option<Outcomes>) {
+    ) -> (Record, Option<Outcomes<'w>>) {
         let oid = ObjectId::new();
         let tracking = self.sup.stats.begin(worker, oid);
         let timer = tracking.timer(wiring);
@@ -84,14 +84,15 @@ impl<T: Datum> Shared<T> {
     }
 
     /// Records and emits the failures of a datum's run (rare: only runs that failed).
-    pub(crate) fn report(&self, wiring: &Wiring, record: &Record, outcomes: Outcomes) {
+    pub(crate) fn report(&self, wiring: &Wiring, record: &Record, outcomes: Outcomes<'_>) {
         let oid = record.oid;
         let texts: Arc<[_]> = if record.is_ok() {
             Arc::new([])
         } else {
             entry::uncomputed_texts(wiring, &outcomes).into()
         };
-        let outcomes = Arc::new(outcomes);
+        // Failure events may outlive this wiring's borrow: they hold a share of the plan.
+        let outcomes = Arc::new(outcomes.into_owned());
         let at = Timestamp::now();
         for failure in record.failures() {
             let FailureKind::Failed(error) = &failure.kind else {

@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use crate::builder::TaskFn;
 use crate::graph::{Inner, NodeKind};
-use crate::{Args, Hooks, NodeId, NodeRef, Outcome, Outcomes, Plan, Run, Skipped, TaskError};
+use crate::plan::PlanRef;
+use crate::{Args, Hooks, NodeId, NodeRef, Outcome, Outcomes, Run, Skipped, TaskError};
 
 /// Runs a [`Run`] to completion and returns every planned node's outcome.
 ///
@@ -21,17 +22,17 @@ use crate::{Args, Hooks, NodeId, NodeRef, Outcome, Outcomes, Plan, Run, Skipped,
 pub trait Executor: Send + Sync {
     /// Runs every node of the run's plan. Never fails as a whole: each node's failure is in
     /// its outcome, and the nodes that depend on it are [`Skipped`].
-    fn execute(&self, run: Run, hooks: Option<&dyn Hooks>) -> Outcomes;
+    fn execute<'p>(&self, run: Run<'p>, hooks: Option<&dyn Hooks>) -> Outcomes<'p>;
 }
 
 impl<E: Executor + ?Sized> Executor for Arc<E> {
-    fn execute(&self, run: Run, hooks: Option<&dyn Hooks>) -> Outcomes {
+    fn execute<'p>(&self, run: Run<'p>, hooks: Option<&dyn Hooks>) -> Outcomes<'p> {
         (**self).execute(run, hooks)
     }
 }
 
 impl<E: Executor + ?Sized> Executor for Box<E> {
-    fn execute(&self, run: Run, hooks: Option<&dyn Hooks>) -> Outcomes {
+    fn execute<'p>(&self, run: Run<'p>, hooks: Option<&dyn Hooks>) -> Outcomes<'p> {
         (**self).execute(run, hooks)
     }
 }
@@ -102,7 +103,7 @@ fn call(func: &TaskFn, args: &Args<'_>) -> Outcome {
 /// An input's outcome: `None` when it was set, a failure when it was not.
 #[cold]
 #[inline(never)]
-fn input_outcome(graph: &Inner, i: u32, slots: Slots<'_>) -> Option<Outcome> {
+pub(super) fn input_outcome(graph: &Inner, i: u32, slots: Slots<'_>) -> Option<Outcome> {
     if slots.get(i).is_some() {
         return None;
     }
@@ -113,7 +114,12 @@ fn input_outcome(graph: &Inner, i: u32, slots: Slots<'_>) -> Option<Outcome> {
 
 /// A task's outcome when it is observed by hooks or a dependency holds no value.
 #[inline(never)]
-fn compute_slow(graph: &Inner, i: u32, slots: Slots<'_>, hooks: Option<&dyn Hooks>) -> Outcome {
+pub(super) fn compute_slow(
+    graph: &Inner,
+    i: u32,
+    slots: Slots<'_>,
+    hooks: Option<&dyn Hooks>,
+) -> Outcome {
     let NodeKind::Task {
         args, deps, func, ..
     } = &graph.nodes[i as usize].kind
@@ -168,7 +174,11 @@ pub(crate) fn node_ref(graph: &Inner, i: u32) -> NodeRef<'_> {
     }
 }
 
-fn finish(plan: Plan, slots: Box<[Option<Outcome>]>, hooks: Option<&dyn Hooks>) -> Outcomes {
+fn finish<'p>(
+    plan: PlanRef<'p>,
+    slots: Box<[Option<Outcome>]>,
+    hooks: Option<&dyn Hooks>,
+) -> Outcomes<'p> {
     let outcomes = Outcomes { plan, slots };
     if let Some(hooks) = hooks {
         hooks.finish(&outcomes);

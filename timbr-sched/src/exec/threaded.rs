@@ -1,25 +1,31 @@
-//! The threaded executor: ready nodes run on a rayon pool as their dependencies complete.
+//! The threaded executor: a run's serial stretches on the caller's thread, its parallel ones on
+//! the caller and helpers from a rayon pool as dependencies complete.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use rayon::{Scope, ThreadPool};
 
 use super::{compute, finish, Executor, Slots};
+use crate::graph::NodeKind;
 use crate::plan::PlanInner;
 use crate::{Hooks, Outcome, Outcomes, Run};
 
-/// Runs ready nodes in parallel on a rayon pool (the global one, or one you pass in).
+/// Runs independent nodes in parallel on a rayon pool (the global one, or one you pass in).
 ///
-/// The calling thread takes part: it runs the first ready node itself, and whenever a
-/// finished node makes several dependants ready, one continues on the same thread and the
-/// rest are offered to the pool. A chain therefore never changes threads, and independent
-/// branches spread over the pool. When its own branch is done, the calling thread takes
-/// offered nodes that no pool thread has started yet, so it keeps working rather than
-/// waiting (on 2 cores, the caller and the pool's two threads share the work).
+/// A run starts on the calling thread and stays there for as long as only one task at a time
+/// is ready: a chain never changes threads and never wakes the pool. From the first time two
+/// or more tasks are ready at once, the caller keeps computing and the pool lends it helpers,
+/// one fewer than the pool has threads, so that as many threads compute as the pool has — one
+/// per core for a pool sized to the machine (a pool of one thread still lends one). A thread
+/// that finishes a node continues with one dependant it made ready and offers the others to
+/// whoever is free. (Offering every ready node to the pool as well as computing on the caller
+/// made three threads share two cores, and a node could wait for a core while the others
+/// finished; moving the whole parallel part into the pool instead made every fan-out wait for
+/// a worker to wake before any work started.)
 ///
-/// A run started from inside a rayon worker (e.g. from a `par_iter`) works, but while it waits
-/// for its own nodes the worker may pick up other jobs, which may start further runs on the
+/// A run started from inside a rayon worker (e.g. from a `par_iter`) works, but while it
+/// waits for its helpers the worker may pick up other jobs, which may start further runs on the
 /// same stack; very deep nesting of that kind can exhaust a worker's stack (rayon's default is
 /// 2 MiB). Give such pools a larger `stack_size`, or batch the outer iteration.
 ///
@@ -59,61 +65,215 @@ impl Threaded {
     }
 }
 
+impl Executor for Threaded {
+    fn execute<'p>(&self, run: Run<'p>, hooks: Option<&dyn Hooks>) -> Outcomes<'p> {
+        let plan = &run.plan.get().0;
+        if let Some(hooks) = hooks {
+            hooks.start(run.plan.get());
+        }
+        let mut slots = run.slots;
+        let mut pending: Box<[AtomicU32]> = plan.pending.iter().map(|&p| p.into()).collect();
+        let ready = serial(plan, &mut slots, &mut pending, hooks);
+        if let Some((&first, rest)) = ready.split_first() {
+            parallel(
+                self.pool.as_deref(),
+                plan,
+                &mut slots,
+                pending,
+                hooks,
+                first,
+                rest,
+            );
+        }
+        finish(run.plan, slots, hooks)
+    }
+}
+
+/// Tasks whose dependencies are all done: none or one while the run is serial.
+#[derive(Default)]
+enum Ready {
+    #[default]
+    None,
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Ready {
+    fn push(&mut self, i: u32) {
+        *self = match std::mem::take(self) {
+            Ready::None => Ready::One(i),
+            Ready::One(first) => Ready::Many(vec![first, i]),
+            Ready::Many(mut all) => {
+                all.push(i);
+                Ready::Many(all)
+            }
+        };
+    }
+}
+
+/// Runs the plan on the caller's thread, one node at a time, until the run is done (nothing
+/// returned) or several tasks are ready at once (returned, for [`parallel`]).
+///
+/// The run is still the caller's alone: plain slots, and the counters written through
+/// `get_mut`, with no atomic operation.
+fn serial(
+    plan: &PlanInner,
+    slots: &mut [Option<Outcome>],
+    pending: &mut [AtomicU32],
+    hooks: Option<&dyn Hooks>,
+) -> Vec<u32> {
+    let graph = &plan.graph.0;
+    let mut ready = Ready::None;
+    let mut run = |i: u32, slots: &mut [Option<Outcome>], ready: &mut Ready| {
+        if let Some(outcome) = compute(graph, i, Slots::Plain(slots), hooks) {
+            slots[i as usize] = Some(outcome);
+        }
+        for &d in plan.dependants[i as usize].iter() {
+            let count = pending[d as usize].get_mut();
+            *count -= 1;
+            if *count == 0 {
+                ready.push(d);
+            }
+        }
+    };
+    // Inputs first: they cost nothing, and two of them must not look like parallel work.
+    for &r in plan.roots.iter() {
+        if matches!(graph.nodes[r as usize].kind, NodeKind::Input(_)) {
+            run(r, slots, &mut ready);
+        }
+    }
+    for &r in plan.roots.iter() {
+        if !matches!(graph.nodes[r as usize].kind, NodeKind::Input(_)) {
+            ready.push(r);
+        }
+    }
+    loop {
+        match std::mem::take(&mut ready) {
+            Ready::None => return Vec::new(),
+            Ready::One(i) => run(i, slots, &mut ready),
+            Ready::Many(all) => return all,
+        }
+    }
+}
+
+/// Runs the rest of the plan from the tasks in `first` and `rest` (ready, none of them
+/// started) on the caller's thread and on helpers from the pool, and waits for it.
+///
+/// The caller keeps computing (it is already on a core: no wake-up before work starts) and
+/// the pool lends `helpers` threads, one fewer than it has, so that as many threads compute
+/// as the pool has — one per core for a pool sized to the machine. Offering every ready node
+/// to the pool as well made three threads share two cores, and a node could then wait for a
+/// core while the others finished.
+fn parallel(
+    pool: Option<&ThreadPool>,
+    plan: &PlanInner,
+    slots: &mut [Option<Outcome>],
+    pending: Box<[AtomicU32]>,
+    hooks: Option<&dyn Hooks>,
+    first: u32,
+    rest: &[u32],
+) {
+    // Slots written by one thread and read by others: write-once cells from here on.
+    let cells: Box<[OnceLock<Outcome>]> = slots
+        .iter_mut()
+        .map(|slot| slot.take().map_or_else(OnceLock::new, OnceLock::from))
+        .collect();
+    let threads = pool.map_or_else(rayon::current_num_threads, ThreadPool::current_num_threads);
+    let shared = Shared {
+        plan,
+        slots: &cells,
+        pending,
+        hooks,
+        ready: Mutex::new(rest.to_vec()),
+        helpers: AtomicUsize::new(0),
+        // At least one, so that a pool of one thread still adds one.
+        most_helpers: threads.saturating_sub(1).max(1),
+    };
+    match pool {
+        Some(pool) => pool.in_place_scope(|scope| shared.start(first, scope)),
+        None => rayon::in_place_scope(|scope| shared.start(first, scope)),
+    }
+    drop(shared);
+    // Back into the run's own (recycled) array.
+    for (slot, cell) in slots.iter_mut().zip(cells.into_vec()) {
+        *slot = cell.into_inner();
+    }
+}
+
+/// A run as several threads share it.
 struct Shared<'r> {
     plan: &'r PlanInner,
     slots: &'r [OnceLock<Outcome>],
     pending: Box<[AtomicU32]>,
-    /// Ready nodes not yet taken. Each is pushed together with a pool job that takes one
-    /// node; the calling thread takes them too, so it works instead of only waiting.
-    ready: Mutex<Vec<u32>>,
     hooks: Option<&'r dyn Hooks>,
+    /// Ready nodes nobody has taken yet.
+    ready: Mutex<Vec<u32>>,
+    /// Helpers spawned and not yet finished.
+    helpers: AtomicUsize,
+    most_helpers: usize,
 }
 
 impl<'r> Shared<'r> {
-    /// Offers every root but the first to the pool, runs the first on this thread, then
-    /// takes ready nodes until none is left to take.
-    fn start<'s>(&'s self, scope: &Scope<'s>) {
-        if let Some((&first, rest)) = self.plan.roots.split_first() {
-            for &r in rest {
-                self.offer(r, scope);
+    /// The caller's part: asks for helpers, runs `first`, then takes ready nodes until none
+    /// is left; the scope then waits for the helpers still running.
+    fn start<'s>(&'s self, first: u32, scope: &Scope<'s>) {
+        self.call_helpers(scope);
+        self.process(first, scope);
+        self.drain(scope);
+    }
+
+    /// Spawns helpers while there is work for them and fewer than allowed are running.
+    fn call_helpers<'s>(&'s self, scope: &Scope<'s>) {
+        let waiting = lock(&self.ready).len();
+        for _ in 0..waiting {
+            let grown = self
+                .helpers
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
+                    (h < self.most_helpers).then_some(h + 1)
+                });
+            if grown.is_err() {
+                return;
             }
-            self.process(first, scope);
-            while let Some(i) = self.take() {
-                self.process(i, scope);
+            scope.spawn(move |s| {
+                self.drain(s);
+                self.helpers.fetch_sub(1, Ordering::AcqRel);
+            });
+        }
+    }
+
+    /// Takes ready nodes until none is left. A node offered after a helper gave up is taken
+    /// by the thread that offered it, once its own chain is done: nothing is left behind.
+    fn drain<'s>(&'s self, scope: &Scope<'s>) {
+        loop {
+            let next = lock(&self.ready).pop();
+            match next {
+                Some(i) => self.process(i, scope),
+                None => return,
             }
         }
     }
 
-    /// Makes `i` available to whichever thread takes it first: a pool job or the caller.
-    fn offer<'s>(&'s self, i: u32, scope: &Scope<'s>) {
-        lock(&self.ready).push(i);
-        scope.spawn(move |s| {
-            if let Some(i) = self.take() {
-                self.process(i, s);
-            }
-        });
-    }
-
-    /// A ready node nobody took yet.
-    fn take(&self) -> Option<u32> {
-        lock(&self.ready).pop()
-    }
-
-    /// Runs `i`, then whatever it makes ready: one dependant inline, the others offered.
+    /// Runs `i`, then whatever it makes ready: one dependant on this thread, the others
+    /// offered (calling a helper if one may still come).
     fn process<'s>(&'s self, mut i: u32, scope: &Scope<'s>) {
+        let graph = &self.plan.graph.0;
         loop {
-            let graph = &self.plan.graph.0;
             if let Some(outcome) = compute(graph, i, Slots::Shared(self.slots), self.hooks) {
                 let _ = self.slots[i as usize].set(outcome);
             }
             let mut next = None;
+            let mut offered = false;
             for &d in self.plan.dependants[i as usize].iter() {
                 // AcqRel: the thread that brings the count to zero sees every dependency's slot.
                 if self.pending[d as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
                     if let Some(ready) = next.replace(d) {
-                        self.offer(ready, scope);
+                        lock(&self.ready).push(ready);
+                        offered = true;
                     }
                 }
+            }
+            if offered {
+                self.call_helpers(scope);
             }
             match next {
                 Some(d) => i = d,
@@ -126,36 +286,4 @@ impl<'r> Shared<'r> {
 /// Locks the ready list; nothing panics while holding it, but a poisoned list is still valid.
 fn lock(ready: &Mutex<Vec<u32>>) -> MutexGuard<'_, Vec<u32>> {
     ready.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Executor for Threaded {
-    fn execute(&self, run: Run, hooks: Option<&dyn Hooks>) -> Outcomes {
-        let plan = &run.plan.0;
-        if let Some(hooks) = hooks {
-            hooks.start(&run.plan);
-        }
-        // Slots written by one thread and read by others: write-once cells for this run.
-        let mut plain = run.slots;
-        let slots: Box<[OnceLock<Outcome>]> = plain
-            .iter_mut()
-            .map(|slot| slot.take().map_or_else(OnceLock::new, OnceLock::from))
-            .collect();
-        let shared = Shared {
-            plan,
-            slots: &slots,
-            pending: plan.pending.iter().map(|&p| AtomicU32::new(p)).collect(),
-            ready: Mutex::new(Vec::new()),
-            hooks,
-        };
-        match &self.pool {
-            Some(pool) => pool.in_place_scope(|scope| shared.start(scope)),
-            None => rayon::in_place_scope(|scope| shared.start(scope)),
-        }
-        drop(shared);
-        // Back into the run's own (recycled) array.
-        for (slot, cell) in plain.iter_mut().zip(slots.into_vec()) {
-            *slot = cell.into_inner();
-        }
-        finish(run.plan, plain, hooks)
-    }
 }
