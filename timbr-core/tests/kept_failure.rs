@@ -120,8 +120,18 @@ fn a_machine_stopped_by_the_debugger_shows_no_running_source_and_no_eta() {
             None
         })
     });
+    // The failing datum waits until the source thread is blocked in `next`: stopped first, a
+    // source thread would end without calling `next` again (it was seen under load) and the
+    // state this test looks at would never arise.
+    let plus_one_once_the_source_waits = Stage::new(0, "plus_one", ["input"], move |n: &u64| {
+        if *n == 4 {
+            let _ = entered.recv();
+        }
+        n + 1
+    })
+    .unwrap();
     let machine = Machine::<u64>::builder()
-        .stages([plus_one(), halve_fails_on_odd()])
+        .stages([plus_one_once_the_source_waits, halve_fails_on_odd()])
         .handler(Debugger)
         .plugin(Progress::new(1_000).bar(false))
         .build()
@@ -129,7 +139,6 @@ fn a_machine_stopped_by_the_debugger_shows_no_running_source_and_no_eta() {
     machine.set_source(source);
     machine.start().unwrap();
     assert!(matches!(machine.wait(), MachineState::Failed(_)));
-    entered.recv().unwrap(); // the source thread is blocked in `next`
 
     let status = machine.status();
     assert_eq!(status.source.as_ref().unwrap().state, SourceState::Ready);

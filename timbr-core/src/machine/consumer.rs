@@ -66,7 +66,7 @@ impl<T: Datum> Shared<T> {
             };
             if self.queue.is_shared() {
                 // Other processes put it: it enters this machine's accounts as it arrives.
-                self.sup.counters.offer();
+                self.sup.counters.accept();
             }
             self.sup.counters.take();
             let n = match seq.as_mut() {
@@ -111,7 +111,7 @@ impl<T: Datum> Shared<T> {
         let end = life.end();
         let _settle = Settle(life);
         if end == MachineState::Completed {
-            let counts = self.sup.counters.snapshot();
+            let counts = self.sup.counts();
             let _ = self.sup.decide(&Event::Completed {
                 processed: counts.processed,
                 failed: counts.failed,

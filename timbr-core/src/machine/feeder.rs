@@ -79,48 +79,51 @@ impl<T: Send + 'static> Feeder<'_, T> {
 
     /// Puts `datum` by the policy; hands it back if the source must stop first.
     fn offer(&self, datum: T) -> Option<T> {
-        self.sup.counters.offer();
-        // A closed queue (the machine is being dropped) takes nothing more: the source keeps
-        // its datum, as when it is asked to stop.
-        let mut datum = match self.queue.try_put(datum) {
-            Ok(()) => return None,
-            Err(TryPutError::Full(d)) => d,
-            Err(TryPutError::Closed(d)) => {
-                self.sup.counters.withdraw();
-                return Some(d);
+        // In progress (counted as accepted and queued) until this returns. A closed machine
+        // (being dropped) takes nothing more: the source keeps its datum, as when it is
+        // asked to stop.
+        let Some(_put) = self.sup.life.enter_put() else {
+            return Some(datum);
+        };
+        match self.put(datum) {
+            Put::Queued => self.sup.counters.accept(),
+            Put::Dropped => {
+                // Accepted, then discarded by the policy: both, while still in progress.
+                self.sup.counters.accept();
+                self.sup.counters.drop_new();
+                self.sup.emit(Event::Dropped {
+                    policy: self.policy,
+                });
             }
-            Err(TryPutError::Rejected { reason, .. }) => return self.refused(reason),
+            Put::Kept(datum) => return Some(datum),
+            Put::Refused(reason) => self.refused(reason),
+        }
+        None
+    }
+
+    fn put(&self, datum: T) -> Put<T> {
+        let mut datum = match self.queue.try_put(datum) {
+            Ok(()) => return Put::Queued,
+            Err(TryPutError::Full(d)) => d,
+            Err(e) => return Put::from(e),
         };
         match self.policy {
-            // The datum stays the source's while it waits: only a blocked put in progress
-            // counts it as offered, so the queue never looks fuller than it is.
+            // A source blocked on a full queue is a put in progress, as a blocked `put` is.
             SourcePolicy::Block => loop {
-                self.sup.counters.withdraw();
                 if self.sup.life.source_must_stop() {
-                    return Some(datum);
+                    return Put::Kept(datum);
                 }
-                self.sup.counters.offer();
                 match self
                     .queue
                     .put_until(datum, Some(Instant::now() + STOP_CHECK))
                 {
-                    Ok(()) => return None,
+                    Ok(()) => return Put::Queued,
                     Err(PutTimeoutError::Timeout(d)) => datum = d,
-                    Err(PutTimeoutError::Closed(d)) => {
-                        self.sup.counters.withdraw();
-                        return Some(d);
-                    }
-                    Err(PutTimeoutError::Rejected { reason, .. }) => return self.refused(reason),
+                    Err(PutTimeoutError::Closed(d)) => return Put::Kept(d),
+                    Err(PutTimeoutError::Rejected { reason, .. }) => return Put::Refused(reason),
                 }
             },
-            SourcePolicy::DropNewest => {
-                self.sup.counters.drop_new();
-                drop(datum);
-                self.sup.emit(Event::Dropped {
-                    policy: self.policy,
-                });
-                None
-            }
+            SourcePolicy::DropNewest => Put::Dropped,
             SourcePolicy::DropOldest => loop {
                 if self.queue.try_take().is_some() {
                     self.sup.counters.drop_old();
@@ -129,13 +132,9 @@ impl<T: Send + 'static> Feeder<'_, T> {
                     });
                 }
                 match self.queue.try_put(datum) {
-                    Ok(()) => return None,
+                    Ok(()) => return Put::Queued,
                     Err(TryPutError::Full(d)) => datum = d,
-                    Err(TryPutError::Closed(d)) => {
-                        self.sup.counters.withdraw();
-                        return Some(d);
-                    }
-                    Err(TryPutError::Rejected { reason, .. }) => return self.refused(reason),
+                    Err(e) => return Put::from(e),
                 }
             },
         }
@@ -144,12 +143,32 @@ impl<T: Send + 'static> Feeder<'_, T> {
     /// The queue refused a datum for good (one it cannot encode): putting it again would
     /// fail again, so the source goes on without it — counted as rejected and reported as a
     /// source error with the queue's reason, never silently.
-    fn refused(&self, reason: String) -> Option<T> {
+    fn refused(&self, reason: String) {
         self.sup.counters.reject();
         self.sup.errors.record(ErrorReport::new(
             ErrorKind::Source,
             format!("the queue refused a datum: {reason}"),
         ));
-        None
+    }
+}
+
+/// Where a source's datum went.
+enum Put<T> {
+    /// The queue holds it.
+    Queued,
+    /// The policy discarded it (the queue was full).
+    Dropped,
+    /// It did not go in and stays the source's (the machine stops or closes).
+    Kept(T),
+    /// The queue refused it for good, with its reason.
+    Refused(String),
+}
+
+impl<T> From<TryPutError<T>> for Put<T> {
+    fn from(e: TryPutError<T>) -> Self {
+        match e {
+            TryPutError::Full(d) | TryPutError::Closed(d) => Put::Kept(d),
+            TryPutError::Rejected { reason, .. } => Put::Refused(reason),
+        }
     }
 }

@@ -337,6 +337,12 @@ impl Lifecycle {
         (!self.closed.load(Ordering::SeqCst)).then_some(guard)
     }
 
+    /// How many puts have begun and not ended: the accounts count them as accepted and
+    /// queued (see the accounts' `Counters`).
+    pub(crate) fn puts_in_progress(&self) -> u64 {
+        self.puts.load(Ordering::SeqCst) as u64
+    }
+
     /// No put may succeed from now on (the machine is being dropped).
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);

@@ -138,7 +138,7 @@ impl<T: Datum> Machine<T> {
 
     /// Where every accepted datum is: always balanced (see [`Counts`]).
     pub fn counts(&self) -> Counts {
-        self.shared.sup.counters.snapshot()
+        self.shared.sup.counts()
     }
 
     /// How many records the sink failed to take.

@@ -23,7 +23,7 @@ impl<T: Datum> Shared<T> {
             }
             sup.stats.refresh_clock();
             let now = Instant::now();
-            let counts = sup.counters.snapshot();
+            let counts = sup.counts();
             let done = counts.processed + counts.failed;
             sup.rates.lock().push(now, done);
 

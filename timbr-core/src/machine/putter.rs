@@ -41,9 +41,11 @@ impl<T: Send + 'static> Putter<T> {
             self.refuse();
             return Err(TryPutError::Closed(datum));
         };
-        let counted = self.offer();
-        self.queue.try_put(datum).inspect_err(|e| {
-            self.reject(counted);
+        // The guard counts the put as in progress until the end of this function, so the
+        // accounts never miss a datum a consumer took before `accepted` counted it.
+        let result = self.queue.try_put(datum);
+        self.count(result.is_ok());
+        result.inspect_err(|e| {
             if e.is_full() {
                 self.queue_full();
             }
@@ -62,11 +64,9 @@ impl<T: Send + 'static> Putter<T> {
             self.refuse();
             return Err(PutError::Closed(datum));
         };
-        let counted = self.offer();
-        self.queue.put_until(datum, None).map_err(|e| {
-            self.reject(counted);
-            PutError::from(e)
-        })
+        let result = self.queue.put_until(datum, None);
+        self.count(result.is_ok());
+        result.map_err(PutError::from)
     }
 
     /// Puts `datum`, waiting at most `timeout` for room.
@@ -82,37 +82,28 @@ impl<T: Send + 'static> Putter<T> {
             self.refuse();
             return Err(PutTimeoutError::Closed(datum));
         };
-        let counted = self.offer();
         let deadline = Instant::now().checked_add(timeout);
-        self.queue.put_until(datum, deadline).inspect_err(|e| {
-            self.reject(counted);
+        let result = self.queue.put_until(datum, deadline);
+        self.count(result.is_ok());
+        result.inspect_err(|e| {
             if e.is_timeout() {
                 self.queue_full();
             }
         })
     }
 
-    /// Counts a put as it begins, and says whether it did: what goes on a shared queue (one
-    /// other processes take from too) is counted by the machine that takes it, not here.
-    fn offer(&self) -> bool {
-        let counted = !self.queue.is_shared();
-        if counted {
-            self.sup.counters.offer();
+    /// Counts a put as it ends, while it is still in progress: what goes on a shared queue
+    /// (one other processes take from too) is counted by the machine that takes it, not here.
+    fn count(&self, accepted: bool) {
+        if !accepted {
+            self.sup.counters.reject();
+        } else if !self.queue.is_shared() {
+            self.sup.counters.accept();
         }
-        counted
-    }
-
-    /// Counts a put the queue refused (as rejected, shared queue or not).
-    fn reject(&self, counted: bool) {
-        if !counted {
-            self.sup.counters.offer();
-        }
-        self.sup.counters.reject();
     }
 
     /// Counts a put refused before it reached the queue.
     fn refuse(&self) {
-        self.sup.counters.offer();
         self.sup.counters.reject();
     }
 

@@ -100,7 +100,7 @@ impl<T: Datum> Machine<T> {
             None => self.take_within(timeout)?,
         };
         if self.shared.queue.is_shared() {
-            self.shared.sup.counters.offer();
+            self.shared.sup.counters.accept();
         }
         self.shared.sup.counters.take();
         let (mut record, failed) = {

@@ -31,7 +31,7 @@ impl<T: Datum> Machine<T> {
         }
         // Threads of an earlier run (stopped by a handler, or stopping now) are reaped here.
         self.join_threads(&mut control);
-        let counts = sup.counters.snapshot();
+        let counts = sup.counts();
         let restart = sup
             .life
             .begin_start(sup.workers, counts.processed + counts.failed)?;

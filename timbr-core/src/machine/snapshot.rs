@@ -16,7 +16,7 @@ impl<T: Datum> Shared<T> {
         let sup = &self.sup;
         let life = sup.life.view();
         let (running, started, done_at_start) = (life.running, life.started, life.done_at_start);
-        let counts = sup.counters.snapshot();
+        let counts = sup.counts();
         let now = Instant::now();
         let until = if running {
             now

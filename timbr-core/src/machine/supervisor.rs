@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use crate::io::queue_event::QueueEventInbox;
 use crate::machine::life::{Lifecycle, Mode};
 use crate::machine::thread_role::as_machine_thread;
-use crate::observe::counters::Counters;
+use crate::observe::counters::{Counters, Counts};
 use crate::observe::errors::ErrorBook;
 use crate::observe::event_counts::EventCounts;
 use crate::observe::rates::RateWindow;
@@ -98,6 +98,12 @@ impl Supervisor {
             on_restart: p.on_restart,
             queue_events: p.queue_events,
         }
+    }
+
+    /// Where every accepted datum is: the counters, with the puts in progress read where
+    /// the snapshot needs them.
+    pub(crate) fn counts(&self) -> Counts {
+        self.counters.snapshot(|| self.life.puts_in_progress())
     }
 
     /// Runs user code marked as a machine thread (so that a `stop` it calls only asks); a

@@ -5,17 +5,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-/// Monotonic counters. Each datum moves forward through them: offered → (handed back |
-/// dropped | taken → processed | failed, or returned from the queue). A snapshot reads them
-/// from the last step back to the first, so a datum in motion is always counted at a step it
-/// has reached: derived counts are never negative and always add up.
+/// Monotonic counters. Each datum moves forward through them: accepted (once the queue
+/// holds it) → dropped | taken → processed | failed, or returned from the queue. A refused
+/// put only counts as `rejected`, which is outside the balance.
+///
+/// A snapshot reads them from the last step back to the first, and reads the puts in
+/// progress just before `accepted`: a datum in motion is always counted at a step it has
+/// reached (a put whose datum a consumer already took is still in progress, or already
+/// accepted), so derived counts are never negative and always add up. A put in progress is
+/// counted as accepted and queued; one that completes between the two reads is counted twice,
+/// so `accepted` and `queued` exceed the truth by at most the puts in progress at one moment.
 #[derive(Default)]
 pub(crate) struct Counters {
-    offered: AtomicU64,
-    /// Offers handed back to the caller (full queue, timeout).
+    /// Data the queue took (or, for a shared queue, that this machine took from it).
+    accepted: AtomicU64,
+    /// Puts handed back to the caller (full queue, timeout, closed, refused datum).
     rejected: AtomicU64,
-    /// Offers a source withdrew to retry later (not a loss: it still holds the datum).
-    withdrawn: AtomicU64,
     dropped_new: AtomicU64,
     dropped_old: AtomicU64,
     taken: AtomicU64,
@@ -36,9 +41,8 @@ macro_rules! bump {
 
 impl Counters {
     bump! {
-        offer => offered,
+        accept => accepted,
         reject => rejected,
-        withdraw => withdrawn,
         drop_new => dropped_new,
         drop_old => dropped_old,
         take => taken,
@@ -50,8 +54,10 @@ impl Counters {
         self.returned.fetch_add(n, Ordering::AcqRel);
     }
 
-    /// A balanced snapshot.
-    pub(crate) fn snapshot(&self) -> Counts {
+    /// A balanced snapshot. `puts_in_progress` reads how many puts have begun and not ended
+    /// (each begins before its datum reaches the queue and ends after it is counted here);
+    /// it is read after every later step and before `accepted`.
+    pub(crate) fn snapshot(&self, puts_in_progress: impl FnOnce() -> u64) -> Counts {
         let load = |c: &AtomicU64| c.load(Ordering::Acquire);
         // Last steps first: see the type's docs.
         let processed = load(&self.processed);
@@ -60,10 +66,9 @@ impl Counters {
         let returned = load(&self.returned);
         let dropped_old = load(&self.dropped_old);
         let dropped_new = load(&self.dropped_new);
-        let withdrawn = load(&self.withdrawn);
         let rejected = load(&self.rejected);
-        let offered = load(&self.offered);
-        let accepted = offered - rejected - withdrawn;
+        let in_progress = puts_in_progress();
+        let accepted = load(&self.accepted) + in_progress;
         let dropped = dropped_new + dropped_old;
         Counts {
             accepted,
@@ -83,10 +88,11 @@ impl Counters {
 /// Always balanced: `accepted == processed + failed + queued + in_flight + dropped + returned`.
 ///
 /// Taken while data move, a snapshot counts a put **from the moment it is called**: a put in
-/// progress is already `accepted` and `queued`, and a put the queue then refuses (full,
-/// timed out, closed) takes its count back into `rejected`. So, by at most the number of
-/// puts in progress at that moment, `queued` may exceed the queue's capacity and `accepted`
-/// may be lower in a later snapshot than in an earlier one. Every other count only grows,
+/// progress is already `accepted` and `queued` (one that completes while the snapshot is
+/// read may be counted twice), and a put the queue then refuses (full, timed out, closed)
+/// leaves them for `rejected`. So, by at most the number of puts in progress at one moment
+/// of the snapshot, `queued` may exceed the queue's capacity and `accepted` may be lower in
+/// a later snapshot than in an earlier one. Every other count only grows,
 /// and the balance always holds. [`QueueStatus::depth`](crate::observe::QueueStatus) is the
 /// queue's own length, never above its capacity.
 ///
