@@ -326,13 +326,7 @@ fn main() -> ExitCode {
         // 128 + the signal, as a shell reports a process it ended.
         Ok(Ended::Interrupted(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(130)),
         Err(e) => {
-            let mut text = e.to_string();
-            let mut cause = e.source();
-            while let Some(c) = cause {
-                text = format!("{text}: {c}");
-                cause = c.source();
-            }
-            eprintln!("tweets: {text}");
+            eprintln!("tweets: {}", timbr_core::error_chain(&*e));
             ExitCode::FAILURE
         }
     }

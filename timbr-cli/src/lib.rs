@@ -21,14 +21,7 @@ pub const EXIT_MACHINE_FAILED: u8 = 3;
 
 /// An error and its causes, `: `-separated (`could not bind …: Address already in use`).
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    timbr_core::error_chain(e)
 }
 
 /// Checks an endpoint before connecting: `tcp://host:port` with a port from 1 to 65535, or

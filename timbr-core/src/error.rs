@@ -344,3 +344,52 @@ impl SinkError {
         }
     }
 }
+
+/// An error and its causes on one line, `error: cause: its cause…`, each text said once: a
+/// cause whose text its error already ends with (as `redis` and `std::io` errors often
+/// repeat their source) is not repeated. What a program prints when it gives up.
+///
+/// ```
+/// use std::io;
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("cannot read the config")]
+/// struct ReadConfig(#[source] io::Error);
+///
+/// let e = ReadConfig(io::Error::new(io::ErrorKind::NotFound, "no such file"));
+/// assert_eq!(timbr_core::error_chain(&e), "cannot read the config: no such file");
+/// ```
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod error_chain_tests {
+    use super::error_chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer: {0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot connect")]
+    struct Connect(#[source] Repeats);
+
+    #[test]
+    fn a_cause_already_said_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(
+            error_chain(&Connect(Repeats(io))),
+            "cannot connect: outer: refused"
+        );
+    }
+}

@@ -190,7 +190,10 @@ mod unwind;
 // The names most programs need, at the root.
 pub use crate::{
     datum::{Called, Datum, Failure, Kept, Record, Serialized, Stage},
-    error::{BuildError, GetError, PutError, PutTimeoutError, SinkError, StartError, TryPutError},
+    error::{
+        error_chain, BuildError, GetError, PutError, PutTimeoutError, SinkError, StartError,
+        TryPutError,
+    },
     io::{
         ChannelSink, Delivery, DeliveryId, FnSink, JsonLinesSink, MemoryQueue, NullSink, Queue,
         Sink, SourcePolicy, SourceState, Taken,

@@ -59,26 +59,86 @@ struct Args {
     flags: HashMap<String, String>,
 }
 
-fn parse() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
-    let command = it
-        .next()
-        .ok_or("a command: produce, work, balance, dead or results")?;
+/// What `timbr-fleet --help` prints (the header above, for a terminal).
+const USAGE: &str = "\
+usage:
+  timbr-fleet produce --url U --stream S --count N [--start K] [--capacity C]
+  timbr-fleet work    --url U --stream S --results R [--consumer C] [--workers W]
+                      [--claim-after-ms MS] [--max-deliveries N] [--batch B]
+                      [--until-done N] [--abort-on ID] [--status-every-ms MS]
+                      [--stages tweet|identity8|cpu] [--cpu-us US]
+  timbr-fleet balance --url U --stream S         exit 1 if the accounts do not add up
+  timbr-fleet dead    --url U --stream S [list [--count N] | requeue DEAD_ID | requeue-all]
+  timbr-fleet results --url U --stream S --results R
+  timbr-fleet watch   --url U --stream S [--every-ms MS] [--once 1]
+Every command also takes --group G, --consumer C, --batch B, --capacity C,
+--claim-after-ms MS and --max-deliveries N (the queue's options).";
+
+/// The queue's options, which every command reads.
+const QUEUE_FLAGS: [&str; 8] = [
+    "url",
+    "stream",
+    "group",
+    "consumer",
+    "batch",
+    "capacity",
+    "claim-after-ms",
+    "max-deliveries",
+];
+
+/// The flags a command reads besides the queue's: anything else is a mistake to report,
+/// not to ignore (a misspelt `--worker 4` would otherwise run one worker in silence).
+fn command_flags(command: &str) -> Option<&'static [&'static str]> {
+    Some(match command {
+        "produce" => &["count", "start"],
+        "work" => &[
+            "results",
+            "workers",
+            "until-done",
+            "abort-on",
+            "status-every-ms",
+            "stages",
+            "cpu-us",
+        ],
+        "balance" => &[],
+        "dead" => &["count"],
+        "results" => &["results"],
+        "watch" => &["every-ms", "once"],
+        _ => return None,
+    })
+}
+
+fn parse() -> Result<Option<Args>, String> {
+    let mut it = std::env::args().skip(1).peekable();
+    match it.peek().map(String::as_str) {
+        None => return Err(format!("a command is needed\n{USAGE}")),
+        Some("-h" | "--help" | "help") => return Ok(None),
+        Some(_) => {}
+    }
+    let command = it.next().unwrap_or_default();
+    let known =
+        command_flags(&command).ok_or_else(|| format!("unknown command `{command}`\n{USAGE}"))?;
     let mut flags = HashMap::new();
     let mut rest = Vec::new();
     while let Some(a) = it.next() {
+        if matches!(a.as_str(), "-h" | "--help") {
+            return Ok(None);
+        }
         if let Some(name) = a.strip_prefix("--") {
+            if !QUEUE_FLAGS.contains(&name) && !known.contains(&name) {
+                return Err(format!("`{command}` takes no --{name}\n{USAGE}"));
+            }
             let value = it.next().ok_or(format!("--{name} needs a value"))?;
             flags.insert(name.to_owned(), value);
         } else {
             rest.push(a);
         }
     }
-    Ok(Args {
+    Ok(Some(Args {
         command,
         rest,
         flags,
-    })
+    }))
 }
 
 impl Args {
@@ -115,8 +175,15 @@ impl Args {
 }
 
 fn main() -> ExitCode {
-    match parse().and_then(run) {
-        Ok(code) => code,
+    match parse() {
+        Ok(None) => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Ok(Some(args)) => run(args).unwrap_or_else(|e| {
+            eprintln!("timbr-fleet: {e}");
+            ExitCode::FAILURE
+        }),
         Err(e) => {
             eprintln!("timbr-fleet: {e}");
             ExitCode::from(2)
@@ -146,18 +213,13 @@ fn run(args: Args) -> Result<ExitCode, String> {
             println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
             Ok(ExitCode::SUCCESS)
         }
+        // `parse` knows every command `run` does.
         other => Err(format!("unknown command `{other}`")),
     }
 }
 
-fn chain(e: impl std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(c) = source {
-        s.push_str(&format!(": {c}"));
-        source = c.source();
-    }
-    s
+fn chain(e: impl std::error::Error + 'static) -> String {
+    timbr_core::error_chain(&e)
 }
 
 fn fleet(args: &Args) -> Result<Fleet, String> {
