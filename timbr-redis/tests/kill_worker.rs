@@ -92,4 +92,17 @@ fn a_worker_killed_mid_run_loses_nothing() {
         members,
         [("w1".into(), 0), ("w2".into(), 0), ("w3".into(), 0)]
     );
+    // Each worker announced itself, and its last word is that it ended (the killed w2's
+    // restart, under the same name, said so last).
+    let mut announced: Vec<_> = fleet
+        .machines()
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.machine.name.clone(), m.machine.role.clone(), m.is_live()))
+        .collect();
+    announced.sort();
+    assert_eq!(
+        announced,
+        ["w1", "w2", "w3"].map(|w| (w.to_owned(), "worker".to_owned(), false))
+    );
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use timbr_core::{Machine, Stage, StopMode};
-use timbr_redis::{Fleet, RedisEvent, RedisOptions, RedisQueue, RedisStatus};
+use timbr_redis::{Announce, Fleet, RedisEvent, RedisOptions, RedisQueue, RedisStatus};
 
 /// A tweet-like datum.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -303,6 +303,8 @@ fn work(args: &Args) -> Result<ExitCode, String> {
         .queue(queue.clone())
         .sink(queue.sink(args.text("results")?))
         .plugin(RedisStatus::new(&queue))
+        // In the fleet's registry, so `timbr-watch --redis` lists it with the others.
+        .plugin(Announce::for_queue(&queue, "worker").map_err(chain)?)
         .workers(args.num("workers", 1)?)
         .stages(stages)
         .build()
