@@ -70,6 +70,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::flag;
+use timbr_core::observe::human_count;
 use timbr_core::{
     from_stages, sched, stage, stage_fn, LogAndContinue, Machine, MachineState, NullSink, Progress,
     Remote, RemoteOptions, Status, StopMode, StopWhenDone, ZmqSink, MAX_WORKERS,
@@ -448,7 +449,7 @@ fn run(
          remember → every_31st; {} worker(s), {} executor",
         match o.count {
             0 => "endless".to_owned(),
-            n => grouped(n),
+            n => human_count(n),
         },
         o.seed,
         o.workers,
@@ -479,10 +480,10 @@ fn run(
                 human,
                 "{}: {:>9} processed, {:>7} failed, {:>5} queued ({}/s)",
                 s.state,
-                grouped(s.counts.processed),
-                grouped(s.counts.failed),
+                human_count(s.counts.processed),
+                human_count(s.counts.failed),
                 s.queue.depth,
-                grouped(s.rate.recent as u64)
+                human_count(s.rate.recent as u64)
             )?;
         }
     }
@@ -506,7 +507,7 @@ fn run(
     writeln!(
         human,
         "\nsentiment of {} tweets: {:.1}% positive, {:.1}% neutral, {:.1}% negative",
-        grouped(scored),
+        human_count(scored),
         share(moods[0]),
         share(moods[1]),
         share(moods[2]),
@@ -519,19 +520,19 @@ fn run(
             "published on {}: {} sent ({} to no subscriber); a slow subscriber's loss is \
              counted by the subscriber (timbr-sub --status)",
             zmq.endpoint(),
-            grouped(zmq.sent()),
-            grouped(zmq.unrouted()),
+            human_count(zmq.sent()),
+            human_count(zmq.unrouted()),
         )?;
     }
     let expected = expected_count(o, &status);
     writeln!(
         human,
         "{} tweets in {:.2?} ({}/s); {} failed (every 31st: {})",
-        grouped(status.counts.accepted),
+        human_count(status.counts.accepted),
         status.uptime,
-        grouped(status.rate.overall as u64),
-        grouped(status.errors.stage),
-        grouped(expected / 31),
+        human_count(status.rate.overall as u64),
+        human_count(status.errors.stage),
+        human_count(expected / 31),
     )?;
     if o.json {
         writeln!(out, "{}", serde_json::to_string(&status)?)?;
@@ -650,19 +651,6 @@ fn check(o: &Options, status: &Status, remembered: usize) -> Vec<String> {
         problems.push(format!("{remembered} tweets remembered"));
     }
     problems
-}
-
-/// `1234567` as `1,234,567`.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(d);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -825,9 +813,9 @@ mod tests {
 
     #[test]
     fn numbers_are_grouped_by_thousands() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1000), "1,000");
-        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(human_count(0), "0");
+        assert_eq!(human_count(999), "999");
+        assert_eq!(human_count(1000), "1,000");
+        assert_eq!(human_count(1_234_567), "1,234,567");
     }
 }

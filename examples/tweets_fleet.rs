@@ -28,7 +28,8 @@ use timbr_core::{
 use timbr_examples::Tweet;
 use timbr_redis::{Announce, Fleet, RedisOptions, RedisQueue, RedisStatus, Summary, HEARTBEAT};
 
-use super::{every_31st, grouped, sentiment, text, Ended, Memory, Options, SIGNAL_CHECK};
+use super::{every_31st, sentiment, text, Ended, Memory, Options, SIGNAL_CHECK};
+use timbr_core::observe::human_count;
 
 /// What `--role` asks this process to be.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,7 +122,12 @@ pub(crate) fn run(
     match f.role {
         Role::Produce => {
             let produced = produce(o, f, "", human, signal, &AtomicBool::new(false))?;
-            writeln!(human, "put {} tweets on `{}`", grouped(produced), f.stream)?;
+            writeln!(
+                human,
+                "put {} tweets on `{}`",
+                human_count(produced),
+                f.stream
+            )?;
             if o.json {
                 writeln!(out, "{{\"produced\":{produced}}}")?;
             }
@@ -213,11 +219,11 @@ fn produce(
             writeln!(
                 human,
                 "producer: {:>9} put ({}/s) | stream {} | pending {} | dead {}",
-                grouped(put),
-                grouped(rate as u64),
-                grouped(r.group_info.stream_length),
-                grouped(r.group_info.pending),
-                grouped(r.group_info.dead_letters),
+                human_count(put),
+                human_count(rate as u64),
+                human_count(r.group_info.stream_length),
+                human_count(r.group_info.pending),
+                human_count(r.group_info.dead_letters),
             )?;
         }
     }
@@ -328,13 +334,13 @@ fn work(
 fn line(name: &str, s: &Status) -> String {
     let redis = &s.plugins["redis"];
     let group = &redis["group_info"];
-    let n = |v: &serde_json::Value| grouped(v.as_u64().unwrap_or(0));
+    let n = |v: &serde_json::Value| human_count(v.as_u64().unwrap_or(0));
     format!(
         "{name}: {}: {:>9} processed, {:>7} failed ({}/s) | stream {} | pending {} | dead {}{}",
         s.state,
-        grouped(s.counts.processed),
-        grouped(s.counts.failed),
-        grouped(s.rate.recent as u64),
+        human_count(s.counts.processed),
+        human_count(s.counts.failed),
+        human_count(s.rate.recent as u64),
         n(&group["stream_length"]),
         n(&group["pending"]),
         n(&group["dead_letters"]),

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use timbr_core::observe::human_count;
 
 use crate::reader::group_info;
 use crate::registry::{machines_key, seen_key, Announced, GONE_AFTER};
@@ -195,17 +196,17 @@ impl fmt::Display for FleetView {
                 clip(&a.name, 16),
                 clip(&a.role, 8),
                 clip(state, 10),
-                grouped(a.processed),
-                grouped(a.failed),
-                grouped(a.errors),
-                grouped(a.put),
+                human_count(a.processed),
+                human_count(a.failed),
+                human_count(a.errors),
+                human_count(a.put),
                 // An ended or gone machine's last rate is history, not what it does now.
-                grouped(if m.is_live() {
+                human_count(if m.is_live() {
                     a.rate.round() as u64
                 } else {
                     0
                 }),
-                grouped(if m.is_live() {
+                human_count(if m.is_live() {
                     a.put_rate.round() as u64
                 } else {
                     0
@@ -219,22 +220,22 @@ impl fmt::Display for FleetView {
             "total",
             "",
             format!("{} live", t.live),
-            grouped(t.processed),
-            grouped(t.failed),
-            grouped(t.errors),
-            grouped(t.put),
-            grouped(t.rate.round() as u64),
-            grouped(t.put_rate.round() as u64),
+            human_count(t.processed),
+            human_count(t.failed),
+            human_count(t.errors),
+            human_count(t.put),
+            human_count(t.rate.round() as u64),
+            human_count(t.put_rate.round() as u64),
         )?;
         let q = &self.queue;
-        let lag = q.lag.map_or_else(|| "?".to_owned(), grouped);
+        let lag = q.lag.map_or_else(|| "?".to_owned(), human_count);
         writeln!(
             f,
             "redis: stream {} | lag {lag} | pending {} | consumers {} | dead {}",
-            grouped(q.stream_length),
-            grouped(q.pending),
+            human_count(q.stream_length),
+            human_count(q.pending),
             q.consumers,
-            grouped(q.dead_letters)
+            human_count(q.dead_letters)
         )?;
         write!(f, "{}", self.balance)
     }
@@ -249,19 +250,6 @@ fn clip(s: &str, width: usize) -> String {
         out.push('…');
         out
     }
-}
-
-/// `1234567` as `1,234,567`.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(d);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -85,8 +85,12 @@ pub(crate) fn human_rate(per_sec: f64) -> String {
     format!("{v:.0}T/s")
 }
 
-/// A count with thousands separators: `10,000`.
-pub(crate) fn human_count(n: u64) -> String {
+/// A count with thousands separators, as the status table writes them: `10,000`.
+///
+/// ```
+/// assert_eq!(timbr_core::observe::human_count(1_234_567), "1,234,567");
+/// ```
+pub fn human_count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

@@ -22,7 +22,8 @@ mod human;
 mod kept;
 mod text;
 
-pub(crate) use self::human::{human_count, human_duration, human_rate, human_secs, human_span};
+pub use self::human::human_count;
+pub(crate) use self::human::{human_duration, human_rate, human_secs, human_span};
 
 /// The text table's first column (`queue`, `last error`…): its width, the space included.
 pub(crate) const LABEL_WIDTH: usize = 11;
