@@ -29,17 +29,7 @@ fn a_worker_killed_mid_run_loses_nothing() {
     let mut producer = fleet(
         dir,
         "producer",
-        &args(&[
-            "produce",
-            "--url",
-            &url,
-            "--stream",
-            "tweets",
-            "--count",
-            &N.to_string(),
-            "--capacity",
-            "20000",
-        ]),
+        &produce_args(&url, N, &["--capacity", "20000"]),
     );
     let mut w1 = worker("w1");
     let mut w2 = worker("w2");

@@ -31,17 +31,7 @@ fn redis_killed_and_restarted_mid_run_loses_nothing() {
     let mut producer = fleet(
         &dir,
         "producer",
-        &args(&[
-            "produce",
-            "--url",
-            &url,
-            "--stream",
-            "tweets",
-            "--count",
-            &N.to_string(),
-            "--capacity",
-            "5000",
-        ]),
+        &produce_args(&url, N, &["--capacity", "5000"]),
     );
     let mut w1 = worker("w1");
     let mut w2 = worker("w2");

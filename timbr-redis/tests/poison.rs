@@ -42,19 +42,7 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
             ),
         )
     };
-    let mut producer = fleet(
-        dir,
-        "producer",
-        &args(&[
-            "produce",
-            "--url",
-            &url,
-            "--stream",
-            "tweets",
-            "--count",
-            &N.to_string(),
-        ]),
-    );
+    let mut producer = fleet(dir, "producer", &produce_args(&url, N, &[]));
     assert!(wait(&mut producer));
 
     let names = ["w1", "w2"];

@@ -144,6 +144,13 @@ pub fn work_args(url: &str, name: &str, extra: &[&str]) -> Vec<String> {
     args(&common).into_iter().chain(args(extra)).collect()
 }
 
+/// The arguments of the producer of `n` tweets on the `tweets` stream, then `extra`.
+pub fn produce_args(url: &str, n: u64, extra: &[&str]) -> Vec<String> {
+    let n = n.to_string();
+    let common = ["produce", "--url", url, "--stream", "tweets", "--count", &n];
+    args(&common).into_iter().chain(args(extra)).collect()
+}
+
 pub fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
