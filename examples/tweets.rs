@@ -47,10 +47,10 @@
 //! - `--seed S`: which stream of tweets (default 1).
 //! - `--json`: stdout gets exactly one line, the final `Status` as JSON
 //!   (`serde_json::to_string(&status)`); everything for people goes to stderr instead.
-//! - `--redis URL [--role produce|work|both] [--stream S] [--name N]`: run as one machine of
-//!   a fleet sharing a Redis Stream (see `tweets_fleet.rs` and the README's "A fleet on
-//!   Redis"): `produce` puts `--count` tweets on the stream, `work` processes them until a
-//!   signal, `both` does both and completes. Records go to `<stream>:results`. A wrong URL
+//! - `--redis URL [--role produce|work|both] [--stream S] [--name N] [--pack P]`: run as
+//!   one machine of a fleet sharing a Redis Stream (see `tweets_fleet.rs` and the README's
+//!   "A fleet on Redis"): `produce` puts `--count` tweets on the stream (`--pack` to an
+//!   entry), `work` processes them until a signal, `both` does both and completes. Records go to `<stream>:results`. A wrong URL
 //!   or an unreachable server is an error at start (exit status 1).
 //! - `--help`: this usage, with every flag's bounds. An unknown flag or a value out of its
 //!   bounds exits with status 2.
@@ -774,9 +774,14 @@ mod tests {
                 Some("w1")
             )
         );
+        assert_eq!(f.pack, 1, "one tweet to an entry unless asked");
         assert_eq!(
             options("--redis redis://h:1").fleet.unwrap().role,
             fleet::Role::Both
+        );
+        assert_eq!(
+            options("--redis redis://h:1 --pack 64").fleet.unwrap().pack,
+            64
         );
         assert_eq!(
             parse(args("--json --help")).unwrap_err().kind(),
@@ -804,6 +809,8 @@ mod tests {
             "--role work",
             "--stream s",
             "--redis redis://h:1 --role dance",
+            "--redis redis://h:1 --pack 0",
+            "--redis redis://h:1 --pack 1001",
             "--redis redis://h:1 --http 127.0.0.1:9464",
             "--redis redis://h:1 --endpoint tcp://127.0.0.1:*",
         ] {

@@ -5,12 +5,15 @@
 # CPU each process spent per datum (Redis's from /proc, the others' from their rusage), the
 # load average as each run ended, and Redis's own `INFO commandstats` for the identity8 run.
 #
-#   bash timbr-redis/bench/fleet.sh [N_IDENTITY] [N_CPU] [REPEATS]
+#   bash timbr-redis/bench/fleet.sh [N_IDENTITY] [N_CPU] [REPEATS] [PACK]
+#
+# identity8 runs twice: one datum per entry, then PACK (default 32) data per entry.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-300000}
 NCPU=${2:-40000}
 REPEATS=${3:-1}
+PACK=${4:-32}
 cargo build --release -q -p timbr-redis --bin timbr-fleet
 # TIMBR_FLEET: another build of the program, to compare two versions on the same machine.
 BIN=${TIMBR_FLEET:-target/release/timbr-fleet}
@@ -40,8 +43,8 @@ ceiling=$(redis-benchmark -p "$PORT" -n 1000000 -P 64 -q XADD ceiling '*' d '{"i
 echo "| redis-benchmark: XADD, pipeline 64, 1 client | ${ceiling} | | | | $(load) |"
 redis-cli -p "$PORT" del ceiling >/dev/null
 
-run() { # label name stages workers n extra...
-    local label=$1 name=$2 stages=$3 workers=$4 n=$5; shift 5
+run() { # label name stages workers n pack extra...
+    local label=$1 name=$2 stages=$3 workers=$4 n=$5 pack=$6; shift 6
     redis-cli -p "$PORT" flushall >/dev/null
     redis-cli -p "$PORT" config resetstat >/dev/null
     rm -f "$DIR"/*.time
@@ -49,7 +52,7 @@ run() { # label name stages workers n extra...
     r0=$(redis_cpu)
     start=$(date +%s.%N)
     /usr/bin/time -f '%U %S' -o "$DIR/producer.time" \
-        $BIN produce --url "$URL" --stream "$name" --count "$n" --capacity 1000000 --batch 512 > "$DIR/$name.produce" &
+        $BIN produce --url "$URL" --stream "$name" --count "$n" --capacity 1000000 --batch 512 --pack "$pack" > "$DIR/$name.produce" &
     local pids=()
     for w in $(seq 1 "$workers"); do
         /usr/bin/time -f '%U %S' -o "$DIR/w$w.time" \
@@ -80,15 +83,16 @@ produce_only() {
 
 produce_only
 for i in $(seq 1 "$REPEATS"); do
-    run "identity8 end to end: 1 producer + 1 worker process (batch 512)" id identity8 1 "$N"
+    run "identity8 end to end: 1 producer + 1 worker process (batch 512)" id identity8 1 "$N" 1
+    run "identity8 end to end, $PACK data per entry (batch 512)" idp identity8 1 "$N" "$PACK"
 done
 # Redis's own accounting of the last identity8 run, per datum.
 STATS=$(redis-cli -p "$PORT" info commandstats)
 for i in $(seq 1 "$REPEATS"); do
-    run "cpu (50 µs/datum): 1 worker process" cpu1 cpu 1 "$NCPU" --cpu-us 50
+    run "cpu (50 µs/datum): 1 worker process" cpu1 cpu 1 "$NCPU" 1 --cpu-us 50
     one=$(cat "$DIR/cpu1.rate")
     for k in 2 4; do
-        run "cpu (50 µs/datum): $k worker processes" "cpu$k" cpu "$k" "$NCPU" --cpu-us 50
+        run "cpu (50 µs/datum): $k worker processes" "cpu$k" cpu "$k" "$NCPU" 1 --cpu-us 50
         r=$(cat "$DIR/cpu$k.rate")
         python3 -c "k=$k; print(f'  {k} workers: {$r/$one:.2f}× one worker, {$r/($one*min(k,2)):.0%} per core')" >&2
     done

@@ -38,6 +38,10 @@ pub struct Balance {
     pub unread: u64,
     /// Entries in the dead-letter stream.
     pub dead: u64,
+    /// Data acknowledged: as `acked` when every entry holds one datum; a packed entry
+    /// counts its data ([`RedisOptions::pack`]), and a packed entry split to be delivered
+    /// again counts none (its data count as their own entries are acknowledged).
+    pub acked_data: u64,
 }
 
 impl Balance {
@@ -58,7 +62,11 @@ impl fmt::Display for Balance {
             f,
             "produced {} = acked {} + pending {} + unread {} + dead {}: {verdict}",
             self.produced, self.acked, self.pending, self.unread, self.dead
-        )
+        )?;
+        if self.acked_data != self.acked {
+            write!(f, " (entries; {} data acknowledged)", self.acked_data)?;
+        }
+        Ok(())
     }
 }
 
@@ -177,12 +185,13 @@ impl Fleet {
         self.query("XINFO", |con, o| {
             // One transaction: every counter moves atomically with the entries it counts
             // (acknowledgements in a script, dead letters and re-queues in transactions).
-            let (stream, groups, acked, requeued, dead): (
+            let (stream, groups, acked, requeued, dead, acked_data): (
                 Value,
                 Value,
                 Option<u64>,
                 Option<u64>,
                 u64,
+                Option<u64>,
             ) = redis::pipe()
                 .atomic()
                 .cmd("XINFO")
@@ -197,6 +206,8 @@ impl Fleet {
                 .arg(o.requeued_key())
                 .cmd("XLEN")
                 .arg(o.dead_stream())
+                .cmd("GET")
+                .arg(o.acked_data_key())
                 .query(con)?;
             let added = match stream {
                 Value::Array(kv) => kv
@@ -216,6 +227,7 @@ impl Fleet {
                 pending,
                 unread,
                 dead,
+                acked_data: acked_data.unwrap_or(0),
             })
         })
     }

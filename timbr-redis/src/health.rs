@@ -113,6 +113,9 @@ pub struct QueueReport {
     pub acked: u64,
     /// Deliveries released (their record was refused by the sink): claimed again later.
     pub released: u64,
+    /// Packed entries this consumer split into one entry per datum, to deliver them again
+    /// (see [`RedisOptions::pack`](crate::RedisOptions::pack)).
+    pub split: u64,
     /// Data this process put on the stream.
     pub put: u64,
     /// Records this process wrote to sink streams.
@@ -131,6 +134,7 @@ pub(crate) struct Health {
     pub(crate) undecodable: AtomicU64,
     pub(crate) acked: AtomicU64,
     pub(crate) released: AtomicU64,
+    pub(crate) split: AtomicU64,
     pub(crate) put: AtomicU64,
     pub(crate) written: AtomicU64,
     listener: Mutex<Option<Listener>>,
@@ -191,6 +195,7 @@ impl Health {
             undecodable: load(&self.undecodable),
             acked: load(&self.acked),
             released: load(&self.released),
+            split: load(&self.split),
             put: load(&self.put),
             written: load(&self.written),
         }

@@ -53,6 +53,8 @@
 //! | `reader.rs` | taking: own pending first, claims, batches, dead letters, trimming |
 //! | `prefetch.rs` | taking ahead: the next batch is read while this one is processed |
 //! | `writer.rs` | putting: `XADD` held to the capacity, and how approximate that is |
+//! | `pack.rs` | many data in one entry: ids, origins, splitting ([`RedisOptions::pack`]) |
+//! | `resp.rs` | the outbox's transactions, encoded by hand |
 //! | `outbox.rs` | records before acknowledgements, batched, sent by a thread of their own |
 //! | `sink.rs` | [`RedisSink`] |
 //! | `link.rs` | a connection that reconnects with backoff and reports outages |
@@ -70,11 +72,13 @@ mod health;
 mod link;
 mod options;
 mod outbox;
+mod pack;
 mod plugin;
 mod prefetch;
 mod queue;
 mod reader;
 mod registry;
+mod resp;
 mod sink;
 mod view;
 mod writer;
@@ -85,6 +89,7 @@ pub use crate::{
     fleet::{Balance, DeadLetter, Fleet, Member, Results},
     health::{GroupInfo, QueueReport, RedisEvent},
     options::{RedisOptions, MAX_BATCH, MAX_CAPACITY},
+    pack::{MAX_PACK, ORIGIN_FIELD, PACK_FIELD},
     plugin::RedisStatus,
     queue::RedisQueue,
     registry::{Announce, Announced, Summary, FORGET_AFTER, GONE_AFTER, HEARTBEAT},

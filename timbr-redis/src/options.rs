@@ -32,6 +32,7 @@ pub struct RedisOptions {
     pub(crate) consumer: String,
     pub(crate) capacity: usize,
     pub(crate) batch: usize,
+    pub(crate) pack: usize,
     pub(crate) block: Duration,
     pub(crate) claim_after: Duration,
     pub(crate) max_deliveries: u64,
@@ -52,6 +53,7 @@ impl RedisOptions {
             consumer: default_consumer(),
             capacity: 100_000,
             batch: 256,
+            pack: 1,
             block: Duration::from_millis(100),
             claim_after: Duration::from_secs(30),
             max_deliveries: 5,
@@ -98,6 +100,19 @@ impl RedisOptions {
     /// longest a stop waits for an idle consumer.
     pub fn block(mut self, block: Duration) -> Self {
         self.block = block;
+        self
+    }
+
+    /// How many data a producer puts in one entry (default 1; 1 to
+    /// [`MAX_PACK`](crate::MAX_PACK)): a Redis-bound fleet's throughput grows with it, since
+    /// Redis then reads, claims and acknowledges entries rather than data. Only
+    /// [`put_all`](crate::RedisQueue::put_all) packs (a single put is one entry); every
+    /// consumer reads packed and unpacked entries alike, whatever its own setting, and
+    /// reads about [`batch`](RedisOptions::batch) data at a time either way. What stays per
+    /// datum is said on [`RedisQueue`](crate::RedisQueue#packing). The queue's [`capacity`](RedisOptions::capacity)
+    /// counts entries, so it bounds up to `capacity × pack` data.
+    pub fn pack(mut self, pack: usize) -> Self {
+        self.pack = pack;
         self
     }
 
@@ -163,6 +178,11 @@ impl RedisOptions {
         format!("{}:acked:{}", self.stream, self.group)
     }
 
+    /// The key counting acknowledged data (a packed entry counts its data).
+    pub(crate) fn acked_data_key(&self) -> String {
+        format!("{}:acked-data:{}", self.stream, self.group)
+    }
+
     /// The key counting re-queued dead letters (for the fleet's balance).
     pub(crate) fn requeued_key(&self) -> String {
         format!("{}:requeued", self.stream)
@@ -181,6 +201,9 @@ impl RedisOptions {
         }
         if !(1..=MAX_BATCH).contains(&self.batch) || !(1..=MAX_BATCH).contains(&self.check_every) {
             return bad(format!("batch and check_every must be in 1..={MAX_BATCH}"));
+        }
+        if !(1..=crate::MAX_PACK).contains(&self.pack) {
+            return bad(format!("pack {} not in 1..={}", self.pack, crate::MAX_PACK));
         }
         if !(2..=1000).contains(&self.max_deliveries) {
             return bad(format!(

@@ -24,13 +24,25 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 use redis::Value;
 
+use crate::entry::record_fields;
 use crate::health::Health;
 use crate::link::{group_gone, Link};
+use crate::resp::Transaction;
 
-/// Acknowledges entries and counts them in one step, so the fleet's balance is exact
-/// (`XACK` answers how many were still pending: a repeated acknowledgement counts nothing).
+/// Acknowledges entries of one datum each and counts them, entries and data, in one step,
+/// so the fleet's balance is exact (`XACK` answers how many were still pending: a repeated
+/// acknowledgement counts nothing). Keys: the stream, the entry and data counters;
+/// arguments: the group, the ids.
 const ACK_SCRIPT: &str = "local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2)) \
-                          redis.call('INCRBY', KEYS[2], n) return n";
+                          redis.call('INCRBY', KEYS[2], n) redis.call('INCRBY', KEYS[3], n) \
+                          return n";
+/// As [`ACK_SCRIPT`] for packed entries, each counting its own number of data: arguments
+/// the group, then pairs of an id and its data.
+pub(crate) const WEIGHED_ACK_SCRIPT: &str = "local n, d = 0, 0 \
+    for i = 2, #ARGV, 2 do \
+      if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then \
+        n = n + 1 d = d + tonumber(ARGV[i + 1]) end end \
+    redis.call('INCRBY', KEYS[2], n) redis.call('INCRBY', KEYS[3], d) return n";
 /// Ids per script call (Lua's `unpack` has a stack limit).
 const ACKS_PER_CALL: usize = 1000;
 /// Batches that may wait for the flusher before the consumers wait for it.
@@ -38,21 +50,26 @@ pub(crate) const MAX_QUEUED: usize = 1;
 /// How often a [`Outbox::sync`] looks whether it should give up.
 const SYNC_CHECK: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// Where acknowledgements go: the queue's stream, its group and the acknowledged counter.
+/// Where acknowledgements go: the queue's stream, its group and the acknowledged counters.
 pub(crate) struct AckTarget {
     pub(crate) stream: String,
     pub(crate) group: String,
+    /// Entries acknowledged.
     pub(crate) counter: String,
+    /// Data acknowledged (a packed entry counts its data).
+    pub(crate) data_counter: String,
 }
 
 enum Op {
-    /// A record for a sink stream: `XADD stream * field value…`.
+    /// A record for a sink stream: the values of its fields, in the order of
+    /// [`record_fields`](crate::record_fields) (`oid`, `origin`, `record`, `consumer`).
     Add {
         stream: Arc<str>,
-        fields: [(&'static str, String); 4],
+        values: [String; 4],
     },
-    /// An entry of the queue's stream to acknowledge.
-    Ack(String),
+    /// An entry of the queue's stream to acknowledge, and how many data it held (1, a
+    /// packed entry's size, 0 for a packed entry split into entries of their own).
+    Ack(String, usize),
 }
 
 /// The buffer the sinks and the queue write into; its batches go out on a thread of its own.
@@ -146,20 +163,23 @@ impl Outbox {
         }
     }
 
-    /// Buffers a record for `stream`; with `now`, returns only once it is in Redis.
-    pub(crate) fn add(&self, stream: &Arc<str>, fields: [(&'static str, String); 4], now: bool) {
+    /// Buffers a record for `stream` (its fields' values, in the order of
+    /// [`record_fields`](crate::record_fields)); with `now`, returns only once it is in
+    /// Redis.
+    pub(crate) fn add(&self, stream: &Arc<str>, values: [String; 4], now: bool) {
         self.push(Op::Add {
             stream: Arc::clone(stream),
-            fields,
+            values,
         });
         if now {
             self.flush(None);
         }
     }
 
-    /// Buffers the acknowledgement of entry `id` (after its record, if it has one).
-    pub(crate) fn ack(&self, id: &str) {
-        self.push(Op::Ack(id.to_owned()));
+    /// Buffers the acknowledgement of entry `id`, which held `data` data (after their
+    /// records).
+    pub(crate) fn ack(&self, id: &str, data: usize) {
+        self.push(Op::Ack(id.to_owned(), data));
     }
 
     fn push(&self, op: Op) {
@@ -249,6 +269,7 @@ impl Drop for Outbox {
 impl Shared {
     /// The flusher thread's body.
     fn run(&self, mut link: Link) {
+        let mut tx = Transaction::default();
         loop {
             let (seq, mut ops) = {
                 let mut state = self.state.lock();
@@ -264,7 +285,7 @@ impl Shared {
                     self.changed.wait(&mut state);
                 }
             };
-            let sent = self.send(&mut link, seq, &ops);
+            let sent = self.send(&mut link, &mut tx, seq, &ops);
             ops.clear();
             let mut state = self.state.lock();
             state.done = seq;
@@ -276,38 +297,67 @@ impl Shared {
         }
     }
 
-    /// Sends one batch as one transaction, retrying through outages until it is applied
-    /// or may be dropped. Returns whether it was applied.
-    fn send(&self, link: &mut Link, seq: u64, ops: &[Op]) -> bool {
+    /// Sends one batch as one transaction (encoded into `tx`, reused from batch to batch),
+    /// retrying through outages until it is applied or may be dropped. Returns whether it
+    /// was applied.
+    fn send(&self, link: &mut Link, tx: &mut Transaction, seq: u64, ops: &[Op]) -> bool {
         // Every record first, then every acknowledgement, in one transaction: an ack only
         // ever moves after the record it was buffered behind, so the rule still holds, and
         // the acks go out as one script call per thousand.
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        let mut written = 0_u64;
+        tx.clear();
+        let mut written = 0_usize;
         let mut acks: Vec<&str> = Vec::new();
+        let mut weighed: Vec<(&str, usize)> = Vec::new();
         for op in ops {
             match op {
-                Op::Ack(id) => acks.push(id),
-                Op::Add { stream, fields } => {
-                    let cmd = pipe.cmd("XADD").arg(&**stream).arg("*");
-                    for (k, v) in fields {
-                        cmd.arg(*k).arg(v);
-                    }
-                    cmd.ignore();
+                Op::Ack(id, 1) => acks.push(id),
+                Op::Ack(id, data) => weighed.push((id, *data)),
+                Op::Add { stream, values } => {
+                    let [oid, origin, record, consumer] = values;
+                    tx.command(&[
+                        b"XADD",
+                        stream.as_bytes(),
+                        b"*",
+                        record_fields::OID.as_bytes(),
+                        oid.as_bytes(),
+                        record_fields::ORIGIN.as_bytes(),
+                        origin.as_bytes(),
+                        record_fields::RECORD.as_bytes(),
+                        record.as_bytes(),
+                        record_fields::CONSUMER.as_bytes(),
+                        consumer.as_bytes(),
+                    ]);
                     written += 1;
                 }
             }
         }
         if let Some(t) = &self.target {
+            let head = |tx: &mut Transaction, script: &str, args: usize| {
+                tx.start(7 + args);
+                for a in [
+                    "EVAL",
+                    script,
+                    "3",
+                    &t.stream,
+                    &t.counter,
+                    &t.data_counter,
+                    &t.group,
+                ] {
+                    tx.arg(a.as_bytes());
+                }
+            };
             for chunk in acks.chunks(ACKS_PER_CALL) {
-                pipe.cmd("EVAL")
-                    .arg(ACK_SCRIPT)
-                    .arg(2)
-                    .arg(&t.stream)
-                    .arg(&t.counter)
-                    .arg(&t.group)
-                    .arg(chunk);
+                head(tx, ACK_SCRIPT, chunk.len());
+                for id in chunk {
+                    tx.arg(id.as_bytes());
+                }
+            }
+            for chunk in weighed.chunks(ACKS_PER_CALL / 2) {
+                head(tx, WEIGHED_ACK_SCRIPT, 2 * chunk.len());
+                for (id, data) in chunk {
+                    tx.arg(id.as_bytes());
+                    tx.arg(data.to_string().as_bytes());
+                }
             }
         }
         let give_up = || {
@@ -315,7 +365,7 @@ impl Shared {
             state.closing || state.abandon_through >= seq
         };
         let replies: Option<Vec<Value>> = link.run(&give_up, |con| {
-            pipe.query(con).or_else(|e| {
+            tx.exec(con).or_else(|e| {
                 if group_gone(&e) {
                     Ok(Vec::new())
                 } else {
@@ -326,15 +376,17 @@ impl Shared {
         let Some(replies) = replies else {
             return false;
         };
+        // The records' ids first, then each script's count of entries acknowledged.
         let acked: i64 = replies
             .iter()
+            .skip(written)
             .map(|v| match v {
                 Value::Int(n) => *n,
                 _ => 0,
             })
             .sum();
         Health::add(&self.health.acked, acked.max(0) as u64);
-        Health::add(&self.health.written, written);
+        Health::add(&self.health.written, written as u64);
         true
     }
 }

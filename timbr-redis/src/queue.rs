@@ -15,6 +15,7 @@ use crate::entry;
 use crate::health::{Health, QueueReport, RedisEvent};
 use crate::link::Link;
 use crate::outbox::{AckTarget, Outbox};
+use crate::pack::{self, Handle, Packs};
 use crate::prefetch::Prefetch;
 use crate::reader::{create_group, Reader};
 use crate::writer::{wait_for_room, Writer};
@@ -59,6 +60,26 @@ use crate::{RedisError, RedisOptions, RedisSink};
 /// and a request held up in the network for longer than the reconnection and the `GET`
 /// (when Redis itself restarts, its old connections die with it, so this cannot happen).
 ///
+/// # Packing
+///
+/// With [`RedisOptions::pack`] above 1, [`put_all`](RedisQueue::put_all) puts up to that
+/// many data in one entry (a JSON array in field [`PACK_FIELD`](crate::PACK_FIELD)), so
+/// that Redis reads, holds pending and acknowledges entries rather than data — what bounds
+/// a fleet on one Redis. What a fleet promises per datum stays per datum:
+/// - A packed entry is acknowledged once the records of all its data are in.
+/// - Datum `i` of entry `E` has the origin `E#i` in its record, however often it is
+///   delivered, so duplicates stay recognisable ([`Fleet::results`](crate::Fleet::results)).
+/// - A packed entry is delivered packed only once. When it must be delivered again (its
+///   consumer died, a record was refused) or one of its data cannot be decoded, it is
+///   **split**: one entry per datum (field [`ORIGIN_FIELD`](crate::ORIGIN_FIELD) naming its
+///   origin), added in one transaction with the packed entry's acknowledgement. A datum
+///   that kills its worker is then alone in its entry and dead-lettered after
+///   [`max_deliveries`](RedisOptions::max_deliveries) deliveries of it (one more in all,
+///   the packed one); the rest of its pack is processed, at most once more each.
+/// - The fleet's [`Balance`](crate::Balance) counts entries (a split entry is acknowledged,
+///   its pieces produced) and still adds up; [`Balance::acked_data`](crate::Balance)
+///   counts data. The capacity counts entries.
+///
 /// Cloning gives another handle on the same connections (a producer and a machine in one
 /// process share them).
 ///
@@ -85,6 +106,8 @@ struct Inner<T> {
     prefetch: Prefetch<T>,
     writer: Mutex<Writer>,
     outbox: Arc<Outbox>,
+    /// Packed entries fetched and not yet acknowledged.
+    packs: Arc<Packs>,
     /// Set by `close` (the machine on this queue was dropped): puts hand their data back.
     closed: AtomicBool,
 }
@@ -115,6 +138,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
             stream: options.stream.clone(),
             group: options.group.clone(),
             counter: options.acked_key(),
+            data_counter: options.acked_data_key(),
         };
         // A batch of records and acknowledgements per `batch` data (two operations each).
         let outbox = Arc::new(Outbox::new(
@@ -123,8 +147,9 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
             Some(target),
             options.batch * 2,
         ));
+        let packs = Arc::new(Packs::default());
         let prefetch = Prefetch::start(
-            Reader::new(reader),
+            Reader::new(reader, Arc::clone(&packs)),
             options.clone(),
             Arc::clone(&health),
             Arc::clone(&outbox),
@@ -134,6 +159,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
                 prefetch,
                 writer: Mutex::new(Writer::new(writer, &options)),
                 outbox,
+                packs,
                 closed: AtomicBool::new(false),
                 health,
                 options,
@@ -153,7 +179,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
     }
 
     /// Puts many data, in round trips of [`RedisOptions::batch`], waiting for room as `put`
-    /// does (the producer's fast path).
+    /// does (the producer's fast path), [`pack`](RedisOptions::pack) data to an entry.
     ///
     /// # Errors
     ///
@@ -167,14 +193,22 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
             for d in data.by_ref().take(o.batch) {
                 chunk.push(entry::encode(&d)?);
             }
+            let put = chunk.len();
+            let packed: Vec<Vec<u8>>;
+            let (field, entries) = if o.pack > 1 {
+                packed = chunk.chunks(o.pack).map(pack::pack).collect();
+                (pack::PACK_FIELD, &packed)
+            } else {
+                (entry::DATUM_FIELD, &chunk)
+            };
             let mut writer = self.inner.writer.lock();
             let mut wait = Duration::from_millis(1);
-            while writer.room(o, &self.inner.health, chunk.len(), &|| false) != Some(true) {
+            while writer.room(o, &self.inner.health, entries.len(), &|| false) != Some(true) {
                 wait_for_room(&mut wait, None);
             }
-            writer.xadd(o, &chunk, &|| false);
-            writer.added(chunk.len());
-            Health::add(&self.inner.health.put, chunk.len() as u64);
+            writer.xadd(o, field, entries, &|| false);
+            writer.added(entries.len());
+            Health::add(&self.inner.health.put, put as u64);
         }
         Ok(())
     }
@@ -228,7 +262,10 @@ impl<T> RedisQueue<T> {
                 None => return false,
             }
         }
-        if writer.xadd(o, &[bytes.to_vec()], give_up).is_none() {
+        if writer
+            .xadd(o, entry::DATUM_FIELD, &[bytes.to_vec()], give_up)
+            .is_none()
+        {
             return false;
         }
         writer.added(1);
@@ -326,12 +363,18 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
     }
 
     fn ack(&self, id: &DeliveryId) {
-        self.inner.outbox.ack(id.as_str());
+        self.ack_id(id.as_str());
     }
 
     fn release(&self, id: &DeliveryId) {
         Health::add(&self.inner.health.released, 1);
-        self.inner.prefetch.release(id.as_str());
+        let handle = Handle::of(id.as_str());
+        if let Handle::Packed { entry } = handle {
+            // Split when delivered again: its other data's acknowledgements must not
+            // acknowledge it meanwhile.
+            self.inner.packs.forget(entry);
+        }
+        self.inner.prefetch.release(handle.entry());
     }
 
     fn is_shared(&self) -> bool {
@@ -349,9 +392,21 @@ impl<T> RedisQueue<T> {
     /// A delivery handed out of the acknowledgement protocol: acknowledged now.
     fn owned(&self, d: Delivery<T>) -> T {
         if let Some(id) = &d.id {
-            self.inner.outbox.ack(id.as_str());
+            self.ack_id(id.as_str());
         }
         d.datum
+    }
+
+    /// Acknowledges the entry of delivery `id` — a packed entry once all its data are.
+    fn ack_id(&self, id: &str) {
+        match Handle::of(id) {
+            Handle::Entry(entry) => self.inner.outbox.ack(entry, 1),
+            Handle::Packed { entry } => {
+                if let Some(data) = self.inner.packs.done(entry) {
+                    self.inner.outbox.ack(entry, data);
+                }
+            }
+        }
     }
 }
 

@@ -17,6 +17,7 @@
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::streams::StreamPendingCountReply;
@@ -27,6 +28,8 @@ use crate::entry::{self, dead_fields, Entry};
 use crate::health::{GroupInfo, Health, RedisEvent};
 use crate::link::{group_gone, Link};
 use crate::options::RedisOptions;
+use crate::outbox::WEIGHED_ACK_SCRIPT;
+use crate::pack::{self, Packs, ORIGIN_FIELD, PACK_FIELD};
 use crate::{Delivery, DeliveryId};
 
 pub(crate) struct Reader<T> {
@@ -41,6 +44,11 @@ pub(crate) struct Reader<T> {
     claiming: bool,
     next_claim_check: Instant,
     next_info: Instant,
+    /// Packed entries handed out, for their acknowledgement once all their data are done.
+    packs: Arc<Packs>,
+    /// Data per entry in the last read (more than 1 when entries are packed): a read asks
+    /// for about `batch` data.
+    per_entry: usize,
     _datum: PhantomData<fn() -> T>,
 }
 
@@ -52,7 +60,7 @@ struct Stale {
 }
 
 impl<T: DeserializeOwned> Reader<T> {
-    pub(crate) fn new(link: Link) -> Self {
+    pub(crate) fn new(link: Link, packs: Arc<Packs>) -> Self {
         let now = Instant::now();
         Reader {
             link,
@@ -61,6 +69,8 @@ impl<T: DeserializeOwned> Reader<T> {
             claiming: false,
             next_claim_check: now,
             next_info: now,
+            packs,
+            per_entry: 1,
             _datum: PhantomData,
         }
     }
@@ -131,7 +141,7 @@ impl<T: DeserializeOwned> Reader<T> {
                     .arg(&o.group)
                     .arg(&o.consumer)
                     .arg("COUNT")
-                    .arg(o.batch)
+                    .arg((o.batch / self.per_entry).max(1))
                     .arg("BLOCK")
                     .arg(block.as_millis().max(1) as u64)
                     .arg("STREAMS")
@@ -142,13 +152,21 @@ impl<T: DeserializeOwned> Reader<T> {
                 entry::read_reply(reply)
             })
             .unwrap_or_default();
+        let (entries, before) = (read.len(), out.len());
         for entry in read {
             self.accept(o, health, entry, 1, give_up, out);
+        }
+        if entries > 0 {
+            self.per_entry = (out.len() - before)
+                .div_ceil(entries)
+                .clamp(1, pack::MAX_PACK);
         }
         false
     }
 
-    /// Decodes `entry` into `out`, or dead-letters it if it cannot be decoded.
+    /// Decodes `entry` into `out`, or dead-letters it if it cannot be decoded. A packed
+    /// entry delivered for the first time gives each of its data; delivered again, or with
+    /// a datum that cannot be decoded, it is split instead (see `pack.rs`).
     fn accept(
         &mut self,
         o: &RedisOptions,
@@ -158,8 +176,29 @@ impl<T: DeserializeOwned> Reader<T> {
         give_up: &dyn Fn() -> bool,
         out: &mut VecDeque<Delivery<T>>,
     ) {
+        if let Some(Value::BulkString(packed)) = entry.get(PACK_FIELD) {
+            let data = match serde_json::from_slice::<Vec<T>>(packed) {
+                Ok(data) if deliveries == 1 && !data.is_empty() => data,
+                _ => {
+                    self.split(o, health, &entry, give_up);
+                    return;
+                }
+            };
+            self.packs.opened(&entry.id, data.len());
+            for (i, datum) in data.into_iter().enumerate() {
+                let id = pack::packed_id(&entry.id, i);
+                out.push_back(Delivery::with_id(datum, DeliveryId::new(id)));
+            }
+            return;
+        }
         match entry.decode::<T>() {
-            Ok(datum) => out.push_back(Delivery::with_id(datum, DeliveryId::new(entry.id))),
+            Ok(datum) => {
+                let id = match entry.get(ORIGIN_FIELD) {
+                    Some(origin) => pack::split_id(&entry::text(origin), &entry.id),
+                    None => entry.id,
+                };
+                out.push_back(Delivery::with_id(datum, DeliveryId::new(id)));
+            }
             Err(reason) => {
                 if self.dead_letter(o, health, &entry, deliveries, reason, give_up) {
                     Health::add(&health.undecodable, 1);
@@ -248,6 +287,68 @@ impl<T: DeserializeOwned> Reader<T> {
             }
             self.accept(o, health, entry, stale.deliveries + 1, give_up, out);
         }
+    }
+
+    /// Replaces packed `entry` with one entry per datum, each naming its origin, and
+    /// acknowledges it, in one transaction; an entry whose field is not a JSON array (so
+    /// holds no data to split) is dead-lettered instead. Returns false if it gave up (the
+    /// queue is dropped): the entry stays pending.
+    fn split(
+        &mut self,
+        o: &RedisOptions,
+        health: &Health,
+        entry: &Entry,
+        give_up: &dyn Fn() -> bool,
+    ) -> bool {
+        let items = match entry.get(PACK_FIELD) {
+            Some(Value::BulkString(packed)) => {
+                serde_json::from_slice::<Vec<serde_json::Value>>(packed).map_err(|e| e.to_string())
+            }
+            _ => Err("no bytes".to_owned()),
+        };
+        let items = match items {
+            Ok(items) => items,
+            Err(e) => {
+                let reason = format!("undecodable: field `{PACK_FIELD}` is not a JSON array: {e}");
+                let dead = self.dead_letter(o, health, entry, 1, reason, give_up);
+                if dead {
+                    Health::add(&health.undecodable, 1);
+                }
+                return dead;
+            }
+        };
+        let done: Option<()> = self.link.run(give_up, |con| {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for (i, item) in items.iter().enumerate() {
+                pipe.cmd("XADD")
+                    .arg(&o.stream)
+                    .arg("*")
+                    .arg(entry::DATUM_FIELD)
+                    .arg(item.to_string())
+                    .arg(ORIGIN_FIELD)
+                    .arg(pack::packed_id(&entry.id, i))
+                    .ignore();
+            }
+            // Its data count when their own entries are acknowledged.
+            pipe.cmd("EVAL")
+                .arg(WEIGHED_ACK_SCRIPT)
+                .arg(3)
+                .arg(&o.stream)
+                .arg(o.acked_key())
+                .arg(o.acked_data_key())
+                .arg(&o.group)
+                .arg(&entry.id)
+                .arg(0)
+                .ignore();
+            pipe.query(con)
+                .or_else(|e| if group_gone(&e) { Ok(()) } else { Err(e) })
+        });
+        if done.is_none() {
+            return false;
+        }
+        Health::add(&health.split, 1);
+        true
     }
 
     /// The entry `id` as it is in the stream (empty fields if it was deleted meanwhile).

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use timbr_core::{Record, Sink, SinkError};
 
-use crate::entry::record_fields;
 use crate::health::Health;
 use crate::link::Link;
 use crate::outbox::Outbox;
@@ -65,15 +64,12 @@ impl RedisSink {
 
 impl Sink for RedisSink {
     fn send(&mut self, record: Record) -> Result<(), SinkError> {
-        let origin = record.origin().unwrap_or_default().to_owned();
+        // A datum that came packed names its place in the pack, however it was delivered.
+        let origin = crate::pack::origin(record.origin().unwrap_or_default()).to_owned();
         let (oid, json) = record.into_frames();
-        let fields = [
-            (record_fields::OID, oid),
-            (record_fields::ORIGIN, origin),
-            (record_fields::RECORD, json),
-            (record_fields::CONSUMER, self.consumer.clone()),
-        ];
-        self.outbox.add(&self.stream, fields, self.each);
+        // In the order of `record_fields`: OID, ORIGIN, RECORD, CONSUMER.
+        let values = [oid, origin, json, self.consumer.clone()];
+        self.outbox.add(&self.stream, values, self.each);
         Ok(())
     }
 

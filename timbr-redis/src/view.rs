@@ -302,6 +302,7 @@ mod tests {
                 pending: 500,
                 unread: 1000,
                 dead: 2,
+                acked_data: 11_498,
             },
         };
         let text = view.to_string();

@@ -89,12 +89,13 @@ impl Writer {
         self.since_check += n;
     }
 
-    /// Appends encoded data in one round trip, exactly once however often it must be sent
+    /// Appends entries of one field `field` each in one round trip, exactly once however often it must be sent
     /// (see the module's docs). `None` if it gave up: then whether Redis applied it is
     /// unknown only if a try failed after sending.
     pub(crate) fn xadd(
         &mut self,
         o: &RedisOptions,
+        field: &str,
         data: &[Vec<u8>],
         give_up: &dyn Fn() -> bool,
     ) -> Option<()> {
@@ -118,7 +119,7 @@ impl Writer {
                 pipe.cmd("XADD")
                     .arg(&o.stream)
                     .arg("*")
-                    .arg(crate::entry::DATUM_FIELD)
+                    .arg(field)
                     .arg(d.as_slice())
                     .ignore();
             }

@@ -1,7 +1,7 @@
 //! `timbr-fleet`: run and inspect a fleet of timbr machines on one Redis Stream.
 //!
 //! ```text
-//! timbr-fleet produce --url U --stream S --count N [--start K] [--capacity C]
+//! timbr-fleet produce --url U --stream S --count N [--start K] [--capacity C] [--pack P]
 //! timbr-fleet work    --url U --stream S --results R [--consumer C] [--workers W]
 //!                     [--claim-after-ms MS] [--max-deliveries N] [--batch B]
 //!                     [--until-done N] [--abort-on ID] [--status-every-ms MS]
@@ -62,7 +62,7 @@ struct Args {
 /// What `timbr-fleet --help` prints (the header above, for a terminal).
 const USAGE: &str = "\
 usage:
-  timbr-fleet produce --url U --stream S --count N [--start K] [--capacity C]
+  timbr-fleet produce --url U --stream S --count N [--start K] [--capacity C] [--pack P]
   timbr-fleet work    --url U --stream S --results R [--consumer C] [--workers W]
                       [--claim-after-ms MS] [--max-deliveries N] [--batch B]
                       [--until-done N] [--abort-on ID] [--status-every-ms MS]
@@ -72,15 +72,18 @@ usage:
   timbr-fleet results --url U --stream S --results R
   timbr-fleet watch   --url U --stream S [--every-ms MS] [--once 1]
 Every command also takes --group G, --consumer C, --batch B, --capacity C,
---claim-after-ms MS and --max-deliveries N (the queue's options).";
+--claim-after-ms MS and --max-deliveries N (the queue's options), and
+--pack P: data per entry a producer puts (default 1; more is faster, see
+RedisOptions::pack).";
 
 /// The queue's options, which every command reads.
-const QUEUE_FLAGS: [&str; 8] = [
+const QUEUE_FLAGS: [&str; 9] = [
     "url",
     "stream",
     "group",
     "consumer",
     "batch",
+    "pack",
     "capacity",
     "claim-after-ms",
     "max-deliveries",
@@ -161,6 +164,7 @@ impl Args {
     fn options(&self) -> Result<RedisOptions, String> {
         let mut o = RedisOptions::new(self.text("url")?, self.text("stream")?)
             .batch(self.num("batch", 256)?)
+            .pack(self.num("pack", 1)?)
             .capacity(self.num("capacity", 100_000)?)
             .claim_after(Duration::from_millis(self.num("claim-after-ms", 30_000)?))
             .max_deliveries(self.num("max-deliveries", 5)?);
@@ -326,9 +330,10 @@ fn work(args: &Args) -> Result<ExitCode, String> {
             eprintln!("{}", machine.status());
         }
         if let Some(n) = until {
-            // Done when the fleet has dealt with every datum: acknowledged or dead.
+            // Done when the fleet has dealt with every datum: acknowledged or dead (data, not
+            // entries: a packed entry holds many).
             if let Ok(b) = fleet.balance() {
-                if b.acked + b.dead >= n && b.pending == 0 && b.unread == 0 {
+                if b.acked_data + b.dead >= n && b.pending == 0 && b.unread == 0 {
                     break;
                 }
             }
