@@ -149,7 +149,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
         ));
         let packs = Arc::new(Packs::default());
         let prefetch = Prefetch::start(
-            Reader::new(reader, Arc::clone(&packs)),
+            Reader::new(reader, Arc::clone(&packs), options.pack),
             options.clone(),
             Arc::clone(&health),
             Arc::clone(&outbox),

@@ -60,7 +60,7 @@ struct Stale {
 }
 
 impl<T: DeserializeOwned> Reader<T> {
-    pub(crate) fn new(link: Link, packs: Arc<Packs>) -> Self {
+    pub(crate) fn new(link: Link, packs: Arc<Packs>, pack: usize) -> Self {
         let now = Instant::now();
         Reader {
             link,
@@ -70,7 +70,8 @@ impl<T: DeserializeOwned> Reader<T> {
             next_claim_check: now,
             next_info: now,
             packs,
-            per_entry: 1,
+            // Until a read shows otherwise, entries are packed as this queue would pack them.
+            per_entry: pack,
             _datum: PhantomData,
         }
     }
