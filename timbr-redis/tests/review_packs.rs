@@ -1,0 +1,98 @@
+//! Review of packing (17a8b83): a pack's acknowledgement must never outrun the records of
+//! its data. A machine stopped with `StopMode::Return` during an outage drops the records
+//! it could not write (its entries are to "stay pending"), but the data handed back by
+//! `stop(Return)` are taken with `try_take`, which acknowledges them — and the last of a
+//! pack acknowledges the whole pack, including the datum whose record was dropped.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde::{Deserialize, Serialize};
+use timbr_core::{Machine, Stage, StopMode};
+use timbr_redis::{redis, RedisOptions, RedisQueue};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Item {
+    n: u64,
+}
+
+static GATE: AtomicBool = AtomicBool::new(false);
+static ENTERED: AtomicBool = AtomicBool::new(false);
+
+#[test]
+fn a_pack_is_not_acknowledged_when_a_record_of_it_was_dropped() {
+    // Unpacked, the datum whose record was dropped stays pending (the control)...
+    assert_eq!(stop_returning_during_an_outage(1), (0, 1));
+    // ...packed, it must too: its record, or its entry pending.
+    let (records, pending) = stop_returning_during_an_outage(4);
+    assert!(
+        records == 1 || pending == 1,
+        "datum 0 lost: {records} records, {pending} pending (its pack was acknowledged)"
+    );
+}
+
+/// One machine (one worker) on 4 data, `pack` to an entry: datum 0 in the stage when Redis
+/// is killed and the machine stopped with `StopMode::Return`; Redis back once the sink's
+/// flush gave up. Returns the records written and the entries pending.
+fn stop_returning_during_an_outage(pack: usize) -> (u64, u64) {
+    GATE.store(false, Ordering::SeqCst);
+    ENTERED.store(false, Ordering::SeqCst);
+    let mut server = Server::start();
+    let options = RedisOptions::new(server.url(), "items")
+        .consumer("w")
+        .pack(pack)
+        .batch(4)
+        .backoff_max(Duration::from_millis(200));
+    let queue = RedisQueue::<Item>::connect(options.clone()).unwrap();
+    queue.put_all((0..4).map(|n| Item { n })).unwrap();
+    let machine = Machine::<Item>::builder()
+        .queue(queue.clone())
+        .sink(queue.sink("results"))
+        .workers(1)
+        .stage(
+            Stage::new(0, "n", ["input"], |i: &Item| {
+                ENTERED.store(true, Ordering::SeqCst);
+                while !GATE.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                i.n
+            })
+            .unwrap(),
+        )
+        .build()
+        .unwrap();
+    machine.start().unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while !ENTERED.load(Ordering::SeqCst) {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Datum 0 of the pack is in the stage; 1..3 are fetched, in the queue's buffer.
+    server.kill();
+    std::thread::scope(|s| {
+        let stopping = s.spawn(|| machine.stop(StopMode::Return));
+        std::thread::sleep(Duration::from_millis(200));
+        GATE.store(true, Ordering::SeqCst); // datum 0 finishes: its record cannot be written
+        let returned = stopping.join().unwrap(); // the sink's flush gave up (10 s)
+        assert_eq!(returned.len(), 3, "data 1..3 handed back to the caller");
+    });
+    std::thread::sleep(Duration::from_secs(1)); // the outage outlasts the flush
+    server.restart();
+    queue.flush();
+
+    let mut con = server.con();
+    let records: u64 = redis::cmd("XLEN").arg("results").query(&mut con).unwrap();
+    let summary: redis::Value = redis::cmd("XPENDING")
+        .arg("items")
+        .arg(options.group_name())
+        .query(&mut con)
+        .unwrap();
+    let pending: u64 = match &summary {
+        redis::Value::Array(v) => redis::from_redis_value(&v[0]).unwrap(),
+        _ => panic!("{summary:?}"),
+    };
+    (records, pending)
+}
