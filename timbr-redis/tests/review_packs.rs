@@ -96,3 +96,67 @@ fn stop_returning_during_an_outage(pack: usize) -> (u64, u64) {
     };
     (records, pending)
 }
+
+/// A packed entry is never handed to a stage after its first delivery (it is split), so its
+/// delivery count reaches `max_deliveries` only through splits that did not happen: a
+/// consumer killed between its `XCLAIM` and the split's `EXEC`, or a split given up (the
+/// queue dropped during an outage). It must then be split, not dead-lettered whole (its
+/// dead letter has no `d` field: `Fleet::requeue` cannot put its data back).
+#[test]
+fn a_pack_whose_split_failed_once_is_split_not_dead_lettered_whole() {
+    use timbr_core::{Queue, Taken};
+    let server = Server::start();
+    let options = RedisOptions::new(server.url(), "items")
+        .pack(4)
+        .batch(4)
+        .max_deliveries(2)
+        .claim_after(Duration::from_millis(10));
+    let producer = RedisQueue::<Item>::connect(options.clone().consumer("producer")).unwrap();
+    producer.put_all((0..4).map(|n| Item { n })).unwrap();
+    let mut con = server.con();
+    // Consumer a reads the pack (delivery 1) and dies with it.
+    let a = RedisQueue::<Item>::connect(options.clone().consumer("a")).unwrap();
+    let first = a.take_delivery(Some(Instant::now() + PATIENCE));
+    assert!(matches!(first, Taken::Datum(_)));
+    drop(a);
+    // Consumer b claims it (delivery 2) and dies before its split's transaction.
+    let id: String = {
+        let page: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg("items")
+            .arg("-")
+            .arg("+")
+            .query(&mut con)
+            .unwrap();
+        page.ids[0].id.clone()
+    };
+    let _: redis::Value = redis::cmd("XCLAIM")
+        .arg("items")
+        .arg(options.group_name())
+        .arg("b")
+        .arg(0)
+        .arg(&id)
+        .query(&mut con)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    // Consumer c finds it stale.
+    let c = RedisQueue::<Item>::connect(options.clone().consumer("c")).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got.len() < 4 && Instant::now() < deadline {
+        if let Taken::Datum(d) = c.take_delivery(Some(Instant::now() + Duration::from_millis(200)))
+        {
+            got.push(d.datum.n);
+            c.ack(d.id.as_ref().unwrap());
+        }
+    }
+    c.flush();
+    let mut fleet = timbr_redis::Fleet::connect(options).unwrap();
+    let dead = fleet.dead_letters(10).unwrap();
+    assert!(
+        dead.is_empty() && got.len() == 4,
+        "the pack's 4 data dead-lettered as one (requeue impossible: {:?}); delivered {got:?}",
+        dead.iter()
+            .map(|d| (&d.reason, &d.datum))
+            .collect::<Vec<_>>()
+    );
+}
