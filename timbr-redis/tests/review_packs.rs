@@ -160,3 +160,51 @@ fn a_pack_whose_split_failed_once_is_split_not_dead_lettered_whole() {
             .collect::<Vec<_>>()
     );
 }
+
+/// Another program's entry with an `o` field holding a `>` (any text: the field is not
+/// checked) gets the delivery id `a>b>S`, which `Handle::of` splits at the *first* `>`: the
+/// queue then acknowledges `b>S`, no entry id. Redis refuses that `XACK` inside the outbox's
+/// transaction, the outbox retries it for ever, and every acknowledgement of the batch (and
+/// after it) waits behind it.
+#[test]
+fn a_foreign_origin_field_does_not_wedge_the_acknowledgements() {
+    use timbr_core::{Queue, Taken};
+    let server = Server::start();
+    let options = RedisOptions::new(server.url(), "items").consumer("w");
+    let mut con = server.con();
+    for (d, o) in [(r#"{"n":1}"#, None), (r#"{"n":2}"#, Some("a>b"))] {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg("items").arg("*").arg("d").arg(d);
+        if let Some(o) = o {
+            cmd.arg("o").arg(o);
+        }
+        cmd.query::<String>(&mut con).unwrap();
+    }
+    let q = RedisQueue::<Item>::connect(options.clone()).unwrap();
+    let mut ids = Vec::new();
+    while ids.len() < 2 {
+        if let Taken::Datum(d) = q.take_delivery(Some(Instant::now() + PATIENCE)) {
+            ids.push(d.id.unwrap());
+        }
+    }
+    for id in &ids {
+        q.ack(id);
+    }
+    // `flush` waits until Redis applied them: on a thread of its own, never joined.
+    let flushing = q.clone();
+    std::thread::spawn(move || flushing.flush());
+    let mut fleet = timbr_redis::Fleet::connect(options).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let b = fleet.balance().unwrap();
+        if b.acked == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "acknowledgements stuck: {b}; delivery ids {:?}",
+            ids.iter().map(|i| i.as_str()).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
