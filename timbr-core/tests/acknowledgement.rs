@@ -193,3 +193,18 @@ fn a_shared_queue_counts_arrivals_and_balances() {
         );
     }
 }
+
+#[test]
+fn a_shared_queue_s_data_handed_back_by_stop_are_counted() {
+    let (machine, _, inner) = machine(1, false, true);
+    // Another process's puts, never taken by a consumer: stop hands them back.
+    for i in 0..5 {
+        inner.put_until(i, None).unwrap();
+    }
+    let returned = machine.stop(StopMode::Return);
+    assert_eq!(returned, [0, 1, 2, 3, 4]);
+    let counts = machine.counts();
+    assert!(counts.is_balanced(), "{counts:?}");
+    assert_eq!((counts.accepted, counts.returned, counts.queued), (5, 5, 0));
+    assert!(machine.status().counts.is_balanced());
+}

@@ -34,6 +34,9 @@ pub mod dead_fields {
     pub const DATUM: &str = super::DATUM_FIELD;
     /// The entry's fields as JSON, when it had no datum field.
     pub const FIELDS: &str = "fields";
+    /// The datum's origin, when the entry was split out of a pack (see
+    /// [`RedisOptions::pack`](crate::RedisOptions::pack)): a re-queued dead letter keeps it.
+    pub const ORIGIN: &str = crate::pack::ORIGIN_FIELD;
 }
 
 pub(crate) fn encode<T: Serialize>(datum: &T) -> Result<Vec<u8>, serde_json::Error> {

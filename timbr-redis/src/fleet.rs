@@ -85,6 +85,8 @@ pub struct DeadLetter {
     pub deliveries: u64,
     /// The datum's JSON text, if the entry had a datum field.
     pub datum: Option<String>,
+    /// The datum's origin (`E#i`) if it came packed: put back with it when re-queued.
+    pub origin: Option<String>,
 }
 
 /// What a results stream holds.
@@ -259,6 +261,7 @@ impl Fleet {
                             .and_then(|d| d.parse().ok())
                             .unwrap_or(0),
                         datum: field(dead_fields::DATUM),
+                        origin: field(dead_fields::ORIGIN),
                         dead_id: e.id,
                     }
                 })
@@ -281,22 +284,32 @@ impl Fleet {
                 .arg(dead_id)
                 .query(con)
         })?;
-        let raw = found
-            .ids
-            .first()
+        let dead = found.ids.first();
+        let raw = dead
             .and_then(|e| match e.map.get(dead_fields::DATUM) {
                 Some(redis::Value::BulkString(b)) => Some(b.clone()),
                 _ => None,
             })
             .ok_or_else(|| RedisError::NoSuchDeadLetter(dead_id.to_owned()))?;
+        // A datum that came packed goes back under its origin, so that its records stay
+        // recognisable as the same datum's.
+        let origin = dead
+            .and_then(|e| e.map.get(dead_fields::ORIGIN))
+            .map(entry::text)
+            .filter(|o| crate::pack::is_origin(o));
         self.query("XADD", |con, o| {
-            let (id,): (String,) = redis::pipe()
+            let mut pipe = redis::pipe();
+            let add = pipe
                 .atomic()
                 .cmd("XADD")
                 .arg(&o.stream)
                 .arg("*")
                 .arg(entry::DATUM_FIELD)
-                .arg(raw.as_slice())
+                .arg(raw.as_slice());
+            if let Some(origin) = &origin {
+                add.arg(crate::pack::ORIGIN_FIELD).arg(origin);
+            }
+            let (id,): (String,) = pipe
                 .cmd("INCR")
                 .arg(o.requeued_key())
                 .ignore()

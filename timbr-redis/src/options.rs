@@ -108,9 +108,11 @@ impl RedisOptions {
     /// Redis then reads, claims and acknowledges entries rather than data. Only
     /// [`put_all`](crate::RedisQueue::put_all) packs (a single put is one entry); every
     /// consumer reads packed and unpacked entries alike, whatever its own setting, and
-    /// reads about [`batch`](RedisOptions::batch) data at a time either way. What stays per
-    /// datum is said on [`RedisQueue`](crate::RedisQueue#packing). The queue's [`capacity`](RedisOptions::capacity)
-    /// counts entries, so it bounds up to `capacity × pack` data.
+    /// reads about [`batch`](RedisOptions::batch) data at a time either way (at least one
+    /// entry: a pack larger than the batch is read whole). What stays per datum is said on
+    /// [`RedisQueue`](crate::RedisQueue#packing). The queue's
+    /// [`capacity`](RedisOptions::capacity) counts entries, so it bounds up to
+    /// `capacity × pack` data.
     pub fn pack(mut self, pack: usize) -> Self {
         self.pack = pack;
         self

@@ -5,18 +5,22 @@
 //! At-least-once rests on one rule: an entry is acknowledged only once its record is in
 //! Redis. The consumer hands a record to the sink and then acknowledges; both are buffered
 //! in that order. A full buffer becomes a **batch**, handed to the flusher thread, which
-//! sends the batches one after another, in the order they were made, each as one
-//! `MULTI`/`EXEC` round trip with its records first and its acknowledgements last. So the
-//! rule holds however a batch ends: applied whole, or not at all (the entries stay pending
-//! and are delivered again; a lost `EXEC` reply retried can only write a record twice, never
-//! acknowledge one that was not written). An acknowledgement is never in an earlier batch
-//! than its record, and batches are applied in order on one connection. Dropping batches (a
-//! stop during an outage) is safe for the same reason.
+//! sends the batches one after another, in the order they were made, each as two
+//! `MULTI`/`EXEC` round trips: its records, then — once Redis applied them — its
+//! acknowledgements. So the rule holds however a batch ends: a record that fails holds back
+//! every acknowledgement of its batch; a connection lost in between leaves the entries
+//! pending, delivered again; a lost `EXEC` reply retried can only write a record twice,
+//! never acknowledge one that was not written. An acknowledgement is never in an earlier
+//! batch than its record, and batches are applied in order on one connection. Dropping
+//! batches (a stop during an outage) is safe for the same reason — with one care for packed
+//! entries, whose acknowledgement waits for all their data: a pack out when a batch was
+//! dropped is not acknowledged at all ([`Packs`](crate::pack::Packs)).
 //!
 //! At most [`MAX_QUEUED`] batches wait for the flusher: a consumer faster than Redis then
 //! waits (backpressure), so memory stays bounded during an outage.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -86,6 +90,9 @@ struct Shared {
     target: Option<AckTarget>,
     /// Make a batch once this many operations wait.
     flush_at: usize,
+    /// How many times a flush abandoned batches past its deadline (their records may never
+    /// be written: see [`Packs`](crate::pack::Packs)).
+    abandoned: Arc<AtomicU64>,
 }
 
 struct State {
@@ -147,6 +154,7 @@ impl Outbox {
             health,
             target,
             flush_at,
+            abandoned: Arc::default(),
         });
         let flusher = {
             let shared = Arc::clone(&shared);
@@ -174,6 +182,11 @@ impl Outbox {
         if now {
             self.flush(None);
         }
+    }
+
+    /// Counts the times a flush abandoned batches.
+    pub(crate) fn abandoned(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.shared.abandoned)
     }
 
     /// Buffers the acknowledgement of entry `id`, which held `data` data (after their
@@ -225,6 +238,7 @@ impl Outbox {
                 Some(d) => {
                     if s.changed.wait_until(&mut state, d).timed_out() && state.done < target {
                         state.abandon_through = state.abandon_through.max(target);
+                        s.abandoned.fetch_add(1, Ordering::AcqRel);
                         s.changed.notify_all();
                         return false;
                     }
@@ -269,7 +283,7 @@ impl Drop for Outbox {
 impl Shared {
     /// The flusher thread's body.
     fn run(&self, mut link: Link) {
-        let mut tx = Transaction::default();
+        let mut txs = [Transaction::default(), Transaction::default()];
         loop {
             let (seq, mut ops) = {
                 let mut state = self.state.lock();
@@ -285,7 +299,7 @@ impl Shared {
                     self.changed.wait(&mut state);
                 }
             };
-            let sent = self.send(&mut link, &mut tx, seq, &ops);
+            let sent = self.send(&mut link, &mut txs, seq, &ops);
             ops.clear();
             let mut state = self.state.lock();
             state.done = seq;
@@ -297,15 +311,20 @@ impl Shared {
         }
     }
 
-    /// Sends one batch as one transaction (encoded into `tx`, reused from batch to batch),
-    /// retrying through outages until it is applied or may be dropped. Returns whether it
-    /// was applied.
-    fn send(&self, link: &mut Link, tx: &mut Transaction, seq: u64, ops: &[Op]) -> bool {
-        // Every record first, then every acknowledgement, in one transaction: an ack only
-        // ever moves after the record it was buffered behind, so the rule still holds, and
-        // the acks go out as one script call per thousand.
-        tx.clear();
-        let mut written = 0_usize;
+    /// Sends one batch — its records in one transaction, then its acknowledgements in
+    /// another (encoded into `txs`, reused from batch to batch) — retrying through outages
+    /// until it is applied or may be dropped. Returns whether it was applied.
+    ///
+    /// Two transactions, because Redis does not undo a transaction whose command fails as
+    /// it runs: a record that cannot be written (its stream's key holds another type) must
+    /// hold back the acknowledgements, not go down with them applied. The acknowledgements
+    /// are sent only once the records are in (a lost connection between the two leaves the
+    /// entries pending: delivered again, never lost).
+    fn send(&self, link: &mut Link, txs: &mut [Transaction; 2], seq: u64, ops: &[Op]) -> bool {
+        let [records, acks_tx] = txs;
+        records.clear();
+        acks_tx.clear();
+        let mut written = 0_u64;
         let mut acks: Vec<&str> = Vec::new();
         let mut weighed: Vec<(&str, usize)> = Vec::new();
         for op in ops {
@@ -314,7 +333,7 @@ impl Shared {
                 Op::Ack(id, data) => weighed.push((id, *data)),
                 Op::Add { stream, values } => {
                     let [oid, origin, record, consumer] = values;
-                    tx.command(&[
+                    records.command(&[
                         b"XADD",
                         stream.as_bytes(),
                         b"*",
@@ -332,6 +351,7 @@ impl Shared {
             }
         }
         if let Some(t) = &self.target {
+            // One script call per thousand ids (see ACK_SCRIPT).
             let head = |tx: &mut Transaction, script: &str, args: usize| {
                 tx.start(7 + args);
                 for a in [
@@ -347,16 +367,16 @@ impl Shared {
                 }
             };
             for chunk in acks.chunks(ACKS_PER_CALL) {
-                head(tx, ACK_SCRIPT, chunk.len());
+                head(acks_tx, ACK_SCRIPT, chunk.len());
                 for id in chunk {
-                    tx.arg(id.as_bytes());
+                    acks_tx.arg(id.as_bytes());
                 }
             }
             for chunk in weighed.chunks(ACKS_PER_CALL / 2) {
-                head(tx, WEIGHED_ACK_SCRIPT, 2 * chunk.len());
+                head(acks_tx, WEIGHED_ACK_SCRIPT, 2 * chunk.len());
                 for (id, data) in chunk {
-                    tx.arg(id.as_bytes());
-                    tx.arg(data.to_string().as_bytes());
+                    acks_tx.arg(id.as_bytes());
+                    acks_tx.arg(data.to_string().as_bytes());
                 }
             }
         }
@@ -364,29 +384,32 @@ impl Shared {
             let state = self.state.lock();
             state.closing || state.abandon_through >= seq
         };
-        let replies: Option<Vec<Value>> = link.run(&give_up, |con| {
-            tx.exec(con).or_else(|e| {
-                if group_gone(&e) {
-                    Ok(Vec::new())
-                } else {
-                    Err(e)
-                }
-            })
-        });
-        let Some(replies) = replies else {
-            return false;
-        };
-        // The records' ids first, then each script's count of entries acknowledged.
+        let mut replies = Vec::new();
+        for tx in [&*records, &*acks_tx] {
+            let got: Option<Vec<Value>> = link.run(&give_up, |con| {
+                tx.exec(con).or_else(|e| {
+                    if group_gone(&e) {
+                        Ok(Vec::new())
+                    } else {
+                        Err(e)
+                    }
+                })
+            });
+            let Some(got) = got else {
+                return false;
+            };
+            replies = got;
+        }
+        // Each script's count of entries acknowledged.
         let acked: i64 = replies
             .iter()
-            .skip(written)
             .map(|v| match v {
                 Value::Int(n) => *n,
                 _ => 0,
             })
             .sum();
         Health::add(&self.health.acked, acked.max(0) as u64);
-        Health::add(&self.health.written, written as u64);
+        Health::add(&self.health.written, written);
         true
     }
 }

@@ -12,19 +12,27 @@
 //!   it is delivered again, so duplicates are still recognisable downstream.
 //! - **Poison**: an entry that must be delivered again (its consumer died, a record was
 //!   refused, a datum could not be decoded) is never delivered packed: it is **split** into
-//!   one entry per datum, each with field `o` = its origin `E#i`, in one transaction with
-//!   the packed entry's acknowledgement. A datum that kills its worker is then alone in its
-//!   entry, counted and dead-lettered after `max_deliveries` as any other; the rest of its
-//!   pack is processed (at most once more each, as data fetched with a poisonous one are).
+//!   one entry per datum, each with field `o` = its origin `E#i`, in one step with the
+//!   packed entry's acknowledgement (a script that does nothing if the entry is no longer
+//!   pending, so a pack is split at most once). A datum that kills its worker is then alone
+//!   in its entry, counted and dead-lettered after `max_deliveries` as any other; the rest
+//!   of its pack is processed, each possibly delivered again as data fetched together with a
+//!   poisonous one are (the pieces are read in batches like any entries).
+//! - **Dropped records**: a stop that abandons batches it cannot write (Redis gone past
+//!   the flush's deadline) leaves every pack then out unacknowledged — pending, so split and
+//!   delivered again — since a record of one of its data may be among those dropped.
 //! - **Counts**: the fleet's [`Balance`](crate::Balance) counts entries (a split entry is
 //!   acknowledged, its pieces are produced); [`acked_data`](crate::Balance::acked_data)
 //!   counts data.
 //!
-//! A delivery's id says which case it is, so that acknowledging it needs no lookup in
-//! Redis: `E` (an entry of one datum), `E#i` (datum `i` of packed entry `E`), or `E#i>S`
-//! (entry `S`, split out of `E`).
+//! A delivery's id is its origin (`E`, or `E#i` for a datum that came packed, split or
+//! not), so every sink sees the same origin for every delivery of a datum. What to
+//! acknowledge for it this consumer keeps in [`Packs`]: the packs it has out, and the
+//! entries split out of packs it was given.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
@@ -50,93 +58,137 @@ pub(crate) fn pack(data: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-/// What a delivery's id refers to.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Handle<'a> {
-    /// An entry of one datum: acknowledged or released as it is.
-    Entry(&'a str),
-    /// A datum of a packed entry: the entry is acknowledged once all its data are.
-    Packed {
-        /// The packed entry.
-        entry: &'a str,
-    },
-}
-
-impl<'a> Handle<'a> {
-    /// Reads a delivery id this queue gave out (see the module's docs).
-    pub(crate) fn of(id: &'a str) -> Handle<'a> {
-        if let Some((_, split)) = id.split_once('>') {
-            return Handle::Entry(split);
-        }
-        match id.split_once('#') {
-            Some((entry, _)) => Handle::Packed { entry },
-            None => Handle::Entry(id),
-        }
-    }
-
-    /// The stream entry to acknowledge or deliver again.
-    pub(crate) fn entry(&self) -> &'a str {
-        match self {
-            Handle::Entry(e) | Handle::Packed { entry: e } => e,
-        }
-    }
-}
-
-/// The origin a record names for the delivery `id`: the entry, or `E#i` for a datum that
-/// was packed (split or not).
-pub(crate) fn origin(id: &str) -> &str {
-    id.split_once('>').map_or(id, |(origin, _)| origin)
-}
-
-/// The id of datum `index` of packed entry `entry`.
+/// The id (and origin) of datum `index` of packed entry `entry`.
 pub(crate) fn packed_id(entry: &str, index: usize) -> String {
     format!("{entry}#{index}")
 }
 
-/// The id of entry `entry`, split out of a packed one, with origin `origin`.
-pub(crate) fn split_id(origin: &str, entry: &str) -> String {
-    format!("{origin}>{entry}")
+/// Whether `origin`, read from another entry's [`ORIGIN_FIELD`], is one this queue would
+/// have written (`<ms>-<seq>#<index>`): any other text is ignored (the entry is then its
+/// own origin), so a foreign field cannot make the queue acknowledge what is no entry.
+pub(crate) fn is_origin(origin: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let Some((id, index)) = origin.split_once('#') else {
+        return false;
+    };
+    let Some((ms, seq)) = id.split_once('-') else {
+        return false;
+    };
+    digits(ms) && digits(seq) && digits(index)
 }
 
-/// Packed entries fetched by this consumer and not yet acknowledged: how many of each
-/// one's data are still out.
-#[derive(Default)]
+/// A packed entry handed out and not yet acknowledged.
+struct Open {
+    /// Its data not yet done.
+    left: usize,
+    /// Its data in all, for the count of data acknowledged.
+    size: usize,
+    /// The outbox's count of abandoned batches when it was handed out.
+    abandoned: u64,
+}
+
+/// What this consumer must acknowledge for the deliveries it gave out with a `#` in their
+/// id: the packs it has out, and the entries split out of packs.
 pub(crate) struct Packs {
-    /// Each entry's data still out, and its size.
-    open: Mutex<HashMap<String, (usize, usize)>>,
+    open: Mutex<HashMap<String, Open>>,
+    /// Origin (`E#i`) → the entry split out of pack `E` for datum `i`.
+    pieces: Mutex<HashMap<String, String>>,
+    /// How many times the outbox abandoned batches (records and acknowledgements it could
+    /// not write before a deadline).
+    abandoned: Arc<AtomicU64>,
+}
+
+/// What acknowledging (or releasing) a delivery comes to.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Settle {
+    /// This entry, holding this many data.
+    Entry(String, usize),
+    /// Nothing yet (other data of its pack are out), or nothing ever (the pack is to be
+    /// delivered again, split).
+    Nothing,
 }
 
 impl Packs {
+    /// Packs whose acknowledgement is withheld once the outbox abandons a batch
+    /// (`abandoned` counts those times).
+    pub(crate) fn new(abandoned: Arc<AtomicU64>) -> Self {
+        Packs {
+            open: Mutex::default(),
+            pieces: Mutex::default(),
+            abandoned,
+        }
+    }
+
     /// Entry `entry`'s `n` data were handed out.
     pub(crate) fn opened(&self, entry: &str, n: usize) {
-        self.open.lock().insert(entry.to_owned(), (n, n));
+        let abandoned = self.abandoned.load(Ordering::Acquire);
+        let open = Open {
+            left: n,
+            size: n,
+            abandoned,
+        };
+        self.open.lock().insert(entry.to_owned(), open);
     }
 
-    /// One datum of `entry` is done: `Some(n)` when it was the last of the entry's `n`,
-    /// which is then to be acknowledged; `None` while others are out, or if the entry is to
-    /// be delivered again ([`forget`](Packs::forget)) or not this consumer's.
-    pub(crate) fn done(&self, entry: &str) -> Option<usize> {
-        let mut open = self.open.lock();
-        let (left, size) = open.get_mut(entry)?;
-        *left -= 1;
-        if *left > 0 {
-            return None;
+    /// Entry `entry`, split out of a pack, was handed out as `origin`.
+    pub(crate) fn piece(&self, origin: &str, entry: &str) {
+        self.pieces
+            .lock()
+            .insert(origin.to_owned(), entry.to_owned());
+    }
+
+    /// What to acknowledge now that delivery `id` is done.
+    ///
+    /// A pack is acknowledged with its last datum — unless the outbox abandoned a batch
+    /// since it was handed out: the record of one of its data may have been in it, so the
+    /// pack stays pending and is delivered again (split), which loses nothing.
+    pub(crate) fn done(&self, id: &str) -> Settle {
+        let Some((entry, _)) = id.split_once('#') else {
+            return Settle::Entry(id.to_owned(), 1);
+        };
+        if let Some(piece) = self.pieces.lock().remove(id) {
+            return Settle::Entry(piece, 1);
         }
-        let size = *size;
+        let mut open = self.open.lock();
+        let Some(pack) = open.get_mut(entry) else {
+            return Settle::Nothing;
+        };
+        pack.left -= 1;
+        if pack.left > 0 {
+            return Settle::Nothing;
+        }
+        let (size, abandoned) = (pack.size, pack.abandoned);
         open.remove(entry);
-        Some(size)
+        if self.abandoned.load(Ordering::Acquire) != abandoned {
+            return Settle::Nothing;
+        }
+        Settle::Entry(entry.to_owned(), size)
     }
 
-    /// A datum of `entry` was released: the entry is delivered again (split), so the
-    /// acknowledgements of its other data must not acknowledge it.
-    pub(crate) fn forget(&self, entry: &str) {
+    /// The entry to deliver again for delivery `id`, whose record was refused. A pack's
+    /// other data must then not acknowledge it: it is delivered again whole (split).
+    pub(crate) fn release(&self, id: &str) -> String {
+        let Some((entry, _)) = id.split_once('#') else {
+            return id.to_owned();
+        };
+        if let Some(piece) = self.pieces.lock().remove(id) {
+            return piece;
+        }
         self.open.lock().remove(entry);
+        entry.to_owned()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{origin, pack, packed_id, split_id, Handle, Packs};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use super::{is_origin, pack, packed_id, Packs, Settle};
+
+    fn entry(id: &str, n: usize) -> Settle {
+        Settle::Entry(id.to_owned(), n)
+    }
 
     #[test]
     fn a_pack_is_a_json_array_of_its_data() {
@@ -149,41 +201,76 @@ mod tests {
     }
 
     #[test]
-    fn a_delivery_id_says_what_to_acknowledge_and_which_origin_to_name() {
-        let packed = packed_id("17-3", 5);
-        assert_eq!(packed, "17-3#5");
-        assert_eq!(Handle::of(&packed), Handle::Packed { entry: "17-3" });
-        assert_eq!(origin(&packed), "17-3#5");
-
-        let split = split_id(&packed, "20-0");
-        assert_eq!(Handle::of(&split), Handle::Entry("20-0"));
-        assert_eq!(Handle::of(&split).entry(), "20-0");
-        assert_eq!(
-            origin(&split),
-            "17-3#5",
-            "the same origin however delivered"
-        );
-
-        assert_eq!(Handle::of("9-1"), Handle::Entry("9-1"));
-        assert_eq!(origin("9-1"), "9-1");
+    fn only_origins_this_queue_writes_are_taken_from_other_entries() {
+        assert_eq!(packed_id("17-3", 5), "17-3#5");
+        assert!(is_origin("17-3#5"));
+        for bad in [
+            "",
+            "17-3",
+            "17-3#",
+            "a>b",
+            "17#5",
+            "17-3#5>9-0",
+            "x-3#5",
+            "17-3#5#1",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
     }
 
     #[test]
     fn a_pack_is_acknowledged_once_all_its_data_are_and_never_once_released() {
-        let packs = Packs::default();
+        let packs = Packs::new(Arc::default());
         packs.opened("1-0", 3);
         packs.opened("2-0", 2);
-        assert_eq!(packs.done("1-0"), None);
-        assert_eq!(packs.done("1-0"), None);
+        assert_eq!(packs.done("1-0#0"), Settle::Nothing);
+        assert_eq!(packs.done("1-0#2"), Settle::Nothing);
         assert_eq!(
-            packs.done("1-0"),
-            Some(3),
-            "the last one acknowledges, weighing 3"
+            packs.done("1-0#1"),
+            entry("1-0", 3),
+            "the last one, weighing 3"
         );
-        assert_eq!(packs.done("1-0"), None, "acknowledged once only");
-        packs.forget("2-0");
-        assert_eq!(packs.done("2-0"), None, "released: delivered again, split");
-        assert_eq!(packs.done("2-0"), None);
-        assert_eq!(packs.done("unknown"), None);
+        assert_eq!(
+            packs.done("1-0#1"),
+            Settle::Nothing,
+            "acknowledged once only"
+        );
+        assert_eq!(packs.release("2-0#1"), "2-0");
+        assert_eq!(
+            packs.done("2-0#0"),
+            Settle::Nothing,
+            "released: delivered again"
+        );
+        assert_eq!(packs.done("9-9#0"), Settle::Nothing);
+        assert_eq!(packs.done("9-9"), entry("9-9", 1), "an entry of one datum");
+        assert_eq!(packs.release("9-9"), "9-9");
+    }
+
+    #[test]
+    fn a_piece_is_acknowledged_as_its_own_entry_under_its_origin() {
+        let packs = Packs::new(Arc::default());
+        packs.piece("1-0#4", "5-0");
+        assert_eq!(packs.release("1-0#4"), "5-0");
+        packs.piece("1-0#4", "5-0");
+        assert_eq!(packs.done("1-0#4"), entry("5-0", 1));
+        assert_eq!(packs.done("1-0#4"), Settle::Nothing, "once");
+    }
+
+    #[test]
+    fn a_pack_out_when_the_outbox_abandoned_a_batch_stays_pending() {
+        let abandoned = Arc::new(AtomicU64::new(0));
+        let packs = Packs::new(Arc::clone(&abandoned));
+        packs.opened("1-0", 2);
+        packs.opened("2-0", 1);
+        assert_eq!(packs.done("1-0#0"), Settle::Nothing);
+        abandoned.fetch_add(1, Ordering::AcqRel); // 1-0#0's record may be lost
+        assert_eq!(packs.done("1-0#1"), Settle::Nothing, "not acknowledged");
+        assert_eq!(
+            packs.done("2-0#0"),
+            Settle::Nothing,
+            "nor any pack out then"
+        );
+        packs.opened("3-0", 1);
+        assert_eq!(packs.done("3-0#0"), entry("3-0", 1), "a pack out since is");
     }
 }

@@ -15,7 +15,7 @@ use crate::entry;
 use crate::health::{Health, QueueReport, RedisEvent};
 use crate::link::Link;
 use crate::outbox::{AckTarget, Outbox};
-use crate::pack::{self, Handle, Packs};
+use crate::pack::{self, Packs, Settle};
 use crate::prefetch::Prefetch;
 use crate::reader::{create_group, Reader};
 use crate::writer::{wait_for_room, Writer};
@@ -66,19 +66,26 @@ use crate::{RedisError, RedisOptions, RedisSink};
 /// many data in one entry (a JSON array in field [`PACK_FIELD`](crate::PACK_FIELD)), so
 /// that Redis reads, holds pending and acknowledges entries rather than data — what bounds
 /// a fleet on one Redis. What a fleet promises per datum stays per datum:
-/// - A packed entry is acknowledged once the records of all its data are in.
-/// - Datum `i` of entry `E` has the origin `E#i` in its record, however often it is
-///   delivered, so duplicates stay recognisable ([`Fleet::results`](crate::Fleet::results)).
+/// - A packed entry is acknowledged once the records of all its data are in (also for
+///   `take`/`try_take` outside a machine: once its last datum was taken).
+/// - Datum `i` of entry `E` has the origin `E#i` — the id of its delivery, so the record's
+///   [`origin`](timbr_core::Record::origin) in every sink — however often it is delivered,
+///   so duplicates stay recognisable ([`Fleet::results`](crate::Fleet::results)).
 /// - A packed entry is delivered packed only once. When it must be delivered again (its
 ///   consumer died, a record was refused) or one of its data cannot be decoded, it is
-///   **split**: one entry per datum (field [`ORIGIN_FIELD`](crate::ORIGIN_FIELD) naming its
-///   origin), added in one transaction with the packed entry's acknowledgement. A datum
-///   that kills its worker is then alone in its entry and dead-lettered after
-///   [`max_deliveries`](RedisOptions::max_deliveries) deliveries of it (one more in all,
-///   the packed one); the rest of its pack is processed, at most once more each.
+///   **split**, at most once: one entry per datum (field
+///   [`ORIGIN_FIELD`](crate::ORIGIN_FIELD) naming its origin), added in one step with the
+///   packed entry's acknowledgement. A datum that kills its worker is then alone in its
+///   entry and dead-lettered after [`max_deliveries`](RedisOptions::max_deliveries)
+///   deliveries of it (one more in all, the packed one), keeping its origin (re-queued, it
+///   goes back with it); the rest of its pack is processed, each datum possibly delivered
+///   again, as data fetched together with a poisonous one are.
 /// - The fleet's [`Balance`](crate::Balance) counts entries (a split entry is acknowledged,
 ///   its pieces produced) and still adds up; [`Balance::acked_data`](crate::Balance)
-///   counts data. The capacity counts entries.
+///   counts data. The capacity counts entries, and is not checked for a split's pieces
+///   (a split may take the stream `pack` entries past it).
+/// - [`claim_after`](RedisOptions::claim_after) must exceed the time a whole pack — and
+///   what is fetched ahead of it — takes to process, or live consumers' packs get claimed.
 ///
 /// Cloning gives another handle on the same connections (a producer and a machine in one
 /// process share them).
@@ -147,7 +154,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
             Some(target),
             options.batch * 2,
         ));
-        let packs = Arc::new(Packs::default());
+        let packs = Arc::new(Packs::new(outbox.abandoned()));
         let prefetch = Prefetch::start(
             Reader::new(reader, Arc::clone(&packs), options.pack),
             options.clone(),
@@ -368,13 +375,9 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
 
     fn release(&self, id: &DeliveryId) {
         Health::add(&self.inner.health.released, 1);
-        let handle = Handle::of(id.as_str());
-        if let Handle::Packed { entry } = handle {
-            // Split when delivered again: its other data's acknowledgements must not
-            // acknowledge it meanwhile.
-            self.inner.packs.forget(entry);
-        }
-        self.inner.prefetch.release(handle.entry());
+        // A pack is split when delivered again: its other data no longer acknowledge it.
+        let entry = self.inner.packs.release(id.as_str());
+        self.inner.prefetch.release(&entry);
     }
 
     fn is_shared(&self) -> bool {
@@ -399,13 +402,8 @@ impl<T> RedisQueue<T> {
 
     /// Acknowledges the entry of delivery `id` — a packed entry once all its data are.
     fn ack_id(&self, id: &str) {
-        match Handle::of(id) {
-            Handle::Entry(entry) => self.inner.outbox.ack(entry, 1),
-            Handle::Packed { entry } => {
-                if let Some(data) = self.inner.packs.done(entry) {
-                    self.inner.outbox.ack(entry, data);
-                }
-            }
+        if let Settle::Entry(entry, data) = self.inner.packs.done(id) {
+            self.inner.outbox.ack(&entry, data);
         }
     }
 }

@@ -28,9 +28,19 @@ use crate::entry::{self, dead_fields, Entry};
 use crate::health::{GroupInfo, Health, RedisEvent};
 use crate::link::{group_gone, Link};
 use crate::options::RedisOptions;
-use crate::outbox::WEIGHED_ACK_SCRIPT;
 use crate::pack::{self, Packs, ORIGIN_FIELD, PACK_FIELD};
 use crate::{Delivery, DeliveryId};
+
+/// Splits a packed entry (`ARGV[2]`) into one entry per datum (`ARGV[3..]`), each with its
+/// origin, if it is still pending in the group (`ARGV[1]`): acknowledging it, counting it
+/// as acknowledged (`KEYS[2]`; its data count as their own entries are) and adding the
+/// pieces happen together or not at all, and at most once. Returns the pieces added.
+const SPLIT_SCRIPT: &str =
+    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end \
+    redis.call('INCRBY', KEYS[2], 1) \
+    for i = 3, #ARGV do \
+      redis.call('XADD', KEYS[1], '*', 'd', ARGV[i], 'o', ARGV[2] .. '#' .. (i - 3)) end \
+    return #ARGV - 2";
 
 pub(crate) struct Reader<T> {
     pub(crate) link: Link,
@@ -194,9 +204,13 @@ impl<T: DeserializeOwned> Reader<T> {
         }
         match entry.decode::<T>() {
             Ok(datum) => {
-                let id = match entry.get(ORIGIN_FIELD) {
-                    Some(origin) => pack::split_id(&entry::text(origin), &entry.id),
-                    None => entry.id,
+                // An entry split out of a pack is delivered under its origin, `E#i`.
+                let id = match entry.get(ORIGIN_FIELD).map(entry::text) {
+                    Some(origin) if pack::is_origin(&origin) => {
+                        self.packs.piece(&origin, &entry.id);
+                        origin
+                    }
+                    _ => entry.id,
                 };
                 out.push_back(Delivery::with_id(datum, DeliveryId::new(id)));
             }
@@ -257,6 +271,13 @@ impl<T: DeserializeOwned> Reader<T> {
     ) {
         if stale.deliveries >= o.max_deliveries {
             let entry = self.read_one(o, &stale.id, give_up);
+            if entry.get(PACK_FIELD).is_some() {
+                // A pack never reaches a stage after its first delivery: its count grew
+                // through splits that did not happen (a consumer killed before its split's
+                // transaction), not through poison. Its data get their own entries.
+                self.split(o, health, &entry, give_up);
+                return;
+            }
             let reason = format!(
                 "delivered {} times without an acknowledgement (max_deliveries {})",
                 stale.deliveries, o.max_deliveries
@@ -291,9 +312,11 @@ impl<T: DeserializeOwned> Reader<T> {
     }
 
     /// Replaces packed `entry` with one entry per datum, each naming its origin, and
-    /// acknowledges it, in one transaction; an entry whose field is not a JSON array (so
-    /// holds no data to split) is dead-lettered instead. Returns false if it gave up (the
-    /// queue is dropped): the entry stays pending.
+    /// acknowledges it, in one step that does nothing if it is no longer pending (split by
+    /// another consumer, or acknowledged by the one it was claimed from, or a retry of a
+    /// split whose reply was lost); an entry whose field is not a JSON array (so holds no
+    /// data to split) is dead-lettered instead. Returns false if it gave up (the queue is
+    /// dropped): the entry stays pending.
     fn split(
         &mut self,
         o: &RedisOptions,
@@ -318,38 +341,29 @@ impl<T: DeserializeOwned> Reader<T> {
                 return dead;
             }
         };
-        let done: Option<()> = self.link.run(give_up, |con| {
-            let mut pipe = redis::pipe();
-            pipe.atomic();
-            for (i, item) in items.iter().enumerate() {
-                pipe.cmd("XADD")
-                    .arg(&o.stream)
-                    .arg("*")
-                    .arg(entry::DATUM_FIELD)
-                    .arg(item.to_string())
-                    .arg(ORIGIN_FIELD)
-                    .arg(pack::packed_id(&entry.id, i))
-                    .ignore();
-            }
-            // Its data count when their own entries are acknowledged.
-            pipe.cmd("EVAL")
-                .arg(WEIGHED_ACK_SCRIPT)
-                .arg(3)
+        let split: Option<i64> = self.link.run(give_up, |con| {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(SPLIT_SCRIPT)
+                .arg(2)
                 .arg(&o.stream)
                 .arg(o.acked_key())
-                .arg(o.acked_data_key())
                 .arg(&o.group)
-                .arg(&entry.id)
-                .arg(0)
-                .ignore();
-            pipe.query(con)
-                .or_else(|e| if group_gone(&e) { Ok(()) } else { Err(e) })
+                .arg(&entry.id);
+            for item in &items {
+                cmd.arg(item.to_string());
+            }
+            cmd.query(con)
+                .or_else(|e| if group_gone(&e) { Ok(0) } else { Err(e) })
         });
-        if done.is_none() {
-            return false;
+        match split {
+            None => false,
+            Some(n) => {
+                if n > 0 {
+                    Health::add(&health.split, 1);
+                }
+                true
+            }
         }
-        Health::add(&health.split, 1);
-        true
     }
 
     /// The entry `id` as it is in the stream (empty fields if it was deleted meanwhile).
@@ -399,6 +413,11 @@ impl<T: DeserializeOwned> Reader<T> {
                 Some(Value::BulkString(raw)) => add.arg(dead_fields::DATUM).arg(raw.as_slice()),
                 _ => add.arg(dead_fields::FIELDS).arg(entry.fields_json()),
             };
+            if let Some(origin) = entry.get(ORIGIN_FIELD).map(entry::text) {
+                if pack::is_origin(&origin) {
+                    add.arg(dead_fields::ORIGIN).arg(origin);
+                }
+            }
             add.ignore();
             pipe.cmd("XACK")
                 .arg(&o.stream)
@@ -580,4 +599,17 @@ fn trim(con: &mut Connection, o: &RedisOptions) -> RedisResult<()> {
 fn parse_id(id: &str) -> Option<(u64, u64)> {
     let (ms, seq) = id.split_once('-')?;
     Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::entry::DATUM_FIELD;
+    use crate::pack::ORIGIN_FIELD;
+
+    #[test]
+    fn the_split_script_writes_the_fields_a_reader_looks_for() {
+        let script = super::SPLIT_SCRIPT;
+        assert!(script.contains(&format!("'{DATUM_FIELD}', ARGV[i]")), "{script}");
+        assert!(script.contains(&format!("'{ORIGIN_FIELD}', ARGV[2] .. '#'")), "{script}");
+    }
 }

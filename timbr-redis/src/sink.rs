@@ -64,8 +64,7 @@ impl RedisSink {
 
 impl Sink for RedisSink {
     fn send(&mut self, record: Record) -> Result<(), SinkError> {
-        // A datum that came packed names its place in the pack, however it was delivered.
-        let origin = crate::pack::origin(record.origin().unwrap_or_default()).to_owned();
+        let origin = record.origin().unwrap_or_default().to_owned();
         let (oid, json) = record.into_frames();
         // In the order of `record_fields`: OID, ORIGIN, RECORD, CONSUMER.
         let values = [oid, origin, json, self.consumer.clone()];

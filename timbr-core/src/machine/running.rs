@@ -140,7 +140,14 @@ impl<T: Datum> Machine<T> {
             while let Some(d) = self.shared.queue.try_take() {
                 returned.push(d);
             }
-            sup.counters.returned(returned.len() as u64);
+            let n = returned.len() as u64;
+            if self.shared.queue.is_shared() {
+                // Others put a shared queue's data: this machine counts one as accepted when
+                // it takes it, and it took these. Accepted first: a snapshot in between sees
+                // them queued, never a negative count.
+                sup.counters.accept_n(n);
+            }
+            sup.counters.returned(n);
         }
         returned
     }

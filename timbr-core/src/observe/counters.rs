@@ -50,6 +50,11 @@ impl Counters {
         fail => failed,
     }
 
+    /// Counts `n` data accepted at once.
+    pub(crate) fn accept_n(&self, n: u64) {
+        self.accepted.fetch_add(n, Ordering::AcqRel);
+    }
+
     pub(crate) fn returned(&self, n: u64) {
         self.returned.fetch_add(n, Ordering::AcqRel);
     }

@@ -1,8 +1,7 @@
-//! Review of packing (17a8b83): a pack's acknowledgement must never outrun the records of
-//! its data. A machine stopped with `StopMode::Return` during an outage drops the records
-//! it could not write (its entries are to "stay pending"), but the data handed back by
-//! `stop(Return)` are taken with `try_take`, which acknowledges them — and the last of a
-//! pack acknowledges the whole pack, including the datum whose record was dropped.
+//! Packed entries at their edges (found in review): a pack's acknowledgement never outruns
+//! the records of its data, even when a stop during an outage drops records and hands the
+//! rest of the pack back; a pack whose split failed is split, not dead-lettered whole; and
+//! another program's `o` field cannot make the queue acknowledge what is no entry.
 
 mod common;
 
