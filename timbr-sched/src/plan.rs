@@ -4,13 +4,15 @@ use std::any::Any;
 use std::sync::Arc;
 
 use crate::graph::NodeKind;
-use crate::{Graph, InputError, NodeId, Outcome, TypeMismatch, UnknownKey, Value};
+use crate::{Graph, InputError, NodeId, Outcome, TaskFn, TypeMismatch, UnknownKey, Value};
 
 pub(crate) struct PlanInner {
     pub(crate) graph: Graph,
     pub(crate) requested: Box<[NodeId]>,
     /// The plan's nodes, dependencies first.
     pub(crate) order: Box<[u32]>,
+    /// The same nodes with what running each takes, for the sequential executor's loop.
+    pub(crate) steps: Box<[Step]>,
     /// Per graph node: how many distinct dependencies it waits for (plan nodes only).
     pub(crate) pending: Box<[u32]>,
     /// Per graph node: its dependants inside the plan.
@@ -18,6 +20,21 @@ pub(crate) struct PlanInner {
     /// The plan's nodes that wait for nothing, in topological order.
     pub(crate) roots: Box<[u32]>,
     pub(crate) in_plan: Box<[bool]>,
+}
+
+/// A plan node as the sequential executor runs it: its task's function and arguments at hand
+/// (shared with the graph), so that the loop over a run's nodes reads one array instead of
+/// looking each node up in the graph and matching on its kind.
+pub(crate) struct Step {
+    pub(crate) node: u32,
+    /// `None` for an input.
+    pub(crate) task: Option<StepTask>,
+}
+
+/// A task's part of a [`Step`].
+pub(crate) struct StepTask {
+    pub(crate) func: TaskFn,
+    pub(crate) args: Box<[u32]>,
 }
 
 /// The nodes needed for a set of requested keys, in the order they run; computed once and
@@ -67,6 +84,19 @@ impl Plan {
             .copied()
             .filter(|&i| in_plan[i as usize])
             .collect();
+        let steps = order
+            .iter()
+            .map(|&i| Step {
+                node: i,
+                task: match &inner.nodes[i as usize].kind {
+                    NodeKind::Task { args, func, .. } => Some(StepTask {
+                        func: TaskFn::clone(func),
+                        args: args.clone(),
+                    }),
+                    NodeKind::Input(_) => None,
+                },
+            })
+            .collect();
         let mut pending = vec![0_u32; n];
         let mut roots = Vec::new();
         for &i in order.iter() {
@@ -98,6 +128,7 @@ impl Plan {
             graph,
             requested: requested.into(),
             order,
+            steps,
             pending: pending.into(),
             dependants,
             roots: roots.into(),
