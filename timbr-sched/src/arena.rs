@@ -1,8 +1,9 @@
 //! Reuse of a run's slots: the array a finished run leaves behind serves the next run on the
 //! same thread, so a steady-state run allocates nothing for its slots.
 //!
-//! A run's slots are one `Option<Outcome>` per graph node. When [`Outcomes`](crate::Outcomes)
-//! is dropped, every slot is emptied (each value dropped then, as before) and the empty array
+//! A run's slots are one `Option<Outcome>` per graph node, held in a [`SlotArray`]. When it is
+//! dropped (with the run's [`Outcomes`](crate::Outcomes), or with a run never executed), every
+//! slot is emptied (each value dropped then, as before) and the empty array
 //! goes into a small per-thread cache; [`Plan::run`](crate::Plan::run) takes an array of the
 //! right length from that cache before allocating one. An empty array carries nothing from
 //! one run to the next, and any two plans with as many nodes can share it.
@@ -12,11 +13,54 @@
 //! no borrow flag.
 
 use std::cell::{Cell, RefCell};
+use std::ops::{Deref, DerefMut};
 
 use crate::Outcome;
 
 /// A run's slots, one per graph node.
-pub(crate) type Slots = Box<[Option<Outcome>]>;
+type Slots = Box<[Option<Outcome>]>;
+
+/// A run's slots, handed back to this thread's cache, emptied, when dropped.
+///
+/// The array is in an `Option` so that giving it back leaves nothing behind to drop: moving
+/// it out of a plain `Box` field would leave an empty `Box` whose destructor still runs, an
+/// out-of-line call per run.
+#[derive(Default)]
+pub(crate) struct SlotArray(Option<Slots>);
+
+impl SlotArray {
+    /// `len` empty slots: see [`take`].
+    #[inline]
+    pub(crate) fn take(len: usize) -> SlotArray {
+        SlotArray(Some(take(len)))
+    }
+}
+
+impl Deref for SlotArray {
+    type Target = [Option<Outcome>];
+
+    #[inline]
+    fn deref(&self) -> &[Option<Outcome>] {
+        self.0.as_deref().unwrap_or_default()
+    }
+}
+
+impl DerefMut for SlotArray {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [Option<Outcome>] {
+        self.0.as_deref_mut().unwrap_or_default()
+    }
+}
+
+impl Drop for SlotArray {
+    /// Drops every outcome and hands the emptied slots to the next run on this thread.
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(slots) = self.0.take() {
+            give_back(slots);
+        }
+    }
+}
 
 /// How many empty slot arrays a thread keeps besides the last one (a thread usually runs one
 /// or two plans).
@@ -41,7 +85,7 @@ thread_local! {
 
 /// `len` empty slots: recycled from this thread's cache when it has an array of that length.
 #[inline]
-pub(crate) fn take(len: usize) -> Slots {
+fn take(len: usize) -> Slots {
     let cached = FREE
         .try_with(|free| match free.last.take() {
             Some(last) if last.len() == len => Some(last),
@@ -74,7 +118,7 @@ fn fresh(len: usize) -> Slots {
 
 /// Empties `slots` (dropping their outcomes here) and keeps the array for a later run.
 #[inline]
-pub(crate) fn give_back(mut slots: Slots) {
+fn give_back(mut slots: Slots) {
     // Drop the outcomes before touching the cache: a value's destructor may itself drop
     // outcomes and come back here.
     for slot in slots.iter_mut() {

@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use crate::arena::SlotArray;
 use crate::graph::NodeKind;
 use crate::{Graph, InputError, NodeId, Outcome, TaskFn, TypeMismatch, UnknownKey, Value};
 
@@ -170,7 +171,7 @@ impl Plan {
     pub fn run(&self) -> Run<'_> {
         Run {
             plan: PlanRef::Borrowed(self),
-            slots: crate::arena::take(self.0.graph.len()),
+            slots: SlotArray::take(self.0.graph.len()),
         }
     }
 }
@@ -213,7 +214,7 @@ impl PlanRef<'_> {
 /// set"), and the tasks depending on it are skipped.
 pub struct Run<'p> {
     pub(crate) plan: PlanRef<'p>,
-    pub(crate) slots: Box<[Option<Outcome>]>,
+    pub(crate) slots: SlotArray,
 }
 
 impl std::fmt::Debug for Run<'_> {
