@@ -1,6 +1,6 @@
 //! Plans (which nodes a run computes, checked once) and runs (one plan's inputs, filled per run).
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 use crate::arena::SlotArray;
@@ -261,6 +261,31 @@ impl<'p> Run<'p> {
             _ => return Err(self.refuse(id, &value)),
         }
         self.slots[id.index()] = Some(Outcome::Value(value));
+        Ok(self)
+    }
+
+    /// Sets the input node `id` to `value`, wrapped here.
+    ///
+    /// The same as [`set_value`](Run::set_value) with [`Value::new`], but the input's type is
+    /// compared with `T` where it is known at compile time, rather than with the wrapped value's
+    /// type (through its vtable, for a value that is not a primitive): the hot path of a caller
+    /// that feeds a plan one datum after another.
+    ///
+    /// # Errors
+    ///
+    /// [`InputError`] if `id` is not an input of this graph or it holds another type than `T`.
+    #[inline]
+    pub fn set_input<T: Any + Send + Sync>(
+        &mut self,
+        id: NodeId,
+        value: T,
+    ) -> Result<&mut Self, InputError> {
+        let graph = &self.plan.get().0.graph.0;
+        match graph.nodes.get(id.index()).map(|node| &node.kind) {
+            Some(NodeKind::Input(ty)) if ty.id() == TypeId::of::<T>() => {}
+            _ => return Err(self.refuse(id, &Value::new(value))),
+        }
+        self.slots[id.index()] = Some(Outcome::Value(Value::new(value)));
         Ok(self)
     }
 
