@@ -1,58 +1,166 @@
 //! Reuse of a run's slots: the array a finished run leaves behind serves the next run on the
 //! same thread, so a steady-state run allocates nothing for its slots.
 //!
-//! A run's slots are one `Option<Outcome>` per graph node. When [`Outcomes`](crate::Outcomes)
-//! is dropped, every slot is emptied (each value dropped then, as before) and the empty array
+//! A run's slots are one `Option<Outcome>` per graph node, held in a [`SlotArray`]. When it is
+//! dropped (with the run's [`Outcomes`](crate::Outcomes), or with a run never executed), every
+//! slot is emptied (each value dropped then, as before) and the empty array
 //! goes into a small per-thread cache; [`Plan::run`](crate::Plan::run) takes an array of the
 //! right length from that cache before allocating one. An empty array carries nothing from
 //! one run to the next, and any two plans with as many nodes can share it.
+//!
+//! The cache keeps the last array given back apart from the others: a thread running one plan
+//! over and over (a machine's worker) takes and gives back that one array, with no search and
+//! no borrow flag.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::ops::{Deref, DerefMut};
 
 use crate::Outcome;
 
 /// A run's slots, one per graph node.
-pub(crate) type Slots = Box<[Option<Outcome>]>;
+type Slots = Box<[Option<Outcome>]>;
 
-/// How many empty slot arrays a thread keeps (a thread usually runs one or two plans).
+/// A run's slots, handed back to this thread's cache, emptied, when dropped.
+///
+/// The array is in an `Option` so that giving it back leaves nothing behind to drop: moving
+/// it out of a plain `Box` field would leave an empty `Box` whose destructor still runs, an
+/// out-of-line call per run.
+#[derive(Default)]
+pub(crate) struct SlotArray(Option<Slots>);
+
+impl SlotArray {
+    /// `len` empty slots: see [`take`].
+    #[inline]
+    pub(crate) fn take(len: usize) -> SlotArray {
+        SlotArray(Some(take(len)))
+    }
+}
+
+impl Deref for SlotArray {
+    type Target = [Option<Outcome>];
+
+    #[inline]
+    fn deref(&self) -> &[Option<Outcome>] {
+        self.0.as_deref().unwrap_or_default()
+    }
+}
+
+impl DerefMut for SlotArray {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [Option<Outcome>] {
+        self.0.as_deref_mut().unwrap_or_default()
+    }
+}
+
+impl Drop for SlotArray {
+    /// Drops every outcome and hands the emptied slots to the next run on this thread.
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(slots) = self.0.take() {
+            give_back(slots);
+        }
+    }
+}
+
+/// How many empty slot arrays a thread keeps besides the last one (a thread usually runs one
+/// or two plans).
 const CACHED: usize = 4;
 
+/// One thread's empty arrays.
+struct Cache {
+    /// The array given back last: the one the next run most likely wants.
+    last: Cell<Option<Slots>>,
+    /// Older ones, of other lengths as a rule.
+    more: RefCell<Vec<Slots>>,
+}
+
 thread_local! {
-    static FREE: RefCell<Vec<Slots>> = const { RefCell::new(Vec::new()) };
+    static FREE: Cache = const {
+        Cache {
+            last: Cell::new(None),
+            more: RefCell::new(Vec::new()),
+        }
+    };
 }
 
 /// `len` empty slots: recycled from this thread's cache when it has an array of that length.
 #[inline]
-pub(crate) fn take(len: usize) -> Slots {
+fn take(len: usize) -> Slots {
     let cached = FREE
-        .try_with(|free| {
-            let mut free = free.try_borrow_mut().ok()?;
-            let at = free.iter().rposition(|s| s.len() == len)?;
-            Some(free.swap_remove(at))
+        .try_with(|free| match free.last.take() {
+            Some(last) if last.len() == len => Some(last),
+            last => {
+                free.last.set(last);
+                take_more(free, len)
+            }
         })
         .ok()
         .flatten();
-    cached.unwrap_or_else(|| (0..len).map(|_| None).collect())
+    match cached {
+        Some(slots) => slots,
+        None => fresh(len),
+    }
+}
+
+/// An array of length `len` from the older ones, if there is one.
+#[inline(never)]
+fn take_more(free: &Cache, len: usize) -> Option<Slots> {
+    let mut more = free.more.try_borrow_mut().ok()?;
+    let at = more.iter().rposition(|s| s.len() == len)?;
+    Some(more.swap_remove(at))
+}
+
+#[cold]
+#[inline(never)]
+fn fresh(len: usize) -> Slots {
+    (0..len).map(|_| None).collect()
 }
 
 /// Empties `slots` (dropping their outcomes here) and keeps the array for a later run.
 #[inline]
-pub(crate) fn give_back(mut slots: Slots) {
+fn give_back(mut slots: Slots) {
     // Drop the outcomes before touching the cache: a value's destructor may itself drop
     // outcomes and come back here.
     for slot in slots.iter_mut() {
-        *slot = None;
+        clear(slot);
     }
     if slots.is_empty() {
         return;
     }
-    let _ = FREE.try_with(|free| {
-        if let Ok(mut free) = free.try_borrow_mut() {
-            if free.len() < CACHED {
-                free.push(slots);
-            }
+    let _ = FREE.try_with(|free| match free.last.take() {
+        None => free.last.set(Some(slots)),
+        Some(last) => {
+            free.last.set(Some(slots));
+            keep_more(free, last);
         }
     });
+}
+
+/// Empties one slot. A slot that is empty or holds an inline value has nothing to drop: it is
+/// only marked empty, without the destructor's three-way test of every run's slots.
+#[inline(always)]
+fn clear(slot: &mut Option<Outcome>) {
+    match slot {
+        None => {}
+        Some(Outcome::Value(v)) if v.is_inline() => *slot = None,
+        Some(_) => drop_outcome(slot),
+    }
+}
+
+/// Drops an outcome that owns something (a shared value, an error, a skip's key).
+#[inline(never)]
+fn drop_outcome(slot: &mut Option<Outcome>) {
+    *slot = None;
+}
+
+/// Keeps `slots` among the older arrays, if there is room.
+#[inline(never)]
+fn keep_more(free: &Cache, slots: Slots) {
+    if let Ok(mut more) = free.more.try_borrow_mut() {
+        if more.len() < CACHED {
+            more.push(slots);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -65,6 +173,7 @@ mod tests {
         let mut slots = take(3);
         assert!(slots.iter().all(Option::is_none));
         slots[1] = Some(Outcome::Value(Value::new(String::from("kept?"))));
+        slots[2] = Some(Outcome::Value(Value::new(7_u64)));
         let at = slots.as_ptr();
         give_back(slots);
         let again = take(3);
@@ -72,6 +181,18 @@ mod tests {
         assert!(again.iter().all(Option::is_none), "no value survives a run");
         let other = take(5);
         assert_eq!(other.len(), 5);
+    }
+
+    #[test]
+    fn arrays_of_several_lengths_are_all_kept() {
+        let (a, b, c) = (take(2), take(3), take(4));
+        let at = [a.as_ptr(), b.as_ptr(), c.as_ptr()];
+        give_back(a);
+        give_back(b);
+        give_back(c);
+        // The last one given back, then the older ones, whatever the order asked.
+        let (b, c, a) = (take(3), take(4), take(2));
+        assert_eq!([a.as_ptr(), b.as_ptr(), c.as_ptr()], at);
     }
 
     #[test]

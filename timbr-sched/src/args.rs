@@ -58,12 +58,21 @@ impl<'a> Args<'a> {
     /// A [`TaskError`] naming the argument if there is no argument `i` or it is not a `T`.
     #[inline]
     pub fn get<T: Any>(&self, i: usize) -> Result<&'a T, TaskError> {
+        // The value read and its type checked in one test where the compiler can merge them
+        // (an inline `u64` is one tag); why it failed is worked out out of line.
+        match self.value(i).and_then(Value::downcast_ref::<T>) {
+            Some(v) => Ok(v),
+            None => Err(self.refuse::<T>(i)),
+        }
+    }
+
+    /// Why argument `i` is not a `T`: missing, or of another type.
+    #[cold]
+    #[inline(never)]
+    fn refuse<T: Any>(&self, i: usize) -> TaskError {
         match self.value(i) {
-            Some(value) => match value.downcast_ref::<T>() {
-                Some(v) => Ok(v),
-                None => Err(self.mismatch(i, std::any::type_name::<T>(), value)),
-            },
-            None => Err(self.missing(i)),
+            Some(value) => self.mismatch(i, std::any::type_name::<T>(), value),
+            None => self.missing(i),
         }
     }
 

@@ -4,6 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::arena::SlotArray;
 use crate::plan::PlanRef;
 use crate::{NodeId, OutcomeError, Plan, TaskError, UnknownKey, Value};
 
@@ -88,7 +89,7 @@ impl fmt::Display for Skipped {
 /// ```
 pub struct Outcomes<'p> {
     pub(crate) plan: PlanRef<'p>,
-    pub(crate) slots: Box<[Option<Outcome>]>,
+    pub(crate) slots: SlotArray,
 }
 
 impl<'p> Outcomes<'p> {
@@ -100,13 +101,12 @@ impl<'p> Outcomes<'p> {
 
     /// The same outcomes, no longer borrowing the plan: they hold a share of it instead (one
     /// reference count), so they may be kept, or sent to another thread, for as long as needed.
-    pub fn into_owned(mut self) -> Outcomes<'static> {
-        let plan = match &self.plan {
+    pub fn into_owned(self) -> Outcomes<'static> {
+        let Outcomes { plan, slots } = self;
+        let plan = match plan {
             PlanRef::Borrowed(plan) => Plan::clone(plan),
-            PlanRef::Owned(plan) => plan.clone(),
+            PlanRef::Owned(plan) => plan,
         };
-        // `self` is dropped with no slots left: nothing for the slot cache.
-        let slots = std::mem::take(&mut self.slots);
         Outcomes {
             plan: PlanRef::Owned(plan),
             slots,
@@ -198,14 +198,6 @@ impl<'p> Outcomes<'p> {
         }
         let slots = crate::exec::Slots::Plain(&self.slots);
         crate::exec::compute(graph, id.0, slots, None).ok_or_else(not_computed)
-    }
-}
-
-impl Drop for Outcomes<'_> {
-    /// Drops every outcome and hands the emptied slots to the next run on this thread.
-    #[inline]
-    fn drop(&mut self) {
-        crate::arena::give_back(std::mem::take(&mut self.slots));
     }
 }
 

@@ -1,16 +1,19 @@
 //! Plans (which nodes a run computes, checked once) and runs (one plan's inputs, filled per run).
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::sync::Arc;
 
+use crate::arena::SlotArray;
 use crate::graph::NodeKind;
-use crate::{Graph, InputError, NodeId, Outcome, TypeMismatch, UnknownKey, Value};
+use crate::{Graph, InputError, NodeId, Outcome, TaskFn, TypeMismatch, UnknownKey, Value};
 
 pub(crate) struct PlanInner {
     pub(crate) graph: Graph,
     pub(crate) requested: Box<[NodeId]>,
     /// The plan's nodes, dependencies first.
     pub(crate) order: Box<[u32]>,
+    /// The same nodes with what running each takes, for the sequential executor's loop.
+    pub(crate) steps: Box<[Step]>,
     /// Per graph node: how many distinct dependencies it waits for (plan nodes only).
     pub(crate) pending: Box<[u32]>,
     /// Per graph node: its dependants inside the plan.
@@ -18,6 +21,21 @@ pub(crate) struct PlanInner {
     /// The plan's nodes that wait for nothing, in topological order.
     pub(crate) roots: Box<[u32]>,
     pub(crate) in_plan: Box<[bool]>,
+}
+
+/// A plan node as the sequential executor runs it: its task's function and arguments at hand
+/// (shared with the graph), so that the loop over a run's nodes reads one array instead of
+/// looking each node up in the graph and matching on its kind.
+pub(crate) struct Step {
+    pub(crate) node: u32,
+    /// `None` for an input.
+    pub(crate) task: Option<StepTask>,
+}
+
+/// A task's part of a [`Step`].
+pub(crate) struct StepTask {
+    pub(crate) func: TaskFn,
+    pub(crate) args: Box<[u32]>,
 }
 
 /// The nodes needed for a set of requested keys, in the order they run; computed once and
@@ -67,6 +85,19 @@ impl Plan {
             .copied()
             .filter(|&i| in_plan[i as usize])
             .collect();
+        let steps = order
+            .iter()
+            .map(|&i| Step {
+                node: i,
+                task: match &inner.nodes[i as usize].kind {
+                    NodeKind::Task { args, func, .. } => Some(StepTask {
+                        func: TaskFn::clone(func),
+                        args: args.clone(),
+                    }),
+                    NodeKind::Input(_) => None,
+                },
+            })
+            .collect();
         let mut pending = vec![0_u32; n];
         let mut roots = Vec::new();
         for &i in order.iter() {
@@ -98,6 +129,7 @@ impl Plan {
             graph,
             requested: requested.into(),
             order,
+            steps,
             pending: pending.into(),
             dependants,
             roots: roots.into(),
@@ -139,7 +171,7 @@ impl Plan {
     pub fn run(&self) -> Run<'_> {
         Run {
             plan: PlanRef::Borrowed(self),
-            slots: crate::arena::take(self.0.graph.len()),
+            slots: SlotArray::take(self.0.graph.len()),
         }
     }
 }
@@ -182,7 +214,7 @@ impl PlanRef<'_> {
 /// set"), and the tasks depending on it are skipped.
 pub struct Run<'p> {
     pub(crate) plan: PlanRef<'p>,
-    pub(crate) slots: Box<[Option<Outcome>]>,
+    pub(crate) slots: SlotArray,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -229,6 +261,31 @@ impl<'p> Run<'p> {
             _ => return Err(self.refuse(id, &value)),
         }
         self.slots[id.index()] = Some(Outcome::Value(value));
+        Ok(self)
+    }
+
+    /// Sets the input node `id` to `value`, wrapped here.
+    ///
+    /// The same as [`set_value`](Run::set_value) with [`Value::new`], but the input's type is
+    /// compared with `T` where it is known at compile time, rather than with the wrapped value's
+    /// type (through its vtable, for a value that is not a primitive): the hot path of a caller
+    /// that feeds a plan one datum after another.
+    ///
+    /// # Errors
+    ///
+    /// [`InputError`] if `id` is not an input of this graph or it holds another type than `T`.
+    #[inline]
+    pub fn set_input<T: Any + Send + Sync>(
+        &mut self,
+        id: NodeId,
+        value: T,
+    ) -> Result<&mut Self, InputError> {
+        let graph = &self.plan.get().0.graph.0;
+        match graph.nodes.get(id.index()).map(|node| &node.kind) {
+            Some(NodeKind::Input(ty)) if ty.id() == TypeId::of::<T>() => {}
+            _ => return Err(self.refuse(id, &Value::new(value))),
+        }
+        self.slots[id.index()] = Some(Outcome::Value(Value::new(value)));
         Ok(self)
     }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::TypeMismatch;
-use crate::scalar::Scalar;
+use crate::scalar::Repr;
 
 /// A type's identity together with its name.
 ///
@@ -58,7 +58,7 @@ impl fmt::Display for TypeInfo {
 
 /// `Any` plus the concrete type's name, reachable through the vtable so a [`Value`] stays one
 /// fat pointer wide.
-trait Erased: Any + Send + Sync {
+pub(crate) trait Erased: Any + Send + Sync {
     fn type_name(&self) -> &'static str;
 }
 
@@ -89,22 +89,11 @@ impl<T: Any + Send + Sync> Erased for T {
 #[derive(Clone)]
 pub struct Value(Repr);
 
-#[derive(Clone)]
-enum Repr {
-    /// A primitive, stored in place.
-    Inline(Scalar),
-    /// Anything else, shared.
-    Shared(Arc<dyn Erased>),
-}
-
 impl Value {
     /// Wraps `value`: in place for a primitive, behind an [`Arc`] otherwise.
     #[inline]
     pub fn new<T: Any + Send + Sync>(value: T) -> Self {
-        match Scalar::try_new(value) {
-            Ok(scalar) => Value(Repr::Inline(scalar)),
-            Err(value) => Value(Repr::Shared(Arc::new(value))),
-        }
+        Value(Repr::new(value))
     }
 
     /// Wraps a value that is already behind an [`Arc`], without copying it.
@@ -112,38 +101,33 @@ impl Value {
         Value(Repr::Shared(value))
     }
 
+    /// Whether the value is stored inline: dropping it then does nothing, so a slot holding it
+    /// can be emptied without running a destructor.
+    #[inline(always)]
+    pub(crate) fn is_inline(&self) -> bool {
+        self.0.is_inline()
+    }
+
     /// The name of the concrete type inside.
     pub fn type_name(&self) -> &'static str {
-        match &self.0 {
-            Repr::Inline(s) => s.type_name(),
-            // Through the deref: `Arc<dyn Erased>` is itself `Erased` and would name itself.
-            Repr::Shared(a) => (**a).type_name(),
-        }
+        self.0.type_name()
     }
 
     /// The [`TypeId`] of the concrete type inside.
+    #[inline]
     pub fn type_id(&self) -> TypeId {
-        match &self.0 {
-            Repr::Inline(s) => s.type_id(),
-            Repr::Shared(_) => self.as_any().type_id(),
-        }
+        self.0.type_id()
     }
 
     /// The value as `&dyn Any`, for code that dispatches on types itself.
     pub fn as_any(&self) -> &(dyn Any + Send + Sync) {
-        match &self.0 {
-            Repr::Inline(s) => s.as_any(),
-            Repr::Shared(a) => &**a,
-        }
+        self.0.as_any()
     }
 
     /// A reference to the value if it is a `T`.
     #[inline]
     pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
-        match &self.0 {
-            Repr::Inline(s) => s.downcast_ref::<T>(),
-            Repr::Shared(a) => (&**a as &dyn Any).downcast_ref::<T>(),
-        }
+        self.0.downcast_ref::<T>()
     }
 
     /// A reference to the value if it is a `T`, or an error naming `key`, `T` and the found type.
@@ -171,10 +155,7 @@ impl Value {
         if self.type_id() != TypeId::of::<T>() {
             return Err(self);
         }
-        let any: Arc<dyn Any + Send + Sync> = match self.0 {
-            Repr::Inline(s) => s.into_arc(),
-            Repr::Shared(a) => a,
-        };
+        let any = self.0.into_arc();
         // The TypeId check above makes the downcast infallible.
         Ok(any.downcast::<T>().expect("type id checked above"))
     }

@@ -82,6 +82,36 @@ fn set_value_refuses_the_wrong_type_and_tasks() {
 }
 
 #[test]
+fn set_input_checks_as_set_value_does() {
+    let graph = graph();
+    let plan = graph.plan_all();
+    let x = graph.node("x").unwrap();
+    let greeting = graph.node("greeting").unwrap();
+    let mut run = plan.run();
+    assert!(matches!(
+        run.set_input(x, "not a u64"),
+        Err(InputError::TypeMismatch(m)) if m.expected == "u64" && m.found == "&str"
+    ));
+    assert_eq!(
+        run.set_input(greeting, String::new()).err(),
+        Some(InputError::NotAnInput("greeting".into()))
+    );
+    run.set_input(x, 6_u64).unwrap();
+    for (label, executor) in common::executors() {
+        let mut run = plan.run();
+        run.set_input(x, 6_u64).unwrap();
+        let out = executor.execute(run, None);
+        assert_eq!(
+            out.get("x")
+                .and_then(|o| o.value())
+                .and_then(|v| v.downcast_ref::<u64>()),
+            Some(&6),
+            "{label}"
+        );
+    }
+}
+
+#[test]
 fn each_run_starts_empty() {
     let mut g = GraphBuilder::new();
     g.input::<u64>("x");

@@ -213,9 +213,9 @@ impl Wiring {
     ) -> Outcomes<'p> {
         let mut run = plan.run();
         // Cannot fail: `in` is declared as a `T` and `oid` as an `ObjectId` by `build`.
-        let _ = run.set_value(self.input, Value::new(datum));
+        let _ = run.set_input(self.input, datum);
         if plan.contains(self.oid) {
-            let _ = run.set_value(self.oid, Value::new(oid));
+            let _ = run.set_input(self.oid, oid);
         }
         executor.execute(run, hooks)
     }

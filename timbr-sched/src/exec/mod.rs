@@ -10,6 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use crate::arena::SlotArray;
 use crate::builder::TaskFn;
 use crate::graph::{Inner, NodeKind};
 use crate::plan::PlanRef;
@@ -174,11 +175,7 @@ pub(crate) fn node_ref(graph: &Inner, i: u32) -> NodeRef<'_> {
     }
 }
 
-fn finish<'p>(
-    plan: PlanRef<'p>,
-    slots: Box<[Option<Outcome>]>,
-    hooks: Option<&dyn Hooks>,
-) -> Outcomes<'p> {
+fn finish<'p>(plan: PlanRef<'p>, slots: SlotArray, hooks: Option<&dyn Hooks>) -> Outcomes<'p> {
     let outcomes = Outcomes { plan, slots };
     if let Some(hooks) = hooks {
         hooks.finish(&outcomes);

@@ -3,7 +3,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::{compute, compute_slow, finish, input_outcome, Executor, Slots};
-use crate::graph::{Inner, NodeKind};
+use crate::graph::Inner;
+use crate::plan::{Step, StepTask};
 use crate::{Args, Hooks, Outcome, Outcomes, Run, TaskError};
 
 /// Runs every node on the caller's thread, in topological order.
@@ -38,7 +39,7 @@ impl Executor for Sequential {
         let plan = &run.plan.get().0;
         let graph = &plan.graph.0;
         match hooks {
-            None => run_unobserved(graph, &plan.order, &mut run.slots),
+            None => run_unobserved(graph, &plan.steps, &mut run.slots),
             Some(hooks) => {
                 hooks.start(run.plan.get());
                 // The run is ours alone: plain slots, no synchronisation per node.
@@ -64,18 +65,18 @@ impl Executor for Sequential {
 ///
 /// While every outcome so far is a value (`clean`), no dependency can have failed, so tasks
 /// are called without looking at their dependencies first.
-fn run_unobserved(graph: &Inner, order: &[u32], slots: &mut [Option<Outcome>]) {
+fn run_unobserved(graph: &Inner, steps: &[Step], slots: &mut [Option<Outcome>]) {
     let mut next = 0;
     let mut clean = true;
-    while next < order.len() {
+    while next < steps.len() {
         let caught = catch_unwind(AssertUnwindSafe(|| {
-            while let Some(&i) = order.get(next) {
-                step(graph, i, slots, &mut clean);
+            while let Some(s) = steps.get(next) {
+                step(graph, s, slots, &mut clean);
                 next += 1;
             }
         }));
         if let Err(payload) = caught {
-            let i = order[next] as usize;
+            let i = steps[next].node as usize;
             slots[i] = Some(Outcome::Failed(TaskError::from_panic(payload)));
             clean = false;
             next += 1;
@@ -86,32 +87,55 @@ fn run_unobserved(graph: &Inner, order: &[u32], slots: &mut [Option<Outcome>]) {
 /// Computes node `i` into its slot; a panicking task unwinds out of here (see
 /// [`run_unobserved`]).
 #[inline(always)]
-fn step(graph: &Inner, i: u32, slots: &mut [Option<Outcome>], clean: &mut bool) {
-    let NodeKind::Task { args, func, .. } = &graph.nodes[i as usize].kind else {
-        if let Some(failed) = input_outcome(graph, i, Slots::Plain(&*slots)) {
-            slots[i as usize] = Some(failed);
+fn step(graph: &Inner, step: &Step, slots: &mut [Option<Outcome>], clean: &mut bool) {
+    let i = step.node;
+    let Some(StepTask { func, args }) = &step.task else {
+        // An input: set (the common case) or failed for want of a value.
+        if slots[i as usize].is_none() {
+            slots[i as usize] = input_outcome(graph, i, Slots::Plain(&*slots));
             *clean = false;
         }
         return;
     };
-    let outcome = if *clean {
-        let args = Args {
-            graph,
-            node: i,
-            args,
-            slots: Slots::Plain(&*slots),
-        };
-        match func(&args) {
-            Ok(value) => Outcome::Value(value),
-            Err(error) => {
-                *clean = false;
-                Outcome::Failed(error)
-            }
-        }
-    } else {
+    if !*clean {
         // Something failed earlier in this run: check for a failed dependency (and keep a
         // guard per node; this path is not the fast one).
-        compute_slow(graph, i, Slots::Plain(&*slots), None)
+        let outcome = compute_slow(graph, i, Slots::Plain(&*slots), None);
+        put(&mut slots[i as usize], outcome);
+        return;
+    }
+    let args = Args {
+        graph,
+        node: i,
+        args,
+        slots: Slots::Plain(&*slots),
     };
-    slots[i as usize] = Some(outcome);
+    // Each arm writes the slot itself, so the task's result is moved once, not converted
+    // into an `Outcome` first.
+    match func(&args) {
+        Ok(value) => put(&mut slots[i as usize], Outcome::Value(value)),
+        Err(error) => {
+            *clean = false;
+            put(&mut slots[i as usize], Outcome::Failed(error));
+        }
+    }
+}
+
+/// Writes a task's outcome into its slot. A task's slot is empty (the run's slots come empty
+/// and each task runs once), so nothing is dropped on the way; `debug_assert` says so.
+#[inline(always)]
+fn put(slot: &mut Option<Outcome>, outcome: Outcome) {
+    debug_assert!(slot.is_none(), "a task's slot is written once per run");
+    if slot.is_none() {
+        *slot = Some(outcome);
+    } else {
+        replace(slot, outcome);
+    }
+}
+
+/// [`put`] on a slot that is not empty: never, by construction (kept safe all the same).
+#[cold]
+#[inline(never)]
+fn replace(slot: &mut Option<Outcome>, outcome: Outcome) {
+    *slot = Some(outcome);
 }
