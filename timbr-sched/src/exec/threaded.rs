@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use rayon::{Scope, ThreadPool};
 
-use super::{compute, finish, Executor, Slots};
+use super::{compute, finish, linger, Executor, Slots};
 use crate::graph::NodeKind;
 use crate::plan::PlanInner;
 use crate::{Hooks, Outcome, Outcomes, Run};
@@ -236,6 +236,8 @@ impl<'r> Shared<'r> {
             }
             scope.spawn(move |s| {
                 self.drain(s);
+                // Before saying it is done: the caller may be about to wait for it.
+                linger::after_helping();
                 self.helpers.fetch_sub(1, Ordering::AcqRel);
             });
         }
