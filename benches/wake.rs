@@ -131,6 +131,7 @@ fn timeline(runs: usize) {
     let me = thread::current().id();
     let (mut total, mut helper_late, mut caller_nodes, mut end_gap) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut in_run, mut span, mut start_gap) = (Vec::new(), Vec::new(), Vec::new());
     let mut split = [0_usize; 9];
     for n in 0..runs {
         let start = Instant::now();
@@ -145,6 +146,9 @@ fn timeline(runs: usize) {
         let first_helper = nodes.iter().filter(|n| n.0 != me).map(|n| n.1).min();
         let mine = nodes.iter().filter(|n| n.0 == me).count();
         let last = nodes.iter().map(|n| n.2).max().expect("eight nodes");
+        in_run.extend(nodes.iter().map(|n| (n.2 - n.1).as_secs_f64() * 1e6));
+        span.push((last - first_caller).as_secs_f64() * 1e6);
+        start_gap.push((first_caller - start).as_secs_f64() * 1e6);
         total.push(took.as_secs_f64() * 1e6);
         caller_nodes.push(mine as f64);
         split[mine] += 1;
@@ -164,6 +168,9 @@ fn timeline(runs: usize) {
     summary("one node alone", node);
     summary("Sequential run", seq);
     summary("Threaded run", total);
+    summary("a node, in a Threaded run", in_run);
+    summary("run start to caller's first node", start_gap);
+    summary("caller's first node start to last node end", span);
     summary("helper's first node after caller's first", helper_late);
     summary("last node's end to execute returned", end_gap);
     summary("nodes the caller ran (of 8)", caller_nodes);

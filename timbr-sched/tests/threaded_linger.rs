@@ -1,4 +1,5 @@
-//! Pool workers that helped a run stay awake briefly for the next one (`exec/linger.rs`): the
+//! Pool workers that helped a run stay awake briefly for the next one (`exec/linger.rs`), and
+//! the caller waits for its helpers awake, taking the nodes they offer meanwhile: the
 //! invariants that must hold whatever the timing — every node runs exactly once per run, a pool
 //! shared by several plans and threads at once gives every run its own right results, runs
 //! nested in the pool's own jobs still finish, and a dropped pool's threads all exit.
@@ -12,8 +13,10 @@ use std::time::Duration;
 use rayon::prelude::*;
 use timbr_sched::{Executor, GraphBuilder, NodeId, Outcome, Plan, TaskError, Threaded, Value};
 
-/// `x -> (w0..w{width-1}) -> sum`; every task counts its calls in `calls[node]`, and `w{fail}`
-/// fails when `x % 7 == 0` (so `sum` is skipped).
+/// `x -> w0..w{width-1}`, each `wk -> (pk, qk)`, and `sum` of every `p` and `q`: a fan-out at
+/// the start and one in every branch, so helpers offer nodes while others wait. Every task
+/// counts its calls in `calls`; `w{fail}` fails when `x % 7 == 0` (so `p{fail}`, `q{fail}` and
+/// `sum` are skipped).
 struct Fan {
     plan: Plan,
     x: NodeId,
@@ -23,26 +26,52 @@ struct Fan {
     calls: Arc<Vec<AtomicU64>>,
 }
 
+/// The index in `calls` of the `layer` (0 = w, 1 = p, 2 = q) task of branch `k`; `sum` is last.
+fn at(width: u64, layer: u64, k: u64) -> usize {
+    (layer * width + k) as usize
+}
+
 impl Fan {
     fn new(width: u64, fail: u64) -> Fan {
-        let calls: Arc<Vec<AtomicU64>> = Arc::new((0..=width).map(|_| AtomicU64::new(0)).collect());
+        let calls: Arc<Vec<AtomicU64>> =
+            Arc::new((0..=3 * width).map(|_| AtomicU64::new(0)).collect());
         let mut g = GraphBuilder::new();
         g.input::<u64>("x");
-        for k in 0..width {
+        let mut task = |key: String, dep: String, slot: usize, f: fn(u64, u64) -> u64, k: u64| {
             let calls = Arc::clone(&calls);
-            g.task(format!("w{k}"), ["x"], move |a| -> Result<u64, TaskError> {
-                calls[k as usize].fetch_add(1, Ordering::Relaxed);
-                let x = *a.get::<u64>(0)?;
-                if k == fail && x % 7 == 0 {
+            g.task(key, [dep], move |a| -> Result<u64, TaskError> {
+                calls[slot].fetch_add(1, Ordering::Relaxed);
+                let v = *a.get::<u64>(0)?;
+                if slot as u64 == fail && v % 7 == 0 {
                     return Err(TaskError::msg("refused"));
                 }
-                Ok(x * k)
+                Ok(f(v, k))
             });
+        };
+        for k in 0..width {
+            task(format!("w{k}"), "x".into(), at(width, 0, k), |x, _| x, k);
+            task(
+                format!("p{k}"),
+                format!("w{k}"),
+                at(width, 1, k),
+                |w, k| w * k,
+                k,
+            );
+            task(
+                format!("q{k}"),
+                format!("w{k}"),
+                at(width, 2, k),
+                |w, k| w + k,
+                k,
+            );
         }
         let sum_calls = Arc::clone(&calls);
-        g.task("sum", (0..width).map(|k| format!("w{k}")), move |a| {
-            sum_calls[width as usize].fetch_add(1, Ordering::Relaxed);
-            (0..a.len()).map(|i| a.get::<u64>(i).copied()).sum::<Result<u64, _>>()
+        let deps = (0..width).flat_map(|k| [format!("p{k}"), format!("q{k}")]);
+        g.task("sum", deps, move |a| {
+            sum_calls[at(width, 3, 0)].fetch_add(1, Ordering::Relaxed);
+            (0..a.len())
+                .map(|i| a.get::<u64>(i).copied())
+                .sum::<Result<u64, _>>()
         });
         let graph = g.build().unwrap();
         Fan {
@@ -68,16 +97,25 @@ impl Fan {
                 "x = {x}: {sum:?}"
             );
         } else {
-            let expected: u64 = (0..self.width).map(|k| x * k).sum();
-            assert_eq!(sum.value().and_then(|v| v.downcast_ref::<u64>()), Some(&expected));
+            let expected: u64 = (0..self.width).map(|k| x * k + x + k).sum();
+            assert_eq!(
+                sum.value().and_then(|v| v.downcast_ref::<u64>()),
+                Some(&expected)
+            );
         }
     }
 
-    /// Every task has run exactly `runs` times, except `sum`, skipped when `x % 7 == 0`.
+    /// Every task has run exactly `runs` times, except those skipped when `x % 7 == 0`
+    /// (`skipped` runs): the failing branch's `p` and `q`, and `sum`.
     fn assert_ran(&self, runs: u64, skipped: u64) {
-        for (k, calls) in self.calls.iter().enumerate() {
-            let expected = if k as u64 == self.width { runs - skipped } else { runs };
-            assert_eq!(calls.load(Ordering::Relaxed), expected, "node {k}");
+        let w = self.width;
+        for (i, calls) in self.calls.iter().enumerate() {
+            let i = i as u64;
+            let downstream = i == at(w, 1, self.fail) as u64
+                || i == at(w, 2, self.fail) as u64
+                || i == at(w, 3, 0) as u64;
+            let expected = if downstream { runs - skipped } else { runs };
+            assert_eq!(calls.load(Ordering::Relaxed), expected, "task {i}");
         }
     }
 }

@@ -86,9 +86,15 @@ mod tests {
             g.task(format!("w{k}"), ["x"], move |a| Ok(a.get::<u64>(0)? + k));
         }
         g.task("sum", ["w0", "w1", "w2", "w3"], |a| {
-            (0..4).map(|i| a.get::<u64>(i).copied()).sum::<Result<u64, _>>()
+            (0..4)
+                .map(|i| a.get::<u64>(i).copied())
+                .sum::<Result<u64, _>>()
         });
-        let plan = g.build().expect("well formed").plan(["sum"]).expect("a key");
+        let plan = g
+            .build()
+            .expect("well formed")
+            .plan(["sum"])
+            .expect("a key");
         for executor in [Threaded::with_pool(pool), Threaded::new()] {
             for x in 0..500_u64 {
                 let mut run = plan.run();
