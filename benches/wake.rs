@@ -37,6 +37,10 @@ fn q(v: &[f64], q: f64) -> f64 {
 }
 
 fn summary(name: &str, mut v: Vec<f64>) {
+    if v.is_empty() {
+        println!("{name:<44} n=0");
+        return;
+    }
     v.sort_by(f64::total_cmp);
     println!(
         "{name:<44} n={:<5} min {:>7.1}  p10 {:>7.1}  p50 {:>7.1}  p90 {:>7.1}  max {:>8.1}  µs",
@@ -158,7 +162,7 @@ fn timeline(runs: usize) {
         // From the last node's end to `execute` having returned and the outcomes dropped.
         end_gap.push((start + took - last).as_secs_f64() * 1e6);
     }
-    let node: Vec<f64> = (0..runs.min(200))
+    let node: Vec<f64> = (0..runs)
         .map(|n| {
             let t = Instant::now();
             black_box(heavy(n as u64));
@@ -178,15 +182,23 @@ fn timeline(runs: usize) {
 }
 
 fn main() {
-    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let want = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this unoptimized without
+    // it, only to check that it works: a few rounds then.
+    let rounds = if args.iter().any(|a| a == "--bench") {
+        500
+    } else {
+        10
+    };
+    let only = args.iter().find(|a| !a.starts_with('-'));
+    let want = |name: &str| only.is_none_or(|o| name.contains(o.as_str()));
     if want("park") {
         for pause_us in [0_u64, 50, 200, 1000] {
-            let v = park(Duration::from_micros(pause_us), 300);
+            let v = park(Duration::from_micros(pause_us), rounds);
             summary(&format!("unpark -> running, parked {pause_us} µs+"), v);
         }
     }
     if want("timeline") {
-        timeline(500);
+        timeline(rounds);
     }
 }

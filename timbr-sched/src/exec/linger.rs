@@ -2,8 +2,9 @@
 //! worker running instead of having to wake a sleeping one.
 //!
 //! Waking a parked thread is a futex call plus, when its CPU went idle, that CPU's wake-up; on a
-//! small VM an idle vCPU can take tens of µs to come back, which in `wide8_heavy` left the caller
-//! running five of the eight nodes. Rayon's workers already spin a little before sleeping
+//! small VM an idle vCPU can take tens of µs to come back (`cargo bench -p timbr-benches --bench
+//! wake`): in `wide8_heavy` one run in ten started its helper 10–30 µs late, and ended that
+//! much later. Rayon's workers already spin a little before sleeping
 //! (33 `sched_yield`s, a few µs on an idle core); this extends that to [`LINGER`] after a worker
 //! helped a run, by a pool job that runs whatever the pool is given meanwhile — the next run's
 //! helper included — and yields its CPU between looks, so it gives way to any other thread that
