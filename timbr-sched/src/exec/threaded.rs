@@ -238,8 +238,9 @@ impl<'r> Shared<'r> {
     /// running the pool's jobs) the scope's own wait puts the thread to sleep.
     ///
     /// A sleeping caller must be woken when the last helper is done, and on a small VM that is
-    /// an idle vCPU's wake-up: 20–50 µs, half a `wide8_heavy` node, where a helper finishing
-    /// its last node usually trails the caller by about one µs.
+    /// an idle vCPU's wake-up: in `wide8_heavy` (40 µs nodes) it took 21 µs in the median run
+    /// and 47 µs in one in ten, where a helper finishing its last node usually trails the
+    /// caller by about one µs (BENCHMARKS.md).
     fn await_helpers<'s>(&'s self, scope: &Scope<'s>) {
         if rayon::current_thread_index().is_some() {
             return;
@@ -270,7 +271,9 @@ impl<'r> Shared<'r> {
             }
             scope.spawn(move |s| {
                 let _ = self.drain(s);
-                // Before saying it is done: the caller may be about to wait for it.
+                // Queued before this helper counts itself out: a caller awaiting `helpers == 0`
+                // then leaves its awake wait only once this job is all but returned, instead of
+                // falling asleep in the scope while the lingering job is still being queued.
                 linger::after_helping();
                 self.helpers.fetch_sub(1, Ordering::AcqRel);
             });
