@@ -1,5 +1,6 @@
 //! Executors: the same plan, run on the caller's thread or on a rayon pool.
 
+mod linger;
 mod sequential;
 mod threaded;
 

@@ -3,10 +3,11 @@
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Instant;
 
 use rayon::{Scope, ThreadPool};
 
-use super::{compute, finish, Executor, Slots};
+use super::{compute, finish, linger, Executor, Slots};
 use crate::graph::NodeKind;
 use crate::plan::PlanInner;
 use crate::{Hooks, Outcome, Outcomes, Run};
@@ -23,6 +24,15 @@ use crate::{Hooks, Outcome, Outcomes, Run};
 /// made three threads share two cores, and a node could wait for a core while the others
 /// finished; moving the whole parallel part into the pool instead made every fan-out wait for
 /// a worker to wake before any work started.)
+///
+/// Waking a sleeping thread is slow on a small VM (tens of µs when its vCPU went idle), so
+/// runs that follow each other closely wake nobody: a pool worker that helped a run keeps
+/// looking for the pool's jobs for 50 µs after its last one before rayon may put it to sleep,
+/// and the next run's helper starts at once; and the caller, its own nodes done, waits for its
+/// helpers awake, taking any node they offer, for up to 50 µs before it sleeps. Both yield
+/// their CPU while they wait and stop after that: an idle pool burns nothing. (A worker that
+/// lingers while it was itself waiting inside another job of the pool resumes that job up to
+/// 50 µs after the pool last had work for it.)
 ///
 /// A run started from inside a rayon worker (e.g. from a `par_iter`) works, but while it
 /// waits for its helpers the worker may pick up other jobs, which may start further runs on the
@@ -215,11 +225,36 @@ struct Shared<'r> {
 
 impl<'r> Shared<'r> {
     /// The caller's part: asks for helpers, runs `first`, then takes ready nodes until none
-    /// is left; the scope then waits for the helpers still running.
+    /// is left and awaits its helpers; the scope then waits for any still running.
     fn start<'s>(&'s self, first: u32, scope: &Scope<'s>) {
         self.call_helpers(scope);
         self.process(first, scope);
-        self.drain(scope);
+        let _ = self.drain(scope);
+        self.await_helpers(scope);
+    }
+
+    /// The caller's wait for its helpers, awake: taking any node they offer meanwhile, for at
+    /// most [`linger::LINGER`]; after that (or on a pool worker, which waits the rayon way,
+    /// running the pool's jobs) the scope's own wait puts the thread to sleep.
+    ///
+    /// A sleeping caller must be woken when the last helper is done, and on a small VM that is
+    /// an idle vCPU's wake-up: in `wide8_heavy` (40 µs nodes) it took 21 µs in the median run
+    /// and 47 µs in one in ten, where a helper finishing its last node usually trails the
+    /// caller by about one µs (BENCHMARKS.md).
+    fn await_helpers<'s>(&'s self, scope: &Scope<'s>) {
+        if rayon::current_thread_index().is_some() {
+            return;
+        }
+        let mut deadline = Instant::now() + linger::LINGER;
+        while self.helpers.load(Ordering::Acquire) > 0 {
+            if self.drain(scope) {
+                deadline = Instant::now() + linger::LINGER;
+            } else if Instant::now() < deadline {
+                std::thread::yield_now();
+            } else {
+                return;
+            }
+        }
     }
 
     /// Spawns helpers while there is work for them and fewer than allowed are running.
@@ -235,21 +270,28 @@ impl<'r> Shared<'r> {
                 return;
             }
             scope.spawn(move |s| {
-                self.drain(s);
+                let _ = self.drain(s);
+                // Queued before this helper counts itself out: a caller awaiting `helpers == 0`
+                // then leaves its awake wait only once this job is all but returned, instead of
+                // falling asleep in the scope while the lingering job is still being queued.
+                linger::after_helping();
                 self.helpers.fetch_sub(1, Ordering::AcqRel);
             });
         }
     }
 
-    /// Takes ready nodes until none is left. A node offered after a helper gave up is taken
-    /// by the thread that offered it, once its own chain is done: nothing is left behind.
-    fn drain<'s>(&'s self, scope: &Scope<'s>) {
+    /// Takes ready nodes until none is left; whether it took any. A node offered after a
+    /// helper gave up is taken by the thread that offered it, once its own chain is done, or by
+    /// the caller still awaiting its helpers: nothing is left behind.
+    fn drain<'s>(&'s self, scope: &Scope<'s>) -> bool {
+        let mut took = false;
         loop {
             let next = lock(&self.ready).pop();
             match next {
                 Some(i) => self.process(i, scope),
-                None => return,
+                None => return took,
             }
+            took = true;
         }
     }
 
