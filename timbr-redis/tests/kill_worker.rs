@@ -1,6 +1,7 @@
 //! Issue test 1: one producer, three worker processes, one of them killed with SIGKILL
 //! mid-run and restarted later: every tweet has a record, duplicates are no more than what
 //! the killed worker had fetched and not acknowledged, and nothing is pending at the end.
+//! The same with packed entries (`--pack 32`): the killed worker's packs are split.
 
 mod common;
 
@@ -9,68 +10,97 @@ use timbr_redis::{Fleet, RedisOptions};
 
 const N: u64 = 100_000;
 
-#[test]
-fn a_worker_killed_mid_run_loses_nothing() {
+/// What a run with one worker killed and restarted left.
+struct Killed {
+    /// The server, kept running for the test's own checks (bind it: `..` would drop it).
+    server: Server,
+    fleet: Fleet,
+    /// Entries the killed worker had pending (fetched, not acknowledged) when it died.
+    at_kill: u64,
+}
+
+/// One producer of `n` tweets, `pack` to an entry, and workers `names`; `w2` is killed with
+/// SIGKILL at a third of the records and restarted at two thirds. Checks what holds for
+/// every pack size: every tweet has a record, duplicates are no more than what the killed
+/// worker held (`pack` data to each entry it had pending), recognised by origin; the fleet
+/// balances with nothing left pending, unread or dead.
+fn kill_and_restart(n: u64, names: &[&str], pack: u64, extra: &[&str]) -> Killed {
     let server = Server::start();
     let url = server.url();
     let dir = &server.dir;
     let mut con = server.con();
     let worker = |name: &str| {
-        fleet(
-            dir,
-            name,
-            &work_args(
-                &url,
-                name,
-                &["--claim-after-ms", "5000", "--until-done", &N.to_string()],
-            ),
-        )
+        let until = n.to_string();
+        let mut args = vec!["--until-done", until.as_str()];
+        args.extend_from_slice(extra);
+        fleet(dir, name, &work_args(&url, name, &args))
     };
+    let capacity = (20_000 / pack).to_string();
     let mut producer = fleet(
         dir,
         "producer",
-        &produce_args(&url, N, &["--capacity", "20000"]),
+        &produce_args(
+            &url,
+            n,
+            &["--capacity", &capacity, "--pack", &pack.to_string()],
+        ),
     );
-    let mut w1 = worker("w1");
-    let mut w2 = worker("w2");
-    let mut w3 = worker("w3");
+    let mut workers: Vec<_> = names.iter().map(|w| (*w, worker(w))).collect();
 
     until("a third of the records", || {
-        xlen(&mut con, "results") >= N / 3
+        xlen(&mut con, "results") >= n / 3
     });
+    let w2 = &mut workers.iter_mut().find(|(w, _)| *w == "w2").unwrap().1;
     w2.kill().unwrap(); // SIGKILL
     w2.wait().unwrap();
     // What it had fetched and not acknowledged: the most that can be processed twice.
     let at_kill = pending_of(&mut con, "tweets", "w2");
     until("two thirds of the records", || {
-        xlen(&mut con, "results") >= 2 * N / 3
+        xlen(&mut con, "results") >= 2 * n / 3
     });
-    let mut w2 = worker("w2"); // the same consumer, restarted
+    *w2 = worker("w2"); // the same consumer, restarted
 
     assert!(wait(&mut producer), "the producer failed");
-    for w in [&mut w1, &mut w2, &mut w3] {
+    for (_, w) in &mut workers {
         assert!(wait(w), "a worker failed");
     }
 
     let ids = result_ids(&mut con, "results");
-    assert_eq!(ids.len() as u64, N, "every tweet has a record");
-    assert!((0..N).all(|i| ids.contains_key(&i)));
-    let duplicates: u64 = ids.values().map(|n| n - 1).sum();
+    assert_eq!(ids.len() as u64, n, "every tweet has a record");
+    assert!((0..n).all(|i| ids.contains_key(&i)));
+    let duplicates: u64 = ids.values().map(|d| d - 1).sum();
     assert!(
-        duplicates <= at_kill,
-        "{duplicates} duplicates, {at_kill} pending at the kill"
+        duplicates <= at_kill * pack,
+        "{duplicates} duplicates, {at_kill} entries of {pack} pending at the kill"
     );
 
     let mut fleet = Fleet::connect(RedisOptions::new(url.clone(), "tweets")).unwrap();
     let results = fleet.results("results").unwrap();
     assert_eq!(
-        results.duplicates, duplicates,
+        (results.distinct, results.duplicates),
+        (n, duplicates),
         "duplicates are counted, by origin"
     );
     let balance = fleet.balance().unwrap();
     assert!(balance.is_balanced(), "{balance}");
-    assert_eq!((balance.produced, balance.acked), (N, N));
     assert_eq!((balance.pending, balance.unread, balance.dead), (0, 0, 0));
+    assert_eq!(balance.acked_data, n, "each datum counted once");
+    Killed {
+        server,
+        fleet,
+        at_kill,
+    }
+}
+
+#[test]
+fn a_worker_killed_mid_run_loses_nothing() {
+    let Killed {
+        server: _server,
+        mut fleet,
+        ..
+    } = kill_and_restart(N, &["w1", "w2", "w3"], 1, &["--claim-after-ms", "5000"]);
+    let balance = fleet.balance().unwrap();
+    assert_eq!((balance.produced, balance.acked), (N, N));
     let mut members: Vec<_> = fleet
         .members()
         .unwrap()
@@ -94,5 +124,25 @@ fn a_worker_killed_mid_run_loses_nothing() {
     assert_eq!(
         announced,
         ["w1", "w2", "w3"].map(|w| (w.to_owned(), "worker".to_owned(), false))
+    );
+}
+
+#[test]
+fn a_worker_killed_mid_run_loses_nothing_of_packed_entries() {
+    const N: u64 = 30_720; // round trips of 256 (the default batch): every pack full
+    const PACK: u64 = 32;
+    let Killed {
+        server: _server,
+        mut fleet,
+        at_kill,
+    } = kill_and_restart(N, &["w1", "w2"], PACK, &["--claim-after-ms", "3000"]);
+    // Every pack holds 32, and each one split (the killed worker's, delivered again) added
+    // its 32 pieces.
+    let balance = fleet.balance().unwrap();
+    let pieces = balance.produced - N / PACK;
+    assert_eq!(pieces % PACK, 0, "{balance}");
+    assert!(
+        pieces >= at_kill * PACK,
+        "the killed worker's {at_kill} packs were split: {balance}"
     );
 }

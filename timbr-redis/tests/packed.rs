@@ -1,12 +1,11 @@
-//! Many data per entry (`RedisOptions::pack`): what a fleet promises per datum still holds
-//! per datum — every datum processed, each record naming its place in its pack, a killed
-//! worker's packs split and nothing lost, a poisonous datum dead-lettered alone, undecodable
-//! packs dead-lettered with the reason — and the fleet's balance adds up.
+//! Many data per entry (`RedisOptions::pack`), in process: every datum processed once, each
+//! record naming its place in its pack, undecodable packs dead-lettered with the reason, and
+//! the fleet's balance adds up. (A killed worker's packs: `kill_worker.rs`; a poisonous
+//! datum in a pack: `poison.rs`; outages: `outage.rs`; the edges: `packed_edges.rs`.)
 
 mod common;
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
 
 use common::*;
 use serde::{Deserialize, Serialize};
@@ -117,142 +116,5 @@ fn packed_data_are_processed_once_each_and_undecodable_packs_are_dead_letters() 
     assert!(
         balance.to_string().contains("2002 data acknowledged"),
         "{balance}"
-    );
-}
-
-#[test]
-fn a_killed_worker_s_packs_are_split_and_nothing_is_lost() {
-    const N: u64 = 30_720; // round trips of 256 (the default batch): every pack full
-    const PACK: u64 = 32;
-    let server = Server::start();
-    let url = server.url();
-    let dir = &server.dir;
-    let mut con = server.con();
-    let worker = |name: &str| {
-        fleet(
-            dir,
-            name,
-            &work_args(
-                &url,
-                name,
-                &["--claim-after-ms", "3000", "--until-done", &N.to_string()],
-            ),
-        )
-    };
-    let pack = PACK.to_string();
-    let mut producer = fleet(
-        dir,
-        "producer",
-        &produce_args(&url, N, &["--capacity", "200", "--pack", &pack]),
-    );
-    let mut w1 = worker("w1");
-    let mut w2 = worker("w2");
-    until("a third of the records", || {
-        xlen(&mut con, "results") >= N / 3
-    });
-    w2.kill().unwrap(); // SIGKILL
-    w2.wait().unwrap();
-    let at_kill = pending_of(&mut con, "tweets", "w2");
-    until("two thirds of the records", || {
-        xlen(&mut con, "results") >= 2 * N / 3
-    });
-    let mut w2 = worker("w2");
-    assert!(wait(&mut producer), "the producer failed");
-    for w in [&mut w1, &mut w2] {
-        assert!(wait(w), "a worker failed");
-    }
-
-    let ids = result_ids(&mut con, "results");
-    assert_eq!(ids.len() as u64, N, "every tweet has a record");
-    let duplicates: u64 = ids.values().map(|n| n - 1).sum();
-    assert!(
-        duplicates <= at_kill * PACK,
-        "{duplicates} duplicates, {at_kill} packs pending at the kill"
-    );
-    let mut fleet = Fleet::connect(RedisOptions::new(url.clone(), "tweets")).unwrap();
-    let results = fleet.results("results").unwrap();
-    assert_eq!(
-        (results.distinct, results.duplicates),
-        (N, duplicates),
-        "duplicates are recognised by origin, packed or split"
-    );
-    let balance = fleet.balance().unwrap();
-    assert!(balance.is_balanced(), "{balance}");
-    assert_eq!((balance.pending, balance.unread, balance.dead), (0, 0, 0));
-    assert_eq!(balance.acked_data, N, "each datum counted once");
-    // Every pack holds 32, and each split one added its 32 pieces.
-    let packs = N / PACK;
-    let pieces = balance.produced - packs;
-    assert_eq!(pieces % PACK, 0, "{balance}");
-    assert!(
-        pieces >= at_kill * PACK,
-        "the killed worker's {at_kill} packs were split: {balance}"
-    );
-}
-
-#[test]
-fn a_poisonous_datum_in_a_pack_is_dead_lettered_alone() {
-    const N: u64 = 2_000;
-    const POISON: u64 = 1_234;
-    const MAX_DELIVERIES: u64 = 3;
-    let server = Server::start();
-    let url = server.url();
-    let dir = &server.dir;
-    let spawn = |name: &str| {
-        fleet(
-            dir,
-            name,
-            &work_args(
-                &url,
-                name,
-                &[
-                    "--claim-after-ms",
-                    "1000",
-                    "--batch",
-                    "64",
-                    "--max-deliveries",
-                    &MAX_DELIVERIES.to_string(),
-                    "--abort-on",
-                    &POISON.to_string(),
-                    "--until-done",
-                    &N.to_string(),
-                ],
-            ),
-        )
-    };
-    let mut producer = fleet(dir, "producer", &produce_args(&url, N, &["--pack", "8"]));
-    assert!(wait(&mut producer));
-    let mut w = spawn("w1");
-    let mut deaths = 0;
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        assert!(Instant::now() < deadline, "the fleet did not finish");
-        if let Some(status) = w.try_wait().unwrap() {
-            if status.success() {
-                break;
-            }
-            deaths += 1; // aborted on the poison: restart it, as a supervisor would
-            w = spawn("w1");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Once packed, then alone until dead.
-    assert_eq!(deaths, MAX_DELIVERIES + 1);
-
-    let mut fleet = Fleet::connect(RedisOptions::new(url.clone(), "tweets")).unwrap();
-    let dead = fleet.dead_letters(10).unwrap();
-    assert_eq!(dead.len(), 1, "{dead:?}");
-    let datum: serde_json::Value = serde_json::from_str(dead[0].datum.as_deref().unwrap()).unwrap();
-    assert_eq!(datum["id"], POISON);
-    assert_eq!(dead[0].deliveries, MAX_DELIVERIES);
-    let mut con = server.con();
-    let ids = result_ids(&mut con, "results");
-    assert!(!ids.contains_key(&POISON));
-    assert_eq!(ids.len() as u64, N - 1, "every other datum is processed");
-    let balance = fleet.balance().unwrap();
-    assert!(balance.is_balanced(), "{balance}");
-    assert_eq!(
-        (balance.acked_data, balance.dead, balance.pending),
-        (N - 1, 1, 0)
     );
 }

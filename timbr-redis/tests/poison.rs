@@ -14,8 +14,19 @@ const N: u64 = 3_000;
 const POISON: u64 = 1_234;
 const MAX_DELIVERIES: u64 = 3;
 
-#[test]
-fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
+/// What a run with a poisonous datum left.
+struct Poisoned {
+    server: Server,
+    fleet: Fleet,
+    /// Times a worker died (and was restarted).
+    deaths: u64,
+}
+
+/// A producer of `N` tweets, `pack` to an entry, and two workers that abort on `POISON`,
+/// restarted as a supervisor would each time they die, until the fleet is done. Checks
+/// what holds for every pack size: the poison alone is dead-lettered, after exactly
+/// `MAX_DELIVERIES` deliveries of it, and every other datum is processed.
+fn poisoned(pack: u64) -> Poisoned {
     let server = Server::start();
     let url = server.url();
     let dir = &server.dir;
@@ -42,7 +53,11 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
             ),
         )
     };
-    let mut producer = fleet(dir, "producer", &produce_args(&url, N, &[]));
+    let mut producer = fleet(
+        dir,
+        "producer",
+        &produce_args(&url, N, &["--pack", &pack.to_string()]),
+    );
     assert!(wait(&mut producer));
 
     let names = ["w1", "w2"];
@@ -67,11 +82,6 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert!(deaths >= 1, "the poison killed a worker at least once");
-    assert!(
-        deaths as u64 <= MAX_DELIVERIES,
-        "{deaths} deaths for {MAX_DELIVERIES} deliveries"
-    );
 
     let mut fleet = Fleet::connect(RedisOptions::new(url.clone(), "tweets")).unwrap();
     let dead = fleet.dead_letters(10).unwrap();
@@ -91,9 +101,32 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
     let balance = fleet.balance().unwrap();
     assert!(balance.is_balanced(), "{balance}");
     assert_eq!(
-        (balance.acked, balance.dead, balance.pending),
+        (balance.acked_data, balance.dead, balance.pending),
         (N - 1, 1, 0)
     );
+    Poisoned {
+        server,
+        fleet,
+        deaths,
+    }
+}
+
+#[test]
+fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
+    let Poisoned {
+        server,
+        mut fleet,
+        deaths,
+    } = poisoned(1);
+    assert!(deaths >= 1, "the poison killed a worker at least once");
+    assert!(
+        deaths <= MAX_DELIVERIES,
+        "{deaths} deaths for {MAX_DELIVERIES} deliveries"
+    );
+    let (url, dir) = (server.url(), &server.dir);
+    let dead = fleet.dead_letters(10).unwrap();
+    let balance = fleet.balance().unwrap();
+    assert_eq!(balance.acked, N - 1);
 
     // The command line lists it, and says the fleet balances.
     let mut list = fleet_cmd(
@@ -116,4 +149,15 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
     let balance = fleet.balance().unwrap();
     assert!(balance.is_balanced(), "{balance}");
     assert_eq!((balance.unread, balance.dead), (1, 0));
+}
+
+#[test]
+fn a_poisonous_datum_in_a_pack_is_dead_lettered_alone() {
+    let Poisoned {
+        server: _server,
+        deaths,
+        ..
+    } = poisoned(8);
+    // Once in its pack (the pack is then split), then alone until dead.
+    assert_eq!(deaths, MAX_DELIVERIES + 1);
 }
