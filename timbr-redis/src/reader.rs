@@ -609,7 +609,13 @@ mod tests {
     #[test]
     fn the_split_script_writes_the_fields_a_reader_looks_for() {
         let script = super::SPLIT_SCRIPT;
-        assert!(script.contains(&format!("'{DATUM_FIELD}', ARGV[i]")), "{script}");
-        assert!(script.contains(&format!("'{ORIGIN_FIELD}', ARGV[2] .. '#'")), "{script}");
+        assert!(
+            script.contains(&format!("'{DATUM_FIELD}', ARGV[i]")),
+            "{script}"
+        );
+        assert!(
+            script.contains(&format!("'{ORIGIN_FIELD}', ARGV[2] .. '#'")),
+            "{script}"
+        );
     }
 }
