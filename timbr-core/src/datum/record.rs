@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bson::oid::ObjectId;
-use timbr_sched::{NodeId, Outcome, Outcomes, TaskError};
+use timbr_sched::{Outcome, Outcomes, TaskError};
 
 use crate::datum::entry;
 use crate::datum::wiring::{Entry, Wiring};
@@ -236,6 +236,10 @@ impl Record {
 /// Writes the record's array `[in_s, f0_s, …]` into `json`, noting the values that could not
 /// be serialized; `catch`: a panic in a value's `Serialize` becomes its `_exception` entry.
 /// Returns whether every entry was written from its raw key's value.
+///
+/// What each entry needs was decided when the wiring was built ([`Entry::repeats`]): the
+/// loop neither compares nodes nor tracks which entry came last, and every entry is followed
+/// by a comma, the last one then turned into the closing bracket.
 fn write_entries(
     wiring: &Wiring,
     outcomes: &Outcomes,
@@ -244,35 +248,46 @@ fn write_entries(
     catch: bool,
 ) -> bool {
     let mut raw_values = true;
-    // The `_s` node of the last entry written, and where its text is in `json`.
-    let mut previous: Option<(NodeId, Range<usize>)> = None;
+    // Where the text of the last entry written is in `json`.
+    let mut previous: Range<usize> = 0..0;
     json.push(b'[');
-    for (i, entry) in wiring.entries.iter().enumerate() {
-        if i > 0 {
-            json.push(b',');
-        }
-        match &previous {
+    for entry in &wiring.entries {
+        if entry.repeats {
             // An empty slot repeats its predecessor's entry: copied, reported once.
-            Some((node, text)) if *node == entry.serialized => {
-                json.extend_from_within(text.clone());
+            json.extend_from_within(previous.clone());
+        } else {
+            let start = json.len();
+            // Rare: a value that could not be serialized.
+            let written = entry::write(wiring, entry, outcomes, json, catch, &mut raw_values);
+            if let Some(text) = written {
+                note_unserializable(wiring, entry, &text, unserializable);
             }
-            _ => {
-                let start = json.len();
-                // Rare: a value that could not be serialized.
-                let written = entry::write(wiring, entry, outcomes, json, catch, &mut raw_values);
-                if let Some(text) = written {
-                    unserializable.push(Unserializable {
-                        key: wiring.graph.key(entry.serialized).to_owned(),
-                        text: text.as_str().to_owned(),
-                        message: text.exception_message().unwrap_or_default().to_owned(),
-                    });
-                }
-                previous = Some((entry.serialized, start..json.len()));
-            }
+            previous = start..json.len();
         }
+        json.push(b',');
     }
-    json.push(b']');
+    // A wiring has at least the input's entry, so the last byte is a comma.
+    match json.last_mut() {
+        Some(last) if *last == b',' => *last = b']',
+        _ => json.push(b']'),
+    }
     raw_values
+}
+
+/// Notes an entry whose value could not be serialized (out of the loop: it is rare).
+#[cold]
+#[inline(never)]
+fn note_unserializable(
+    wiring: &Wiring,
+    entry: &Entry,
+    text: &crate::Serialized,
+    unserializable: &mut Vec<Unserializable>,
+) {
+    unserializable.push(Unserializable {
+        key: wiring.graph.key(entry.serialized).to_owned(),
+        text: text.as_str().to_owned(),
+        message: text.exception_message().unwrap_or_default().to_owned(),
+    });
 }
 
 /// The text of one record entry: JSON, or an `{"_exception": …}` object.

@@ -48,6 +48,9 @@ pub(crate) struct Entry {
     /// Whether the plans compute the `_s` node (a stage asks for it); if not, the record
     /// serializes the raw value itself.
     pub(crate) computed: bool,
+    /// Whether the `_s` node is the previous entry's (an empty slot): the record copies that
+    /// entry's text. Decided here once rather than compared for every datum.
+    pub(crate) repeats: bool,
 }
 
 /// The first record buffer of a wiring; and no record starts with more than
@@ -122,6 +125,7 @@ impl Wiring {
             serialize: serialize_input::<T>,
             write: write_as::<T>,
             computed: true,
+            repeats: false,
         });
         let mut owner: Option<&Stage> = None;
         for (slot, stage) in stages.iter().enumerate() {
@@ -135,6 +139,7 @@ impl Wiring {
                 serialize: owner.map_or(serialize_input::<T> as SerializeFn, |s| s.serialize),
                 write: owner.map_or(write_as::<T> as WriteFn, |s| s.write),
                 computed: true,
+                repeats: false,
             });
         }
         let plan = |keys: Vec<&str>| {
@@ -153,9 +158,12 @@ impl Wiring {
                 .chain(["oid"])
                 .collect(),
         )?;
+        let mut previous = None;
         for entry in &mut entries {
             entry.computed =
                 record_plan.contains(entry.serialized) || call_plan.contains(entry.serialized);
+            entry.repeats = previous == Some(entry.serialized);
+            previous = Some(entry.serialized);
         }
         let mut stage_nodes = Vec::new();
         let mut slot_of = vec![0_u16; graph.len()].into_boxed_slice();
