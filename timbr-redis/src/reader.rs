@@ -67,6 +67,8 @@ struct Stale {
     id: String,
     consumer: String,
     deliveries: u64,
+    /// Milliseconds since its last delivery, when `XPENDING` showed it.
+    idle_ms: u64,
 }
 
 impl<T: DeserializeOwned> Reader<T> {
@@ -255,6 +257,7 @@ impl<T: DeserializeOwned> Reader<T> {
                 id: p.id,
                 consumer: p.consumer,
                 deliveries: p.times_delivered as u64,
+                idle_ms: p.last_delivered_ms as u64,
             })
     }
 
@@ -285,6 +288,11 @@ impl<T: DeserializeOwned> Reader<T> {
             self.dead_letter(o, health, &entry, stale.deliveries, reason, give_up);
             return;
         }
+        // Only if nobody touched it since `XPENDING` showed it: a claim or a delivery by
+        // another consumer meanwhile resets its idle time below what was seen. (Without
+        // this, a restarted consumer re-reading its own entry could take it back from one
+        // that had just claimed it, and both would process it.)
+        let min_idle = min_idle.max(stale.idle_ms);
         let claimed: Vec<Entry> = self
             .link
             .run(give_up, |con| {

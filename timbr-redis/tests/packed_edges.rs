@@ -140,7 +140,7 @@ fn a_pack_whose_split_failed_once_is_split_not_dead_lettered_whole() {
     // Consumer c finds it stale.
     let c = RedisQueue::<Item>::connect(options.clone().consumer("c")).unwrap();
     let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + PATIENCE;
     while got.len() < 4 && Instant::now() < deadline {
         if let Taken::Datum(d) = c.take_delivery(Some(Instant::now() + Duration::from_millis(200)))
         {
@@ -193,7 +193,7 @@ fn a_foreign_origin_field_does_not_wedge_the_acknowledgements() {
     let flushing = q.clone();
     std::thread::spawn(move || flushing.flush());
     let mut fleet = timbr_redis::Fleet::connect(options).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + PATIENCE;
     loop {
         let b = fleet.balance().unwrap();
         if b.acked == 2 {
