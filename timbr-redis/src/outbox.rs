@@ -191,8 +191,8 @@ impl Outbox {
 
     /// Buffers the acknowledgement of entry `id`, which held `data` data (after their
     /// records).
-    pub(crate) fn ack(&self, id: &str, data: usize) {
-        self.push(Op::Ack(id.to_owned(), data));
+    pub(crate) fn ack(&self, id: String, data: usize) {
+        self.push(Op::Ack(id, data));
     }
 
     fn push(&self, op: Op) {

@@ -403,7 +403,7 @@ impl<T> RedisQueue<T> {
     /// Acknowledges the entry of delivery `id` — a packed entry once all its data are.
     fn ack_id(&self, id: &str) {
         if let Settle::Entry(entry, data) = self.inner.packs.done(id) {
-            self.inner.outbox.ack(&entry, data);
+            self.inner.outbox.ack(entry, data);
         }
     }
 }

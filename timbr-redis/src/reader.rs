@@ -32,14 +32,17 @@ use crate::pack::{self, Packs, ORIGIN_FIELD, PACK_FIELD};
 use crate::{Delivery, DeliveryId};
 
 /// Splits a packed entry (`ARGV[2]`) into one entry per datum (`ARGV[3..]`), each with its
-/// origin, if it is still pending in the group (`ARGV[1]`): acknowledging it, counting it
-/// as acknowledged (`KEYS[2]`; its data count as their own entries are) and adding the
-/// pieces happen together or not at all, and at most once. Returns the pieces added.
+/// origin, if it is still pending in the group (`ARGV[1]`), then acknowledges it and counts
+/// it as acknowledged (`KEYS[2]`; its data count as their own entries are). A script runs
+/// alone, so this happens at most once; the pieces go first because a script is not undone
+/// when a command fails midway (an `XADD` refused for want of memory, say): the pack then
+/// stays pending — some pieces added twice later, none lost. Returns the pieces added.
 const SPLIT_SCRIPT: &str =
-    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end \
-    redis.call('INCRBY', KEYS[2], 1) \
+    "if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then return 0 end \
     for i = 3, #ARGV do \
       redis.call('XADD', KEYS[1], '*', 'd', ARGV[i], 'o', ARGV[2] .. '#' .. (i - 3)) end \
+    redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) \
+    redis.call('INCRBY', KEYS[2], 1) \
     return #ARGV - 2";
 
 pub(crate) struct Reader<T> {
