@@ -50,7 +50,8 @@ pub fn benches() {
     let mut group = c.benchmark_group("status");
     for (name, timing) in [
         ("stages8_timing_off", Timing::Off),
-        ("stages8_timing_sampled16", Timing::default()),
+        ("stages8_timing_sampled16", Timing::Sampled(16)),
+        ("stages8_timing_adaptive", Timing::Adaptive),
         ("stages8_timing_all", Timing::All),
     ] {
         let machine = timbr_workloads::stages8(timing).expect("valid machine");

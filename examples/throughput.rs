@@ -2,10 +2,17 @@
 //!
 //! ```text
 //! cargo run --release --example throughput -- [--json] [--n N] [--only WORKLOAD]
+//! cargo run --release --example throughput -- [--json] [--n N] [--rounds R] --pair FLOOR,WORKLOAD
 //! ```
 //!
 //! Prints one line per workload; with `--json`, one JSON object per line with at least
 //! `workload`, `datums_per_s` and `us_per_datum`.
+//!
+//! `--pair` compares two workloads on a noisy machine: `R` rounds (default 21), each running
+//! both on `N` data back to back (in alternating order), and prints the median of the
+//! rounds' ratios `WORKLOAD / FLOOR` with its range, and each workload's median time. Two
+//! runs a second apart see the same machine, so their ratio holds still where separate runs'
+//! times drift by tens of percent.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -21,6 +28,8 @@ struct Args {
     json: bool,
     n: usize,
     only: Option<String>,
+    pair: Option<(String, String)>,
+    rounds: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -28,6 +37,8 @@ fn parse_args() -> Result<Args, String> {
         json: false,
         n: 200_000,
         only: None,
+        pair: None,
+        rounds: 21,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -40,8 +51,23 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or("--n takes a number")?
             }
             "--only" => args.only = Some(it.next().ok_or("--only takes a workload name")?),
+            "--pair" => {
+                let pair = it.next().ok_or("--pair takes FLOOR,WORKLOAD")?;
+                let (floor, workload) = pair
+                    .split_once(',')
+                    .ok_or("--pair takes two workload names: FLOOR,WORKLOAD")?;
+                args.pair = Some((floor.to_owned(), workload.to_owned()));
+            }
+            "--rounds" => {
+                args.rounds = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&r| r > 0)
+                    .ok_or("--rounds takes a number above 0")?
+            }
             "-h" | "--help" => {
                 println!("usage: throughput [--json] [--n N] [--only WORKLOAD]");
+                println!("       throughput [--json] [--n N] [--rounds R] --pair FLOOR,WORKLOAD");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument `{other}` (try --help)")),
@@ -124,10 +150,6 @@ fn call_identity8(n: usize) -> Duration {
         black_box(machine.call(template.clone()));
     }
     started.elapsed()
-}
-
-fn queue_identity8(n: usize) -> Duration {
-    queue(&Machine::<Value>::new(), n)
 }
 
 /// `queue_identity8` while a client scrapes the machine's `/metrics` (timbr-http, in
@@ -277,6 +299,68 @@ fn heavy_machine(workers: usize, threaded: bool) -> Machine<Value> {
     builder.build().expect("valid machine")
 }
 
+/// A workload on one machine, built at its first run and kept for the next (the warm-up's,
+/// and every round of `--pair`).
+fn once<M: 'static>(
+    build: impl Fn() -> M + 'static,
+    work: fn(&M, usize) -> Duration,
+) -> Box<dyn Fn(usize) -> Duration> {
+    let machine = std::cell::OnceCell::new();
+    Box::new(move |n| work(machine.get_or_init(&build), n))
+}
+
+/// `--pair`: both workloads back to back, `args.rounds` times, and the median of the rounds'
+/// ratios.
+fn pair(
+    args: &Args,
+    floor: (&str, &dyn Fn(usize) -> Duration),
+    workload: (&str, &dyn Fn(usize) -> Duration),
+) {
+    let n = args.n;
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    floor.1((n / 10).max(10));
+    workload.1((n / 10).max(10));
+    let (mut floors, mut workloads, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..args.rounds {
+        let (f, w) = if round % 2 == 0 {
+            let f = floor.1(n);
+            (f, workload.1(n))
+        } else {
+            let w = workload.1(n);
+            (floor.1(n), w)
+        };
+        floors.push(us(f));
+        workloads.push(us(w));
+        ratios.push(w.as_secs_f64() / f.as_secs_f64());
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let round3 = |x: f64| (x * 1000.0).round() / 1000.0;
+    let (lo, hi) = ratios
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+    let (ratio, f, w) = (
+        median(&mut ratios),
+        median(&mut floors),
+        median(&mut workloads),
+    );
+    if args.json {
+        println!(
+            "{}",
+            json!({"pair": [floor.0, workload.0], "n": n, "rounds": args.rounds,
+                   "ratio_median": round3(ratio), "ratio_min": round3(lo), "ratio_max": round3(hi),
+                   "floor_us_median": round3(f), "workload_us_median": round3(w)})
+        );
+    } else {
+        println!(
+            "{} / {}: {ratio:.3}x (rounds {lo:.3}-{hi:.3}), {f:.3} / {w:.3} µs/datum (medians of {} rounds of {n})",
+            workload.0, floor.0, args.rounds
+        );
+    }
+}
+
 fn main() {
     let args = match parse_args() {
         Ok(a) => a,
@@ -315,7 +399,11 @@ fn main() {
             args.n,
             Box::new(floor_call_u64_chain8),
         ),
-        ("queue_identity8", args.n, Box::new(queue_identity8)),
+        (
+            "queue_identity8",
+            args.n,
+            once(Machine::<Value>::new, queue),
+        ),
         (
             "queue_identity8_scraped",
             args.n,
@@ -325,32 +413,34 @@ fn main() {
         (
             "queue_stages8_timing_off",
             args.n,
-            Box::new(|n| {
-                queue(
-                    &timbr_workloads::stages8(Timing::Off).expect("valid machine"),
-                    n,
-                )
-            }),
+            once(
+                move || timbr_workloads::stages8(Timing::Off).expect("valid machine"),
+                queue,
+            ),
         ),
         (
             "queue_stages8",
             args.n,
-            Box::new(|n| {
-                queue(
-                    &timbr_workloads::stages8(Timing::default()).expect("valid machine"),
-                    n,
-                )
-            }),
+            once(
+                move || timbr_workloads::stages8(Timing::default()).expect("valid machine"),
+                queue,
+            ),
+        ),
+        (
+            "queue_stages8_timing_sampled16",
+            args.n,
+            once(
+                move || timbr_workloads::stages8(Timing::Sampled(16)).expect("valid machine"),
+                queue,
+            ),
         ),
         (
             "queue_stages8_timing_all",
             args.n,
-            Box::new(|n| {
-                queue(
-                    &timbr_workloads::stages8(Timing::All).expect("valid machine"),
-                    n,
-                )
-            }),
+            once(
+                move || timbr_workloads::stages8(Timing::All).expect("valid machine"),
+                queue,
+            ),
         ),
         (
             "running_identity8",
@@ -369,6 +459,23 @@ fn main() {
             Box::new(|n| running(&heavy_machine(2, false), n)),
         ),
     ];
+    if let Some((floor, workload)) = &args.pair {
+        let find = |name: &str| {
+            workloads
+                .iter()
+                .find(|(w, _, _)| *w == name)
+                .map(|(_, _, run)| run)
+                .ok_or_else(|| format!("no workload `{name}`"))
+        };
+        match find(floor).and_then(|f| Ok((f, find(workload)?))) {
+            Ok((f, w)) => pair(&args, (floor, f), (workload, w)),
+            Err(e) => {
+                eprintln!("throughput: {e}");
+                std::process::exit(2);
+            }
+        }
+        return;
+    }
     for (name, n, run) in &workloads {
         if args.only.as_deref().is_some_and(|o| o != *name) {
             continue;

@@ -215,6 +215,48 @@ fn the_notebook_story_a_stage_failing_every_31st_datum() {
     assert!(text.contains("every_31st"), "{text}");
 }
 
+/// The second an oid was made in.
+fn second_of(oid: bson::oid::ObjectId) -> u32 {
+    let b = oid.bytes();
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// The default timing: one datum in 64 on a thread, and the first of every second in which
+/// none was timed, so a slow pipeline gets latencies too. Which data were timed is worked
+/// out from their oids, so the test holds however the seconds fall.
+#[test]
+fn the_default_timing_samples_one_in_64_and_one_a_second() {
+    let machine = Machine::<u64>::builder().stage(double()).build().unwrap();
+    let (mut expected, mut last_timed) = (0_u64, None);
+    let mut n = 0_u64;
+    let mut process = |machine: &Machine<u64>| {
+        machine.put(n).unwrap();
+        let second = second_of(machine.get(Duration::from_secs(5)).unwrap().oid());
+        if n % 64 == 0 || last_timed != Some(second) {
+            expected += 1;
+            last_timed = Some(second);
+        }
+        n += 1;
+        (expected, second)
+    };
+    let mut last = (0, 0);
+    for _ in 0..200 {
+        last = process(&machine);
+    }
+    assert_eq!(machine.status().stages[0].latency.samples, last.0);
+    assert!(
+        last.0 >= 4,
+        "one in 64 of 200 (n = 0, 64, 128, 192), and each second's first"
+    );
+    // A datum in a later second is timed, whatever its number.
+    while second_of(bson::oid::ObjectId::new()) == last.1 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (after, _) = process(&machine);
+    assert_eq!(after, last.0 + 1);
+    assert_eq!(machine.status().stages[0].latency.samples, after);
+}
+
 #[test]
 fn per_stage_statistics_time_what_they_are_asked_to() {
     let slow = Stage::new(0, "slow", ["input"], |n: &u64| {

@@ -1,10 +1,11 @@
 //! Reuse of a run's slots: the array a finished run leaves behind serves the next run on the
 //! same thread, so a steady-state run allocates nothing for its slots.
 //!
-//! A run's slots are one `Option<Outcome>` per graph node, held in a [`SlotArray`]. When it is
-//! dropped (with the run's [`Outcomes`](crate::Outcomes), or with a run never executed), every
-//! slot is emptied (each value dropped then, as before) and the empty array
-//! goes into a small per-thread cache; [`Plan::run`](crate::Plan::run) takes an array of the
+//! A run's slots are one `Option<Outcome>` per graph node, held in a [`SlotArray`]. Only the
+//! plan's nodes are ever written (an input set outside the plan is not kept: nothing reads
+//! it), so when the array is dropped (with the run's [`Outcomes`](crate::Outcomes), or with a
+//! run never executed) those slots are emptied (each value dropped then, as before), the
+//! others being empty already, and the empty array goes into a small per-thread cache; [`Plan::run`](crate::Plan::run) takes an array of the
 //! right length from that cache before allocating one. An empty array carries nothing from
 //! one run to the next, and any two plans with as many nodes can share it.
 //!
@@ -25,39 +26,57 @@ type Slots = Box<[Option<Outcome>]>;
 /// The array is in an `Option` so that giving it back leaves nothing behind to drop: moving
 /// it out of a plain `Box` field would leave an empty `Box` whose destructor still runs, an
 /// out-of-line call per run.
+///
+/// `written` lists the slots a run may have written (the plan's nodes, borrowed from the
+/// plan for `'p`): only those are emptied, not every node of a graph whose plan runs a few.
+/// `None` (the array outlives the plan's borrow, or was made without one) empties them all.
 #[derive(Default)]
-pub(crate) struct SlotArray(Option<Slots>);
+pub(crate) struct SlotArray<'p> {
+    slots: Option<Slots>,
+    written: Option<&'p [u32]>,
+}
 
-impl SlotArray {
-    /// `len` empty slots: see [`take`].
+impl<'p> SlotArray<'p> {
+    /// `len` empty slots of which a run writes `written` alone: see [`take`].
     #[inline]
-    pub(crate) fn take(len: usize) -> SlotArray {
-        SlotArray(Some(take(len)))
+    pub(crate) fn take(len: usize, written: &'p [u32]) -> SlotArray<'p> {
+        SlotArray {
+            slots: Some(take(len)),
+            written: Some(written),
+        }
+    }
+
+    /// The same slots, no longer borrowing the plan's list: all of them are emptied at the end.
+    pub(crate) fn detach(mut self) -> SlotArray<'static> {
+        SlotArray {
+            slots: self.slots.take(),
+            written: None,
+        }
     }
 }
 
-impl Deref for SlotArray {
+impl Deref for SlotArray<'_> {
     type Target = [Option<Outcome>];
 
     #[inline]
     fn deref(&self) -> &[Option<Outcome>] {
-        self.0.as_deref().unwrap_or_default()
+        self.slots.as_deref().unwrap_or_default()
     }
 }
 
-impl DerefMut for SlotArray {
+impl DerefMut for SlotArray<'_> {
     #[inline]
     fn deref_mut(&mut self) -> &mut [Option<Outcome>] {
-        self.0.as_deref_mut().unwrap_or_default()
+        self.slots.as_deref_mut().unwrap_or_default()
     }
 }
 
-impl Drop for SlotArray {
+impl Drop for SlotArray<'_> {
     /// Drops every outcome and hands the emptied slots to the next run on this thread.
     #[inline]
     fn drop(&mut self) {
-        if let Some(slots) = self.0.take() {
-            give_back(slots);
+        if let Some(slots) = self.slots.take() {
+            give_back(slots, self.written);
         }
     }
 }
@@ -116,13 +135,30 @@ fn fresh(len: usize) -> Slots {
     (0..len).map(|_| None).collect()
 }
 
-/// Empties `slots` (dropping their outcomes here) and keeps the array for a later run.
+/// Empties `slots` (dropping their outcomes here) and keeps the array for a later run:
+/// the slots listed in `written` if it is given, every slot if not.
 #[inline]
-fn give_back(mut slots: Slots) {
+fn give_back(mut slots: Slots, written: Option<&[u32]>) {
     // Drop the outcomes before touching the cache: a value's destructor may itself drop
     // outcomes and come back here.
-    for slot in slots.iter_mut() {
-        clear(slot);
+    match written {
+        Some(written) => {
+            for &i in written {
+                if let Some(slot) = slots.get_mut(i as usize) {
+                    clear(slot);
+                }
+            }
+            // The next run relies on it: no slot outside the list was written.
+            debug_assert!(
+                slots.iter().all(Option::is_none),
+                "a slot outside the plan was written"
+            );
+        }
+        None => {
+            for slot in slots.iter_mut() {
+                clear(slot);
+            }
+        }
     }
     if slots.is_empty() {
         return;
@@ -175,7 +211,7 @@ mod tests {
         slots[1] = Some(Outcome::Value(Value::new(String::from("kept?"))));
         slots[2] = Some(Outcome::Value(Value::new(7_u64)));
         let at = slots.as_ptr();
-        give_back(slots);
+        give_back(slots, None);
         let again = take(3);
         assert_eq!(again.as_ptr(), at, "the array is recycled");
         assert!(again.iter().all(Option::is_none), "no value survives a run");
@@ -187,9 +223,9 @@ mod tests {
     fn arrays_of_several_lengths_are_all_kept() {
         let (a, b, c) = (take(2), take(3), take(4));
         let at = [a.as_ptr(), b.as_ptr(), c.as_ptr()];
-        give_back(a);
-        give_back(b);
-        give_back(c);
+        give_back(a, None);
+        give_back(b, None);
+        give_back(c, Some(&[]));
         // The last one given back, then the older ones, whatever the order asked.
         let (b, c, a) = (take(3), take(4), take(2));
         assert_eq!([a.as_ptr(), b.as_ptr(), c.as_ptr()], at);
@@ -203,7 +239,7 @@ mod tests {
             &value,
         ))));
         assert_eq!(std::sync::Arc::strong_count(&value), 2);
-        give_back(slots);
+        give_back(slots, Some(&[0]));
         assert_eq!(std::sync::Arc::strong_count(&value), 1);
     }
 }

@@ -89,7 +89,7 @@ impl fmt::Display for Skipped {
 /// ```
 pub struct Outcomes<'p> {
     pub(crate) plan: PlanRef<'p>,
-    pub(crate) slots: SlotArray,
+    pub(crate) slots: SlotArray<'p>,
 }
 
 impl<'p> Outcomes<'p> {
@@ -109,17 +109,15 @@ impl<'p> Outcomes<'p> {
         };
         Outcomes {
             plan: PlanRef::Owned(plan),
-            slots,
+            slots: slots.detach(),
         }
     }
 
     /// The outcome of node `id`, or `None` if it was not part of the plan.
     #[inline]
     pub fn outcome(&self, id: NodeId) -> Option<&Outcome> {
-        // An input set on the run but outside the plan has a slot, yet no outcome.
-        if !self.plan().contains(id) {
-            return None;
-        }
+        // Only the plan's nodes are written (an input set outside the plan is not kept), so
+        // a node outside the plan has an empty slot: no need to ask the plan.
         self.slots.get(id.index()).and_then(Option::as_ref)
     }
 

@@ -171,7 +171,7 @@ impl Plan {
     pub fn run(&self) -> Run<'_> {
         Run {
             plan: PlanRef::Borrowed(self),
-            slots: SlotArray::take(self.0.graph.len()),
+            slots: SlotArray::take(self.0.graph.len(), &self.0.order),
         }
     }
 }
@@ -214,7 +214,7 @@ impl PlanRef<'_> {
 /// set"), and the tasks depending on it are skipped.
 pub struct Run<'p> {
     pub(crate) plan: PlanRef<'p>,
-    pub(crate) slots: SlotArray,
+    pub(crate) slots: SlotArray<'p>,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -227,6 +227,9 @@ impl std::fmt::Debug for Run<'_> {
 
 impl<'p> Run<'p> {
     /// Sets the input `key` to `value`, replacing any earlier value.
+    ///
+    /// An input the plan does not need is accepted and dropped at once: no node of the run
+    /// reads it, and it has no outcome.
     ///
     /// This looks `key` up by name; on a hot path resolve it once with
     /// [`Graph::node`] and use [`set_value`](Run::set_value).
@@ -248,7 +251,8 @@ impl<'p> Run<'p> {
         self.set_value(id, Value::new(value))
     }
 
-    /// Sets the input node `id` to an already wrapped value.
+    /// Sets the input node `id` to an already wrapped value (dropped at once if the plan
+    /// does not need it, as with [`set`](Run::set)).
     ///
     /// # Errors
     ///
@@ -259,6 +263,11 @@ impl<'p> Run<'p> {
         match graph.nodes.get(id.index()).map(|node| &node.kind) {
             Some(NodeKind::Input(ty)) if ty.id() == value.type_id() => {}
             _ => return Err(self.refuse(id, &value)),
+        }
+        // Only the plan's slots are emptied after the run (see `arena`): an input outside
+        // it is dropped here.
+        if !self.plan.get().contains(id) {
+            return Ok(self);
         }
         self.slots[id.index()] = Some(Outcome::Value(value));
         Ok(self)
@@ -284,6 +293,11 @@ impl<'p> Run<'p> {
         match graph.nodes.get(id.index()).map(|node| &node.kind) {
             Some(NodeKind::Input(ty)) if ty.id() == TypeId::of::<T>() => {}
             _ => return Err(self.refuse(id, &Value::new(value))),
+        }
+        // Only the plan's slots are emptied after the run (see `arena`): an input outside
+        // it is dropped here.
+        if !self.plan.get().contains(id) {
+            return Ok(self);
         }
         self.slots[id.index()] = Some(Outcome::Value(Value::new(value)));
         Ok(self)

@@ -152,3 +152,37 @@ fn an_input_set_outside_the_plan_is_not_an_outcome() {
         ));
     }
 }
+
+/// A value set outside the plan is dropped at once, and a later run of another plan of the
+/// same graph (which recycles the same slots) never sees it: its unset input fails instead.
+#[test]
+fn an_input_outside_the_plan_is_dropped_and_never_reaches_a_later_run() {
+    let mut g = GraphBuilder::new();
+    g.input::<Arc<u64>>("kept");
+    g.input::<u64>("x");
+    g.task("double", ["x"], |a| Ok(a.get::<u64>(0)? * 2));
+    g.task("read_kept", ["kept"], |a| Ok(**a.get::<Arc<u64>>(0)?));
+    let graph = g.build().unwrap();
+    let without = graph.plan(["double"]).unwrap();
+    let with = graph.plan(["read_kept"]).unwrap();
+    let value = Arc::new(7_u64);
+    for (name, executor) in common::executors() {
+        for round in 0..500_u64 {
+            let mut run = without.run();
+            run.set("x", round).unwrap();
+            run.set("kept", Arc::clone(&value)).unwrap();
+            assert_eq!(Arc::strong_count(&value), 1, "{name}: dropped when set");
+            let out = executor.execute(run, None);
+            assert_eq!(out.value::<u64>("double").unwrap(), &(round * 2));
+            drop(out);
+            let out = executor.execute(with.run(), None);
+            assert!(
+                matches!(
+                    out.value::<u64>("read_kept"),
+                    Err(OutcomeError::Skipped { .. })
+                ),
+                "{name}, round {round}: the unset input fails, nothing left over is read"
+            );
+        }
+    }
+}

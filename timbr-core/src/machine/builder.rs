@@ -186,7 +186,7 @@ impl<T: Datum> MachineBuilder<T> {
     }
 
     /// Which stage calls are timed for the latency statistics (default
-    /// [`Timing::Sampled(16)`](Timing::Sampled)).
+    /// [`Timing::Adaptive`]: one datum in 64 per worker, and at least one a second).
     pub fn timing(mut self, timing: Timing) -> Self {
         self.timing = timing;
         self

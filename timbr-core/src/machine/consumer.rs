@@ -31,7 +31,7 @@ impl<T: Datum> Shared<T> {
         mark_machine_thread();
         let _exiting = Exiting(self);
         let (mut version, mut wiring) = self.current_wiring();
-        while let Some((seq, Delivery { datum, id })) = self.next_datum() {
+        while let Some((seq, Delivery { datum, id })) = self.next_datum(worker) {
             if self
                 .wiring_version
                 .load(std::sync::atomic::Ordering::Acquire)
@@ -44,7 +44,7 @@ impl<T: Datum> Shared<T> {
             // the record, and readers downstream recognise a datum delivered twice.
             record.origin = id.map(|id| id.to_arc());
             let report = failed.map(|outcomes| (outcomes, record.clone()));
-            self.deliver(seq, record);
+            self.deliver(seq, record, worker);
             if let Some((outcomes, record)) = report {
                 self.report(&wiring, &record, outcomes);
             }
@@ -53,7 +53,7 @@ impl<T: Datum> Shared<T> {
 
     /// The next datum to process and its sequence number, or `None` when the consumer must
     /// stop.
-    fn next_datum(&self) -> Option<(u64, Delivery<T>)> {
+    fn next_datum(&self, worker: usize) -> Option<(u64, Delivery<T>)> {
         let mut seq = self.ordered.then(|| self.next_seq.lock());
         loop {
             let datum = match self.sup.life.mode() {
@@ -68,7 +68,7 @@ impl<T: Datum> Shared<T> {
                 // Other processes put it: it enters this machine's accounts as it arrives.
                 self.sup.counters.accept();
             }
-            self.sup.counters.take();
+            self.sup.counters.lane(Some(worker)).take();
             let n = match seq.as_mut() {
                 Some(next) => {
                     let n = **next;
@@ -81,9 +81,11 @@ impl<T: Datum> Shared<T> {
         }
     }
 
-    fn deliver(&self, seq: u64, record: Record) {
+    /// Sends `record` (in ordered mode, with every record it held back), counting under
+    /// `worker`'s lane: this thread's.
+    fn deliver(&self, seq: u64, record: Record, worker: usize) {
         if !self.ordered {
-            return self.send(record);
+            return self.send(record, worker);
         }
         let mut reorder = self.reorder.lock();
         reorder.pending.insert(seq, record);
@@ -93,7 +95,7 @@ impl<T: Datum> Shared<T> {
                 break;
             };
             reorder.next += 1;
-            self.send(record);
+            self.send(record, worker);
         }
     }
 

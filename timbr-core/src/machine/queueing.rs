@@ -102,11 +102,14 @@ impl<T: Datum> Machine<T> {
         if self.shared.queue.is_shared() {
             self.shared.sup.counters.accept();
         }
-        self.shared.sup.counters.take();
         let (mut record, failed) = {
             let mut caller = self.shared.caller.lock();
+            // The callers' lane is written under this lock alone (see `Lane`).
+            let lane = self.shared.sup.counters.lane(None);
+            lane.take();
             let wiring = self.shared.caller_wiring(&mut caller);
             let (record, failed) = self.shared.process(wiring, datum, None);
+            lane.count(record.is_ok());
             // A failed run's outcomes outlive the lock (rare): they get their own share of
             // the plan.
             (
@@ -114,7 +117,6 @@ impl<T: Datum> Machine<T> {
                 failed.map(|outcomes| (outcomes.into_owned(), Arc::clone(wiring))),
             )
         };
-        self.shared.count(record.is_ok());
         if let Some((outcomes, wiring)) = failed {
             self.shared.report(&wiring, &record, outcomes);
         }

@@ -142,16 +142,17 @@ impl<T: Datum> Shared<T> {
         }
     }
 
-    /// Hands a record to the sink and counts its datum; then acknowledges the datum's
-    /// delivery if the sink took the record, or releases it for a later delivery if not.
-    pub(crate) fn send(&self, record: Record) {
+    /// Hands a record to the sink and counts its datum (in the lane of `worker`, the thread
+    /// sending); then acknowledges the datum's delivery if the sink took the record, or
+    /// releases it for a later delivery if not.
+    pub(crate) fn send(&self, record: Record, worker: usize) {
         let ok = record.is_ok();
         let oid = record.oid;
         // `None` for the in-memory queue: acknowledging costs nothing there.
         let origin = record.origin.clone().map(DeliveryId::from);
         // A panicking sink is a sink error: the datum is counted, its record lost to it.
         let sent = unwind::catch(|| self.sink.lock().send(record));
-        self.count(ok);
+        self.sup.counters.lane(Some(worker)).count(ok);
         let accepted = matches!(sent, Ok(Ok(())));
         if let Some(id) = origin {
             if accepted {
@@ -166,14 +167,6 @@ impl<T: Datum> Shared<T> {
             Err(panic) => format!("the sink panicked: {panic}"),
         };
         self.sink_error(Some(oid), message);
-    }
-
-    pub(crate) fn count(&self, ok: bool) {
-        if ok {
-            self.sup.counters.process();
-        } else {
-            self.sup.counters.fail();
-        }
     }
 
     pub(crate) fn sink_error(&self, oid: Option<ObjectId>, message: String) {

@@ -80,7 +80,7 @@ impl Supervisor {
     pub(crate) fn new(p: SupervisorParts) -> Self {
         Supervisor {
             name: p.name,
-            counters: Counters::default(),
+            counters: Counters::new(p.workers),
             life: Lifecycle::default(),
             wake: p.wake,
             workers: p.workers,

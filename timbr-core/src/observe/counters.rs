@@ -15,7 +15,11 @@ use serde::{Deserialize, Serialize};
 /// accepted), so derived counts are never negative and always add up. A put in progress is
 /// counted as accepted and queued; one that completes between the two reads is counted twice,
 /// so `accepted` and `queued` exceed the truth by at most the puts in progress at one moment.
-#[derive(Default)]
+///
+/// What a consumer counts for every datum (`taken`, then `processed` or `failed`) is kept in
+/// one [`Lane`] per worker plus one for the callers of `get`, each written by one thread at a
+/// time: a plain load and store where a counter shared by every worker needs an atomic
+/// read-modify-write (a locked instruction, several nanoseconds, per count).
 pub(crate) struct Counters {
     /// Data the queue took (or, for a shared queue, that this machine took from it).
     accepted: AtomicU64,
@@ -23,10 +27,43 @@ pub(crate) struct Counters {
     rejected: AtomicU64,
     dropped_new: AtomicU64,
     dropped_old: AtomicU64,
-    taken: AtomicU64,
     returned: AtomicU64,
+    /// One per worker, then one for the callers of `get`.
+    lanes: Box<[Lane]>,
+}
+
+/// One consumer's counts. Its own cache line: workers count side by side without sharing one.
+///
+/// Single writer: worker `i` writes lane `i` from its own thread (a restarted worker `i`
+/// starts after the old one ended), and callers of `get` write the last lane under the lock
+/// that takes their turns. Each count is a `Release` store that a snapshot reads with
+/// `Acquire`, so a snapshot that sees a datum processed also sees it taken.
+#[derive(Default)]
+#[repr(align(128))]
+pub(crate) struct Lane {
+    taken: AtomicU64,
     processed: AtomicU64,
     failed: AtomicU64,
+}
+
+impl Lane {
+    /// Counts one datum taken from the queue.
+    #[inline]
+    pub(crate) fn take(&self) {
+        bump(&self.taken);
+    }
+
+    /// Counts one datum whose record was delivered: processed if `ok`, failed if not.
+    #[inline]
+    pub(crate) fn count(&self, ok: bool) {
+        bump(if ok { &self.processed } else { &self.failed });
+    }
+}
+
+/// Adds one to a counter only this thread writes.
+#[inline]
+fn bump(cell: &AtomicU64) {
+    cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Release);
 }
 
 macro_rules! bump {
@@ -40,14 +77,31 @@ macro_rules! bump {
 }
 
 impl Counters {
+    /// Counters for `workers` workers and the callers of `get`.
+    pub(crate) fn new(workers: usize) -> Self {
+        Counters {
+            accepted: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            dropped_new: AtomicU64::new(0),
+            dropped_old: AtomicU64::new(0),
+            returned: AtomicU64::new(0),
+            lanes: (0..=workers).map(|_| Lane::default()).collect(),
+        }
+    }
+
     bump! {
         accept => accepted,
         reject => rejected,
         drop_new => dropped_new,
         drop_old => dropped_old,
-        take => taken,
-        process => processed,
-        fail => failed,
+    }
+
+    /// The lane of worker `i`, or of the callers of `get` for `None` (whose turns a lock
+    /// takes: see [`Lane`]).
+    #[inline]
+    pub(crate) fn lane(&self, worker: Option<usize>) -> &Lane {
+        let last = self.lanes.len() - 1;
+        &self.lanes[worker.unwrap_or(last).min(last)]
     }
 
     /// Counts `n` data accepted at once.
@@ -64,10 +118,11 @@ impl Counters {
     /// it is read after every later step and before `accepted`.
     pub(crate) fn snapshot(&self, puts_in_progress: impl FnOnce() -> u64) -> Counts {
         let load = |c: &AtomicU64| c.load(Ordering::Acquire);
-        // Last steps first: see the type's docs.
-        let processed = load(&self.processed);
-        let failed = load(&self.failed);
-        let taken = load(&self.taken);
+        let sum = |f: fn(&Lane) -> &AtomicU64| self.lanes.iter().map(|l| load(f(l))).sum::<u64>();
+        // Last steps first, every lane's before any lane's earlier step: see the type's docs.
+        let processed = sum(|l| &l.processed);
+        let failed = sum(|l| &l.failed);
+        let taken = sum(|l| &l.taken);
         let returned = load(&self.returned);
         let dropped_old = load(&self.dropped_old);
         let dropped_new = load(&self.dropped_new);
