@@ -22,11 +22,19 @@ use crate::unwind;
 pub struct Record {
     pub(crate) oid: ObjectId,
     pub(crate) json: String,
-    pub(crate) failures: Vec<StageFailure>,
-    pub(crate) unserializable: Vec<Unserializable>,
+    /// What went wrong, if anything: one pointer for the common record (nothing), which a
+    /// record is moved a few times on its way out and so is the smaller for.
+    pub(crate) issues: Option<Box<Issues>>,
     /// The id the queue gave the datum's delivery, if the queue acknowledges (see
     /// [`Record::origin`]).
     pub(crate) origin: Option<Arc<str>>,
+}
+
+/// A record's failures and unserializable keys (at least one of them not empty).
+#[derive(Clone)]
+pub(crate) struct Issues {
+    failures: Vec<StageFailure>,
+    unserializable: Vec<Unserializable>,
 }
 
 /// A key whose value could not be serialized: its record entry is an `{"_exception": …}`
@@ -60,12 +68,12 @@ impl Record {
 
     /// The stages that failed or were skipped for this datum, in slot order.
     pub fn failures(&self) -> &[StageFailure] {
-        &self.failures
+        self.issues.as_ref().map_or(&[], |i| &i.failures)
     }
 
     /// The keys whose values could not be serialized.
     pub fn unserializable(&self) -> &[Unserializable] {
-        &self.unserializable
+        self.issues.as_ref().map_or(&[], |i| &i.unserializable)
     }
 
     /// Where the datum came from: the id its queue gave the delivery (a Redis Stream entry
@@ -77,7 +85,12 @@ impl Record {
 
     /// Whether every stage produced a value.
     pub fn is_ok(&self) -> bool {
-        self.failures.is_empty()
+        self.failures().is_empty()
+    }
+
+    /// Whether something must be reported: a stage failed or a value could not be serialized.
+    pub(crate) fn has_issues(&self) -> bool {
+        self.issues.is_some()
     }
 
     /// The two frames of the published message: the oid's hex and the JSON array.
@@ -91,8 +104,8 @@ impl fmt::Debug for Record {
         f.debug_struct("Record")
             .field("oid", &self.oid.to_hex())
             .field("json", &self.json)
-            .field("failures", &self.failures)
-            .field("unserializable", &self.unserializable)
+            .field("failures", &self.failures())
+            .field("unserializable", &self.unserializable())
             .field("origin", &self.origin)
             .finish()
     }
@@ -223,11 +236,16 @@ impl Record {
         } else {
             failures(wiring, outcomes)
         };
+        let issues = (!failures.is_empty() || !unserializable.is_empty()).then(|| {
+            Box::new(Issues {
+                failures,
+                unserializable,
+            })
+        });
         Record {
             oid,
             json,
-            failures,
-            unserializable,
+            issues,
             origin: None,
         }
     }

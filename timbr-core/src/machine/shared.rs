@@ -79,7 +79,7 @@ impl<T: Datum> Shared<T> {
         let record = Record::assemble(wiring, oid, &outcomes);
         // The record plan runs every stage: no failure means every stage gave a value.
         tracking.finish(wiring, oid, &outcomes, record.is_ok());
-        let report = !record.is_ok() || !record.unserializable.is_empty();
+        let report = record.has_issues();
         (record, report.then_some(outcomes))
     }
 
