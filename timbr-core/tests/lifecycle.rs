@@ -224,7 +224,11 @@ fn a_start_overtaken_by_a_stop_and_another_start_spawns_no_second_set_of_workers
     machine.stop(StopMode::Drain);
     let counts = machine.status().counts;
     assert!(counts.is_balanced(), "{counts:?}");
-    assert_eq!(counts.processed + counts.failed, u64::from(DATA), "{counts:?}");
+    assert_eq!(
+        counts.processed + counts.failed,
+        u64::from(DATA),
+        "{counts:?}"
+    );
     assert_eq!(
         shutdowns.load(Ordering::SeqCst),
         2,
