@@ -9,7 +9,8 @@
 //! `workload`, `datums_per_s` and `us_per_datum`.
 //!
 //! `--pair` compares two workloads on a noisy machine: `R` rounds (default 21), each running
-//! both on `N` data back to back (in alternating order), and prints the median of the
+//! both on `N` data (fewer if either is a heavy workload, which runs on `N / 10` in the table)
+//! back to back (in alternating order), and prints the median of the
 //! rounds' ratios `WORKLOAD / FLOOR` with its range, and each workload's median time. Two
 //! runs a second apart see the same machine, so their ratio holds still where separate runs'
 //! times drift by tens of percent.
@@ -48,7 +49,8 @@ fn parse_args() -> Result<Args, String> {
                 args.n = it
                     .next()
                     .and_then(|v| v.parse().ok())
-                    .ok_or("--n takes a number")?
+                    .filter(|&n| n > 0)
+                    .ok_or("--n takes a number above 0")?
             }
             "--only" => args.only = Some(it.next().ok_or("--only takes a workload name")?),
             "--pair" => {
@@ -311,12 +313,15 @@ fn once<M: 'static>(
 
 /// `--pair`: both workloads back to back, `args.rounds` times, and the median of the rounds'
 /// ratios.
+///
+/// Both run on `n` data: the smaller of the two workloads' own sizes (a heavy workload runs
+/// on fewer data than `--n`), so that a round takes no longer than the table's runs.
 fn pair(
     args: &Args,
+    n: usize,
     floor: (&str, &dyn Fn(usize) -> Duration),
     workload: (&str, &dyn Fn(usize) -> Duration),
 ) {
-    let n = args.n;
     let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
     floor.1((n / 10).max(10));
     workload.1((n / 10).max(10));
@@ -464,17 +469,23 @@ fn main() {
             workloads
                 .iter()
                 .find(|(w, _, _)| *w == name)
-                .map(|(_, _, run)| run)
+                .map(|(_, n, run)| (*n, run))
                 .ok_or_else(|| format!("no workload `{name}`"))
         };
         match find(floor).and_then(|f| Ok((f, find(workload)?))) {
-            Ok((f, w)) => pair(&args, (floor, f), (workload, w)),
+            Ok(((nf, f), (nw, w))) => pair(&args, nf.min(nw), (floor, f), (workload, w)),
             Err(e) => {
                 eprintln!("throughput: {e}");
                 std::process::exit(2);
             }
         }
         return;
+    }
+    if let Some(only) = &args.only {
+        if !workloads.iter().any(|(name, _, _)| name == only) {
+            eprintln!("throughput: no workload `{only}`");
+            std::process::exit(2);
+        }
     }
     for (name, n, run) in &workloads {
         if args.only.as_deref().is_some_and(|o| o != *name) {

@@ -163,3 +163,75 @@ fn restart_cycles_lose_nothing() {
         "every datum delivered or returned, once"
     );
 }
+
+/// A start whose run is stopped, and overtaken by another start, while it waits between
+/// announcing its run and spawning its threads (here: held in its restart hook) must not
+/// spawn a second set of consumers: worker `i` would then run twice at once, writing the one
+/// lane of counts and the one statistics shard meant for a single thread, and the extra
+/// consumers would each end the machine again (one `Stopped`, one shutdown hook, each).
+#[test]
+fn a_start_overtaken_by_a_stop_and_another_start_spawns_no_second_set_of_workers() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{mpsc, Arc, Mutex};
+
+    const WORKERS: usize = 3;
+    const DATA: u32 = 3_000;
+    let hold = Arc::new(AtomicBool::new(false));
+    let shutdowns = Arc::new(AtomicUsize::new(0));
+    let (entered_tx, entered) = mpsc::channel::<()>();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
+    let machine = Arc::new(
+        Machine::<u32>::builder()
+            .workers(WORKERS)
+            .on_restart({
+                let hold = Arc::clone(&hold);
+                move |_| {
+                    if hold.swap(false, Ordering::SeqCst) {
+                        entered_tx.lock().unwrap().send(()).unwrap();
+                        release_rx.lock().unwrap().recv().unwrap();
+                    }
+                }
+            })
+            .on_shutdown({
+                let shutdowns = Arc::clone(&shutdowns);
+                move |_| {
+                    shutdowns.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+            .build()
+            .unwrap(),
+    );
+    machine.start().unwrap();
+    machine.stop(StopMode::Drain);
+    assert_eq!(shutdowns.load(Ordering::SeqCst), 1);
+
+    hold.store(true, Ordering::SeqCst);
+    let first = std::thread::spawn({
+        let machine = Arc::clone(&machine);
+        move || machine.start()
+    });
+    entered.recv_timeout(Duration::from_secs(30)).unwrap();
+    // The held start's run is stopped before it has threads, and a new run starts.
+    assert!(machine.stop(StopMode::Return).is_empty());
+    machine.start().unwrap();
+    release.send(()).unwrap();
+    first.join().unwrap().unwrap();
+
+    for n in 0..DATA {
+        machine.put(n).unwrap();
+    }
+    machine.stop(StopMode::Drain);
+    let counts = machine.status().counts;
+    assert!(counts.is_balanced(), "{counts:?}");
+    assert_eq!(
+        counts.processed + counts.failed,
+        u64::from(DATA),
+        "{counts:?}"
+    );
+    assert_eq!(
+        shutdowns.load(Ordering::SeqCst),
+        2,
+        "one end per run: one set of consumers"
+    );
+}

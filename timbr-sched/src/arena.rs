@@ -5,9 +5,10 @@
 //! plan's nodes are ever written (an input set outside the plan is not kept: nothing reads
 //! it), so when the array is dropped (with the run's [`Outcomes`](crate::Outcomes), or with a
 //! run never executed) those slots are emptied (each value dropped then, as before), the
-//! others being empty already, and the empty array goes into a small per-thread cache; [`Plan::run`](crate::Plan::run) takes an array of the
-//! right length from that cache before allocating one. An empty array carries nothing from
-//! one run to the next, and any two plans with as many nodes can share it.
+//! others being empty already, and the empty array goes into a small per-thread cache;
+//! [`Plan::run`](crate::Plan::run) takes an array of the right length from that cache before
+//! allocating one. An empty array carries nothing from one run to the next, and any two plans
+//! with as many nodes can share it.
 //!
 //! The cache keeps the last array given back apart from the others: a thread running one plan
 //! over and over (a machine's worker) takes and gives back that one array, with no search and

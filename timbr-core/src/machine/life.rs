@@ -201,6 +201,12 @@ impl Lifecycle {
         Ok(life.starts > 1)
     }
 
+    /// How many runs have begun: a start tells by it whether another start overtook it
+    /// while it did not hold the machine's control lock.
+    pub(crate) fn starts(&self) -> u64 {
+        self.life.lock().starts
+    }
+
     /// `missing` consumers counted live by `begin_start` were never spawned. If none is
     /// left, the machine has failed with `reason` and is settled.
     pub(crate) fn spawn_failed(&self, missing: usize, reason: &str) {

@@ -14,7 +14,9 @@ use crate::{Datum, Event, Handler, Kept, MachineState, StartError, Status, StopM
 impl<T: Datum> Machine<T> {
     /// Starts the consumer threads, the monitor, and the source's thread if a source is
     /// set. Records go to the sink. Emits [`Event::Started`]; on a restart, runs the restart
-    /// hooks.
+    /// hooks. Those run before the threads exist; if another thread meanwhile stops this run
+    /// and starts the next one, this call spawns nothing and returns `Ok`: the later start's
+    /// threads are the machine's.
     ///
     /// # Errors
     ///
@@ -35,6 +37,8 @@ impl<T: Datum> Machine<T> {
         let restart = sup
             .life
             .begin_start(sup.workers, counts.processed + counts.failed)?;
+        // Read under the control lock, which every start's `begin_start` needs.
+        let run = sup.life.starts();
         sup.stats.refresh_clock();
         {
             // The window starts at the start: a short run's recent rate is its overall rate.
@@ -52,6 +56,13 @@ impl<T: Datum> Machine<T> {
             sup.run_hooks("restart", &sup.on_restart, &status);
         }
         let mut control = self.control.lock();
+        if sup.life.starts() != run {
+            // Meanwhile another thread stopped this run (it had no threads to join) and
+            // started the next one, whose threads consume now. Spawning this run's too would
+            // run every worker twice at once (each worker's counts and statistics have a
+            // single writer), and each extra consumer would end the machine again.
+            return Ok(());
+        }
         if let Err(e) = self.spawn_threads(&mut control) {
             drop(control);
             let reason = format!("could not start a thread: {e}");
