@@ -3,10 +3,15 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::{Args, BuildError, Graph, TaskError, TypeInfo, Value};
+use crate::{Args, BuildError, Graph, Out, TaskError, TypeInfo, Value};
 
 /// A task's type-erased function: reads its arguments, returns its value or its error.
 pub type TaskFn = Arc<dyn Fn(&Args<'_>) -> Result<Value, TaskError> + Send + Sync>;
+
+/// A task's type-erased function that puts its value or its error into its slot itself
+/// ([`Out`]) rather than returning it: the form the executors run, and the cheaper one for
+/// a cheap task (see [`Out`]). [`GraphBuilder::task_out`] declares one.
+pub type TaskOutFn = Arc<dyn Fn(&Args<'_>, Out<'_>) + Send + Sync>;
 
 /// A dependency of a task: a key, and optionally the type the task expects there.
 ///
@@ -71,7 +76,7 @@ pub(crate) enum SpecKind {
     Task {
         deps: Vec<Dep>,
         output: Option<TypeInfo>,
-        func: TaskFn,
+        func: TaskOutFn,
     },
     Alias(String),
 }
@@ -129,8 +134,11 @@ impl GraphBuilder {
         R: Any + Send + Sync,
         F: Fn(&Args<'_>) -> Result<R, TaskError> + Send + Sync + 'static,
     {
-        let func: TaskFn = Arc::new(move |args: &Args<'_>| f(args).map(Value::new));
-        self.task_erased(key, deps, Some(TypeInfo::of::<R>()), func)
+        let func: TaskOutFn = Arc::new(move |args: &Args<'_>, out: Out<'_>| match f(args) {
+            Ok(value) => out.value(Value::new(value)),
+            Err(error) => out.fail(error),
+        });
+        self.task_out(key, deps, Some(TypeInfo::of::<R>()), func)
     }
 
     /// Declares a task from an already type-erased function; `output` is the type it produces,
@@ -141,6 +149,41 @@ impl GraphBuilder {
         deps: impl IntoIterator<Item = impl Into<Dep>>,
         output: Option<TypeInfo>,
         func: TaskFn,
+    ) -> &mut Self {
+        let func: TaskOutFn = Arc::new(move |args: &Args<'_>, out: Out<'_>| out.set(func(args)));
+        self.task_out(key, deps, output, func)
+    }
+
+    /// Declares a task from a type-erased function that fills its [`Out`] slot itself;
+    /// `output` as for [`task_erased`](GraphBuilder::task_erased).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use timbr_sched::{Executor, GraphBuilder, Out, Sequential, TypeInfo, Value};
+    ///
+    /// let mut g = GraphBuilder::new();
+    /// g.input::<u64>("x");
+    /// g.task_out(
+    ///     "next",
+    ///     ["x"],
+    ///     Some(TypeInfo::of::<u64>()),
+    ///     Arc::new(|a, out: Out<'_>| match a.get::<u64>(0) {
+    ///         Ok(x) => out.value(Value::new(x + 1)),
+    ///         Err(e) => out.fail(e),
+    ///     }),
+    /// );
+    /// let plan = g.build()?.plan_all();
+    /// let mut run = plan.run();
+    /// run.set("x", 41_u64)?;
+    /// assert_eq!(Sequential.execute(run, None).value::<u64>("next")?, &42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn task_out(
+        &mut self,
+        key: impl Into<String>,
+        deps: impl IntoIterator<Item = impl Into<Dep>>,
+        output: Option<TypeInfo>,
+        func: TaskOutFn,
     ) -> &mut Self {
         let deps = deps.into_iter().map(Into::into).collect();
         self.push(key.into(), SpecKind::Task { deps, output, func })

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::builder::{Spec, SpecKind, TaskFn};
+use crate::builder::{Spec, SpecKind, TaskOutFn};
 use crate::{BuildError, Plan, TypeInfo, UnknownKey};
 
 /// The index of a node in a [`Graph`]: a key resolved once, so runs never hash names.
@@ -34,7 +34,7 @@ pub(crate) enum NodeKind {
         /// The distinct dependencies, in first-argument order: what must finish first.
         deps: Box<[u32]>,
         output: Option<TypeInfo>,
-        func: TaskFn,
+        func: TaskOutFn,
     },
 }
 

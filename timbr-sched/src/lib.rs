@@ -70,6 +70,7 @@ mod error;
 mod exec;
 mod graph;
 mod hooks;
+mod out;
 mod outcome;
 mod plan;
 mod scalar;
@@ -77,11 +78,12 @@ mod value;
 
 pub use crate::{
     args::Args,
-    builder::{Dep, GraphBuilder, TaskFn},
+    builder::{Dep, GraphBuilder, TaskFn, TaskOutFn},
     error::{BuildError, InputError, OutcomeError, TaskError, TypeMismatch, UnknownKey},
     exec::{Executor, Sequential, Threaded},
     graph::{Graph, NodeId},
     hooks::{Hooks, NodeRef},
+    out::Out,
     outcome::{Outcome, Outcomes, Skipped},
     plan::{Plan, Run},
     value::{TypeInfo, Value},

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::arena::SlotArray;
 use crate::graph::NodeKind;
-use crate::{Graph, InputError, NodeId, Outcome, TaskFn, TypeMismatch, UnknownKey, Value};
+use crate::{Graph, InputError, NodeId, Outcome, TaskOutFn, TypeMismatch, UnknownKey, Value};
 
 pub(crate) struct PlanInner {
     pub(crate) graph: Graph,
@@ -34,8 +34,11 @@ pub(crate) struct Step {
 
 /// A task's part of a [`Step`].
 pub(crate) struct StepTask {
-    pub(crate) func: TaskFn,
+    pub(crate) func: TaskOutFn,
     pub(crate) args: Box<[u32]>,
+    /// Whether every argument's node comes before this one in the graph, so that the
+    /// executor can lend the task its own slot (`&mut`) beside the slots it reads.
+    pub(crate) args_before: bool,
 }
 
 /// The nodes needed for a set of requested keys, in the order they run; computed once and
@@ -91,8 +94,9 @@ impl Plan {
                 node: i,
                 task: match &inner.nodes[i as usize].kind {
                     NodeKind::Task { args, func, .. } => Some(StepTask {
-                        func: TaskFn::clone(func),
+                        func: TaskOutFn::clone(func),
                         args: args.clone(),
+                        args_before: args.iter().all(|&a| a < i),
                     }),
                     NodeKind::Input(_) => None,
                 },

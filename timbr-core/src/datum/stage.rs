@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::Serialize;
-use timbr_sched::{Args, TaskError, TaskFn, TypeInfo, Value};
+use timbr_sched::{Args, Out, TaskError, TaskOutFn, TypeInfo, Value};
 
 use crate::{ArgKey, BuildError, Datum, Serialized, StageFn};
 
@@ -45,7 +45,7 @@ pub struct Stage {
     pub(crate) output: TypeInfo,
     pub(crate) serialize: SerializeFn,
     pub(crate) write: WriteFn,
-    pub(crate) func: TaskFn,
+    pub(crate) func: TaskOutFn,
 }
 
 /// Serializes a type-erased value of a stage's output type.
@@ -131,8 +131,11 @@ impl Stage {
         R: Datum,
         E: fmt::Display,
     {
-        let func: TaskFn =
-            Arc::new(move |a: &Args<'_>| f.call(a)?.map(Value::new).map_err(TaskError::msg));
+        let func: TaskOutFn = Arc::new(move |a: &Args<'_>, out: Out<'_>| match f.call(a) {
+            Ok(Ok(value)) => out.value(Value::new(value)),
+            Ok(Err(error)) => out.fail(TaskError::msg(error)),
+            Err(error) => out.fail(error),
+        });
         Stage::assemble::<R>(slot, name, keys, F::arg_types(), func)
     }
 
@@ -147,7 +150,11 @@ impl Stage {
         F: StageFn<A, R>,
         R: Datum,
     {
-        let func: TaskFn = Arc::new(move |a: &Args<'_>| f.call(a).map(Value::new));
+        // The value goes straight into the task's slot (see `Out`).
+        let func: TaskOutFn = Arc::new(move |a: &Args<'_>, out: Out<'_>| match f.call(a) {
+            Ok(value) => out.value(Value::new(value)),
+            Err(error) => out.fail(error),
+        });
         Stage::assemble::<R>(slot, name, keys, F::arg_types(), func)
     }
 
@@ -163,8 +170,11 @@ impl Stage {
         R: Datum,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let func: TaskFn =
-            Arc::new(move |a: &Args<'_>| f.call(a)?.map(Value::new).map_err(TaskError::new));
+        let func: TaskOutFn = Arc::new(move |a: &Args<'_>, out: Out<'_>| match f.call(a) {
+            Ok(Ok(value)) => out.value(Value::new(value)),
+            Ok(Err(error)) => out.fail(TaskError::new(error)),
+            Err(error) => out.fail(error),
+        });
         Stage::assemble::<R>(slot, name, keys, F::arg_types(), func)
     }
 
@@ -173,7 +183,7 @@ impl Stage {
         name: String,
         keys: &[ArgKey],
         types: Vec<TypeInfo>,
-        func: TaskFn,
+        func: TaskOutFn,
     ) -> Result<Stage, BuildError> {
         if keys.len() != types.len() {
             return Err(BuildError::Arity {

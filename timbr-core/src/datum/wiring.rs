@@ -91,7 +91,7 @@ impl Wiring {
                         .args
                         .iter()
                         .map(|a| Dep::with_type(a.key.graph_key(), Some(a.ty)));
-                    g.task_erased(
+                    g.task_out(
                         raw.clone(),
                         deps,
                         Some(stage.output),

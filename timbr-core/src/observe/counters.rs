@@ -101,6 +101,11 @@ impl Counters {
     #[inline]
     pub(crate) fn lane(&self, worker: Option<usize>) -> &Lane {
         let last = self.lanes.len() - 1;
+        // A worker past the last would share the callers' lane: two writers of one lane.
+        debug_assert!(
+            worker.is_none_or(|w| w < last),
+            "worker {worker:?} has no lane"
+        );
         &self.lanes[worker.unwrap_or(last).min(last)]
     }
 

@@ -12,10 +12,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::arena::SlotArray;
-use crate::builder::TaskFn;
+use crate::builder::TaskOutFn;
 use crate::graph::{Inner, NodeKind};
 use crate::plan::PlanRef;
-use crate::{Args, Hooks, NodeId, NodeRef, Outcome, Outcomes, Run, Skipped, TaskError};
+use crate::{Args, Hooks, NodeId, NodeRef, Out, Outcome, Outcomes, Run, Skipped, TaskError};
 
 /// Runs a [`Run`] to completion and returns every planned node's outcome.
 ///
@@ -94,12 +94,19 @@ pub(crate) fn compute(
 
 /// Runs a task, its panic caught.
 #[inline(always)]
-fn call(func: &TaskFn, args: &Args<'_>) -> Outcome {
-    match catch_unwind(AssertUnwindSafe(|| func(args))) {
-        Ok(Ok(value)) => Outcome::Value(value),
-        Ok(Err(error)) => Outcome::Failed(error),
+fn call(func: &TaskOutFn, args: &Args<'_>) -> Outcome {
+    let mut slot = None;
+    match catch_unwind(AssertUnwindSafe(|| func(args, Out(&mut slot)))) {
+        Ok(()) => slot.unwrap_or_else(no_outcome),
         Err(payload) => Outcome::Failed(TaskError::from_panic(payload)),
     }
+}
+
+/// The outcome of a task that filled nothing into its [`Out`].
+#[cold]
+#[inline(never)]
+pub(crate) fn no_outcome() -> Outcome {
+    Outcome::Failed(TaskError::msg("the task produced no outcome"))
 }
 
 /// An input's outcome: `None` when it was set, a failure when it was not.

@@ -2,10 +2,10 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::{compute, compute_slow, finish, input_outcome, Executor, Slots};
+use super::{compute, compute_slow, finish, input_outcome, no_outcome, Executor, Slots};
 use crate::graph::Inner;
 use crate::plan::{Step, StepTask};
-use crate::{Args, Hooks, Outcome, Outcomes, Run, TaskError};
+use crate::{Args, Hooks, Out, Outcome, Outcomes, Run, TaskError};
 
 /// Runs every node on the caller's thread, in topological order.
 ///
@@ -89,7 +89,12 @@ fn run_unobserved(graph: &Inner, steps: &[Step], slots: &mut [Option<Outcome>]) 
 #[inline(always)]
 fn step(graph: &Inner, step: &Step, slots: &mut [Option<Outcome>], clean: &mut bool) {
     let i = step.node;
-    let Some(StepTask { func, args }) = &step.task else {
+    let Some(StepTask {
+        func,
+        args,
+        args_before,
+    }) = &step.task
+    else {
         // An input: set (the common case) or failed for want of a value.
         if slots[i as usize].is_none() {
             slots[i as usize] = input_outcome(graph, i, Slots::Plain(&*slots));
@@ -104,19 +109,33 @@ fn step(graph: &Inner, step: &Step, slots: &mut [Option<Outcome>], clean: &mut b
         put(&mut slots[i as usize], outcome);
         return;
     }
+    if !*args_before {
+        // An argument declared after the task: its slot cannot be lent beside them.
+        let outcome = compute_slow(graph, i, Slots::Plain(&*slots), None);
+        if !matches!(outcome, Outcome::Value(_)) {
+            *clean = false;
+        }
+        put(&mut slots[i as usize], outcome);
+        return;
+    }
+    // The task writes its own slot; it reads the slots before it, where its arguments are.
+    let (before, from) = slots.split_at_mut(i as usize);
+    let Some(slot) = from.first_mut() else {
+        return;
+    };
     let args = Args {
         graph,
         node: i,
         args,
-        slots: Slots::Plain(&*slots),
+        slots: Slots::Plain(before),
     };
-    // Each arm writes the slot itself, so the task's result is moved once, not converted
-    // into an `Outcome` first.
-    match func(&args) {
-        Ok(value) => put(&mut slots[i as usize], Outcome::Value(value)),
-        Err(error) => {
+    func(&args, Out(slot));
+    match slot {
+        Some(Outcome::Value(_)) => {}
+        Some(_) => *clean = false,
+        None => {
+            *slot = Some(no_outcome());
             *clean = false;
-            put(&mut slots[i as usize], Outcome::Failed(error));
         }
     }
 }
