@@ -21,6 +21,18 @@ pub enum Taken<T> {
     Woken,
 }
 
+impl<T> Taken<T> {
+    /// The same answer with the datum, if any, passed through `f`.
+    #[inline]
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Taken<U> {
+        match self {
+            Taken::Datum(d) => Taken::Datum(f(d)),
+            Taken::TimedOut => Taken::TimedOut,
+            Taken::Woken => Taken::Woken,
+        }
+    }
+}
+
 /// A bounded FIFO of data shared by the producers and the machine's consumers.
 ///
 /// Every method takes `&self`: any number of threads put and take at once. Implementations
@@ -81,11 +93,7 @@ pub trait Queue<T>: Send + Sync + 'static {
     /// The machine's consumers take through this, and call [`ack`](Queue::ack) once the
     /// datum's record was accepted by the sink.
     fn take_delivery(&self, deadline: Option<Instant>) -> Taken<Delivery<T>> {
-        match self.take(deadline) {
-            Taken::Datum(d) => Taken::Datum(Delivery::unacked(d)),
-            Taken::TimedOut => Taken::TimedOut,
-            Taken::Woken => Taken::Woken,
-        }
+        self.take(deadline).map(Delivery::unacked)
     }
 
     /// Takes a datum that is ready right now, with the id to acknowledge it by. A shared

@@ -254,9 +254,14 @@ impl<T: Datum> MachineBuilder<T> {
         }
         let slots = place(self.slots, self.stages)?;
         let wiring = Wiring::build::<T>(slots)?;
-        let queue = self
-            .queue
-            .unwrap_or_else(|| Arc::new(MemoryQueue::new(self.capacity)));
+        // The built-in queue is also kept as itself, for the paths that call it directly.
+        let (queue, memory): (Arc<dyn Queue<T>>, _) = match self.queue {
+            Some(queue) => (queue, None),
+            None => {
+                let memory = Arc::new(MemoryQueue::new(self.capacity));
+                (Arc::clone(&memory) as Arc<dyn Queue<T>>, Some(memory))
+            }
+        };
         let waker = Arc::clone(&queue);
         let (queue_events, inbox) = QueueEventInbox::channel();
         queue.set_events(queue_events);
@@ -276,6 +281,7 @@ impl<T: Datum> MachineBuilder<T> {
         });
         let shared = Arc::new(Shared {
             queue,
+            memory,
             sup: Arc::new(sup),
             wiring: RwLock::new(Arc::new(wiring)),
             wiring_version: AtomicU64::new(0),

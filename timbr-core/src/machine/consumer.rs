@@ -57,11 +57,11 @@ impl<T: Datum> Shared<T> {
         let mut seq = self.ordered.then(|| self.next_seq.lock());
         loop {
             let datum = match self.sup.life.mode() {
-                Mode::Run => match self.queue.take_delivery(None) {
+                Mode::Run => match self.take_delivery(None) {
                     Taken::Datum(d) => d,
                     Taken::TimedOut | Taken::Woken => continue,
                 },
-                Mode::Drain => self.queue.try_take_delivery()?,
+                Mode::Drain => self.try_take_delivery()?,
                 Mode::Return => return None,
             };
             if self.queue.is_shared() {

@@ -120,6 +120,7 @@ impl<T: Datum> Machine<T> {
     pub(crate) fn from_shared(shared: Arc<Shared<T>>) -> Self {
         let putter = Putter {
             queue: Arc::clone(&shared.queue),
+            memory: shared.memory.clone(),
             sup: Arc::clone(&shared.sup),
         };
         Machine {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::machine::Supervisor;
-use crate::{Event, PutError, PutTimeoutError, Queue, TryPutError};
+use crate::{Event, MemoryQueue, PutError, PutTimeoutError, Queue, TryPutError};
 
 /// Puts data on a machine's queue; clone it into as many threads as you like.
 ///
@@ -14,6 +14,8 @@ use crate::{Event, PutError, PutTimeoutError, Queue, TryPutError};
 /// that moment included), counted as rejected: no datum is accepted that nobody would take.
 pub struct Putter<T> {
     pub(crate) queue: Arc<dyn Queue<T>>,
+    /// The same queue when it is the built-in one, called directly (see `Shared::memory`).
+    pub(crate) memory: Option<Arc<MemoryQueue<T>>>,
     pub(crate) sup: Arc<Supervisor>,
 }
 
@@ -21,6 +23,7 @@ impl<T> Clone for Putter<T> {
     fn clone(&self) -> Self {
         Putter {
             queue: Arc::clone(&self.queue),
+            memory: self.memory.clone(),
             sup: Arc::clone(&self.sup),
         }
     }
@@ -43,7 +46,10 @@ impl<T: Send + 'static> Putter<T> {
         };
         // The guard counts the put as in progress until the end of this function, so the
         // accounts never miss a datum a consumer took before `accepted` counted it.
-        let result = self.queue.try_put(datum);
+        let result = match &self.memory {
+            Some(memory) => memory.try_put(datum),
+            None => self.queue.try_put(datum),
+        };
         self.count(result.is_ok());
         result.inspect_err(|e| {
             if e.is_full() {
@@ -97,7 +103,7 @@ impl<T: Send + 'static> Putter<T> {
     fn count(&self, accepted: bool) {
         if !accepted {
             self.sup.counters.reject();
-        } else if !self.queue.is_shared() {
+        } else if self.memory.is_some() || !self.queue.is_shared() {
             self.sup.counters.accept();
         }
     }

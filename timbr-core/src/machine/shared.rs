@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bson::oid::ObjectId;
 use parking_lot::{Mutex, RwLock};
@@ -16,12 +17,16 @@ use crate::machine::consumer::Reorder;
 use crate::machine::supervisor::Supervisor;
 use crate::unwind;
 use crate::{
-    Datum, DeliveryId, ErrorKind, ErrorReport, Event, Failure, FailureKind, Queue, Record, Sink,
-    SourcePolicy, Timestamp,
+    Datum, Delivery, DeliveryId, ErrorKind, ErrorReport, Event, Failure, FailureKind, MemoryQueue,
+    Queue, Record, Sink, SourcePolicy, Taken, Timestamp,
 };
 
 pub(crate) struct Shared<T> {
     pub(crate) queue: Arc<dyn Queue<T>>,
+    /// The same queue when it is the built-in [`MemoryQueue`]: a datum's hot path calls it
+    /// directly, inlined, rather than through the trait (which returns the datum through
+    /// memory, to be copied again).
+    pub(crate) memory: Option<Arc<MemoryQueue<T>>>,
     pub(crate) sup: Arc<Supervisor>,
     pub(crate) wiring: RwLock<Arc<Wiring>>,
     pub(crate) wiring_version: AtomicU64,
@@ -43,6 +48,25 @@ pub(crate) struct Shared<T> {
 }
 
 impl<T: Datum> Shared<T> {
+    /// Takes a datum ready now, from the built-in queue directly if it is the queue.
+    #[inline]
+    pub(crate) fn try_take_delivery(&self) -> Option<Delivery<T>> {
+        match &self.memory {
+            Some(memory) => memory.try_take().map(Delivery::unacked),
+            None => self.queue.try_take_delivery(),
+        }
+    }
+
+    /// Takes a datum, waiting until `deadline` (or until woken), from the built-in queue
+    /// directly if it is the queue.
+    #[inline]
+    pub(crate) fn take_delivery(&self, deadline: Option<Instant>) -> Taken<Delivery<T>> {
+        match &self.memory {
+            Some(memory) => memory.take(deadline).map(Delivery::unacked),
+            None => self.queue.take_delivery(deadline),
+        }
+    }
+
     pub(crate) fn current_wiring(&self) -> (u64, Arc<Wiring>) {
         let version = self.wiring_version.load(Ordering::Acquire);
         (version, Arc::clone(&self.wiring.read()))
