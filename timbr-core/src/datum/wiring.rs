@@ -3,6 +3,7 @@
 //! datum never sees half a change.
 
 use std::any::Any;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -63,21 +64,27 @@ impl Wiring {
     pub(crate) fn build<T: Datum>(stages: Vec<Option<Stage>>) -> Result<Wiring, BuildError> {
         check_types::<T>(&stages)?;
 
+        // The raw keys are declared first, so that a run's slots for them (the record's) are
+        // side by side; a `_s` key comes right after its raw key only if a stage reads it
+        // (a task's arguments must come before it for it to write its own slot), else last.
+        let asked = serialized_keys_read(&stages);
         let mut g = GraphBuilder::new();
+        let mut later: Vec<SerializedNode> = Vec::new();
         g.input::<T>("in");
         g.input::<ObjectId>("oid");
-        g.task_erased(
-            "in_s",
-            [Dep::typed::<T>("in")],
-            Some(TypeInfo::of::<Serialized>()),
-            serializer(serialize_input::<T>),
-        );
-        g.task_erased(
-            "oid_s",
-            [Dep::typed::<ObjectId>("oid")],
-            Some(TypeInfo::of::<Serialized>()),
-            Arc::new(|a| Ok(Value::new(Serialized::raw(a.get::<ObjectId>(0)?.to_hex())))),
-        );
+        let in_s = SerializedNode {
+            key: "in_s".to_owned(),
+            dep: Dep::typed::<T>("in"),
+            func: serializer(serialize_input::<T>),
+        };
+        let oid_s = SerializedNode {
+            key: "oid_s".to_owned(),
+            dep: Dep::typed::<ObjectId>("oid"),
+            func: Arc::new(|a| Ok(Value::new(Serialized::raw(a.get::<ObjectId>(0)?.to_hex())))),
+        };
+        for node in [in_s, oid_s] {
+            node.declare_now_or_later(&mut g, &asked, &mut later);
+        }
         let mut prev = ("in".to_owned(), "in_s".to_owned());
         for (slot, stage) in stages.iter().enumerate() {
             let (raw, ser) = (format!("f{slot}"), format!("f{slot}_s"));
@@ -97,15 +104,18 @@ impl Wiring {
                         Some(stage.output),
                         Arc::clone(&stage.func),
                     );
-                    g.task_erased(
-                        ser.clone(),
-                        [raw.as_str()],
-                        Some(TypeInfo::of::<Serialized>()),
-                        serializer(stage.serialize),
-                    );
+                    SerializedNode {
+                        key: ser.clone(),
+                        dep: Dep::new(raw.as_str()),
+                        func: serializer(stage.serialize),
+                    }
+                    .declare_now_or_later(&mut g, &asked, &mut later);
                 }
             }
             prev = (raw, ser);
+        }
+        for node in later {
+            node.declare(&mut g);
         }
         let graph = g.build()?;
 
@@ -258,6 +268,62 @@ impl Wiring {
     pub(crate) fn slots(&self) -> usize {
         self.stages.len()
     }
+}
+
+/// A `_s` node to declare: its key, the raw key it serializes, and how.
+struct SerializedNode {
+    key: String,
+    dep: Dep,
+    func: TaskFn,
+}
+
+impl SerializedNode {
+    /// Declares the node now if a stage reads it (`asked`), or keeps it for after the raw
+    /// keys.
+    fn declare_now_or_later(
+        self,
+        g: &mut GraphBuilder,
+        asked: &HashSet<String>,
+        later: &mut Vec<SerializedNode>,
+    ) {
+        if asked.contains(&self.key) {
+            self.declare(g);
+        } else {
+            later.push(self);
+        }
+    }
+
+    fn declare(self, g: &mut GraphBuilder) {
+        g.task_erased(
+            self.key,
+            [self.dep],
+            Some(TypeInfo::of::<Serialized>()),
+            self.func,
+        );
+    }
+}
+
+/// The `_s` nodes the stages read, through the aliases of empty slots: `f2_s` of an empty
+/// slot 2 after a stage at slot 1 is `f1_s`, and `in_s` before any stage.
+fn serialized_keys_read(stages: &[Option<Stage>]) -> HashSet<String> {
+    let node_of = |k: usize| match (0..=k)
+        .rev()
+        .find(|&j| stages.get(j).is_some_and(Option::is_some))
+    {
+        Some(j) => format!("f{j}_s"),
+        None => "in_s".to_owned(),
+    };
+    stages
+        .iter()
+        .flatten()
+        .flat_map(|stage| stage.args.iter())
+        .filter_map(|arg| match arg.key {
+            ArgKey::InputS => Some("in_s".to_owned()),
+            ArgKey::OidS => Some("oid_s".to_owned()),
+            ArgKey::SlotS(k) => Some(node_of(k)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn serializer(f: SerializeFn) -> TaskFn {
