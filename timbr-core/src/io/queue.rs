@@ -22,7 +22,17 @@ pub enum Taken<T> {
 }
 
 impl<T> Taken<T> {
-    /// The same answer with the datum, if any, passed through `f`.
+    /// The same answer with the datum, if any, passed through `f` (how a taken datum becomes
+    /// a [`Delivery`]); `f` is not called for [`TimedOut`](Taken::TimedOut) or
+    /// [`Woken`](Taken::Woken).
+    ///
+    /// ```
+    /// use timbr_core::Taken;
+    ///
+    /// assert_eq!(Taken::Datum(20_u8).map(|d| u32::from(d) * 2), Taken::Datum(40_u32));
+    /// assert_eq!(Taken::<u8>::TimedOut.map(|_| -> u32 { unreachable!() }), Taken::TimedOut);
+    /// assert_eq!(Taken::<u8>::Woken.map(|_| -> u32 { unreachable!() }), Taken::Woken);
+    /// ```
     #[inline]
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Taken<U> {
         match self {
