@@ -9,9 +9,10 @@
 use crate::{Outcome, TaskError, Value};
 
 /// A task's slot in the run, to be filled once with [`value`](Out::value),
-/// [`fail`](Out::fail) or [`set`](Out::set). A task that fills nothing fails ("the task
-/// produced no outcome").
-#[must_use = "a task must fill its slot"]
+/// [`fail`](Out::fail) or [`set`](Out::set) (each takes the `Out`, so a task cannot fill it
+/// twice). A task that fills nothing fails, when it returns, with "the task produced no
+/// outcome".
+#[derive(Debug)]
 pub struct Out<'a>(pub(crate) &'a mut Option<Outcome>);
 
 impl Out<'_> {
