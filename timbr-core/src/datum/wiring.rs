@@ -306,10 +306,7 @@ impl SerializedNode {
 /// The `_s` nodes the stages read, through the aliases of empty slots: `f2_s` of an empty
 /// slot 2 after a stage at slot 1 is `f1_s`, and `in_s` before any stage.
 fn serialized_keys_read(stages: &[Option<Stage>]) -> HashSet<String> {
-    let node_of = |k: usize| match (0..=k)
-        .rev()
-        .find(|&j| stages.get(j).is_some_and(Option::is_some))
-    {
+    let node_of = |k: usize| match filled_at_or_before(stages, k) {
         Some(j) => format!("f{j}_s"),
         None => "in_s".to_owned(),
     };
@@ -390,11 +387,18 @@ fn check_types<T: 'static>(stages: &[Option<Stage>]) -> Result<(), BuildError> {
 
 /// `f{k}`, or for an empty slot, what it passes through: "f2 (= f0)", "f1 (= input)".
 fn source_key(stages: &[Option<Stage>], k: usize) -> String {
-    if stages.get(k).is_some_and(Option::is_some) {
-        return format!("f{k}");
-    }
-    match (0..k).rev().find(|&j| stages[j].is_some()) {
+    match filled_at_or_before(stages, k) {
+        Some(j) if j == k => format!("f{k}"),
         Some(j) => format!("f{k} (empty, passing f{j} through)"),
         None => format!("f{k} (empty, passing the input through)"),
     }
+}
+
+/// The slot whose stage key `f{k}` stands for: `k` itself if it holds a stage, else the
+/// nearest filled slot before it (an empty slot passes its predecessor through); `None` when
+/// no slot up to `k` holds one (the input is passed through).
+fn filled_at_or_before(stages: &[Option<Stage>], k: usize) -> Option<usize> {
+    (0..=k)
+        .rev()
+        .find(|&j| stages.get(j).is_some_and(Option::is_some))
 }

@@ -64,7 +64,7 @@ impl<T: Datum> Shared<T> {
                 Mode::Drain => self.try_take_delivery()?,
                 Mode::Return => return None,
             };
-            if self.queue.is_shared() {
+            if self.queue_is_shared() {
                 // Other processes put it: it enters this machine's accounts as it arrives.
                 self.sup.counters.accept();
             }

@@ -104,6 +104,7 @@ impl<T: Send + 'static> Putter<T> {
         if !accepted {
             self.sup.counters.reject();
         } else if self.memory.is_some() || !self.queue.is_shared() {
+            // A shared queue is asked only when it is not the built-in one, which never is.
             self.sup.counters.accept();
         }
     }

@@ -99,7 +99,7 @@ impl<T: Datum> Machine<T> {
             Some(d) => d,
             None => self.take_within(timeout)?,
         };
-        if self.shared.queue.is_shared() {
+        if self.shared.queue_is_shared() {
             self.shared.sup.counters.accept();
         }
         let (mut record, failed) = {

@@ -48,6 +48,13 @@ pub(crate) struct Shared<T> {
 }
 
 impl<T: Datum> Shared<T> {
+    /// Whether other processes share the queue (then this machine counts a datum as accepted
+    /// when it takes it); the built-in queue never is, and is not asked through the trait.
+    #[inline]
+    pub(crate) fn queue_is_shared(&self) -> bool {
+        self.memory.is_none() && self.queue.is_shared()
+    }
+
     /// Takes a datum ready now, from the built-in queue directly if it is the queue.
     #[inline]
     pub(crate) fn try_take_delivery(&self) -> Option<Delivery<T>> {

@@ -120,6 +120,7 @@ fn step(graph: &Inner, step: &Step, slots: &mut [Option<Outcome>], clean: &mut b
     }
     // The task writes its own slot; it reads the slots before it, where its arguments are.
     let (before, from) = slots.split_at_mut(i as usize);
+    // A run has a slot for every node of its graph, this one's included.
     let Some(slot) = from.first_mut() else {
         return;
     };
