@@ -117,6 +117,56 @@ impl Stage {
         Stage::try_with_keys(slot, name, &keys, f)
     }
 
+    /// A stage whose arguments are known only at run time: a function written in another
+    /// language (the Python binding's stages), or chosen from data. `args` names each key
+    /// and the type held there (a `_s` key holds a [`Serialized`]); `f` reads them from the
+    /// run's [`Args`] by position, in the order given.
+    ///
+    /// The wiring checks the types when the machine is built, as for every stage, so
+    /// `args.get::<T>(i)` with the declared `T` cannot fail inside `f`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use timbr_core::datum::{ArgKey, StageArg};
+    /// use timbr_core::sched::TypeInfo;
+    /// use timbr_core::{Machine, Serialized, Stage};
+    ///
+    /// let args = [
+    ///     StageArg { key: ArgKey::Input, ty: TypeInfo::of::<u32>() },
+    ///     StageArg { key: ArgKey::InputS, ty: TypeInfo::of::<Serialized>() },
+    /// ];
+    /// let echo = Stage::from_args(0, "echo", args, |a| {
+    ///     let (n, text) = (a.get::<u32>(0)?, a.get::<Serialized>(1)?);
+    ///     Ok(format!("{n} is {}", text.as_str()))
+    /// })?;
+    /// let machine = Machine::<u32>::builder().stage(echo).build()?;
+    /// assert_eq!(machine.call(7).json("f0").unwrap(), r#""7 is 7""#);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] if an argument reads a slot not before `slot` or is given twice.
+    pub fn from_args<R, F>(
+        slot: usize,
+        name: impl Into<String>,
+        args: impl IntoIterator<Item = StageArg>,
+        f: F,
+    ) -> Result<Stage, BuildError>
+    where
+        F: Fn(&Args<'_>) -> Result<R, TaskError> + Send + Sync + 'static,
+        R: Datum,
+    {
+        let (keys, types): (Vec<ArgKey>, Vec<TypeInfo>) =
+            args.into_iter().map(|a| (a.key, a.ty)).unzip();
+        let func: TaskOutFn = Arc::new(move |a: &Args<'_>, out: Out<'_>| match f(a) {
+            Ok(value) => out.value(Value::new(value)),
+            Err(error) => out.fail(error),
+        });
+        Stage::assemble::<R>(slot, name.into(), &keys, types, func)
+    }
+
     /// A fallible stage whose error type is only [`Display`](fmt::Display) (not an `Error`):
     /// its text is what is recorded. What the macros generate for such a type; with the plain
     /// API, `map_err(|e| e.to_string())` does the same.

@@ -11,6 +11,7 @@ use crate::datum::wiring::Wiring;
 use crate::io::queue_event::QueueEventInbox;
 use crate::io::source::SourceStatus;
 use crate::machine::consumer::Reorder;
+use crate::machine::shared::DatumScope;
 use crate::machine::supervisor::{StatusHook, Supervisor, SupervisorParts};
 use crate::machine::Shared;
 use crate::observe::stats::Stats;
@@ -79,6 +80,7 @@ pub struct MachineBuilder<T> {
     plugins: Vec<Arc<dyn StatusPlugin>>,
     on_shutdown: Vec<StatusHook>,
     on_restart: Vec<StatusHook>,
+    datum_scope: Option<DatumScope>,
 }
 
 impl<T: Datum> Default for MachineBuilder<T> {
@@ -102,6 +104,7 @@ impl<T: Datum> Default for MachineBuilder<T> {
             plugins: Vec::new(),
             on_shutdown: Vec::new(),
             on_restart: Vec::new(),
+            datum_scope: None,
         }
     }
 }
@@ -232,6 +235,38 @@ impl<T: Datum> MachineBuilder<T> {
         self
     }
 
+    /// Runs each datum's processing (its stages and its record, on a consumer thread or
+    /// the caller of [`get`](Machine::get)) inside `scope`, which must call the body it is
+    /// given once. Waiting for data, the sink and the handler run outside it.
+    ///
+    /// For stages that need a context set up per thread and entered per datum: the Python
+    /// binding takes the interpreter's lock once per datum here, instead of once per stage
+    /// and per value serialized. Without a scope, nothing is called. A scope that never
+    /// calls its body is bypassed (the datum is processed after it returns).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use timbr_core::Machine;
+    ///
+    /// let scoped = Arc::new(AtomicU64::new(0));
+    /// let count = Arc::clone(&scoped);
+    /// let machine = Machine::<u32>::builder()
+    ///     .datum_scope(move |body| {
+    ///         count.fetch_add(1, Ordering::Relaxed);
+    ///         body()
+    ///     })
+    ///     .build()?;
+    /// machine.try_put(1)?;
+    /// machine.get(std::time::Duration::from_secs(1))?;
+    /// assert_eq!(scoped.load(Ordering::Relaxed), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn datum_scope(mut self, scope: impl Fn(&mut dyn FnMut()) + Send + Sync + 'static) -> Self {
+        self.datum_scope = Some(Arc::new(scope));
+        self
+    }
+
     /// Checks the wiring and builds the machine (stopped; call [`Machine::start`]).
     ///
     /// # Errors
@@ -294,6 +329,7 @@ impl<T: Datum> MachineBuilder<T> {
             next_seq: Mutex::new(0),
             reorder: Mutex::new(Reorder::default()),
             caller: Mutex::new(None),
+            datum_scope: self.datum_scope,
         });
         Ok(Machine::from_shared(shared))
     }

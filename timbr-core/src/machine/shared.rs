@@ -45,7 +45,13 @@ pub(crate) struct Shared<T> {
     /// the stages stay as they are, a `get` takes neither the wiring's lock nor a reference
     /// to it (four atomic read-modify-writes a datum).
     pub(crate) caller: Mutex<Option<(u64, Arc<Wiring>)>>,
+    /// What each datum's processing runs inside, if anything (see
+    /// [`MachineBuilder::datum_scope`](crate::MachineBuilder::datum_scope)).
+    pub(crate) datum_scope: Option<DatumScope>,
 }
+
+/// A [`MachineBuilder::datum_scope`](crate::MachineBuilder::datum_scope).
+pub(crate) type DatumScope = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
 
 impl<T: Datum> Shared<T> {
     /// Whether other processes share the queue (then this machine counts a datum as accepted
@@ -97,6 +103,32 @@ impl<T: Datum> Shared<T> {
     /// shard of `worker` (`None`: a caller's thread). Returns the record, and the run's
     /// outcomes if something must be reported.
     pub(crate) fn process<'w>(
+        &self,
+        wiring: &'w Wiring,
+        datum: T,
+        worker: Option<usize>,
+    ) -> (Record, Option<Outcomes<'w>>) {
+        let Some(scope) = &self.datum_scope else {
+            return self.process_now(wiring, datum, worker);
+        };
+        let mut datum = Some(datum);
+        let mut done = None;
+        scope(&mut || {
+            if let Some(datum) = datum.take() {
+                done = Some(self.process_now(wiring, datum, worker));
+            }
+        });
+        match (done, datum) {
+            (Some(done), _) => done,
+            // The scope never called its body: the datum is still here.
+            (None, Some(datum)) => self.process_now(wiring, datum, worker),
+            // A body that took the datum sets the result unless it panicked: only a scope
+            // that caught that panic and returned gets here. The panic goes on.
+            (None, None) => panic!("the datum scope caught a panic of the datum's processing"),
+        }
+    }
+
+    fn process_now<'w>(
         &self,
         wiring: &'w Wiring,
         datum: T,
