@@ -168,7 +168,7 @@ fn pyzmq_reads_every_record() {
     // Never skipped: `.ci/test` installs pyzmq; without it this test fails and says why.
     assert!(
         has_pyzmq,
-        "`python3 -c 'import zmq'` failed: install pyzmq (pip install pyzmq, or apt-get install python3-zmq)"
+        "`python3 -c 'import zmq'` failed: run the tests with the README's test command (`bash .ci/test`), whose virtual environment has pyzmq, or put a python3 with pyzmq first on PATH"
     );
     const N: u64 = 1000;
     for endpoint in ["tcp://127.0.0.1:*", "default ipc"] {

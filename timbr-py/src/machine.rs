@@ -1,0 +1,496 @@
+//! `timbr.Machine`: the Rust machine with Python stages, the notebook's API on top.
+//!
+//! Every call that may wait (start, stop, a blocking put, get, wait) releases the GIL, so
+//! the machine's threads can run Python stages meanwhile; those that wait long check for
+//! Ctrl-C, and a `KeyboardInterrupt` stops the machine cleanly before it is raised.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use timbr_core::observe::ErrorLog;
+use timbr_core::{
+    GetError, LogAndContinue, Machine, MachineState, Progress, PutTimeoutError, SourcePolicy,
+    StopMode, TryPutError,
+};
+
+use crate::errors;
+use crate::handlers::{build_handler, PyPlugin};
+use crate::sinks::build_sink;
+use crate::source::PySource;
+use crate::stage::python_stage;
+use crate::value::{json_to_py, PyValue};
+use crate::views::{PyCalled, PyKept, PyRecord};
+
+/// How often a long wait looks for Ctrl-C.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// A streaming machine: a bounded queue, `stages` slots of Python callables run on the
+/// Rust engine's threads, a record per datum to the sink, and a status at every moment.
+///
+/// ```python
+/// m = timbr.Machine(stages=8, bufsize=1024)
+/// m[0] = lambda x: x.get("text", "")
+/// m.start(); m.put({"text": "hi"}); m.stop()
+/// ```
+#[pyclass(frozen, subclass, module = "timbr._timbr", name = "Machine")]
+pub(crate) struct PyMachine {
+    machine: Arc<Machine<PyValue>>,
+    /// The callables as the user gave them, by slot (what `m[i]` returns).
+    funcs: Mutex<Vec<Option<Py<PyAny>>>>,
+    log: Option<ErrorLog>,
+}
+
+impl PyMachine {
+    pub(crate) fn machine(&self) -> &Arc<Machine<PyValue>> {
+        &self.machine
+    }
+
+    fn slot(&self, slot: isize) -> PyResult<usize> {
+        let slots = self.machine.slots();
+        usize::try_from(slot)
+            .ok()
+            .filter(|s| *s < slots)
+            .ok_or_else(|| {
+                pyo3::exceptions::PyIndexError::new_err(format!(
+                    "slot {slot} is out of range: the machine has {slots} slots (0..{slots})"
+                ))
+            })
+    }
+
+    /// Stops the machine after Ctrl-C, leaving what was queued in the queue.
+    fn interrupted(&self, py: Python<'_>) {
+        let machine = Arc::clone(&self.machine);
+        py.detach(move || {
+            let returned = machine.stop(StopMode::Return);
+            for datum in returned {
+                // They came from this queue, and nothing else fills it now: they fit.
+                let _ = machine.try_put(datum);
+            }
+        });
+    }
+
+    /// Runs `wait` in slices with the GIL released, checking for Ctrl-C between them.
+    fn wait_interruptibly<R>(
+        &self,
+        py: Python<'_>,
+        timeout: Option<Duration>,
+        mut wait: impl FnMut(Duration) -> Option<R> + Send,
+    ) -> PyResult<Option<R>>
+    where
+        R: Send,
+    {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let slice = match deadline {
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .min(SIGNAL_CHECK),
+                None => SIGNAL_CHECK,
+            };
+            if let Some(r) = py.detach(|| wait(slice)) {
+                return Ok(Some(r));
+            }
+            if let Err(e) = py.check_signals() {
+                self.interrupted(py);
+                return Err(e);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl PyMachine {
+    /// A machine of `stages` slots whose queue holds `bufsize` data.
+    ///
+    /// Keyword arguments: `workers` (threads running data at once), `ordered` (records in
+    /// input order when `workers > 1`), `name`, `handler` (what events do: a timbr handler,
+    /// a callable taking an `Event`, or a list of them; default `LogAndContinue()`), `sink`
+    /// (`ZmqSink`, `JsonLines`, `RedisSink` or a callable taking a `Record`; default: none),
+    /// `queue` (a `RedisQueue` instead of the in-memory queue), `total` (the number of data
+    /// expected, for progress), `plugins` (objects with `name` and `fields(status)`),
+    /// `drop_when_full` (a source drops data instead of waiting when the queue is full),
+    /// `idle_after` (seconds without activity before an `idle` event).
+    #[new]
+    #[pyo3(signature = (
+        stages=8, bufsize=1024, *, workers=1, ordered=false, name=None, handler=None,
+        sink=None, queue=None, total=None, plugins=None, drop_when_full=false, idle_after=None
+    ))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "keyword arguments of a Python constructor"
+    )]
+    fn new(
+        py: Python<'_>,
+        stages: usize,
+        bufsize: usize,
+        workers: usize,
+        ordered: bool,
+        name: Option<String>,
+        handler: Option<Bound<'_, PyAny>>,
+        sink: Option<Bound<'_, PyAny>>,
+        queue: Option<Bound<'_, PyAny>>,
+        total: Option<u64>,
+        plugins: Option<Bound<'_, PyList>>,
+        drop_when_full: bool,
+        idle_after: Option<f64>,
+    ) -> PyResult<PyMachine> {
+        let mut builder = Machine::<PyValue>::builder()
+            // One hold of the GIL for a datum's Python stages and the JSON of its values,
+            // not one per stage and per value (see `MachineBuilder::datum_scope`).
+            .datum_scope(|body| {
+                crate::thread_state::keep();
+                Python::attach(|_| body())
+            })
+            .slots(stages)
+            .capacity(bufsize)
+            .workers(workers)
+            .ordered(ordered)
+            .sink(build_sink(py, sink.as_ref())?);
+        if let Some(name) = name {
+            builder = builder.name(name);
+        }
+        let log = match handler.filter(|h| !h.is_none()) {
+            Some(h) => {
+                let (handler, log) = build_handler(&h)?;
+                builder = builder.handler(handler);
+                log
+            }
+            None => {
+                let handler = LogAndContinue::default();
+                let log = handler.log();
+                builder = builder.handler(handler);
+                Some(log)
+            }
+        };
+        if let Some(queue) = queue.filter(|q| !q.is_none()) {
+            builder = builder.queue(crate::redis::queue_of(&queue)?);
+        }
+        if let Some(total) = total {
+            builder = builder.plugin(Progress::new(total).bar(false));
+        }
+        for plugin in plugins.iter().flat_map(|p| p.iter()) {
+            builder = builder.plugin(PyPlugin::new(&plugin)?);
+        }
+        if drop_when_full {
+            builder = builder.source_policy(SourcePolicy::DropNewest);
+        }
+        if let Some(idle) = idle_after {
+            builder = builder.idle_after(crate::handlers::seconds(idle)?);
+        }
+        let machine = builder.build().map_err(errors::wiring)?;
+        Ok(PyMachine {
+            funcs: Mutex::new((0..machine.slots()).map(|_| None).collect()),
+            machine: Arc::new(machine),
+            log,
+        })
+    }
+
+    /// Puts `func` at `slot`, its arguments chosen by `names` (done by the Python layer).
+    fn _set_stage(
+        &self,
+        slot: isize,
+        func: Bound<'_, PyAny>,
+        name: String,
+        names: Vec<String>,
+    ) -> PyResult<()> {
+        let slot = self.slot(slot)?;
+        if !func.is_callable() {
+            return Err(errors::type_error(format!(
+                "the stage at slot {slot} must be callable, not {}",
+                func.get_type().name()?
+            )));
+        }
+        let stage =
+            python_stage(slot, name, &names, func.clone().unbind()).map_err(errors::wiring)?;
+        self.machine.set_stage(stage).map_err(errors::wiring)?;
+        self.funcs.lock()[slot] = Some(func.unbind());
+        Ok(())
+    }
+
+    fn __getitem__(&self, py: Python<'_>, slot: isize) -> PyResult<Py<PyAny>> {
+        let slot = self.slot(slot)?;
+        self.funcs.lock()[slot]
+            .as_ref()
+            .map(|f| f.clone_ref(py))
+            .ok_or_else(|| PyKeyError::new_err(format!("no stage at slot {slot}")))
+    }
+
+    fn __delitem__(&self, slot: isize) -> PyResult<()> {
+        let slot = self.slot(slot)?;
+        self.machine
+            .remove_stage(slot)
+            .map_err(|e| PyKeyError::new_err(e.to_string()))?;
+        self.funcs.lock()[slot] = None;
+        Ok(())
+    }
+
+    /// The number of slots.
+    fn __len__(&self) -> usize {
+        self.machine.slots()
+    }
+
+    /// Puts `datum` on the queue. Non-blocking by default, as the notebook's: a full queue
+    /// raises `timbr.Full` (a `queue.Full`) carrying the datum. With `block=True` it waits
+    /// for room, up to `timeout` seconds (None: for ever).
+    #[pyo3(signature = (datum, block=false, timeout=None))]
+    fn put(
+        &self,
+        py: Python<'_>,
+        datum: Py<PyAny>,
+        block: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<()> {
+        let datum = PyValue(datum);
+        if !block {
+            return match self.machine.try_put(datum) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let message = e.to_string();
+                    let datum = match e {
+                        TryPutError::Full(d) | TryPutError::Closed(d) => d,
+                        TryPutError::Rejected { datum, .. } => datum,
+                    };
+                    Err(errors::full(py, datum.0, message))
+                }
+            };
+        }
+        let timeout = timeout.map(crate::handlers::seconds).transpose()?;
+        let machine = Arc::clone(&self.machine);
+        let mut held = Some(datum);
+        let put = self.wait_interruptibly(py, timeout, |slice| {
+            let datum = held.take()?;
+            match machine.put_timeout(datum, slice) {
+                Ok(()) => Some(Ok(())),
+                Err(PutTimeoutError::Timeout(d)) => {
+                    held = Some(d);
+                    None
+                }
+                Err(e) => Some(Err(e)),
+            }
+        });
+        match put {
+            Ok(Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(e))) => {
+                let message = e.to_string();
+                let datum = match e {
+                    PutTimeoutError::Timeout(d) | PutTimeoutError::Closed(d) => d,
+                    PutTimeoutError::Rejected { datum, .. } => datum,
+                };
+                Err(errors::full(py, datum.0, message))
+            }
+            Ok(None) => match held {
+                Some(d) => Err(errors::full(
+                    py,
+                    d.0,
+                    "the queue stayed full until the timeout".to_owned(),
+                )),
+                None => Ok(()),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes one datum from the queue, runs it on this thread and returns its `Record`
+    /// (the notebook's `get`). Raises `timbr.Empty` (a `queue.Empty`) when nothing
+    /// arrives: at once unless `block`, else within `timeout` seconds.
+    #[pyo3(signature = (block=false, timeout=0.5))]
+    fn get(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<PyRecord> {
+        let timeout = match (block, timeout) {
+            (false, _) => Some(Duration::ZERO),
+            (true, t) => t.map(crate::handlers::seconds).transpose()?,
+        };
+        let machine = Arc::clone(&self.machine);
+        let got = self.wait_interruptibly(py, timeout, |slice| match machine.get(slice) {
+            Err(GetError::Timeout) => None,
+            other => Some(other),
+        })?;
+        match got {
+            Some(Ok(record)) => Ok(PyRecord::new(record)),
+            Some(Err(e @ GetError::Running)) => Err(PyRuntimeError::new_err(e.to_string())),
+            Some(Err(e)) => Err(errors::empty(py, e.to_string())),
+            None => Err(errors::empty(
+                py,
+                "no datum arrived before the timeout".to_owned(),
+            )),
+        }
+    }
+
+    /// Runs `datum` through the stages now, on this thread, and returns every key
+    /// (`Called`, a mapping: `oid`, `in`, `f0`…, and the `_s` forms).
+    fn __call__(&self, datum: Py<PyAny>) -> PyCalled {
+        let called = self.machine.call(PyValue(datum));
+        PyCalled::new(called, self.machine.slots())
+    }
+
+    /// Starts the machine's threads (and its source, if set). Raises RuntimeError if it
+    /// is already running.
+    fn start(&self, py: Python<'_>) -> PyResult<()> {
+        let machine = Arc::clone(&self.machine);
+        py.detach(move || machine.start())
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+
+    /// Stops the machine and joins its threads. `drain=True` (the default) processes what
+    /// is queued first; `drain=False` stops after the data in flight and returns what was
+    /// still queued, as a list. Idempotent.
+    #[pyo3(signature = (drain=true))]
+    fn stop(&self, py: Python<'_>, drain: bool) -> Vec<Py<PyAny>> {
+        let machine = Arc::clone(&self.machine);
+        let mode = if drain {
+            StopMode::Drain
+        } else {
+            StopMode::Return
+        };
+        py.detach(move || machine.stop(mode))
+            .into_iter()
+            .map(|d| d.0)
+            .collect()
+    }
+
+    /// Waits until the machine is no longer running (completed, stopped or failed) or
+    /// `timeout` seconds passed, and returns its state's name. Ctrl-C stops the machine
+    /// and raises `KeyboardInterrupt`.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<String> {
+        let timeout = timeout.map(crate::handlers::seconds).transpose()?;
+        let machine = Arc::clone(&self.machine);
+        self.wait_interruptibly(py, timeout, |slice| {
+            let state = machine.wait_timeout(slice);
+            (!state.is_active()).then_some(())
+        })?;
+        Ok(state_name(&self.machine.state()))
+    }
+
+    /// Feeds the queue from `source` (any iterable: a generator, a list…) on its own
+    /// thread, waiting while the queue is full. Starts with the machine (now, if it runs).
+    /// An exception from the iterable ends the source as failed (counted, reported).
+    fn set_source(&self, source: Bound<'_, PyAny>) -> PyResult<()> {
+        let source = PySource::new(&source)?;
+        self.machine.set_try_source(source);
+        Ok(())
+    }
+
+    /// Whether the machine's threads are running (from the threads themselves).
+    #[getter]
+    fn running(&self) -> bool {
+        self.machine.is_running()
+    }
+
+    /// The machine's state: `idle`, `running`, `stopping`, `stopped`, `completed` or
+    /// `failed: <reason>`.
+    #[getter]
+    fn state(&self) -> String {
+        state_name(&self.machine.state())
+    }
+
+    /// A consistent snapshot of everything the machine knows, as a dict (the JSON the Rust
+    /// `Status` serializes to): state, counts, queue, rates, stages, source, sink, last
+    /// error, plugins.
+    #[getter]
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let machine = Arc::clone(&self.machine);
+        let status = py.detach(move || serde_json::to_value(machine.status()));
+        let status = status.map_err(|e| PyValueError::new_err(e.to_string()))?;
+        json_to_py(py, &status)
+    }
+
+    /// The counts (`accepted`, `processed`, `failed`, `queued`, `in_flight`, `dropped`):
+    /// they always add up.
+    #[getter]
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let counts = serde_json::to_value(self.machine.counts())
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        json_to_py(py, &counts)
+    }
+
+    /// The progress plugin's fields (`percent`, `eta`…) when `total` was given, else None.
+    #[getter]
+    fn progress<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let status = self.machine.status();
+        match status.plugins.get("progress") {
+            Some(p) => json_to_py(py, p).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// What a stopping handler kept (`Debugger`, `StageDebugger`): the event and the
+    /// failure, with `replay()`. None if nothing was kept.
+    #[getter]
+    fn kept(&self) -> Option<PyKept> {
+        self.machine.kept().map(PyKept::new)
+    }
+
+    /// The recent errors the default handler (or a `LogAndContinue` given) kept.
+    #[getter]
+    fn errors<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let Some(log) = &self.log else {
+            return Ok(Vec::new());
+        };
+        log.recent()
+            .iter()
+            .map(|l| {
+                let value = serde_json::json!({
+                    "at": l.at,
+                    "kind": l.event.kind().name(),
+                    "message": l.event.to_string(),
+                });
+                json_to_py(py, &value)
+            })
+            .collect()
+    }
+
+    /// The data waiting in the queue.
+    #[getter]
+    fn queued(&self) -> usize {
+        self.machine.len()
+    }
+
+    /// Where records go (an endpoint, a path…).
+    #[getter]
+    fn sink(&self) -> String {
+        self.machine.sink_description()
+    }
+
+    /// The status as an HTML table (what a notebook shows for a machine).
+    fn _repr_html_(&self, py: Python<'_>) -> String {
+        let machine = Arc::clone(&self.machine);
+        py.detach(move || machine.status().to_html())
+    }
+
+    /// The status as a text table.
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let machine = Arc::clone(&self.machine);
+        py.detach(move || machine.status().to_string())
+    }
+}
+
+impl Drop for PyMachine {
+    fn drop(&mut self) {
+        // The core stops a dropped machine and joins its threads; they may be waiting for
+        // the GIL this thread holds, so release it while they finish.
+        let machine = Arc::clone(&self.machine);
+        let stopped = Python::try_attach(|py| {
+            py.detach(|| {
+                machine.stop(StopMode::Return);
+            })
+        });
+        if stopped.is_none() {
+            // The interpreter is finalizing (atexit already stopped every machine it knew):
+            // a thread still waiting for the GIL would never get it, so joining could hang.
+            // Leave the threads be; the process is ending.
+            std::mem::forget(machine);
+            std::mem::forget(Arc::clone(&self.machine));
+        }
+    }
+}
+
+pub(crate) fn state_name(state: &MachineState) -> String {
+    state.to_string()
+}
