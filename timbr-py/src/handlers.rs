@@ -262,21 +262,34 @@ pub(crate) fn build_handler(
 }
 
 /// A Python object as a status plugin: its `name`, and optionally `fields(status) -> dict`,
-/// `started(status)`, `tick(status)`, `stopped(status)`, `event(event)`.
+/// `started(status)`, `tick(status)`, `stopped(status)`, `event(event)`; or a plain callable,
+/// which is its `fields` (named after the function).
 pub(crate) struct PyPlugin {
     name: String,
     object: Arc<Py<PyAny>>,
+    /// The object is a callable standing for `fields`.
+    bare: bool,
 }
 
 impl PyPlugin {
     pub(crate) fn new(object: &Bound<'_, PyAny>) -> PyResult<PyPlugin> {
+        let bare = object.is_callable() && !object.hasattr("fields")?;
         let name = match object.getattr("name") {
-            Ok(n) => n.extract::<String>()?,
-            Err(_) => object.get_type().name()?.to_string(),
+            Ok(n) if !bare => n.extract::<String>()?,
+            _ => match object.getattr("__name__") {
+                Ok(n) => n.extract::<String>()?,
+                Err(_) => object.get_type().name()?.to_string(),
+            },
         };
+        if !bare && !object.hasattr("fields")? && !object.hasattr("tick")? {
+            return Err(crate::errors::type_error(format!(
+                "plugin `{name}` has neither `fields(status)` nor `tick(status)`, and is not callable"
+            )));
+        }
         Ok(PyPlugin {
             name,
             object: Arc::new(object.clone().unbind()),
+            bare,
         })
     }
 
@@ -289,7 +302,11 @@ impl PyPlugin {
         arg: impl IntoPyObject<'py>,
     ) -> Option<Bound<'py, PyAny>> {
         let object = self.object.bind(py);
-        let f = object.getattr(method).ok()?;
+        let f = match (self.bare, method) {
+            (true, "fields") => object.clone(),
+            (true, _) => return None,
+            (false, _) => object.getattr(method).ok()?,
+        };
         match f.call1((arg,)) {
             Ok(r) => Some(r),
             Err(e) => std::panic::resume_unwind(Box::new(format!(

@@ -43,6 +43,7 @@ fn _timbr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sinks::PyJsonLines>()?;
     m.add_class::<sinks::PyRedisSink>()?;
     m.add_class::<redis::PyRedisQueue>()?;
+    m.add_class::<redis::PyFleet>()?;
     m.add_class::<http::PyHttpServer>()?;
     m.add_function(wrap_pyfunction!(http::serve_http, m)?)?;
     m.add("StageError", py.get_type::<errors::StageError>())?;

@@ -170,7 +170,8 @@ impl PyMachine {
             }
         };
         if let Some(queue) = queue.filter(|q| !q.is_none()) {
-            builder = builder.queue(crate::redis::queue_of(&queue)?);
+            let (queue, announce) = crate::redis::queue_of(&queue)?;
+            builder = builder.queue(queue).plugin(announce);
         }
         if let Some(total) = total {
             builder = builder.plugin(Progress::new(total).bar(false));

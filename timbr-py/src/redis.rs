@@ -4,7 +4,7 @@
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use timbr_core::{Queue, TryPutError};
-use timbr_redis::{RedisOptions, RedisQueue};
+use timbr_redis::{Announce, Fleet, RedisOptions, RedisQueue};
 
 use crate::value::{json_to_py, PyValue};
 
@@ -121,10 +121,74 @@ impl PyRedisQueue {
     }
 }
 
-/// The queue behind `Machine(queue=…)`.
-pub(crate) fn queue_of(spec: &Bound<'_, PyAny>) -> PyResult<RedisQueue<PyValue>> {
+/// A fleet's view from Redis: every machine the registry knows and the balance of the
+/// stream (produced = acknowledged + pending + unread + dead), for a notebook watching a
+/// fleet it drives.
+#[pyclass(module = "timbr", name = "Fleet")]
+pub(crate) struct PyFleet {
+    fleet: parking_lot::Mutex<Fleet>,
+}
+
+#[pymethods]
+impl PyFleet {
+    #[new]
+    #[pyo3(signature = (url, stream, *, group=None))]
+    fn new(
+        py: Python<'_>,
+        url: String,
+        stream: String,
+        group: Option<String>,
+    ) -> PyResult<PyFleet> {
+        let mut options = RedisOptions::new(url, stream);
+        if let Some(g) = group {
+            options = options.group(g);
+        }
+        let fleet = py
+            .detach(|| Fleet::connect(options))
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(PyFleet {
+            fleet: parking_lot::Mutex::new(fleet),
+        })
+    }
+
+    /// The stream's balance, as a dict: `produced`, `acked`, `pending`, `unread`, `dead`
+    /// and whether they add up (`balanced`).
+    fn balance<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let balance = py
+            .detach(|| self.fleet.lock().balance())
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let mut value =
+            serde_json::to_value(&balance).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("balanced".to_owned(), balance.is_balanced().into());
+        }
+        json_to_py(py, &value)
+    }
+
+    /// Every machine the registry knows (producers and workers: role, state, counts, rate)
+    /// with the totals and the stream as Redis sees it, as a dict.
+    fn view<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let view = py
+            .detach(|| self.fleet.lock().view())
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let value =
+            serde_json::to_value(&view).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        json_to_py(py, &value)
+    }
+}
+
+/// The queue behind `Machine(queue=…)`, and the plugin announcing the machine in the fleet's
+/// registry (so `Fleet.view()` and `timbr-watch --redis` list it).
+pub(crate) fn queue_of(spec: &Bound<'_, PyAny>) -> PyResult<(RedisQueue<PyValue>, Announce)> {
     match spec.cast::<PyRedisQueue>() {
-        Ok(q) => Ok(q.get().queue.clone()),
+        Ok(q) => {
+            let queue = q.get().queue.clone();
+            let announce = spec
+                .py()
+                .detach(|| Announce::for_queue(&queue, "worker"))
+                .map_err(|e| PyOSError::new_err(e.to_string()))?;
+            Ok((queue, announce))
+        }
         Err(_) => Err(crate::errors::type_error(format!(
             "a queue is a timbr.RedisQueue, not {}",
             spec.get_type().name()?

@@ -158,3 +158,47 @@ def test_context_manager_starts_and_stops():
         assert m.running
         m.put(1, block=True)
     assert not m.running and out == [1]
+
+
+def test_status_plugins_callables_objects_and_ones_that_raise():
+    ticks = []
+
+    class Seen:
+        name = "seen"
+
+        def fields(self, status):
+            return {"processed_twice": 2 * status["counts"]["processed"]}
+
+        def stopped(self, status):
+            ticks.append(status["state"])
+
+    def doubled(status):
+        return {"queued": status["queue"]["len"] if "len" in status["queue"] else None}
+
+    def broken(status):
+        raise RuntimeError("plugin bug")
+
+    m = timbr.Machine(plugins=[Seen(), doubled, broken])
+    m[0] = lambda x: x
+    for i in range(3):
+        m.put(i)
+    m.start()
+    m.stop()
+    plugins = m.status["plugins"]
+    assert plugins["seen"] == {"processed_twice": 6}
+    assert "doubled" in plugins and "broken" not in plugins
+    assert ticks == ["stopped"]
+    with pytest.raises(TypeError, match="neither `fields"):
+        timbr.Machine(plugins=[object()])
+
+
+def test_the_stage_debugger_stops_on_stage_failures_only():
+    m = timbr.Machine(handler=timbr.StageDebugger())
+    m[0] = lambda x: object() if x == 1 else 1 // x  # 1: unserializable (goes on); 0: fails
+    for x in [2, 1, 3, 0, 5]:
+        m.put(x)
+    m.start()
+    assert m.wait(timeout=30).startswith("failed")
+    assert m.kept.failure.datum == 0
+    assert m.counts["processed"] == 3
+    assert m.stop(drain=False) == [5]

@@ -96,6 +96,11 @@ def test_a_redis_fleet_from_python(redis_url):
     assert int(redis_cli(redis_url, "XLEN", "results")) == 201
     report = queue.report()
     assert isinstance(report, dict)
+    fleet = timbr.Fleet(redis_url, "tweets", group="workers")
+    balance = fleet.balance()
+    assert balance["produced"] == 201 and balance["acked"] == 201 and balance["balanced"]
+    view = fleet.view()
+    assert "w1" in json.dumps(view)  # the machine announced itself in the registry
 
 
 def test_serve_http_metrics_health_and_dashboard():

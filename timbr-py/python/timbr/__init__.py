@@ -31,6 +31,7 @@ from ._timbr import (
     Debugger,
     Event,
     Failure,
+    Fleet,
     HttpServer,
     JsonLines,
     Kept,
@@ -50,7 +51,7 @@ from ._timbr import (
 __all__ = [
     "Machine", "stage", "Full", "Empty", "StageError", "WiringError", "Record", "Called",
     "Event", "Failure", "Kept", "LogAndContinue", "Debugger", "StageDebugger", "StopWhenDone",
-    "StopWhenIdle", "ZmqSink", "JsonLines", "RedisSink", "RedisQueue", "HttpServer",
+    "StopWhenIdle", "ZmqSink", "JsonLines", "RedisSink", "RedisQueue", "Fleet", "HttpServer",
     "serve_http", "MAX_SLOTS", "positional_keys",
 ]
 

@@ -182,6 +182,14 @@ class RedisQueue:
     def flush(self) -> None: ...
     def report(self) -> dict[str, Any]: ...
 
+class Fleet:
+    """A fleet's view from Redis: its machines and the stream's balance."""
+    def __init__(self, url: str, stream: str, *, group: Optional[str] = None) -> None: ...
+    def balance(self) -> dict[str, Any]:
+        """produced = acked + pending + unread + dead, and ``balanced``."""
+    def view(self) -> dict[str, Any]:
+        """Every machine the registry knows, the totals and the stream as Redis sees it."""
+
 class HttpServer:
     """``/metrics``, ``/livez``, ``/readyz`` and the dashboard for one machine."""
     url: str
