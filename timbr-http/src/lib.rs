@@ -44,9 +44,15 @@
 //!
 //! # Bounds
 //!
-//! At most [`HttpOptions::max_connections`] connections at once (then `503`), request heads
-//! of at most [`HttpOptions::max_header_bytes`] (`431`), sent within
-//! [`HttpOptions::read_timeout`] (`408`); one request per connection. Unknown paths get
+//! At most [`HttpOptions::max_connections`] connections at once, on two budgets: event
+//! streams (open dashboards, [`HttpOptions::max_streams`], half by default) and requests (the
+//! rest), so that probes and scrapes are answered however many dashboards are open. When
+//! every request slot is taken, a new connection cuts off the oldest one still sending its
+//! request head (slow clients cannot hold the slots); only when every request slot is
+//! answering does it get `503`. Request heads of at most [`HttpOptions::max_header_bytes`]
+//! (`431`), sent within [`HttpOptions::read_timeout`] (`408`); one request per connection.
+//! A panic in a [`StatusFeed`] is caught and counted ([`HttpServer::panics`]); the request
+//! gets `500` and the connection's slot is released. Unknown paths get
 //! `404`, other methods than `GET` and `HEAD` get `405`. Serving reads statuses only:
 //! it never blocks a machine's data path.
 
@@ -60,6 +66,7 @@ mod request;
 mod response;
 mod routes;
 mod server;
+mod slots;
 #[cfg(feature = "zmq")]
 mod watch;
 
@@ -68,7 +75,7 @@ pub use crate::health::Verdict;
 pub use crate::options::{
     HttpOptions, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_PUSH_INTERVAL,
     DEFAULT_READ_TIMEOUT, DEFAULT_STALL_AFTER, DEFAULT_WRITE_TIMEOUT, MAX_CONNECTIONS,
-    MAX_HEADER_BYTES,
+    MAX_HEADER_BYTES, MIN_CONNECTIONS,
 };
 pub use crate::server::{serve, HttpServer, ServeError, ServeHttp};
 #[cfg(feature = "zmq")]
