@@ -79,4 +79,4 @@ pub use crate::options::{
 };
 pub use crate::server::{serve, HttpServer, ServeError, ServeHttp};
 #[cfg(feature = "zmq")]
-pub use crate::watch::{FleetWatch, WatchError};
+pub use crate::watch::{FleetWatch, WatchError, MAX_ENDPOINTS};
