@@ -40,7 +40,13 @@
 //! Readiness: the machine is running and its status is fresh. Liveness: it is neither
 //! failed nor wedged — no datum in flight for [`HttpOptions::stall_after`], and not data
 //! waiting while none finished for that long. Stopped and completed machines are live but
-//! not ready.
+//! not ready, and so is a fleet member whose last status said it stopped or completed before
+//! it went quiet (its process ended): its verdict's `note` says so. A member that went quiet
+//! without saying it ended is not live.
+//!
+//! The fleet's totals (`/api/status`, the dashboard) add what is true now: the depth of a
+//! queue several members share (a Redis stream) counts once, and only running members with
+//! a fresh status add to the rates.
 //!
 //! # Bounds
 //!
