@@ -13,9 +13,12 @@
 
 use std::collections::VecDeque;
 use std::net::{Shutdown, TcpStream};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
+
+/// How long a new connection waits for connections cut off to end, at most.
+const CUT_WAIT: Duration = Duration::from_secs(1);
 
 /// Every slot, and the budgets.
 pub(crate) struct Slots {
@@ -96,14 +99,24 @@ impl Slots {
     /// taken; the slot's id, or why there is none. Returns the connection cut off, if any,
     /// for the caller to shut down outside the lock.
     pub(crate) fn admit(&self, handle: TcpStream) -> Result<(u64, Option<TcpStream>), Full> {
+        let deadline = Instant::now() + CUT_WAIT;
         let mut inner = self.inner.lock();
         let mut cut = None;
-        if inner.reading.len() + inner.answering >= self.requests_max {
-            if inner.reading.is_empty() || inner.cut >= self.requests_max {
+        while inner.reading.len() + inner.answering >= self.requests_max {
+            if inner.reading.is_empty() {
                 return Err(Full::Requests);
             }
-            cut = inner.reading.pop_front().map(|(_, s)| s);
-            inner.cut += 1;
+            if inner.cut < self.requests_max {
+                cut = inner.reading.pop_front().map(|(_, s)| s);
+                inner.cut += 1;
+                break;
+            }
+            // As many cut off as there are request slots, their threads not ended yet (they
+            // end at once, but a burst of connections can outpace them): wait for them rather
+            // than run more threads than slots.
+            if self.released.wait_until(&mut inner, deadline).timed_out() {
+                return Err(Full::Requests);
+            }
         }
         let id = inner.next_id;
         inner.next_id += 1;
