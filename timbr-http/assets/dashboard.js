@@ -107,7 +107,7 @@ function machineCard(m) {
     el("span", { class: "state " + state, "data-field": "state" }, m.state_text || state), " ",
     el("small", {}, m.source)));
   card.append(el("div", { class: "meta" },
-    el("span", { class: m.live.ok ? "ok" : "bad", "data-field": "live" }, m.live.ok ? "live" : "not live: " + m.live.reason), " · ",
+    el("span", { class: m.live.ok ? "ok" : "bad", "data-field": "live" }, m.live.ok ? (m.live.note ? "live: " + m.live.note : "live") : "not live: " + m.live.reason), " · ",
     el("span", { class: m.ready.ok ? "ok" : "bad", "data-field": "ready" }, m.ready.ok ? "ready" : "not ready: " + m.ready.reason),
     s ? " · up " + fmtSecs(s.uptime) : null,
     m.age > 1.5 ? " · status " + m.age.toFixed(1) + " s old" : null));
@@ -187,8 +187,13 @@ function connect() {
     render(JSON.parse(msg.data));
     document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
   };
-  // EventSource reconnects by itself (the server asks for one second).
-  source.onerror = () => { conn.textContent = "reconnecting…"; conn.className = "conn"; };
+  // EventSource reconnects by itself (the server asks for one second), except after an
+  // answer other than 200: the server's 503 when its event streams' budget is spent.
+  source.onerror = () => {
+    conn.textContent = source.readyState === EventSource.CLOSED
+      ? "refused: too many dashboards open (reload later)" : "reconnecting…";
+    conn.className = "conn";
+  };
 }
 
 connect();

@@ -1,6 +1,9 @@
 //! What the dashboard shows: every machine's status with its health, and the fleet's
 //! totals, as one JSON document (`/api/status`, and each message of `/api/events`).
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use serde::Serialize;
 use timbr_core::Status;
 
@@ -24,7 +27,10 @@ pub(crate) struct Entry {
     pub(crate) status: Option<Status>,
 }
 
-/// Sums over the machines that have a status.
+/// Sums over the machines that have a status. The depth and capacity of a queue that
+/// machines share ([`QueueStatus::shared`](timbr_core::observe::QueueStatus::shared)) count
+/// once, as its freshest status has them; the rates are those of the machines running now (a
+/// stopped or silent member's last rate is not a rate any more).
 #[derive(Default, Serialize)]
 pub(crate) struct Totals {
     pub(crate) machines: usize,
@@ -62,7 +68,12 @@ pub(crate) fn board(observed: Vec<Observed>, health: &HealthCheck) -> Board {
         machines: observed.len(),
         ..Totals::default()
     };
-    for s in observed.iter().filter_map(|o| o.status.as_ref()) {
+    // Per shared queue: the age, depth and capacity of its freshest report.
+    let mut shared: BTreeMap<&str, (Duration, u64, u64)> = BTreeMap::new();
+    for (o, s) in observed
+        .iter()
+        .filter_map(|o| Some((o, o.status.as_ref()?)))
+    {
         let c = &s.counts;
         totals.running += usize::from(s.running);
         totals.accepted += c.accepted;
@@ -73,12 +84,34 @@ pub(crate) fn board(observed: Vec<Observed>, health: &HealthCheck) -> Board {
         totals.returned += c.returned;
         totals.queued += c.queued;
         totals.in_flight += c.in_flight;
-        totals.queue_depth += s.queue.depth;
-        totals.queue_capacity += s.queue.capacity.unwrap_or(0) as u64;
-        totals.rate_recent += s.rate.recent;
-        totals.rate_overall += s.rate.overall;
+        let capacity = s.queue.capacity.unwrap_or(0) as u64;
+        match &s.queue.shared {
+            Some(name) => {
+                let report = (o.age, s.queue.depth, capacity);
+                shared
+                    .entry(name)
+                    .and_modify(|r| {
+                        if report.0 < r.0 {
+                            *r = report;
+                        }
+                    })
+                    .or_insert(report);
+            }
+            None => {
+                totals.queue_depth += s.queue.depth;
+                totals.queue_capacity += capacity;
+            }
+        }
+        if s.running && !o.stale {
+            totals.rate_recent += s.rate.recent;
+            totals.rate_overall += s.rate.overall;
+        }
         let e = &s.errors;
         totals.errors += e.stage + e.serialization + e.sink + e.source + e.handler;
+    }
+    for (_, depth, capacity) in shared.into_values() {
+        totals.queue_depth += depth;
+        totals.queue_capacity += capacity;
     }
     let (all_live, all_ready) = (
         !live.is_empty() && live.iter().all(|v| v.ok),

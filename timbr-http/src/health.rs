@@ -6,7 +6,10 @@
 //!   for [`stall_after`](crate::HttpOptions::stall_after), or data waiting while none
 //!   finished for that long (progress is followed across probes, scrapes and dashboard
 //!   pushes). A machine that was stopped or completed on purpose is live: restarting the
-//!   process would not help it. A fleet member whose status went stale is not live.
+//!   process would not help it. So is a fleet member whose last status said it stopped or
+//!   completed and which then went quiet (its process ended after a clean stop): its verdict
+//!   passes with a note saying so. Any other fleet member whose status went stale is not
+//!   live: it went away without a word (killed, crashed, cut off).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -26,6 +29,9 @@ pub struct Verdict {
     pub ok: bool,
     /// Why not (empty when it passed).
     pub reason: String,
+    /// What a passing verdict means when the machine is not simply running: e.g. that it
+    /// stopped on purpose, so it is live though not ready (empty otherwise).
+    pub note: String,
 }
 
 /// Follows each machine's progress between looks, to tell a slow machine from a wedged one.
@@ -76,7 +82,7 @@ impl HealthCheck {
                     Some(s) if s.state == MachineState::Running => String::new(),
                     Some(s) => format!("state is {}", s.state),
                 };
-                verdict(o, reason)
+                verdict(o, reason, String::new())
             })
             .collect()
     }
@@ -88,9 +94,27 @@ impl HealthCheck {
         observed
             .iter()
             .map(|o| {
+                let ended = o.status.as_ref().filter(|s| {
+                    matches!(s.state, MachineState::Stopped | MachineState::Completed)
+                });
+                if let Some(s) = ended {
+                    let note = if o.stale {
+                        format!(
+                            "{} on purpose; no status since, {:.1}s ago (its process ended): live, not ready",
+                            s.state,
+                            o.age.as_secs_f64()
+                        )
+                    } else {
+                        format!("{} on purpose: live, not ready", s.state)
+                    };
+                    return verdict(o, String::new(), note);
+                }
                 let reason = match &o.status {
                     None => "no status".to_owned(),
-                    Some(_) if o.stale => format!("status is {:.1}s old", o.age.as_secs_f64()),
+                    Some(_) if o.stale => format!(
+                        "status is {:.1}s old and did not say the machine ended",
+                        o.age.as_secs_f64()
+                    ),
                     Some(s) => {
                         if let MachineState::Failed(why) = &s.state {
                             format!("failed: {why}")
@@ -120,16 +144,17 @@ impl HealthCheck {
                         }
                     }
                 };
-                verdict(o, reason)
+                verdict(o, reason, String::new())
             })
             .collect()
     }
 }
 
-fn verdict(o: &Observed, reason: String) -> Verdict {
+fn verdict(o: &Observed, reason: String, note: String) -> Verdict {
     Verdict {
         source: o.source.clone(),
         ok: reason.is_empty(),
         reason,
+        note,
     }
 }

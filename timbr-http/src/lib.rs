@@ -40,13 +40,25 @@
 //! Readiness: the machine is running and its status is fresh. Liveness: it is neither
 //! failed nor wedged — no datum in flight for [`HttpOptions::stall_after`], and not data
 //! waiting while none finished for that long. Stopped and completed machines are live but
-//! not ready.
+//! not ready, and so is a fleet member whose last status said it stopped or completed before
+//! it went quiet (its process ended): its verdict's `note` says so. A member that went quiet
+//! without saying it ended is not live.
+//!
+//! The fleet's totals (`/api/status`, the dashboard) add what is true now: the depth of a
+//! queue several members share (a Redis stream) counts once, and only running members with
+//! a fresh status add to the rates.
 //!
 //! # Bounds
 //!
-//! At most [`HttpOptions::max_connections`] connections at once (then `503`), request heads
-//! of at most [`HttpOptions::max_header_bytes`] (`431`), sent within
-//! [`HttpOptions::read_timeout`] (`408`); one request per connection. Unknown paths get
+//! At most [`HttpOptions::max_connections`] connections at once, on two budgets: event
+//! streams (open dashboards, [`HttpOptions::max_streams`], half by default) and requests (the
+//! rest), so that probes and scrapes are answered however many dashboards are open. When
+//! every request slot is taken, a new connection cuts off the oldest one still sending its
+//! request head (slow clients cannot hold the slots); only when every request slot is
+//! answering does it get `503`. Request heads of at most [`HttpOptions::max_header_bytes`]
+//! (`431`), sent within [`HttpOptions::read_timeout`] (`408`); one request per connection.
+//! A panic in a [`StatusFeed`] is caught and counted ([`HttpServer::panics`]); the request
+//! gets `500` and the connection's slot is released. Unknown paths get
 //! `404`, other methods than `GET` and `HEAD` get `405`. Serving reads statuses only:
 //! it never blocks a machine's data path.
 
@@ -60,6 +72,7 @@ mod request;
 mod response;
 mod routes;
 mod server;
+mod slots;
 #[cfg(feature = "zmq")]
 mod watch;
 
@@ -68,8 +81,8 @@ pub use crate::health::Verdict;
 pub use crate::options::{
     HttpOptions, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_PUSH_INTERVAL,
     DEFAULT_READ_TIMEOUT, DEFAULT_STALL_AFTER, DEFAULT_WRITE_TIMEOUT, MAX_CONNECTIONS,
-    MAX_HEADER_BYTES,
+    MAX_HEADER_BYTES, MIN_CONNECTIONS,
 };
 pub use crate::server::{serve, HttpServer, ServeError, ServeHttp};
 #[cfg(feature = "zmq")]
-pub use crate::watch::{FleetWatch, WatchError};
+pub use crate::watch::{FleetWatch, WatchError, MAX_ENDPOINTS};

@@ -4,6 +4,17 @@
 //! Every family is labelled `machine` (the machine's name) and `source` (where its status
 //! comes from: `in-process`, or a fleet member's endpoint); per-stage families add `stage`
 //! and `slot`. Counters end in `_total`, durations are in seconds.
+//!
+//! Every counter only grows while its machine lives (a restart of the process starts it
+//! again from zero, which Prometheus reads as a reset): `timbr_data_accepted_total` is
+//! [`Counts::accepted_settled`](timbr_core::Counts::accepted_settled), not `accepted`, which
+//! counts puts in progress and drops back when the queue refuses one. The exception is
+//! `timbr_source_produced_total`, which counts the current source's data and starts again
+//! from zero when a new source is set.
+//!
+//! Stage latency is a sample: the histogram is named `timbr_stage_sampled_latency_seconds`,
+//! and its `_count` is the number of timed calls. Calls per second are
+//! `rate(timbr_stage_calls_total[…])`.
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
@@ -168,9 +179,11 @@ impl Collector for Snapshot {
 
         type CountOf = fn(&timbr_core::Counts) -> u64;
         let counters: [(&str, &str, CountOf); 6] = [
-            ("timbr_data_accepted", "Data put on the queue.", |c| {
-                c.accepted
-            }),
+            (
+                "timbr_data_accepted",
+                "Data put on the queue, counted once their put returned or they were taken (never a put the queue then refuses).",
+                |c| c.accepted_settled,
+            ),
             (
                 "timbr_data_processed",
                 "Data whose every stage produced a value.",
@@ -344,7 +357,7 @@ impl Collector for Snapshot {
         family(
             &mut e,
             "timbr_source_produced",
-            "Data the machine's source produced.",
+            "Data the machine's current source produced (from zero again when a new source is set).",
             None,
             produced,
         )?;
@@ -424,8 +437,8 @@ impl Snapshot {
             return Ok(());
         }
         let mut metric = e.encode_descriptor(
-            "timbr_stage_latency",
-            "How long each stage takes (the timed calls: a sample by default), in the machine's own histogram buckets.",
+            "timbr_stage_sampled_latency",
+            "How long each stage takes, over the timed calls only (Timing::Adaptive, the default, times one datum in 64): _count is the number of timed calls, not of calls, so rate() of it is not calls/s (that is timbr_stage_calls_total).",
             Some(&Unit::Seconds),
             MetricType::Histogram,
         )?;

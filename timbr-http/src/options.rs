@@ -7,6 +7,8 @@ use std::time::Duration;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
 /// The upper bound of [`HttpOptions::max_connections`].
 pub const MAX_CONNECTIONS: usize = 1024;
+/// The least [`HttpOptions::max_connections`]: one for a request, one for an event stream.
+pub const MIN_CONNECTIONS: usize = 2;
 /// The longest request head (request line and headers) read unless told otherwise, in bytes.
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 8 * 1024;
 /// The upper bound of [`HttpOptions::max_header_bytes`].
@@ -40,6 +42,8 @@ pub struct HttpOptions {
     pub(crate) addr: SocketAddr,
     pub(crate) allow_remote: bool,
     pub(crate) max_connections: usize,
+    /// `None`: half of `max_connections`.
+    pub(crate) max_streams: Option<usize>,
     pub(crate) max_header_bytes: usize,
     pub(crate) read_timeout: Duration,
     pub(crate) write_timeout: Duration,
@@ -53,6 +57,7 @@ impl Default for HttpOptions {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             allow_remote: false,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_streams: None,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             read_timeout: DEFAULT_READ_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
@@ -83,11 +88,36 @@ impl HttpOptions {
         self
     }
 
-    /// Serve at most `n` connections at once (1 to [`MAX_CONNECTIONS`]); more get `503`.
-    /// Each open dashboard holds one for its event stream.
+    /// Serve at most `n` connections at once ([`MIN_CONNECTIONS`] to [`MAX_CONNECTIONS`]).
+    ///
+    /// They are shared between two budgets, so that neither dashboards nor slow clients can
+    /// keep probes and scrapes out: the event streams of open dashboards (see
+    /// [`max_streams`](HttpOptions::max_streams)), and requests (the rest). A new connection
+    /// when every request slot is taken cuts off the oldest one still sending its request
+    /// head (a client that idles or sends a byte at a time cannot hold a slot against one that
+    /// sends its request at once); only when every request slot is answering a request does
+    /// a connection get `503` at once.
     pub fn max_connections(mut self, n: usize) -> Self {
-        self.max_connections = n.clamp(1, MAX_CONNECTIONS);
+        self.max_connections = n.clamp(MIN_CONNECTIONS, MAX_CONNECTIONS);
         self
+    }
+
+    /// Serve at most `n` event streams (`/api/events`, one per open dashboard) at once, from
+    /// 1 to `max_connections - 1` (default: half of
+    /// [`max_connections`](HttpOptions::max_connections)); more get `503`. The other slots are
+    /// kept for requests: `/metrics`, `/livez` and `/readyz` are answered however many
+    /// dashboards are open.
+    pub fn max_streams(mut self, n: usize) -> Self {
+        self.max_streams = Some(n);
+        self
+    }
+
+    /// The budgets of event streams and of requests (together `max_connections`, each at
+    /// least 1).
+    pub(crate) fn budgets(&self) -> (usize, usize) {
+        let total = self.max_connections.max(MIN_CONNECTIONS);
+        let streams = self.max_streams.unwrap_or(total / 2).clamp(1, total - 1);
+        (streams, total - streams)
     }
 
     /// Read request heads of at most `bytes` (1 KiB to [`MAX_HEADER_BYTES`]); longer ones

@@ -11,7 +11,8 @@ use crate::dashboard;
 use crate::metrics::{self, Format};
 use crate::request::Request;
 use crate::response::Response;
-use crate::server::App;
+use crate::server::{stream_slot, App};
+use crate::slots::Slot;
 
 /// The paths served, for the 404 page.
 const PATHS: &str = "/ (dashboard), /metrics, /livez, /readyz, /healthz, /api/status, /api/events";
@@ -22,8 +23,13 @@ struct Health<'a> {
     machines: &'a [crate::Verdict],
 }
 
-/// Answers `req` on `stream`.
-pub(crate) fn answer(app: &App, req: &Request, stream: &mut TcpStream) -> std::io::Result<()> {
+/// Answers `req` on `stream`, whose connection holds `slot`.
+pub(crate) fn answer(
+    app: &App,
+    req: &Request,
+    slot: &mut Slot<'_>,
+    stream: &mut TcpStream,
+) -> std::io::Result<()> {
     let head = req.method == "HEAD";
     if req.method != "GET" && !head {
         return Response::error(405, "Method Not Allowed", "this server is read-only")
@@ -34,26 +40,34 @@ pub(crate) fn answer(app: &App, req: &Request, stream: &mut TcpStream) -> std::i
         "/" | "/index.html" => Response::new("text/html; charset=utf-8", dashboard::INDEX),
         "/dashboard.js" => Response::new("text/javascript; charset=utf-8", dashboard::SCRIPT),
         "/dashboard.css" => Response::new("text/css; charset=utf-8", dashboard::STYLE),
-        "/metrics" => {
-            let observed = app.feed.observe();
-            app.health.note(&observed);
-            let format = Format::from_accept(req.accept.as_deref());
-            match metrics::encode(observed, format) {
-                Ok(text) => Response::new(format.content_type(), text),
-                Err(e) => Response::error(500, "Internal Server Error", &e.to_string()),
+        "/metrics" => match app.observe() {
+            Ok(observed) => {
+                app.health.note(&observed);
+                let format = Format::from_accept(req.accept.as_deref());
+                match metrics::encode(observed, format) {
+                    Ok(text) => Response::new(format.content_type(), text),
+                    Err(e) => Response::error(500, "Internal Server Error", &e.to_string()),
+                }
             }
-        }
-        "/livez" | "/healthz" => {
-            let verdicts = app.health.liveness(&app.feed.observe());
-            health(&verdicts)
-        }
-        "/readyz" => {
-            let verdicts = app.health.readiness(&app.feed.observe());
-            health(&verdicts)
-        }
-        "/api/status" => Response::json(200, &board(app.feed.observe(), &app.health)),
-        "/api/events" if !head => return events(app, stream),
-        "/api/events" => Response::new("text/event-stream", Vec::new()),
+            Err(e) => Response::error(500, "Internal Server Error", &e.to_string()),
+        },
+        "/livez" | "/healthz" => match app.observe() {
+            Ok(observed) => health(&app.health.liveness(&observed)),
+            Err(e) => Response::error(500, "Internal Server Error", &e.to_string()),
+        },
+        "/readyz" => match app.observe() {
+            Ok(observed) => health(&app.health.readiness(&observed)),
+            Err(e) => Response::error(500, "Internal Server Error", &e.to_string()),
+        },
+        "/api/status" => match app.observe() {
+            Ok(observed) => Response::json(200, &board(observed, &app.health)),
+            Err(e) => Response::error(500, "Internal Server Error", &e.to_string()),
+        },
+        "/api/events" => match stream_slot(app, slot) {
+            Ok(()) if !head => return events(app, stream),
+            Ok(()) => Response::new("text/event-stream", Vec::new()),
+            Err(refused) => refused,
+        },
         _ => Response::error(404, "Not Found", &format!("try {PATHS}")),
     };
     response.write_to(stream, !head)
@@ -80,7 +94,11 @@ fn events(app: &App, stream: &mut TcpStream) -> std::io::Result<()> {
     // Reconnect after a second if the stream breaks.
     stream.write_all(b"retry: 1000\n\n")?;
     loop {
-        let board = board(app.feed.observe(), &app.health);
+        // A feed that panicked (counted and kept by the server) ends the stream.
+        let Ok(observed) = app.observe() else {
+            return Ok(());
+        };
+        let board = board(observed, &app.health);
         let json = serde_json::to_string(&board).map_err(std::io::Error::other)?;
         stream.write_all(b"data: ")?;
         stream.write_all(json.as_bytes())?;

@@ -1,10 +1,13 @@
 //! The server: one accepting thread, and one thread per connection up to a bound. Every
 //! connection answers one request and closes; a client too slow to send its request or to
-//! read the answer is cut off by the timeouts; past the bound a connection gets `503` at
-//! once. Dropping the [`HttpServer`] stops it and waits (boundedly) for its threads.
+//! read the answer is cut off by the timeouts. Connections hold slots on two budgets (see
+//! `slots.rs`): event streams, and requests, where a newcomer cuts off the oldest connection
+//! still sending its head and only gets `503` at once when every request slot is answering.
+//! Dropping the [`HttpServer`] stops it and waits (boundedly) for its threads.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -14,12 +17,13 @@ use parking_lot::{Condvar, Mutex};
 use thiserror::Error;
 use timbr_core::{Datum, Machine};
 
-use crate::feed::{MachineFeed, StatusFeed};
+use crate::feed::{MachineFeed, Observed, StatusFeed};
 use crate::health::HealthCheck;
 use crate::options::HttpOptions;
 use crate::request::{self, RequestError};
 use crate::response::Response;
 use crate::routes;
+use crate::slots::{self, Full, Slot, Slots};
 
 /// Why a server could not start.
 #[derive(Debug, Error)]
@@ -43,21 +47,42 @@ pub enum ServeError {
     Spawn(#[source] std::io::Error),
 }
 
+/// A [`StatusFeed`] panicked: the request it was asked for gets `500` with this message.
+#[derive(Debug, Error)]
+#[error("the status feed panicked: {0}")]
+pub(crate) struct FeedPanicked(String);
+
 /// What the threads share.
 pub(crate) struct App {
-    pub(crate) feed: Box<dyn StatusFeed>,
+    feed: Box<dyn StatusFeed>,
     pub(crate) health: HealthCheck,
     pub(crate) options: HttpOptions,
     stopping: Mutex<bool>,
     stop: Condvar,
-    /// Connections being served.
-    active: Mutex<usize>,
-    idle: Condvar,
+    slots: Slots,
     requests: AtomicU64,
     refused: AtomicU64,
+    cut_off: AtomicU64,
+    panics: AtomicU64,
+    last_panic: Mutex<Option<String>>,
 }
 
 impl App {
+    /// The feed's statuses. A panic in the feed (user code) is caught here, counted and kept
+    /// (see [`HttpServer::panics`]), and becomes an error the request is answered with.
+    pub(crate) fn observe(&self) -> Result<Vec<Observed>, FeedPanicked> {
+        catch_unwind(AssertUnwindSafe(|| self.feed.observe())).map_err(|payload| {
+            let message = panic_message(payload);
+            self.panicked(&message);
+            FeedPanicked(message)
+        })
+    }
+
+    fn panicked(&self, message: &str) {
+        self.panics.fetch_add(1, Ordering::Relaxed);
+        *self.last_panic.lock() = Some(message.to_owned());
+    }
+
     /// Waits up to `d`; true if the server is stopping.
     pub(crate) fn wait_stop(&self, d: Duration) -> bool {
         let mut stopping = self.stopping.lock();
@@ -140,16 +165,19 @@ impl HttpServer {
         let addr = listener
             .local_addr()
             .map_err(|source| ServeError::Bind { addr, source })?;
+        let (streams, requests) = options.budgets();
         let app = Arc::new(App {
             feed: Box::new(feed),
             health: HealthCheck::new(options.stall_after),
             options,
             stopping: Mutex::new(false),
             stop: Condvar::new(),
-            active: Mutex::new(0),
-            idle: Condvar::new(),
+            slots: Slots::new(streams, requests),
             requests: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            cut_off: AtomicU64::new(0),
+            panics: AtomicU64::new(0),
+            last_panic: Mutex::new(None),
         });
         let shared = Arc::clone(&app);
         let accept = std::thread::Builder::new()
@@ -178,10 +206,34 @@ impl HttpServer {
         self.app.requests.load(Ordering::Relaxed)
     }
 
-    /// Connections refused with `503` because [`max_connections`](HttpOptions::max_connections)
-    /// were being served.
+    /// Connections and event streams refused with `503` because their budget was spent
+    /// (see [`max_connections`](HttpOptions::max_connections) and
+    /// [`max_streams`](HttpOptions::max_streams)).
     pub fn refused(&self) -> u64 {
         self.app.refused.load(Ordering::Relaxed)
+    }
+
+    /// Connections cut off before they had sent their request head, to make room for newer
+    /// ones when every request slot was taken.
+    pub fn cut_off(&self) -> u64 {
+        self.app.cut_off.load(Ordering::Relaxed)
+    }
+
+    /// Connections being served now (and connections cut off whose thread has not ended).
+    pub fn connections(&self) -> usize {
+        self.app.slots.held()
+    }
+
+    /// Panics caught while serving: in the [`StatusFeed`] (the request gets `500` saying so)
+    /// or anywhere else on a connection's thread (the connection is closed). Either way the
+    /// connection's slot is released and the server goes on.
+    pub fn panics(&self) -> u64 {
+        self.app.panics.load(Ordering::Relaxed)
+    }
+
+    /// The message of the last panic caught while serving.
+    pub fn last_panic(&self) -> Option<String> {
+        self.app.last_panic.lock().clone()
     }
 }
 
@@ -206,13 +258,9 @@ impl Drop for HttpServer {
         // boundedly.
         let o = &self.app.options;
         let bound = o.read_timeout + o.write_timeout + o.push_interval + Duration::from_secs(1);
-        let mut active = self.app.active.lock();
-        let deadline = std::time::Instant::now() + bound;
-        while *active > 0 {
-            if self.app.idle.wait_until(&mut active, deadline).timed_out() {
-                break;
-            }
-        }
+        self.app
+            .slots
+            .wait_all_released(std::time::Instant::now() + bound);
     }
 }
 
@@ -227,30 +275,45 @@ fn accept_loop(listener: &TcpListener, app: &Arc<App>) {
         };
         let _ = stream.set_write_timeout(Some(app.options.write_timeout));
         let _ = stream.set_nodelay(true);
-        {
-            let mut active = app.active.lock();
-            if *active >= app.options.max_connections {
-                drop(active);
+        let Ok(handle) = stream.try_clone() else {
+            app.refused.fetch_add(1, Ordering::Relaxed);
+            refuse(&mut stream, "out of file descriptors");
+            continue;
+        };
+        let id = match app.slots.admit(handle) {
+            Ok((id, cut)) => {
+                if let Some(cut) = cut {
+                    app.cut_off.fetch_add(1, Ordering::Relaxed);
+                    slots::cut_off(&cut);
+                }
+                id
+            }
+            Err(full) => {
                 app.refused.fetch_add(1, Ordering::Relaxed);
-                refuse(&mut stream, "too many connections");
+                refuse(&mut stream, full.message());
                 continue;
             }
-            *active += 1;
-        }
+        };
         let shared = Arc::clone(app);
         let spawned = std::thread::Builder::new()
             .name("timbr-http-conn".to_owned())
             .spawn(move || {
+                // Released however the thread ends, a panic included.
+                let mut slot = shared.slots.guard(id);
                 let mut stream = stream;
-                connection(&shared, &mut stream);
+                let served = catch_unwind(AssertUnwindSafe(|| {
+                    connection(&shared, &mut slot, &mut stream);
+                }));
+                if let Err(payload) = served {
+                    shared.panicked(&panic_message(payload));
+                }
+                // Free the slot before the client sees the connection end, so that its next
+                // request finds it free.
+                drop(slot);
                 let _ = stream.shutdown(Shutdown::Both);
-                let mut active = shared.active.lock();
-                *active -= 1;
-                shared.idle.notify_all();
             });
         if spawned.is_err() {
-            let mut active = app.active.lock();
-            *active -= 1;
+            drop(app.slots.guard(id));
             app.refused.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -265,12 +328,14 @@ fn refuse(stream: &mut TcpStream, why: &str) {
     let _ = stream.shutdown(Shutdown::Both);
 }
 
-fn connection(app: &App, stream: &mut TcpStream) {
+fn connection(app: &App, slot: &mut Slot<'_>, stream: &mut TcpStream) {
     let o = &app.options;
     let req = request::read(stream, o.max_header_bytes, o.read_timeout);
     app.requests.fetch_add(1, Ordering::Relaxed);
     let result = match req {
-        Ok(req) => routes::answer(app, &req, stream),
+        // Cut off while its head arrived: its socket is shut down.
+        Ok(_) if !slot.answering() => return,
+        Ok(req) => routes::answer(app, &req, slot, stream),
         Err(RequestError::Closed) => Ok(()),
         Err(e) => {
             let (code, reason) = e.status();
@@ -280,4 +345,20 @@ fn connection(app: &App, stream: &mut TcpStream) {
     // A client that left or stalled: nothing more to tell it.
     drop(result);
     let _ = stream.flush();
+}
+
+/// The text of a panic's payload (the scheduler's conversion, which timbr-core uses too).
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    timbr_core::sched::TaskError::from_panic(payload)
+        .panic_message()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A stream slot for an event stream, or the `503` saying why not.
+pub(crate) fn stream_slot(app: &App, slot: &mut Slot<'_>) -> Result<(), Response> {
+    slot.streaming().map_err(|full: Full| {
+        app.refused.fetch_add(1, Ordering::Relaxed);
+        Response::error(503, "Service Unavailable", full.message()).header("Retry-After", "5")
+    })
 }

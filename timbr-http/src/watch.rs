@@ -13,12 +13,45 @@ use crate::feed::Fleet;
 /// How long the thread waits for a message before looking whether it should stop, in ms.
 const POLL_MS: i64 = 100;
 
+/// The most endpoints one [`FleetWatch`] follows.
+pub const MAX_ENDPOINTS: usize = 4096;
+
+/// Sockets per ZeroMQ context: libzmq caps a context at 1023 (`ZMQ_MAX_SOCKETS_DFLT`), and
+/// the `zmq` crate has no safe way to raise it, so a watch of more endpoints uses several
+/// contexts (one I/O thread each).
+const SOCKETS_PER_CONTEXT: usize = 1000;
+
+/// Open files a watch needs per endpoint: the SUB socket's mailbox and its connection.
+const FILES_PER_ENDPOINT: u64 = 2;
+/// Open files kept for the rest of the process: the contexts' own, the HTTP server's
+/// connections, the standard streams.
+const FILES_RESERVED: u64 = 256;
+
 /// Why a fleet could not be watched.
 #[derive(Debug, Error)]
 pub enum WatchError {
     /// No endpoint was given.
     #[error("no status endpoint to watch")]
     NoEndpoints,
+    /// More endpoints than [`MAX_ENDPOINTS`].
+    #[error("{given} status endpoints to watch; one watch follows at most {max}: split the fleet over several watchers")]
+    TooManyEndpoints {
+        /// How many were given.
+        given: usize,
+        /// [`MAX_ENDPOINTS`].
+        max: usize,
+    },
+    /// The process may not open enough files for a socket per endpoint, even with its soft
+    /// open-files limit raised to the hard one.
+    #[error("watching {endpoints} endpoints needs about {needed} open files, and this process may open {limit}: raise the limit (`ulimit -n {needed}`) or watch fewer endpoints")]
+    FileLimit {
+        /// How many endpoints were given.
+        endpoints: usize,
+        /// About how many open files they need.
+        needed: u64,
+        /// The process's open-files limit.
+        limit: u64,
+    },
     /// An endpoint could not be subscribed to.
     #[error("cannot subscribe to {endpoint}")]
     Subscribe {
@@ -56,10 +89,15 @@ pub struct FleetWatch {
 impl FleetWatch {
     /// Subscribes to each endpoint (`ipc://…`, `tcp://…`) with a fleet of default settings.
     ///
+    /// Up to [`MAX_ENDPOINTS`] endpoints, past ZeroMQ's 1023 sockets per context. Each takes
+    /// about two open files: the process's soft open-files limit is raised to its hard limit
+    /// first ([`timbr_core::io::raise_nofile`]), and if that is still too few, the watch is
+    /// refused at once with [`WatchError::FileLimit`] rather than failing socket by socket.
+    ///
     /// # Errors
     ///
-    /// [`WatchError`] if there is no endpoint, one cannot be subscribed to, or the thread
-    /// cannot start.
+    /// [`WatchError`] if there is no endpoint or too many, the process may not open enough
+    /// files, one cannot be subscribed to, or the thread cannot start.
     pub fn new<S: Into<String>>(
         endpoints: impl IntoIterator<Item = S>,
     ) -> Result<FleetWatch, WatchError> {
@@ -77,10 +115,27 @@ impl FleetWatch {
         if endpoints.is_empty() {
             return Err(WatchError::NoEndpoints);
         }
-        let ctx = zmq::Context::new();
+        if endpoints.len() > MAX_ENDPOINTS {
+            return Err(WatchError::TooManyEndpoints {
+                given: endpoints.len(),
+                max: MAX_ENDPOINTS,
+            });
+        }
+        let needed = FILES_PER_ENDPOINT * endpoints.len() as u64 + FILES_RESERVED;
+        let limit = open_files_limit();
+        if needed > limit {
+            return Err(WatchError::FileLimit {
+                endpoints: endpoints.len(),
+                needed,
+                limit,
+            });
+        }
+        let contexts: Vec<zmq::Context> = (0..endpoints.len().div_ceil(SOCKETS_PER_CONTEXT))
+            .map(|_| zmq::Context::new())
+            .collect();
         let mut subs = Vec::with_capacity(endpoints.len());
-        for endpoint in endpoints {
-            let sub = ctx
+        for (i, endpoint) in endpoints.into_iter().enumerate() {
+            let sub = contexts[i / SOCKETS_PER_CONTEXT]
                 .socket(zmq::SUB)
                 .and_then(|s| {
                     s.set_linger(0)?;
@@ -100,7 +155,7 @@ impl FleetWatch {
         let (f, s, i) = (Arc::clone(&fleet), Arc::clone(&stop), Arc::clone(&ignored));
         let thread = std::thread::Builder::new()
             .name("timbr-http-watch".to_owned())
-            .spawn(move || follow(&ctx, &subs, &f, &s, &i))
+            .spawn(move || follow(&contexts, &subs, &f, &s, &i))
             .map_err(WatchError::Spawn)?;
         Ok(FleetWatch {
             fleet,
@@ -130,8 +185,20 @@ impl Drop for FleetWatch {
     }
 }
 
+/// The process's open-files limit, raised to the hard one first.
+#[cfg(unix)]
+fn open_files_limit() -> u64 {
+    timbr_core::io::raise_nofile()
+}
+
+/// No such limit to ask for here: ZeroMQ's own errors say it.
+#[cfg(not(unix))]
+fn open_files_limit() -> u64 {
+    u64::MAX
+}
+
 fn follow(
-    _ctx: &zmq::Context,
+    _contexts: &[zmq::Context],
     subs: &[(String, zmq::Socket)],
     fleet: &Fleet,
     stop: &AtomicBool,

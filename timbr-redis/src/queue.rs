@@ -384,6 +384,18 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
         true
     }
 
+    /// The server (as given, without its password), the stream and the group: the same in
+    /// every machine reading this stream in this group.
+    fn shared_name(&self) -> Option<String> {
+        let o = &self.inner.options;
+        Some(format!(
+            "{} stream {} group {}",
+            crate::error::redact(&o.url),
+            o.stream,
+            o.group
+        ))
+    }
+
     /// Outages, reconnections, dead letters and claims reach the machine as
     /// [`Event::Queue`](timbr_core::Event::Queue)s (and `on_event`'s function, if set).
     fn set_events(&self, events: QueueEvents) {

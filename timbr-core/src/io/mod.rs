@@ -30,7 +30,7 @@ pub use self::{
 };
 
 #[cfg(all(feature = "zmq", unix))]
-pub use self::zmq::MAX_CONNECTIONS;
+pub use self::zmq::{raise_nofile, MAX_CONNECTIONS};
 #[cfg(feature = "zmq")]
 pub use self::{
     remote::{

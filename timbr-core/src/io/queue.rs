@@ -130,6 +130,15 @@ pub trait Queue<T>: Send + Sync + 'static {
         false
     }
 
+    /// For a queue other processes share, a name that is the same in every process on it
+    /// (e.g. its server and stream, never a password), shown as
+    /// [`QueueStatus::shared`](crate::observe::QueueStatus::shared): a view of a fleet counts
+    /// the depth of the queue its machines share once, not once per machine. The default:
+    /// `None`, a queue of this process.
+    fn shared_name(&self) -> Option<String> {
+        None
+    }
+
     /// Called by the machine once, when it is built with this queue: what happens to the
     /// queue itself (a lost connection, a datum given up on…) goes to the machine through
     /// `events`, whose [`send`](QueueEvents::send) never blocks, and the machine hands each

@@ -76,6 +76,7 @@ impl<T: Datum> Shared<T> {
             queue: QueueStatus {
                 depth: self.queue.len() as u64,
                 capacity: self.queue.capacity(),
+                shared: self.queue.shared_name(),
             },
             counts,
             rate: Rates {

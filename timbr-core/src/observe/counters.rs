@@ -133,10 +133,13 @@ impl Counters {
         let dropped_new = load(&self.dropped_new);
         let rejected = load(&self.rejected);
         let in_progress = puts_in_progress();
-        let accepted = load(&self.accepted) + in_progress;
+        let done = load(&self.accepted);
+        let accepted = done + in_progress;
         let dropped = dropped_new + dropped_old;
         Counts {
             accepted,
+            // Both terms only grow, so their maximum does: see `Counts::accepted_settled`.
+            accepted_settled: done.max(taken + dropped + returned),
             processed,
             failed,
             queued: accepted - taken - dropped - returned,
@@ -157,8 +160,8 @@ impl Counters {
 /// read may be counted twice), and a put the queue then refuses (full, timed out, closed)
 /// leaves them for `rejected`. So, by at most the number of puts in progress at one moment
 /// of the snapshot, `queued` may exceed the queue's capacity and `accepted` may be lower in
-/// a later snapshot than in an earlier one. Every other count only grows,
-/// and the balance always holds. [`QueueStatus::depth`](crate::observe::QueueStatus) is the
+/// a later snapshot than in an earlier one ([`accepted_settled`](Counts::accepted_settled)
+/// never is). Every other count only grows, and the balance always holds. [`QueueStatus::depth`](crate::observe::QueueStatus) is the
 /// queue's own length, never above its capacity.
 ///
 /// Built by the machine; `Counts::default()` (all zero) is where a test of one's own starts.
@@ -167,6 +170,15 @@ impl Counters {
 pub struct Counts {
     /// Data put on the queue (including those a drop policy then dropped).
     pub accepted: u64,
+    /// `accepted` without the puts in progress: the data known to have entered the queue
+    /// when the snapshot was taken (those whose put returned, and those already taken,
+    /// dropped or returned, whose put may not have returned yet). Never lower in a later
+    /// snapshot, never counting a put the queue then refuses, and never below
+    /// `processed + failed + dropped + returned`: what a monotonic counter exports
+    /// (`timbr_data_accepted_total`). At most `accepted`; equal to it when no put is in
+    /// progress.
+    #[serde(default)]
+    pub accepted_settled: u64,
     /// Data whose every stage produced a value, record delivered.
     pub processed: u64,
     /// Data with at least one failed stage, record delivered.
@@ -195,5 +207,42 @@ impl Counts {
                 + self.in_flight
                 + self.dropped
                 + self.returned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_put_in_progress_never_lowers_the_settled_count() {
+        let c = Counters::new(1);
+        c.accept();
+        // A put in progress is counted as accepted, then the queue refuses it.
+        let during = c.snapshot(|| 1);
+        c.reject();
+        let after = c.snapshot(|| 0);
+        assert_eq!(
+            (during.accepted, after.accepted),
+            (2, 1),
+            "accepted may dip"
+        );
+        assert_eq!((during.accepted_settled, after.accepted_settled), (1, 1));
+        assert!(during.is_balanced() && after.is_balanced());
+    }
+
+    #[test]
+    fn a_datum_taken_before_its_put_returned_is_settled() {
+        let c = Counters::new(1);
+        // The queue holds the datum and a worker took and processed it; the put has not
+        // counted it yet.
+        let lane = c.lane(Some(0));
+        lane.take();
+        lane.count(true);
+        let s = c.snapshot(|| 1);
+        assert_eq!(s.accepted_settled, 1);
+        assert!(s.accepted_settled >= s.processed + s.failed + s.dropped + s.returned);
+        c.accept();
+        assert_eq!(c.snapshot(|| 0).accepted_settled, 1);
     }
 }

@@ -200,19 +200,34 @@ impl Status {
 }
 
 /// The queue's depth and capacity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct QueueStatus {
     /// Data in the queue now (`counts.queued` also counts puts still waiting for room).
     pub depth: u64,
     /// Its capacity, if bounded.
     pub capacity: Option<usize>,
+    /// The name of a queue other processes share ([`Queue::shared_name`](crate::Queue::shared_name)):
+    /// machines on one shared queue all report its depth, which a fleet's totals count once.
+    /// `None` for a queue of this process.
+    #[serde(default)]
+    pub shared: Option<String>,
 }
 
 impl QueueStatus {
-    /// A queue `depth` deep, of `capacity` (`None`: unbounded).
+    /// A queue `depth` deep, of `capacity` (`None`: unbounded), of this process only.
     pub fn new(depth: u64, capacity: Option<usize>) -> Self {
-        QueueStatus { depth, capacity }
+        QueueStatus {
+            depth,
+            capacity,
+            shared: None,
+        }
+    }
+
+    /// The same, for the queue other processes share under `name`.
+    pub fn shared_as(mut self, name: impl Into<String>) -> Self {
+        self.shared = Some(name.into());
+        self
     }
 
     /// How full the queue is, from 0 to 1 (`None` if unbounded).

@@ -142,3 +142,86 @@ impl Drop for Reaper {
         let _ = self.0.wait();
     }
 }
+
+/// A running machine named `name` whose small queue stays full: its one stage takes `pace`
+/// per datum, and `putters` threads `try_put` without pause, refused nearly always.
+/// Dropping the [`Hammer`] stops the threads and ends the stage's wait.
+pub(crate) fn refusing_machine(
+    name: &str,
+    putters: usize,
+    pace: Duration,
+) -> (Arc<Machine<u64>>, Hammer) {
+    let (gate, wait) = timbr_core::crossbeam_channel::bounded::<()>(0);
+    let slow = Stage::new(0, "slow", ["input"], move |n: &u64| {
+        // The stage's own work: it keeps the queue full, and the counts still between
+        // most scrapes.
+        let _ = wait.recv_timeout(pace);
+        *n
+    })
+    .unwrap();
+    let machine = Arc::new(
+        Machine::<u64>::builder()
+            .name(name)
+            .stage(slow)
+            .capacity(2)
+            .build()
+            .unwrap(),
+    );
+    machine.start().unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let threads = (0..putters)
+        .map(|t| {
+            let (m, stop) = (Arc::clone(&machine), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut n = t as u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if m.try_put(n).is_err() {
+                        std::thread::yield_now();
+                    }
+                    n += putters as u64;
+                }
+            })
+        })
+        .collect();
+    (
+        machine,
+        Hammer {
+            stop,
+            threads,
+            _gate: gate,
+        },
+    )
+}
+
+/// The threads of [`refusing_machine`]; dropping it stops and joins them.
+pub(crate) struct Hammer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// Never sent on: dropped, it ends the stage's waits.
+    _gate: timbr_core::crossbeam_channel::Sender<()>,
+}
+
+impl Drop for Hammer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The counter samples of an exposition in the text format (`_total`, and a histogram's
+/// `_count`, `_sum` and `_bucket`), by series (name and labels).
+pub(crate) fn counter_samples(text: &str) -> Vec<(String, f64)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let name = series.split('{').next()?;
+            let counter = ["_total", "_count", "_sum", "_bucket"]
+                .iter()
+                .any(|s| name.ends_with(s));
+            Some((series.to_owned(), value.parse().ok()?)).filter(|_| counter)
+        })
+        .collect()
+}

@@ -52,8 +52,13 @@ impl ConnectionStats {
     }
 }
 
-/// The soft open-files limit is raised to the hard one, once; the (new) soft limit.
-pub(crate) fn raise_nofile() -> u64 {
+/// Raises this process's soft open-files limit (`ulimit -n`) to its hard limit, once per
+/// process (later calls return what the first found), and returns the soft limit now
+/// (`u64::MAX` if unlimited). ZeroMQ needs a descriptor or two per socket and connection, and
+/// libzmq aborts the process on some paths that run out of them: timbr calls this before
+/// binding, and a program opening many sockets (a watcher of many machines) can call it
+/// first and check what it needs against the result.
+pub fn raise_nofile() -> u64 {
     static LIMIT: OnceLock<u64> = OnceLock::new();
     *LIMIT.get_or_init(|| {
         use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};

@@ -9,6 +9,8 @@ pub(crate) mod guard;
 pub(crate) mod socket_dir;
 
 pub use self::endpoint::BindError;
+#[cfg(unix)]
+pub use self::guard::raise_nofile;
 /// Connections one `ipc://` endpoint holds at most before it is closed to new ones (it
 /// reopens below three quarters); the whole process holds at most half its open-files limit.
 #[cfg(unix)]

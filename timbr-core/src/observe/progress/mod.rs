@@ -166,10 +166,7 @@ mod tests {
                 dropped,
                 ..Counts::default()
             },
-            queue: QueueStatus {
-                depth: queued,
-                capacity: Some(10),
-            },
+            queue: QueueStatus::new(queued, Some(10)),
             rate: Rates {
                 recent,
                 overall,
