@@ -297,6 +297,9 @@ pub enum GetError {
     /// The machine is running: its consumers take the data, so `get` would race them.
     #[error("the machine is running; stop it before taking data with `get`")]
     Running,
+    /// Called from a stage that `get` is running on this thread: it would wait for itself.
+    #[error("`get` cannot be called from a stage that `get` is running")]
+    Nested,
 }
 
 /// Why [`start`](crate::Machine::start) did not start the machine.

@@ -324,13 +324,14 @@ impl PyPlugin {
             if r.is_none() {
                 return None;
             }
-            let text: String = py
-                .import("json")
-                .and_then(|j| j.getattr("dumps"))
-                .and_then(|d| d.call1((r,)))
-                .and_then(|t| t.extract())
-                .ok()?;
-            serde_json::from_str(&text).ok()
+            let json = crate::value::PyValue(r.unbind());
+            match serde_json::to_value(&json) {
+                Ok(value) => Some(value),
+                Err(e) => std::panic::resume_unwind(Box::new(format!(
+                    "plugin `{}`.{method} returned what JSON cannot hold: {e}",
+                    self.name
+                ))),
+            }
         })
     }
 }

@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 use timbr_core::observe::ErrorLog;
 use timbr_core::{
-    GetError, LogAndContinue, Machine, MachineState, Progress, PutTimeoutError, SourcePolicy,
+    GetError, LogAndContinue, Machine, MachineState, Progress, SourcePolicy,
     StopMode, TryPutError,
 };
 
@@ -25,8 +25,27 @@ use crate::stage::python_stage;
 use crate::value::{json_to_py, PyValue};
 use crate::views::{PyCalled, PyKept, PyRecord};
 
+/// A refused put as `timbr.Full`, carrying the datum back.
+fn refused(py: Python<'_>, error: TryPutError<PyValue>) -> PyErr {
+    let message = error.to_string();
+    let datum = match error {
+        TryPutError::Full(d) | TryPutError::Closed(d) => d,
+        TryPutError::Rejected { datum, .. } => datum,
+    };
+    errors::full(py, datum.0, message)
+}
+
 /// How often a long wait looks for Ctrl-C.
 const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// How long Ctrl-C waits for the data in flight before it raises.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
+
+/// How long the interpreter's exit (or dropping a machine) waits for a machine to stop.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+
+/// The longest pause of a blocking put between two looks at the queue.
+const PUT_BACKOFF: Duration = Duration::from_millis(5);
 
 /// A streaming machine: a bounded queue, `stages` slots of Python callables run on the
 /// Rust engine's threads, a record per datum to the sink, and a status at every moment.
@@ -61,16 +80,43 @@ impl PyMachine {
             })
     }
 
-    /// Stops the machine after Ctrl-C, leaving what was queued in the queue.
+    /// Stops the machine after Ctrl-C: the data in flight finish, the queued ones stay
+    /// queued (not handed back, not counted twice), and it waits a while for the threads.
     fn interrupted(&self, py: Python<'_>) {
         let machine = Arc::clone(&self.machine);
         py.detach(move || {
-            let returned = machine.stop(StopMode::Return);
-            for datum in returned {
-                // They came from this queue, and nothing else fills it now: they fit.
-                let _ = machine.try_put(datum);
-            }
+            machine.request_stop(StopMode::Return);
+            machine.wait_timeout(INTERRUPT_GRACE);
         });
+    }
+
+    /// Stops the machine on a thread of its own, so that a source blocked in Python (a
+    /// generator waiting for its next item) never blocks the caller: waits for it in
+    /// slices, for Ctrl-C between them, and at most `bound` (None: until it is done).
+    fn stop_aside(
+        &self,
+        py: Python<'_>,
+        mode: StopMode,
+        bound: Option<Duration>,
+    ) -> PyResult<Option<Vec<PyValue>>> {
+        let machine = Arc::clone(&self.machine);
+        let (done, stopped) = timbr_core::crossbeam_channel::bounded(1);
+        let spawned = std::thread::Builder::new()
+            .name("timbr-stop".to_owned())
+            .spawn(move || {
+                let _ = done.send(machine.stop(mode));
+            });
+        if let Err(e) = spawned {
+            return Err(PyRuntimeError::new_err(format!(
+                "could not start a thread to stop the machine: {e}"
+            )));
+        }
+        let waited = self.wait_interruptibly(py, bound, |slice| stopped.recv_timeout(slice).ok());
+        match waited {
+            Ok(returned) => Ok(returned),
+            // Interrupted: the stop goes on by itself; a later `stop` or `wait` sees it end.
+            Err(e) => Err(e),
+        }
     }
 
     /// Runs `wait` in slices with the GIL released, checking for Ctrl-C between them.
@@ -141,6 +187,17 @@ impl PyMachine {
         drop_when_full: bool,
         idle_after: Option<f64>,
     ) -> PyResult<PyMachine> {
+        if bufsize == 0 {
+            return Err(PyValueError::new_err(
+                "bufsize must be at least 1: a machine's queue is bounded (where queue.Queue(0) \
+                 would be unbounded, a full queue here hands the datum back instead)",
+            ));
+        }
+        if workers == 0 {
+            return Err(PyValueError::new_err(
+                "workers must be at least 1: the threads that run the stages",
+            ));
+        }
         let mut builder = Machine::<PyValue>::builder()
             // One hold of the GIL for a datum's Python stages and the JSON of its values,
             // not one per stage and per value (see `MachineBuilder::datum_scope`).
@@ -239,7 +296,7 @@ impl PyMachine {
 
     /// Puts `datum` on the queue. Non-blocking by default, as the notebook's: a full queue
     /// raises `timbr.Full` (a `queue.Full`) carrying the datum. With `block=True` it waits
-    /// for room, up to `timeout` seconds (None: for ever).
+    /// for room, up to `timeout` seconds (None: for ever); Ctrl-C interrupts the wait.
     #[pyo3(signature = (datum, block=false, timeout=None))]
     fn put(
         &self,
@@ -248,53 +305,56 @@ impl PyMachine {
         block: bool,
         timeout: Option<f64>,
     ) -> PyResult<()> {
-        let datum = PyValue(datum);
-        if !block {
-            return match self.machine.try_put(datum) {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    let message = e.to_string();
-                    let datum = match e {
-                        TryPutError::Full(d) | TryPutError::Closed(d) => d,
-                        TryPutError::Rejected { datum, .. } => datum,
-                    };
-                    Err(errors::full(py, datum.0, message))
-                }
-            };
-        }
         let timeout = timeout.map(crate::handlers::seconds).transpose()?;
         let machine = Arc::clone(&self.machine);
+        let datum = PyValue(datum);
+        if !block {
+            // Released: a full queue's event goes to the handler, which may be running on a
+            // worker that waits for the GIL.
+            return py
+                .detach(move || machine.try_put(datum))
+                .map_err(|e| refused(py, e));
+        }
+        // Waits while the queue is full, looking again after a short pause (growing to
+        // PUT_BACKOFF): a refused attempt counts as rejected and raises an event, so only a
+        // queue with room is tried, and the one refusal counted is the timeout's.
         let mut held = Some(datum);
+        let mut pause = Duration::from_micros(50);
         let put = self.wait_interruptibly(py, timeout, |slice| {
-            let datum = held.take()?;
-            match machine.put_timeout(datum, slice) {
-                Ok(()) => Some(Ok(())),
-                Err(PutTimeoutError::Timeout(d)) => {
-                    held = Some(d);
-                    None
+            let until = Instant::now() + slice;
+            loop {
+                if !machine.is_full() {
+                    match machine.try_put(held.take()?) {
+                        Ok(()) => return Some(Ok(())),
+                        Err(TryPutError::Full(d)) => held = Some(d),
+                        Err(e) => return Some(Err(e)),
+                    }
                 }
-                Err(e) => Some(Err(e)),
+                let now = Instant::now();
+                if now >= until {
+                    return None;
+                }
+                std::thread::sleep(pause.min(until - now));
+                pause = (pause * 2).min(PUT_BACKOFF);
             }
         });
         match put {
             Ok(Some(Ok(()))) => Ok(()),
-            Ok(Some(Err(e))) => {
-                let message = e.to_string();
-                let datum = match e {
-                    PutTimeoutError::Timeout(d) | PutTimeoutError::Closed(d) => d,
-                    PutTimeoutError::Rejected { datum, .. } => datum,
-                };
-                Err(errors::full(py, datum.0, message))
-            }
+            Ok(Some(Err(e))) => Err(refused(py, e)),
+            // The time ran out: one last attempt, counted as the refusal it is.
             Ok(None) => match held {
-                Some(d) => Err(errors::full(
-                    py,
-                    d.0,
-                    "the queue stayed full until the timeout".to_owned(),
-                )),
+                Some(d) => {
+                    let machine = Arc::clone(&self.machine);
+                    py.detach(move || machine.try_put(d))
+                        .map_err(|e| refused(py, e))
+                }
                 None => Ok(()),
             },
-            Err(e) => Err(e),
+            Err(e) => {
+                // Interrupted while waiting: the datum was not put.
+                drop(held);
+                Err(e)
+            }
         }
     }
 
@@ -312,9 +372,14 @@ impl PyMachine {
             Err(GetError::Timeout) => None,
             other => Some(other),
         })?;
+        if let Some(interrupt) = crate::stage::take_interrupt() {
+            return Err(interrupt);
+        }
         match got {
             Some(Ok(record)) => Ok(PyRecord::new(record)),
-            Some(Err(e @ GetError::Running)) => Err(PyRuntimeError::new_err(e.to_string())),
+            Some(Err(e @ (GetError::Running | GetError::Nested))) => {
+                Err(PyRuntimeError::new_err(e.to_string()))
+            }
             Some(Err(e)) => Err(errors::empty(py, e.to_string())),
             None => Err(errors::empty(
                 py,
@@ -325,9 +390,12 @@ impl PyMachine {
 
     /// Runs `datum` through the stages now, on this thread, and returns every key
     /// (`Called`, a mapping: `oid`, `in`, `f0`…, and the `_s` forms).
-    fn __call__(&self, datum: Py<PyAny>) -> PyCalled {
+    fn __call__(&self, datum: Py<PyAny>) -> PyResult<PyCalled> {
         let called = self.machine.call(PyValue(datum));
-        PyCalled::new(called, self.machine.slots())
+        if let Some(interrupt) = crate::stage::take_interrupt() {
+            return Err(interrupt);
+        }
+        Ok(PyCalled::new(called, self.machine.slots()))
     }
 
     /// Starts the machine's threads (and its source, if set). Raises RuntimeError if it
@@ -340,19 +408,22 @@ impl PyMachine {
 
     /// Stops the machine and joins its threads. `drain=True` (the default) processes what
     /// is queued first; `drain=False` stops after the data in flight and returns what was
-    /// still queued, as a list. Idempotent.
+    /// still queued, as a list. Idempotent. Ctrl-C interrupts the wait (a source blocked in
+    /// its generator is waited for): the stop then goes on by itself.
     #[pyo3(signature = (drain=true))]
-    fn stop(&self, py: Python<'_>, drain: bool) -> Vec<Py<PyAny>> {
-        let machine = Arc::clone(&self.machine);
-        let mode = if drain {
-            StopMode::Drain
-        } else {
-            StopMode::Return
-        };
-        py.detach(move || machine.stop(mode))
-            .into_iter()
-            .map(|d| d.0)
-            .collect()
+    fn stop(&self, py: Python<'_>, drain: bool) -> PyResult<Vec<Py<PyAny>>> {
+        let mode = if drain { StopMode::Drain } else { StopMode::Return };
+        let returned = self.stop_aside(py, mode, None)?.unwrap_or_default();
+        Ok(returned.into_iter().map(|d| d.0).collect())
+    }
+
+    /// What the interpreter's exit does with a running machine: stops it without draining,
+    /// and waits at most a few seconds (a source blocked in Python is left to end alone).
+    fn _shutdown(&self, py: Python<'_>) -> PyResult<()> {
+        if self.machine.is_running() {
+            self.stop_aside(py, StopMode::Return, Some(EXIT_GRACE))?;
+        }
+        Ok(())
     }
 
     /// Waits until the machine is no longer running (completed, stopped or failed) or
@@ -372,9 +443,11 @@ impl PyMachine {
     /// Feeds the queue from `source` (any iterable: a generator, a list…) on its own
     /// thread, waiting while the queue is full. Starts with the machine (now, if it runs).
     /// An exception from the iterable ends the source as failed (counted, reported).
-    fn set_source(&self, source: Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_source(&self, py: Python<'_>, source: Bound<'_, PyAny>) -> PyResult<()> {
         let source = PySource::new(&source)?;
-        self.machine.set_try_source(source);
+        let machine = Arc::clone(&self.machine);
+        // Released: replacing a running source joins its thread, which may be in Python.
+        py.detach(move || machine.set_try_source(source));
         Ok(())
     }
 
@@ -474,21 +547,16 @@ impl PyMachine {
 
 impl Drop for PyMachine {
     fn drop(&mut self) {
-        // The core stops a dropped machine and joins its threads; they may be waiting for
-        // the GIL this thread holds, so release it while they finish.
-        let machine = Arc::clone(&self.machine);
-        let stopped = Python::try_attach(|py| {
-            py.detach(|| {
-                machine.stop(StopMode::Return);
-            })
-        });
-        if stopped.is_none() {
-            // The interpreter is finalizing (atexit already stopped every machine it knew):
-            // a thread still waiting for the GIL would never get it, so joining could hang.
-            // Leave the threads be; the process is ending.
-            std::mem::forget(machine);
-            std::mem::forget(Arc::clone(&self.machine));
+        // The core stops a machine when its last handle goes and joins its threads, which
+        // may be waiting for the GIL this thread holds, or blocked in a Python source. So
+        // the last handle goes to a thread of its own, which stops and joins them there.
+        if !self.machine.is_running() {
+            return;
         }
+        let machine = Arc::clone(&self.machine);
+        let _ = std::thread::Builder::new()
+            .name("timbr-drop".to_owned())
+            .spawn(move || machine.stop(StopMode::Return));
     }
 }
 

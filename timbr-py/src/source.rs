@@ -2,30 +2,28 @@
 //! the GIL held only for the calls; an exception ends the source as failed (counted and
 //! reported, the machine goes on with what was queued).
 //!
-//! Items that come quickly (a list, a generator of ready data) are taken a few at a time
-//! under one hold of the GIL: each hold is a hand-over with the workers running stages,
-//! the dearest thing on a datum's path. A call that takes longer than [`FAST`] (a stream
-//! waiting for its next item) ends the batch, so a slow stream's items are never held back
-//! waiting for the next one.
+//! The items of a list, tuple or range are taken a few at a time under one hold of the GIL:
+//! each hold is a hand-over with the workers running stages, the dearest thing on a datum's
+//! path. Any other iterable (a generator, a stream) gives one item per hold: its next item
+//! may be long in coming, and the items before it must not wait for it.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::types::PyIterator;
+use pyo3::types::{PyIterator, PyList, PyRange, PyTuple};
 
 use crate::value::PyValue;
 
 /// At most this many items are taken under one hold of the GIL.
 const BATCH: usize = 64;
 
-/// A `next()` quicker than this lets the batch go on.
-const FAST: Duration = Duration::from_micros(20);
 
 /// The iterator of a Python iterable, yielding its items or, once, its exception's text.
 pub(crate) struct PySource {
     iterator: Option<Py<PyIterator>>,
     ready: VecDeque<PyValue>,
+    /// How many items one hold of the GIL takes: [`BATCH`] for a list, tuple or range.
+    batch: usize,
     /// How the iterator ended, once it has: `None` exhausted, `Some` its exception.
     ended: Option<Option<String>>,
 }
@@ -33,20 +31,22 @@ pub(crate) struct PySource {
 impl PySource {
     /// `iter(iterable)`.
     pub(crate) fn new(iterable: &Bound<'_, PyAny>) -> PyResult<PySource> {
+        let in_memory = iterable.is_instance_of::<PyList>()
+            || iterable.is_instance_of::<PyTuple>()
+            || iterable.is_instance_of::<PyRange>();
         Ok(PySource {
             iterator: Some(iterable.try_iter()?.unbind()),
             ready: VecDeque::new(),
+            batch: if in_memory { BATCH } else { 1 },
             ended: None,
         })
     }
 
-    /// Takes the next item, and more while they come quickly.
+    /// Takes the next item (and the next few, from a list, tuple or range).
     fn fill(&mut self, iterator: &Py<PyIterator>) {
         Python::attach(|py| {
             let mut it = iterator.bind(py).clone();
-            let started = Instant::now();
-            while self.ready.len() < BATCH {
-                let call = Instant::now();
+            while self.ready.len() < self.batch {
                 match it.next() {
                     Some(Ok(item)) => self.ready.push_back(PyValue(item.unbind())),
                     Some(Err(e)) => {
@@ -58,9 +58,6 @@ impl PySource {
                         self.ended = Some(None);
                         return;
                     }
-                }
-                if call.elapsed() > FAST || started.elapsed() > FAST * BATCH as u32 {
-                    return;
                 }
             }
         });

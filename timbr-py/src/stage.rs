@@ -1,9 +1,11 @@
 //! A Python callable as a stage: its arguments named by keys, called with the GIL held only
 //! for the call, and its exception kept (type, message, traceback) as the stage's error.
 
+use std::cell::RefCell;
 use std::error::Error;
 use std::fmt;
 
+use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 use timbr_core::bson::oid::ObjectId;
@@ -87,9 +89,26 @@ fn call(
         2 => func.bind(py).call1((&items[0], &items[1])),
         _ => PyTuple::new(py, items).and_then(|t| func.bind(py).call1(t)),
     };
-    result
-        .map(|r| PyValue(r.unbind()))
-        .map_err(|e| TaskError::new(PyStageError::new(py, e)))
+    result.map(|r| PyValue(r.unbind())).map_err(|e| {
+        if !e.is_instance_of::<PyException>(py) {
+            // KeyboardInterrupt, SystemExit: not the stage's failure but the caller's wish.
+            // The datum fails; the caller of `get` or `machine(x)` raises it after.
+            INTERRUPT.with(|i| *i.borrow_mut() = Some(e.clone_ref(py)));
+        }
+        TaskError::new(PyStageError::new(py, e))
+    })
+}
+
+thread_local! {
+    /// A `KeyboardInterrupt` or `SystemExit` a stage raised on this thread, to raise again
+    /// once the call that ran the stage returns to Python.
+    static INTERRUPT: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+}
+
+/// The `KeyboardInterrupt` or `SystemExit` a stage raised on this thread since the last
+/// call, if any.
+pub(crate) fn take_interrupt() -> Option<PyErr> {
+    INTERRUPT.with(|i| i.borrow_mut().take())
 }
 
 /// A Python exception raised by a stage, with its type, message and traceback: what the

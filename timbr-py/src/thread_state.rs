@@ -46,8 +46,9 @@ thread_local! {
     static KEPT: RefCell<Option<Kept>> = const { RefCell::new(None) };
 }
 
-/// Makes sure this thread keeps a Python thread state between attaches. Call it detached
-/// (not inside `Python::attach`): a machine's threads, before their first datum.
+/// Makes sure this thread keeps a Python thread state between attaches, if Python gave it
+/// none (a machine's own threads; a Python thread calling `get` has its own, which Python
+/// manages). Call it detached (not inside `Python::attach`).
 pub(crate) fn keep() {
     KEPT.with(|kept| {
         let mut kept = kept.borrow_mut();
@@ -56,6 +57,11 @@ pub(crate) fn keep() {
         }
         // An interpreter that is gone or finalizing: attach as usual, per datum.
         if Python::try_attach(|_| ()).is_none() {
+            return;
+        }
+        // SAFETY: a plain read of this thread's entry in the interpreter's thread table.
+        if !unsafe { ffi::PyGILState_GetThisThreadState() }.is_null() {
+            // A Python thread: its state is Python's, created and deleted with the thread.
             return;
         }
         // SAFETY: this thread is not attached (see the doc), so `PyGILState_Ensure` creates

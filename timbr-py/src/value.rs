@@ -95,7 +95,14 @@ impl Serialize for Json<'_, '_> {
             ));
         }
         if let Ok(float) = object.cast::<PyFloat>() {
-            return serializer.serialize_f64(float.value());
+            let value = float.value();
+            if !value.is_finite() {
+                // JSON has no NaN or infinity (`json.dumps(allow_nan=False)` says the same).
+                return Err(ser::Error::custom(format_args!(
+                    "Out of range float values are not JSON compliant: {value}"
+                )));
+            }
+            return serializer.serialize_f64(value);
         }
         if let Ok(dict) = object.cast::<PyDict>() {
             let mut map = serializer.serialize_map(Some(dict.len()))?;

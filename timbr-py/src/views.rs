@@ -48,10 +48,25 @@ impl PyRecord {
             .call1((self.record.json(),))
     }
 
-    /// Whether every stage succeeded and every value serialized.
+    /// Whether every stage produced a value (a value JSON cannot hold is in
+    /// `unserializable`, its entry an `{"_exception": …}`).
     #[getter]
     fn ok(&self) -> bool {
         self.record.is_ok()
+    }
+
+    /// The values that could not be written as JSON: dicts with `key` (`f2_s`…) and
+    /// `message`.
+    #[getter]
+    fn unserializable<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for u in self.record.unserializable() {
+            let d = PyDict::new(py);
+            d.set_item("key", &u.key)?;
+            d.set_item("message", &u.message)?;
+            list.append(d)?;
+        }
+        Ok(list)
     }
 
     /// The stages that failed or were skipped: dicts with `stage`, `slot`, `message`,

@@ -1,11 +1,13 @@
 //! Data in: the queue (through the machine's own [`Putter`]), and processing one datum on
 //! the caller's thread (`call`, `get`).
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bson::oid::ObjectId;
 
+use crate::machine::thread_role::Raised;
 use crate::machine::Machine;
 use crate::{
     Called, Datum, Delivery, GetError, PutError, PutTimeoutError, Putter, Record, Taken,
@@ -94,6 +96,9 @@ impl<T: Datum> Machine<T> {
         if self.shared.sup.life.live_hint() > 0 {
             return Err(GetError::Running);
         }
+        if IN_GET.with(Cell::get) {
+            return Err(GetError::Nested);
+        }
         // A queued datum needs no deadline (and no clock read).
         let Delivery { datum, id } = match self.shared.try_take_delivery() {
             Some(d) => d,
@@ -108,7 +113,10 @@ impl<T: Datum> Machine<T> {
             let lane = self.shared.sup.counters.lane(None);
             lane.take();
             let wiring = self.shared.caller_wiring(&mut caller);
-            let (record, failed) = self.shared.process(wiring, datum, None);
+            let (record, failed) = {
+                let _inside = Raised::set(&IN_GET);
+                self.shared.process(wiring, datum, None)
+            };
             lane.count(record.is_ok());
             // A failed run's outcomes outlive the lock (rare): they get their own share of
             // the plan.
@@ -138,4 +146,9 @@ impl<T: Datum> Machine<T> {
             }
         }
     }
+}
+
+thread_local! {
+    /// Set while this thread processes a datum for `get` (holding the callers' lock).
+    static IN_GET: Cell<bool> = const { Cell::new(false) };
 }

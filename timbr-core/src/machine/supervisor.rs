@@ -2,6 +2,7 @@
 //! threads and its putters: its life, counters, statistics and errors, and the handler that
 //! decides what each event does.
 
+use std::cell::Cell;
 use std::backtrace::Backtrace;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use parking_lot::Mutex;
 
 use crate::io::queue_event::QueueEventInbox;
 use crate::machine::life::{Lifecycle, Mode};
-use crate::machine::thread_role::as_machine_thread;
+use crate::machine::thread_role::{as_machine_thread, Raised};
 use crate::observe::counters::{Counters, Counts};
 use crate::observe::errors::ErrorBook;
 use crate::observe::event_counts::EventCounts;
@@ -192,7 +193,13 @@ impl Supervisor {
         if !self.plugins.is_empty() {
             self.each_plugin("event", |p| p.event(event));
         }
+        // An event the handler itself causes (a put on a full queue from inside it) is
+        // counted, but not handed to the handler again: it would wait for itself.
+        if IN_HANDLER.with(Cell::get) {
+            return Action::Continue;
+        }
         let mut handler = self.handler.lock();
+        let _inside = Raised::set(&IN_HANDLER);
         let decided = self.guard(Guarded::Handler(event), || handler.handle(event));
         if let Some(next) = self.next_handler.lock().take() {
             *handler = next;
@@ -232,4 +239,9 @@ impl Supervisor {
         }
         changed
     }
+}
+
+thread_local! {
+    /// Set while this thread runs a machine's handler.
+    static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
 }

@@ -2,6 +2,7 @@
 //! own thread), and `start` and `wait` refuse or return at once.
 
 use std::cell::Cell;
+use std::thread::LocalKey;
 
 thread_local! {
     /// Set on the machine's own threads and while a handler, hook or plugin runs.
@@ -25,4 +26,20 @@ pub(crate) fn as_machine_thread<R>(f: impl FnOnce() -> R) -> R {
     let r = f();
     MACHINE_THREAD.with(|t| t.set(was));
     r
+}
+
+/// A thread-local flag raised until dropped (a panic included): "this thread is inside …".
+pub(crate) struct Raised(&'static LocalKey<Cell<bool>>);
+
+impl Raised {
+    pub(crate) fn set(flag: &'static LocalKey<Cell<bool>>) -> Raised {
+        flag.with(|f| f.set(true));
+        Raised(flag)
+    }
+}
+
+impl Drop for Raised {
+    fn drop(&mut self) {
+        self.0.with(|f| f.set(false));
+    }
 }

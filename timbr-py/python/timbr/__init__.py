@@ -64,7 +64,7 @@ _LIVE = weakref.WeakSet()
 def _stop_all():
     for machine in list(_LIVE):
         try:
-            machine.stop(drain=False)
+            machine._shutdown()
         except Exception:  # noqa: BLE001 - exiting: stop what can be stopped
             pass
 
@@ -120,13 +120,25 @@ class Machine(_timbr.Machine):
         two data: a swap never tears a datum in half)."""
         self._put_stage(slot, func, None)
 
-    def _put_stage(self, slot, func, name):
+    def __getitem__(self, slot):
+        """``machine[slot]``: the callable at ``slot`` (KeyError if it is empty)."""
+        return super().__getitem__(self._slot(slot))
+
+    def __delitem__(self, slot):
+        """``del machine[slot]``: empties ``slot`` (it passes its input through again)."""
+        super().__delitem__(self._slot(slot))
+
+    def _slot(self, slot):
         if not isinstance(slot, int) or isinstance(slot, bool):
             raise TypeError(f"a slot is an int, not {type(slot).__name__}")
         if not 0 <= slot < len(self):
             raise IndexError(
                 f"slot {slot} is out of range: the machine has {len(self)} slots (0..{len(self)})"
             )
+        return slot
+
+    def _put_stage(self, slot, func, name):
+        slot = self._slot(slot)
         keys = choose_args(func, slot)
         if name is None:
             name = getattr(func, "__name__", None) or type(func).__name__

@@ -96,6 +96,7 @@ class Record:
     values: list[Any]
     ok: bool
     failures: list[dict[str, Any]]
+    unserializable: list[dict[str, str]]
     origin: Optional[str]
     def __iter__(self) -> Iterator[str]: ...
 
