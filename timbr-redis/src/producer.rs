@@ -120,8 +120,10 @@ impl<T: Serialize> Producer<T> {
     /// round trips of [`RedisOptions::batch`], [`pack`](RedisOptions::pack) to an entry,
     /// waiting for room as [`RedisQueue::put_all`](crate::RedisQueue::put_all) does and
     /// retrying through outages. Each round trip moves the position with it. Before each,
-    /// and while waiting for room, `stop` is asked whether to end early. Returns how many
-    /// data this call put.
+    /// while waiting for room and while Redis is unreachable, `stop` is asked whether to
+    /// end early. Returns how many data this call put (not counting a round trip given up
+    /// in doubt during an outage: the position in Redis, which the next
+    /// [`connect`](Producer::connect) reads, says whether it was applied).
     ///
     /// # Errors
     ///
@@ -158,10 +160,15 @@ impl<T: Serialize> Producer<T> {
                 }
             }
             let at = self.position + chunk.len() as u64;
-            // Once sent, a round trip is seen through (retried until Redis answers): the
-            // position it sets must be the one this process goes on from.
-            self.writer
-                .xadd_at(o, field, entries, Some((&self.key, at)), &|| false);
+            // Retried through an outage until `stop`: a round trip given up after it was
+            // sent may or may not have been applied, so this call ends there; Redis's
+            // position is exact either way, and the next life starts from it.
+            let sent = self
+                .writer
+                .xadd_at(o, field, entries, Some((&self.key, at)), stop);
+            if sent.is_none() {
+                return Ok(put);
+            }
             self.writer.added(entries.len());
             Health::add(&self.health.put, chunk.len() as u64);
             self.position = at;
