@@ -84,7 +84,9 @@ pub struct Results {
     pub records: u64,
     /// Distinct origins (queue entries) among them.
     pub distinct: u64,
-    /// Records whose origin an earlier record had: redelivered data.
+    /// Records whose origin an earlier record had: redelivered data. A datum *put* twice
+    /// has two entries, two origins, and is not counted here: a producer that may be
+    /// restarted keeps its place with a [`Producer`](crate::Producer) so that it never is.
     pub duplicates: u64,
     /// How many records each origin has, for origins with more than one.
     pub repeated: HashMap<String, u64>,

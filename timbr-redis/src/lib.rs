@@ -20,9 +20,14 @@
 //!   re-queues dead letters (or purges them after inspection), and counts duplicates in a
 //!   results stream. The `timbr-fleet` program does the same from a shell, and runs
 //!   producers and workers.
+//! - [`Producer`] puts a sequence of data from a position it keeps in Redis (written with its
+//!   entries, in one transaction): a producer killed and started again under its name
+//!   continues where it stopped instead of putting everything twice.
 //! - [`Announce`] makes each machine (worker or producer, on any host) announce itself in
-//!   Redis once a second; [`Fleet::view`] reads every machine back with the fleet's totals
-//!   and the queue as Redis sees it — what `timbr-watch --redis URL --stream S` shows.
+//!   Redis once a second, and how it ended at its last; [`Fleet::view`] reads every
+//!   machine back (over all its lives: one started again under its name adds to its earlier
+//!   counts) with the fleet's totals and the queue as Redis sees it — what
+//!   `timbr-watch --redis URL --stream S` and `timbr-fleet watch` show ([`Fleet::watch`]).
 //! - Outages, dead letters and claims reach the handler of a machine built on a
 //!   [`RedisQueue`] as [`Event::Queue`](timbr_core::Event::Queue)s.
 //!
@@ -99,7 +104,7 @@ pub use crate::{
     options::{RedisOptions, MAX_BATCH, MAX_CAPACITY},
     pack::{MAX_PACK, ORIGIN_FIELD, PACK_FIELD},
     plugin::RedisStatus,
-    producer::Producer,
+    producer::{Producer, POSITION_TTL},
     queue::RedisQueue,
     registry::{
         is_ended, Announce, Announced, Earlier, Summary, FORGET_AFTER, GONE_AFTER, HEARTBEAT,

@@ -12,7 +12,9 @@
 //!
 //! What it takes: the same name, and the same sequence (a generator with the same seed, a
 //! file read from its start). Two live producers under one name would share one position:
-//! give each its own.
+//! give each its own. A position is kept for [`POSITION_TTL`] after its producer's last
+//! round trip (so that the default names, one per process, do not pile up for ever): a
+//! producer started again later than that starts over.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -27,6 +29,9 @@ use crate::pack;
 use crate::reader::create_group;
 use crate::writer::{wait_for_room, Writer};
 use crate::{RedisError, RedisOptions};
+
+/// How long Redis keeps a producer's position after its last round trip.
+pub const POSITION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Puts data on a fleet's stream from a position it keeps in Redis, so that a producer
 /// started again under its name continues its sequence where the last life stopped (see

@@ -144,7 +144,8 @@ impl Writer {
                 .arg(ttl)
                 .ignore();
             if let Some((key, at)) = position {
-                pipe.cmd("SET").arg(key).arg(at).ignore();
+                let ttl = crate::producer::POSITION_TTL.as_secs();
+                pipe.cmd("SET").arg(key).arg(at).arg("EX").arg(ttl).ignore();
             }
             pipe.query::<()>(con)
         })
