@@ -4,12 +4,15 @@
 //!
 //! - `produce` puts `--count` tweets (0: endless) on the stream `--stream` (default
 //!   `tweets`), `--pack` to an entry (default 1), at `--rate` if given, and ends when they
-//!   are all put.
+//!   are all put. A producer started again under the same `--name` (and `--seed`) continues
+//!   where the last one stopped, killed or not: its place is kept in Redis with its puts
+//!   (`timbr_redis::Producer`), so no tweet is put twice.
 //! - `work` runs the machine of `text → sentiment → remember → every_31st` on what it takes
 //!   from the stream, writing each record to `<stream>:results` (acknowledged only once the
 //!   record is in Redis), until Ctrl-C or SIGTERM, which drain what it fetched and stop it.
 //! - `both` does the two in one process, and completes once its tweets were all put and the
-//!   fleet has none left unread or pending.
+//!   fleet has none left unread or pending; it ends with the fleet's balance and what its
+//!   producer put.
 //!
 //! Each machine announces itself in Redis (`timbr_redis::Announce`), so that
 //! `timbr-watch --redis URL --stream tweets` shows them all with the fleet's totals. A
@@ -26,8 +29,10 @@ use timbr_core::io::QueueEvent;
 use timbr_core::{
     from_stages, sched, Action, Event, LogAndContinue, Machine, Remote, RemoteOptions, Status,
 };
-use timbr_examples::Tweet;
-use timbr_redis::{Announce, Fleet, RedisOptions, RedisQueue, RedisStatus, Summary, HEARTBEAT};
+use timbr_examples::{paced, Tweet, TweetStream};
+use timbr_redis::{
+    Announce, Fleet, Producer, RedisOptions, RedisQueue, RedisStatus, Summary, HEARTBEAT,
+};
 
 use super::{every_31st, sentiment, text, Ended, Memory, Options, SIGNAL_CHECK};
 use timbr_core::observe::human_count;
@@ -57,7 +62,8 @@ pub(crate) struct FleetArgs {
     #[arg(long, requires = "redis", default_value = "tweets")]
     stream: String,
     /// With --redis: this machine's name in the fleet (default: host-pid). A worker
-    /// restarted under its old name first finishes what it had left pending.
+    /// restarted under its old name first finishes what it had left pending; a producer
+    /// continues where the last one of its name stopped.
     #[arg(long, requires = "redis")]
     name: Option<String>,
     /// With --redis: tweets the producer puts in one stream entry (1 to 1000). More makes
@@ -107,6 +113,9 @@ impl FleetOptions {
     }
 }
 
+/// How long a `both` machine with nothing left to do waits before it completes.
+const COMPLETE_CHECK: Duration = Duration::from_millis(200);
+
 /// Tweets per round trip of the producer (the queue's default batch).
 const PUT_BATCH: usize = 256;
 
@@ -132,12 +141,13 @@ pub(crate) fn run(
             let produced = produce(o, f, "", human, signal, &AtomicBool::new(false))?;
             writeln!(
                 human,
-                "put {} tweets on `{}`",
-                human_count(produced),
-                f.stream
+                "put {} tweets on `{}` (at {} of the sequence)",
+                human_count(produced.put),
+                f.stream,
+                human_count(produced.position),
             )?;
             if o.json {
-                writeln!(out, "{{\"produced\":{produced}}}")?;
+                writeln!(out, "{{\"produced\":{}}}", produced.put)?;
             }
             Ok(interrupted(signal))
         }
@@ -157,9 +167,17 @@ pub(crate) fn run(
                 quit.store(true, Ordering::Release);
                 let produced = producer
                     .join()
-                    .map_err(|_| "the producer thread panicked")?;
-                produced?;
-                worked
+                    .map_err(|_| "the producer thread panicked")??;
+                let ended = worked?;
+                // The worker's status counts what it processed; the fleet's balance, read
+                // now, says where every tweet its producer put is.
+                let balance = Fleet::connect(f.redis(""))?.balance()?;
+                writeln!(
+                    human,
+                    "producer: put {} tweets | fleet: {balance}",
+                    human_count(produced.put)
+                )?;
+                Ok(ended)
             })
         }
     }
@@ -172,8 +190,40 @@ fn interrupted(signal: &AtomicUsize) -> Ended {
     }
 }
 
-/// Puts the tweets `o` asks for on the stream; returns how many. Stops early at a signal,
-/// or when `stop` is set (the worker of `both` failed).
+/// What a producer did.
+struct Produced {
+    /// Tweets it put.
+    put: u64,
+    /// Where it is in the sequence (its earlier lives' puts included).
+    position: u64,
+}
+
+/// The tweets of the sequence `o` asks for, from the `from`th on: the skipped ones are
+/// made (the sequence is the seed's) but not paced.
+fn tweets_from(
+    o: &Options,
+    from: u64,
+) -> Result<Box<dyn Iterator<Item = Tweet> + Send>, Box<dyn Error>> {
+    let stream = TweetStream::new(o.seed).skip(usize::try_from(from)?);
+    let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.count {
+        0 => Box::new(stream),
+        n => Box::new(stream.take(usize::try_from(n.saturating_sub(from))?)),
+    };
+    let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.rate {
+        Some(rate) => Box::new(paced(stream, rate)),
+        None => stream,
+    };
+    Ok(match o.seconds {
+        Some(secs) => {
+            let deadline = Instant::now() + Duration::from_secs_f64(secs);
+            Box::new(stream.take_while(move |_| Instant::now() < deadline))
+        }
+        None => stream,
+    })
+}
+
+/// Puts the tweets `o` asks for on the stream, from where the last producer of this name
+/// stopped. Stops early at a signal, or when `stop` is set (the worker of `both` failed).
 fn produce(
     o: &Options,
     f: &FleetOptions,
@@ -181,15 +231,24 @@ fn produce(
     human: &mut dyn Write,
     signal: &AtomicUsize,
     stop: &AtomicBool,
-) -> Result<u64, Box<dyn Error>> {
-    let queue = RedisQueue::<Numbered>::connect(f.redis(suffix))?;
-    let announce = Announce::for_queue(&queue, "producer")?;
+) -> Result<Produced, Box<dyn Error>> {
+    let mut producer = Producer::<Numbered>::connect(f.redis(suffix))?;
+    let announce = Announce::for_producer(&producer, "producer")?;
+    let from = producer.position();
+    let name = producer.options().consumer_name().to_owned();
     writeln!(
         human,
-        "producer `{}`: putting tweets on `{}` at {}",
-        queue.options().consumer_name(),
+        "producer `{name}`: putting tweets on `{}` at {}{}",
         f.stream,
-        f.url
+        f.url,
+        if from > 0 {
+            format!(
+                ", from tweet {} on (the earlier ones were put by an earlier run of `{name}`)",
+                human_count(from)
+            )
+        } else {
+            String::new()
+        }
     )?;
     // Its puts are counted by its queue (and announced with the summary).
     let summary = |state: &str, put_rate: f64| Summary {
@@ -198,10 +257,11 @@ fn produce(
         ..Summary::default()
     };
     announce.beat(&summary("producing", 0.0));
-    let mut tweets = super::tweets(o)?;
+    let mut tweets = tweets_from(o, from)?;
     let (mut put, mut last_put, mut last_line) = (0_u64, 0_u64, Instant::now());
+    let stopping = || signal.load(Ordering::Acquire) != 0 || stop.load(Ordering::Acquire);
     loop {
-        if signal.load(Ordering::Acquire) != 0 || stop.load(Ordering::Acquire) {
+        if stopping() {
             break;
         }
         let chunk: Vec<Numbered> = tweets
@@ -215,15 +275,13 @@ fn produce(
         if chunk.is_empty() {
             break;
         }
-        let n = chunk.len() as u64;
-        queue.put_all(chunk)?;
-        put += n;
+        put += producer.put_all(chunk, &stopping)?;
         let elapsed = last_line.elapsed();
         if elapsed >= HEARTBEAT {
             let rate = (put - last_put) as f64 / elapsed.as_secs_f64();
             (last_put, last_line) = (put, Instant::now());
             announce.beat(&summary("producing", rate));
-            let r = queue.report();
+            let r = producer.report();
             writeln!(
                 human,
                 "producer: {:>9} put ({}/s) | stream {} | pending {} | dead {}",
@@ -235,13 +293,12 @@ fn produce(
             )?;
         }
     }
-    let end = if signal.load(Ordering::Acquire) != 0 {
-        "stopped"
-    } else {
-        "completed"
-    };
+    let end = if stopping() { "stopped" } else { "completed" };
     announce.beat(&summary(end, 0.0));
-    Ok(put)
+    Ok(Produced {
+        put,
+        position: producer.position(),
+    })
 }
 
 /// Runs a worker until a signal (or, in `both`, until the producer is `done` and the fleet
@@ -269,6 +326,19 @@ fn work(
         }
         Action::Continue
     };
+    // `both`: once the fleet has dealt with every tweet, the machine completes (at its next
+    // idle moment, which comes at once: nothing is left to take).
+    let finished = Arc::new(AtomicBool::new(false));
+    let complete_when_finished = {
+        let finished = Arc::clone(&finished);
+        move |e: &Event| {
+            if matches!(e, Event::Idle { .. }) && finished.load(Ordering::Acquire) {
+                Action::Complete
+            } else {
+                Action::Continue
+            }
+        }
+    };
     let mut builder = Machine::<Tweet>::builder()
         .name(name.clone())
         .queue(queue.clone())
@@ -276,7 +346,14 @@ fn work(
         .workers(o.workers)
         .plugin(RedisStatus::new(&queue))
         .plugin(announce.clone())
-        .handler(LogAndContinue::default().and(show_queue_events));
+        .handler(
+            LogAndContinue::default()
+                .and(show_queue_events)
+                .and(complete_when_finished),
+        );
+    if done.is_some() {
+        builder = builder.idle_after(COMPLETE_CHECK);
+    }
     if o.threaded {
         builder = builder.executor(sched::Threaded::new());
     }
@@ -301,6 +378,7 @@ fn work(
     let mut fleet = Fleet::connect(f.redis(""))?;
     let mut interrupted = 0;
     let mut last_line = Instant::now();
+    let mut finished_at = None::<Instant>;
     while machine.wait_timeout(SIGNAL_CHECK).is_active() {
         let sig = signal.load(Ordering::Acquire);
         if sig != 0 && interrupted == 0 {
@@ -311,13 +389,18 @@ fn work(
         if last_line.elapsed() >= Duration::from_secs(1) {
             last_line = Instant::now();
             writeln!(human, "{}", line(&name, &machine.status()))?;
-            if done.is_some_and(|d| d.load(Ordering::Acquire)) {
+            if done.is_some_and(|d| d.load(Ordering::Acquire)) && finished_at.is_none() {
                 // `both`: everything is put; complete once the fleet has dealt with it.
                 let b = fleet.balance()?;
                 if b.unread == 0 && b.pending == 0 {
-                    machine.request_stop(timbr_core::StopMode::Drain);
+                    finished.store(true, Ordering::Release);
+                    finished_at = Some(Instant::now());
                 }
             }
+        }
+        // Should no idle moment come (a datum taken meanwhile keeps it busy), it stops.
+        if finished_at.is_some_and(|at| at.elapsed() >= 10 * COMPLETE_CHECK) {
+            machine.request_stop(timbr_core::StopMode::Drain);
         }
     }
     machine.stop_drain();

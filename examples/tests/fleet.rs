@@ -303,3 +303,97 @@ fn a_wrong_url_is_a_clear_error_not_a_panic() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("cannot connect to Redis at"), "{err}");
 }
+
+/// `both` completes by itself, and its last words agree with each other: the final status
+/// shows the queue as Redis shows it after the last acknowledgements, and the fleet's
+/// balance is printed with what its producer put (issue 20, item 8).
+#[test]
+fn both_completes_with_a_final_view_that_agrees_with_its_balance() {
+    let server = Server::start("both");
+    let url = server.url();
+    let dir = server.dir.clone();
+    let count = N.to_string();
+    let mut both = spawn(
+        &dir,
+        "both",
+        &[
+            "--redis", &url, "--role", "both", "--name", "b", "--count", &count, "--json",
+        ],
+    );
+    let status = wait(&mut both, "tweets --role both");
+    let err = read(&dir, "both.err");
+    assert!(status.success(), "{err}");
+    let status: Status = serde_json::from_str(read(&dir, "both.out").trim()).expect("the status");
+    assert_eq!(status.state, MachineState::Completed, "{err}");
+    let group = &status.plugins["redis"]["group_info"];
+    assert_eq!(
+        (group["pending"].as_u64(), group["lag"].as_u64()),
+        (Some(0), Some(0)),
+        "{status}"
+    );
+    assert!(
+        err.contains(&format!(
+            "producer: put 3,000 tweets | fleet: produced {N} = acked {N} + pending 0 + unread 0 + dead 0: balanced"
+        )),
+        "{err}"
+    );
+}
+
+/// A producer killed (SIGKILL) mid-run and started again under its name continues where it
+/// stopped: every tweet is on the stream once (issue 20, item 19).
+#[test]
+fn a_producer_killed_and_started_again_puts_every_tweet_once() {
+    let server = Server::start("resume");
+    let url = server.url();
+    let dir = server.dir.clone();
+    let count = N.to_string();
+    let args = [
+        "--redis", &url, "--role", "produce", "--name", "p", "--count", &count, "--rate", "3000",
+        "--json",
+    ];
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    // No worker: every entry stays on the stream, to be counted.
+    let mut on_stream = || -> u64 { redis::cmd("XLEN").arg("tweets").query(&mut con).unwrap() };
+    let mut producer = spawn(&dir, "p1", &args);
+    until("the producer to be a third of the way", || {
+        on_stream() >= N / 3
+    });
+    producer.kill().unwrap(); // SIGKILL
+    producer.wait().unwrap();
+    let mut producer = spawn(&dir, "p2", &args);
+    assert!(wait(&mut producer, "the second producer").success());
+    assert!(
+        read(&dir, "p2.err").contains("were put by an earlier run of `p`"),
+        "{}",
+        read(&dir, "p2.err")
+    );
+    let put: serde_json::Value = serde_json::from_str(read(&dir, "p2.out").trim()).unwrap();
+    assert!(put["produced"].as_u64().unwrap() < N, "{put}");
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg("tweets")
+        .arg("-")
+        .arg("+")
+        .query(&mut con)
+        .unwrap();
+    let mut seqs: Vec<u64> = entries
+        .ids
+        .iter()
+        .map(|e| {
+            let d: String = redis::from_redis_value(&e.map["d"]).unwrap();
+            serde_json::from_str::<serde_json::Value>(&d).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    seqs.sort_unstable();
+    let expected: Vec<u64> = (1..=N).collect();
+    assert_eq!(seqs.len() as u64, N, "every tweet once, none twice");
+    assert_eq!(seqs, expected);
+}

@@ -52,12 +52,12 @@ run() { # label name stages workers n pack extra...
     r0=$(redis_cpu)
     start=$(date +%s.%N)
     /usr/bin/time -f '%U %S' -o "$DIR/producer.time" \
-        $BIN produce --url "$URL" --stream "$name" --count "$n" --capacity 1000000 --batch 512 --pack "$pack" > "$DIR/$name.produce" &
+        $BIN produce --url "$URL" --stream "$name" --count "$n" --capacity 1000000 --batch 512 --pack "$pack" --quiet > "$DIR/$name.produce" &
     local pids=()
     for w in $(seq 1 "$workers"); do
         /usr/bin/time -f '%U %S' -o "$DIR/w$w.time" \
             $BIN work --url "$URL" --stream "$name" --results "$name:results" --consumer "w$w" \
-            --stages "$stages" --batch 512 --until-done "$n" "$@" > "$DIR/$name.w$w" &
+            --stages "$stages" --batch 512 --until-done "$n" --status-every-ms 0 "$@" > "$DIR/$name.w$w" &
         pids+=($!)
     done
     wait "${pids[@]}"
@@ -75,7 +75,7 @@ produce_only() {
     redis-cli -p "$PORT" flushall >/dev/null
     local r0 r1 rate
     r0=$(redis_cpu)
-    rate=$(/usr/bin/time -f '%U %S' -o "$DIR/producer.time" $BIN produce --url "$URL" --stream p --count "$N" --capacity 1000000 --batch 512 \
+    rate=$(/usr/bin/time -f '%U %S' -o "$DIR/producer.time" $BIN produce --url "$URL" --stream p --count "$N" --capacity 1000000 --batch 512 --quiet \
         | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["per_second"]))')
     r1=$(redis_cpu)
     echo "| timbr producer alone: put_all, batches of 512 | $rate | $(per "$(python3 -c "print($r1 - $r0)")" "$N") | | $(per "$(cpu_of "$DIR/producer.time")" "$N") | $(load) |"

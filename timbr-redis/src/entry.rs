@@ -8,6 +8,10 @@ use serde::Serialize;
 /// The field of a queue entry holding the datum's JSON.
 pub const DATUM_FIELD: &str = "d";
 
+/// How the reason of a dead letter that could not be decoded begins (such a letter is never
+/// re-queued: it would die again at once).
+pub(crate) const UNDECODABLE: &str = "undecodable";
+
 /// Fields of a record in a sink stream.
 pub mod record_fields {
     /// The datum's oid (24 hex characters).
@@ -77,9 +81,9 @@ impl Entry {
     pub(crate) fn decode<T: DeserializeOwned>(&self) -> Result<T, String> {
         match self.get(DATUM_FIELD) {
             Some(Value::BulkString(bytes)) => serde_json::from_slice(bytes)
-                .map_err(|e| format!("undecodable: field `{DATUM_FIELD}` is not a datum: {e}")),
-            Some(other) => Err(format!("undecodable: field `{DATUM_FIELD}` is {other:?}")),
-            None => Err(format!("undecodable: no field `{DATUM_FIELD}`")),
+                .map_err(|e| format!("{UNDECODABLE}: field `{DATUM_FIELD}` is not a datum: {e}")),
+            Some(other) => Err(format!("{UNDECODABLE}: field `{DATUM_FIELD}` is {other:?}")),
+            None => Err(format!("{UNDECODABLE}: no field `{DATUM_FIELD}`")),
         }
     }
 

@@ -41,8 +41,16 @@ pub enum RedisError {
     #[error("invalid setting: {0}")]
     Setting(String),
     /// A dead letter to re-queue does not exist.
-    #[error("no dead letter `{0}`")]
+    #[error("no dead letter `{0}` (dead letters are named by their `dead_id`, the first column of `dead list`)")]
     NoSuchDeadLetter(String),
+    /// A dead letter has no datum that could be re-queued.
+    #[error("dead letter `{dead_id}` has no datum to requeue: {why}; `purge` drops it")]
+    NotRequeueable {
+        /// The dead letter.
+        dead_id: String,
+        /// Why ([`DeadLetter::unrequeueable`](crate::DeadLetter::unrequeueable)).
+        why: &'static str,
+    },
 }
 
 /// `url` without a password, for messages.

@@ -7,14 +7,14 @@ use redis::streams::StreamRangeReply;
 use redis::{Connection, RedisResult, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::entry::{self, dead_fields, record_fields};
+use crate::entry::{self, record_fields};
 use crate::health::Health;
 use crate::link::Link;
 use crate::reader::{create_group, parse_groups};
 use crate::{RedisError, RedisOptions};
 
 /// Entries read per round trip when scanning a stream.
-const SCAN: usize = 1000;
+pub(crate) const SCAN: usize = 1000;
 
 /// A fleet's stream, its group and dead letters, seen by an operator.
 pub struct Fleet {
@@ -24,8 +24,8 @@ pub struct Fleet {
 
 /// Where every entry ever put on the stream is.
 ///
-/// `produced = acked + pending + unread + dead` always holds for a fleet whose consumers
-/// all run timbr (entries put by other programs count as produced too).
+/// `produced = acked + pending + unread + dead + purged` always holds for a fleet whose
+/// consumers all run timbr (entries put by other programs count as produced too).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Balance {
     /// Entries ever added to the stream, less dead letters re-queued (each added again).
@@ -38,6 +38,9 @@ pub struct Balance {
     pub unread: u64,
     /// Entries in the dead-letter stream.
     pub dead: u64,
+    /// Dead letters dropped after inspection ([`Fleet::purge`]): out of the fleet for good.
+    #[serde(default)]
+    pub purged: u64,
     /// Data acknowledged: as `acked` when every entry holds one datum; a packed entry
     /// counts its data ([`RedisOptions::pack`]), and a packed entry split to be delivered
     /// again counts none (its data count as their own entries are acknowledged).
@@ -47,7 +50,7 @@ pub struct Balance {
 impl Balance {
     /// Whether the accounts add up.
     pub fn is_balanced(&self) -> bool {
-        self.produced == self.acked + self.pending + self.unread + self.dead
+        self.produced == self.acked + self.pending + self.unread + self.dead + self.purged
     }
 }
 
@@ -60,33 +63,18 @@ impl fmt::Display for Balance {
         };
         write!(
             f,
-            "produced {} = acked {} + pending {} + unread {} + dead {}: {verdict}",
+            "produced {} = acked {} + pending {} + unread {} + dead {}",
             self.produced, self.acked, self.pending, self.unread, self.dead
         )?;
+        if self.purged > 0 {
+            write!(f, " + purged {}", self.purged)?;
+        }
+        write!(f, ": {verdict}")?;
         if self.acked_data != self.acked {
             write!(f, " (entries; {} data acknowledged)", self.acked_data)?;
         }
         Ok(())
     }
-}
-
-/// One entry of the dead-letter stream.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeadLetter {
-    /// Its id in the dead-letter stream (what [`Fleet::requeue`] takes).
-    pub dead_id: String,
-    /// Its id in the queue's stream.
-    pub id: String,
-    /// Why it is dead.
-    pub reason: String,
-    /// The consumer that gave up on it.
-    pub consumer: String,
-    /// How many times it was delivered.
-    pub deliveries: u64,
-    /// The datum's JSON text, if the entry had a datum field.
-    pub datum: Option<String>,
-    /// The datum's origin (`E#i`) if it came packed: put back with it when re-queued.
-    pub origin: Option<String>,
 }
 
 /// What a results stream holds.
@@ -96,7 +84,9 @@ pub struct Results {
     pub records: u64,
     /// Distinct origins (queue entries) among them.
     pub distinct: u64,
-    /// Records whose origin an earlier record had: redelivered data.
+    /// Records whose origin an earlier record had: redelivered data. A datum *put* twice
+    /// has two entries, two origins, and is not counted here: a producer that may be
+    /// restarted keeps its place with a [`Producer`](crate::Producer) so that it never is.
     pub duplicates: u64,
     /// How many records each origin has, for origins with more than one.
     pub repeated: HashMap<String, u64>,
@@ -187,12 +177,14 @@ impl Fleet {
         self.query("XINFO", |con, o| {
             // One transaction: every counter moves atomically with the entries it counts
             // (acknowledgements in a script, dead letters and re-queues in transactions).
-            let (stream, groups, acked, requeued, dead, acked_data): (
+            #[allow(clippy::type_complexity)] // the transaction's replies, in their order
+            let (stream, groups, acked, requeued, dead, acked_data, purged): (
                 Value,
                 Value,
                 Option<u64>,
                 Option<u64>,
                 u64,
+                Option<u64>,
                 Option<u64>,
             ) = redis::pipe()
                 .atomic()
@@ -210,6 +202,8 @@ impl Fleet {
                 .arg(o.dead_stream())
                 .cmd("GET")
                 .arg(o.acked_data_key())
+                .cmd("GET")
+                .arg(o.purged_key())
                 .query(con)?;
             let added = match stream {
                 Value::Array(kv) => kv
@@ -229,117 +223,10 @@ impl Fleet {
                 pending,
                 unread,
                 dead,
+                purged: purged.unwrap_or(0),
                 acked_data: acked_data.unwrap_or(0),
             })
         })
-    }
-
-    /// Up to `count` dead letters, oldest first.
-    ///
-    /// # Errors
-    ///
-    /// [`RedisError::Command`] if Redis refused the read.
-    pub fn dead_letters(&mut self, count: usize) -> Result<Vec<DeadLetter>, RedisError> {
-        self.query("XRANGE", |con, o| {
-            let reply: StreamRangeReply = redis::cmd("XRANGE")
-                .arg(o.dead_stream())
-                .arg("-")
-                .arg("+")
-                .arg("COUNT")
-                .arg(count)
-                .query(con)?;
-            Ok(reply
-                .ids
-                .into_iter()
-                .map(|e| {
-                    let field = |k: &str| e.map.get(k).map(entry::text);
-                    DeadLetter {
-                        id: field(dead_fields::ID).unwrap_or_default(),
-                        reason: field(dead_fields::REASON).unwrap_or_default(),
-                        consumer: field(dead_fields::CONSUMER).unwrap_or_default(),
-                        deliveries: field(dead_fields::DELIVERIES)
-                            .and_then(|d| d.parse().ok())
-                            .unwrap_or(0),
-                        datum: field(dead_fields::DATUM),
-                        origin: field(dead_fields::ORIGIN),
-                        dead_id: e.id,
-                    }
-                })
-                .collect())
-        })
-    }
-
-    /// Puts the dead letter `dead_id` back on the queue's stream (as a new entry) and
-    /// removes it from the dead letters, in one transaction.
-    ///
-    /// # Errors
-    ///
-    /// [`RedisError::NoSuchDeadLetter`] if there is no such dead letter, or it has no
-    /// datum field to put back; [`RedisError::Command`] if Redis refused.
-    pub fn requeue(&mut self, dead_id: &str) -> Result<String, RedisError> {
-        let found: StreamRangeReply = self.query("XRANGE", |con, o| {
-            redis::cmd("XRANGE")
-                .arg(o.dead_stream())
-                .arg(dead_id)
-                .arg(dead_id)
-                .query(con)
-        })?;
-        let dead = found.ids.first();
-        let raw = dead
-            .and_then(|e| match e.map.get(dead_fields::DATUM) {
-                Some(redis::Value::BulkString(b)) => Some(b.clone()),
-                _ => None,
-            })
-            .ok_or_else(|| RedisError::NoSuchDeadLetter(dead_id.to_owned()))?;
-        // A datum that came packed goes back under its origin, so that its records stay
-        // recognisable as the same datum's.
-        let origin = dead
-            .and_then(|e| e.map.get(dead_fields::ORIGIN))
-            .map(entry::text)
-            .filter(|o| crate::pack::is_origin(o));
-        self.query("XADD", |con, o| {
-            let mut pipe = redis::pipe();
-            let add = pipe
-                .atomic()
-                .cmd("XADD")
-                .arg(&o.stream)
-                .arg("*")
-                .arg(entry::DATUM_FIELD)
-                .arg(raw.as_slice());
-            if let Some(origin) = &origin {
-                add.arg(crate::pack::ORIGIN_FIELD).arg(origin);
-            }
-            let (id,): (String,) = pipe
-                .cmd("INCR")
-                .arg(o.requeued_key())
-                .ignore()
-                .cmd("XDEL")
-                .arg(o.dead_stream())
-                .arg(dead_id)
-                .ignore()
-                .query(con)?;
-            Ok(id)
-        })
-    }
-
-    /// Re-queues every dead letter that has a datum; returns how many.
-    ///
-    /// # Errors
-    ///
-    /// As [`Fleet::requeue`].
-    pub fn requeue_all(&mut self) -> Result<usize, RedisError> {
-        let mut n = 0;
-        loop {
-            let batch = self.dead_letters(SCAN)?;
-            let with_datum: Vec<_> = batch.iter().filter(|d| d.datum.is_some()).collect();
-            if with_datum.is_empty() {
-                return Ok(n);
-            }
-            for d in with_datum {
-                self.requeue(&d.dead_id)?;
-                n += 1;
-            }
-        }
     }
 
     /// Reads the records of a results stream and counts duplicates by origin.

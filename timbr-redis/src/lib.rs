@@ -16,12 +16,18 @@
 //! - [`RedisSink`] writes records to a stream, each with the entry id it came from, batched
 //!   with the acknowledgements when made by [`RedisQueue::sink`].
 //! - [`RedisStatus`] shows the shared queue in a machine's status; [`Fleet`] shows the whole
-//!   fleet's [`Balance`] (produced = acked + pending + unread + dead), lists and re-queues
-//!   dead letters, and counts duplicates in a results stream. The `timbr-fleet` program does
-//!   the same from a shell, and runs producers and workers.
+//!   fleet's [`Balance`] (produced = acked + pending + unread + dead + purged), lists and
+//!   re-queues dead letters (or purges them after inspection), and counts duplicates in a
+//!   results stream. The `timbr-fleet` program does the same from a shell, and runs
+//!   producers and workers.
+//! - [`Producer`] puts a sequence of data from a position it keeps in Redis (written with its
+//!   entries, in one transaction): a producer killed and started again under its name
+//!   continues where it stopped instead of putting everything twice.
 //! - [`Announce`] makes each machine (worker or producer, on any host) announce itself in
-//!   Redis once a second; [`Fleet::view`] reads every machine back with the fleet's totals
-//!   and the queue as Redis sees it — what `timbr-watch --redis URL --stream S` shows.
+//!   Redis once a second, and how it ended at its last; [`Fleet::view`] reads every
+//!   machine back (over all its lives: one started again under its name adds to its earlier
+//!   counts) with the fleet's totals and the queue as Redis sees it — what
+//!   `timbr-watch --redis URL --stream S` and `timbr-fleet watch` show ([`Fleet::watch`]).
 //! - Outages, dead letters and claims reach the handler of a machine built on a
 //!   [`RedisQueue`] as [`Event::Queue`](timbr_core::Event::Queue)s.
 //!
@@ -53,6 +59,7 @@
 //! | `reader.rs` | taking: own pending first, claims, batches, dead letters, trimming |
 //! | `prefetch.rs` | taking ahead: the next batch is read while this one is processed |
 //! | `writer.rs` | putting: `XADD` held to the capacity, and how approximate that is |
+//! | `producer.rs` | [`Producer`]: a sequence put from a position kept in Redis, resumed after a crash |
 //! | `pack.rs` | many data in one entry: ids, origins, splitting ([`RedisOptions::pack`]) |
 //! | `resp.rs` | the outbox's transactions, encoded by hand |
 //! | `outbox.rs` | records before acknowledgements, batched, sent by a thread of their own |
@@ -60,11 +67,14 @@
 //! | `link.rs` | a connection that reconnects with backoff and reports outages |
 //! | `health.rs` | counters, the group as last seen, [`RedisEvent`]s |
 //! | `plugin.rs` | [`RedisStatus`], the status plugin |
-//! | `fleet.rs` | [`Fleet`]: balance, dead letters, results |
+//! | `fleet.rs` | [`Fleet`]: balance, results |
+//! | `dead.rs` | dead letters: listed, re-queued, purged |
 //! | `registry.rs` | [`Announce`]: each machine's summary in Redis, once a second |
 //! | `view.rs` | [`FleetView`]: every machine, the totals, the queue (`timbr-watch --redis`) |
+//! | `watch.rs` | [`Fleet::watch`]: the view again and again (`timbr-watch --redis`, `timbr-fleet watch`) |
 //! | `entry.rs` | the fields of entries, records and dead letters |
 
+mod dead;
 mod entry;
 mod error;
 mod fleet;
@@ -75,26 +85,34 @@ mod outbox;
 mod pack;
 mod plugin;
 mod prefetch;
+mod producer;
 mod queue;
 mod reader;
 mod registry;
 mod resp;
 mod sink;
 mod view;
+mod watch;
 mod writer;
 
 pub use crate::{
+    dead::{DeadLetter, Requeue, RequeueReport},
     entry::{dead_fields, record_fields, DATUM_FIELD},
     error::RedisError,
-    fleet::{Balance, DeadLetter, Fleet, Member, Results},
+    fleet::{Balance, Fleet, Member, Results},
     health::{GroupInfo, QueueReport, RedisEvent},
     options::{RedisOptions, MAX_BATCH, MAX_CAPACITY},
     pack::{MAX_PACK, ORIGIN_FIELD, PACK_FIELD},
     plugin::RedisStatus,
+    producer::{Producer, POSITION_TTL},
     queue::RedisQueue,
-    registry::{Announce, Announced, Summary, FORGET_AFTER, GONE_AFTER, HEARTBEAT},
+    registry::{
+        is_ended, Announce, Announced, Earlier, Summary, FORGET_AFTER, GONE_AFTER, HEARTBEAT,
+        KEEP_ENDED,
+    },
     sink::{RedisSink, FLUSH_TIMEOUT},
     view::{FleetMachine, FleetView, Totals},
+    watch::WatchOptions,
     writer::PRODUCER_KEY_TTL,
 };
 

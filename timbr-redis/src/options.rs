@@ -190,6 +190,11 @@ impl RedisOptions {
         format!("{}:requeued", self.stream)
     }
 
+    /// The key counting purged dead letters (for the fleet's balance).
+    pub(crate) fn purged_key(&self) -> String {
+        format!("{}:purged", self.stream)
+    }
+
     pub(crate) fn validate(&self) -> Result<(), RedisError> {
         let bad = |what: String| Err(RedisError::Setting(what));
         if self.stream.is_empty() || self.group.is_empty() || self.consumer.is_empty() {

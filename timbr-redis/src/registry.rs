@@ -6,15 +6,26 @@
 //! reads them back: no list of endpoints to keep, and it works across hosts, where the
 //! machines' `ipc://` status endpoints cannot be reached.
 //!
-//! Two keys per stream: `<stream>:machines`, a hash of name → [`Announced`] JSON, and
-//! `<stream>:machines:seen`, a sorted set of name → the time of the last beat in ms. The
-//! time is Redis's own clock (`TIME`, read inside the script that writes), so the clocks of
-//! the hosts do not matter. A machine not heard from for [`GONE_AFTER`] is shown as gone
-//! (killed, or cut off from Redis); one gone for [`FORGET_AFTER`] is removed by the next
-//! beat of any machine, so that the hash does not grow with every worker ever started.
+//! Four keys per stream, written by one script per beat (so that they agree):
+//! - `<stream>:machines`, a hash of name → [`Announced`] JSON (the last beat of its life);
+//! - `<stream>:machines:seen`, a sorted set of name → the time of the last beat in ms. The
+//!   time is Redis's own clock (`TIME`, read inside the script), so the clocks of the hosts
+//!   do not matter;
+//! - `<stream>:machines:earlier`, a hash of name → [`Earlier`] JSON: the counts of the
+//!   name's earlier lives. A machine started again under its name (a restarted worker) is
+//!   a new life ([`Announced::life`]); its first beat adds the last life's counts here, so
+//!   that the fleet's totals still add up across restarts;
+//! - `<stream>:machines:expire`, a sorted set of name → when to forget it.
+//!
+//! A machine's last beat says how it ended (`stopped`, `completed`, `failed`): it is shown
+//! so, and kept for [`KEEP_ENDED`]. One not heard from for [`GONE_AFTER`] without such a
+//! word is shown as gone (killed, or cut off from Redis), and forgotten [`FORGET_AFTER`]
+//! later. The next beat of any machine removes the forgotten, so that the keys do not grow
+//! with every worker ever started.
 //!
 //! A beat is one attempt, never retried: a machine cut off from Redis goes on working (its
-//! queue retries on its own), and simply shows as gone until it is back.
+//! queue retries on its own), and simply shows as gone until it is back. One process per
+//! name at a time: two live processes under one name would take turns as "the last life".
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,20 +43,69 @@ use crate::{RedisError, RedisOptions, RedisQueue};
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// A machine not heard from for this long is shown as gone.
 pub const GONE_AFTER: Duration = Duration::from_secs(5);
-/// A machine not heard from for this long is forgotten.
+/// A machine not heard from for this long (without saying it ended) is forgotten.
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
+/// A machine whose last beat said it ended is forgotten this long after it.
+pub const KEEP_ENDED: Duration = Duration::from_secs(24 * 3600);
 /// The most forgotten machines one beat removes (Lua's `unpack` has a stack limit).
 const FORGET_PER_BEAT: usize = 1000;
 
-/// Writes a machine's summary and its beat, removes machines long gone; returns Redis's time.
+/// Writes a machine's summary and its beat; adds the counts of the name's last life to its
+/// earlier lives' when this is a new life; removes machines past their time; returns
+/// Redis's time. Keys: machines, seen, earlier, expire. Arguments: the name, the summary's
+/// JSON, its life, how long to keep it (ms), the most to forget in one beat.
 const BEAT_SCRIPT: &str = "\
 local t = redis.call('TIME') \
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+local last = redis.call('HGET', KEYS[1], ARGV[1]) \
+if last then \
+  local ok, l = pcall(cjson.decode, last) \
+  if ok and type(l) == 'table' and l.life ~= ARGV[3] then \
+    local e = {lives = 0, processed = 0, failed = 0, errors = 0, put = 0} \
+    local was = redis.call('HGET', KEYS[3], ARGV[1]) \
+    if was then \
+      local ok2, w = pcall(cjson.decode, was) \
+      if ok2 and type(w) == 'table' then \
+        for k, _ in pairs(e) do e[k] = tonumber(w[k]) or 0 end \
+      end \
+    end \
+    e.lives = e.lives + 1 \
+    for _, k in ipairs({'processed', 'failed', 'errors', 'put'}) do \
+      e[k] = e[k] + (tonumber(l[k]) or 0) \
+    end \
+    redis.call('HSET', KEYS[3], ARGV[1], cjson.encode(e)) \
+  end \
+end \
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) \
 redis.call('ZADD', KEYS[2], now, ARGV[1]) \
-local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[3]), 'LIMIT', 0, tonumber(ARGV[4])) \
-if #old > 0 then redis.call('HDEL', KEYS[1], unpack(old)) redis.call('ZREM', KEYS[2], unpack(old)) end \
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), ARGV[1]) \
+local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, tonumber(ARGV[5])) \
+if #old > 0 then \
+  redis.call('HDEL', KEYS[1], unpack(old)) redis.call('HDEL', KEYS[3], unpack(old)) \
+  redis.call('ZREM', KEYS[2], unpack(old)) redis.call('ZREM', KEYS[4], unpack(old)) \
+end \
 return now";
+
+/// Whether `state` is one a machine ends in: its last word.
+pub fn is_ended(state: &str) -> bool {
+    matches!(state, "stopped" | "completed" | "failed")
+}
+
+/// The counts of a machine's earlier lives (see the module's docs): what it did before it
+/// was started again under the same name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Earlier {
+    /// Earlier lives: 0 for a machine never restarted.
+    pub lives: u64,
+    /// Data they processed.
+    pub processed: u64,
+    /// Data with a failed stage.
+    pub failed: u64,
+    /// Errors of every kind.
+    pub errors: u64,
+    /// Data they put on the stream.
+    pub put: u64,
+}
 
 /// One machine as it last announced itself.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -77,6 +137,10 @@ pub struct Announced {
     pub connected: bool,
     /// Where its status snapshots are published (`timbr-watch ENDPOINT` shows it alone).
     pub status_endpoint: Option<String>,
+    /// Which life of the name this is: unique to each [`Announce`] (a process started again
+    /// under the same name is a new life).
+    #[serde(default)]
+    pub life: String,
 }
 
 /// What a machine says of itself at a beat; [`Announce`] adds who it is.
@@ -146,6 +210,9 @@ pub struct Announce {
 struct Inner {
     key: String,
     seen_key: String,
+    earlier_key: String,
+    expire_key: String,
+    life: String,
     name: String,
     role: String,
     host: String,
@@ -173,6 +240,22 @@ impl Announce {
         Announce::connect(o, role, move || q.report())
     }
 
+    /// Announces a [`Producer`](crate::Producer), under its name, with `role`; its puts and
+    /// its connection come from the producer's report.
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError`] if Redis cannot be reached.
+    pub fn for_producer<T>(
+        producer: &crate::Producer<T>,
+        role: impl Into<String>,
+    ) -> Result<Announce, RedisError> {
+        let o = producer.options();
+        let health = producer.health();
+        let (stream, group, consumer) = (o.stream.clone(), o.group.clone(), o.consumer.clone());
+        Announce::connect(o, role, move || health.report(&stream, &group, &consumer))
+    }
+
     fn connect(
         o: &RedisOptions,
         role: impl Into<String>,
@@ -183,6 +266,9 @@ impl Announce {
             inner: Arc::new(Inner {
                 key: machines_key(o.stream()),
                 seen_key: seen_key(o.stream()),
+                earlier_key: earlier_key(o.stream()),
+                expire_key: expire_key(o.stream()),
+                life: new_life(),
                 name: o.consumer_name().to_owned(),
                 role: role.into(),
                 host: host_name(),
@@ -221,6 +307,13 @@ impl Announce {
             put_rate: summary.put_rate,
             connected: report.connected,
             status_endpoint: inner.endpoint.lock().clone(),
+            life: inner.life.clone(),
+        };
+        // An ended machine is kept longer than a gone one: its last word is worth reading.
+        let keep = if is_ended(&summary.state) {
+            KEEP_ENDED
+        } else {
+            GONE_AFTER + FORGET_AFTER
         };
         // Plain data: serializing it cannot fail.
         let json = serde_json::to_string(&announced).unwrap_or_default();
@@ -228,12 +321,15 @@ impl Announce {
         let written: Option<u64> = inner.link.lock().run(&once, |con| {
             redis::cmd("EVAL")
                 .arg(BEAT_SCRIPT)
-                .arg(2)
+                .arg(4)
                 .arg(&inner.key)
                 .arg(&inner.seen_key)
+                .arg(&inner.earlier_key)
+                .arg(&inner.expire_key)
                 .arg(&inner.name)
                 .arg(&json)
-                .arg(FORGET_AFTER.as_millis() as u64)
+                .arg(&inner.life)
+                .arg(keep.as_millis() as u64)
                 .arg(FORGET_PER_BEAT)
                 .query(con)
         });
@@ -294,6 +390,29 @@ pub(crate) fn machines_key(stream: &str) -> String {
 /// The sorted set of machines' last beats of `stream`.
 pub(crate) fn seen_key(stream: &str) -> String {
     format!("{stream}:machines:seen")
+}
+
+/// The hash of the counts of machines' earlier lives of `stream`.
+pub(crate) fn earlier_key(stream: &str) -> String {
+    format!("{stream}:machines:earlier")
+}
+
+/// The sorted set of when to forget each machine of `stream`.
+pub(crate) fn expire_key(stream: &str) -> String {
+    format!("{stream}:machines:expire")
+}
+
+/// A name for a new life: unique across processes (pid, time) and within one (a count).
+fn new_life() -> String {
+    static LIVES: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}-{nanos:x}-{}",
+        std::process::id(),
+        LIVES.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn host_name() -> String {

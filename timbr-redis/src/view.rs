@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use timbr_core::observe::human_count;
 
 use crate::reader::group_info;
-use crate::registry::{machines_key, seen_key, Announced, GONE_AFTER};
+use crate::registry::{
+    earlier_key, is_ended, machines_key, seen_key, Announced, Earlier, GONE_AFTER,
+};
 use crate::{Balance, Fleet, GroupInfo, RedisError};
 
 /// One machine of a fleet view.
@@ -19,26 +21,62 @@ pub struct FleetMachine {
     pub machine: Announced,
     /// How long ago that was, in ms (by Redis's clock).
     pub seen_ms_ago: u64,
-    /// Whether it has not been heard from for [`GONE_AFTER`]: killed, hung or cut off.
+    /// Whether it has not been heard from for [`GONE_AFTER`] and its last word was not that
+    /// it ended: killed, hung or cut off.
     pub gone: bool,
+    /// The counts of its earlier lives under this name (it was started again).
+    #[serde(default)]
+    pub earlier: Earlier,
 }
 
 impl FleetMachine {
     /// Whether it is heard from and has not ended (stopped, completed or failed).
     pub fn is_live(&self) -> bool {
-        !self.gone
-            && !matches!(
-                self.machine.state.as_str(),
-                "stopped" | "completed" | "failed"
-            )
+        !self.gone && !self.has_ended()
+    }
+
+    /// Whether its last word was that it ended: `stopped`, `completed` or `failed`.
+    pub fn has_ended(&self) -> bool {
+        is_ended(&self.machine.state)
+    }
+
+    /// What the view shows as its state: its own word, or `GONE`.
+    pub fn state(&self) -> &str {
+        if self.gone {
+            "GONE"
+        } else {
+            &self.machine.state
+        }
+    }
+
+    /// Data processed, over all its lives.
+    pub fn processed(&self) -> u64 {
+        self.earlier.processed + self.machine.processed
+    }
+
+    /// Data failed, over all its lives.
+    pub fn failed(&self) -> u64 {
+        self.earlier.failed + self.machine.failed
+    }
+
+    /// Errors, over all its lives.
+    pub fn errors(&self) -> u64 {
+        self.earlier.errors + self.machine.errors
+    }
+
+    /// Data put, over all its lives.
+    pub fn put(&self) -> u64 {
+        self.earlier.put + self.machine.put
     }
 }
 
 /// The sums over a fleet's machines.
 ///
-/// Counts add up every machine listed, gone ones included (their work was done); the rate
-/// adds up the live ones. A machine restarted under the same name starts its counts again:
-/// the fleet's [`Balance`] is what says where every datum is.
+/// Counts add up every machine listed, over all its lives (a machine started again under
+/// its name adds to what its earlier lives did), ended and gone ones included (their work
+/// was done); the rate adds up the live ones. The fleet's [`Balance`] is what says where
+/// every datum is: processed data exceed acknowledged ones by what killed machines
+/// processed and did not acknowledge (processed again by others).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     /// Machines listed.
@@ -79,6 +117,8 @@ pub struct FleetView {
 
 /// Machines' names with the time of their last beat, in ms.
 type Seen = Vec<(String, u64)>;
+/// Names with a JSON value each, as `HGETALL` answers.
+type JsonByName = Vec<(String, String)>;
 
 impl Fleet {
     /// Every machine that announced itself on this fleet's stream (see
@@ -89,9 +129,10 @@ impl Fleet {
     /// [`RedisError::Command`] if Redis refused the read.
     pub fn machines(&mut self) -> Result<Vec<FleetMachine>, RedisError> {
         let stream = self.options().stream().to_owned();
-        let (now, all, seen): (Vec<u64>, Vec<(String, String)>, Seen) =
+        let (now, all, seen, earlier): (Vec<u64>, JsonByName, Seen, JsonByName) =
             self.query("HGETALL", |con, _| {
                 redis::pipe()
+                    .atomic()
                     .cmd("TIME")
                     .cmd("HGETALL")
                     .arg(machines_key(&stream))
@@ -100,6 +141,8 @@ impl Fleet {
                     .arg(0)
                     .arg(-1)
                     .arg("WITHSCORES")
+                    .cmd("HGETALL")
+                    .arg(earlier_key(&stream))
                     .query(con)
             })?;
         let now_ms = match now[..] {
@@ -113,10 +156,16 @@ impl Fleet {
                 let machine: Announced = serde_json::from_str(&json).ok()?;
                 let at = seen.iter().find(|(n, _)| *n == name).map_or(0, |(_, t)| *t);
                 let seen_ms_ago = now_ms.saturating_sub(at);
+                let earlier = earlier
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .and_then(|(_, json)| serde_json::from_str(json).ok())
+                    .unwrap_or_default();
                 Some(FleetMachine {
+                    gone: seen_ms_ago > GONE_AFTER.as_millis() as u64 && !is_ended(&machine.state),
                     machine,
                     seen_ms_ago,
-                    gone: seen_ms_ago > GONE_AFTER.as_millis() as u64,
+                    earlier,
                 })
             })
             .collect();
@@ -139,10 +188,10 @@ impl Fleet {
         };
         for m in &machines {
             let a = &m.machine;
-            totals.processed += a.processed;
-            totals.failed += a.failed;
-            totals.errors += a.errors;
-            totals.put += a.put;
+            totals.processed += m.processed();
+            totals.failed += m.failed();
+            totals.errors += m.errors();
+            totals.put += m.put();
             if m.is_live() {
                 totals.live += 1;
                 totals.rate += a.rate;
@@ -184,22 +233,26 @@ impl fmt::Display for FleetView {
         )?;
         for m in &self.machines {
             let a = &m.machine;
-            let state = if m.gone { "GONE" } else { a.state.as_str() };
-            let link = if a.connected || m.gone {
+            let state = m.state();
+            let link = if a.connected || !m.is_live() {
                 ""
             } else {
                 " (redis down)"
             };
+            let lives = match m.earlier.lives {
+                0 => String::new(),
+                n => format!(" ({} lives)", n + 1),
+            };
             writeln!(
                 f,
-                "{:<16} {:<8} {:<10} {:>11} {:>8} {:>8} {:>11} {:>8} {:>8} {:>7.1}s{link}",
+                "{:<16} {:<8} {:<10} {:>11} {:>8} {:>8} {:>11} {:>8} {:>8} {:>7.1}s{link}{lives}",
                 clip(&a.name, 16),
                 clip(&a.role, 8),
                 clip(state, 10),
-                human_count(a.processed),
-                human_count(a.failed),
-                human_count(a.errors),
-                human_count(a.put),
+                human_count(m.processed()),
+                human_count(m.failed()),
+                human_count(m.errors()),
+                human_count(m.put()),
                 // An ended or gone machine's last rate is history, not what it does now.
                 human_count(if m.is_live() {
                     a.rate.round() as u64
@@ -269,6 +322,7 @@ mod tests {
             },
             seen_ms_ago: if gone { 9_000 } else { 300 },
             gone,
+            earlier: Earlier::default(),
         }
     }
 
@@ -302,6 +356,7 @@ mod tests {
                 pending: 500,
                 unread: 1000,
                 dead: 2,
+                purged: 0,
                 acked_data: 11_498,
             },
         };
@@ -323,6 +378,45 @@ mod tests {
         assert_eq!(
             header.find("processed").map(|i| i + 9),
             w1.find("12,345").map(|i| i + 6)
+        );
+    }
+
+    #[test]
+    fn an_ended_machine_shows_how_it_ended_and_every_life_counts() {
+        let mut done = machine("p", "completed", 0, false);
+        done.seen_ms_ago = 60_000;
+        let mut again = machine("w2", "running", 95_252, false);
+        again.earlier = Earlier {
+            lives: 1,
+            processed: 2_857_805,
+            ..Earlier::default()
+        };
+        assert_eq!(done.state(), "completed");
+        assert!(!done.is_live() && done.has_ended());
+        assert_eq!(again.processed(), 2_953_057);
+        let view = FleetView {
+            stream: "tweets".into(),
+            group: "timbr".into(),
+            machines: vec![done, again],
+            totals: Totals::default(),
+            queue: GroupInfo::default(),
+            balance: Balance {
+                produced: 0,
+                acked: 0,
+                pending: 0,
+                unread: 0,
+                dead: 0,
+                purged: 0,
+                acked_data: 0,
+            },
+        };
+        let text = view.to_string();
+        let p = text.lines().find(|l| l.starts_with("p ")).unwrap();
+        assert!(p.contains("completed") && !p.contains("GONE"), "{p}");
+        let w2 = text.lines().find(|l| l.starts_with("w2 ")).unwrap();
+        assert!(
+            w2.contains("2,953,057") && w2.ends_with("(2 lives)"),
+            "{w2}"
         );
     }
 

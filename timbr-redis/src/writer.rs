@@ -99,6 +99,20 @@ impl Writer {
         data: &[Vec<u8>],
         give_up: &dyn Fn() -> bool,
     ) -> Option<()> {
+        self.xadd_at(o, field, data, None, give_up)
+    }
+
+    /// As [`xadd`](Writer::xadd), also setting `position.0` to `position.1` in the same
+    /// transaction: a [`Producer`](crate::Producer)'s place in its data, exact whatever
+    /// becomes of the process.
+    pub(crate) fn xadd_at(
+        &mut self,
+        o: &RedisOptions,
+        field: &str,
+        data: &[Vec<u8>],
+        position: Option<(&str, u64)>,
+        give_up: &dyn Fn() -> bool,
+    ) -> Option<()> {
         self.round += 1;
         let round = self.round;
         let key = &self.producer_key;
@@ -129,6 +143,10 @@ impl Writer {
                 .arg("EX")
                 .arg(ttl)
                 .ignore();
+            if let Some((key, at)) = position {
+                let ttl = crate::producer::POSITION_TTL.as_secs();
+                pipe.cmd("SET").arg(key).arg(at).arg("EX").arg(ttl).ignore();
+            }
             pipe.query::<()>(con)
         })
     }

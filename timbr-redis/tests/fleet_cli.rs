@@ -1,5 +1,5 @@
 //! `timbr-fleet` with wrong arguments, as a newcomer types them: each is refused with the
-//! usage and exit status 2 before anything connects, and `--help` answers.
+//! usage and exit status 2 before anything connects, and `--help` and `--version` answer.
 
 use std::process::{Command, Output};
 
@@ -21,20 +21,41 @@ fn help_prints_the_usage_of_every_command() {
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         let usage = String::from_utf8_lossy(&out.stdout);
         for command in ["produce", "work", "balance", "dead", "results", "watch"] {
-            assert!(usage.contains(&format!("timbr-fleet {command}")), "{usage}");
+            assert!(usage.contains(&format!("\n  {command} ")), "{usage}");
         }
     }
+    let out = fleet(&["dead", "--help"]);
+    let usage = String::from_utf8_lossy(&out.stdout);
+    for action in ["list", "requeue", "requeue-all", "purge"] {
+        assert!(usage.contains(&format!("\n  {action} ")), "{usage}");
+    }
+}
+
+#[test]
+fn version() {
+    let out = fleet(&["--version"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("timbr-fleet {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
 fn a_missing_or_unknown_command_is_a_usage_error() {
     let out = fleet(&[]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(stderr(&out).contains("a command is needed"), "{out:?}");
+    assert!(
+        stderr(&out).contains("Usage: timbr-fleet <COMMAND>"),
+        "{out:?}"
+    );
     let out = fleet(&["prodce", "--url", "redis://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(stderr(&out).contains("unknown command `prodce`"), "{out:?}");
-    assert!(stderr(&out).contains("usage:"), "{out:?}");
+    assert!(
+        stderr(&out).contains("unrecognized subcommand 'prodce'"),
+        "{out:?}"
+    );
+    assert!(stderr(&out).contains("produce"), "a suggestion: {out:?}");
 }
 
 #[test]
@@ -47,14 +68,34 @@ fn a_misspelt_flag_is_refused_not_ignored() {
         "redis://127.0.0.1:1",
         "--stream",
         "s",
+        "--results",
+        "r",
         "--worker",
         "4",
     ]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(stderr(&out).contains("`work` takes no --worker"), "{out:?}");
+    assert!(
+        stderr(&out).contains("unexpected argument '--worker'"),
+        "{out:?}"
+    );
+    assert!(stderr(&out).contains("--workers"), "a suggestion: {out:?}");
     let out = fleet(&["balance", "--url", "redis://127.0.0.1:1", "--stream"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(stderr(&out).contains("--stream needs a value"), "{out:?}");
+    assert!(
+        stderr(&out).contains("a value is required for '--stream <S>'"),
+        "{out:?}"
+    );
+    // `--once` is a switch, not a flag that takes a value.
+    let out = fleet(&[
+        "watch",
+        "--url",
+        "redis://127.0.0.1:1",
+        "--stream",
+        "s",
+        "--once",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
 #[test]

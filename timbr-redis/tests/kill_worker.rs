@@ -113,18 +113,27 @@ fn a_worker_killed_mid_run_loses_nothing() {
         [("w1".into(), 0), ("w2".into(), 0), ("w3".into(), 0)]
     );
     // Each worker announced itself, and its last word is that it ended (the killed w2's
-    // restart, under the same name, said so last).
-    let mut announced: Vec<_> = fleet
-        .machines()
-        .unwrap()
-        .into_iter()
-        .map(|m| (m.machine.name.clone(), m.machine.role.clone(), m.is_live()))
+    // restart, under the same name, said so last); so did the producer.
+    let machines = fleet.machines().unwrap();
+    let mut announced: Vec<_> = machines
+        .iter()
+        .filter(|m| m.machine.role == "worker")
+        .map(|m| (m.machine.name.clone(), m.state().to_owned(), m.is_live()))
         .collect();
     announced.sort();
     assert_eq!(
         announced,
-        ["w1", "w2", "w3"].map(|w| (w.to_owned(), "worker".to_owned(), false))
+        ["w1", "w2", "w3"].map(|w| (w.to_owned(), "stopped".to_owned(), false))
     );
+    let producers: Vec<_> = machines
+        .iter()
+        .filter(|m| m.machine.role == "producer")
+        .map(|m| (m.state(), m.put()))
+        .collect();
+    assert_eq!(producers, [("completed", N)]);
+    // Every life of every worker counts: w2's killed life's last announced counts too.
+    let w2 = machines.iter().find(|m| m.machine.name == "w2").unwrap();
+    assert_eq!(w2.earlier.lives, 1, "{w2:?}");
 }
 
 #[test]

@@ -136,7 +136,12 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
     );
     assert!(wait(&mut list));
     let listed = std::fs::read_to_string(dir.join("list.out")).unwrap();
-    assert!(listed.contains(&format!(r#"\"id\":{POISON}"#)), "{listed}");
+    let row = listed.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.starts_with(&format!("{}\t", dead[0].dead_id))
+            && row.contains(&format!(r#""id":{POISON}"#)),
+        "{listed}"
+    );
     let mut balance_cmd = fleet_cmd(
         dir,
         "balance",

@@ -25,10 +25,13 @@
 //! The fourth shows a whole fleet on a Redis Stream, refreshed every `--every` seconds
 //! (default 1): each machine (worker or producer, on any host) as it announces itself in
 //! Redis (`timbr_redis::Announce`) — role, state, processed, failed, errors, put, rate, and
-//! how long ago it was heard from (`GONE` past 5 s: killed or cut off) — the fleet's totals,
-//! the stream and group as Redis sees them (length, lag, pending, consumers, dead letters)
-//! and the fleet's balance. `--once` prints one view; `--json` prints each as a JSON line.
-//! Until Ctrl-C otherwise.
+//! how long ago it was heard from — the fleet's totals, the stream and group as Redis sees
+//! them (length, lag, pending, consumers, dead letters) and the fleet's balance. A machine
+//! shows how it ended (`stopped`, `completed`, `failed`: its last word, kept for a day) or
+//! `GONE` (not heard from for 5 s without such a word: killed or cut off); one started
+//! again under its name adds to its earlier lives' counts. `--once` prints one view;
+//! `--json` prints each as a JSON line. Until Ctrl-C otherwise. It is `timbr-fleet watch`
+//! (the same code). With `--http` it is refused: a fleet dashboard is planned (issue 24).
 //!
 //! Exit status: 0 when the machine stopped or completed (or the control reply says `ok`);
 //! 3 when it failed; 1 when no snapshot arrived for `--timeout` seconds (default 10), no
@@ -73,7 +76,7 @@ struct Args {
     allow_remote: bool,
     /// Watch the fleet on this Redis server (`redis://[:password@]host:port[/db]`): every
     /// machine that announces itself on --stream, with totals and Redis's view.
-    #[arg(long, value_name = "URL", requires = "stream", conflicts_with_all = ["control", "http", "words"])]
+    #[arg(long, value_name = "URL", requires = "stream", conflicts_with_all = ["control", "words"])]
     redis: Option<String>,
     /// With --redis: the fleet's stream.
     #[arg(long, value_name = "S", requires = "redis")]
@@ -125,6 +128,15 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let timeout = Duration::from_secs_f64(args.timeout);
+    if args.http.is_some() && args.redis.is_some() {
+        eprintln!(
+            "timbr-watch: --http with --redis (a fleet's dashboard, metrics and health over \
+             HTTP) is not built yet: it is planned in issue 24. For now: \
+             `timbr-watch --redis URL --stream S` shows the fleet in a terminal, and \
+             `timbr-watch --http ADDR STATUS_ENDPOINT…` serves machines of this host"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     if let Some(addr) = args.http {
         return match serve(addr, args.allow_remote, &args.words) {
             Ok(never) => match never {},
@@ -135,8 +147,13 @@ fn main() -> ExitCode {
         };
     }
     if let (Some(url), Some(stream)) = (&args.redis, &args.stream) {
-        let every = Duration::from_secs_f64(args.every);
-        return match watch_fleet(url, stream, &args.group, every, args.once, args.json) {
+        let options = timbr_redis::WatchOptions {
+            every: Duration::from_secs_f64(args.every),
+            once: args.once,
+            json: args.json,
+            clear: std::io::stdout().is_terminal() && !args.json,
+        };
+        return match watch_fleet(url, stream, &args.group, &options) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("timbr-watch: {e}");
@@ -189,35 +206,20 @@ fn serve(
     }
 }
 
-/// Shows the fleet on `stream` every `every` until killed (or once).
+/// Shows the fleet on `stream` until killed (or once): the same view and loop as
+/// `timbr-fleet watch` (`timbr_redis::Fleet::watch`).
 fn watch_fleet(
     url: &str,
     stream: &str,
     group: &str,
-    every: Duration,
-    once: bool,
-    json: bool,
+    options: &timbr_redis::WatchOptions,
 ) -> Result<(), String> {
-    let options = timbr_redis::RedisOptions::new(url, stream).group(group);
-    let mut fleet = timbr_redis::Fleet::connect(options).map_err(|e| chain(&e))?;
-    let terminal = std::io::stdout().is_terminal() && !json;
+    let redis = timbr_redis::RedisOptions::new(url, stream).group(group);
+    let mut fleet = timbr_redis::Fleet::connect(redis).map_err(|e| chain(&e))?;
     let mut stdout = std::io::stdout().lock();
-    loop {
-        let view = fleet.view().map_err(|e| chain(&e))?;
-        let shown = if json {
-            let line = serde_json::to_string(&view).map_err(|e| e.to_string())?;
-            writeln!(stdout, "{line}")
-        } else if terminal {
-            writeln!(stdout, "\x1b[2J\x1b[H{view}")
-        } else {
-            writeln!(stdout, "{view}\n")
-        };
-        // A closed stdout (a pipe into `head`) ends the watch, quietly.
-        if shown.and_then(|()| stdout.flush()).is_err() || once {
-            return Ok(());
-        }
-        std::thread::sleep(every);
-    }
+    fleet
+        .watch(options, &mut stdout, &|| false)
+        .map_err(|e| chain(&e))
 }
 
 fn millis(d: Duration) -> i32 {
