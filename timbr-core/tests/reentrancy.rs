@@ -14,7 +14,11 @@ fn a_handler_putting_on_a_full_queue_does_not_wait_for_itself() {
         let refused = Arc::new(Mutex::new(0));
         let counted = Arc::clone(&refused);
         let fails = Stage::try_new(0, "fails", ["input"], |n: &u32| {
-            if n % 2 == 0 { Err("even") } else { Ok(*n) }
+            if n % 2 == 0 {
+                Err("even")
+            } else {
+                Ok(*n)
+            }
         })
         .unwrap();
         let built = Machine::<u32>::builder()

@@ -13,8 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 use timbr_core::observe::ErrorLog;
 use timbr_core::{
-    GetError, LogAndContinue, Machine, MachineState, Progress, SourcePolicy,
-    StopMode, TryPutError,
+    GetError, LogAndContinue, Machine, MachineState, Progress, SourcePolicy, StopMode, TryPutError,
 };
 
 use crate::errors;
@@ -412,7 +411,11 @@ impl PyMachine {
     /// its generator is waited for): the stop then goes on by itself.
     #[pyo3(signature = (drain=true))]
     fn stop(&self, py: Python<'_>, drain: bool) -> PyResult<Vec<Py<PyAny>>> {
-        let mode = if drain { StopMode::Drain } else { StopMode::Return };
+        let mode = if drain {
+            StopMode::Drain
+        } else {
+            StopMode::Return
+        };
         let returned = self.stop_aside(py, mode, None)?.unwrap_or_default();
         Ok(returned.into_iter().map(|d| d.0).collect())
     }

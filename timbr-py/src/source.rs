@@ -17,7 +17,6 @@ use crate::value::PyValue;
 /// At most this many items are taken under one hold of the GIL.
 const BATCH: usize = 64;
 
-
 /// The iterator of a Python iterable, yielding its items or, once, its exception's text.
 pub(crate) struct PySource {
     iterator: Option<Py<PyIterator>>,

@@ -2,8 +2,8 @@
 //! threads and its putters: its life, counters, statistics and errors, and the handler that
 //! decides what each event does.
 
-use std::cell::Cell;
 use std::backtrace::Backtrace;
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
