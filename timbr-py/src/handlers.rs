@@ -172,7 +172,15 @@ pub(crate) fn seconds(s: f64) -> PyResult<Duration> {
         .ok()
         .filter(|d| *d <= Duration::from_secs(365 * 24 * 3600))
         .ok_or_else(|| {
-            PyValueError::new_err(format!("{s} is not a duration in seconds (0 to a year)"))
+            // As Python writes it: 1e300, not three hundred digits.
+            let shown = if s.is_finite() && (s == 0.0 || (1e-4..1e16).contains(&s.abs())) {
+                format!("{s}")
+            } else {
+                format!("{s:e}")
+            };
+            PyValueError::new_err(format!(
+                "{shown} is not a duration in seconds (0 to a year)"
+            ))
         })
 }
 
