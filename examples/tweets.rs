@@ -57,7 +57,10 @@
 //!
 //! Ctrl-C, SIGTERM and SIGQUIT stop the machine the way `stop` does: the queue drains, the
 //! final status is printed (the checks are skipped), the socket files are removed, and the
-//! exit status is 128 + the signal. A second signal ends the process at once.
+//! exit status is 128 + the signal. A second signal ends the process at once. A `stop` sent
+//! to the control endpoint (the "stop it with" line) is as deliberate: the queue drains, the
+//! checks are skipped, and the exit status is 0. Either way, a stopped run still fails (exit
+//! status 1) if its counts do not balance or a tweet was left queued.
 
 use std::collections::VecDeque;
 use std::error::Error;
@@ -323,7 +326,7 @@ fn main() -> ExitCode {
         &mut stdout
     };
     match run(&options, &mut out, human, &signal) {
-        Ok(Ended::Done) => ExitCode::SUCCESS,
+        Ok(Ended::Done | Ended::StoppedFromOutside) => ExitCode::SUCCESS,
         // 128 + the signal, as a shell reports a process it ended.
         Ok(Ended::Interrupted(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(130)),
         Err(e) => {
@@ -343,6 +346,8 @@ enum Ended {
     Done,
     /// A signal stopped it (drained, final status printed; the checks do not apply).
     Interrupted(usize),
+    /// A `stop` from the control endpoint ended it (drained; the checks do not apply).
+    StoppedFromOutside,
 }
 
 /// Runs the machine as `o` says. With `--json` the final status goes to `out` as one line;
@@ -540,15 +545,25 @@ fn run(
     out.flush()?;
     human.flush()?;
 
-    if interrupted != 0 {
-        writeln!(
-            human,
-            "interrupted by signal {interrupted}: stopped, checks skipped"
-        )?;
-        if !status.counts.is_balanced() {
-            return Err(format!("the counts do not balance: {:?}", status.counts).into());
+    // Stopped on purpose (a signal, or a `stop` from the control endpoint: no handler of
+    // this machine stops it otherwise): the run's checks do not apply, but what was taken
+    // must have been drained.
+    if interrupted != 0 || status.state == MachineState::Stopped {
+        let ended = if interrupted != 0 {
+            writeln!(
+                human,
+                "interrupted by signal {interrupted}: stopped, checks skipped"
+            )?;
+            Ended::Interrupted(interrupted)
+        } else {
+            writeln!(human, "stopped from outside: checks skipped")?;
+            Ended::StoppedFromOutside
+        };
+        let c = &status.counts;
+        if !c.is_balanced() || c.processed + c.failed != c.accepted {
+            return Err(format!("the stop did not drain the queue: {c:?}").into());
         }
-        return Ok(Ended::Interrupted(interrupted));
+        return Ok(ended);
     }
     let problems = check(o, &status, recent.len());
     if problems.is_empty() {
