@@ -39,7 +39,9 @@
 //! - `--executor sync|threaded`: how each tweet's stage graph runs (default `sync`).
 //! - `--endpoint E`: publish on `E` (`tcp://127.0.0.1:*`, `ipc://path`); by default on a
 //!   private `ipc://` endpoint of its own. The endpoint is printed at the start; read it with
-//!   `cargo run -p timbr-cli --bin timbr-sub -- ENDPOINT` or any ZeroMQ SUB socket (pyzmq:
+//!   `cargo run --release -p timbr-cli --bin timbr-sub -- ENDPOINT` (the hints name
+//!   `--release` when this program was built with it, so that nothing builds twice) or any
+//!   ZeroMQ SUB socket (pyzmq:
 //!   `sub.connect(endpoint); sub.subscribe(b""); sub.recv_multipart()`).
 //! - `--no-publish`: no ZeroMQ socket; records go nowhere (a `NullSink`).
 //! - `--subscribers N`: before starting, wait (up to a minute) until `N` subscribers have
@@ -392,10 +394,7 @@ fn run(
         };
         let endpoint = sink.last_endpoint().to_owned();
         writeln!(human, "publishing every record on {endpoint}")?;
-        writeln!(
-            human,
-            "  read them with: cargo run -p timbr-cli --bin timbr-sub -- {endpoint}"
-        )?;
+        writeln!(human, "  read them with: {} {endpoint}", cli("timbr-sub"))?;
         if o.subscribers > 0 {
             writeln!(human, "waiting for {} subscriber(s)…", o.subscribers)?;
             if !sink.wait_for_subscribers(o.subscribers, SUBSCRIBER_WAIT) {
@@ -434,12 +433,14 @@ fn run(
         let remote = Remote::serve(&machine, RemoteOptions::new())?;
         writeln!(
             human,
-            "watch it with:  cargo run -p timbr-cli --bin timbr-watch -- {}",
+            "watch it with:  {} {}",
+            cli("timbr-watch"),
             remote.status_endpoint()
         )?;
         writeln!(
             human,
-            "stop it with:   cargo run -p timbr-cli --bin timbr-watch -- --control {} stop",
+            "stop it with:   {} --control {} stop",
+            cli("timbr-watch"),
             remote.control_endpoint()
         )?;
         Some(remote)
@@ -571,6 +572,19 @@ fn run(
     } else {
         Err(format!("checks failed:\n  {}", problems.join("\n  ")).into())
     }
+}
+
+/// The command that runs the timbr-cli program `bin` from this checkout, in the profile this
+/// program was built with: the other profile would compile every crate again (`--release` is
+/// how the README runs `tweets`). The features resolve alike for `-p timbr-cli` and the
+/// workspace (see `workspace-hack/Cargo.toml`), so only timbr-cli's own crates are left to build.
+fn cli(bin: &str) -> String {
+    let release = if cfg!(debug_assertions) {
+        ""
+    } else {
+        " --release"
+    };
+    format!("cargo run{release} -p timbr-cli --bin {bin} --")
 }
 
 /// Slot 2: a closure keeping the last tweets (score, text) in `memory`, and a tally of moods.
@@ -711,6 +725,13 @@ mod tests {
         let names: Vec<&str> = status.stages.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["text", "sentiment", "remember", "every_31st"]);
         assert!(human.contains("publishing every record on "), "{human}");
+        // The hints reuse this build: its profile, and `-p timbr-cli` shares its features.
+        let hint = if cfg!(debug_assertions) {
+            "read them with: cargo run -p timbr-cli --bin timbr-sub -- ipc://"
+        } else {
+            "read them with: cargo run --release -p timbr-cli --bin timbr-sub -- ipc://"
+        };
+        assert!(human.contains(hint), "{human}");
         assert!(human.contains("last remembered"), "{human}");
     }
 
