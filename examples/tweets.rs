@@ -54,6 +54,10 @@
 //!   "A fleet on Redis"): `produce` puts `--count` tweets on the stream (`--pack` to an
 //!   entry), `work` processes them until a signal, `both` does both and completes. Records go to `<stream>:results`. A wrong URL
 //!   or an unreachable server is an error at start (exit status 1).
+//! - `--http ADDR [--http-allow-remote]`: serve Prometheus metrics, health endpoints and a
+//!   live dashboard on `ADDR`; an address other hosts can reach only with
+//!   `--http-allow-remote` (what it serves is read-only).
+//! - `--version`: the program's version.
 //! - `--help`: this usage, with every flag's bounds. An unknown flag or a value out of its
 //!   bounds exits with status 2.
 //!
@@ -181,6 +185,8 @@ struct Options {
     json: bool,
     /// Serve metrics, health and the dashboard over HTTP on this address.
     http: Option<std::net::SocketAddr>,
+    /// `--http` may listen beyond loopback.
+    http_allow_remote: bool,
     /// Run as one machine of a fleet on Redis.
     fleet: Option<fleet::FleetOptions>,
 }
@@ -199,6 +205,7 @@ impl Default for Options {
             seed: 1,
             json: false,
             http: None,
+            http_allow_remote: false,
             fleet: None,
         }
     }
@@ -206,7 +213,11 @@ impl Default for Options {
 
 /// The command line, as clap reads it (`--help` lists every flag with its bounds).
 #[derive(clap::Parser, Debug)]
-#[command(name = "tweets", about = "The notebook's tweet pipeline, end to end")]
+#[command(
+    name = "tweets",
+    version,
+    about = "The notebook's tweet pipeline, end to end"
+)]
 struct Cli {
     /// Tweets to generate (0 = endless; at most 10^12).
     #[arg(long, default_value_t = DEFAULT_COUNT, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000_000))]
@@ -242,6 +253,10 @@ struct Cli {
     /// (e.g. 127.0.0.1:9464; open http://ADDR/).
     #[arg(long, value_name = "ADDR", conflicts_with = "redis")]
     http: Option<std::net::SocketAddr>,
+    /// Let `--http` listen on an address other hosts can reach (refused otherwise). What it
+    /// serves is read-only: nothing there can change the machine.
+    #[arg(long, requires = "http")]
+    http_allow_remote: bool,
     /// A fleet on Redis.
     #[command(flatten)]
     fleet: fleet::FleetArgs,
@@ -287,6 +302,7 @@ impl From<Cli> for Options {
             seed: c.seed,
             json: c.json,
             http: c.http,
+            http_allow_remote: c.http_allow_remote,
             fleet: c.fleet.options(),
         }
     }
@@ -417,7 +433,18 @@ fn run(
     // Metrics, health and the dashboard in a browser (loopback only).
     let _http = match o.http {
         Some(addr) => {
-            let server = timbr_http::serve(&machine, timbr_http::HttpOptions::new().addr(addr))?;
+            let options = timbr_http::HttpOptions::new()
+                .addr(addr)
+                .allow_remote(o.http_allow_remote);
+            let server = timbr_http::serve(&machine, options).map_err(|e| match e {
+                // The library's advice names its option; this program's is a flag.
+                timbr_http::ServeError::NotLoopback(addr) => format!(
+                    "{addr} is reachable from other hosts: add --http-allow-remote to serve \
+                     there anyway (read-only), or use 127.0.0.1"
+                )
+                .into(),
+                e => Box::<dyn Error>::from(e),
+            })?;
             writeln!(
                 human,
                 "dashboard:      {}  (metrics: {}metrics)",
@@ -756,6 +783,17 @@ mod tests {
         assert!(status.sink.description.starts_with("tcp://127.0.0.1:"));
     }
 
+    /// Regression (issue 20, item 22): the refusal advised `allow_remote`, which is the
+    /// library's option: this program's is `--http-allow-remote`. (Nothing binds beyond
+    /// loopback here: the address is refused before it is bound.)
+    #[test]
+    fn a_remote_http_address_is_refused_naming_the_flag() {
+        let (result, _, _) = run_line("--count 10 --no-publish --http 0.0.0.0:0");
+        let error = result.unwrap_err();
+        assert!(error.contains("--http-allow-remote"), "{error}");
+        assert!(!error.contains("(allow_remote)"), "{error}");
+    }
+
     #[test]
     fn the_stages_are_plain_functions() {
         let tweet = TweetStream::new(5).nth(30).unwrap();
@@ -795,6 +833,7 @@ mod tests {
                 seed: 9,
                 json: true,
                 http: Some(([127, 0, 0, 1], 9464).into()),
+                http_allow_remote: false,
                 fleet: None,
             }
         );
@@ -823,6 +862,14 @@ mod tests {
             parse(args("--json --help")).unwrap_err().kind(),
             clap::error::ErrorKind::DisplayHelp
         );
+        assert_eq!(
+            parse(args("--version")).unwrap_err().kind(),
+            clap::error::ErrorKind::DisplayVersion
+        );
+        assert!(
+            options("--http 0.0.0.0:9464 --http-allow-remote").http_allow_remote,
+            "the flag the refusal names exists"
+        );
         for bad in [
             "--seconds 1e19",
             "--rate 1e-300",
@@ -849,6 +896,7 @@ mod tests {
             "--redis redis://h:1 --pack 1001",
             "--redis redis://h:1 --http 127.0.0.1:9464",
             "--redis redis://h:1 --endpoint tcp://127.0.0.1:*",
+            "--http-allow-remote",
         ] {
             assert!(parse(args(bad)).is_err(), "{bad}");
         }

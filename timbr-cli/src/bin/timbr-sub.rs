@@ -320,5 +320,10 @@ mod tests {
         assert!(args("ipc:///x --count 0").is_err());
         assert!(args("ipc:///x --idle-timeout-ms 1e19").is_err());
         assert!(args("ipc:///x --bogus").is_err());
+        assert_eq!(
+            args("--version").unwrap_err().kind(),
+            clap::error::ErrorKind::DisplayVersion,
+            "--version needs no endpoint"
+        );
     }
 }
