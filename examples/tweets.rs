@@ -45,7 +45,10 @@
 //!   `sub.connect(endpoint); sub.subscribe(b""); sub.recv_multipart()`).
 //! - `--no-publish`: no ZeroMQ socket; records go nowhere (a `NullSink`).
 //! - `--subscribers N`: before starting, wait (up to a minute) until `N` subscribers have
-//!   connected, so that they see every record.
+//!   connected, so that they see every record. The machine's endpoints are served (and
+//!   printed, with the `timbr-sub … --status …` line to connect) during the wait, so a
+//!   subscriber can follow its status from the start; a signal ends the wait (exit status
+//!   128 + the signal).
 //! - `--seed S`: which stream of tweets (default 1).
 //! - `--json`: stdout gets exactly one line, the final `Status` as JSON
 //!   (`serde_json::to_string(&status)`); everything for people goes to stderr instead.
@@ -82,7 +85,7 @@ use signal_hook::flag;
 use timbr_core::observe::human_count;
 use timbr_core::{
     from_stages, sched, stage, stage_fn, LogAndContinue, Machine, MachineState, NullSink, Progress,
-    Remote, RemoteOptions, Status, StopMode, StopWhenDone, ZmqSink, MAX_WORKERS,
+    Remote, RemoteOptions, Sink, SinkError, Status, StopMode, StopWhenDone, ZmqSink, MAX_WORKERS,
 };
 use timbr_examples::{paced, Tweet, TweetStream};
 
@@ -403,27 +406,27 @@ fn run(
         builder = builder.plugin(Progress::new(o.count).message("tweets"));
     }
     let mut zmq = None;
+    let mut waiting = None;
     if o.publish {
-        let mut sink = match &o.endpoint {
+        let sink = match &o.endpoint {
             Some(endpoint) => ZmqSink::bind(endpoint)?,
             None => ZmqSink::bind_default()?,
         };
         let endpoint = sink.last_endpoint().to_owned();
         writeln!(human, "publishing every record on {endpoint}")?;
         writeln!(human, "  read them with: {} {endpoint}", cli("timbr-sub"))?;
-        if o.subscribers > 0 {
-            writeln!(human, "waiting for {} subscriber(s)…", o.subscribers)?;
-            if !sink.wait_for_subscribers(o.subscribers, SUBSCRIBER_WAIT) {
-                return Err(format!(
-                    "{} subscriber(s) did not connect within {SUBSCRIBER_WAIT:?}",
-                    o.subscribers
-                )
-                .into());
-            }
-        }
         zmq = Some(sink.stats());
         // The sink's counts in every status, so subscribers can compare (`timbr-sub --status`).
-        builder = builder.plugin(sink.stats()).sink(sink);
+        builder = builder.plugin(sink.stats());
+        if o.subscribers > 0 {
+            // The machine (and its status endpoint) exists while the subscribers are awaited,
+            // so they can follow its status from the start; the wait needs the sink itself.
+            let shared = Arc::new(Mutex::new(sink));
+            waiting = Some(Arc::clone(&shared));
+            builder = builder.sink(SharedSink(shared));
+        } else {
+            builder = builder.sink(sink);
+        }
     } else {
         builder = builder.sink(NullSink);
     }
@@ -456,7 +459,7 @@ fn run(
         None => None,
     };
     // Watchable from a second terminal: status snapshots and a control endpoint.
-    let _remote = if o.publish {
+    let remote = if o.publish {
         let remote = Remote::serve(&machine, RemoteOptions::new())?;
         writeln!(
             human,
@@ -474,6 +477,42 @@ fn run(
     } else {
         None
     };
+
+    if let (Some(sink), Some(zmq), Some(remote)) = (waiting, &zmq, &remote) {
+        writeln!(
+            human,
+            "waiting (up to {SUBSCRIBER_WAIT:?}) for {} subscriber(s); each can follow along with: \
+             {} {} --status {} --summary",
+            o.subscribers,
+            cli("timbr-sub"),
+            zmq.endpoint(),
+            remote.status_endpoint()
+        )?;
+        human.flush()?;
+        match wait_for_subscribers(&sink, o.subscribers, signal) {
+            Waited::Arrived => {}
+            Waited::TimedOut => {
+                return Err(format!(
+                    "{} subscriber(s) did not connect within {SUBSCRIBER_WAIT:?}",
+                    o.subscribers
+                )
+                .into())
+            }
+            Waited::Signal(sig) => {
+                let status = machine.status();
+                writeln!(
+                    human,
+                    "signal {sig} while waiting for subscribers: nothing was started\n\n{status}"
+                )?;
+                if o.json {
+                    writeln!(out, "{}", serde_json::to_string(&status)?)?;
+                }
+                out.flush()?;
+                human.flush()?;
+                return Ok(Ended::Interrupted(sig));
+            }
+        }
+    }
 
     let stream = tweets(o)?;
     writeln!(
@@ -598,6 +637,63 @@ fn run(
         Ok(Ended::Done)
     } else {
         Err(format!("checks failed:\n  {}", problems.join("\n  ")).into())
+    }
+}
+
+/// The ZeroMQ sink, shared by the machine and the wait for subscribers (which needs the
+/// sink's socket before any record goes out, while the machine already exists).
+struct SharedSink(Arc<Mutex<ZmqSink>>);
+
+impl SharedSink {
+    fn sink(&self) -> std::sync::MutexGuard<'_, ZmqSink> {
+        // A panic while sending is the machine's to report; the sink itself is still whole.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Sink for SharedSink {
+    fn send(&mut self, record: timbr_core::Record) -> Result<(), SinkError> {
+        self.sink().send(record)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.sink().flush()
+    }
+
+    fn describe(&self) -> String {
+        self.sink().describe()
+    }
+}
+
+/// How the wait for subscribers ended.
+enum Waited {
+    Arrived,
+    TimedOut,
+    /// A signal came first (its number).
+    Signal(usize),
+}
+
+/// Waits up to [`SUBSCRIBER_WAIT`] for `n` subscribers, looking for a signal every
+/// [`SIGNAL_CHECK`].
+fn wait_for_subscribers(sink: &Mutex<ZmqSink>, n: u64, signal: &AtomicUsize) -> Waited {
+    let deadline = Instant::now() + SUBSCRIBER_WAIT;
+    let mut sink = sink
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let sig = signal.load(Ordering::Acquire);
+        if sig != 0 {
+            return Waited::Signal(sig);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if sink.wait_for_subscribers(n, left.min(SIGNAL_CHECK)) {
+            return Waited::Arrived;
+        }
+        if left <= SIGNAL_CHECK {
+            return Waited::TimedOut;
+        }
     }
 }
 

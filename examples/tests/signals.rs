@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use rustix::process::{kill_process, Pid, Signal};
-use timbr_core::{zmq, MachineState, Status};
+use timbr_core::{zmq, MachineState, Status, STATUS_TOPIC};
 
 /// The `tweets` example's program. `cargo test` builds examples with `test = true` (as
 /// `tweets` is) only as test harnesses, so the program itself comes from
@@ -135,5 +135,67 @@ fn sigquit_stops_like_stop() {
 fn the_stop_it_names_drains_and_is_not_a_failure() {
     for _ in 0..3 {
         stop_with(Stop::Control, "2000", 0);
+    }
+}
+
+/// Regression (issue 20, item 13): `tweets --subscribers N` waited silently, served no
+/// status meanwhile (so `timbr-sub --status` had nothing to follow), and did not end on
+/// SIGTERM. Now it prints where to connect, its status endpoint answers during the wait, and
+/// a signal ends the wait with 128 + the signal and the (idle) final status.
+#[test]
+fn the_wait_for_subscribers_says_where_serves_status_and_ends_on_sigterm() {
+    let mut child = Command::new(tweets())
+        .args(["--subscribers", "1", "--count", "10", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut endpoints = Vec::new();
+    let waiting = loop {
+        let line = stderr
+            .next()
+            .expect("a line saying what it waits for")
+            .unwrap();
+        endpoints.extend(
+            line.split_whitespace()
+                .filter(|w| w.starts_with("ipc://"))
+                .map(|w| PathBuf::from(w.trim_start_matches("ipc://"))),
+        );
+        if line.starts_with("waiting") {
+            break line;
+        }
+    };
+    let words: Vec<&str> = waiting.split_whitespace().collect();
+    let status = words
+        .iter()
+        .position(|w| *w == "--status")
+        .and_then(|i| words.get(i + 1))
+        .unwrap_or_else(|| panic!("no --status endpoint in {waiting:?}"));
+    assert!(waiting.contains("timbr-sub"), "{waiting}");
+    // The status endpoint answers while it waits.
+    let sub = zmq::Context::new().socket(zmq::SUB).unwrap();
+    sub.set_rcvtimeo(20_000).unwrap();
+    sub.set_subscribe(STATUS_TOPIC.as_bytes()).unwrap();
+    sub.connect(status).unwrap();
+    let snapshot = sub
+        .recv_multipart(0)
+        .expect("a status snapshot within 20 s");
+    let snapshot: Status = serde_json::from_slice(&snapshot[1]).unwrap();
+    assert_eq!(snapshot.state, MachineState::Idle);
+    drop(sub);
+
+    let pid = Pid::from_raw(child.id() as i32).unwrap();
+    kill_process(pid, Signal::TERM).unwrap();
+    let rest: Vec<String> = stderr.map(|l| l.unwrap()).collect();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{rest:?}");
+    let last: Status = serde_json::from_slice(&out.stdout).expect("the final status");
+    assert_eq!(last.state, MachineState::Idle);
+    endpoints.sort();
+    endpoints.dedup();
+    assert_eq!(endpoints.len(), 3, "{endpoints:?}");
+    for path in &endpoints {
+        assert!(!path.exists(), "{} left behind", path.display());
     }
 }
