@@ -26,14 +26,13 @@ impl XorShift {
 /// does: the moment a stop lands inside it is the one that lost the race.
 fn endless(seed: u64) -> impl Iterator<Item = u64> + Send + 'static {
     let mut rng = XorShift(seed | 1);
-    (0_u64..).map(move |i| {
+    (0_u64..).inspect(move |_| {
         for _ in 0..rng.next() % 64 {
             std::hint::spin_loop();
         }
         if rng.next() % 4 == 0 {
             std::thread::yield_now();
         }
-        i
     })
 }
 
