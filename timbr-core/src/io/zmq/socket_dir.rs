@@ -227,7 +227,9 @@ fn take(lock: &Path, file: File, path: &Path) -> Result<Option<PathLock>, BindEr
 /// again). Where the file system has no hard links, the file is made in place and locked.
 fn publish_locked(lock: &Path, path: &Path) -> Result<Option<PathLock>, BindError> {
     use rustix::fs::{flock, FlockOperation};
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    // Not `NEXT`: socket names stay `<pid>-0`, `<pid>-1`… whatever the locks took.
+    static NEW: AtomicU64 = AtomicU64::new(0);
+    let n = NEW.fetch_add(1, Ordering::Relaxed);
     let name = lock.file_name().unwrap_or_default().to_string_lossy();
     let new = lock.with_file_name(format!(".{name}.{}-{n}{NEW_LOCK}", std::process::id()));
     let file = open_lock(&new, true).map_err(|e| BindError::io(&new, e))?;
