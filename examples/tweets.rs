@@ -39,11 +39,16 @@
 //! - `--executor sync|threaded`: how each tweet's stage graph runs (default `sync`).
 //! - `--endpoint E`: publish on `E` (`tcp://127.0.0.1:*`, `ipc://path`); by default on a
 //!   private `ipc://` endpoint of its own. The endpoint is printed at the start; read it with
-//!   `cargo run -p timbr-cli --bin timbr-sub -- ENDPOINT` or any ZeroMQ SUB socket (pyzmq:
+//!   `cargo run --release -p timbr-cli --bin timbr-sub -- ENDPOINT` (the hints name
+//!   `--release` when this program was built with it, so that nothing builds twice) or any
+//!   ZeroMQ SUB socket (pyzmq:
 //!   `sub.connect(endpoint); sub.subscribe(b""); sub.recv_multipart()`).
 //! - `--no-publish`: no ZeroMQ socket; records go nowhere (a `NullSink`).
 //! - `--subscribers N`: before starting, wait (up to a minute) until `N` subscribers have
-//!   connected, so that they see every record.
+//!   connected, so that they see every record. The machine's endpoints are served (and
+//!   printed, with the `timbr-sub … --status …` line to connect) during the wait, so a
+//!   subscriber can follow its status from the start; a signal ends the wait (exit status
+//!   128 + the signal).
 //! - `--seed S`: which stream of tweets (default 1).
 //! - `--json`: stdout gets exactly one line, the final `Status` as JSON
 //!   (`serde_json::to_string(&status)`); everything for people goes to stderr instead.
@@ -52,12 +57,19 @@
 //!   "A fleet on Redis"): `produce` puts `--count` tweets on the stream (`--pack` to an
 //!   entry), `work` processes them until a signal, `both` does both and completes. Records go to `<stream>:results`. A wrong URL
 //!   or an unreachable server is an error at start (exit status 1).
+//! - `--http ADDR [--http-allow-remote]`: serve Prometheus metrics, health endpoints and a
+//!   live dashboard on `ADDR`; an address other hosts can reach only with
+//!   `--http-allow-remote` (what it serves is read-only).
+//! - `--version`: the program's version.
 //! - `--help`: this usage, with every flag's bounds. An unknown flag or a value out of its
 //!   bounds exits with status 2.
 //!
 //! Ctrl-C, SIGTERM and SIGQUIT stop the machine the way `stop` does: the queue drains, the
 //! final status is printed (the checks are skipped), the socket files are removed, and the
-//! exit status is 128 + the signal. A second signal ends the process at once.
+//! exit status is 128 + the signal. A second signal ends the process at once. A `stop` sent
+//! to the control endpoint (the "stop it with" line) is as deliberate: the queue drains, the
+//! checks are skipped, and the exit status is 0. Either way, a stopped run still fails (exit
+//! status 1) if its counts do not balance or a tweet was left queued.
 
 use std::collections::VecDeque;
 use std::error::Error;
@@ -73,7 +85,7 @@ use signal_hook::flag;
 use timbr_core::observe::human_count;
 use timbr_core::{
     from_stages, sched, stage, stage_fn, LogAndContinue, Machine, MachineState, NullSink, Progress,
-    Remote, RemoteOptions, Status, StopMode, StopWhenDone, ZmqSink, MAX_WORKERS,
+    Remote, RemoteOptions, Sink, SinkError, Status, StopMode, StopWhenDone, ZmqSink, MAX_WORKERS,
 };
 use timbr_examples::{paced, Tweet, TweetStream};
 
@@ -176,6 +188,8 @@ struct Options {
     json: bool,
     /// Serve metrics, health and the dashboard over HTTP on this address.
     http: Option<std::net::SocketAddr>,
+    /// `--http` may listen beyond loopback.
+    http_allow_remote: bool,
     /// Run as one machine of a fleet on Redis.
     fleet: Option<fleet::FleetOptions>,
 }
@@ -194,6 +208,7 @@ impl Default for Options {
             seed: 1,
             json: false,
             http: None,
+            http_allow_remote: false,
             fleet: None,
         }
     }
@@ -201,7 +216,11 @@ impl Default for Options {
 
 /// The command line, as clap reads it (`--help` lists every flag with its bounds).
 #[derive(clap::Parser, Debug)]
-#[command(name = "tweets", about = "The notebook's tweet pipeline, end to end")]
+#[command(
+    name = "tweets",
+    version,
+    about = "The notebook's tweet pipeline, end to end"
+)]
 struct Cli {
     /// Tweets to generate (0 = endless; at most 10^12).
     #[arg(long, default_value_t = DEFAULT_COUNT, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000_000))]
@@ -237,6 +256,10 @@ struct Cli {
     /// (e.g. 127.0.0.1:9464; open http://ADDR/).
     #[arg(long, value_name = "ADDR", conflicts_with = "redis")]
     http: Option<std::net::SocketAddr>,
+    /// Let `--http` listen on an address other hosts can reach (refused otherwise). What it
+    /// serves is read-only: nothing there can change the machine.
+    #[arg(long, requires = "http")]
+    http_allow_remote: bool,
     /// A fleet on Redis.
     #[command(flatten)]
     fleet: fleet::FleetArgs,
@@ -282,6 +305,7 @@ impl From<Cli> for Options {
             seed: c.seed,
             json: c.json,
             http: c.http,
+            http_allow_remote: c.http_allow_remote,
             fleet: c.fleet.options(),
         }
     }
@@ -323,7 +347,7 @@ fn main() -> ExitCode {
         &mut stdout
     };
     match run(&options, &mut out, human, &signal) {
-        Ok(Ended::Done) => ExitCode::SUCCESS,
+        Ok(Ended::Done | Ended::StoppedFromOutside) => ExitCode::SUCCESS,
         // 128 + the signal, as a shell reports a process it ended.
         Ok(Ended::Interrupted(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(130)),
         Err(e) => {
@@ -343,6 +367,8 @@ enum Ended {
     Done,
     /// A signal stopped it (drained, final status printed; the checks do not apply).
     Interrupted(usize),
+    /// A `stop` from the control endpoint ended it (drained; the checks do not apply).
+    StoppedFromOutside,
 }
 
 /// Runs the machine as `o` says. With `--json` the final status goes to `out` as one line;
@@ -380,30 +406,27 @@ fn run(
         builder = builder.plugin(Progress::new(o.count).message("tweets"));
     }
     let mut zmq = None;
+    let mut waiting = None;
     if o.publish {
-        let mut sink = match &o.endpoint {
+        let sink = match &o.endpoint {
             Some(endpoint) => ZmqSink::bind(endpoint)?,
             None => ZmqSink::bind_default()?,
         };
         let endpoint = sink.last_endpoint().to_owned();
         writeln!(human, "publishing every record on {endpoint}")?;
-        writeln!(
-            human,
-            "  read them with: cargo run -p timbr-cli --bin timbr-sub -- {endpoint}"
-        )?;
-        if o.subscribers > 0 {
-            writeln!(human, "waiting for {} subscriber(s)…", o.subscribers)?;
-            if !sink.wait_for_subscribers(o.subscribers, SUBSCRIBER_WAIT) {
-                return Err(format!(
-                    "{} subscriber(s) did not connect within {SUBSCRIBER_WAIT:?}",
-                    o.subscribers
-                )
-                .into());
-            }
-        }
+        writeln!(human, "  read them with: {} {endpoint}", cli("timbr-sub"))?;
         zmq = Some(sink.stats());
         // The sink's counts in every status, so subscribers can compare (`timbr-sub --status`).
-        builder = builder.plugin(sink.stats()).sink(sink);
+        builder = builder.plugin(sink.stats());
+        if o.subscribers > 0 {
+            // The machine (and its status endpoint) exists while the subscribers are awaited,
+            // so they can follow its status from the start; the wait needs the sink itself.
+            let shared = Arc::new(Mutex::new(sink));
+            waiting = Some(Arc::clone(&shared));
+            builder = builder.sink(SharedSink(shared));
+        } else {
+            builder = builder.sink(sink);
+        }
     } else {
         builder = builder.sink(NullSink);
     }
@@ -413,7 +436,18 @@ fn run(
     // Metrics, health and the dashboard in a browser (loopback only).
     let _http = match o.http {
         Some(addr) => {
-            let server = timbr_http::serve(&machine, timbr_http::HttpOptions::new().addr(addr))?;
+            let options = timbr_http::HttpOptions::new()
+                .addr(addr)
+                .allow_remote(o.http_allow_remote);
+            let server = timbr_http::serve(&machine, options).map_err(|e| match e {
+                // The library's advice names its option; this program's is a flag.
+                timbr_http::ServeError::NotLoopback(addr) => format!(
+                    "{addr} is reachable from other hosts: add --http-allow-remote to serve \
+                     there anyway (read-only), or use 127.0.0.1"
+                )
+                .into(),
+                e => Box::<dyn Error>::from(e),
+            })?;
             writeln!(
                 human,
                 "dashboard:      {}  (metrics: {}metrics)",
@@ -425,22 +459,60 @@ fn run(
         None => None,
     };
     // Watchable from a second terminal: status snapshots and a control endpoint.
-    let _remote = if o.publish {
+    let remote = if o.publish {
         let remote = Remote::serve(&machine, RemoteOptions::new())?;
         writeln!(
             human,
-            "watch it with:  cargo run -p timbr-cli --bin timbr-watch -- {}",
+            "watch it with:  {} {}",
+            cli("timbr-watch"),
             remote.status_endpoint()
         )?;
         writeln!(
             human,
-            "stop it with:   cargo run -p timbr-cli --bin timbr-watch -- --control {} stop",
+            "stop it with:   {} --control {} stop",
+            cli("timbr-watch"),
             remote.control_endpoint()
         )?;
         Some(remote)
     } else {
         None
     };
+
+    if let (Some(sink), Some(zmq), Some(remote)) = (waiting, &zmq, &remote) {
+        writeln!(
+            human,
+            "waiting (up to {SUBSCRIBER_WAIT:?}) for {} subscriber(s); each can follow along with: \
+             {} {} --status {} --summary",
+            o.subscribers,
+            cli("timbr-sub"),
+            zmq.endpoint(),
+            remote.status_endpoint()
+        )?;
+        human.flush()?;
+        match wait_for_subscribers(&sink, o.subscribers, signal) {
+            Waited::Arrived => {}
+            Waited::TimedOut => {
+                return Err(format!(
+                    "{} subscriber(s) did not connect within {SUBSCRIBER_WAIT:?}",
+                    o.subscribers
+                )
+                .into())
+            }
+            Waited::Signal(sig) => {
+                let status = machine.status();
+                writeln!(
+                    human,
+                    "signal {sig} while waiting for subscribers: nothing was started\n\n{status}"
+                )?;
+                if o.json {
+                    writeln!(out, "{}", serde_json::to_string(&status)?)?;
+                }
+                out.flush()?;
+                human.flush()?;
+                return Ok(Ended::Interrupted(sig));
+            }
+        }
+    }
 
     let stream = tweets(o)?;
     writeln!(
@@ -540,15 +612,25 @@ fn run(
     out.flush()?;
     human.flush()?;
 
-    if interrupted != 0 {
-        writeln!(
-            human,
-            "interrupted by signal {interrupted}: stopped, checks skipped"
-        )?;
-        if !status.counts.is_balanced() {
-            return Err(format!("the counts do not balance: {:?}", status.counts).into());
+    // Stopped on purpose (a signal, or a `stop` from the control endpoint: no handler of
+    // this machine stops it otherwise): the run's checks do not apply, but what was taken
+    // must have been drained.
+    if interrupted != 0 || status.state == MachineState::Stopped {
+        let ended = if interrupted != 0 {
+            writeln!(
+                human,
+                "interrupted by signal {interrupted}: stopped, checks skipped"
+            )?;
+            Ended::Interrupted(interrupted)
+        } else {
+            writeln!(human, "stopped from outside: checks skipped")?;
+            Ended::StoppedFromOutside
+        };
+        let c = &status.counts;
+        if !c.is_balanced() || c.processed + c.failed != c.accepted {
+            return Err(format!("the stop did not drain the queue: {c:?}").into());
         }
-        return Ok(Ended::Interrupted(interrupted));
+        return Ok(ended);
     }
     let problems = check(o, &status, recent.len());
     if problems.is_empty() {
@@ -556,6 +638,76 @@ fn run(
     } else {
         Err(format!("checks failed:\n  {}", problems.join("\n  ")).into())
     }
+}
+
+/// The ZeroMQ sink, shared by the machine and the wait for subscribers (which needs the
+/// sink's socket before any record goes out, while the machine already exists).
+struct SharedSink(Arc<Mutex<ZmqSink>>);
+
+impl SharedSink {
+    fn sink(&self) -> std::sync::MutexGuard<'_, ZmqSink> {
+        // A panic while sending is the machine's to report; the sink itself is still whole.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Sink for SharedSink {
+    fn send(&mut self, record: timbr_core::Record) -> Result<(), SinkError> {
+        self.sink().send(record)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.sink().flush()
+    }
+
+    fn describe(&self) -> String {
+        self.sink().describe()
+    }
+}
+
+/// How the wait for subscribers ended.
+enum Waited {
+    Arrived,
+    TimedOut,
+    /// A signal came first (its number).
+    Signal(usize),
+}
+
+/// Waits up to [`SUBSCRIBER_WAIT`] for `n` subscribers, looking for a signal every
+/// [`SIGNAL_CHECK`].
+fn wait_for_subscribers(sink: &Mutex<ZmqSink>, n: u64, signal: &AtomicUsize) -> Waited {
+    let deadline = Instant::now() + SUBSCRIBER_WAIT;
+    let mut sink = sink
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let sig = signal.load(Ordering::Acquire);
+        if sig != 0 {
+            return Waited::Signal(sig);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if sink.wait_for_subscribers(n, left.min(SIGNAL_CHECK)) {
+            return Waited::Arrived;
+        }
+        if left <= SIGNAL_CHECK {
+            return Waited::TimedOut;
+        }
+    }
+}
+
+/// The command that runs the timbr-cli program `bin` from this checkout, in the profile this
+/// program was built with: the other profile would compile every crate again (`--release` is
+/// how the README runs `tweets`). The features resolve alike for `-p timbr-cli` and the
+/// workspace (see `workspace-hack/Cargo.toml`), so only timbr-cli's own crates are left to build.
+fn cli(bin: &str) -> String {
+    let release = if cfg!(debug_assertions) {
+        ""
+    } else {
+        " --release"
+    };
+    format!("cargo run{release} -p timbr-cli --bin {bin} --")
 }
 
 /// Slot 2: a closure keeping the last tweets (score, text) in `memory`, and a tally of moods.
@@ -696,6 +848,13 @@ mod tests {
         let names: Vec<&str> = status.stages.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["text", "sentiment", "remember", "every_31st"]);
         assert!(human.contains("publishing every record on "), "{human}");
+        // The hints reuse this build: its profile, and `-p timbr-cli` shares its features.
+        let hint = if cfg!(debug_assertions) {
+            "read them with: cargo run -p timbr-cli --bin timbr-sub -- ipc://"
+        } else {
+            "read them with: cargo run --release -p timbr-cli --bin timbr-sub -- ipc://"
+        };
+        assert!(human.contains(hint), "{human}");
         assert!(human.contains("last remembered"), "{human}");
     }
 
@@ -718,6 +877,17 @@ mod tests {
         let status: Status = serde_json::from_str(out.trim_end()).unwrap();
         assert_eq!(status.errors.stage, 100);
         assert!(status.sink.description.starts_with("tcp://127.0.0.1:"));
+    }
+
+    /// Regression (issue 20, item 22): the refusal advised `allow_remote`, which is the
+    /// library's option: this program's is `--http-allow-remote`. (Nothing binds beyond
+    /// loopback here: the address is refused before it is bound.)
+    #[test]
+    fn a_remote_http_address_is_refused_naming_the_flag() {
+        let (result, _, _) = run_line("--count 10 --no-publish --http 0.0.0.0:0");
+        let error = result.unwrap_err();
+        assert!(error.contains("--http-allow-remote"), "{error}");
+        assert!(!error.contains("(allow_remote)"), "{error}");
     }
 
     #[test]
@@ -759,6 +929,7 @@ mod tests {
                 seed: 9,
                 json: true,
                 http: Some(([127, 0, 0, 1], 9464).into()),
+                http_allow_remote: false,
                 fleet: None,
             }
         );
@@ -787,6 +958,14 @@ mod tests {
             parse(args("--json --help")).unwrap_err().kind(),
             clap::error::ErrorKind::DisplayHelp
         );
+        assert_eq!(
+            parse(args("--version")).unwrap_err().kind(),
+            clap::error::ErrorKind::DisplayVersion
+        );
+        assert!(
+            options("--http 0.0.0.0:9464 --http-allow-remote").http_allow_remote,
+            "the flag the refusal names exists"
+        );
         for bad in [
             "--seconds 1e19",
             "--rate 1e-300",
@@ -813,6 +992,7 @@ mod tests {
             "--redis redis://h:1 --pack 1001",
             "--redis redis://h:1 --http 127.0.0.1:9464",
             "--redis redis://h:1 --endpoint tcp://127.0.0.1:*",
+            "--http-allow-remote",
         ] {
             assert!(parse(args(bad)).is_err(), "{bad}");
         }

@@ -3,11 +3,15 @@
 //! ends the machine's life.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use crate::machine::life::{Exit, Mode, Settle};
 use crate::machine::shared::Shared;
 use crate::machine::thread_role::mark_machine_thread;
 use crate::{Datum, Delivery, Event, MachineState, Record, Taken};
+
+/// How long a draining consumer waits for a source's put in progress before it looks again.
+const SOURCE_PUT_WAIT: Duration = Duration::from_millis(1);
 
 #[derive(Default)]
 pub(crate) struct Reorder {
@@ -61,7 +65,21 @@ impl<T: Datum> Shared<T> {
                     Taken::Datum(d) => d,
                     Taken::TimedOut | Taken::Woken => continue,
                 },
-                Mode::Drain => self.try_take_delivery()?,
+                Mode::Drain => {
+                    // Read before the queue (see `life`'s module docs): a source put that
+                    // began after this read cannot land, one that began before is waited for.
+                    let source_may_put = self.sup.life.source_may_put();
+                    match self.try_take_delivery() {
+                        Some(d) => d,
+                        None if !source_may_put => return None,
+                        // The put lands in a moment (or is dropped or refused): its datum
+                        // wakes this take at once, the deadline only bounds the other cases.
+                        None => match self.take_delivery(Some(Instant::now() + SOURCE_PUT_WAIT)) {
+                            Taken::Datum(d) => d,
+                            Taken::TimedOut | Taken::Woken => continue,
+                        },
+                    }
+                }
                 Mode::Return => return None,
             };
             if self.queue_is_shared() {

@@ -79,6 +79,11 @@ impl<T: Send + 'static> Feeder<'_, T> {
 
     /// Puts `datum` by the policy; hands it back if the source must stop first.
     fn offer(&self, datum: T) -> Option<T> {
+        // A stop raised while the iterator worked (a rate limit sleeps there) is seen here,
+        // atomically with the drain's end: the datum stays the source's, for the next start.
+        let Some(_source_put) = self.sup.life.enter_source_put() else {
+            return Some(datum);
+        };
         // In progress (counted as accepted and queued) until this returns. A closed machine
         // (being dropped) takes nothing more: the source keeps its datum, as when it is
         // asked to stop.

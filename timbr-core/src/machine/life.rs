@@ -16,6 +16,13 @@
 //! progress are counted ([`Lifecycle::enter_put`]), so that the drop can wait for them
 //! before its last drain, and no datum lands in a queue nobody will read.
 //!
+//! A draining stop ends only once the source cannot put any more: the source enters each
+//! put ([`Lifecycle::enter_source_put`]) by counting itself *then* reading its stop flag,
+//! and a draining consumer reads that count *before* it finds the queue empty. Either the
+//! source sees the flag (and keeps its datum for the next start), or the consumer sees the
+//! put in progress and waits for it: nothing lands in the queue after the drain ended,
+//! whatever thread asked for the stop (a handler does not join the source).
+//!
 //! The state and the live count change together under one lock, so `is_running` (live > 0)
 //! and the state always agree. The mode and the live count also have lock-free copies for
 //! the hot path (a consumer reads the mode per datum; `get` reads the live count).
@@ -96,6 +103,8 @@ pub(crate) struct Lifecycle {
     closed: AtomicBool,
     /// Puts between their `closed` check and their end.
     puts: AtomicUsize,
+    /// Source puts between their stop-flag check and their end (see the module docs).
+    source_puts: AtomicUsize,
 }
 
 /// A put in progress (see [`Lifecycle::enter_put`]); counted out when dropped.
@@ -104,6 +113,16 @@ pub(crate) struct PutGuard<'a>(&'a Lifecycle);
 impl Drop for PutGuard<'_> {
     fn drop(&mut self) {
         self.0.puts.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A source's put in progress (see [`Lifecycle::enter_source_put`]); counted out when
+/// dropped.
+pub(crate) struct SourcePut<'a>(&'a Lifecycle);
+
+impl Drop for SourcePut<'_> {
+    fn drop(&mut self) {
+        self.0.source_puts.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -126,6 +145,7 @@ impl Default for Lifecycle {
             source_stop: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             puts: AtomicUsize::new(0),
+            source_puts: AtomicUsize::new(0),
         }
     }
 }
@@ -165,6 +185,23 @@ impl Lifecycle {
     /// replaces it).
     pub(crate) fn source_must_stop(&self) -> bool {
         self.source_stop.load(Ordering::Acquire)
+    }
+
+    /// Begins a source's put: `None` if the source must stop (it keeps its datum). Counting
+    /// the put *before* reading the flag is what lets a drain end safely (see the module
+    /// docs and [`source_may_put`](Self::source_may_put)).
+    pub(crate) fn enter_source_put(&self) -> Option<SourcePut<'_>> {
+        self.source_puts.fetch_add(1, Ordering::SeqCst);
+        let put = SourcePut(self);
+        (!self.source_stop.load(Ordering::SeqCst)).then_some(put)
+    }
+
+    /// Whether the source may still put a datum: a draining consumer reads this *before*
+    /// it tries the queue, and ends only if it was false and the queue then was empty. Once
+    /// the stop flag is raised (before the mode turns to drain), a source put that has not
+    /// begun yet sees the flag; one that has is seen here.
+    pub(crate) fn source_may_put(&self) -> bool {
+        self.source_puts.load(Ordering::SeqCst) > 0
     }
 
     pub(crate) fn view(&self) -> LifeView {
@@ -258,8 +295,10 @@ impl Lifecycle {
         }
         life.state = MachineState::Stopping;
         life.ending = Some(ending);
+        // The flag before the mode: a consumer that sees the drain also sees (through the
+        // mode's release) that no source put can begin any more.
+        self.source_stop.store(true, Ordering::SeqCst);
         self.mode.store(mode as u8, Ordering::Release);
-        self.source_stop.store(true, Ordering::Release);
         drop(life);
         self.changed.notify_all();
         true
@@ -290,7 +329,7 @@ impl Lifecycle {
 
     /// Tells the source to stop (before its thread is joined).
     pub(crate) fn stop_source(&self) {
-        self.source_stop.store(true, Ordering::Release);
+        self.source_stop.store(true, Ordering::SeqCst);
     }
 
     /// Lets a newly set source feed.

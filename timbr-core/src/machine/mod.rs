@@ -50,7 +50,8 @@ use crate::{BuildError, Counts, Datum, Stage};
 /// What [`Machine::stop`] does with the data still queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopMode {
-    /// Process everything queued, then stop.
+    /// Stop the source, process everything queued (what the source put until it stopped
+    /// included), then stop: nothing is left queued.
     Drain,
     /// Finish the data in flight, stop, and hand the queued data back.
     Return,

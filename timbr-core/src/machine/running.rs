@@ -128,10 +128,12 @@ impl<T: Datum> Machine<T> {
     /// ends [`Stopped`](MachineState::Stopped) (unless a handler was already stopping it for
     /// another reason: the first reason wins).
     ///
-    /// With [`StopMode::Drain`] the consumers first process everything queued; with
-    /// [`StopMode::Return`] they finish only the data in flight, and the queued data are
-    /// returned. A source's datum that was waiting for room is kept, not lost: the source
-    /// resumes with it on the next [`start`](Machine::start).
+    /// With [`StopMode::Drain`] the source stops first and the consumers process everything
+    /// queued, including what the source put until it stopped: nothing is left queued,
+    /// whoever asked for the drain and whenever. With [`StopMode::Return`] they finish only
+    /// the data in flight, and the queued data are returned. A source's datum that was not
+    /// put yet (waiting for room, or made by the iterator as the stop came) is kept, not
+    /// lost: the source resumes with it on the next [`start`](Machine::start).
     ///
     /// Called from one of the machine's own threads (a handler, hook, plugin or stage; also
     /// from any rayon pool thread, where waiting could block the pool the stages run on), it

@@ -91,7 +91,9 @@ pub(crate) fn socket_path(dir: &Path, ext: &str) -> Result<PathBuf, BindError> {
                 max: MAX_IPC_PATH,
             });
         }
-        if clear_stale(&path)? {
+        // A lock file under our name is an earlier process's of the same pid (a sweep
+        // removes it): a name of our own has none.
+        if !lock_path(&path).exists() && clear_stale(&path)? {
             return Ok(path);
         }
         last = Some(path);
@@ -130,6 +132,11 @@ pub(crate) fn clear_stale(path: &Path) -> Result<bool, BindError> {
 /// An exclusive lock on an `ipc://` path: the file `<path>.lock`, `flock`ed for as long as
 /// the socket is bound. The kernel releases it when the process dies, however it dies, so a
 /// lock never goes stale; the file is removed (while still held) when the lock is dropped.
+///
+/// A lock file appears in the directory already locked (made under a private name, locked,
+/// then linked into place): a lock file whose lock anyone can take is therefore one whose
+/// holder is gone, and a [`sweep`] that takes it may remove it. (An unlocked file that a
+/// new holder had created but not yet locked was what a sweep used to take from under it.)
 #[derive(Debug)]
 pub(crate) struct PathLock {
     path: PathBuf,
@@ -149,51 +156,124 @@ fn lock_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The suffix of a lock file not yet linked into place: `.<lock file name>.<pid>-<n>.new`.
+const NEW_LOCK: &str = ".new";
+
 /// Takes the lock of `path` without waiting.
 ///
 /// # Errors
 ///
 /// [`BindError::InUse`] when another process (or socket) holds it, [`BindError::Io`] when
-/// the lock file cannot be opened (a symbolic link there is refused, never followed).
+/// the lock file cannot be opened or made (a symbolic link there is refused, never followed).
 pub(crate) fn lock(path: &Path) -> Result<PathLock, BindError> {
-    use rustix::fs::{flock, FlockOperation, OFlags};
     let lock = lock_path(path);
-    // Bounded: only a lock file removed by its holder between our open and our flock sends
-    // us round (we would hold a lock on a file nobody else can find).
+    // Bounded: only lock files removed and made again between two looks send us round.
     for _ in 0..ATTEMPTS {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(OFlags::NOFOLLOW.bits() as i32)
-            .open(&lock)
-            .map_err(|e| BindError::io(&lock, e))?;
-        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
-                return Err(BindError::InUse(path.to_owned()))
-            }
-            Err(e) => return Err(BindError::io(&lock, e.into())),
-        }
-        let same = match (file.metadata(), fs::symlink_metadata(&lock)) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-            _ => false,
+        let taken = match open_lock(&lock, false) {
+            Ok(file) => take(&lock, file, path)?,
+            Err(e) if e.kind() == ErrorKind::NotFound => publish_locked(&lock, path)?,
+            Err(e) => return Err(BindError::io(&lock, e)),
         };
-        if same {
-            return Ok(PathLock {
-                path: lock,
-                _file: file,
-            });
+        if let Some(held) = taken {
+            return Ok(held);
         }
     }
     Err(BindError::InUse(path.to_owned()))
+}
+
+/// Takes the lock of `path` only if its lock file exists (what a [`sweep`] does: it never
+/// makes one). `None` when there is no lock file or someone holds it.
+fn lock_existing(path: &Path) -> Option<PathLock> {
+    let lock = lock_path(path);
+    let file = open_lock(&lock, false).ok()?;
+    take(&lock, file, path).ok().flatten()
+}
+
+/// Opens a lock file for reading and writing, never through a symbolic link.
+fn open_lock(lock: &Path, create_new: bool) -> std::io::Result<File> {
+    use rustix::fs::OFlags;
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(create_new)
+        .mode(0o600)
+        .custom_flags(OFlags::NOFOLLOW.bits() as i32)
+        .open(lock)
+}
+
+/// Locks `file`, opened at `lock`: `Some` if the lock is ours and `file` is still the one at
+/// `lock` (not removed by its last holder meanwhile), `None` to look again.
+fn take(lock: &Path, file: File, path: &Path) -> Result<Option<PathLock>, BindError> {
+    use rustix::fs::{flock, FlockOperation};
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+            return Err(BindError::InUse(path.to_owned()))
+        }
+        Err(e) => return Err(BindError::io(lock, e.into())),
+    }
+    let same = match (file.metadata(), fs::symlink_metadata(lock)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    };
+    Ok(same.then(|| PathLock {
+        path: lock.to_owned(),
+        _file: file,
+    }))
+}
+
+/// Makes the lock file `lock` already locked: a new file under a private name, locked, then
+/// hard-linked to `lock` (which fails if another lock file got there first: `None`, to look
+/// again). Where the file system has no hard links, the file is made in place and locked.
+fn publish_locked(lock: &Path, path: &Path) -> Result<Option<PathLock>, BindError> {
+    use rustix::fs::{flock, FlockOperation};
+    // Not `NEXT`: socket names stay `<pid>-0`, `<pid>-1`… whatever the locks took.
+    static NEW: AtomicU64 = AtomicU64::new(0);
+    let n = NEW.fetch_add(1, Ordering::Relaxed);
+    let name = lock.file_name().unwrap_or_default().to_string_lossy();
+    let new = lock.with_file_name(format!(".{name}.{}-{n}{NEW_LOCK}", std::process::id()));
+    let file = open_lock(&new, true).map_err(|e| BindError::io(&new, e))?;
+    let published = flock(&file, FlockOperation::NonBlockingLockExclusive)
+        .map_err(std::io::Error::from)
+        .and_then(|()| fs::hard_link(&new, lock));
+    let _ = fs::remove_file(&new);
+    match published {
+        Ok(()) => Ok(Some(PathLock {
+            path: lock.to_owned(),
+            _file: file,
+        })),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
+        Err(_) => match open_lock(lock, false).or_else(|_| open_lock(lock, true)) {
+            Ok(file) => take(lock, file, path),
+            Err(e) => Err(BindError::io(lock, e)),
+        },
+    }
+}
+
+/// Whether `name` is a lock file a process made and never linked into place, and that
+/// process is gone (a kill between the two steps).
+fn is_abandoned_new_lock(name: &str) -> bool {
+    let Some(rest) = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(NEW_LOCK))
+    else {
+        return false;
+    };
+    let pid = rest
+        .rsplit_once('.')
+        .and_then(|(_, id)| id.split_once('-'))
+        .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw);
+    pid.is_some_and(|pid| rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH))
 }
 
 /// Removes what killed processes left in the socket directory `dir`: socket files whose
 /// lock nobody holds (and their lock files), and socket files without a lock on which
 /// nothing listens. Looks at no more than a few thousand entries; errors are ignored (the
 /// next sweep tries again). Returns how many socket files it removed.
+///
+/// It never makes a lock file, and takes only one it can lock: one whose holder is gone,
+/// since a live holder's lock file is locked from the moment it appears (see [`PathLock`]).
 pub(crate) fn sweep(dir: &Path) -> usize {
     const MAX_ENTRIES: usize = 4096;
     let Ok(entries) = fs::read_dir(dir) else {
@@ -203,10 +283,12 @@ pub(crate) fn sweep(dir: &Path) -> usize {
     for entry in entries.take(MAX_ENTRIES).flatten() {
         let path = entry.path();
         let Ok(meta) = entry.metadata() else { continue };
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
         if path.extension().is_some_and(|e| e == "lock") && meta.file_type().is_file() {
             let socket = path.with_extension("");
             // Ours now: its holder is dead. Dropping the lock removes the lock file.
-            if let Ok(held) = lock(&socket) {
+            if let Some(held) = lock_existing(&socket) {
                 if fs::symlink_metadata(&socket).is_ok_and(|m| m.file_type().is_socket())
                     && fs::remove_file(&socket).is_ok()
                 {
@@ -214,12 +296,11 @@ pub(crate) fn sweep(dir: &Path) -> usize {
                 }
                 drop(held);
             }
+        } else if meta.file_type().is_file() && is_abandoned_new_lock(&name) {
+            let _ = fs::remove_file(&path);
         } else if meta.file_type().is_socket()
             && !lock_path(&path).exists()
-            && !path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.'))
+            && !name.starts_with('.')
             && UnixStream::connect(&path).is_err()
             && fs::remove_file(&path).is_ok()
         {
@@ -324,9 +405,64 @@ mod tests {
         let live = dir.join("2-0.pub");
         let _held = lock(&live).unwrap();
         let _listener = UnixListener::bind(&live).unwrap();
+        // A lock file a killed process made and never linked into place; and one of ours
+        // (this process is alive: it may be linking it now).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let abandoned = dir.join(format!(".3-0.pub.lock.{gone}-7{NEW_LOCK}"));
+        fs::write(&abandoned, b"").unwrap();
+        let linking = dir.join(format!(".4-0.pub.lock.{}-8{NEW_LOCK}", std::process::id()));
+        fs::write(&linking, b"").unwrap();
         assert_eq!(sweep(&dir), 2);
         assert!(!dead.exists() && !lock_path(&dead).exists() && !old.exists());
         assert!(live.exists() && lock_path(&live).exists());
+        assert!(!abandoned.exists() && linking.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Regression (issue 20, item 21): starters sharing one directory, each sweeping it
+    /// first as `default_endpoint` does. A sweep took another starter's lock file between
+    /// its creation and its `flock`, and that starter failed with "in use" (8 of 800 starts,
+    /// 16 at once). Threads stand for processes: `flock` locks belong to open files, so two
+    /// opens in one process exclude each other as two processes do.
+    #[test]
+    fn starters_sweeping_one_directory_never_take_each_others_locks() {
+        const STARTERS: usize = 16;
+        const STARTS: usize = 300;
+        let dir = scratch("starters");
+        private_dir(&dir).unwrap();
+        std::thread::scope(|s| {
+            for starter in 0..STARTERS {
+                let dir = &dir;
+                s.spawn(move || {
+                    for start in 0..STARTS {
+                        sweep(dir);
+                        let path = socket_path(dir, "pub").unwrap();
+                        let held = lock(&path)
+                            .unwrap_or_else(|e| panic!("starter {starter}, start {start}: {e}"));
+                        let listener = UnixListener::bind(&path).unwrap();
+                        drop(listener);
+                        if start % 2 == 0 {
+                            fs::remove_file(&path).unwrap();
+                            drop(held);
+                        } else {
+                            // Half the starts "die": the socket file and an unheld lock
+                            // file stay, for the others' sweeps to remove.
+                            drop(held);
+                            fs::write(lock_path(&path), b"").unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        sweep(&dir);
+        let left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
         fs::remove_dir_all(&dir).unwrap();
     }
 
