@@ -551,15 +551,22 @@ impl PyMachine {
 impl Drop for PyMachine {
     fn drop(&mut self) {
         // The core stops a machine when its last handle goes and joins its threads, which
-        // may be waiting for the GIL this thread holds, or blocked in a Python source. So
-        // the last handle goes to a thread of its own, which stops and joins them there.
-        if !self.machine.is_running() {
-            return;
-        }
+        // may want the GIL this thread holds (a worker ending gives back its thread state
+        // under it) or be blocked in a Python source. So a thread of its own stops and joins
+        // them; the handle dropped here is then the last only once that is done, and the
+        // core's drop has nothing left to wait for.
         let machine = Arc::clone(&self.machine);
-        let _ = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("timbr-drop".to_owned())
             .spawn(move || machine.stop(StopMode::Return));
+        if spawned.is_err() {
+            // No thread to be had: join here, with the GIL released.
+            let machine = Arc::clone(&self.machine);
+            let stop = move || drop(machine.stop(StopMode::Return));
+            if Python::try_attach(|py| py.detach(stop.clone())).is_none() {
+                stop();
+            }
+        }
     }
 }
 

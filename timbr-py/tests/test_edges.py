@@ -224,3 +224,23 @@ def test_smaller_edges():
     m.start()
     m.stop()
     assert "sets" not in m.status["plugins"] and m.status["errors"]["handler"] >= 1
+
+
+def test_dropping_a_machine_that_just_completed_never_waits_for_its_workers():
+    # Its workers end (giving back their thread state, under the GIL) while the last
+    # reference goes on the main thread, which holds the GIL: joining them there hung.
+    script = textwrap.dedent("""
+        import timbr
+        for i in range(200):
+            m = timbr.Machine(stages=2, handler=timbr.StopWhenDone())
+            m[0] = lambda x: x
+            m.set_source(list(range(50)))
+            m.start()
+            assert m.wait(timeout=60) == "completed"
+            m = None
+        print("done", flush=True)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "done\n"
