@@ -15,7 +15,7 @@ use pyo3::types::{PyIterator, PyList, PyRange, PyTuple};
 use crate::value::PyValue;
 
 /// At most this many items are taken under one hold of the GIL.
-const BATCH: usize = 64;
+const BATCH: usize = 256;
 
 /// The iterator of a Python iterable, yielding its items or, once, its exception's text.
 pub(crate) struct PySource {

@@ -133,7 +133,8 @@ impl PyStageError {
     }
 }
 
-/// `Type: message`, then the traceback (most recent call last), as Python prints it.
+/// `Type: message`, then the traceback (most recent call last) as Python prints it, less
+/// the source lines: reading them (`linecache`) cost more than the rest of a failing datum.
 fn describe(py: Python<'_>, error: &PyErr) -> String {
     let summary = error.value(py).to_string();
     let kind = error
@@ -141,15 +142,38 @@ fn describe(py: Python<'_>, error: &PyErr) -> String {
         .name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "Exception".to_owned());
-    let head = if summary.is_empty() {
+    let mut text = if summary.is_empty() {
         kind
     } else {
         format!("{kind}: {summary}")
     };
-    match error.traceback(py).and_then(|tb| tb.format().ok()) {
-        Some(tb) => format!("{head}\n{}", tb.trim_end()),
-        None => head,
+    if let Some(tb) = error.traceback(py) {
+        text.push_str("\nTraceback (most recent call last):");
+        let mut frame = Some(tb.into_any());
+        // Bounded: a traceback is as deep as the recursion that raised it.
+        for _ in 0..MAX_FRAMES {
+            let Some(tb) = frame.take().filter(|t| !t.is_none()) else {
+                break;
+            };
+            let line = frame_line(&tb).unwrap_or_else(|_| "  File \"?\"".to_owned());
+            text.push('\n');
+            text.push_str(&line);
+            frame = tb.getattr("tb_next").ok();
+        }
     }
+    text
+}
+
+/// The most frames a recorded traceback shows (Python's own limit is the recursion's).
+const MAX_FRAMES: usize = 64;
+
+/// `  File "path", line N, in name` for one traceback entry.
+fn frame_line(tb: &Bound<'_, PyAny>) -> PyResult<String> {
+    let line: u32 = tb.getattr("tb_lineno")?.extract()?;
+    let code = tb.getattr("tb_frame")?.getattr("f_code")?;
+    let file: String = code.getattr("co_filename")?.extract()?;
+    let name: String = code.getattr("co_name")?.extract()?;
+    Ok(format!("  File \"{file}\", line {line}, in {name}"))
 }
 
 impl fmt::Display for PyStageError {
