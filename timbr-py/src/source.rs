@@ -2,9 +2,10 @@
 //! the GIL held only for the calls; an exception ends the source as failed (counted and
 //! reported, the machine goes on with what was queued).
 //!
-//! The items of a list, tuple or range are taken a few at a time under one hold of the GIL:
-//! each hold is a hand-over with the workers running stages, the dearest thing on a datum's
-//! path. Any other iterable (a generator, a stream) gives one item per hold: its next item
+//! The items of a list, tuple or range are taken up to [`BATCH`] at a time under one hold of
+//! the GIL: each hold is a hand-over with the workers running stages, and the source may
+//! wait a switch interval (5 ms) for it; with a queue's worth in hand, the workers have a
+//! full queue to work on meanwhile instead of waiting for the source. Any other iterable (a generator, a stream) gives one item per hold: its next item
 //! may be long in coming, and the items before it must not wait for it.
 
 use std::collections::VecDeque;
@@ -14,8 +15,8 @@ use pyo3::types::{PyIterator, PyList, PyRange, PyTuple};
 
 use crate::value::PyValue;
 
-/// At most this many items are taken under one hold of the GIL.
-const BATCH: usize = 256;
+/// At most this many items are taken under one hold of the GIL (a default queue's worth).
+const BATCH: usize = 1024;
 
 /// The iterator of a Python iterable, yielding its items or, once, its exception's text.
 pub(crate) struct PySource {
