@@ -134,7 +134,8 @@ impl PyStageError {
 }
 
 /// `Type: message`, then the traceback (most recent call last) as Python prints it, less
-/// the source lines: reading them (`linecache`) cost more than the rest of a failing datum.
+/// the source lines: the `traceback` module's formatting, which reads them, took 17.7 µs
+/// for two frames, a failing datum's whole cost without it ~3.5 µs (BENCHMARKS.md).
 fn describe(py: Python<'_>, error: &PyErr) -> String {
     let summary = error.value(py).to_string();
     let kind = error
