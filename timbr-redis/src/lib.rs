@@ -58,6 +58,7 @@
 //! | `outbox.rs` | records before acknowledgements, batched, sent by a thread of their own |
 //! | `sink.rs` | [`RedisSink`] |
 //! | `link.rs` | a connection that reconnects with backoff and reports outages |
+//! | `backoff.rs` | the waits between reconnections: exponential, with jitter |
 //! | `health.rs` | counters, the group as last seen, [`RedisEvent`]s |
 //! | `plugin.rs` | [`RedisStatus`], the status plugin |
 //! | `fleet.rs` | [`Fleet`]: balance, dead letters, results |
@@ -65,6 +66,7 @@
 //! | `view.rs` | [`FleetView`]: every machine, the totals, the queue (`timbr-watch --redis`) |
 //! | `entry.rs` | the fields of entries, records and dead letters |
 
+mod backoff;
 mod entry;
 mod error;
 mod fleet;

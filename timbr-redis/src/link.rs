@@ -1,6 +1,7 @@
 //! One connection to Redis that heals itself: a command that fails for want of a server is
-//! retried with exponential backoff (never a spin, never a crash), the outage is reported in
-//! the queue's health and as events, and the command goes through once the server is back.
+//! retried with exponential backoff and jitter (never a spin, never a crash, never in step
+//! with the rest of the fleet: see `backoff.rs`), the outage is reported in the queue's
+//! health and as events, and the command goes through once the server is back.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -8,14 +9,13 @@ use std::time::{Duration, Instant};
 
 use redis::{Client, Connection, RedisResult};
 
+use crate::backoff::Backoff;
 use crate::error::redact;
 use crate::health::{Health, RedisEvent};
 use crate::RedisError;
 
 /// How long a connection attempt, a write or a (non-blocking) reply may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
-/// The first wait after a failure; doubled up to the queue's `backoff_max`.
-const BACKOFF_MIN: Duration = Duration::from_millis(10);
 
 pub(crate) struct Link {
     client: Client,
@@ -79,14 +79,14 @@ impl Link {
         result
     }
 
-    /// Runs `op` until it succeeds, waiting with backoff between attempts; gives up (with
-    /// `None`) only when `give_up` says so, checked before every wait.
+    /// Runs `op` until it succeeds, waiting with backoff (and jitter) between attempts;
+    /// gives up (with `None`) only when `give_up` says so, checked before every wait.
     pub(crate) fn run<R>(
         &mut self,
         give_up: &dyn Fn() -> bool,
         mut op: impl FnMut(&mut Connection) -> RedisResult<R>,
     ) -> Option<R> {
-        let mut wait = BACKOFF_MIN;
+        let mut backoff = Backoff::new(self.backoff_max);
         loop {
             match self.once(&mut op) {
                 Ok(r) => {
@@ -98,8 +98,7 @@ impl Link {
                     if give_up() {
                         return None;
                     }
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(self.backoff_max);
+                    std::thread::sleep(backoff.next_wait());
                 }
             }
         }

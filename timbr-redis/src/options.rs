@@ -148,6 +148,9 @@ impl RedisOptions {
     }
 
     /// The longest wait between two reconnection attempts (default 2 s; 10 ms to 60 s).
+    /// Waits start at 10 ms and double up to this; each is drawn at random between half
+    /// its length and all of it, so that a fleet that lost Redis together does not
+    /// reconnect in lockstep.
     pub fn backoff_max(mut self, max: Duration) -> Self {
         self.backoff_max = max;
         self
