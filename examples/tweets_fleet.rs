@@ -27,7 +27,9 @@ use timbr_core::{
     from_stages, sched, Action, Event, LogAndContinue, Machine, Remote, RemoteOptions, Status,
 };
 use timbr_examples::Tweet;
-use timbr_redis::{Announce, Fleet, RedisOptions, RedisQueue, RedisStatus, Summary, HEARTBEAT};
+use timbr_redis::{
+    redact_url, Announce, Fleet, RedisOptions, RedisQueue, RedisStatus, Summary, HEARTBEAT,
+};
 
 use super::{every_31st, sentiment, text, Ended, Memory, Options, SIGNAL_CHECK};
 use timbr_core::observe::human_count;
@@ -189,7 +191,7 @@ fn produce(
         "producer `{}`: putting tweets on `{}` at {}",
         queue.options().consumer_name(),
         f.stream,
-        f.url
+        redact_url(&f.url)
     )?;
     // Its puts are counted by its queue (and announced with the summary).
     let summary = |state: &str, put_rate: f64| Summary {
@@ -291,9 +293,9 @@ fn work(
          watch the fleet with: cargo run -p timbr-cli --bin timbr-watch -- --redis {} --stream {}\n  \
          this worker alone:    cargo run -p timbr-cli --bin timbr-watch -- {}",
         f.stream,
-        f.url,
+        redact_url(&f.url),
         f.results(),
-        f.url,
+        redact_url(&f.url),
         f.stream,
         remote.status_endpoint(),
     )?;

@@ -87,10 +87,10 @@ mod writer;
 
 pub use crate::{
     entry::{dead_fields, record_fields, DATUM_FIELD},
-    error::RedisError,
+    error::{redact_url, RedisError},
     fleet::{Balance, DeadLetter, Fleet, Member, Results},
     health::{GroupInfo, QueueReport, RedisEvent},
-    options::{RedisOptions, MAX_BATCH, MAX_CAPACITY},
+    options::{RedisOptions, MAX_BATCH, MAX_CAPACITY, MAX_CLAIM_AFTER},
     pack::{MAX_PACK, ORIGIN_FIELD, PACK_FIELD},
     plugin::RedisStatus,
     queue::RedisQueue,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use redis::{Client, Connection, RedisResult};
 
 use crate::backoff::Backoff;
-use crate::error::redact;
+use crate::error::redact_url as redact;
 use crate::health::{Health, RedisEvent};
 use crate::RedisError;
 

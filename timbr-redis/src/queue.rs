@@ -80,6 +80,11 @@ use crate::{RedisError, RedisOptions, RedisSink};
 ///   deliveries of it (one more in all, the packed one), keeping its origin (re-queued, it
 ///   goes back with it); the rest of its pack is processed, each datum possibly delivered
 ///   again, as data fetched together with a poisonous one are.
+/// - An entry written by another program is checked, not trusted: one whose
+///   [`ORIGIN_FIELD`](crate::ORIGIN_FIELD) is not what a split writes (an earlier entry's
+///   id, `#`, an index below [`MAX_PACK`](crate::MAX_PACK)), or whose pack is empty, is
+///   dead-lettered as undecodable with the reason (reasons are cut to their first 256
+///   bytes, with their length).
 /// - The fleet's [`Balance`](crate::Balance) counts entries (a split entry is acknowledged,
 ///   its pieces produced) and still adds up; [`Balance::acked_data`](crate::Balance)
 ///   counts data. The capacity counts entries, and is not checked for a split's pieces

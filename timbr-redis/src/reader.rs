@@ -207,15 +207,21 @@ impl<T: DeserializeOwned> Reader<T> {
             }
             return;
         }
-        match entry.decode::<T>() {
+        // An entry split out of a pack is delivered under its origin, `E#i`; an `o` field
+        // no split wrote is refused rather than trusted.
+        let origin = entry.get(ORIGIN_FIELD).map(entry::text);
+        let decoded = match &origin {
+            Some(origin) => pack::check_origin(origin, &entry.id).and_then(|()| entry.decode::<T>()),
+            None => entry.decode::<T>(),
+        };
+        match decoded {
             Ok(datum) => {
-                // An entry split out of a pack is delivered under its origin, `E#i`.
-                let id = match entry.get(ORIGIN_FIELD).map(entry::text) {
-                    Some(origin) if pack::is_origin(&origin) => {
+                let id = match origin {
+                    Some(origin) => {
                         self.packs.piece(&origin, &entry.id);
                         origin
                     }
-                    _ => entry.id,
+                    None => entry.id,
                 };
                 out.push_back(Delivery::with_id(datum, DeliveryId::new(id)));
             }
@@ -325,8 +331,8 @@ impl<T: DeserializeOwned> Reader<T> {
     /// Replaces packed `entry` with one entry per datum, each naming its origin, and
     /// acknowledges it, in one step that does nothing if it is no longer pending (split by
     /// another consumer, or acknowledged by the one it was claimed from, or a retry of a
-    /// split whose reply was lost); an entry whose field is not a JSON array (so holds no
-    /// data to split) is dead-lettered instead. Returns false if it gave up (the queue is
+    /// split whose reply was lost); an entry whose field is not a JSON array, or is an empty
+    /// one (so holds no data to split), is dead-lettered as undecodable instead. Returns false if it gave up (the queue is
     /// dropped): the entry stays pending.
     fn split(
         &mut self,
@@ -342,9 +348,12 @@ impl<T: DeserializeOwned> Reader<T> {
             _ => Err("no bytes".to_owned()),
         };
         let items = match items {
-            Ok(items) => items,
-            Err(e) => {
-                let reason = format!("undecodable: field `{PACK_FIELD}` is not a JSON array: {e}");
+            Ok(items) if !items.is_empty() => items,
+            problem => {
+                let reason = match problem {
+                    Err(e) => format!("undecodable: field `{PACK_FIELD}` is not a JSON array: {e}"),
+                    Ok(_) => format!("undecodable: field `{PACK_FIELD}` is an empty pack"),
+                };
                 let dead = self.dead_letter(o, health, entry, 1, reason, give_up);
                 if dead {
                     Health::add(&health.undecodable, 1);
@@ -404,6 +413,7 @@ impl<T: DeserializeOwned> Reader<T> {
         reason: String,
         give_up: &dyn Fn() -> bool,
     ) -> bool {
+        let reason = bounded(reason);
         let dead = o.dead_stream();
         let done: Option<()> = self.link.run(give_up, |con| {
             let mut pipe = redis::pipe();
@@ -458,6 +468,23 @@ impl<T: DeserializeOwned> Reader<T> {
         }
         let _: Option<()> = self.link.run(&give_up, |con| trim(con, o));
     }
+}
+
+/// The most bytes of a dead letter's reason kept (its event and every log line of it carry
+/// it too): a decoder's message may quote the whole entry, megabytes of it.
+const MAX_REASON: usize = 256;
+
+/// `reason`, cut to its first [`MAX_REASON`] bytes (at a character boundary) with its full
+/// length said, if it is longer.
+fn bounded(reason: String) -> String {
+    if reason.len() <= MAX_REASON {
+        return reason;
+    }
+    let mut end = MAX_REASON;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &reason[..end], reason.len())
 }
 
 /// When the group (or the whole stream) is gone — a Redis restarted without its data, a
@@ -614,8 +641,19 @@ fn parse_id(id: &str) -> Option<(u64, u64)> {
 
 #[cfg(test)]
 mod tests {
+    use super::{bounded, MAX_REASON};
     use crate::entry::DATUM_FIELD;
     use crate::pack::ORIGIN_FIELD;
+
+    #[test]
+    fn a_long_reason_is_cut_and_says_its_length() {
+        assert_eq!(bounded("short".to_owned()), "short");
+        let long = format!("undecodable: {}", "é".repeat(3 << 20));
+        let cut = bounded(long.clone());
+        assert!(cut.len() < MAX_REASON + 40, "{}", cut.len());
+        assert!(cut.starts_with("undecodable: éé"), "{cut}");
+        assert!(cut.ends_with(&format!("… ({} bytes in all)", long.len())), "{cut}");
+    }
 
     #[test]
     fn the_split_script_writes_the_fields_a_reader_looks_for() {
