@@ -109,6 +109,9 @@ pub struct QueueReport {
     pub dead_lettered: u64,
     /// Of which undecodable.
     pub undecodable: u64,
+    /// Of those, entries whose datum's `Deserialize` panicked (caught: the entry is
+    /// dead-lettered with the panic's message, the queue goes on).
+    pub panicked: u64,
     /// Entries acknowledged by this consumer.
     pub acked: u64,
     /// Deliveries released (their record was refused by the sink): claimed again later.
@@ -132,6 +135,7 @@ pub(crate) struct Health {
     pub(crate) claimed: AtomicU64,
     pub(crate) dead_lettered: AtomicU64,
     pub(crate) undecodable: AtomicU64,
+    pub(crate) panicked: AtomicU64,
     pub(crate) acked: AtomicU64,
     pub(crate) released: AtomicU64,
     pub(crate) split: AtomicU64,
@@ -171,7 +175,10 @@ impl Health {
         }
         let listener = self.listener.lock().clone();
         if let Some(listener) = listener {
-            listener(&event);
+            // The user's function runs on the queue's own threads: a panic in it must not
+            // end them (nothing would be fetched or acknowledged any more). The panic hook
+            // has reported it; the event is still in the machines' handlers.
+            let _ = timbr_core::io::catch_panic(|| listener(&event));
         }
     }
 
@@ -193,6 +200,7 @@ impl Health {
             claimed: load(&self.claimed),
             dead_lettered: load(&self.dead_lettered),
             undecodable: load(&self.undecodable),
+            panicked: load(&self.panicked),
             acked: load(&self.acked),
             released: load(&self.released),
             split: load(&self.split),

@@ -115,7 +115,11 @@ impl RedisOptions {
     /// [`put_all`](crate::RedisQueue::put_all) packs (a single put is one entry); every
     /// consumer reads packed and unpacked entries alike, whatever its own setting, and
     /// reads about [`batch`](RedisOptions::batch) data at a time either way (at least one
-    /// entry: a pack larger than the batch is read whole). What stays per datum is said on
+    /// entry: a pack larger than the batch is read whole). It learns the producers' pack
+    /// size from what it reads: its first read takes one entry, each later one `batch`
+    /// over the largest entry of the last read (a read of small entries after large ones
+    /// assumes at least half the size before, so a stream of mixed pack sizes is read in
+    /// counts that at most double from one read to the next). What stays per datum is said on
     /// [`RedisQueue`](crate::RedisQueue#packing). The queue's
     /// [`capacity`](RedisOptions::capacity) counts entries, so it bounds up to
     /// `capacity × pack` data.

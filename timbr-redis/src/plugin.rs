@@ -40,9 +40,9 @@ impl<T: Send + 'static> StatusPlugin for RedisStatus<T> {
             "DISCONNECTED"
         };
         let text = format!(
-            "redis {}/{} as {}: {link}, {} outages\n  stream {} | lag {lag} | pending {} | consumers {} | dead {}\n  mine: acked {} | redelivered {} | claimed {} | split {} | dead-lettered {} ({} undecodable) | put {}",
+            "redis {}/{} as {}: {link}, {} outages\n  stream {} | lag {lag} | pending {} | consumers {} | dead {}\n  mine: acked {} | redelivered {} | claimed {} | split {} | dead-lettered {} ({} undecodable, {} panicked) | put {}",
             r.stream, r.group, r.consumer, r.outages, g.stream_length, g.pending, g.consumers,
-            g.dead_letters, r.acked, r.redeliveries, r.claimed, r.split, r.dead_lettered, r.undecodable, r.put,
+            g.dead_letters, r.acked, r.redeliveries, r.claimed, r.split, r.dead_lettered, r.undecodable, r.panicked, r.put,
         );
         let html = format!("<pre>{}</pre>", escape(&text));
         Some(DisplayPart::new("redis", text, html))

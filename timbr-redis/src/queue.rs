@@ -38,7 +38,10 @@ use crate::{RedisError, RedisOptions, RedisSink};
 /// - **Recovery**: at start a consumer first re-reads what it left pending; entries other
 ///   consumers left pending longer than [`claim_after`](RedisOptions::claim_after) are
 ///   claimed; entries delivered [`max_deliveries`](RedisOptions::max_deliveries) times, or
-///   that cannot be decoded, go to the dead-letter stream with the reason.
+///   that cannot be decoded, go to the dead-letter stream with the reason. The datum's
+///   `Deserialize` runs on the queue's fetching thread; a panic in it is caught, as
+///   timbr-core catches a stage's, and the entry is dead-lettered with the panic's message
+///   (counted in [`QueueReport::panicked`]).
 /// - **Outages**: every command is retried with backoff and reported
 ///   ([`report`](RedisQueue::report), [`on_event`](RedisQueue::on_event), and to the
 ///   handler of a machine built on the queue as [`Event::Queue`](timbr_core::Event::Queue)s);
@@ -161,7 +164,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
         ));
         let packs = Arc::new(Packs::new(outbox.abandoned()));
         let prefetch = Prefetch::start(
-            Reader::new(reader, Arc::clone(&packs), options.pack),
+            Reader::new(reader, Arc::clone(&packs)),
             options.clone(),
             Arc::clone(&health),
             Arc::clone(&outbox),

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use redis::streams::StreamPendingCountReply;
 use redis::{Connection, RedisResult, Value};
 use serde::de::DeserializeOwned;
+use timbr_core::io::catch_panic;
 
 use crate::entry::{self, dead_fields, Entry};
 use crate::health::{GroupInfo, Health, RedisEvent};
@@ -59,9 +60,10 @@ pub(crate) struct Reader<T> {
     next_info: Instant,
     /// Packed entries handed out, for their acknowledgement once all their data are done.
     packs: Arc<Packs>,
-    /// Data per entry in the last read (more than 1 when entries are packed): a read asks
-    /// for about `batch` data.
-    per_entry: usize,
+    /// Data per entry, as the last reads showed (more than 1 when entries are packed;
+    /// `None` before any read): a read asks for about `batch` data, whatever pack size the
+    /// producers chose. See [`Reader::learn`].
+    per_entry: Option<usize>,
     _datum: PhantomData<fn() -> T>,
 }
 
@@ -75,7 +77,7 @@ struct Stale {
 }
 
 impl<T: DeserializeOwned> Reader<T> {
-    pub(crate) fn new(link: Link, packs: Arc<Packs>, pack: usize) -> Self {
+    pub(crate) fn new(link: Link, packs: Arc<Packs>) -> Self {
         let now = Instant::now();
         Reader {
             link,
@@ -85,8 +87,7 @@ impl<T: DeserializeOwned> Reader<T> {
             next_claim_check: now,
             next_info: now,
             packs,
-            // Until a read shows otherwise, entries are packed as this queue would pack them.
-            per_entry: pack,
+            per_entry: None,
             _datum: PhantomData,
         }
     }
@@ -149,6 +150,7 @@ impl<T: DeserializeOwned> Reader<T> {
                 }
             }
         }
+        let count = self.count(o.batch);
         let read: Vec<Entry> = self
             .link
             .run(give_up, |con| {
@@ -157,7 +159,7 @@ impl<T: DeserializeOwned> Reader<T> {
                     .arg(&o.group)
                     .arg(&o.consumer)
                     .arg("COUNT")
-                    .arg((o.batch / self.per_entry).max(1))
+                    .arg(count)
                     .arg("BLOCK")
                     .arg(block.as_millis().max(1) as u64)
                     .arg("STREAMS")
@@ -168,21 +170,39 @@ impl<T: DeserializeOwned> Reader<T> {
                 entry::read_reply(reply)
             })
             .unwrap_or_default();
-        let (entries, before) = (read.len(), out.len());
+        let mut largest = None;
         for entry in read {
-            self.accept(o, health, entry, 1, give_up, out);
+            let data = self.accept(o, health, entry, 1, give_up, out);
+            largest = largest.max(Some(data));
         }
-        if entries > 0 {
-            self.per_entry = (out.len() - before)
-                .div_ceil(entries)
-                .clamp(1, pack::MAX_PACK);
+        if let Some(largest) = largest {
+            self.learn(largest);
         }
         false
     }
 
+    /// How many entries the next read asks for to get about `batch` data: one while the
+    /// pack size is unknown (the first read: the producers' packs may be of any size, and
+    /// a consumer reading `batch` packs of 1000 would hold up to a thousand batches,
+    /// pending, that other consumers wait for and a crash delivers again), then `batch`
+    /// over the data per entry seen.
+    fn count(&self, batch: usize) -> usize {
+        self.per_entry.map_or(1, |per_entry| (batch / per_entry).max(1))
+    }
+
+    /// Takes in the largest entry of a read (in data): the data per entry of the next read
+    /// is assumed to be that, or half the last assumption if that is more, so that a
+    /// read of small entries among large ones (a stream with producers of different pack
+    /// sizes) grows the next read's count at most twofold.
+    fn learn(&mut self, largest: usize) {
+        let halved = self.per_entry.map_or(1, |p| p / 2);
+        self.per_entry = Some(largest.max(halved).clamp(1, pack::MAX_PACK));
+    }
+
     /// Decodes `entry` into `out`, or dead-letters it if it cannot be decoded. A packed
     /// entry delivered for the first time gives each of its data; delivered again, or with
-    /// a datum that cannot be decoded, it is split instead (see `pack.rs`).
+    /// a datum that cannot be decoded, it is split instead (see `pack.rs`). Returns the
+    /// data the entry holds (what it gave, or its pack's size if it was split).
     fn accept(
         &mut self,
         o: &RedisOptions,
@@ -191,28 +211,29 @@ impl<T: DeserializeOwned> Reader<T> {
         deliveries: u64,
         give_up: &dyn Fn() -> bool,
         out: &mut VecDeque<Delivery<T>>,
-    ) {
+    ) -> usize {
         if let Some(Value::BulkString(packed)) = entry.get(PACK_FIELD) {
-            let data = match serde_json::from_slice::<Vec<T>>(packed) {
-                Ok(data) if deliveries == 1 && !data.is_empty() => data,
-                _ => {
-                    self.split(o, health, &entry, give_up);
-                    return;
-                }
+            // The user's `Deserialize` runs here, on the fetching thread: a panic in it is
+            // caught (as timbr-core catches a stage's) and the pack split, so that the datum
+            // that panics is found alone in its entry and dead-lettered.
+            let data = match catch_panic(|| serde_json::from_slice::<Vec<T>>(packed)) {
+                Ok(Ok(data)) if deliveries == 1 && !data.is_empty() => data,
+                _ => return self.split(o, health, &entry, give_up),
             };
-            self.packs.opened(&entry.id, data.len());
+            let n = data.len();
+            self.packs.opened(&entry.id, n);
             for (i, datum) in data.into_iter().enumerate() {
                 let id = pack::packed_id(&entry.id, i);
                 out.push_back(Delivery::with_id(datum, DeliveryId::new(id)));
             }
-            return;
+            return n;
         }
         // An entry split out of a pack is delivered under its origin, `E#i`; an `o` field
         // no split wrote is refused rather than trusted.
         let origin = entry.get(ORIGIN_FIELD).map(entry::text);
         let decoded = match &origin {
-            Some(origin) => pack::check_origin(origin, &entry.id).and_then(|()| entry.decode::<T>()),
-            None => entry.decode::<T>(),
+            Some(origin) => pack::check_origin(origin, &entry.id).and_then(|()| decode(health, &entry)),
+            None => decode(health, &entry),
         };
         match decoded {
             Ok(datum) => {
@@ -231,6 +252,7 @@ impl<T: DeserializeOwned> Reader<T> {
                 }
             }
         }
+        1
     }
 
     /// The oldest pending entry in the id `range` matching: this `consumer`'s, or idle for
@@ -333,14 +355,14 @@ impl<T: DeserializeOwned> Reader<T> {
     /// another consumer, or acknowledged by the one it was claimed from, or a retry of a
     /// split whose reply was lost); an entry whose field is not a JSON array, or is an empty
     /// one (so holds no data to split), is dead-lettered as undecodable instead. Returns false if it gave up (the queue is
-    /// dropped): the entry stays pending.
+    /// dropped): the entry stays pending. Returns the data it held (0 if it held none).
     fn split(
         &mut self,
         o: &RedisOptions,
         health: &Health,
         entry: &Entry,
         give_up: &dyn Fn() -> bool,
-    ) -> bool {
+    ) -> usize {
         let items = match entry.get(PACK_FIELD) {
             Some(Value::BulkString(packed)) => {
                 serde_json::from_slice::<Vec<serde_json::Value>>(packed).map_err(|e| e.to_string())
@@ -354,11 +376,10 @@ impl<T: DeserializeOwned> Reader<T> {
                     Err(e) => format!("undecodable: field `{PACK_FIELD}` is not a JSON array: {e}"),
                     Ok(_) => format!("undecodable: field `{PACK_FIELD}` is an empty pack"),
                 };
-                let dead = self.dead_letter(o, health, entry, 1, reason, give_up);
-                if dead {
+                if self.dead_letter(o, health, entry, 1, reason, give_up) {
                     Health::add(&health.undecodable, 1);
                 }
-                return dead;
+                return 0;
             }
         };
         let split: Option<i64> = self.link.run(give_up, |con| {
@@ -375,15 +396,10 @@ impl<T: DeserializeOwned> Reader<T> {
             cmd.query(con)
                 .or_else(|e| if group_gone(&e) { Ok(0) } else { Err(e) })
         });
-        match split {
-            None => false,
-            Some(n) => {
-                if n > 0 {
-                    Health::add(&health.split, 1);
-                }
-                true
-            }
+        if split.is_some_and(|n| n > 0) {
+            Health::add(&health.split, 1);
         }
+        items.len()
     }
 
     /// The entry `id` as it is in the stream (empty fields if it was deleted meanwhile).
@@ -468,6 +484,15 @@ impl<T: DeserializeOwned> Reader<T> {
         }
         let _: Option<()> = self.link.run(&give_up, |con| trim(con, o));
     }
+}
+
+/// The datum of `entry`, decoded by the user's `Deserialize` with a panic caught and
+/// counted: the entry is then undecodable, and the panic's message is the reason.
+fn decode<T: DeserializeOwned>(health: &Health, entry: &Entry) -> Result<T, String> {
+    catch_panic(|| entry.decode::<T>()).unwrap_or_else(|panic| {
+        Health::add(&health.panicked, 1);
+        Err(format!("undecodable: the datum's `Deserialize` panicked: {panic}"))
+    })
 }
 
 /// The most bytes of a dead letter's reason kept (its event and every log line of it carry

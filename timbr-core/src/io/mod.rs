@@ -21,6 +21,8 @@ pub(crate) mod source;
 #[cfg(feature = "zmq")]
 pub(crate) mod zmq;
 
+/// Connectors catch panics in user code the way timbr-core does.
+pub use crate::unwind::catch_panic;
 pub use self::{
     delivery::{Delivery, DeliveryId},
     queue::{MemoryQueue, Queue, Taken},
