@@ -60,6 +60,19 @@ impl Link {
         })
     }
 
+    /// Another link to the same server, named `name`, reporting to the same health; it
+    /// connects at its first command (a connection of its own).
+    pub(crate) fn sibling(&self, name: &'static str) -> Link {
+        Link {
+            client: self.client.clone(),
+            con: None,
+            health: Arc::clone(&self.health),
+            name,
+            backoff_max: self.backoff_max,
+            down_since: None,
+        }
+    }
+
     /// Runs `op` once on the connection (reconnecting first if it was lost).
     pub(crate) fn once<R>(
         &mut self,

@@ -96,7 +96,10 @@ use crate::{RedisError, RedisOptions, RedisSink};
 ///   what is fetched ahead of it — takes to process, or live consumers' packs get claimed.
 ///
 /// Cloning gives another handle on the same connections (a producer and a machine in one
-/// process share them).
+/// process share them). A handle's `try_put` never waits for another's put: puts that
+/// wait (`put`, `put_all`, `put_until`) share one writing connection, held through an
+/// outage (a `put_until` waits for it no longer than its deadline), and `try_put` makes
+/// its one attempt on a connection of its own, opened at its first use.
 ///
 /// A machine's **drain** (`stop(Drain)`) processes what this process has fetched, not the
 /// whole stream: other machines share it. `take`/`try_take` outside a machine acknowledge
@@ -119,7 +122,11 @@ struct Inner<T> {
     /// Fetched entries, pending under this consumer, not yet handed out, and the thread
     /// that fetches them.
     prefetch: Prefetch<T>,
+    /// The writer of puts that may wait (`put`, `put_all`, `put_until`).
     writer: Mutex<Writer>,
+    /// The writer of `try_put`'s one attempt, never held by a put that waits (see
+    /// `writer.rs`); connected at its first use.
+    once_writer: Mutex<Writer>,
     outbox: Arc<Outbox>,
     /// Packed entries fetched and not yet acknowledged.
     packs: Arc<Packs>,
@@ -128,7 +135,8 @@ struct Inner<T> {
 }
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
-    /// Connects (three connections: reading, writing, acknowledging), creates the group if
+    /// Connects (three connections: reading, writing, acknowledging; a fourth for
+    /// `try_put` at its first use), creates the group if
     /// it does not exist (reading the stream from its start), and starts the queue's two
     /// threads — one reads ahead (only while a machine takes), one sends records and
     /// acknowledgements — joined when the last handle is dropped.
@@ -149,6 +157,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
                 source,
             })?;
         let writer = open("writer")?;
+        let size = Arc::default();
         let target = AckTarget {
             stream: options.stream.clone(),
             group: options.group.clone(),
@@ -172,7 +181,12 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
         Ok(RedisQueue {
             inner: Arc::new(Inner {
                 prefetch,
-                writer: Mutex::new(Writer::new(writer, &options)),
+                once_writer: Mutex::new(Writer::new(
+                    writer.sibling("try_put"),
+                    &options,
+                    Arc::clone(&size),
+                )),
+                writer: Mutex::new(Writer::new(writer, &options, size)),
                 outbox,
                 packs,
                 closed: AtomicBool::new(false),
@@ -254,14 +268,16 @@ impl<T> RedisQueue<T> {
         self.inner.outbox.flush(None);
     }
 
+    /// Puts one entry with `writer`; `wait_room` says whether to wait for room (until its
+    /// deadline, if any) or to give up at once on a full queue.
     fn put_one(
         &self,
+        writer: &mut Writer,
         bytes: &[u8],
         give_up: &dyn Fn() -> bool,
         wait_room: Option<Option<Instant>>,
     ) -> bool {
         let o = &self.inner.options;
-        let mut writer = self.inner.writer.lock();
         let mut wait = Duration::from_millis(1);
         loop {
             // A put waiting for room notices the close within one backoff step.
@@ -307,8 +323,10 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
                 })
             }
         };
-        // One attempt: never blocks on an outage either.
-        if self.put_one(&bytes, &|| true, None) {
+        // One attempt, on the writer no waiting put holds: never blocks on an outage,
+        // whatever other handles of this queue are doing.
+        let mut writer = self.inner.once_writer.lock();
+        if self.put_one(&mut writer, &bytes, &|| true, None) {
             Ok(())
         } else if self.is_closed() {
             Err(TryPutError::Closed(datum))
@@ -328,7 +346,16 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
             }
         };
         let give_up = || self.is_closed() || deadline.is_some_and(|d| Instant::now() >= d);
-        if self.put_one(&bytes, &give_up, Some(deadline)) {
+        // Another put may hold the writer through an outage: wait for it no longer than
+        // the deadline.
+        let writer = match deadline {
+            None => Some(self.inner.writer.lock()),
+            Some(d) => self.inner.writer.try_lock_until(d),
+        };
+        let Some(mut writer) = writer else {
+            return Err(PutTimeoutError::Timeout(datum));
+        };
+        if self.put_one(&mut writer, &bytes, &give_up, Some(deadline)) {
             Ok(())
         } else if self.is_closed() {
             Err(PutTimeoutError::Closed(datum))
