@@ -74,7 +74,9 @@ type Listener = Arc<dyn Fn(&RedisEvent) + Send + Sync>;
 pub struct GroupInfo {
     /// Entries in the stream (acknowledged entries are trimmed, so mostly unread + pending).
     pub stream_length: u64,
-    /// Entries the group has not read yet (`None` when Redis cannot tell).
+    /// Entries the group has not read yet: Redis's `lag` where it vouches for it, else
+    /// counted after the group's last delivered entry (Redis loses its count in some
+    /// restarts); `None` before the first look.
     pub lag: Option<u64>,
     /// Entries read and not yet acknowledged, over all consumers.
     pub pending: u64,

@@ -59,6 +59,7 @@
 //! | `sink.rs` | [`RedisSink`] |
 //! | `link.rs` | a connection that reconnects with backoff and reports outages |
 //! | `backoff.rs` | the waits between reconnections: exponential, with jitter |
+//! | `unread.rs` | what a group has not read: Redis's lag where it vouches for it, else counted |
 //! | `health.rs` | counters, the group as last seen, [`RedisEvent`]s |
 //! | `plugin.rs` | [`RedisStatus`], the status plugin |
 //! | `fleet.rs` | [`Fleet`]: balance, dead letters, results |
@@ -82,6 +83,7 @@ mod reader;
 mod registry;
 mod resp;
 mod sink;
+mod unread;
 mod view;
 mod writer;
 

@@ -25,6 +25,9 @@ pub(crate) struct Link {
     backoff_max: Duration,
     /// When the current outage began.
     down_since: Option<Instant>,
+    /// A connection broke since [`take_broken`](Link::take_broken) was last asked: a
+    /// command sent on it may have been applied with its reply lost.
+    broke: bool,
 }
 
 impl Link {
@@ -57,6 +60,7 @@ impl Link {
             name,
             backoff_max,
             down_since: None,
+            broke: false,
         })
     }
 
@@ -70,11 +74,35 @@ impl Link {
             name,
             backoff_max: self.backoff_max,
             down_since: None,
+            broke: false,
         }
     }
 
     /// Runs `op` once on the connection (reconnecting first if it was lost).
+    ///
+    /// A connection kept from before may have died unnoticed (its server restarted while
+    /// it was idle): its failure says nothing of the server now, so `op` then runs once
+    /// more, on a fresh connection. (`op` must be fit to run again, as for [`run`]; a
+    /// one-attempt caller, like `try_put` or a fleet command, thus gets the server's
+    /// answer rather than the dead connection's.)
     pub(crate) fn once<R>(
+        &mut self,
+        op: &mut impl FnMut(&mut Connection) -> RedisResult<R>,
+    ) -> RedisResult<R> {
+        let kept = self.con.is_some();
+        match self.attempt(op) {
+            Err(e) if kept && broken(&e) => self.attempt(op),
+            done => done,
+        }
+    }
+
+    /// Whether a connection broke since the last call: a command may have been applied
+    /// with its reply lost.
+    pub(crate) fn take_broken(&mut self) -> bool {
+        std::mem::take(&mut self.broke)
+    }
+
+    fn attempt<R>(
         &mut self,
         op: &mut impl FnMut(&mut Connection) -> RedisResult<R>,
     ) -> RedisResult<R> {
@@ -87,6 +115,7 @@ impl Link {
         if let Err(e) = &result {
             if broken(e) {
                 self.con = None;
+                self.broke = true;
             }
         }
         result

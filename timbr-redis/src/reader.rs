@@ -30,6 +30,7 @@ use crate::health::{GroupInfo, Health, RedisEvent};
 use crate::link::{group_gone, Link};
 use crate::options::RedisOptions;
 use crate::pack::{self, Packs, ORIGIN_FIELD, PACK_FIELD};
+use crate::unread;
 use crate::{Delivery, DeliveryId};
 
 /// Splits a packed entry (`ARGV[2]`) into one entry per datum (`ARGV[3..]`), each with its
@@ -54,6 +55,11 @@ pub(crate) struct Reader<T> {
     /// re-read once, even while another consumer thread of this machine still processes
     /// it).
     recover_from: String,
+    /// Where re-reading ends: `+` at start; the first entry of a read whose connection
+    /// broke before it (see [`Reader::fetch`]).
+    recover_to: String,
+    /// The last entry a read of new entries gave (`None` before any).
+    last_read: Option<String>,
     /// The last look for stale entries found one: look again before reading new ones.
     claiming: bool,
     next_claim_check: Instant,
@@ -83,6 +89,8 @@ impl<T: DeserializeOwned> Reader<T> {
             link,
             recovering: true,
             recover_from: "-".to_owned(),
+            recover_to: "+".to_owned(),
+            last_read: None,
             claiming: false,
             next_claim_check: now,
             next_info: now,
@@ -126,8 +134,8 @@ impl<T: DeserializeOwned> Reader<T> {
             return true;
         }
         if self.recovering {
-            let from = self.recover_from.clone();
-            match self.pending_one(o, (&from, "+"), Some(&o.consumer), None, give_up) {
+            let (from, to) = (self.recover_from.clone(), self.recover_to.clone());
+            match self.pending_one(o, (&from, &to), Some(&o.consumer), None, give_up) {
                 Some(stale) => {
                     self.recover_from = format!("({}", stale.id);
                     self.redeliver(o, health, stale, 0, give_up, out);
@@ -151,6 +159,7 @@ impl<T: DeserializeOwned> Reader<T> {
             }
         }
         let count = self.count(o.batch);
+        self.link.take_broken();
         let read: Vec<Entry> = self
             .link
             .run(give_up, |con| {
@@ -170,6 +179,24 @@ impl<T: DeserializeOwned> Reader<T> {
                 entry::read_reply(reply)
             })
             .unwrap_or_default();
+        if self.link.take_broken() {
+            // A try of this read may have been applied with its reply lost (Redis killed
+            // and restarted from its AOF, a connection cut): its entries are pending under
+            // this consumer, which never got them — and no other consumer claims them from
+            // a live one. They lie between the last entry read before and the first this
+            // read gave: re-read them as at start, before reading on.
+            self.recovering = true;
+            self.recover_from = self
+                .last_read
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |id| format!("({id}"));
+            self.recover_to = read
+                .first()
+                .map_or_else(|| "+".to_owned(), |e| format!("({}", e.id));
+        }
+        if let Some(last) = read.last() {
+            self.last_read = Some(last.id.clone());
+        }
         let mut largest = None;
         for entry in read {
             let data = self.accept(o, health, entry, 1, give_up, out);
@@ -324,14 +351,32 @@ impl<T: DeserializeOwned> Reader<T> {
         // this, a restarted consumer re-reading its own entry could take it back from one
         // that had just claimed it, and both would process it.)
         let min_idle = min_idle.max(stale.idle_ms);
+        let mut sent = false;
         let claimed: Vec<Entry> = self
             .link
             .run(give_up, |con| {
+                let mut idle = min_idle;
+                if sent {
+                    // The last try may have been applied with its reply lost (Redis
+                    // restarted from its AOF): the entry is then this consumer's already,
+                    // its idle time reset, and must be claimed whatever that is.
+                    let now: StreamPendingCountReply = redis::cmd("XPENDING")
+                        .arg(&o.stream)
+                        .arg(&o.group)
+                        .arg(&stale.id)
+                        .arg(&stale.id)
+                        .arg(1)
+                        .query(con)?;
+                    if now.ids.first().is_some_and(|p| p.consumer == o.consumer) {
+                        idle = 0;
+                    }
+                }
+                sent = true;
                 let v: Value = redis::cmd("XCLAIM")
                     .arg(&o.stream)
                     .arg(&o.group)
                     .arg(&o.consumer)
-                    .arg(min_idle)
+                    .arg(idle)
                     .arg(&stale.id)
                     .query(con)?;
                 entry::entries(v)
@@ -541,7 +586,9 @@ pub(crate) fn group_info(con: &mut Connection, o: &RedisOptions) -> RedisResult<
     group_state(con, o).map(|(info, _)| info)
 }
 
-/// The group's state and every group of the stream, in one round trip.
+/// The group's state and every group of the stream, in one round trip (more where Redis's
+/// lag cannot be trusted: see `unread.rs`); each group's `lag` is then what it has not
+/// read.
 pub(crate) fn group_state(
     con: &mut Connection,
     o: &RedisOptions,
@@ -555,7 +602,7 @@ pub(crate) fn group_state(
         .arg("GROUPS")
         .arg(&o.stream)
         .query(con);
-    let (length, dead, all) = match looked {
+    let (length, dead, mut all) = match looked {
         Ok((length, dead, rows)) => (length, dead, parse_groups(rows)?),
         // No stream yet (deleted by someone): no groups.
         Err(e) if e.to_string().contains("no such key") => {
@@ -570,6 +617,12 @@ pub(crate) fn group_state(
         lag: Some(length),
         ..GroupInfo::default()
     };
+    // Each group's lag as far as Redis vouches for it, counted where it does not.
+    for group in &mut all {
+        if !unread::lag_is_reliable(group, length) {
+            group.lag = Some(unread::unread(con, &o.stream, group, length)?);
+        }
+    }
     for group in &all {
         if group.name == o.group {
             info.pending = group.pending;
@@ -586,6 +639,9 @@ pub(crate) struct Group {
     pub(crate) consumers: u64,
     pub(crate) pending: u64,
     pub(crate) last_delivered: String,
+    /// Entries the group has read, as Redis counts them (nil after some restarts).
+    pub(crate) entries_read: Option<u64>,
+    /// Redis's lag: trust it only as [`unread`](crate::unread) says.
     pub(crate) lag: Option<u64>,
 }
 
@@ -609,6 +665,7 @@ pub(crate) fn parse_groups(reply: Value) -> RedisResult<Vec<Group>> {
             consumers: 0,
             pending: 0,
             last_delivered: "0-0".to_owned(),
+            entries_read: None,
             lag: None,
         };
         for pair in row.chunks(2) {
@@ -620,6 +677,7 @@ pub(crate) fn parse_groups(reply: Value) -> RedisResult<Vec<Group>> {
                 "pending" => g.pending = redis::from_redis_value(v).unwrap_or(0),
                 "last-delivered-id" => g.last_delivered = entry::text(v),
                 "lag" => g.lag = redis::from_redis_value(v).ok(),
+                "entries-read" => g.entries_read = redis::from_redis_value(v).ok(),
                 _ => {}
             }
         }
