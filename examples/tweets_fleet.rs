@@ -28,7 +28,8 @@ use timbr_core::{
 };
 use timbr_examples::Tweet;
 use timbr_redis::{
-    redact_url, Announce, Fleet, RedisOptions, RedisQueue, RedisStatus, Summary, HEARTBEAT,
+    redact_url, Announce, Fleet, RedisEvent, RedisOptions, RedisQueue, RedisStatus, Summary,
+    HEARTBEAT,
 };
 
 use super::{every_31st, sentiment, text, Ended, Memory, Options, SIGNAL_CHECK};
@@ -185,6 +186,13 @@ fn produce(
     stop: &AtomicBool,
 ) -> Result<u64, Box<dyn Error>> {
     let queue = RedisQueue::<Numbered>::connect(f.redis(suffix))?;
+    // Outages and refusals (Redis out of memory…) are shown as they happen, as a worker's
+    // are: a put that waits for Redis would otherwise wait in silence.
+    queue.on_event(|e| {
+        if !matches!(e, RedisEvent::Claimed { .. }) {
+            eprintln!("producer: {}", QueueEvent::from(e));
+        }
+    });
     let announce = Announce::for_queue(&queue, "producer")?;
     writeln!(
         human,
@@ -354,10 +362,11 @@ fn line(name: &str, s: &Status) -> String {
         n(&group["stream_length"]),
         n(&group["pending"]),
         n(&group["dead_letters"]),
-        if redis["connected"] == false {
-            " | REDIS UNREACHABLE"
-        } else {
-            ""
+        match (redis["refused"].as_str(), redis["connected"] == false) {
+            // Redis answers but refuses (out of memory, a key of the wrong type): its words.
+            (Some(refused), _) => format!(" | REDIS REFUSES: {refused}"),
+            (None, true) => " | REDIS UNREACHABLE".to_owned(),
+            (None, false) => String::new(),
         },
     )
 }

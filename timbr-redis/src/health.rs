@@ -21,12 +21,22 @@ pub enum RedisEvent {
         /// Why.
         error: String,
     },
-    /// The server answers again.
+    /// The server answers again (or accepts again what it refused).
     Reconnected {
         /// Which connection.
         link: &'static str,
         /// How long it was gone.
         after: Duration,
+    },
+    /// The server answers but refuses a command — out of memory under `maxmemory` with
+    /// `noeviction` (`OOM …`), a key of the wrong type (`WRONGTYPE …`, a results stream's
+    /// name taken by another key) — retrying with backoff. Not an outage: `error` is Redis's
+    /// own message, naming the cause to remove.
+    Refused {
+        /// Which connection.
+        link: &'static str,
+        /// Redis's answer.
+        error: String,
     },
     /// An entry went to the dead-letter stream and was acknowledged.
     DeadLettered {
@@ -54,6 +64,10 @@ impl From<&RedisEvent> for QueueEvent {
             RedisEvent::Reconnected { link, after } => QueueEvent::Reconnected {
                 link: (*link).to_owned(),
                 after: *after,
+            },
+            RedisEvent::Refused { link, error } => QueueEvent::Refused {
+                link: (*link).to_owned(),
+                error: error.clone(),
             },
             RedisEvent::DeadLettered { id, reason } => QueueEvent::DeadLettered {
                 id: id.clone(),
@@ -97,6 +111,11 @@ pub struct QueueReport {
     pub consumer: String,
     /// Whether the last command reached the server.
     pub connected: bool,
+    /// Redis's own message, with the connection's name, while it answers but refuses a
+    /// command this queue retries (see [`RedisEvent::Refused`]): `outbox: OOM command not
+    /// allowed when used memory > 'maxmemory'.`, `outbox: WRONGTYPE …`. `None` once every
+    /// connection's commands go through again.
+    pub refused: Option<String>,
     /// Times a connection was lost.
     pub outages: u64,
     /// The last connection error.
@@ -132,6 +151,8 @@ pub(crate) struct Health {
     pub(crate) connected: AtomicBool,
     pub(crate) outages: AtomicU64,
     pub(crate) last_error: Mutex<Option<String>>,
+    /// Per connection, Redis's message while it refuses that connection's command.
+    pub(crate) refused: Mutex<Vec<(&'static str, String)>>,
     pub(crate) group_info: Mutex<GroupInfo>,
     pub(crate) redeliveries: AtomicU64,
     pub(crate) claimed: AtomicU64,
@@ -184,6 +205,36 @@ impl Health {
         }
     }
 
+    /// Redis's refusals, each with its connection (`outbox: OOM …; writer: OOM …`).
+    fn refused(&self) -> Option<String> {
+        let refused = self.refused.lock();
+        (!refused.is_empty()).then(|| {
+            let each: Vec<String> = refused.iter().map(|(l, m)| format!("{l}: {m}")).collect();
+            each.join("; ")
+        })
+    }
+
+    /// Connection `link` is refused with `message`; returns whether that is news.
+    pub(crate) fn set_refused(&self, link: &'static str, message: &str) -> bool {
+        let mut refused = self.refused.lock();
+        match refused.iter_mut().find(|(l, _)| *l == link) {
+            Some((_, m)) if m == message => false,
+            Some((_, m)) => {
+                *m = message.to_owned();
+                true
+            }
+            None => {
+                refused.push((link, message.to_owned()));
+                true
+            }
+        }
+    }
+
+    /// Connection `link`'s commands go through.
+    pub(crate) fn clear_refused(&self, link: &'static str) {
+        self.refused.lock().retain(|(l, _)| *l != link);
+    }
+
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
@@ -197,6 +248,7 @@ impl Health {
             connected: self.connected.load(Ordering::Relaxed),
             outages: load(&self.outages),
             last_error: self.last_error.lock().clone(),
+            refused: self.refused(),
             group_info: self.group_info.lock().clone(),
             redeliveries: load(&self.redeliveries),
             claimed: load(&self.claimed),

@@ -146,10 +146,24 @@ impl Link {
         }
     }
 
+    /// Records a failed attempt: an outage (no server) or a refusal (the server answered
+    /// with an error: its own message names the cause), each raised once per episode.
     fn failed(&mut self, e: &redis::RedisError) {
         let message = e.to_string();
         *self.health.last_error.lock() = Some(message.clone());
-        if self.down_since.is_none() {
+        let refusal = refused(e);
+        if refusal {
+            // The server is there: what it says is the news, not "unreachable".
+            self.health.connected.store(true, Ordering::Relaxed);
+            let new = self.health.set_refused(self.name, &message);
+            if self.down_since.is_none() || new {
+                self.down_since.get_or_insert_with(Instant::now);
+                self.health.emit(RedisEvent::Refused {
+                    link: self.name,
+                    error: message,
+                });
+            }
+        } else if self.down_since.is_none() {
             self.down_since = Some(Instant::now());
             self.health.connected.store(false, Ordering::Relaxed);
             Health::add(&self.health.outages, 1);
@@ -163,6 +177,7 @@ impl Link {
     fn healed(&mut self) {
         if let Some(since) = self.down_since.take() {
             self.health.connected.store(true, Ordering::Relaxed);
+            self.health.clear_refused(self.name);
             self.health.emit(RedisEvent::Reconnected {
                 link: self.name,
                 after: since.elapsed(),
@@ -187,6 +202,12 @@ fn broken(e: &redis::RedisError) -> bool {
         || e.is_connection_refusal()
         || e.is_timeout()
         || e.is_unrecoverable_error()
+}
+
+/// Whether Redis answered, refusing the command (`OOM`, `WRONGTYPE`, a script's error…),
+/// rather than not answering: an error reply, not a connection's failure.
+fn refused(e: &redis::RedisError) -> bool {
+    !broken(e) && e.kind() != redis::ErrorKind::BusyLoadingError
 }
 
 /// Whether Redis answered that the group (or its stream) is gone: acknowledging or

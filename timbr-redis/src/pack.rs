@@ -254,8 +254,8 @@ mod tests {
         assert_eq!(check_origin("17-3#5", "17-4"), Ok(()));
         assert_eq!(check_origin("17-3#999", "18-0"), Ok(()));
         for (forged, why) in [
-            ("17-3#5", "not earlier"), // the piece's own id
-            ("17-4#5", "not earlier"), // a later entry
+            ("17-3#5", "not earlier"),                     // the piece's own id
+            ("17-4#5", "not earlier"),                     // a later entry
             ("99999999999999999999-0#1", "not an origin"), // past u64
             ("17-3#1000", "past the largest pack"),
             ("17-3#99999999999999999999", "not an origin"),

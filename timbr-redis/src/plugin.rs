@@ -34,10 +34,11 @@ impl<T: Send + 'static> StatusPlugin for RedisStatus<T> {
         let r = self.queue.report();
         let g = &r.group_info;
         let lag = g.lag.map_or_else(|| "?".to_owned(), |l| l.to_string());
-        let link = if r.connected {
-            "connected"
-        } else {
-            "DISCONNECTED"
+        let link = match (&r.refused, r.connected) {
+            // Redis answers, refusing: its own words name the cause (OOM, WRONGTYPE…).
+            (Some(refused), _) => format!("REFUSED ({refused})"),
+            (None, true) => "connected".to_owned(),
+            (None, false) => "DISCONNECTED".to_owned(),
         };
         let text = format!(
             "redis {}/{} as {}: {link}, {} outages\n  stream {} | lag {lag} | pending {} | consumers {} | dead {}\n  mine: acked {} | redelivered {} | claimed {} | split {} | dead-lettered {} ({} undecodable, {} panicked) | put {}",

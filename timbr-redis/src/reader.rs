@@ -214,7 +214,8 @@ impl<T: DeserializeOwned> Reader<T> {
     /// pending, that other consumers wait for and a crash delivers again), then `batch`
     /// over the data per entry seen.
     fn count(&self, batch: usize) -> usize {
-        self.per_entry.map_or(1, |per_entry| (batch / per_entry).max(1))
+        self.per_entry
+            .map_or(1, |per_entry| (batch / per_entry).max(1))
     }
 
     /// Takes in the largest entry of a read (in data): the data per entry of the next read
@@ -259,7 +260,9 @@ impl<T: DeserializeOwned> Reader<T> {
         // no split wrote is refused rather than trusted.
         let origin = entry.get(ORIGIN_FIELD).map(entry::text);
         let decoded = match &origin {
-            Some(origin) => pack::check_origin(origin, &entry.id).and_then(|()| decode(health, &entry)),
+            Some(origin) => {
+                pack::check_origin(origin, &entry.id).and_then(|()| decode(health, &entry))
+            }
             None => decode(health, &entry),
         };
         match decoded {
@@ -536,7 +539,9 @@ impl<T: DeserializeOwned> Reader<T> {
 fn decode<T: DeserializeOwned>(health: &Health, entry: &Entry) -> Result<T, String> {
     catch_panic(|| entry.decode::<T>()).unwrap_or_else(|panic| {
         Health::add(&health.panicked, 1);
-        Err(format!("undecodable: the datum's `Deserialize` panicked: {panic}"))
+        Err(format!(
+            "undecodable: the datum's `Deserialize` panicked: {panic}"
+        ))
     })
 }
 
@@ -735,7 +740,10 @@ mod tests {
         let cut = bounded(long.clone());
         assert!(cut.len() < MAX_REASON + 40, "{}", cut.len());
         assert!(cut.starts_with("undecodable: éé"), "{cut}");
-        assert!(cut.ends_with(&format!("… ({} bytes in all)", long.len())), "{cut}");
+        assert!(
+            cut.ends_with(&format!("… ({} bytes in all)", long.len())),
+            "{cut}"
+        );
     }
 
     #[test]

@@ -62,7 +62,10 @@ pub(crate) fn unread(
         from = format!("({last}");
     }
     // Past what is worth counting: the estimate, never below what was counted.
-    Ok(group.lag.unwrap_or(length).clamp(counted, length.max(counted)))
+    Ok(group
+        .lag
+        .unwrap_or(length)
+        .clamp(counted, length.max(counted)))
 }
 
 /// The id of the last entry of an `XRANGE` reply and how many it has (`None` if none).

@@ -49,16 +49,31 @@ fn lying_entries_are_dead_lettered_with_a_bounded_reason() {
         format!("{}-0", ms.parse::<u64>().unwrap() + 1_000_000)
     };
     let forged = [
-        add(&mut con, &[("d", br#"{"n":2}"#), ("o", format!("{}#0", next(&good)).as_bytes())]),
+        add(
+            &mut con,
+            &[
+                ("d", br#"{"n":2}"#),
+                ("o", format!("{}#0", next(&good)).as_bytes()),
+            ],
+        ),
         add(&mut con, &[("d", br#"{"n":3}"#), ("o", b"a>b")]),
-        add(&mut con, &[("d", br#"{"n":4}"#), ("o", format!("{good}#1000").as_bytes())]),
+        add(
+            &mut con,
+            &[
+                ("d", br#"{"n":4}"#),
+                ("o", format!("{good}#1000").as_bytes()),
+            ],
+        ),
     ];
     add(&mut con, &[("d", br#"{"n":9}"#)]);
 
     let mut got = Vec::new();
     let deadline = Instant::now() + PATIENCE;
     while got.last() != Some(&9) {
-        assert!(Instant::now() < deadline, "the last datum never came: {got:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the last datum never came: {got:?}"
+        );
         if let Taken::Datum(d) = queue.take_delivery(Some(Instant::now() + PATIENCE)) {
             got.push(d.datum.n);
             queue.ack(d.id.as_ref().unwrap());

@@ -122,7 +122,9 @@ fn unread_entries_are_counted_where_redis_lost_its_lag() {
     assert!(b.is_balanced(), "{b}");
     // The queue's own look at the group agrees (the capacity and `len` use it).
     let q = RedisQueue::<u64>::connect(
-        RedisOptions::new(server.url(), "items").consumer("other").capacity(250),
+        RedisOptions::new(server.url(), "items")
+            .consumer("other")
+            .capacity(250),
     )
     .unwrap();
     q.try_put(200).unwrap(); // measures the queue first: 200 of 250
@@ -130,5 +132,8 @@ fn unread_entries_are_counted_where_redis_lost_its_lag() {
     for n in 201..250 {
         q.try_put(n).unwrap();
     }
-    assert!(q.try_put(250).is_err(), "held to its capacity by what is unread");
+    assert!(
+        q.try_put(250).is_err(),
+        "held to its capacity by what is unread"
+    );
 }

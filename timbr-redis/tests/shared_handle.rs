@@ -52,7 +52,10 @@ fn shared_handle_answers_during_an_outage(blocking: Blocking, chunk: u64) {
         }
     });
     // A producer thread putting until told to stop; it counts what its puts returned.
-    let (stop, put) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let (stop, put) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let producer = {
         let (q, stop, put) = (queue.clone(), Arc::clone(&stop), Arc::clone(&put));
         std::thread::spawn(move || {
@@ -63,10 +66,14 @@ fn shared_handle_answers_during_an_outage(blocking: Blocking, chunk: u64) {
             }
         })
     };
-    until("the producer's first puts", || put.load(Ordering::Acquire) >= 4 * chunk);
+    until("the producer's first puts", || {
+        put.load(Ordering::Acquire) >= 4 * chunk
+    });
     server.kill();
     // The producer is now inside a put that cannot end before Redis is back.
-    until("the writer to see the outage", || writer_down.load(Ordering::Acquire));
+    until("the writer to see the outage", || {
+        writer_down.load(Ordering::Acquire)
+    });
 
     let q = queue.clone();
     match answered("try_put", move || q.try_put(u64::MAX)) {
@@ -75,7 +82,9 @@ fn shared_handle_answers_during_an_outage(blocking: Blocking, chunk: u64) {
     }
     let q = queue.clone();
     let deadline = Instant::now() + Duration::from_millis(500);
-    match answered("put_until", move || q.put_until(u64::MAX - 1, Some(deadline))) {
+    match answered("put_until", move || {
+        q.put_until(u64::MAX - 1, Some(deadline))
+    }) {
         Err(PutTimeoutError::Timeout(d)) => assert_eq!(d, u64::MAX - 1),
         other => panic!("put_until during an outage: {other:?}"),
     }
@@ -93,7 +102,10 @@ fn shared_handle_answers_during_an_outage(blocking: Blocking, chunk: u64) {
     let mut con = server.con();
     let put = put.load(Ordering::Acquire);
     let entries = xlen(&mut con, "items");
-    assert_eq!(entries, put, "entries in the stream vs. data put (one datum each)");
+    assert_eq!(
+        entries, put,
+        "entries in the stream vs. data put (one datum each)"
+    );
     // The shared handle still puts, both ways.
     queue.try_put(7).unwrap();
     queue.put_until(8, Some(Instant::now() + PATIENCE)).unwrap();

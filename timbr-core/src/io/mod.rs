@@ -21,8 +21,6 @@ pub(crate) mod source;
 #[cfg(feature = "zmq")]
 pub(crate) mod zmq;
 
-/// Connectors catch panics in user code the way timbr-core does.
-pub use crate::unwind::catch_panic;
 pub use self::{
     delivery::{Delivery, DeliveryId},
     queue::{MemoryQueue, Queue, Taken},
@@ -30,6 +28,8 @@ pub use self::{
     sink::{ChannelSink, FnSink, JsonLinesSink, NullSink, Sink},
     source::{SourcePolicy, SourceState},
 };
+/// Connectors catch panics in user code the way timbr-core does.
+pub use crate::unwind::catch_panic;
 
 #[cfg(all(feature = "zmq", unix))]
 pub use self::zmq::MAX_CONNECTIONS;
