@@ -69,7 +69,12 @@ fn stop_returning_during_an_outage(pack: usize) -> (u64, u64) {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(5));
     }
-    // Datum 0 of the pack is in the stage; 1..3 are fetched, in the queue's buffer.
+    // Datum 0 of the pack is in the stage; 1..3 are fetched, in the queue's buffer, once
+    // all 4 are pending (a first read takes one entry, to learn the producers' pack size).
+    let mut con = server.con();
+    let entries = 4_u64.div_ceil(pack as u64);
+    until("every entry fetched", || pending_of(&mut con, "items", "w") == entries);
+    drop(con);
     server.kill();
     std::thread::scope(|s| {
         let stopping = s.spawn(|| machine.stop(StopMode::Return));
