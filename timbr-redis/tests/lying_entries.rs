@@ -93,7 +93,7 @@ fn lying_entries_are_dead_lettered_with_a_bounded_reason() {
         assert!(d.reason.len() < 400, "a reason of {} bytes", d.reason.len());
     }
     assert!(
-        dead[0].reason.ends_with(&format!("bytes in all)")),
+        dead[0].reason.ends_with("bytes in all)"),
         "the cut reason says its length: {}",
         dead[0].reason
     );

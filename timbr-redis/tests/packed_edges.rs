@@ -73,7 +73,9 @@ fn stop_returning_during_an_outage(pack: usize) -> (u64, u64) {
     // all 4 are pending (a first read takes one entry, to learn the producers' pack size).
     let mut con = server.con();
     let entries = 4_u64.div_ceil(pack as u64);
-    until("every entry fetched", || pending_of(&mut con, "items", "w") == entries);
+    until("every entry fetched", || {
+        pending_of(&mut con, "items", "w") == entries
+    });
     drop(con);
     server.kill();
     std::thread::scope(|s| {
