@@ -31,7 +31,8 @@ use timbr_core::{
 };
 use timbr_examples::{paced, Tweet, TweetStream};
 use timbr_redis::{
-    Announce, Fleet, Producer, RedisOptions, RedisQueue, RedisStatus, Summary, HEARTBEAT,
+    redact_url, Announce, Fleet, Producer, RedisEvent, RedisOptions, RedisQueue, RedisStatus,
+    Summary, HEARTBEAT,
 };
 
 use super::{every_31st, sentiment, text, Ended, Memory, Options, SIGNAL_CHECK};
@@ -233,6 +234,13 @@ fn produce(
     stop: &AtomicBool,
 ) -> Result<Produced, Box<dyn Error>> {
     let mut producer = Producer::<Numbered>::connect(f.redis(suffix))?;
+    // Outages and refusals (Redis out of memory…) are shown as they happen, as a worker's
+    // are: a put that waits for Redis would otherwise wait in silence.
+    producer.on_event(|e| {
+        if !matches!(e, RedisEvent::Claimed { .. }) {
+            eprintln!("producer: {}", QueueEvent::from(e));
+        }
+    });
     let announce = Announce::for_producer(&producer, "producer")?;
     let from = producer.position();
     let name = producer.options().consumer_name().to_owned();
@@ -240,7 +248,7 @@ fn produce(
         human,
         "producer `{name}`: putting tweets on `{}` at {}{}",
         f.stream,
-        f.url,
+        redact_url(&f.url),
         if from > 0 {
             format!(
                 ", from tweet {} on (the earlier ones were put by an earlier run of `{name}`)",
@@ -368,9 +376,9 @@ fn work(
          watch the fleet with: cargo run -p timbr-cli --bin timbr-watch -- --redis {} --stream {}\n  \
          this worker alone:    cargo run -p timbr-cli --bin timbr-watch -- {}",
         f.stream,
-        f.url,
+        redact_url(&f.url),
         f.results(),
-        f.url,
+        redact_url(&f.url),
         f.stream,
         remote.status_endpoint(),
     )?;
@@ -435,10 +443,11 @@ fn line(name: &str, s: &Status) -> String {
         n(&group["stream_length"]),
         n(&group["pending"]),
         n(&group["dead_letters"]),
-        if redis["connected"] == false {
-            " | REDIS UNREACHABLE"
-        } else {
-            ""
+        match (redis["refused"].as_str(), redis["connected"] == false) {
+            // Redis answers but refuses (out of memory, a key of the wrong type): its words.
+            (Some(refused), _) => format!(" | REDIS REFUSES: {refused}"),
+            (None, true) => " | REDIS UNREACHABLE".to_owned(),
+            (None, false) => String::new(),
         },
     )
 }

@@ -31,6 +31,11 @@ struct Server {
 
 impl Server {
     fn start(name: &str) -> Server {
+        Server::start_with(name, &[])
+    }
+
+    /// A server started with `extra` arguments (`--requirepass …`).
+    fn start_with(name: &str, extra: &[&str]) -> Server {
         let dir = std::env::temp_dir().join(format!("timbr-fleet-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -43,14 +48,23 @@ impl Server {
             .arg("--dir")
             .arg(&dir)
             .args(["--appendonly", "yes", "--save", "", "--daemonize", "no"])
+            .args(extra)
             .stdout(Stdio::null())
             .spawn()
             .expect(
                 "redis-server must be installed (apt-get install redis-server; .ci/test does it)",
             );
         let server = Server { port, dir, child };
+        let password = extra
+            .iter()
+            .position(|a| *a == "--requirepass")
+            .map(|i| extra[i + 1]);
+        let url = match password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}", server.port),
+            None => server.url(),
+        };
         until("redis-server to answer", || {
-            redis::Client::open(server.url())
+            redis::Client::open(url.as_str())
                 .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)))
                 .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
                 .is_ok()
@@ -396,4 +410,28 @@ fn a_producer_killed_and_started_again_puts_every_tweet_once() {
     let expected: Vec<u64> = (1..=N).collect();
     assert_eq!(seqs.len() as u64, N, "every tweet once, none twice");
     assert_eq!(seqs, expected);
+}
+
+/// Issue 20, item 22: the password of a Redis URL appeared in clear in the start banners and
+/// hints (errors redacted it).
+#[test]
+fn the_password_never_shows() {
+    const PASSWORD: &str = "s3cret-pw";
+    let server = Server::start_with("password", &["--requirepass", PASSWORD]);
+    let url = format!("redis://:{PASSWORD}@127.0.0.1:{}", server.port);
+    let out = Command::new(tweets())
+        .args(["--redis", &url, "--role", "both", "--count", "20"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let all = format!("{stdout}\n{stderr}");
+    assert!(!all.contains(PASSWORD), "{all}");
+    assert!(
+        all.contains("redis://…@127.0.0.1"),
+        "the banners still say where: {all}"
+    );
 }

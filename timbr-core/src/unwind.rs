@@ -16,6 +16,27 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     })
 }
 
+/// Runs `f`; a panic becomes `Err` with its message — the one place timbr catches panics,
+/// for connectors that run user code on threads of their own (timbr-redis decodes each
+/// datum with the user's `Deserialize` on its fetching thread). As inside timbr-core, the
+/// caller says what a caught panic means, counts it and reports it; a panic must never
+/// end such a thread unobserved, or the machine waiting on it would wait for ever.
+///
+/// The panic hook still runs (and prints, by default) before `Err` comes back.
+///
+/// # Examples
+///
+/// ```
+/// use timbr_core::io::catch_panic;
+///
+/// assert_eq!(catch_panic(|| 2 + 2), Ok(4));
+/// let caught = catch_panic(|| -> u8 { panic!("bad byte {}", 7) });
+/// assert_eq!(caught, Err("bad byte 7".to_owned()));
+/// ```
+pub fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    catch(f)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

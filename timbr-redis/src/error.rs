@@ -53,8 +53,19 @@ pub enum RedisError {
     },
 }
 
-/// `url` without a password, for messages.
-pub(crate) fn redact(url: &str) -> String {
+/// `url` without its password (`redis://:secret@host:6379` → `redis://…@host:6379`): what
+/// errors, [`RedisOptions`](crate::RedisOptions)'s `Debug` and the programs' banners and
+/// hints show. A URL without credentials comes back as it is.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(
+///     timbr_redis::redact_url("redis://:hunter2@127.0.0.1:6379/0"),
+///     "redis://…@127.0.0.1:6379/0"
+/// );
+/// ```
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}://…@{}", &url[..scheme], &url[at + 1..])
@@ -65,7 +76,7 @@ pub(crate) fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::redact_url as redact;
 
     #[test]
     fn passwords_stay_out_of_messages() {

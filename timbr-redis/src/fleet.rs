@@ -11,6 +11,7 @@ use crate::entry::{self, record_fields};
 use crate::health::Health;
 use crate::link::Link;
 use crate::reader::{create_group, parse_groups};
+use crate::unread::unread;
 use crate::{RedisError, RedisOptions};
 
 /// Entries read per round trip when scanning a stream.
@@ -205,18 +206,23 @@ impl Fleet {
                 .cmd("GET")
                 .arg(o.purged_key())
                 .query(con)?;
-            let added = match stream {
+            let field = |name: &str| match &stream {
                 Value::Array(kv) => kv
                     .chunks(2)
-                    .find(|p| p.len() == 2 && entry::text(&p[0]) == "entries-added")
+                    .find(|p| p.len() == 2 && entry::text(&p[0]) == name)
                     .and_then(|p| redis::from_redis_value::<u64>(&p[1]).ok())
                     .unwrap_or(0),
                 _ => 0,
             };
+            let (added, length) = (field("entries-added"), field("length"));
             let group = parse_groups(groups)?
                 .into_iter()
                 .find(|g| g.name == o.group);
-            let (pending, unread) = group.map_or((0, added), |g| (g.pending, g.lag.unwrap_or(0)));
+            // Redis's lag only where it vouches for it (not after some restarts): `unread.rs`.
+            let (pending, unread) = match group {
+                Some(g) => (g.pending, unread(con, &o.stream, &g, length)?),
+                None => (0, added),
+            };
             Ok(Balance {
                 produced: added.saturating_sub(requeued.unwrap_or(0)),
                 acked: acked.unwrap_or(0),

@@ -21,12 +21,22 @@ pub enum RedisEvent {
         /// Why.
         error: String,
     },
-    /// The server answers again.
+    /// The server answers again (or accepts again what it refused).
     Reconnected {
         /// Which connection.
         link: &'static str,
         /// How long it was gone.
         after: Duration,
+    },
+    /// The server answers but refuses a command — out of memory under `maxmemory` with
+    /// `noeviction` (`OOM …`), a key of the wrong type (`WRONGTYPE …`, a results stream's
+    /// name taken by another key) — retrying with backoff. Not an outage: `error` is Redis's
+    /// own message, naming the cause to remove.
+    Refused {
+        /// Which connection.
+        link: &'static str,
+        /// Redis's answer.
+        error: String,
     },
     /// An entry went to the dead-letter stream and was acknowledged.
     DeadLettered {
@@ -55,6 +65,10 @@ impl From<&RedisEvent> for QueueEvent {
                 link: (*link).to_owned(),
                 after: *after,
             },
+            RedisEvent::Refused { link, error } => QueueEvent::Refused {
+                link: (*link).to_owned(),
+                error: error.clone(),
+            },
             RedisEvent::DeadLettered { id, reason } => QueueEvent::DeadLettered {
                 id: id.clone(),
                 reason: reason.clone(),
@@ -74,7 +88,9 @@ type Listener = Arc<dyn Fn(&RedisEvent) + Send + Sync>;
 pub struct GroupInfo {
     /// Entries in the stream (acknowledged entries are trimmed, so mostly unread + pending).
     pub stream_length: u64,
-    /// Entries the group has not read yet (`None` when Redis cannot tell).
+    /// Entries the group has not read yet: Redis's `lag` where it vouches for it, else
+    /// counted after the group's last delivered entry (Redis loses its count in some
+    /// restarts); `None` before the first look.
     pub lag: Option<u64>,
     /// Entries read and not yet acknowledged, over all consumers.
     pub pending: u64,
@@ -95,6 +111,11 @@ pub struct QueueReport {
     pub consumer: String,
     /// Whether the last command reached the server.
     pub connected: bool,
+    /// Redis's own message, with the connection's name, while it answers but refuses a
+    /// command this queue retries (see [`RedisEvent::Refused`]): `outbox: OOM command not
+    /// allowed when used memory > 'maxmemory'.`, `outbox: WRONGTYPE …`. `None` once every
+    /// connection's commands go through again.
+    pub refused: Option<String>,
     /// Times a connection was lost.
     pub outages: u64,
     /// The last connection error.
@@ -109,6 +130,9 @@ pub struct QueueReport {
     pub dead_lettered: u64,
     /// Of which undecodable.
     pub undecodable: u64,
+    /// Of those, entries whose datum's `Deserialize` panicked (caught: the entry is
+    /// dead-lettered with the panic's message, the queue goes on).
+    pub panicked: u64,
     /// Entries acknowledged by this consumer.
     pub acked: u64,
     /// Deliveries released (their record was refused by the sink): claimed again later.
@@ -127,11 +151,14 @@ pub(crate) struct Health {
     pub(crate) connected: AtomicBool,
     pub(crate) outages: AtomicU64,
     pub(crate) last_error: Mutex<Option<String>>,
+    /// Per connection, Redis's message while it refuses that connection's command.
+    pub(crate) refused: Mutex<Vec<(&'static str, String)>>,
     pub(crate) group_info: Mutex<GroupInfo>,
     pub(crate) redeliveries: AtomicU64,
     pub(crate) claimed: AtomicU64,
     pub(crate) dead_lettered: AtomicU64,
     pub(crate) undecodable: AtomicU64,
+    pub(crate) panicked: AtomicU64,
     pub(crate) acked: AtomicU64,
     pub(crate) released: AtomicU64,
     pub(crate) split: AtomicU64,
@@ -171,8 +198,41 @@ impl Health {
         }
         let listener = self.listener.lock().clone();
         if let Some(listener) = listener {
-            listener(&event);
+            // The user's function runs on the queue's own threads: a panic in it must not
+            // end them (nothing would be fetched or acknowledged any more). The panic hook
+            // has reported it; the event is still in the machines' handlers.
+            let _ = timbr_core::io::catch_panic(|| listener(&event));
         }
+    }
+
+    /// Redis's refusals, each with its connection (`outbox: OOM …; writer: OOM …`).
+    fn refused(&self) -> Option<String> {
+        let refused = self.refused.lock();
+        (!refused.is_empty()).then(|| {
+            let each: Vec<String> = refused.iter().map(|(l, m)| format!("{l}: {m}")).collect();
+            each.join("; ")
+        })
+    }
+
+    /// Connection `link` is refused with `message`; returns whether that is news.
+    pub(crate) fn set_refused(&self, link: &'static str, message: &str) -> bool {
+        let mut refused = self.refused.lock();
+        match refused.iter_mut().find(|(l, _)| *l == link) {
+            Some((_, m)) if m == message => false,
+            Some((_, m)) => {
+                *m = message.to_owned();
+                true
+            }
+            None => {
+                refused.push((link, message.to_owned()));
+                true
+            }
+        }
+    }
+
+    /// Connection `link`'s commands go through.
+    pub(crate) fn clear_refused(&self, link: &'static str) {
+        self.refused.lock().retain(|(l, _)| *l != link);
     }
 
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
@@ -188,11 +248,13 @@ impl Health {
             connected: self.connected.load(Ordering::Relaxed),
             outages: load(&self.outages),
             last_error: self.last_error.lock().clone(),
+            refused: self.refused(),
             group_info: self.group_info.lock().clone(),
             redeliveries: load(&self.redeliveries),
             claimed: load(&self.claimed),
             dead_lettered: load(&self.dead_lettered),
             undecodable: load(&self.undecodable),
+            panicked: load(&self.panicked),
             acked: load(&self.acked),
             released: load(&self.released),
             split: load(&self.split),

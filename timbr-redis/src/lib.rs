@@ -65,6 +65,8 @@
 //! | `outbox.rs` | records before acknowledgements, batched, sent by a thread of their own |
 //! | `sink.rs` | [`RedisSink`] |
 //! | `link.rs` | a connection that reconnects with backoff and reports outages |
+//! | `backoff.rs` | the waits between reconnections: exponential, with jitter |
+//! | `unread.rs` | what a group has not read: Redis's lag where it vouches for it, else counted |
 //! | `health.rs` | counters, the group as last seen, [`RedisEvent`]s |
 //! | `plugin.rs` | [`RedisStatus`], the status plugin |
 //! | `fleet.rs` | [`Fleet`]: balance, results |
@@ -74,6 +76,7 @@
 //! | `watch.rs` | [`Fleet::watch`]: the view again and again (`timbr-watch --redis`, `timbr-fleet watch`) |
 //! | `entry.rs` | the fields of entries, records and dead letters |
 
+mod backoff;
 mod dead;
 mod entry;
 mod error;
@@ -91,6 +94,7 @@ mod reader;
 mod registry;
 mod resp;
 mod sink;
+mod unread;
 mod view;
 mod watch;
 mod writer;
@@ -98,10 +102,10 @@ mod writer;
 pub use crate::{
     dead::{DeadLetter, Requeue, RequeueReport},
     entry::{dead_fields, record_fields, DATUM_FIELD},
-    error::RedisError,
+    error::{redact_url, RedisError},
     fleet::{Balance, Fleet, Member, Results},
     health::{GroupInfo, QueueReport, RedisEvent},
-    options::{RedisOptions, MAX_BATCH, MAX_CAPACITY},
+    options::{RedisOptions, MAX_BATCH, MAX_CAPACITY, MAX_CLAIM_AFTER},
     pack::{MAX_PACK, ORIGIN_FIELD, PACK_FIELD},
     plugin::RedisStatus,
     producer::{Producer, POSITION_TTL},

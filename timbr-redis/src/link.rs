@@ -1,6 +1,7 @@
 //! One connection to Redis that heals itself: a command that fails for want of a server is
-//! retried with exponential backoff (never a spin, never a crash), the outage is reported in
-//! the queue's health and as events, and the command goes through once the server is back.
+//! retried with exponential backoff and jitter (never a spin, never a crash, never in step
+//! with the rest of the fleet: see `backoff.rs`), the outage is reported in the queue's
+//! health and as events, and the command goes through once the server is back.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -8,14 +9,13 @@ use std::time::{Duration, Instant};
 
 use redis::{Client, Connection, RedisResult};
 
-use crate::error::redact;
+use crate::backoff::Backoff;
+use crate::error::redact_url as redact;
 use crate::health::{Health, RedisEvent};
 use crate::RedisError;
 
 /// How long a connection attempt, a write or a (non-blocking) reply may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
-/// The first wait after a failure; doubled up to the queue's `backoff_max`.
-const BACKOFF_MIN: Duration = Duration::from_millis(10);
 
 pub(crate) struct Link {
     client: Client,
@@ -25,6 +25,9 @@ pub(crate) struct Link {
     backoff_max: Duration,
     /// When the current outage began.
     down_since: Option<Instant>,
+    /// A connection broke since [`take_broken`](Link::take_broken) was last asked: a
+    /// command sent on it may have been applied with its reply lost.
+    broke: bool,
 }
 
 impl Link {
@@ -57,11 +60,49 @@ impl Link {
             name,
             backoff_max,
             down_since: None,
+            broke: false,
         })
     }
 
+    /// Another link to the same server, named `name`, reporting to the same health; it
+    /// connects at its first command (a connection of its own).
+    pub(crate) fn sibling(&self, name: &'static str) -> Link {
+        Link {
+            client: self.client.clone(),
+            con: None,
+            health: Arc::clone(&self.health),
+            name,
+            backoff_max: self.backoff_max,
+            down_since: None,
+            broke: false,
+        }
+    }
+
     /// Runs `op` once on the connection (reconnecting first if it was lost).
+    ///
+    /// A connection kept from before may have died unnoticed (its server restarted while
+    /// it was idle): its failure says nothing of the server now, so `op` then runs once
+    /// more, on a fresh connection. (`op` must be fit to run again, as for [`run`]; a
+    /// one-attempt caller, like `try_put` or a fleet command, thus gets the server's
+    /// answer rather than the dead connection's.)
     pub(crate) fn once<R>(
+        &mut self,
+        op: &mut impl FnMut(&mut Connection) -> RedisResult<R>,
+    ) -> RedisResult<R> {
+        let kept = self.con.is_some();
+        match self.attempt(op) {
+            Err(e) if kept && broken(&e) => self.attempt(op),
+            done => done,
+        }
+    }
+
+    /// Whether a connection broke since the last call: a command may have been applied
+    /// with its reply lost.
+    pub(crate) fn take_broken(&mut self) -> bool {
+        std::mem::take(&mut self.broke)
+    }
+
+    fn attempt<R>(
         &mut self,
         op: &mut impl FnMut(&mut Connection) -> RedisResult<R>,
     ) -> RedisResult<R> {
@@ -74,19 +115,20 @@ impl Link {
         if let Err(e) = &result {
             if broken(e) {
                 self.con = None;
+                self.broke = true;
             }
         }
         result
     }
 
-    /// Runs `op` until it succeeds, waiting with backoff between attempts; gives up (with
-    /// `None`) only when `give_up` says so, checked before every wait.
+    /// Runs `op` until it succeeds, waiting with backoff (and jitter) between attempts;
+    /// gives up (with `None`) only when `give_up` says so, checked before every wait.
     pub(crate) fn run<R>(
         &mut self,
         give_up: &dyn Fn() -> bool,
         mut op: impl FnMut(&mut Connection) -> RedisResult<R>,
     ) -> Option<R> {
-        let mut wait = BACKOFF_MIN;
+        let mut backoff = Backoff::new(self.backoff_max);
         loop {
             match self.once(&mut op) {
                 Ok(r) => {
@@ -98,17 +140,30 @@ impl Link {
                     if give_up() {
                         return None;
                     }
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(self.backoff_max);
+                    std::thread::sleep(backoff.next_wait());
                 }
             }
         }
     }
 
+    /// Records a failed attempt: an outage (no server) or a refusal (the server answered
+    /// with an error: its own message names the cause), each raised once per episode.
     fn failed(&mut self, e: &redis::RedisError) {
         let message = e.to_string();
         *self.health.last_error.lock() = Some(message.clone());
-        if self.down_since.is_none() {
+        let refusal = refused(e);
+        if refusal {
+            // The server is there: what it says is the news, not "unreachable".
+            self.health.connected.store(true, Ordering::Relaxed);
+            let new = self.health.set_refused(self.name, &message);
+            if self.down_since.is_none() || new {
+                self.down_since.get_or_insert_with(Instant::now);
+                self.health.emit(RedisEvent::Refused {
+                    link: self.name,
+                    error: message,
+                });
+            }
+        } else if self.down_since.is_none() {
             self.down_since = Some(Instant::now());
             self.health.connected.store(false, Ordering::Relaxed);
             Health::add(&self.health.outages, 1);
@@ -122,6 +177,7 @@ impl Link {
     fn healed(&mut self) {
         if let Some(since) = self.down_since.take() {
             self.health.connected.store(true, Ordering::Relaxed);
+            self.health.clear_refused(self.name);
             self.health.emit(RedisEvent::Reconnected {
                 link: self.name,
                 after: since.elapsed(),
@@ -146,6 +202,12 @@ fn broken(e: &redis::RedisError) -> bool {
         || e.is_connection_refusal()
         || e.is_timeout()
         || e.is_unrecoverable_error()
+}
+
+/// Whether Redis answered, refusing the command (`OOM`, `WRONGTYPE`, a script's error…),
+/// rather than not answering: an error reply, not a connection's failure.
+fn refused(e: &redis::RedisError) -> bool {
+    !broken(e) && e.kind() != redis::ErrorKind::BusyLoadingError
 }
 
 /// Whether Redis answered that the group (or its stream) is gone: acknowledging or

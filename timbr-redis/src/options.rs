@@ -1,5 +1,6 @@
 //! Every setting of a fleet's queue, with its default and its bounds.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::RedisError;
@@ -8,6 +9,9 @@ use crate::RedisError;
 pub const MAX_BATCH: usize = 10_000;
 /// The most a queue may hold (bounds [`RedisOptions::capacity`]).
 pub const MAX_CAPACITY: usize = 1 << 30;
+/// The longest [`RedisOptions::claim_after`] may be (7 days): Redis takes idle times as
+/// signed 64-bit milliseconds, and a longer wait is no claim at all.
+pub const MAX_CLAIM_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How a [`RedisQueue`](crate::RedisQueue) finds its stream and behaves on it.
 ///
@@ -24,7 +28,9 @@ pub const MAX_CAPACITY: usize = 1 << 30;
 ///     .max_deliveries(5);
 /// assert_eq!(options.dead_stream(), "tweets:dead");
 /// ```
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` shows the URL without its password ([`redact_url`](crate::redact_url)).
+#[derive(Clone)]
 pub struct RedisOptions {
     pub(crate) url: String,
     pub(crate) stream: String,
@@ -109,7 +115,11 @@ impl RedisOptions {
     /// [`put_all`](crate::RedisQueue::put_all) packs (a single put is one entry); every
     /// consumer reads packed and unpacked entries alike, whatever its own setting, and
     /// reads about [`batch`](RedisOptions::batch) data at a time either way (at least one
-    /// entry: a pack larger than the batch is read whole). What stays per datum is said on
+    /// entry: a pack larger than the batch is read whole). It learns the producers' pack
+    /// size from what it reads: its first read takes one entry, each later one `batch`
+    /// over the largest entry of the last read (a read of small entries after large ones
+    /// assumes at least half the size before, so a stream of mixed pack sizes is read in
+    /// counts that at most double from one read to the next). What stays per datum is said on
     /// [`RedisQueue`](crate::RedisQueue#packing). The queue's
     /// [`capacity`](RedisOptions::capacity) counts entries, so it bounds up to
     /// `capacity × pack` data.
@@ -119,7 +129,7 @@ impl RedisOptions {
     }
 
     /// How long an entry stays pending with another consumer before this one claims it
-    /// (default 30 s, at least 10 ms). Longer than a batch takes to process, or live
+    /// (default 30 s; 10 ms to [`MAX_CLAIM_AFTER`]). Longer than a batch takes to process, or live
     /// consumers' entries get claimed (and processed twice).
     pub fn claim_after(mut self, claim_after: Duration) -> Self {
         self.claim_after = claim_after;
@@ -148,6 +158,9 @@ impl RedisOptions {
     }
 
     /// The longest wait between two reconnection attempts (default 2 s; 10 ms to 60 s).
+    /// Waits start at 10 ms and double up to this; each is drawn at random between half
+    /// its length and all of it, so that a fleet that lost Redis together does not
+    /// reconnect in lockstep.
     pub fn backoff_max(mut self, max: Duration) -> Self {
         self.backoff_max = max;
         self
@@ -221,8 +234,12 @@ impl RedisOptions {
         if self.block.is_zero() || self.block > Duration::from_secs(10) {
             return bad("block must be in (0, 10 s]".into());
         }
-        if self.claim_after < Duration::from_millis(10) {
-            return bad("claim_after must be at least 10 ms".into());
+        if self.claim_after < Duration::from_millis(10) || self.claim_after > MAX_CLAIM_AFTER {
+            return bad(format!(
+                "claim_after {} ms not in 10..={} ms (10 ms to 7 days)",
+                self.claim_after.as_millis(),
+                MAX_CLAIM_AFTER.as_millis()
+            ));
         }
         if self.backoff_max < Duration::from_millis(10)
             || self.backoff_max > Duration::from_secs(60)
@@ -233,6 +250,27 @@ impl RedisOptions {
     }
 }
 
+impl fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("url", &crate::redact_url(&self.url))
+            .field("stream", &self.stream)
+            .field("group", &self.group)
+            .field("consumer", &self.consumer)
+            .field("capacity", &self.capacity)
+            .field("batch", &self.batch)
+            .field("pack", &self.pack)
+            .field("block", &self.block)
+            .field("claim_after", &self.claim_after)
+            .field("max_deliveries", &self.max_deliveries)
+            .field("dead_stream", &self.dead_stream)
+            .field("check_every", &self.check_every)
+            .field("backoff_max", &self.backoff_max)
+            .field("info_every", &self.info_every)
+            .finish()
+    }
+}
+
 fn default_consumer() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()
@@ -240,4 +278,36 @@ fn default_consumer() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "host".to_owned());
     format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{RedisOptions, MAX_CLAIM_AFTER};
+
+    #[test]
+    fn claim_after_past_its_bound_is_refused_with_the_bound() {
+        let o = |d| RedisOptions::new("redis://127.0.0.1:1", "s").claim_after(d);
+        assert!(o(MAX_CLAIM_AFTER).validate().is_ok());
+        assert!(o(Duration::from_millis(10)).validate().is_ok());
+        // `--claim-after-ms` above 2^63: every XPENDING would be refused.
+        for bad in [
+            Duration::from_millis(u64::MAX),
+            Duration::from_millis(1 << 63),
+            MAX_CLAIM_AFTER + Duration::from_millis(1),
+            Duration::from_millis(9),
+        ] {
+            let e = o(bad).validate().unwrap_err().to_string();
+            assert!(e.contains("claim_after") && e.contains("7 days"), "{e}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let o = RedisOptions::new("redis://:hunter2@127.0.0.1:6379", "s");
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("127.0.0.1:6379"), "{shown}");
+    }
 }

@@ -5,9 +5,11 @@
 //! At-least-once rests on one rule: an entry is acknowledged only once its record is in
 //! Redis. The consumer hands a record to the sink and then acknowledges; both are buffered
 //! in that order. A full buffer becomes a **batch**, handed to the flusher thread, which
-//! sends the batches one after another, in the order they were made, each as two
-//! `MULTI`/`EXEC` round trips: its records, then — once Redis applied them — its
-//! acknowledgements. So the rule holds however a batch ends: a record that fails holds back
+//! sends the batches one after another, in the order they were made, each as two round
+//! trips: its records (one `MULTI`/`EXEC`), then — once Redis applied them — its
+//! acknowledgements (scripts, each atomic by itself, outside a `MULTI`: Redis out of memory
+//! refuses whatever is queued in one, and acknowledgements, which free memory, must go
+//! through when records cannot). So the rule holds however a batch ends: a record that fails holds back
 //! every acknowledgement of its batch; a connection lost in between leaves the entries
 //! pending, delivered again; a lost `EXEC` reply retried can only write a record twice,
 //! never acknowledge one that was not written. An acknowledgement is never in an earlier
@@ -37,12 +39,20 @@ use crate::resp::Transaction;
 /// so the fleet's balance is exact (`XACK` answers how many were still pending: a repeated
 /// acknowledgement counts nothing). Keys: the stream, the entry and data counters;
 /// arguments: the group, the ids.
-const ACK_SCRIPT: &str = "local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2)) \
+///
+/// `allow-oom`: a Redis out of memory (`maxmemory` with `noeviction`) refuses the counter's
+/// `INCRBY` — after the script's `XACK` was applied, which no error undoes, so the balance
+/// would lose the count. Acknowledgements free memory (and let the stream be trimmed); they
+/// must go through when nothing else does. (Records still need memory: an acknowledgement
+/// waits for its record, whatever Redis's memory, so nothing is lost.)
+const ACK_SCRIPT: &str = "#!lua flags=allow-oom\n\
+                          local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2)) \
                           redis.call('INCRBY', KEYS[2], n) redis.call('INCRBY', KEYS[3], n) \
                           return n";
 /// As [`ACK_SCRIPT`] for packed entries, each counting its own number of data: arguments
 /// the group, then pairs of an id and its data.
-pub(crate) const WEIGHED_ACK_SCRIPT: &str = "local n, d = 0, 0 \
+pub(crate) const WEIGHED_ACK_SCRIPT: &str = "#!lua flags=allow-oom\n\
+    local n, d = 0, 0 \
     for i = 2, #ARGV, 2 do \
       if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then \
         n = n + 1 d = d + tonumber(ARGV[i + 1]) end end \
@@ -385,9 +395,16 @@ impl Shared {
             state.closing || state.abandon_through >= seq
         };
         let mut replies = Vec::new();
-        for tx in [&*records, &*acks_tx] {
+        // The records in one transaction; the acknowledgements as scripts, each atomic,
+        // outside a `MULTI`, which Redis out of memory refuses whole (see ACK_SCRIPT).
+        for (tx, atomic) in [(&*records, true), (&*acks_tx, false)] {
             let got: Option<Vec<Value>> = link.run(&give_up, |con| {
-                tx.exec(con).or_else(|e| {
+                let sent = if atomic {
+                    tx.exec(con)
+                } else {
+                    tx.pipeline(con)
+                };
+                sent.or_else(|e| {
                     if group_gone(&e) {
                         Ok(Vec::new())
                     } else {

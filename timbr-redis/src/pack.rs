@@ -64,17 +64,47 @@ pub(crate) fn packed_id(entry: &str, index: usize) -> String {
 }
 
 /// Whether `origin`, read from another entry's [`ORIGIN_FIELD`], is one this queue would
-/// have written (`<ms>-<seq>#<index>`): any other text is ignored (the entry is then its
-/// own origin), so a foreign field cannot make the queue acknowledge what is no entry.
+/// have written (`<ms>-<seq>#<index>`).
 pub(crate) fn is_origin(origin: &str) -> bool {
+    parse_origin(origin).is_some()
+}
+
+/// The packed entry's id (as `(ms, seq)`) and the index of an origin `<ms>-<seq>#<index>`.
+fn parse_origin(origin: &str) -> Option<((u64, u64), usize)> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let Some((id, index)) = origin.split_once('#') else {
-        return false;
+    let (id, index) = origin.split_once('#')?;
+    let (ms, seq) = id.split_once('-')?;
+    if !(digits(ms) && digits(seq) && digits(index)) {
+        return None;
+    }
+    Some(((ms.parse().ok()?, seq.parse().ok()?), index.parse().ok()?))
+}
+
+/// Checks the [`ORIGIN_FIELD`] of entry `own_id` (`origin`): one this queue writes when it
+/// splits a pack names an *earlier* entry (the pack, split after it was added) and an
+/// index below [`MAX_PACK`]. Anything else was not written by a split — a foreign program's
+/// field, or a forged one that would make this queue record a datum under another entry's
+/// origin — and the entry is dead-lettered as undecodable with the returned reason.
+pub(crate) fn check_origin(origin: &str, own_id: &str) -> Result<(), String> {
+    let why = |what: &str| {
+        Err(format!(
+            "undecodable: field `{ORIGIN_FIELD}` {what} (a split's pieces name their pack \
+             `<ms>-<seq>#<index>`, an earlier entry, index below {MAX_PACK})"
+        ))
     };
-    let Some((ms, seq)) = id.split_once('-') else {
-        return false;
+    let Some((pack, index)) = parse_origin(origin) else {
+        return why("is not an origin");
     };
-    digits(ms) && digits(seq) && digits(index)
+    if index >= MAX_PACK {
+        return why("has an index past the largest pack");
+    }
+    let own = own_id
+        .split_once('-')
+        .and_then(|(ms, seq)| Some((ms.parse::<u64>().ok()?, seq.parse::<u64>().ok()?)));
+    match own {
+        Some(own) if pack < own => Ok(()),
+        _ => why("names an entry that is not earlier than this one"),
+    }
 }
 
 /// A packed entry handed out and not yet acknowledged.
@@ -184,7 +214,7 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
 
-    use super::{is_origin, pack, packed_id, Packs, Settle};
+    use super::{check_origin, is_origin, pack, packed_id, Packs, Settle};
 
     fn entry(id: &str, n: usize) -> Settle {
         Settle::Entry(id.to_owned(), n)
@@ -215,6 +245,24 @@ mod tests {
             "17-3#5#1",
         ] {
             assert!(!is_origin(bad), "{bad}");
+            assert!(check_origin(bad, "20-0").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_forged_origin_is_refused_with_the_reason() {
+        assert_eq!(check_origin("17-3#5", "17-4"), Ok(()));
+        assert_eq!(check_origin("17-3#999", "18-0"), Ok(()));
+        for (forged, why) in [
+            ("17-3#5", "not earlier"),                     // the piece's own id
+            ("17-4#5", "not earlier"),                     // a later entry
+            ("99999999999999999999-0#1", "not an origin"), // past u64
+            ("17-3#1000", "past the largest pack"),
+            ("17-3#99999999999999999999", "not an origin"),
+        ] {
+            let reason = check_origin(forged, "17-3").unwrap_err();
+            assert!(reason.starts_with("undecodable: field `o`"), "{reason}");
+            assert!(reason.contains(why), "{forged}: {reason}");
         }
     }
 

@@ -69,10 +69,11 @@ impl<T: Send + 'static> StatusPlugin for RedisStatus<T> {
         let r = self.report();
         let g = &r.group_info;
         let lag = g.lag.map_or_else(|| "?".to_owned(), |l| l.to_string());
-        let link = if r.connected {
-            "connected"
-        } else {
-            "DISCONNECTED"
+        let link = match (&r.refused, r.connected) {
+            // Redis answers, refusing: its own words name the cause (OOM, WRONGTYPE…).
+            (Some(refused), _) => format!("REFUSED ({refused})"),
+            (None, true) => "connected".to_owned(),
+            (None, false) => "DISCONNECTED".to_owned(),
         };
         // A worker's queue puts nothing: "put 0" beside a fleet's producer reads as a loss.
         let put = if r.put > 0 {
@@ -81,9 +82,9 @@ impl<T: Send + 'static> StatusPlugin for RedisStatus<T> {
             String::new()
         };
         let text = format!(
-            "redis {}/{} as {}: {link}, {} outages\n  stream {} | lag {lag} | pending {} | consumers {} | dead {}\n  mine: acked {} | redelivered {} | claimed {} | split {} | dead-lettered {} ({} undecodable){put}",
+            "redis {}/{} as {}: {link}, {} outages\n  stream {} | lag {lag} | pending {} | consumers {} | dead {}\n  mine: acked {} | redelivered {} | claimed {} | split {} | dead-lettered {} ({} undecodable, {} panicked){put}",
             r.stream, r.group, r.consumer, r.outages, g.stream_length, g.pending, g.consumers,
-            g.dead_letters, r.acked, r.redeliveries, r.claimed, r.split, r.dead_lettered, r.undecodable,
+            g.dead_letters, r.acked, r.redeliveries, r.claimed, r.split, r.dead_lettered, r.undecodable, r.panicked,
         );
         let html = format!("<pre>{}</pre>", escape(&text));
         Some(DisplayPart::new("redis", text, html))

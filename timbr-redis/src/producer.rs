@@ -87,13 +87,20 @@ impl<T: Serialize> Producer<T> {
                 source,
             })?;
         Ok(Producer {
-            writer: Writer::new(link, &options),
+            writer: Writer::new(link, &options, Arc::default()),
             health,
             key,
             position: position.unwrap_or(0),
             options,
             _data: PhantomData,
         })
+    }
+
+    /// Calls `f` with everything that happens to the producer's connection (lost, back,
+    /// Redis refusing a command…), as [`RedisQueue::on_event`](crate::RedisQueue::on_event)
+    /// does for a queue: a put that waits for Redis would otherwise wait in silence.
+    pub fn on_event(&self, f: impl Fn(&crate::RedisEvent) + Send + Sync + 'static) {
+        self.health.listen(Arc::new(f));
     }
 
     /// How many data of its sequence this producer (in this life and the earlier ones under

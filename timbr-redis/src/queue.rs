@@ -38,7 +38,10 @@ use crate::{RedisError, RedisOptions, RedisSink};
 /// - **Recovery**: at start a consumer first re-reads what it left pending; entries other
 ///   consumers left pending longer than [`claim_after`](RedisOptions::claim_after) are
 ///   claimed; entries delivered [`max_deliveries`](RedisOptions::max_deliveries) times, or
-///   that cannot be decoded, go to the dead-letter stream with the reason.
+///   that cannot be decoded, go to the dead-letter stream with the reason. The datum's
+///   `Deserialize` runs on the queue's fetching thread; a panic in it is caught, as
+///   timbr-core catches a stage's, and the entry is dead-lettered with the panic's message
+///   (counted in [`QueueReport::panicked`]).
 /// - **Outages**: every command is retried with backoff and reported
 ///   ([`report`](RedisQueue::report), [`on_event`](RedisQueue::on_event), and to the
 ///   handler of a machine built on the queue as [`Event::Queue`](timbr_core::Event::Queue)s);
@@ -80,6 +83,11 @@ use crate::{RedisError, RedisOptions, RedisSink};
 ///   deliveries of it (one more in all, the packed one), keeping its origin (re-queued, it
 ///   goes back with it); the rest of its pack is processed, each datum possibly delivered
 ///   again, as data fetched together with a poisonous one are.
+/// - An entry written by another program is checked, not trusted: one whose
+///   [`ORIGIN_FIELD`](crate::ORIGIN_FIELD) is not what a split writes (an earlier entry's
+///   id, `#`, an index below [`MAX_PACK`](crate::MAX_PACK)), or whose pack is empty, is
+///   dead-lettered as undecodable with the reason (reasons are cut to their first 256
+///   bytes, with their length).
 /// - The fleet's [`Balance`](crate::Balance) counts entries (a split entry is acknowledged,
 ///   its pieces produced) and still adds up; [`Balance::acked_data`](crate::Balance)
 ///   counts data. The capacity counts entries, and is not checked for a split's pieces
@@ -88,7 +96,10 @@ use crate::{RedisError, RedisOptions, RedisSink};
 ///   what is fetched ahead of it — takes to process, or live consumers' packs get claimed.
 ///
 /// Cloning gives another handle on the same connections (a producer and a machine in one
-/// process share them).
+/// process share them). A handle's `try_put` never waits for another's put: puts that
+/// wait (`put`, `put_all`, `put_until`) share one writing connection, held through an
+/// outage (a `put_until` waits for it no longer than its deadline), and `try_put` makes
+/// its one attempt on a connection of its own, opened at its first use.
 ///
 /// A machine's **drain** (`stop(Drain)`) processes what this process has fetched, not the
 /// whole stream: other machines share it. `take`/`try_take` outside a machine acknowledge
@@ -111,7 +122,11 @@ struct Inner<T> {
     /// Fetched entries, pending under this consumer, not yet handed out, and the thread
     /// that fetches them.
     prefetch: Prefetch<T>,
+    /// The writer of puts that may wait (`put`, `put_all`, `put_until`).
     writer: Mutex<Writer>,
+    /// The writer of `try_put`'s one attempt, never held by a put that waits (see
+    /// `writer.rs`); connected at its first use.
+    once_writer: Mutex<Writer>,
     outbox: Arc<Outbox>,
     /// Packed entries fetched and not yet acknowledged.
     packs: Arc<Packs>,
@@ -120,7 +135,8 @@ struct Inner<T> {
 }
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
-    /// Connects (three connections: reading, writing, acknowledging), creates the group if
+    /// Connects (three connections: reading, writing, acknowledging; a fourth for
+    /// `try_put` at its first use), creates the group if
     /// it does not exist (reading the stream from its start), and starts the queue's two
     /// threads — one reads ahead (only while a machine takes), one sends records and
     /// acknowledgements — joined when the last handle is dropped.
@@ -141,6 +157,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
                 source,
             })?;
         let writer = open("writer")?;
+        let size = Arc::default();
         let target = AckTarget {
             stream: options.stream.clone(),
             group: options.group.clone(),
@@ -156,7 +173,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
         ));
         let packs = Arc::new(Packs::new(outbox.abandoned()));
         let prefetch = Prefetch::start(
-            Reader::new(reader, Arc::clone(&packs), options.pack),
+            Reader::new(reader, Arc::clone(&packs)),
             options.clone(),
             Arc::clone(&health),
             Arc::clone(&outbox),
@@ -164,7 +181,12 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
         Ok(RedisQueue {
             inner: Arc::new(Inner {
                 prefetch,
-                writer: Mutex::new(Writer::new(writer, &options)),
+                once_writer: Mutex::new(Writer::new(
+                    writer.sibling("try_put"),
+                    &options,
+                    Arc::clone(&size),
+                )),
+                writer: Mutex::new(Writer::new(writer, &options, size)),
                 outbox,
                 packs,
                 closed: AtomicBool::new(false),
@@ -246,14 +268,16 @@ impl<T> RedisQueue<T> {
         self.inner.outbox.flush(None);
     }
 
+    /// Puts one entry with `writer`; `wait_room` says whether to wait for room (until its
+    /// deadline, if any) or to give up at once on a full queue.
     fn put_one(
         &self,
+        writer: &mut Writer,
         bytes: &[u8],
         give_up: &dyn Fn() -> bool,
         wait_room: Option<Option<Instant>>,
     ) -> bool {
         let o = &self.inner.options;
-        let mut writer = self.inner.writer.lock();
         let mut wait = Duration::from_millis(1);
         loop {
             // A put waiting for room notices the close within one backoff step.
@@ -299,8 +323,10 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
                 })
             }
         };
-        // One attempt: never blocks on an outage either.
-        if self.put_one(&bytes, &|| true, None) {
+        // One attempt, on the writer no waiting put holds: never blocks on an outage,
+        // whatever other handles of this queue are doing.
+        let mut writer = self.inner.once_writer.lock();
+        if self.put_one(&mut writer, &bytes, &|| true, None) {
             Ok(())
         } else if self.is_closed() {
             Err(TryPutError::Closed(datum))
@@ -320,7 +346,16 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
             }
         };
         let give_up = || self.is_closed() || deadline.is_some_and(|d| Instant::now() >= d);
-        if self.put_one(&bytes, &give_up, Some(deadline)) {
+        // Another put may hold the writer through an outage: wait for it no longer than
+        // the deadline.
+        let writer = match deadline {
+            None => Some(self.inner.writer.lock()),
+            Some(d) => self.inner.writer.try_lock_until(d),
+        };
+        let Some(mut writer) = writer else {
+            return Err(PutTimeoutError::Timeout(datum));
+        };
+        if self.put_one(&mut writer, &bytes, &give_up, Some(deadline)) {
             Ok(())
         } else if self.is_closed() {
             Err(PutTimeoutError::Closed(datum))
@@ -390,7 +425,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
         let o = &self.inner.options;
         Some(format!(
             "{} stream {} group {}",
-            crate::error::redact(&o.url),
+            crate::error::redact_url(&o.url),
             o.stream,
             o.group
         ))

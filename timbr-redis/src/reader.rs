@@ -23,12 +23,14 @@ use std::time::{Duration, Instant};
 use redis::streams::StreamPendingCountReply;
 use redis::{Connection, RedisResult, Value};
 use serde::de::DeserializeOwned;
+use timbr_core::io::catch_panic;
 
 use crate::entry::{self, dead_fields, Entry};
 use crate::health::{GroupInfo, Health, RedisEvent};
 use crate::link::{group_gone, Link};
 use crate::options::RedisOptions;
 use crate::pack::{self, Packs, ORIGIN_FIELD, PACK_FIELD};
+use crate::unread;
 use crate::{Delivery, DeliveryId};
 
 /// Splits a packed entry (`ARGV[2]`) into one entry per datum (`ARGV[3..]`), each with its
@@ -53,15 +55,21 @@ pub(crate) struct Reader<T> {
     /// re-read once, even while another consumer thread of this machine still processes
     /// it).
     recover_from: String,
+    /// Where re-reading ends: `+` at start; the first entry of a read whose connection
+    /// broke before it (see [`Reader::fetch`]).
+    recover_to: String,
+    /// The last entry a read of new entries gave (`None` before any).
+    last_read: Option<String>,
     /// The last look for stale entries found one: look again before reading new ones.
     claiming: bool,
     next_claim_check: Instant,
     next_info: Instant,
     /// Packed entries handed out, for their acknowledgement once all their data are done.
     packs: Arc<Packs>,
-    /// Data per entry in the last read (more than 1 when entries are packed): a read asks
-    /// for about `batch` data.
-    per_entry: usize,
+    /// Data per entry, as the last reads showed (more than 1 when entries are packed;
+    /// `None` before any read): a read asks for about `batch` data, whatever pack size the
+    /// producers chose. See [`Reader::learn`].
+    per_entry: Option<usize>,
     _datum: PhantomData<fn() -> T>,
 }
 
@@ -75,18 +83,19 @@ struct Stale {
 }
 
 impl<T: DeserializeOwned> Reader<T> {
-    pub(crate) fn new(link: Link, packs: Arc<Packs>, pack: usize) -> Self {
+    pub(crate) fn new(link: Link, packs: Arc<Packs>) -> Self {
         let now = Instant::now();
         Reader {
             link,
             recovering: true,
             recover_from: "-".to_owned(),
+            recover_to: "+".to_owned(),
+            last_read: None,
             claiming: false,
             next_claim_check: now,
             next_info: now,
             packs,
-            // Until a read shows otherwise, entries are packed as this queue would pack them.
-            per_entry: pack,
+            per_entry: None,
             _datum: PhantomData,
         }
     }
@@ -125,8 +134,8 @@ impl<T: DeserializeOwned> Reader<T> {
             return true;
         }
         if self.recovering {
-            let from = self.recover_from.clone();
-            match self.pending_one(o, (&from, "+"), Some(&o.consumer), None, give_up) {
+            let (from, to) = (self.recover_from.clone(), self.recover_to.clone());
+            match self.pending_one(o, (&from, &to), Some(&o.consumer), None, give_up) {
                 Some(stale) => {
                     self.recover_from = format!("({}", stale.id);
                     self.redeliver(o, health, stale, 0, give_up, out);
@@ -149,6 +158,8 @@ impl<T: DeserializeOwned> Reader<T> {
                 }
             }
         }
+        let count = self.count(o.batch);
+        self.link.take_broken();
         let read: Vec<Entry> = self
             .link
             .run(give_up, |con| {
@@ -157,7 +168,7 @@ impl<T: DeserializeOwned> Reader<T> {
                     .arg(&o.group)
                     .arg(&o.consumer)
                     .arg("COUNT")
-                    .arg((o.batch / self.per_entry).max(1))
+                    .arg(count)
                     .arg("BLOCK")
                     .arg(block.as_millis().max(1) as u64)
                     .arg("STREAMS")
@@ -168,21 +179,58 @@ impl<T: DeserializeOwned> Reader<T> {
                 entry::read_reply(reply)
             })
             .unwrap_or_default();
-        let (entries, before) = (read.len(), out.len());
-        for entry in read {
-            self.accept(o, health, entry, 1, give_up, out);
+        if self.link.take_broken() {
+            // A try of this read may have been applied with its reply lost (Redis killed
+            // and restarted from its AOF, a connection cut): its entries are pending under
+            // this consumer, which never got them — and no other consumer claims them from
+            // a live one. They lie between the last entry read before and the first this
+            // read gave: re-read them as at start, before reading on.
+            self.recovering = true;
+            self.recover_from = self
+                .last_read
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |id| format!("({id}"));
+            self.recover_to = read
+                .first()
+                .map_or_else(|| "+".to_owned(), |e| format!("({}", e.id));
         }
-        if entries > 0 {
-            self.per_entry = (out.len() - before)
-                .div_ceil(entries)
-                .clamp(1, pack::MAX_PACK);
+        if let Some(last) = read.last() {
+            self.last_read = Some(last.id.clone());
+        }
+        let mut largest = None;
+        for entry in read {
+            let data = self.accept(o, health, entry, 1, give_up, out);
+            largest = largest.max(Some(data));
+        }
+        if let Some(largest) = largest {
+            self.learn(largest);
         }
         false
     }
 
+    /// How many entries the next read asks for to get about `batch` data: one while the
+    /// pack size is unknown (the first read: the producers' packs may be of any size, and
+    /// a consumer reading `batch` packs of 1000 would hold up to a thousand batches,
+    /// pending, that other consumers wait for and a crash delivers again), then `batch`
+    /// over the data per entry seen.
+    fn count(&self, batch: usize) -> usize {
+        self.per_entry
+            .map_or(1, |per_entry| (batch / per_entry).max(1))
+    }
+
+    /// Takes in the largest entry of a read (in data): the data per entry of the next read
+    /// is assumed to be that, or half the last assumption if that is more, so that a
+    /// read of small entries among large ones (a stream with producers of different pack
+    /// sizes) grows the next read's count at most twofold.
+    fn learn(&mut self, largest: usize) {
+        let halved = self.per_entry.map_or(1, |p| p / 2);
+        self.per_entry = Some(largest.max(halved).clamp(1, pack::MAX_PACK));
+    }
+
     /// Decodes `entry` into `out`, or dead-letters it if it cannot be decoded. A packed
     /// entry delivered for the first time gives each of its data; delivered again, or with
-    /// a datum that cannot be decoded, it is split instead (see `pack.rs`).
+    /// a datum that cannot be decoded, it is split instead (see `pack.rs`). Returns the
+    /// data the entry holds (what it gave, or its pack's size if it was split).
     fn accept(
         &mut self,
         o: &RedisOptions,
@@ -191,31 +239,40 @@ impl<T: DeserializeOwned> Reader<T> {
         deliveries: u64,
         give_up: &dyn Fn() -> bool,
         out: &mut VecDeque<Delivery<T>>,
-    ) {
+    ) -> usize {
         if let Some(Value::BulkString(packed)) = entry.get(PACK_FIELD) {
-            let data = match serde_json::from_slice::<Vec<T>>(packed) {
-                Ok(data) if deliveries == 1 && !data.is_empty() => data,
-                _ => {
-                    self.split(o, health, &entry, give_up);
-                    return;
-                }
+            // The user's `Deserialize` runs here, on the fetching thread: a panic in it is
+            // caught (as timbr-core catches a stage's) and the pack split, so that the datum
+            // that panics is found alone in its entry and dead-lettered.
+            let data = match catch_panic(|| serde_json::from_slice::<Vec<T>>(packed)) {
+                Ok(Ok(data)) if deliveries == 1 && !data.is_empty() => data,
+                _ => return self.split(o, health, &entry, give_up),
             };
-            self.packs.opened(&entry.id, data.len());
+            let n = data.len();
+            self.packs.opened(&entry.id, n);
             for (i, datum) in data.into_iter().enumerate() {
                 let id = pack::packed_id(&entry.id, i);
                 out.push_back(Delivery::with_id(datum, DeliveryId::new(id)));
             }
-            return;
+            return n;
         }
-        match entry.decode::<T>() {
+        // An entry split out of a pack is delivered under its origin, `E#i`; an `o` field
+        // no split wrote is refused rather than trusted.
+        let origin = entry.get(ORIGIN_FIELD).map(entry::text);
+        let decoded = match &origin {
+            Some(origin) => {
+                pack::check_origin(origin, &entry.id).and_then(|()| decode(health, &entry))
+            }
+            None => decode(health, &entry),
+        };
+        match decoded {
             Ok(datum) => {
-                // An entry split out of a pack is delivered under its origin, `E#i`.
-                let id = match entry.get(ORIGIN_FIELD).map(entry::text) {
-                    Some(origin) if pack::is_origin(&origin) => {
+                let id = match origin {
+                    Some(origin) => {
                         self.packs.piece(&origin, &entry.id);
                         origin
                     }
-                    _ => entry.id,
+                    None => entry.id,
                 };
                 out.push_back(Delivery::with_id(datum, DeliveryId::new(id)));
             }
@@ -225,6 +282,7 @@ impl<T: DeserializeOwned> Reader<T> {
                 }
             }
         }
+        1
     }
 
     /// The oldest pending entry in the id `range` matching: this `consumer`'s, or idle for
@@ -296,14 +354,32 @@ impl<T: DeserializeOwned> Reader<T> {
         // this, a restarted consumer re-reading its own entry could take it back from one
         // that had just claimed it, and both would process it.)
         let min_idle = min_idle.max(stale.idle_ms);
+        let mut sent = false;
         let claimed: Vec<Entry> = self
             .link
             .run(give_up, |con| {
+                let mut idle = min_idle;
+                if sent {
+                    // The last try may have been applied with its reply lost (Redis
+                    // restarted from its AOF): the entry is then this consumer's already,
+                    // its idle time reset, and must be claimed whatever that is.
+                    let now: StreamPendingCountReply = redis::cmd("XPENDING")
+                        .arg(&o.stream)
+                        .arg(&o.group)
+                        .arg(&stale.id)
+                        .arg(&stale.id)
+                        .arg(1)
+                        .query(con)?;
+                    if now.ids.first().is_some_and(|p| p.consumer == o.consumer) {
+                        idle = 0;
+                    }
+                }
+                sent = true;
                 let v: Value = redis::cmd("XCLAIM")
                     .arg(&o.stream)
                     .arg(&o.group)
                     .arg(&o.consumer)
-                    .arg(min_idle)
+                    .arg(idle)
                     .arg(&stale.id)
                     .query(con)?;
                 entry::entries(v)
@@ -325,16 +401,16 @@ impl<T: DeserializeOwned> Reader<T> {
     /// Replaces packed `entry` with one entry per datum, each naming its origin, and
     /// acknowledges it, in one step that does nothing if it is no longer pending (split by
     /// another consumer, or acknowledged by the one it was claimed from, or a retry of a
-    /// split whose reply was lost); an entry whose field is not a JSON array (so holds no
-    /// data to split) is dead-lettered instead. Returns false if it gave up (the queue is
-    /// dropped): the entry stays pending.
+    /// split whose reply was lost); an entry whose field is not a JSON array, or is an empty
+    /// one (so holds no data to split), is dead-lettered as undecodable instead. Returns false if it gave up (the queue is
+    /// dropped): the entry stays pending. Returns the data it held (0 if it held none).
     fn split(
         &mut self,
         o: &RedisOptions,
         health: &Health,
         entry: &Entry,
         give_up: &dyn Fn() -> bool,
-    ) -> bool {
+    ) -> usize {
         let items = match entry.get(PACK_FIELD) {
             Some(Value::BulkString(packed)) => {
                 serde_json::from_slice::<Vec<serde_json::Value>>(packed).map_err(|e| e.to_string())
@@ -342,14 +418,16 @@ impl<T: DeserializeOwned> Reader<T> {
             _ => Err("no bytes".to_owned()),
         };
         let items = match items {
-            Ok(items) => items,
-            Err(e) => {
-                let reason = format!("undecodable: field `{PACK_FIELD}` is not a JSON array: {e}");
-                let dead = self.dead_letter(o, health, entry, 1, reason, give_up);
-                if dead {
+            Ok(items) if !items.is_empty() => items,
+            problem => {
+                let reason = match problem {
+                    Err(e) => format!("undecodable: field `{PACK_FIELD}` is not a JSON array: {e}"),
+                    Ok(_) => format!("undecodable: field `{PACK_FIELD}` is an empty pack"),
+                };
+                if self.dead_letter(o, health, entry, 1, reason, give_up) {
                     Health::add(&health.undecodable, 1);
                 }
-                return dead;
+                return 0;
             }
         };
         let split: Option<i64> = self.link.run(give_up, |con| {
@@ -366,15 +444,10 @@ impl<T: DeserializeOwned> Reader<T> {
             cmd.query(con)
                 .or_else(|e| if group_gone(&e) { Ok(0) } else { Err(e) })
         });
-        match split {
-            None => false,
-            Some(n) => {
-                if n > 0 {
-                    Health::add(&health.split, 1);
-                }
-                true
-            }
+        if split.is_some_and(|n| n > 0) {
+            Health::add(&health.split, 1);
         }
+        items.len()
     }
 
     /// The entry `id` as it is in the stream (empty fields if it was deleted meanwhile).
@@ -404,6 +477,7 @@ impl<T: DeserializeOwned> Reader<T> {
         reason: String,
         give_up: &dyn Fn() -> bool,
     ) -> bool {
+        let reason = bounded(reason);
         let dead = o.dead_stream();
         let done: Option<()> = self.link.run(give_up, |con| {
             let mut pipe = redis::pipe();
@@ -460,6 +534,34 @@ impl<T: DeserializeOwned> Reader<T> {
     }
 }
 
+/// The datum of `entry`, decoded by the user's `Deserialize` with a panic caught and
+/// counted: the entry is then undecodable, and the panic's message is the reason.
+fn decode<T: DeserializeOwned>(health: &Health, entry: &Entry) -> Result<T, String> {
+    catch_panic(|| entry.decode::<T>()).unwrap_or_else(|panic| {
+        Health::add(&health.panicked, 1);
+        Err(format!(
+            "undecodable: the datum's `Deserialize` panicked: {panic}"
+        ))
+    })
+}
+
+/// The most bytes of a dead letter's reason kept (its event and every log line of it carry
+/// it too): a decoder's message may quote the whole entry, megabytes of it.
+const MAX_REASON: usize = 256;
+
+/// `reason`, cut to its first [`MAX_REASON`] bytes (at a character boundary) with its full
+/// length said, if it is longer.
+fn bounded(reason: String) -> String {
+    if reason.len() <= MAX_REASON {
+        return reason;
+    }
+    let mut end = MAX_REASON;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &reason[..end], reason.len())
+}
+
 /// When the group (or the whole stream) is gone — a Redis restarted without its data, a
 /// user's `DEL` — creates it again, so that the fleet goes on with what is there.
 fn recreate_group(con: &mut Connection, o: &RedisOptions, e: redis::RedisError) -> RedisResult<()> {
@@ -489,7 +591,9 @@ pub(crate) fn group_info(con: &mut Connection, o: &RedisOptions) -> RedisResult<
     group_state(con, o).map(|(info, _)| info)
 }
 
-/// The group's state and every group of the stream, in one round trip.
+/// The group's state and every group of the stream, in one round trip (more where Redis's
+/// lag cannot be trusted: see `unread.rs`); each group's `lag` is then what it has not
+/// read.
 pub(crate) fn group_state(
     con: &mut Connection,
     o: &RedisOptions,
@@ -503,7 +607,7 @@ pub(crate) fn group_state(
         .arg("GROUPS")
         .arg(&o.stream)
         .query(con);
-    let (length, dead, all) = match looked {
+    let (length, dead, mut all) = match looked {
         Ok((length, dead, rows)) => (length, dead, parse_groups(rows)?),
         // No stream yet (deleted by someone): no groups.
         Err(e) if e.to_string().contains("no such key") => {
@@ -518,6 +622,12 @@ pub(crate) fn group_state(
         lag: Some(length),
         ..GroupInfo::default()
     };
+    // Each group's lag as far as Redis vouches for it, counted where it does not.
+    for group in &mut all {
+        if !unread::lag_is_reliable(group, length) {
+            group.lag = Some(unread::unread(con, &o.stream, group, length)?);
+        }
+    }
     for group in &all {
         if group.name == o.group {
             info.pending = group.pending;
@@ -534,6 +644,9 @@ pub(crate) struct Group {
     pub(crate) consumers: u64,
     pub(crate) pending: u64,
     pub(crate) last_delivered: String,
+    /// Entries the group has read, as Redis counts them (nil after some restarts).
+    pub(crate) entries_read: Option<u64>,
+    /// Redis's lag: trust it only as [`unread`](crate::unread) says.
     pub(crate) lag: Option<u64>,
 }
 
@@ -557,6 +670,7 @@ pub(crate) fn parse_groups(reply: Value) -> RedisResult<Vec<Group>> {
             consumers: 0,
             pending: 0,
             last_delivered: "0-0".to_owned(),
+            entries_read: None,
             lag: None,
         };
         for pair in row.chunks(2) {
@@ -568,6 +682,7 @@ pub(crate) fn parse_groups(reply: Value) -> RedisResult<Vec<Group>> {
                 "pending" => g.pending = redis::from_redis_value(v).unwrap_or(0),
                 "last-delivered-id" => g.last_delivered = entry::text(v),
                 "lag" => g.lag = redis::from_redis_value(v).ok(),
+                "entries-read" => g.entries_read = redis::from_redis_value(v).ok(),
                 _ => {}
             }
         }
@@ -614,8 +729,22 @@ fn parse_id(id: &str) -> Option<(u64, u64)> {
 
 #[cfg(test)]
 mod tests {
+    use super::{bounded, MAX_REASON};
     use crate::entry::DATUM_FIELD;
     use crate::pack::ORIGIN_FIELD;
+
+    #[test]
+    fn a_long_reason_is_cut_and_says_its_length() {
+        assert_eq!(bounded("short".to_owned()), "short");
+        let long = format!("undecodable: {}", "é".repeat(3 << 20));
+        let cut = bounded(long.clone());
+        assert!(cut.len() < MAX_REASON + 40, "{}", cut.len());
+        assert!(cut.starts_with("undecodable: éé"), "{cut}");
+        assert!(
+            cut.ends_with(&format!("… ({} bytes in all)", long.len())),
+            "{cut}"
+        );
+    }
 
     #[test]
     fn the_split_script_writes_the_fields_a_reader_looks_for() {

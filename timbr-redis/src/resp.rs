@@ -63,6 +63,20 @@ impl Transaction {
     }
 }
 
+impl Transaction {
+    /// Sends the commands one after another in one round trip, *not* as a transaction, and
+    /// returns their replies; an error reply of any of them is the error. For commands
+    /// each atomic by itself (scripts) that must run when Redis is out of memory: Redis
+    /// then refuses every command queued in a `MULTI`, whatever it is.
+    pub(crate) fn pipeline(&self, con: &mut impl ConnectionLike) -> RedisResult<Vec<Value>> {
+        if self.commands == 0 {
+            return Ok(Vec::new());
+        }
+        let replies = con.req_packed_commands(&self.buf, 0, self.commands)?;
+        replies.into_iter().map(Value::extract_error).collect()
+    }
+}
+
 fn push_decimal(buf: &mut Vec<u8>, mut n: usize) {
     let mut digits = [0_u8; 20];
     let mut i = digits.len();

@@ -7,6 +7,17 @@
 //! the capacity exactly; with P producers, each blind to the others' puts between its
 //! measurements, the queue can exceed it by at most (P − 1) × `check_every`.
 //!
+//! # Two writers per queue
+//!
+//! A put that waits (`put`, `put_all`, `put_until` with a deadline) retries through an
+//! outage on the queue's writer, holding it until Redis is back or its deadline passes.
+//! `try_put` must not wait behind it ("never blocks", "hands the datum back when Redis is
+//! unreachable", on any handle of a shared queue): it makes its one attempt on a writer of
+//! its own, with a connection of its own opened at its first use. The two share the size
+//! estimate (one producer as far as the capacity goes) but not the round-trip numbers:
+//! each is a producer of its own, with its own key, as exactly-once requires (a round
+//! trip in doubt must be checked before any other round trip of its producer is sent).
+//!
 //! # A retried round trip adds nothing twice
 //!
 //! (What [`RedisQueue`](crate::RedisQueue)'s docs promise.) Each writer is a producer with
@@ -25,8 +36,10 @@
 //! delayed in the network past the retry) but runs every `XADD` through Lua.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use parking_lot::Mutex;
 use redis::RedisResult;
 
 use crate::health::Health;
@@ -36,13 +49,20 @@ use crate::reader::group_state;
 
 pub(crate) struct Writer {
     pub(crate) link: Link,
-    estimate: u64,
-    since_check: usize,
-    measured: bool,
+    /// The queue's size as this handle's writers estimate it (shared by them).
+    size: Arc<Mutex<Size>>,
     /// The key holding the number of this producer's last applied round trip.
     producer_key: String,
     /// The number of the last round trip sent.
     round: u64,
+}
+
+/// The size estimate a queue's writers share: the last measurement plus their puts since.
+#[derive(Default)]
+pub(crate) struct Size {
+    estimate: u64,
+    since_check: usize,
+    measured: bool,
 }
 
 /// How long Redis keeps a producer's round-trip number after its last round trip: a
@@ -53,12 +73,12 @@ pub const PRODUCER_KEY_TTL: Duration = Duration::from_secs(24 * 3600);
 pub(crate) const ROOM_POLL_MAX: Duration = Duration::from_millis(50);
 
 impl Writer {
-    pub(crate) fn new(link: Link, o: &RedisOptions) -> Self {
+    /// A writer on `link`, a producer of its own (its own round-trip key), sharing the
+    /// size estimate `size` with the queue's other writer.
+    pub(crate) fn new(link: Link, o: &RedisOptions, size: Arc<Mutex<Size>>) -> Self {
         Writer {
             link,
-            estimate: 0,
-            since_check: 0,
-            measured: false,
+            size,
             producer_key: format!("{}:producer:{}", o.stream, producer_name(&o.consumer)),
             round: 0,
         }
@@ -73,20 +93,27 @@ impl Writer {
         n: usize,
         give_up: &dyn Fn() -> bool,
     ) -> Option<bool> {
-        let cap = o.capacity as u64;
-        if !self.measured || self.since_check >= o.check_every || self.estimate + n as u64 > cap {
-            let size = self.link.run(give_up, |con| measure(con, o, health))?;
-            self.estimate = size;
-            self.since_check = 0;
-            self.measured = true;
+        let (cap, n) = (o.capacity as u64, n as u64);
+        let stale = {
+            let s = self.size.lock();
+            !s.measured || s.since_check >= o.check_every || s.estimate + n > cap
+        };
+        // Measured without holding the estimate: the other writer goes on meanwhile.
+        if stale {
+            let measured = self.link.run(give_up, |con| measure(con, o, health))?;
+            let mut s = self.size.lock();
+            s.estimate = measured;
+            s.since_check = 0;
+            s.measured = true;
         }
-        Some(self.estimate + n as u64 <= cap)
+        Some(self.size.lock().estimate + n <= cap)
     }
 
     /// Counts `n` puts into the estimate.
     pub(crate) fn added(&mut self, n: usize) {
-        self.estimate += n as u64;
-        self.since_check += n;
+        let mut s = self.size.lock();
+        s.estimate += n as u64;
+        s.since_check += n;
     }
 
     /// Appends entries of one field `field` each in one round trip, exactly once however often it must be sent

@@ -28,6 +28,8 @@ pub use self::{
     sink::{ChannelSink, FnSink, JsonLinesSink, NullSink, Sink},
     source::{SourcePolicy, SourceState},
 };
+/// Connectors catch panics in user code the way timbr-core does.
+pub use crate::unwind::catch_panic;
 
 #[cfg(all(feature = "zmq", unix))]
 pub use self::zmq::{raise_nofile, MAX_CONNECTIONS};

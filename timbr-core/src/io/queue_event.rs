@@ -38,12 +38,21 @@ pub enum QueueEvent {
         /// Why.
         error: String,
     },
-    /// A lost connection works again.
+    /// A lost connection works again, or the server accepts again what it refused.
     Reconnected {
         /// Which connection.
         link: String,
         /// How long it was gone.
         after: Duration,
+    },
+    /// The queue's server answers but refuses a command (out of memory, a key of the wrong
+    /// type…): nothing is lost, the queue retries with backoff until the cause is removed.
+    /// Not a lost connection: `error` is the server's own message, naming the cause.
+    Refused {
+        /// Which connection.
+        link: String,
+        /// The server's answer.
+        error: String,
     },
     /// A datum was given up on (delivered too often, or undecodable) and set aside with the
     /// reason, e.g. in a dead-letter stream. The machine goes on.
@@ -73,6 +82,12 @@ impl fmt::Display for QueueEvent {
                 "queue connection `{link}` back after {:.1}s",
                 after.as_secs_f64()
             ),
+            QueueEvent::Refused { link, error } => {
+                write!(
+                    f,
+                    "queue server refuses `{link}`'s command (retrying): {error}"
+                )
+            }
             QueueEvent::DeadLettered { id, reason } => {
                 write!(f, "queue entry {id} dead-lettered: {reason}")
             }

@@ -112,6 +112,8 @@ pub enum EventKind {
     QueueDisconnected,
     /// [`Event::Queue`] with [`QueueEvent::Reconnected`]
     QueueReconnected,
+    /// [`Event::Queue`] with [`QueueEvent::Refused`]
+    QueueRefused,
     /// [`Event::Queue`] with [`QueueEvent::DeadLettered`]
     DeadLettered,
     /// [`Event::Queue`] with [`QueueEvent::Claimed`]
@@ -120,7 +122,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::Started,
         EventKind::Stopped,
         EventKind::StageFailed,
@@ -134,6 +136,7 @@ impl EventKind {
         EventKind::Completed,
         EventKind::QueueDisconnected,
         EventKind::QueueReconnected,
+        EventKind::QueueRefused,
         EventKind::DeadLettered,
         EventKind::Claimed,
     ];
@@ -154,6 +157,7 @@ impl EventKind {
             EventKind::Completed => "completed",
             EventKind::QueueDisconnected => "queue_disconnected",
             EventKind::QueueReconnected => "queue_reconnected",
+            EventKind::QueueRefused => "queue_refused",
             EventKind::DeadLettered => "dead_lettered",
             EventKind::Claimed => "claimed",
         }
@@ -177,6 +181,7 @@ impl Event {
             Event::Completed { .. } => EventKind::Completed,
             Event::Queue(QueueEvent::Disconnected { .. }) => EventKind::QueueDisconnected,
             Event::Queue(QueueEvent::Reconnected { .. }) => EventKind::QueueReconnected,
+            Event::Queue(QueueEvent::Refused { .. }) => EventKind::QueueRefused,
             Event::Queue(QueueEvent::DeadLettered { .. }) => EventKind::DeadLettered,
             Event::Queue(QueueEvent::Claimed { .. }) => EventKind::Claimed,
         }
