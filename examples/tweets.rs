@@ -463,13 +463,13 @@ fn run(
         let remote = Remote::serve(&machine, RemoteOptions::new())?;
         writeln!(
             human,
-            "watch it with:  {} {}",
+            "watch it with:  {} status {}",
             cli("timbr-watch"),
             remote.status_endpoint()
         )?;
         writeln!(
             human,
-            "stop it with:   {} --control {} stop",
+            "stop it with:   {} control {} stop",
             cli("timbr-watch"),
             remote.control_endpoint()
         )?;

@@ -15,8 +15,8 @@
 //!   producer put.
 //!
 //! Each machine announces itself in Redis (`timbr_redis::Announce`), so that
-//! `timbr-watch --redis URL --stream tweets` shows them all with the fleet's totals. A
-//! worker also serves its status on a `Remote` endpoint (`timbr-watch ENDPOINT`, this host).
+//! `timbr-watch fleet --redis URL --stream tweets` shows them all with the fleet's totals. A
+//! worker also serves its status on a `Remote` endpoint (`timbr-watch status ENDPOINT`, this host).
 
 use std::error::Error;
 use std::io::Write;
@@ -373,8 +373,8 @@ fn work(
     writeln!(
         human,
         "worker `{name}`: taking tweets from `{}` at {}, records to `{}`\n  \
-         watch the fleet with: cargo run -p timbr-cli --bin timbr-watch -- --redis {} --stream {}\n  \
-         this worker alone:    cargo run -p timbr-cli --bin timbr-watch -- {}",
+         watch the fleet with: cargo run -p timbr-cli --bin timbr-watch -- fleet --redis {} --stream {}\n  \
+         this worker alone:    cargo run -p timbr-cli --bin timbr-watch -- status {}",
         f.stream,
         redact_url(&f.url),
         f.results(),

@@ -1,13 +1,17 @@
 //! The tweets pipeline as a fleet, with the real programs: a test-started `redis-server`,
 //! one `tweets --role produce` and two `tweets --role work` processes, and `timbr-watch
-//! --redis` showing them all. Every tweet ends with a record, nothing is left pending, the
+//! fleet` showing them all. Every tweet ends with a record, nothing is left pending, the
 //! fleet balances, and the watch sees each machine and the totals.
+//!
+//! `timbr-watch http ADDR --redis …` serves the workers the fleet's registry lists over
+//! HTTP, a worker started after it included.
 //!
 //! The programs come from `cargo build --workspace --bins --examples` (`.ci/test` runs it
 //! first); a missing or stale build fails loudly. So does a missing `redis-server`.
 #![cfg(unix)]
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -124,7 +128,13 @@ fn tweets() -> PathBuf {
 }
 
 fn timbr_watch() -> PathBuf {
-    program("timbr-watch", &["../timbr-cli/src/bin/timbr-watch.rs"])
+    program(
+        "timbr-watch",
+        &[
+            "../timbr-cli/src/bin/timbr-watch/main.rs",
+            "../timbr-cli/src/bin/timbr-watch/http.rs",
+        ],
+    )
 }
 
 /// `tweets ARGS`, its stdout and stderr to files `name.out` and `name.err` in `dir`.
@@ -158,7 +168,9 @@ fn wait(child: &mut Child, what: &str) -> std::process::ExitStatus {
 
 fn watch(url: &str) -> Output {
     Command::new(timbr_watch())
-        .args(["--redis", url, "--stream", "tweets", "--once", "--json"])
+        .args([
+            "fleet", "--redis", url, "--stream", "tweets", "--once", "--json",
+        ])
         .output()
         .expect("timbr-watch")
 }
@@ -217,7 +229,7 @@ fn one_producer_and_two_workers_process_every_tweet_and_the_watch_sees_them_all(
             && v.totals.live == 3
     });
     let text = Command::new(timbr_watch())
-        .args(["--redis", &url, "--stream", "tweets", "--once"])
+        .args(["fleet", "--redis", &url, "--stream", "tweets", "--once"])
         .output()
         .unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
@@ -434,4 +446,120 @@ fn the_password_never_shows() {
         all.contains("redis://…@127.0.0.1"),
         "the banners still say where: {all}"
     );
+}
+
+/// `GET path` over plain TCP (HTTP/1.0: the server closes after answering): the status code
+/// and the body, or `None` while nothing answers.
+fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    let code = head.split(' ').nth(1)?.parse().ok()?;
+    Some((code, body.to_owned()))
+}
+
+/// Issue 20, item 14: `timbr-watch http ADDR --redis URL --stream S` (refused before) serves
+/// every worker that announces a status endpoint in the registry: one running when it
+/// started and one started after, in `/metrics` and `/livez`; a worker that stopped keeps
+/// its last status (live, not ready).
+#[test]
+fn the_http_dashboard_serves_the_workers_the_registry_lists() {
+    let server = Server::start("http");
+    let url = server.url();
+    let dir = server.dir.clone();
+    let worker = |name: &str| {
+        spawn(
+            &dir,
+            name,
+            &["--redis", &url, "--role", "work", "--name", name, "--json"],
+        )
+    };
+    let endpoint = |name: &str| -> Option<String> {
+        view(&url)
+            .machines
+            .into_iter()
+            .find(|m| m.machine.name == name && m.machine.state == "running")?
+            .machine
+            .status_endpoint
+    };
+    let mut w1 = worker("w1");
+    let mut e1 = None;
+    until("w1 to announce its status endpoint", || {
+        e1 = endpoint("w1");
+        e1.is_some()
+    });
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let log = std::fs::File::create(dir.join("watch.err")).unwrap();
+    let mut watcher = Command::new(timbr_watch())
+        .args([
+            "http",
+            &addr.to_string(),
+            "--redis",
+            &url,
+            "--stream",
+            "tweets",
+        ])
+        .stderr(log)
+        .spawn()
+        .expect("timbr-watch http --redis");
+    // Killed whatever happens below (it serves until killed).
+    struct Reap<'a>(&'a mut Child);
+    impl Drop for Reap<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let watcher = Reap(&mut watcher);
+    let mut w2 = worker("w2");
+    let mut e2 = None;
+    until("w2 to announce its status endpoint", || {
+        e2 = endpoint("w2");
+        e2.is_some()
+    });
+    let (e1, e2) = (e1.unwrap(), e2.unwrap());
+    let serves = |e: &str, body: &str| body.contains(&format!("source=\"{e}\""));
+    until("both workers in /metrics, and /livez 200", || {
+        let metrics = get(addr, "/metrics");
+        let livez = get(addr, "/livez");
+        matches!((&metrics, &livez), (Some((200, m)), Some((200, _))) if serves(&e1, m) && serves(&e2, m))
+    });
+    let (_, livez) = get(addr, "/livez").unwrap();
+    let health: serde_json::Value = serde_json::from_str(&livez).unwrap();
+    assert_eq!(
+        health["machines"].as_array().map(Vec::len),
+        Some(2),
+        "{health}"
+    );
+
+    // w1 stops (SIGTERM): it says so in its last status, which the page keeps.
+    kill_process(Pid::from_raw(w1.id() as i32).unwrap(), Signal::TERM).unwrap();
+    assert_eq!(wait(&mut w1, "w1").code(), Some(128 + 15));
+    until(
+        "/readyz 503 for the stopped worker, /livez still 200",
+        || {
+            let ready = get(addr, "/readyz");
+            let live = get(addr, "/livez");
+            matches!((&ready, &live), (Some((503, r)), Some((200, _))) if r.contains("stopped"))
+        },
+    );
+    let (code, metrics) = get(addr, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    assert!(serves(&e1, &metrics) && serves(&e2, &metrics), "{metrics}");
+    let err = read(&dir, "watch.err");
+    assert!(err.contains("following `w1` (worker)"), "{err}");
+    assert!(err.contains("following `w2` (worker)"), "{err}");
+    assert!(!err.contains(&url), "no Redis URL in its banner: {err}");
+
+    kill_process(Pid::from_raw(w2.id() as i32).unwrap(), Signal::TERM).unwrap();
+    assert_eq!(wait(&mut w2, "w2").code(), Some(128 + 15));
+    drop(watcher);
 }

@@ -68,7 +68,7 @@ fn garbage_on_the_control_socket_never_takes_another_peers_reply() {
         garbage_peers.push(raw);
         let request = if round == 5 { "stop" } else { "ping" };
         let out = Command::new(WATCH)
-            .args(["--control", remote.control_endpoint(), request])
+            .args(["control", remote.control_endpoint(), request])
             .output()
             .unwrap();
         assert!(out.status.success(), "round {round}: {out:?}");
@@ -159,7 +159,13 @@ fn the_watcher_sees_a_normal_completion() {
     )
     .unwrap();
     let mut watcher = Command::new(WATCH)
-        .args([remote.status_endpoint(), "--json", "--timeout", "30"])
+        .args([
+            "status",
+            remote.status_endpoint(),
+            "--json",
+            "--timeout",
+            "30",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -311,7 +317,7 @@ fn a_connection_flood_under_ulimit_1024_does_not_crash_the_process() {
     let mut answered = false;
     for _ in 0..200 {
         let out = Command::new(WATCH)
-            .args(["--control", control, "ping", "--timeout", "10"])
+            .args(["control", control, "ping", "--timeout", "10"])
             .output()
             .unwrap();
         if out.status.success() {

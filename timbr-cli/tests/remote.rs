@@ -67,7 +67,7 @@ fn another_process_stops_and_starts_the_machine() {
     machine.start().unwrap();
     let run = |args: &[&str]| {
         Command::new(WATCH)
-            .arg("--control")
+            .arg("control")
             .arg(remote.control_endpoint())
             .args(args)
             .output()
@@ -179,6 +179,7 @@ fn snapshots_are_published_and_the_watcher_follows_them_to_the_end() {
     // The watcher, in another process, exits by itself once the machine has stopped.
     machine.start().unwrap();
     let watcher = Command::new(WATCH)
+        .arg("status")
         .arg(remote.status_endpoint())
         .args(["--timeout", "20"])
         .stdout(std::process::Stdio::piped())
@@ -192,6 +193,7 @@ fn snapshots_are_published_and_the_watcher_follows_them_to_the_end() {
     assert!(text.contains("stopped"), "{text}");
 
     let once = Command::new(WATCH)
+        .arg("status")
         .arg(remote.status_endpoint())
         .args(["--once", "--json"])
         .output()

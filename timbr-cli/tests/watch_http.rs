@@ -1,4 +1,4 @@
-//! `timbr-watch --http ADDR ENDPOINT…`: the dashboard, metrics and health of machines in
+//! `timbr-watch http ADDR ENDPOINT…`: the dashboard, metrics and health of machines in
 //! other processes, served over HTTP by the watcher; a non-loopback address is refused
 //! unless asked for.
 
@@ -68,7 +68,7 @@ fn the_watcher_serves_metrics_and_the_dashboard_of_the_machines_it_watches() {
 
     let port = free_port();
     let mut child = Command::new(WATCH)
-        .args(["--http", &format!("127.0.0.1:{port}")])
+        .args(["http", &format!("127.0.0.1:{port}")])
         .arg(remote.status_endpoint())
         .stderr(Stdio::piped())
         .spawn()
@@ -108,19 +108,15 @@ fn the_watcher_serves_metrics_and_the_dashboard_of_the_machines_it_watches() {
 #[test]
 fn the_watcher_refuses_an_address_other_hosts_can_reach_unless_allowed() {
     let out = Command::new(WATCH)
-        .args([
-            "--http",
-            "0.0.0.0:0",
-            "ipc:///nonexistent/timbr-test.status",
-        ])
+        .args(["http", "0.0.0.0:0", "ipc:///nonexistent/timbr-test.status"])
         .output()
         .unwrap();
     assert!(!out.status.success(), "{out:?}");
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("reachable from other hosts"), "{said}");
     let usage = Command::new(WATCH)
-        .args(["--allow-remote", "ipc:///x"])
+        .args(["status", "ipc:///x", "--allow-remote"])
         .output()
         .unwrap();
-    assert_eq!(usage.status.code(), Some(2), "--allow-remote needs --http");
+    assert_eq!(usage.status.code(), Some(2), "--allow-remote is http's");
 }

@@ -121,6 +121,25 @@ impl Fleet {
         }
     }
 
+    /// `source` joins the fleet with no status yet (nothing changes if it is a member).
+    pub fn join(&self, source: &str) {
+        let mut members = self.members.lock();
+        if !members.iter().any(|m| m.source == source) {
+            members.push(Member {
+                source: source.to_owned(),
+                latest: None,
+            });
+        }
+    }
+
+    /// `source` leaves the fleet, its last status with it; whether it was a member.
+    pub fn remove(&self, source: &str) -> bool {
+        let mut members = self.members.lock();
+        let before = members.len();
+        members.retain(|m| m.source != source);
+        members.len() != before
+    }
+
     /// How many members the fleet has.
     pub fn len(&self) -> usize {
         self.members.lock().len()

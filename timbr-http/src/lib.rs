@@ -85,4 +85,4 @@ pub use crate::options::{
 };
 pub use crate::server::{serve, HttpServer, ServeError, ServeHttp};
 #[cfg(feature = "zmq")]
-pub use crate::watch::{FleetWatch, WatchError, MAX_ENDPOINTS};
+pub use crate::watch::{FleetWatch, Membership, WatchError, MAX_ENDPOINTS};

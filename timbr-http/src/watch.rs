@@ -1,9 +1,14 @@
 //! Following machines in other processes: a thread subscribed to each one's status
 //! endpoint (`timbr_core::Remote`), keeping a [`Fleet`] up to date.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use thiserror::Error;
 use timbr_core::{zmq, Status, STATUS_TOPIC};
@@ -69,6 +74,11 @@ pub enum WatchError {
 /// Subscribes to the status endpoints of several machines and keeps a [`Fleet`] of their
 /// latest statuses (each member named by its endpoint). Dropping it stops the thread.
 ///
+/// The endpoints may change while it runs ([`follow`](FleetWatch::follow)): a fleet whose
+/// membership is kept elsewhere (a registry in Redis, say) is followed as it grows and
+/// shrinks. A member that stops publishing keeps its last status (a machine that ended says
+/// so in it) for as long as it is followed.
+///
 /// # Examples
 ///
 /// ```no_run
@@ -83,7 +93,33 @@ pub struct FleetWatch {
     fleet: Arc<Fleet>,
     stop: Arc<AtomicBool>,
     ignored: Arc<AtomicU64>,
+    followed: Arc<Mutex<Followed>>,
+    changes: Sender<Change>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// What a watch follows: each endpoint with the index of its socket's context, and how many
+/// sockets each context holds (the thread gives a place back once the socket is closed).
+#[derive(Default)]
+struct Followed {
+    endpoints: BTreeMap<String, usize>,
+    contexts: Vec<(zmq::Context, usize)>,
+}
+
+/// A change to the sockets the thread polls.
+enum Change {
+    Add(String, zmq::Socket),
+    /// The endpoint, and the index of its socket's context.
+    Remove(String, usize),
+}
+
+/// What one [`FleetWatch::follow`] changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Membership {
+    /// Endpoints followed from now on, in order.
+    pub joined: Vec<String>,
+    /// Endpoints no longer followed (their members left the fleet), in order.
+    pub left: Vec<String>,
 }
 
 impl FleetWatch {
@@ -115,54 +151,134 @@ impl FleetWatch {
         if endpoints.is_empty() {
             return Err(WatchError::NoEndpoints);
         }
-        if endpoints.len() > MAX_ENDPOINTS {
+        let watch = FleetWatch::start(fleet)?;
+        watch.follow(endpoints)?;
+        Ok(watch)
+    }
+
+    /// A watch that follows no endpoint yet, updating `fleet`: give it endpoints with
+    /// [`follow`](FleetWatch::follow), as the fleet's membership becomes known.
+    ///
+    /// # Errors
+    ///
+    /// [`WatchError::Spawn`] if the thread cannot start.
+    pub fn start(fleet: Fleet) -> Result<FleetWatch, WatchError> {
+        let fleet = Arc::new(fleet);
+        let stop = Arc::new(AtomicBool::new(false));
+        let ignored = Arc::new(AtomicU64::new(0));
+        let followed = Arc::new(Mutex::new(Followed::default()));
+        let (changes, receive) = std::sync::mpsc::channel();
+        let thread = {
+            let (f, s, i, w) = (
+                Arc::clone(&fleet),
+                Arc::clone(&stop),
+                Arc::clone(&ignored),
+                Arc::clone(&followed),
+            );
+            std::thread::Builder::new()
+                .name("timbr-http-watch".to_owned())
+                .spawn(move || follow(&receive, &f, &s, &i, &w))
+                .map_err(WatchError::Spawn)?
+        };
+        Ok(FleetWatch {
+            fleet,
+            stop,
+            ignored,
+            followed,
+            changes,
+            thread: Some(thread),
+        })
+    }
+
+    /// Follows exactly `endpoints` from now on (duplicates count once): subscribes to the
+    /// new ones — they join the fleet at once, with no status until one arrives — and
+    /// closes the sockets of the others, whose members then leave the fleet (within about
+    /// 100 ms, on the watch's thread, so that no late status brings them back).
+    ///
+    /// # Errors
+    ///
+    /// [`WatchError::TooManyEndpoints`] past [`MAX_ENDPOINTS`], [`WatchError::FileLimit`]
+    /// if the process may not open enough files for them, [`WatchError::Subscribe`] if a new
+    /// one cannot be subscribed to. Nothing changes then.
+    pub fn follow<S: Into<String>>(
+        &self,
+        endpoints: impl IntoIterator<Item = S>,
+    ) -> Result<Membership, WatchError> {
+        let wanted: BTreeSet<String> = endpoints.into_iter().map(Into::into).collect();
+        if wanted.len() > MAX_ENDPOINTS {
             return Err(WatchError::TooManyEndpoints {
-                given: endpoints.len(),
+                given: wanted.len(),
                 max: MAX_ENDPOINTS,
             });
         }
-        let needed = FILES_PER_ENDPOINT * endpoints.len() as u64 + FILES_RESERVED;
-        let limit = open_files_limit();
-        if needed > limit {
-            return Err(WatchError::FileLimit {
-                endpoints: endpoints.len(),
-                needed,
-                limit,
-            });
-        }
-        let contexts: Vec<zmq::Context> = (0..endpoints.len().div_ceil(SOCKETS_PER_CONTEXT))
-            .map(|_| zmq::Context::new())
+        let mut followed = self.followed.lock();
+        let joined: Vec<String> = wanted
+            .iter()
+            .filter(|e| !followed.endpoints.contains_key(*e))
+            .cloned()
             .collect();
-        let mut subs = Vec::with_capacity(endpoints.len());
-        for (i, endpoint) in endpoints.into_iter().enumerate() {
-            let sub = contexts[i / SOCKETS_PER_CONTEXT]
+        let left: Vec<String> = followed
+            .endpoints
+            .keys()
+            .filter(|e| !wanted.contains(*e))
+            .cloned()
+            .collect();
+        if !joined.is_empty() {
+            // The sockets being closed still hold their files: count them.
+            let needed = FILES_PER_ENDPOINT * (followed.endpoints.len() + joined.len()) as u64
+                + FILES_RESERVED;
+            let limit = open_files_limit();
+            if needed > limit {
+                return Err(WatchError::FileLimit {
+                    endpoints: wanted.len(),
+                    needed,
+                    limit,
+                });
+            }
+        }
+        // Every new socket first, so that a refusal changes nothing.
+        let mut added = Vec::with_capacity(joined.len());
+        for endpoint in &joined {
+            let at = context_with_room(&mut followed.contexts);
+            let sub = followed.contexts[at]
+                .0
                 .socket(zmq::SUB)
                 .and_then(|s| {
                     s.set_linger(0)?;
                     s.set_subscribe(STATUS_TOPIC.as_bytes())?;
-                    s.connect(&endpoint)?;
+                    s.connect(endpoint)?;
                     Ok(s)
                 })
                 .map_err(|source| WatchError::Subscribe {
                     endpoint: endpoint.clone(),
                     source,
-                })?;
-            subs.push((endpoint, sub));
+                });
+            match sub {
+                Ok(sub) => {
+                    followed.contexts[at].1 += 1;
+                    added.push((endpoint.clone(), at, sub));
+                }
+                Err(e) => {
+                    // Give the places back; the sockets close as they drop.
+                    for (_, at, _) in added {
+                        followed.contexts[at].1 -= 1;
+                    }
+                    return Err(e);
+                }
+            }
         }
-        let fleet = Arc::new(fleet);
-        let stop = Arc::new(AtomicBool::new(false));
-        let ignored = Arc::new(AtomicU64::new(0));
-        let (f, s, i) = (Arc::clone(&fleet), Arc::clone(&stop), Arc::clone(&ignored));
-        let thread = std::thread::Builder::new()
-            .name("timbr-http-watch".to_owned())
-            .spawn(move || follow(&contexts, &subs, &f, &s, &i))
-            .map_err(WatchError::Spawn)?;
-        Ok(FleetWatch {
-            fleet,
-            stop,
-            ignored,
-            thread: Some(thread),
-        })
+        for (endpoint, at, sub) in added {
+            self.fleet.join(&endpoint);
+            followed.endpoints.insert(endpoint.clone(), at);
+            // The thread ends only when this watch is dropped: a send cannot fail before.
+            let _ = self.changes.send(Change::Add(endpoint, sub));
+        }
+        for endpoint in &left {
+            if let Some(at) = followed.endpoints.remove(endpoint) {
+                let _ = self.changes.send(Change::Remove(endpoint.clone(), at));
+            }
+        }
+        Ok(Membership { joined, left })
     }
 
     /// The fleet it keeps up to date (serve it with [`HttpServer::start`](crate::HttpServer::start)).
@@ -185,6 +301,17 @@ impl Drop for FleetWatch {
     }
 }
 
+/// The index of a context with room for one more socket, made if none has.
+fn context_with_room(contexts: &mut Vec<(zmq::Context, usize)>) -> usize {
+    match contexts.iter().position(|(_, n)| *n < SOCKETS_PER_CONTEXT) {
+        Some(at) => at,
+        None => {
+            contexts.push((zmq::Context::new(), 0));
+            contexts.len() - 1
+        }
+    }
+}
+
 /// The process's open-files limit, raised to the hard one first.
 #[cfg(unix)]
 fn open_files_limit() -> u64 {
@@ -198,13 +325,44 @@ fn open_files_limit() -> u64 {
 }
 
 fn follow(
-    _contexts: &[zmq::Context],
-    subs: &[(String, zmq::Socket)],
+    changes: &Receiver<Change>,
     fleet: &Fleet,
     stop: &AtomicBool,
     ignored: &AtomicU64,
+    followed: &Mutex<Followed>,
 ) {
+    let mut subs: Vec<(String, zmq::Socket)> = Vec::new();
     while !stop.load(Ordering::Acquire) {
+        // Nothing to poll: wait for the first endpoint (or the stop) instead.
+        let first = if subs.is_empty() {
+            match changes.recv_timeout(Duration::from_millis(POLL_MS as u64)) {
+                Ok(change) => Some(change),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            None
+        };
+        for change in first.into_iter().chain(changes.try_iter()) {
+            match change {
+                Change::Add(endpoint, sub) => {
+                    // Again: a removal of its earlier socket may have taken it out.
+                    fleet.join(&endpoint);
+                    subs.push((endpoint, sub));
+                }
+                Change::Remove(endpoint, at) => {
+                    // Closed before its member leaves: no status of it arrives after.
+                    subs.retain(|(e, _)| *e != endpoint);
+                    fleet.remove(&endpoint);
+                    if let Some((_, n)) = followed.lock().contexts.get_mut(at) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+            }
+        }
+        if subs.is_empty() {
+            continue;
+        }
         let mut items: Vec<zmq::PollItem<'_>> = subs
             .iter()
             .map(|(_, s)| s.as_poll_item(zmq::POLLIN))

@@ -178,7 +178,7 @@ impl PyFleet {
 }
 
 /// The queue behind `Machine(queue=…)`, and the plugin announcing the machine in the fleet's
-/// registry (so `Fleet.view()` and `timbr-watch --redis` list it).
+/// registry (so `Fleet.view()` and `timbr-watch fleet` list it).
 pub(crate) fn queue_of(spec: &Bound<'_, PyAny>) -> PyResult<(RedisQueue<PyValue>, Announce)> {
     match spec.cast::<PyRedisQueue>() {
         Ok(q) => {

@@ -27,7 +27,7 @@
 //!   Redis once a second, and how it ended at its last; [`Fleet::view`] reads every
 //!   machine back (over all its lives: one started again under its name adds to its earlier
 //!   counts) with the fleet's totals and the queue as Redis sees it — what
-//!   `timbr-watch --redis URL --stream S` and `timbr-fleet watch` show ([`Fleet::watch`]).
+//!   `timbr-watch fleet --redis URL --stream S` and `timbr-fleet watch` show ([`Fleet::watch`]).
 //! - Outages, dead letters and claims reach the handler of a machine built on a
 //!   [`RedisQueue`] as [`Event::Queue`](timbr_core::Event::Queue)s.
 //!
@@ -72,8 +72,8 @@
 //! | `fleet.rs` | [`Fleet`]: balance, results |
 //! | `dead.rs` | dead letters: listed, re-queued, purged |
 //! | `registry.rs` | [`Announce`]: each machine's summary in Redis, once a second |
-//! | `view.rs` | [`FleetView`]: every machine, the totals, the queue (`timbr-watch --redis`) |
-//! | `watch.rs` | [`Fleet::watch`]: the view again and again (`timbr-watch --redis`, `timbr-fleet watch`) |
+//! | `view.rs` | [`FleetView`]: every machine, the totals, the queue (`timbr-watch fleet`) |
+//! | `watch.rs` | [`Fleet::watch`]: the view again and again (`timbr-watch fleet`, `timbr-fleet watch`) |
 //! | `entry.rs` | the fields of entries, records and dead letters |
 
 mod backoff;

@@ -2,7 +2,7 @@
 //!
 //! Every machine of a fleet (worker or producer, on any host) writes a short summary of
 //! itself to Redis about once a second: its role, state, counts, rate, and where its own
-//! status endpoint is. `timbr-watch --redis URL` (through [`Fleet::view`](crate::Fleet::view))
+//! status endpoint is. `timbr-watch fleet --redis URL` (through [`Fleet::view`](crate::Fleet::view))
 //! reads them back: no list of endpoints to keep, and it works across hosts, where the
 //! machines' `ipc://` status endpoints cannot be reached.
 //!
@@ -135,7 +135,7 @@ pub struct Announced {
     pub put_rate: f64,
     /// Whether its queue's connection to Redis worked at its last look.
     pub connected: bool,
-    /// Where its status snapshots are published (`timbr-watch ENDPOINT` shows it alone).
+    /// Where its status snapshots are published (`timbr-watch status ENDPOINT` shows it alone; `timbr-watch http ADDR --redis URL` serves every machine's over HTTP).
     pub status_endpoint: Option<String>,
     /// Which life of the name this is: unique to each [`Announce`] (a process started again
     /// under the same name is a new life).
@@ -199,7 +199,7 @@ impl Summary {
 /// let remote = Remote::serve(&machine, RemoteOptions::new())?;
 /// announce.status_endpoint(remote.status_endpoint());
 /// machine.start()?;
-/// // `timbr-watch --redis redis://127.0.0.1:6379 --stream texts` shows it.
+/// // `timbr-watch fleet --redis redis://127.0.0.1:6379 --stream texts` shows it.
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]

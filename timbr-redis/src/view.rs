@@ -1,5 +1,5 @@
 //! The whole fleet at a glance: every machine as it announced itself (see `registry.rs`),
-//! the fleet's totals, and the shared queue as Redis sees it — what `timbr-watch --redis`
+//! the fleet's totals, and the shared queue as Redis sees it — what `timbr-watch fleet`
 //! shows.
 
 use std::fmt;

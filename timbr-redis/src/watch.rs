@@ -1,5 +1,5 @@
 //! Watching a fleet: its [`FleetView`](crate::FleetView) again and again. The one loop
-//! behind `timbr-watch --redis` and `timbr-fleet watch`, so that both show the same thing.
+//! behind `timbr-watch fleet` and `timbr-fleet watch`, so that both show the same thing.
 
 use std::io::Write;
 use std::time::{Duration, Instant};

@@ -124,7 +124,7 @@ struct Counters {
 ///
 /// let machine = Arc::new(Machine::<u64>::new());
 /// let remote = Remote::serve(&machine, RemoteOptions::new())?;
-/// println!("watch with: timbr-watch {}", remote.status_endpoint());
+/// println!("watch with: timbr-watch status {}", remote.status_endpoint());
 ///
 /// let ctx = zmq::Context::new();
 /// let req = ctx.socket(zmq::REQ)?;

@@ -14,7 +14,7 @@
 //! a progress line to stderr every second (`--quiet`: none); Ctrl-C or SIGTERM stops them
 //! (a worker drains what it fetched) with a final line, exit status 128 + the signal. A
 //! producer continues where its last run under the same `--consumer` name stopped.
-//! `watch` is `timbr-watch --redis`: every machine of the fleet as it announces itself, the
+//! `watch` is `timbr-watch fleet`: every machine of the fleet as it announces itself, the
 //! totals, the queue as Redis sees it and the balance.
 //!
 //! The data are small tweet-like records (`{"id":…,"user":…,"text":…}`); the worker's
@@ -58,7 +58,7 @@ enum Command {
     /// Count the records of a results stream, and duplicates by origin (as JSON).
     Results(ResultsArgs),
     /// Show every machine of the fleet, the totals, the queue and the balance (what
-    /// `timbr-watch --redis` shows).
+    /// `timbr-watch fleet` shows).
     Watch(WatchArgs),
 }
 

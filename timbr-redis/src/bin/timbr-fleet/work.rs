@@ -105,7 +105,7 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> 
         .queue(queue.clone())
         .sink(queue.sink(a.results.clone()))
         .plugin(RedisStatus::new(&queue))
-        // In the fleet's registry, so `timbr-watch --redis` lists it with the others.
+        // In the fleet's registry, so `timbr-watch fleet` lists it with the others.
         .plugin(Announce::for_queue(&queue, "worker").map_err(chain)?)
         .workers(a.workers)
         .stages(stages(a)?)

@@ -1,0 +1,118 @@
+//! `timbr-watch http`: machines' dashboard, metrics and health over HTTP — the status
+//! endpoints given, or those a fleet's Redis registry lists, followed as it changes.
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use timbr_cli::chain;
+use timbr_http::{FleetWatch, HttpOptions, HttpServer};
+use timbr_redis::FleetMachine;
+
+/// How often the registry is read again: machines started since join the page.
+const REFRESH: Duration = Duration::from_secs(2);
+
+/// Serves the machines at `endpoints` until the process is killed.
+pub(crate) fn serve(options: HttpOptions, endpoints: &[String]) -> Result<Infallible, String> {
+    let watch = FleetWatch::new(endpoints.to_vec()).map_err(|e| chain(&e))?;
+    let server = HttpServer::start(watch.fleet(), options).map_err(|e| chain(&e))?;
+    eprintln!(
+        "timbr-watch: dashboard on {} (metrics: {}metrics)",
+        server.url(),
+        server.url()
+    );
+    // The server's threads do the work; this one only keeps them (and `watch`) alive.
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Serves every machine of the fleet on `stream` that announces a status endpoint, reading
+/// the registry again every [`REFRESH`], until the process is killed.
+pub(crate) fn serve_fleet(
+    options: HttpOptions,
+    url: &str,
+    stream: &str,
+    group: &str,
+) -> Result<Infallible, String> {
+    let redis = timbr_redis::RedisOptions::new(url, stream).group(group);
+    let mut registry = timbr_redis::Fleet::connect(redis).map_err(|e| chain(&e))?;
+    let watch = FleetWatch::start(timbr_http::Fleet::default()).map_err(|e| chain(&e))?;
+    let mut members = Members::default();
+    // The first look must work: a wrong stream or URL is said now, not every 2 s.
+    members.refresh(&mut registry, &watch)?;
+    let server = HttpServer::start(watch.fleet(), options).map_err(|e| chain(&e))?;
+    eprintln!(
+        "timbr-watch: fleet `{stream}` (group `{group}`): dashboard on {} (metrics: \
+         {}metrics), following the machines its Redis registry lists with a status endpoint \
+         (read every {}s)",
+        server.url(),
+        server.url(),
+        REFRESH.as_secs()
+    );
+    let mut failing = false;
+    loop {
+        std::thread::sleep(REFRESH);
+        // Redis away: the page keeps what it follows (each machine's own status goes on).
+        match members.refresh(&mut registry, &watch) {
+            Ok(()) if failing => {
+                failing = false;
+                eprintln!("timbr-watch: the fleet's registry is readable again");
+            }
+            Ok(()) => {}
+            Err(e) if !failing => {
+                failing = true;
+                eprintln!("timbr-watch: {e}; following the machines known so far");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// What the registry said last: names already reported as having no status endpoint.
+#[derive(Default)]
+struct Members {
+    unserved: BTreeSet<String>,
+}
+
+impl Members {
+    /// Reads the registry and follows exactly the status endpoints it lists, saying on
+    /// stderr who joins, who leaves, and who cannot be shown.
+    fn refresh(
+        &mut self,
+        registry: &mut timbr_redis::Fleet,
+        watch: &FleetWatch,
+    ) -> Result<(), String> {
+        let machines = registry.machines().map_err(|e| chain(&e))?;
+        let endpoint = |m: &FleetMachine| m.machine.status_endpoint.clone();
+        let membership = watch
+            .follow(machines.iter().filter_map(endpoint))
+            .map_err(|e| chain(&e))?;
+        let name_of = |e: &str| {
+            machines
+                .iter()
+                .find(|m| m.machine.status_endpoint.as_deref() == Some(e))
+                .map(|m| format!("`{}` ({})", m.machine.name, m.machine.role))
+                .unwrap_or_default()
+        };
+        for e in &membership.joined {
+            eprintln!("timbr-watch: following {} at {e}", name_of(e));
+        }
+        for e in &membership.left {
+            eprintln!("timbr-watch: no longer following {e}: the registry has it no more");
+        }
+        for m in machines
+            .iter()
+            .filter(|m| m.machine.status_endpoint.is_none())
+        {
+            if self.unserved.insert(m.machine.name.clone()) {
+                eprintln!(
+                    "timbr-watch: `{}` ({}) announces no status endpoint: not on the page \
+                     (`timbr-watch fleet` shows it)",
+                    m.machine.name, m.machine.role
+                );
+            }
+        }
+        Ok(())
+    }
+}
