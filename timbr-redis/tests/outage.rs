@@ -112,3 +112,32 @@ fn killed_and_restarted(pack: u64) {
     // and went is a dead letter; `ids` shows its datum has a record all the same.)
     assert_eq!((balance.pending, balance.unread), (0, 0), "{balance}");
 }
+
+/// Issue 20, item 20: `timbr-fleet produce` printed nothing while Redis was away; it says
+/// so as it happens, and that it is back, as `work` does.
+#[test]
+fn the_producer_reports_an_outage_as_it_happens() {
+    let mut server = Server::start();
+    let url = server.url();
+    let dir = server.dir.clone();
+    // A stream that stays full (no worker), so the producer is still at work when Redis goes.
+    let mut producer = fleet(
+        &dir,
+        "producer",
+        &produce_args(&url, 1_000_000, &["--capacity", "1000"]),
+    );
+    {
+        let mut con = server.con();
+        until("the stream to fill", || xlen(&mut con, "tweets") >= 512);
+    }
+    server.kill();
+    until("the producer to report the outage", || {
+        log(&dir, "producer").contains("lost (retrying)")
+    });
+    server.restart();
+    until("the producer to report it is back", || {
+        log(&dir, "producer").contains("back")
+    });
+    let _ = producer.kill();
+    let _ = producer.wait();
+}

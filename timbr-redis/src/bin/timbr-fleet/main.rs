@@ -301,6 +301,9 @@ fn produce(a: &ProduceArgs, signals: &Signals) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(2));
     };
     let mut producer = Producer::<Tweet>::connect(a.queue.options()).map_err(chain)?;
+    // An outage or a refusal (Redis out of memory…) is said as it happens, as `work` does:
+    // a put that waits for Redis would otherwise wait in silence.
+    producer.on_event(|e| eprintln!("event: {}", timbr_core::io::QueueEvent::from(e)));
     if a.fresh {
         producer.reset().map_err(chain)?;
     }
