@@ -121,11 +121,12 @@ fn the_producer_reports_an_outage_as_it_happens() {
     let url = server.url();
     let dir = server.dir.clone();
     // A stream that stays full (no worker), so the producer is still at work when Redis goes.
-    let mut producer = fleet(
+    // Killed however the test ends: a failed assertion must not leave it running.
+    let _producer = KillOnDrop(fleet(
         &dir,
         "producer",
         &produce_args(&url, 1_000_000, &["--capacity", "1000"]),
-    );
+    ));
     {
         let mut con = server.con();
         until("the stream to fill", || xlen(&mut con, "tweets") >= 512);
@@ -138,6 +139,14 @@ fn the_producer_reports_an_outage_as_it_happens() {
     until("the producer to report it is back", || {
         log(&dir, "producer").contains("back")
     });
-    let _ = producer.kill();
-    let _ = producer.wait();
+}
+
+/// A child process killed (and reaped) when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
