@@ -731,9 +731,19 @@ fn remember(memory: &Arc<Memory>) -> timbr_core::Stage {
 
 /// The tweets `o` asks for: `--count` of them (endless for 0), at `--rate`, for `--seconds`.
 fn tweets(o: &Options) -> Result<Box<dyn Iterator<Item = Tweet> + Send>, Box<dyn Error>> {
+    tweets_from(o, 0)
+}
+
+/// The tweets of the sequence `o` asks for, from the `from`th on: the skipped ones are
+/// made (the sequence is the seed's) but not paced.
+fn tweets_from(
+    o: &Options,
+    from: u64,
+) -> Result<Box<dyn Iterator<Item = Tweet> + Send>, Box<dyn Error>> {
+    let stream = TweetStream::new(o.seed).skip(usize::try_from(from)?);
     let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.count {
-        0 => Box::new(TweetStream::new(o.seed)),
-        n => Box::new(TweetStream::new(o.seed).take(usize::try_from(n)?)),
+        0 => Box::new(stream),
+        n => Box::new(stream.take(usize::try_from(n.saturating_sub(from))?)),
     };
     let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.rate {
         Some(rate) => Box::new(paced(stream, rate)),

@@ -29,7 +29,7 @@ use timbr_core::io::QueueEvent;
 use timbr_core::{
     from_stages, sched, Action, Event, LogAndContinue, Machine, Remote, RemoteOptions, Status,
 };
-use timbr_examples::{paced, Tweet, TweetStream};
+use timbr_examples::Tweet;
 use timbr_redis::{
     redact_url, Announce, Fleet, Producer, RedisEvent, RedisOptions, RedisQueue, RedisStatus,
     Summary, HEARTBEAT,
@@ -199,30 +199,6 @@ struct Produced {
     position: u64,
 }
 
-/// The tweets of the sequence `o` asks for, from the `from`th on: the skipped ones are
-/// made (the sequence is the seed's) but not paced.
-fn tweets_from(
-    o: &Options,
-    from: u64,
-) -> Result<Box<dyn Iterator<Item = Tweet> + Send>, Box<dyn Error>> {
-    let stream = TweetStream::new(o.seed).skip(usize::try_from(from)?);
-    let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.count {
-        0 => Box::new(stream),
-        n => Box::new(stream.take(usize::try_from(n.saturating_sub(from))?)),
-    };
-    let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.rate {
-        Some(rate) => Box::new(paced(stream, rate)),
-        None => stream,
-    };
-    Ok(match o.seconds {
-        Some(secs) => {
-            let deadline = Instant::now() + Duration::from_secs_f64(secs);
-            Box::new(stream.take_while(move |_| Instant::now() < deadline))
-        }
-        None => stream,
-    })
-}
-
 /// Puts the tweets `o` asks for on the stream, from where the last producer of this name
 /// stopped. Stops early at a signal, or when `stop` is set (the worker of `both` failed).
 fn produce(
@@ -265,7 +241,7 @@ fn produce(
         ..Summary::default()
     };
     announce.beat(&summary("producing", 0.0));
-    let mut tweets = tweets_from(o, from)?;
+    let mut tweets = super::tweets_from(o, from)?;
     let (mut put, mut last_put, mut last_line) = (0_u64, 0_u64, Instant::now());
     let stopping = || signal.load(Ordering::Acquire) != 0 || stop.load(Ordering::Acquire);
     loop {
