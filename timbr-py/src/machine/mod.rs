@@ -4,47 +4,26 @@
 //! the machine's threads can run Python stages meanwhile; those that wait long check for
 //! Ctrl-C, and a `KeyboardInterrupt` stops the machine cleanly before it is raised.
 
+mod build;
+mod waiting;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use timbr_core::observe::ErrorLog;
-use timbr_core::{
-    GetError, LogAndContinue, Machine, MachineState, Progress, SourcePolicy, StopMode, TryPutError,
-};
+use timbr_core::{GetError, Machine, MachineState, StopMode};
 
+use self::build::{build, Settings};
+use self::waiting::{refused, EXIT_GRACE};
 use crate::errors;
-use crate::handlers::{build_handler, PyPlugin};
-use crate::sinks::build_sink;
 use crate::source::PySource;
 use crate::stage::python_stage;
 use crate::value::{json_to_py, PyValue};
 use crate::views::{PyCalled, PyKept, PyRecord};
-
-/// A refused put as `timbr.Full`, carrying the datum back.
-fn refused(py: Python<'_>, error: TryPutError<PyValue>) -> PyErr {
-    let message = error.to_string();
-    let datum = match error {
-        TryPutError::Full(d) | TryPutError::Closed(d) => d,
-        TryPutError::Rejected { datum, .. } => datum,
-    };
-    errors::full(py, datum.0, message)
-}
-
-/// How often a long wait looks for Ctrl-C.
-const SIGNAL_CHECK: Duration = Duration::from_millis(50);
-
-/// How long Ctrl-C waits for the data in flight before it raises.
-const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
-
-/// How long the interpreter's exit (or dropping a machine) waits for a machine to stop.
-const EXIT_GRACE: Duration = Duration::from_secs(5);
-
-/// The longest pause of a blocking put between two looks at the queue.
-const PUT_BACKOFF: Duration = Duration::from_millis(5);
 
 /// A streaming machine: a bounded queue, `stages` slots of Python callables run on the
 /// Rust engine's threads, a record per datum to the sink, and a status at every moment.
@@ -67,6 +46,7 @@ impl PyMachine {
         &self.machine
     }
 
+    /// `slot` as an index, or the IndexError a Python sequence raises.
     fn slot(&self, slot: isize) -> PyResult<usize> {
         let slots = self.machine.slots();
         usize::try_from(slot)
@@ -77,76 +57,6 @@ impl PyMachine {
                     "slot {slot} is out of range: the machine has {slots} slots (0..{slots})"
                 ))
             })
-    }
-
-    /// Stops the machine after Ctrl-C: the data in flight finish, the queued ones stay
-    /// queued (not handed back, not counted twice), and it waits a while for the threads.
-    fn interrupted(&self, py: Python<'_>) {
-        let machine = Arc::clone(&self.machine);
-        py.detach(move || {
-            machine.request_stop(StopMode::Return);
-            machine.wait_timeout(INTERRUPT_GRACE);
-        });
-    }
-
-    /// Stops the machine on a thread of its own, so that a source blocked in Python (a
-    /// generator waiting for its next item) never blocks the caller: waits for it in
-    /// slices, for Ctrl-C between them, and at most `bound` (None: until it is done).
-    fn stop_aside(
-        &self,
-        py: Python<'_>,
-        mode: StopMode,
-        bound: Option<Duration>,
-    ) -> PyResult<Option<Vec<PyValue>>> {
-        let machine = Arc::clone(&self.machine);
-        let (done, stopped) = timbr_core::crossbeam_channel::bounded(1);
-        let spawned = std::thread::Builder::new()
-            .name("timbr-stop".to_owned())
-            .spawn(move || {
-                let _ = done.send(machine.stop(mode));
-            });
-        if let Err(e) = spawned {
-            return Err(PyRuntimeError::new_err(format!(
-                "could not start a thread to stop the machine: {e}"
-            )));
-        }
-        let waited = self.wait_interruptibly(py, bound, |slice| stopped.recv_timeout(slice).ok());
-        match waited {
-            Ok(returned) => Ok(returned),
-            // Interrupted: the stop goes on by itself; a later `stop` or `wait` sees it end.
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Runs `wait` in slices with the GIL released, checking for Ctrl-C between them.
-    fn wait_interruptibly<R>(
-        &self,
-        py: Python<'_>,
-        timeout: Option<Duration>,
-        mut wait: impl FnMut(Duration) -> Option<R> + Send,
-    ) -> PyResult<Option<R>>
-    where
-        R: Send,
-    {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            let slice = match deadline {
-                Some(d) => d
-                    .saturating_duration_since(Instant::now())
-                    .min(SIGNAL_CHECK),
-                None => SIGNAL_CHECK,
-            };
-            if let Some(r) = py.detach(|| wait(slice)) {
-                return Ok(Some(r));
-            }
-            if let Err(e) = py.check_signals() {
-                self.interrupted(py);
-                return Err(e);
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(None);
-            }
-        }
     }
 }
 
@@ -186,67 +96,23 @@ impl PyMachine {
         drop_when_full: bool,
         idle_after: Option<f64>,
     ) -> PyResult<PyMachine> {
-        if bufsize == 0 {
-            return Err(PyValueError::new_err(
-                "bufsize must be at least 1: a machine's queue is bounded (where queue.Queue(0) \
-                 would be unbounded, a full queue here hands the datum back instead)",
-            ));
-        }
-        if workers == 0 {
-            return Err(PyValueError::new_err(
-                "workers must be at least 1: the threads that run the stages",
-            ));
-        }
-        let mut builder = Machine::<PyValue>::builder()
-            // One hold of the GIL for a datum's Python stages and the JSON of its values,
-            // not one per stage and per value (see `MachineBuilder::datum_scope`).
-            .datum_scope(|body| {
-                crate::thread_state::keep();
-                Python::attach(|_| body())
-            })
-            .slots(stages)
-            .capacity(bufsize)
-            .workers(workers)
-            .ordered(ordered)
-            .sink(build_sink(py, sink.as_ref())?);
-        if let Some(name) = name {
-            builder = builder.name(name);
-        }
-        let log = match handler.filter(|h| !h.is_none()) {
-            Some(h) => {
-                let (handler, log) = build_handler(&h)?;
-                builder = builder.handler(handler);
-                log
-            }
-            None => {
-                let handler = LogAndContinue::default();
-                let log = handler.log();
-                builder = builder.handler(handler);
-                Some(log)
-            }
-        };
-        if let Some(queue) = queue.filter(|q| !q.is_none()) {
-            let (queue, announce) = crate::redis::queue_of(&queue)?;
-            builder = builder.queue(queue).plugin(announce);
-        }
-        if let Some(total) = total {
-            builder = builder.plugin(Progress::new(total).bar(false));
-        }
-        for plugin in plugins.iter().flat_map(|p| p.iter()) {
-            builder = builder.plugin(PyPlugin::new(&plugin)?);
-        }
-        if drop_when_full {
-            builder = builder.source_policy(SourcePolicy::DropNewest);
-        }
-        if let Some(idle) = idle_after {
-            builder = builder.idle_after(crate::handlers::seconds(idle)?);
-        }
-        let machine = builder.build().map_err(errors::wiring)?;
-        Ok(PyMachine {
-            funcs: Mutex::new((0..machine.slots()).map(|_| None).collect()),
-            machine: Arc::new(machine),
-            log,
-        })
+        build(
+            py,
+            Settings {
+                stages,
+                bufsize,
+                workers,
+                ordered,
+                name,
+                handler,
+                sink,
+                queue,
+                total,
+                plugins,
+                drop_when_full,
+                idle_after,
+            },
+        )
     }
 
     /// Puts `func` at `slot`, its arguments chosen by `names` (done by the Python layer).
@@ -314,47 +180,7 @@ impl PyMachine {
                 .detach(move || machine.try_put(datum))
                 .map_err(|e| refused(py, e));
         }
-        // Waits while the queue is full, looking again after a short pause (growing to
-        // PUT_BACKOFF): a refused attempt counts as rejected and raises an event, so only a
-        // queue with room is tried, and the one refusal counted is the timeout's.
-        let mut held = Some(datum);
-        let mut pause = Duration::from_micros(50);
-        let put = self.wait_interruptibly(py, timeout, |slice| {
-            let until = Instant::now() + slice;
-            loop {
-                if !machine.is_full() {
-                    match machine.try_put(held.take()?) {
-                        Ok(()) => return Some(Ok(())),
-                        Err(TryPutError::Full(d)) => held = Some(d),
-                        Err(e) => return Some(Err(e)),
-                    }
-                }
-                let now = Instant::now();
-                if now >= until {
-                    return None;
-                }
-                std::thread::sleep(pause.min(until - now));
-                pause = (pause * 2).min(PUT_BACKOFF);
-            }
-        });
-        match put {
-            Ok(Some(Ok(()))) => Ok(()),
-            Ok(Some(Err(e))) => Err(refused(py, e)),
-            // The time ran out: one last attempt, counted as the refusal it is.
-            Ok(None) => match held {
-                Some(d) => {
-                    let machine = Arc::clone(&self.machine);
-                    py.detach(move || machine.try_put(d))
-                        .map_err(|e| refused(py, e))
-                }
-                None => Ok(()),
-            },
-            Err(e) => {
-                // Interrupted while waiting: the datum was not put.
-                drop(held);
-                Err(e)
-            }
-        }
+        self.put_waiting(py, datum, timeout)
     }
 
     /// Takes one datum from the queue, runs it on this thread and returns its `Record`
@@ -545,28 +371,6 @@ impl PyMachine {
     fn __repr__(&self, py: Python<'_>) -> String {
         let machine = Arc::clone(&self.machine);
         py.detach(move || machine.status().to_string())
-    }
-}
-
-impl Drop for PyMachine {
-    fn drop(&mut self) {
-        // The core stops a machine when its last handle goes and joins its threads, which
-        // may want the GIL this thread holds (a worker ending gives back its thread state
-        // under it) or be blocked in a Python source. So a thread of its own stops and joins
-        // them; the handle dropped here is then the last only once that is done, and the
-        // core's drop has nothing left to wait for.
-        let machine = Arc::clone(&self.machine);
-        let spawned = std::thread::Builder::new()
-            .name("timbr-drop".to_owned())
-            .spawn(move || machine.stop(StopMode::Return));
-        if spawned.is_err() {
-            // No thread to be had: join here, with the GIL released.
-            let machine = Arc::clone(&self.machine);
-            let stop = move || drop(machine.stop(StopMode::Return));
-            if Python::try_attach(|py| py.detach(stop.clone())).is_none() {
-                stop();
-            }
-        }
     }
 }
 
