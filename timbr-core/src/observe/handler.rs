@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::observe::status::Timestamp;
+use crate::datum::Timestamp;
 use crate::{Action, Event, EventKind};
 
 /// Decides what each [`Event`] does to the machine.
