@@ -215,28 +215,6 @@ pub use crate::{
     machine::{Remote, RemoteOptions},
 };
 
-// Names that were at the root before the layers had modules: still there, so that no
-// program breaks, but documented in their modules.
-#[doc(hidden)]
-pub use crate::{
-    datum::{ArgKey, FailureKind, StageArg, StageFailure, StageFn, Timestamp, Unserializable},
-    machine::{
-        DEFAULT_CAPACITY, DEFAULT_RATE_WINDOW, DEFAULT_SLOTS, DEFAULT_TICK, MAX_CAPACITY,
-        MAX_SLOTS, MAX_WORKERS,
-    },
-    observe::{
-        Both, DisplayPart, ErrorCounts, ErrorKind, ErrorLog, ErrorReport, EventKind, InFlight,
-        Latency, LatencyBucket, LatencyBuckets, Logged, ProgressFields, QueueStatus, Rates,
-        SinkReport, SourceReport, StageStatus, DEFAULT_KEPT_ERRORS,
-    },
-};
-#[doc(hidden)]
-#[cfg(feature = "zmq")]
-pub use crate::{
-    io::{ZmqSinkOptions, ZmqStats},
-    machine::{DEFAULT_MAX_REQUEST, DEFAULT_STATUS_INTERVAL, STATUS_TOPIC},
-};
-
 /// The `zmq` crate the ZeroMQ sink and [`Remote`] are built on, for subscribers and control
 /// clients in the same program.
 #[cfg(feature = "zmq")]

@@ -11,7 +11,7 @@ use timbr_sched::{NodeId, Outcome, Outcomes, TaskError, Value};
 
 use crate::datum::record::{FailureText, Missed};
 use crate::datum::Timestamp;
-use crate::{ArgKey, Serialized};
+use crate::{datum::ArgKey, Serialized};
 
 /// A stage that failed on a datum, with the run it failed in.
 ///

@@ -3,7 +3,7 @@
 
 #[cfg(feature = "zmq")]
 use crate::io::ZmqStats;
-use crate::{DisplayPart, Event, Status};
+use crate::{observe::DisplayPart, Event, Status};
 
 /// Extends a machine's [`Status`]: its fields go to [`Status::plugins`] under its
 /// [`name`](StatusPlugin::name), its display part to [`Status::parts`].

@@ -254,7 +254,7 @@ impl Stats {
         u64,
         u64,
         u64,
-        crate::Latency,
+        crate::observe::Latency,
         crate::observe::LatencyBuckets,
     )> {
         (0..slots)

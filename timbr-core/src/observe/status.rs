@@ -123,7 +123,8 @@ pub struct Status {
     pub errors: ErrorCounts,
     /// The most recent error.
     pub last_error: Option<ErrorReport>,
-    /// Events handed to the handler, counted by kind ([`EventKind::name`](crate::EventKind::name)).
+    /// Events handed to the handler, counted by kind
+    /// ([`EventKind::name`](crate::observe::EventKind::name)).
     #[serde(default)]
     pub events: BTreeMap<String, u64>,
     /// Fields the status plugins added, by plugin name.

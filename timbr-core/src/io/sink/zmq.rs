@@ -90,7 +90,7 @@ pub struct ZmqSink {
 ///
 /// ```
 /// use std::time::Duration;
-/// use timbr_core::ZmqSinkOptions;
+/// use timbr_core::io::ZmqSinkOptions;
 ///
 /// let sink = ZmqSinkOptions::new()
 ///     .sndhwm(10_000)
