@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use criterion::{criterion_main, Criterion};
 use serde_json::{json, Value};
-use timbr_core::{zmq, Machine, NullSink, Record, Sink, ZmqSinkOptions};
+use timbr_core::{io::ZmqSinkOptions, zmq, Machine, NullSink, Record, Sink};
 
 fn record() -> Record {
     let machine = Machine::<Value>::new();

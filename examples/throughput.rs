@@ -19,7 +19,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use timbr_core::{sched::Threaded, zmq, Machine, Stage, Timing, ZmqSinkOptions};
+use timbr_core::{io::ZmqSinkOptions, sched::Threaded, zmq, Machine, Stage, Timing};
 
 fn datum() -> Value {
     json!({"text": "some text here", "id": 123, "user": {"name": "x"}})

@@ -84,8 +84,9 @@ use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::flag;
 use timbr_core::observe::human_count;
 use timbr_core::{
-    from_stages, sched, stage, stage_fn, LogAndContinue, Machine, MachineState, NullSink, Progress,
-    Remote, RemoteOptions, Sink, SinkError, Status, StopMode, StopWhenDone, ZmqSink, MAX_WORKERS,
+    from_stages, machine::MAX_WORKERS, sched, stage, stage_fn, LogAndContinue, Machine,
+    MachineState, NullSink, Progress, Remote, RemoteOptions, Sink, SinkError, Status, StopMode,
+    StopWhenDone, ZmqSink,
 };
 use timbr_examples::{paced, Tweet, TweetStream};
 
@@ -231,7 +232,7 @@ struct Cli {
     /// At most R tweets per second (0.001 to 10^9; default: unpaced).
     #[arg(long, value_name = "R", value_parser = bounded(0.001, 1e9))]
     rate: Option<f64>,
-    /// Data processed at once (1 to timbr_core::MAX_WORKERS).
+    /// Data processed at once (1 to timbr_core::machine::MAX_WORKERS).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=MAX_WORKERS as u64))]
     workers: u64,
     /// How each tweet's stage graph runs.

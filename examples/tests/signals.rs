@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use rustix::process::{kill_process, Pid, Signal};
-use timbr_core::{zmq, MachineState, Status, STATUS_TOPIC};
+use timbr_core::{machine::STATUS_TOPIC, zmq, MachineState, Status};
 
 /// The `tweets` example's program. `cargo test` builds examples with `test = true` (as
 /// `tweets` is) only as test harnesses, so the program itself comes from

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use timbr_core::{
-    zmq, Machine, MachineState, Remote, RemoteOptions, Stage, StopWhenDone, ZmqSinkOptions,
+    io::ZmqSinkOptions, zmq, Machine, MachineState, Remote, RemoteOptions, Stage, StopWhenDone,
 };
 
 const WATCH: &str = env!("CARGO_BIN_EXE_timbr-watch");

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use timbr_core::{
-    zmq, BindError, Machine, MachineState, Remote, RemoteOptions, Stage, Status, StopMode,
-    STATUS_TOPIC,
+    machine::STATUS_TOPIC, zmq, BindError, Machine, MachineState, Remote, RemoteOptions, Stage,
+    Status, StopMode,
 };
 
 const WATCH: &str = env!("CARGO_BIN_EXE_timbr-watch");

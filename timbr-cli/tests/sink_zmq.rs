@@ -11,7 +11,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use timbr_core::{zmq, BindError, Machine, Record, Sink, ZmqSink, ZmqSinkOptions, ZmqStats};
+use timbr_core::{
+    io::{ZmqSinkOptions, ZmqStats},
+    zmq, BindError, Machine, Record, Sink, ZmqSink,
+};
 
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use timbr_core::{Machine, Remote, RemoteOptions, StopMode, ZmqSinkOptions, ZmqStats};
+use timbr_core::{
+    io::{ZmqSinkOptions, ZmqStats},
+    Machine, Remote, RemoteOptions, StopMode,
+};
 
 const SUB: &str = env!("CARGO_BIN_EXE_timbr-sub");
 

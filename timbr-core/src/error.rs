@@ -10,8 +10,9 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// A count-like setting past its bound ([`MAX_SLOTS`](crate::MAX_SLOTS),
-    /// [`MAX_WORKERS`](crate::MAX_WORKERS), [`MAX_CAPACITY`](crate::MAX_CAPACITY)).
+    /// A count-like setting past its bound ([`MAX_SLOTS`](crate::machine::MAX_SLOTS),
+    /// [`MAX_WORKERS`](crate::machine::MAX_WORKERS),
+    /// [`MAX_CAPACITY`](crate::machine::MAX_CAPACITY)).
     #[error("{setting} is {value}, more than the most a machine takes ({max})")]
     OutOfBounds {
         /// The builder setting.

@@ -170,17 +170,21 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`machine`] | the runtime: [`Machine`], [`MachineBuilder`], [`Putter`], the threads and the lifecycle |
+//! | [`machine`] | the runtime: [`Machine`], [`MachineBuilder`], [`Putter`], the threads and the lifecycle, and [`Remote`] |
 //! | [`datum`] | what one datum becomes, with no threads: keys, [`Stage`]s, wiring, [`Serialized`] values, [`Record`]s, [`Failure`]s |
-//! | [`io`] | the edges: [`Queue`], the source, [`Sink`]s, ZeroMQ publishing and [`Remote`] |
+//! | [`io`] | the edges: [`Queue`], the source, [`Sink`]s, ZeroMQ publishing |
 //! | [`observe`] | [`Counts`], statistics, [`Event`]s and [`Handler`]s, plugins, [`Status`] and its displays |
 //!
-//! Layers know only what is below them: `datum` knows nothing of threads or queues; `io` and
-//! `observe` know nothing of the machine; `machine` ties them together on top of
-//! [`sched`], the scheduler each datum's graph runs on.
+//! Layers know only what is below them. Lowest first: `datum` knows nothing of threads or
+//! queues; `io` knows datum; `observe` knows both (it watches the edges too: queue events, the
+//! source's state) but nothing of the machine; `machine` ties them together on top of
+//! [`sched`], the scheduler each datum's graph runs on, and serves a machine to other
+//! processes ([`Remote`]). The crate's `tests/layers.rs` reads every path the code names and
+//! fails on an edge that points up.
 
 pub mod datum;
 mod error;
+mod glue;
 pub mod io;
 pub mod machine;
 pub mod observe;
@@ -189,7 +193,7 @@ mod unwind;
 
 // The names most programs need, at the root.
 pub use crate::{
-    datum::{Called, Datum, Failure, Kept, Record, Serialized, Stage},
+    datum::{Called, Datum, Failure, Record, Serialized, Stage},
     error::{
         error_chain, BuildError, GetError, PutError, PutTimeoutError, SinkError, StartError,
         TryPutError,
@@ -200,33 +204,15 @@ pub use crate::{
     },
     machine::{Machine, MachineBuilder, Putter, StopMode},
     observe::{
-        Action, Counts, Debugger, Event, Handler, LogAndContinue, MachineState, Progress,
+        Action, Counts, Debugger, Event, Handler, Kept, LogAndContinue, MachineState, Progress,
         StageDebugger, Status, StatusPlugin, StopWhenDone, Timing,
     },
 };
 
 #[cfg(feature = "zmq")]
-pub use crate::io::{BindError, Remote, RemoteOptions, ZmqSink};
-
-// Names that were at the root before the layers had modules: still there, so that no
-// program breaks, but documented in their modules.
-#[doc(hidden)]
-#[cfg(feature = "zmq")]
-pub use crate::io::{
-    ZmqSinkOptions, ZmqStats, DEFAULT_MAX_REQUEST, DEFAULT_STATUS_INTERVAL, STATUS_TOPIC,
-};
-#[doc(hidden)]
 pub use crate::{
-    datum::{ArgKey, FailureKind, StageArg, StageFailure, StageFn, Unserializable},
-    machine::{
-        DEFAULT_CAPACITY, DEFAULT_RATE_WINDOW, DEFAULT_SLOTS, DEFAULT_TICK, MAX_CAPACITY,
-        MAX_SLOTS, MAX_WORKERS,
-    },
-    observe::{
-        Both, DisplayPart, ErrorCounts, ErrorKind, ErrorLog, ErrorReport, EventKind, InFlight,
-        Latency, LatencyBucket, LatencyBuckets, Logged, ProgressFields, QueueStatus, Rates,
-        SinkReport, SourceReport, StageStatus, Timestamp, DEFAULT_KEPT_ERRORS,
-    },
+    io::{BindError, ZmqSink},
+    machine::{Remote, RemoteOptions},
 };
 
 /// The `zmq` crate the ZeroMQ sink and [`Remote`] are built on, for subscribers and control
@@ -250,7 +236,7 @@ pub use crossbeam_channel;
 /// Not public API: what the `timbr-macros` expansions refer to.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::datum::glue::*;
+    pub use crate::glue::*;
 }
 
 /// The README's examples, compiled and run as doc tests.

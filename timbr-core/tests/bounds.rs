@@ -1,7 +1,10 @@
 //! Item 5 of the process-edges issue: `--workers 1000000` tried to allocate ~40 GB before
 //! starting a thread. Every count-like builder setting has a bound and a clear error past it.
 
-use timbr_core::{BuildError, Machine, MAX_CAPACITY, MAX_SLOTS, MAX_WORKERS};
+use timbr_core::{
+    machine::{MAX_CAPACITY, MAX_SLOTS, MAX_WORKERS},
+    BuildError, Machine,
+};
 
 #[test]
 fn settings_past_their_bounds_are_refused_before_anything_is_allocated() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use timbr_core::bson::oid::ObjectId;
-use timbr_core::{BuildError, FailureKind, Machine, Serialized, Stage};
+use timbr_core::{datum::FailureKind, BuildError, Machine, Serialized, Stage};
 
 fn parse(record_json: &str) -> Vec<Value> {
     serde_json::from_str::<Vec<Value>>(record_json).expect("a record is a JSON array")

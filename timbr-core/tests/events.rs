@@ -7,8 +7,9 @@ use std::sync::{Arc, Barrier, Mutex, Weak};
 use std::time::Duration;
 
 use timbr_core::{
-    Action, Debugger, ErrorKind, Event, EventKind, Handler, LogAndContinue, Machine, MachineState,
-    Record, Sink, SinkError, SourcePolicy, Stage, StageDebugger, StopMode, StopWhenDone,
+    observe::{ErrorKind, EventKind},
+    Action, Debugger, Event, Handler, LogAndContinue, Machine, MachineState, Record, Sink,
+    SinkError, SourcePolicy, Stage, StageDebugger, StopMode, StopWhenDone,
 };
 
 /// A handler that remembers every event and answers with `action` for `on`.

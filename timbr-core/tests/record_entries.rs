@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
-use timbr_core::{Debugger, FailureKind, Machine, MachineState, Serialized, Stage};
+use timbr_core::{datum::FailureKind, Debugger, Machine, MachineState, Serialized, Stage};
 
 fn parse(record_json: &str) -> Vec<Value> {
     serde_json::from_str::<Vec<Value>>(record_json).expect("a record is a JSON array")

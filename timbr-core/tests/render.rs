@@ -4,9 +4,12 @@
 use std::time::{Duration, SystemTime};
 
 use timbr_core::{
-    Counts, DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, MachineState, Progress,
-    QueueStatus, Rates, SinkReport, SourceReport, SourceState, StageStatus, Status, StatusPlugin,
-    Timestamp,
+    datum::Timestamp,
+    observe::{
+        DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, QueueStatus, Rates, SinkReport,
+        SourceReport, StageStatus,
+    },
+    Counts, MachineState, Progress, SourceState, Status, StatusPlugin,
 };
 
 const XSS: &str = r#"<script>alert("x")</script>"#;

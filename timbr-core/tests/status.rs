@@ -6,8 +6,9 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use timbr_core::{
-    sched::Threaded, ErrorKind, Event, EventKind, LogAndContinue, Machine, MachineState, Stage,
-    StartError, Status, StopMode, Timing,
+    observe::{ErrorKind, EventKind},
+    sched::Threaded,
+    Event, LogAndContinue, Machine, MachineState, Stage, StartError, Status, StopMode, Timing,
 };
 
 fn every_31st() -> Stage {
@@ -411,8 +412,12 @@ impl timbr_core::StatusPlugin for Seen {
         serde_json::json!({ "done": status.counts.processed, "ticks": self.0.load(Ordering::Relaxed) })
     }
 
-    fn part(&self, _: &Status, fields: &serde_json::Value) -> Option<timbr_core::DisplayPart> {
-        Some(timbr_core::DisplayPart::new(
+    fn part(
+        &self,
+        _: &Status,
+        fields: &serde_json::Value,
+    ) -> Option<timbr_core::observe::DisplayPart> {
+        Some(timbr_core::observe::DisplayPart::new(
             "seen",
             format!("seen       {}", fields["done"]),
             format!("<p>seen {}</p>", fields["done"]),

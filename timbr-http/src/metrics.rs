@@ -396,15 +396,16 @@ impl Collector for Snapshot {
 
 impl Snapshot {
     fn stages(&self, e: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let per_stage = |get: fn(&timbr_core::StageStatus) -> u64| -> Vec<(Labels, Value)> {
-            self.with_status()
-                .flat_map(|(s, l)| {
-                    s.stages
-                        .iter()
-                        .map(move |st| (stage_labels(&l, st), Value::Counter(get(st))))
-                })
-                .collect()
-        };
+        let per_stage =
+            |get: fn(&timbr_core::observe::StageStatus) -> u64| -> Vec<(Labels, Value)> {
+                self.with_status()
+                    .flat_map(|(s, l)| {
+                        s.stages
+                            .iter()
+                            .map(move |st| (stage_labels(&l, st), Value::Counter(get(st))))
+                    })
+                    .collect()
+            };
         family(
             e,
             "timbr_stage_calls",
@@ -465,7 +466,7 @@ impl Snapshot {
     }
 }
 
-fn stage_labels(base: &Labels, st: &timbr_core::StageStatus) -> Labels {
+fn stage_labels(base: &Labels, st: &timbr_core::observe::StageStatus) -> Labels {
     with(
         base.clone(),
         &[("stage", st.name.clone()), ("slot", st.slot.to_string())],

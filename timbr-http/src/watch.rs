@@ -11,7 +11,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use thiserror::Error;
-use timbr_core::{zmq, Status, STATUS_TOPIC};
+use timbr_core::{machine::STATUS_TOPIC, zmq, Status};
 
 use crate::feed::Fleet;
 

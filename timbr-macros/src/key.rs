@@ -1,15 +1,16 @@
 //! The names a stage argument may have, the keys they read, and how to say which are valid.
 //!
-//! Mirrors `timbr_core::ArgKey` (which the macros cannot depend on): the same spellings are
-//! accepted and the same look-alikes rejected.
+//! Mirrors `timbr_core::datum::ArgKey` (which the macros cannot depend on): the same spellings
+//! are accepted and the same look-alikes rejected.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// The most slots a machine has (`timbr_core::MAX_SLOTS`): slots are `0..MAX_SLOTS`.
+/// The most slots a machine has (`timbr_core::machine::MAX_SLOTS`): slots are `0..MAX_SLOTS`.
 pub(crate) const MAX_SLOTS: usize = 64;
 
-/// The most arguments a stage function takes (`timbr_core::StageFn` is implemented up to 12).
+/// The most arguments a stage function takes (`timbr_core::datum::StageFn` is implemented up to
+/// 12).
 pub(crate) const MAX_ARGS: usize = 12;
 
 /// One key a stage argument reads.

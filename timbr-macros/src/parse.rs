@@ -39,7 +39,7 @@ pub(crate) fn slot(lit: &LitInt, errors: &mut Errors) -> Option<usize> {
                 lit,
                 format_args!(
                     "slot {n} is out of range: a machine has at most {MAX_SLOTS} slots \
-                     (`timbr_core::MAX_SLOTS`), so a stage's slot is 0 to {}",
+                     (`timbr_core::machine::MAX_SLOTS`), so a stage's slot is 0 to {}",
                     MAX_SLOTS - 1
                 ),
             );

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use timbr_core::io::QueueEvent;
-use timbr_core::{Action, Debugger, Event, EventKind, Machine, MachineState, StopMode};
+use timbr_core::{observe::EventKind, Action, Debugger, Event, Machine, MachineState, StopMode};
 use timbr_redis::{redis, RedisOptions, RedisQueue, DATUM_FIELD};
 
 fn queue(server: &Server, stream: &str) -> RedisQueue<u64> {

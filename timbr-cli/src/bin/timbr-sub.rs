@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use timbr_cli::{connect, is_final, state_name, EXIT_FAILED, EXIT_USAGE};
-use timbr_core::{zmq, STATUS_TOPIC};
+use timbr_core::{machine::STATUS_TOPIC, zmq};
 
 const KEPT_PROBLEMS: usize = 10;
 

@@ -10,7 +10,10 @@ use timbr_sched::{Outcome, OutcomeError, Outcomes, UnknownKey};
 
 use crate::datum::record;
 use crate::datum::wiring::Wiring;
-use crate::{ArgKey, Record, StageFailure};
+use crate::{
+    datum::{ArgKey, StageFailure},
+    Record,
+};
 
 /// Every key of one datum processed by [`Machine::call`](crate::Machine::call).
 ///

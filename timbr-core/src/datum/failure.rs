@@ -2,7 +2,6 @@
 //! stage's argument values, the error chain, and a way to rerun the stage.
 
 use std::any::Any;
-use std::backtrace::Backtrace;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
@@ -11,8 +10,8 @@ use bson::oid::ObjectId;
 use timbr_sched::{NodeId, Outcome, Outcomes, TaskError, Value};
 
 use crate::datum::record::{FailureText, Missed};
-use crate::observe::status::Timestamp;
-use crate::{ArgKey, Serialized};
+use crate::datum::Timestamp;
+use crate::{datum::ArgKey, Serialized};
 
 /// A stage that failed on a datum, with the run it failed in.
 ///
@@ -157,31 +156,5 @@ impl fmt::Debug for Failure {
             .field("chain", &self.chain())
             .field("at", &self.at.to_rfc3339())
             .finish_non_exhaustive()
-    }
-}
-
-/// What a handler kept when it stopped the machine with
-/// [`Action::StopAndKeep`](crate::Action::StopAndKeep).
-///
-/// Prints as a short report (`{}`), renders as HTML ([`to_html`](Kept::to_html), or
-/// [`evcxr_display`](Kept::evcxr_display) in a Jupyter notebook, so that a cell ending in
-/// `machine.kept().unwrap()` shows it), and its `Debug` is readable too (times in RFC 3339,
-/// the backtrace summarized: print [`backtrace`](Kept::backtrace) for its frames).
-#[derive(Clone)]
-pub struct Kept {
-    /// The event that stopped the machine.
-    pub event: crate::Event,
-    /// Where the machine's thread was when it handled the event. (A stage's own frames are
-    /// gone by then: [`Failure::replay`] reproduces them on your thread.)
-    pub backtrace: Arc<Backtrace>,
-}
-
-impl Kept {
-    /// The stage failure, if the event was one.
-    pub fn failure(&self) -> Option<&Arc<Failure>> {
-        match &self.event {
-            crate::Event::StageFailed(f) => Some(f),
-            _ => None,
-        }
     }
 }

@@ -12,30 +12,31 @@
 //! | `entry.rs` | one record entry's text: computed, serialized on the spot, or an `_exception` |
 //! | `record.rs` | [`Record`]: assembled from a run, with the one formatter of a failure's text |
 //! | `call.rs` | [`Called`]: every key of one datum, from [`Machine::call`](crate::Machine::call) |
-//! | `failure.rs` | [`Failure`] and [`Kept`]: a failed stage with its datum, arguments and chain |
-//! | `glue.rs` | what the stage macros expand to (hidden) |
-
+//! | `failure.rs` | [`Failure`]: a failed stage with its datum, arguments and chain |
+//! | `timestamp.rs` | [`Timestamp`]: a wall-clock time, serialized as RFC 3339 |
+//!
 pub(crate) mod call;
 pub(crate) mod entry;
 pub(crate) mod failure;
-pub(crate) mod glue;
 pub(crate) mod key;
 pub(crate) mod record;
 pub(crate) mod serialized;
 pub(crate) mod stage;
 pub(crate) mod stage_fn;
+pub(crate) mod timestamp;
 pub(crate) mod wiring;
 
 use serde::Serialize;
 
 pub use self::{
     call::Called,
-    failure::{Failure, Kept},
+    failure::Failure,
     key::ArgKey,
     record::{FailureKind, Record, StageFailure, Unserializable},
     serialized::Serialized,
     stage::{Stage, StageArg},
     stage_fn::StageFn,
+    timestamp::Timestamp,
 };
 
 /// What a machine carries and what its stages produce: a value that serializes (for its

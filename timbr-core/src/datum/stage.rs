@@ -6,7 +6,10 @@ use std::sync::Arc;
 use serde::Serialize;
 use timbr_sched::{Args, Out, TaskError, TaskOutFn, TypeInfo, Value};
 
-use crate::{ArgKey, BuildError, Datum, Serialized, StageFn};
+use crate::{
+    datum::{ArgKey, StageFn},
+    BuildError, Datum, Serialized,
+};
 
 /// A function the machine can run at a slot: its position, the keys it reads and the code.
 ///

@@ -14,7 +14,7 @@ use timbr_sched::{
 };
 
 use crate::datum::stage::{write_as, SerializeFn, WriteFn};
-use crate::{ArgKey, BuildError, Datum, Serialized, Stage};
+use crate::{datum::ArgKey, BuildError, Datum, Serialized, Stage};
 
 pub(crate) struct Wiring {
     pub(crate) stages: Vec<Option<Stage>>,

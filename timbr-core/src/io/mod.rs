@@ -9,13 +9,10 @@
 //! | `source.rs` | a source iterator on its own thread: backpressure or a drop policy |
 //! | `sink/` | [`Sink`], the trait, with channel, callback, null, JSON lines and ZeroMQ sinks |
 //! | `zmq/` | which endpoints may be bound, the private socket directory, binding (shared) |
-//! | `remote/` | [`Remote`]: status snapshots and a control endpoint for other processes |
 
 pub(crate) mod delivery;
 pub(crate) mod queue;
 pub(crate) mod queue_event;
-#[cfg(feature = "zmq")]
-pub(crate) mod remote;
 pub(crate) mod sink;
 pub(crate) mod source;
 #[cfg(feature = "zmq")]
@@ -35,10 +32,6 @@ pub use crate::unwind::catch_panic;
 pub use self::zmq::{raise_nofile, MAX_CONNECTIONS};
 #[cfg(feature = "zmq")]
 pub use self::{
-    remote::{
-        Remote, RemoteOptions, DEFAULT_MAX_REQUEST, DEFAULT_STATUS_INTERVAL, MAX_REQUEST,
-        STATUS_TOPIC,
-    },
     sink::{ZmqSink, ZmqSinkOptions, ZmqStats, MAX_TOPICS},
     zmq::BindError,
 };

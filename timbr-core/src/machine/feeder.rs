@@ -8,7 +8,8 @@ use crate::io::source::{SourceParts, SourceStatus};
 use crate::machine::Supervisor;
 use crate::unwind;
 use crate::{
-    ErrorKind, ErrorReport, Event, PutTimeoutError, Queue, SourcePolicy, SourceState, TryPutError,
+    observe::{ErrorKind, ErrorReport},
+    Event, PutTimeoutError, Queue, SourcePolicy, SourceState, TryPutError,
 };
 
 /// How long a source blocked on a full queue waits before checking whether it should stop.

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::{MachineState, StartError, StopMode, Timestamp};
+use crate::{datum::Timestamp, MachineState, StartError, StopMode};
 
 /// What the consumers do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

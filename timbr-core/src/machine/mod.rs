@@ -14,6 +14,7 @@
 //! | `shared.rs`, `consumer.rs` | what a datum goes through on any thread, and the consumer loop |
 //! | `snapshot.rs`, `monitor.rs` | taking a status; the monitor thread (rates, idleness, plugin ticks) |
 //! | `thread_role.rs` | which threads are the machine's own (where `stop` only asks) |
+//! | `remote/` | [`Remote`]: status snapshots and a control endpoint for other processes |
 
 mod builder;
 mod consumer;
@@ -22,6 +23,8 @@ pub(crate) mod life;
 mod monitor;
 mod putter;
 mod queueing;
+#[cfg(feature = "zmq")]
+mod remote;
 mod rewiring;
 mod running;
 mod shared;
@@ -41,6 +44,10 @@ pub use self::builder::{
     MAX_CAPACITY, MAX_SLOTS, MAX_WORKERS,
 };
 pub use self::putter::Putter;
+#[cfg(feature = "zmq")]
+pub use self::remote::{
+    Remote, RemoteOptions, DEFAULT_MAX_REQUEST, DEFAULT_STATUS_INTERVAL, MAX_REQUEST, STATUS_TOPIC,
+};
 pub(crate) use self::shared::Shared;
 pub(crate) use self::supervisor::Supervisor;
 

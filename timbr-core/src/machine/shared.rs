@@ -17,8 +17,10 @@ use crate::machine::consumer::Reorder;
 use crate::machine::supervisor::Supervisor;
 use crate::unwind;
 use crate::{
-    Datum, Delivery, DeliveryId, ErrorKind, ErrorReport, Event, Failure, FailureKind, MemoryQueue,
-    Queue, Record, Sink, SourcePolicy, Taken, Timestamp,
+    datum::{FailureKind, Timestamp},
+    observe::{ErrorKind, ErrorReport},
+    Datum, Delivery, DeliveryId, Event, Failure, MemoryQueue, Queue, Record, Sink, SourcePolicy,
+    Taken,
 };
 
 pub(crate) struct Shared<T> {

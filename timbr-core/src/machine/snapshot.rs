@@ -70,7 +70,7 @@ impl<T: Datum> Shared<T> {
             name: sup.name.clone(),
             state: life.state,
             running,
-            taken_at: crate::Timestamp::now(),
+            taken_at: crate::datum::Timestamp::now(),
             started_at: started.map(|(_, wall)| wall),
             uptime,
             queue: QueueStatus {

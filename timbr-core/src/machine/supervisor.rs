@@ -19,7 +19,8 @@ use crate::observe::rates::RateWindow;
 use crate::observe::stats::Stats;
 use crate::unwind;
 use crate::{
-    Action, ErrorKind, ErrorReport, Event, Handler, Kept, MachineState, Status, StatusPlugin,
+    observe::{ErrorKind, ErrorReport},
+    Action, Event, Handler, Kept, MachineState, Status, StatusPlugin,
 };
 
 /// A callback run with the machine's status.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::EventKind;
+use crate::observe::EventKind;
 
 /// One counter per [`EventKind`]; shared by every thread of a machine.
 pub(crate) struct EventCounts {

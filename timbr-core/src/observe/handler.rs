@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::observe::status::Timestamp;
-use crate::{Action, Event, EventKind};
+use crate::datum::Timestamp;
+use crate::{observe::EventKind, Action, Event};
 
 /// Decides what each [`Event`] does to the machine.
 ///
@@ -127,7 +127,7 @@ impl ErrorLog {
 /// continues. Optionally prints each error to stderr.
 ///
 /// ```
-/// use timbr_core::{EventKind, LogAndContinue, Machine, Stage};
+/// use timbr_core::{observe::EventKind, LogAndContinue, Machine, Stage};
 ///
 /// let log = LogAndContinue::new(10);
 /// let errors = log.log();

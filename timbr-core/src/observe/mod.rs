@@ -9,6 +9,7 @@
 //! | `event_counts.rs` | events counted by kind |
 //! | `event.rs` | [`Event`] and the [`Action`] a handler decides |
 //! | `handler.rs` | [`Handler`] and the ready-made ones |
+//! | `kept.rs` | [`Kept`]: what a handler that stopped the machine kept |
 //! | `plugin.rs`, `progress/` | [`StatusPlugin`] and [`Progress`] |
 //! | `status.rs` | [`Status`]: one serializable snapshot of everything |
 //! | `render/` | the status as a text table, HTML, and for the evcxr notebook kernel |
@@ -19,6 +20,7 @@ pub(crate) mod event;
 pub(crate) mod event_counts;
 pub(crate) mod handler;
 pub(crate) mod histogram;
+pub(crate) mod kept;
 pub(crate) mod plugin;
 pub(crate) mod progress;
 pub(crate) mod rates;
@@ -33,6 +35,7 @@ pub use self::{
         Both, Debugger, ErrorLog, Handler, LogAndContinue, Logged, StageDebugger, StopWhenDone,
         DEFAULT_KEPT_ERRORS,
     },
+    kept::Kept,
     plugin::StatusPlugin,
     progress::{Progress, ProgressFields},
     render::human_count,
@@ -40,6 +43,6 @@ pub use self::{
     status::{
         DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, Latency, LatencyBucket,
         LatencyBuckets, MachineState, QueueStatus, Rates, SinkReport, SourceReport, StageStatus,
-        Status, Timestamp,
+        Status,
     },
 };

@@ -1,7 +1,9 @@
 //! Status plugins: add fields to every [`Status`] and parts to its displays, and follow the
-//! machine while it runs.
+//! machine while it runs; the sink's counts of a [`ZmqSink`](crate::io::ZmqSink) as one.
 
-use crate::{DisplayPart, Event, Status};
+#[cfg(feature = "zmq")]
+use crate::io::ZmqStats;
+use crate::{observe::DisplayPart, Event, Status};
 
 /// Extends a machine's [`Status`]: its fields go to [`Status::plugins`] under its
 /// [`name`](StatusPlugin::name), its display part to [`Status::parts`].
@@ -10,7 +12,8 @@ use crate::{DisplayPart, Event, Status};
 /// threads and from whoever takes a status. A panic in one is caught, never propagated: a
 /// plugin whose `fields` or `part` panics is left out of that status.
 ///
-/// [`Progress`](crate::Progress) is the plugin timbr ships.
+/// [`Progress`](crate::Progress) is the plugin timbr ships; the [`ZmqStats`] of a ZeroMQ sink
+/// are one too.
 pub trait StatusPlugin: Send + Sync + 'static {
     /// The plugin's name: its key in [`Status::plugins`].
     fn name(&self) -> &str;
@@ -50,5 +53,26 @@ pub trait StatusPlugin: Send + Sync + 'static {
     /// for stage failures.
     fn event(&self, event: &Event) {
         let _ = event;
+    }
+}
+
+/// The sink's counts in every status, under `plugins["zmq"]`: `endpoint`, `sent`,
+/// `unrouted`, `subscriptions`, `topics_refused`, `connections`, `closings`.
+#[cfg(feature = "zmq")]
+impl StatusPlugin for ZmqStats {
+    fn name(&self) -> &str {
+        "zmq"
+    }
+
+    fn fields(&self, _status: &Status) -> serde_json::Value {
+        serde_json::json!({
+            "endpoint": self.endpoint(),
+            "sent": self.sent(),
+            "unrouted": self.unrouted(),
+            "subscriptions": self.subscriptions(),
+            "topics_refused": self.topics_refused(),
+            "connections": self.connections(),
+            "closings": self.closings(),
+        })
     }
 }

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use timbr_sched::{Hooks, NodeRef, Outcome, Outcomes};
 
 use crate::datum::wiring::Wiring;
+use crate::datum::Timestamp;
 use crate::observe::histogram::{bump, Histogram, Merged};
-use crate::observe::status::{InFlight, Timestamp};
+use crate::observe::status::InFlight;
 
 /// Which stage calls are timed for the latency statistics. Calls, errors and skips are
 /// always counted exactly.
@@ -253,7 +254,7 @@ impl Stats {
         u64,
         u64,
         u64,
-        crate::Latency,
+        crate::observe::Latency,
         crate::observe::LatencyBuckets,
     )> {
         (0..slots)

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
+use crate::datum::Timestamp;
 use crate::{Counts, SourceState};
 
 /// Where a machine is in its life.
@@ -56,45 +57,6 @@ impl fmt::Display for MachineState {
             MachineState::Failed(reason) => write!(f, "failed: {reason}"),
             other => f.write_str(other.name()),
         }
-    }
-}
-
-/// A wall-clock time, serialized as an RFC 3339 string (millisecond precision).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Timestamp(pub SystemTime);
-
-impl Timestamp {
-    /// Now.
-    pub fn now() -> Self {
-        Timestamp(SystemTime::now())
-    }
-
-    /// As RFC 3339, e.g. `2026-11-28T04:05:15.123Z`.
-    pub fn to_rfc3339(&self) -> String {
-        let dt = bson::DateTime::from_system_time(self.0);
-        dt.try_to_rfc3339_string()
-            .unwrap_or_else(|_| format!("{} ms since the epoch", dt.timestamp_millis()))
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
-    }
-}
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        bson::DateTime::parse_rfc3339_str(&text)
-            .map(|dt| Timestamp(dt.to_system_time()))
-            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -161,7 +123,8 @@ pub struct Status {
     pub errors: ErrorCounts,
     /// The most recent error.
     pub last_error: Option<ErrorReport>,
-    /// Events handed to the handler, counted by kind ([`EventKind::name`](crate::EventKind::name)).
+    /// Events handed to the handler, counted by kind
+    /// ([`EventKind::name`](crate::observe::EventKind::name)).
     #[serde(default)]
     pub events: BTreeMap<String, u64>,
     /// Fields the status plugins added, by plugin name.

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use timbr_cli::{connect, is_final, state_name, EXIT_FAILED, EXIT_MACHINE_FAILED};
-use timbr_core::{zmq, Status, STATUS_TOPIC};
+use timbr_core::{machine::STATUS_TOPIC, zmq, Status};
 
 fn millis(d: Duration) -> i32 {
     i32::try_from(d.as_millis()).unwrap_or(i32::MAX)

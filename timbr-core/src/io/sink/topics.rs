@@ -9,7 +9,7 @@
 //! Memory is bounded: topics longer than an oid can never match and are only counted, and at
 //! most [`MAX_TOPICS`] distinct topics are kept (plus the empty topic, always); past that a
 //! subscriber's further topics are counted as [`refused`](Topics::refused). libzmq still delivers them (it routes by its own
-//! trie), so the only cost of a refused topic is that [`unrouted`](crate::ZmqStats::unrouted)
+//! trie), so the only cost of a refused topic is that [`unrouted`](crate::io::ZmqStats::unrouted)
 //! may count a record that did reach that subscriber.
 
 use std::collections::HashMap;

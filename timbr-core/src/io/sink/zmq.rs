@@ -10,7 +10,7 @@ use super::topics::Topics;
 pub use super::topics::MAX_TOPICS;
 use crate::io::zmq::bind::{self, IpcFile};
 use crate::io::zmq::BindError;
-use crate::{Record, Sink, SinkError, Status, StatusPlugin};
+use crate::{Record, Sink, SinkError};
 
 /// The send high-water mark a sink has unless told otherwise (libzmq's default).
 const DEFAULT_SNDHWM: u32 = 1000;
@@ -35,7 +35,7 @@ const DEFAULT_LINGER: Duration = Duration::from_secs(1);
 /// safe way to set `ZMQ_XPUB_NODROP`, and waiting would let one reader stall the machine).
 /// A subscriber sees its own loss by comparing what it received with [`sent`](ZmqStats::sent),
 /// which a [`Remote`](crate::Remote) publishes in every status snapshot when the stats are
-/// added to the machine as a [`StatusPlugin`](crate::StatusPlugin) (`timbr-sub --status`
+/// added to the machine as a [`StatusPlugin`](crate::observe::StatusPlugin) (`timbr-sub --status`
 /// does that comparison).
 ///
 /// Subscriptions are kept in a prefix structure bounded in size (see [`MAX_TOPICS`]), and
@@ -90,7 +90,7 @@ pub struct ZmqSink {
 ///
 /// ```
 /// use std::time::Duration;
-/// use timbr_core::ZmqSinkOptions;
+/// use timbr_core::io::ZmqSinkOptions;
 ///
 /// let sink = ZmqSinkOptions::new()
 ///     .sndhwm(10_000)
@@ -357,7 +357,7 @@ const SUBSCRIPTION_CHECK: u64 = 64;
 /// Every record the sink was given is [`sent`](Self::sent), unless sending failed outright
 /// (a sink error, counted by the machine). What a slow subscriber lost at its high-water
 /// mark is not known here (see [`ZmqSink`]); add the stats to the machine as a
-/// [`StatusPlugin`] (`builder.plugin(sink.stats())`) and every status carries them under
+/// [`StatusPlugin`](crate::observe::StatusPlugin) (`builder.plugin(sink.stats())`) and every status carries them under
 /// `plugins["zmq"]`, so that subscribers can compare.
 #[derive(Clone)]
 pub struct ZmqStats(Arc<Stats>);
@@ -453,25 +453,5 @@ impl fmt::Debug for ZmqStats {
             .field("connections", &self.connections())
             .field("closings", &self.closings())
             .finish()
-    }
-}
-
-/// The sink's counts in every status, under `plugins["zmq"]`: `endpoint`, `sent`,
-/// `unrouted`, `subscriptions`, `topics_refused`, `connections`, `closings`.
-impl StatusPlugin for ZmqStats {
-    fn name(&self) -> &str {
-        "zmq"
-    }
-
-    fn fields(&self, _status: &Status) -> serde_json::Value {
-        serde_json::json!({
-            "endpoint": self.endpoint(),
-            "sent": self.sent(),
-            "unrouted": self.unrouted(),
-            "subscriptions": self.subscriptions(),
-            "topics_refused": self.topics_refused(),
-            "connections": self.connections(),
-            "closings": self.closings(),
-        })
     }
 }

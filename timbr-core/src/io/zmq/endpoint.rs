@@ -24,7 +24,7 @@ pub enum BindError {
     Port(String),
     /// An abstract `ipc://@name` endpoint (Linux): it has no file permissions, so every
     /// local user can connect; refused without
-    /// [`allow_remote`](crate::ZmqSinkOptions::allow_remote).
+    /// [`allow_remote`](crate::io::ZmqSinkOptions::allow_remote).
     #[error(
         "`{0}` is an abstract socket, which every local user can connect to; use an \
          `ipc://` path (private to this user in a 0700 directory) or allow it with \

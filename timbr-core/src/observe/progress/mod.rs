@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget};
 use parking_lot::Mutex;
 use serde::Deserialize;
 
-use crate::{DisplayPart, Status, StatusPlugin};
+use crate::{observe::DisplayPart, Status, StatusPlugin};
 
 mod bar;
 mod fields;
@@ -140,7 +140,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::{Counts, ErrorCounts, MachineState, QueueStatus, Rates, SinkReport, Timestamp};
+    use crate::{
+        datum::Timestamp,
+        observe::{ErrorCounts, QueueStatus, Rates, SinkReport},
+        Counts, MachineState,
+    };
 
     /// A running machine's status with these counts and rates, 5 s after its start.
     pub(super) fn status(

@@ -18,7 +18,10 @@
 
 use std::marker::PhantomData;
 
-pub use crate::{ArgKey, BuildError, Datum, Machine, Serialized, Stage, StageFn};
+pub use crate::{
+    datum::{ArgKey, StageFn},
+    BuildError, Datum, Machine, Serialized, Stage,
+};
 pub use bson::oid::ObjectId;
 
 /// A `#[stage(n)]` function, through its hidden same-named struct.

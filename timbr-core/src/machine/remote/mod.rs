@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 
 use self::protocol::Command;
 use crate::io::zmq::bind::{self, Bound};
-use crate::{BindError, Datum, Machine};
+use crate::io::BindError;
+use crate::{Datum, Machine};
 
 /// The topic (first frame) of the status snapshots on the status endpoint.
 pub const STATUS_TOPIC: &str = "status";
