@@ -153,6 +153,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Failures as work
+//!
+//! A stage's [`RetryPolicy`] (on the [`Stage`], `#[stage(n, retry = …)]`, or
+//! [`MachineBuilder::retry`]) retries its transient failures ([`Transient`], or what a
+//! predicate says) with a bounded [`Backoff`]: the datum waits aside without holding a worker
+//! ([`Counts::retrying`](observe::Counts::retrying)), then runs again from the failed stage
+//! on; [`Record::attempts`] says how many runs it took. What failed for good is kept in a
+//! [`FailureStore`] (by default the newest [`DEFAULT_FAILURE_CAPACITY`] in memory):
+//! [`Machine::failures`] lists them, [`Machine::replay_failures`] runs them again after a
+//! fix, each replay's [`Record::replaces`] naming the failure it stands in for. The status
+//! shows both ([`StageStatus::retries`](observe::StageStatus::retries),
+//! [`Status::failures`]).
+//!
 //! # Extending
 //!
 //! The queue ([`Queue`]) and the sink ([`Sink`]) are traits: the in-memory queue is the
@@ -193,10 +206,10 @@ mod unwind;
 
 // The names most programs need, at the root.
 pub use crate::{
-    datum::{Called, Datum, Failure, Record, Serialized, Stage},
+    datum::{Backoff, Called, Datum, Failure, Record, RetryPolicy, Serialized, Stage, Transient},
     error::{
-        error_chain, BuildError, GetError, PutError, PutTimeoutError, SinkError, StartError,
-        TryPutError,
+        error_chain, BuildError, GetError, PutError, PutTimeoutError, ReplayError, SinkError,
+        StartError, TryPutError,
     },
     io::{
         ChannelSink, Delivery, DeliveryId, FnSink, JsonLinesSink, MemoryQueue, NullSink, Queue,
@@ -204,8 +217,8 @@ pub use crate::{
     },
     machine::{Machine, MachineBuilder, Putter, StopMode},
     observe::{
-        Action, Counts, Debugger, Event, Handler, Kept, LogAndContinue, MachineState, Progress,
-        StageDebugger, Status, StatusPlugin, StopWhenDone, Timing,
+        Action, Counts, Debugger, Event, FailureFilter, Handler, Kept, LogAndContinue,
+        MachineState, Progress, StageDebugger, Status, StatusPlugin, StopWhenDone, Timing,
     },
 };
 

@@ -13,6 +13,7 @@
 //! | `record.rs` | [`Record`]: assembled from a run, with the one formatter of a failure's text |
 //! | `call.rs` | [`Called`]: every key of one datum, from [`Machine::call`](crate::Machine::call) |
 //! | `failure.rs` | [`Failure`]: a failed stage with its datum, arguments and chain |
+//! | `retry.rs` | [`RetryPolicy`], [`Backoff`], [`Transient`]: which failures are retried, and when |
 //! | `timestamp.rs` | [`Timestamp`]: a wall-clock time, serialized as RFC 3339 |
 //!
 pub(crate) mod call;
@@ -20,6 +21,7 @@ pub(crate) mod entry;
 pub(crate) mod failure;
 pub(crate) mod key;
 pub(crate) mod record;
+pub(crate) mod retry;
 pub(crate) mod serialized;
 pub(crate) mod stage;
 pub(crate) mod stage_fn;
@@ -33,6 +35,7 @@ pub use self::{
     failure::Failure,
     key::ArgKey,
     record::{FailureKind, Record, StageFailure, Unserializable},
+    retry::{Backoff, RetryPolicy, Transient, MAX_BACKOFF},
     serialized::Serialized,
     stage::{Stage, StageArg},
     stage_fn::StageFn,
