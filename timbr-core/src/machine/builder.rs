@@ -23,8 +23,8 @@ use crate::{
 /// The number of slots a machine has unless told otherwise.
 pub const DEFAULT_SLOTS: usize = 8;
 
-/// The most slots a machine can have (and so the highest stage position is `MAX_SLOTS - 1`).
-pub const MAX_SLOTS: usize = 64;
+// Defined in `timbr-keys`, so that the macros check slots against the same bound.
+pub use timbr_keys::MAX_SLOTS;
 
 /// The queue capacity a machine has unless told otherwise.
 pub const DEFAULT_CAPACITY: usize = 1024;
