@@ -11,13 +11,14 @@ use crate::datum::wiring::Wiring;
 use crate::io::queue_event::QueueEventInbox;
 use crate::io::source::SourceStatus;
 use crate::machine::consumer::Reorder;
+use crate::machine::machine_queue::MachineQueue;
 use crate::machine::shared::DatumScope;
 use crate::machine::supervisor::{StatusHook, Supervisor, SupervisorParts};
 use crate::machine::Shared;
 use crate::observe::stats::Stats;
 use crate::{
-    BuildError, Datum, Handler, LogAndContinue, Machine, MemoryQueue, NullSink, Queue, Sink,
-    SourcePolicy, Stage, Status, StatusPlugin, Timing,
+    BuildError, Datum, Handler, LogAndContinue, Machine, NullSink, Queue, Sink, SourcePolicy,
+    Stage, Status, StatusPlugin, Timing,
 };
 
 /// The number of slots a machine has unless told otherwise.
@@ -289,15 +290,8 @@ impl<T: Datum> MachineBuilder<T> {
         }
         let slots = place(self.slots, self.stages)?;
         let wiring = Wiring::build::<T>(slots)?;
-        // The built-in queue is also kept as itself, for the paths that call it directly.
-        let (queue, memory): (Arc<dyn Queue<T>>, _) = match self.queue {
-            Some(queue) => (queue, None),
-            None => {
-                let memory = Arc::new(MemoryQueue::new(self.capacity));
-                (Arc::clone(&memory) as Arc<dyn Queue<T>>, Some(memory))
-            }
-        };
-        let waker = Arc::clone(&queue);
+        let queue = MachineQueue::new(self.queue, self.capacity);
+        let waker = queue.clone();
         let (queue_events, inbox) = QueueEventInbox::channel();
         queue.set_events(queue_events);
         let sup = Supervisor::new(SupervisorParts {
@@ -316,7 +310,6 @@ impl<T: Datum> MachineBuilder<T> {
         });
         let shared = Arc::new(Shared {
             queue,
-            memory,
             sup: Arc::new(sup),
             wiring: RwLock::new(Arc::new(wiring)),
             wiring_version: AtomicU64::new(0),

@@ -61,7 +61,7 @@ impl<T: Datum> Shared<T> {
         let mut seq = self.ordered.then(|| self.next_seq.lock());
         loop {
             let datum = match self.sup.life.mode() {
-                Mode::Run => match self.take_delivery(None) {
+                Mode::Run => match self.queue.take_delivery(None) {
                     Taken::Datum(d) => d,
                     Taken::TimedOut | Taken::Woken => continue,
                 },
@@ -69,12 +69,15 @@ impl<T: Datum> Shared<T> {
                     // Read before the queue (see `life`'s module docs): a source put that
                     // began after this read cannot land, one that began before is waited for.
                     let source_may_put = self.sup.life.source_may_put();
-                    match self.try_take_delivery() {
+                    match self.queue.try_take_delivery() {
                         Some(d) => d,
                         None if !source_may_put => return None,
                         // The put lands in a moment (or is dropped or refused): its datum
                         // wakes this take at once, the deadline only bounds the other cases.
-                        None => match self.take_delivery(Some(Instant::now() + SOURCE_PUT_WAIT)) {
+                        None => match self
+                            .queue
+                            .take_delivery(Some(Instant::now() + SOURCE_PUT_WAIT))
+                        {
                             Taken::Datum(d) => d,
                             Taken::TimedOut | Taken::Woken => continue,
                         },
@@ -82,7 +85,7 @@ impl<T: Datum> Shared<T> {
                 }
                 Mode::Return => return None,
             };
-            if self.queue_is_shared() {
+            if self.queue.is_shared() {
                 // Other processes put it: it enters this machine's accounts as it arrives.
                 self.sup.counters.accept();
             }
