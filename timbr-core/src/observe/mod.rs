@@ -11,7 +11,7 @@
 //! | `handler.rs` | [`Handler`] and the ready-made ones |
 //! | `kept.rs` | [`Kept`]: what a handler that stopped the machine kept |
 //! | `plugin.rs`, `progress/` | [`StatusPlugin`] and [`Progress`] |
-//! | `status.rs` | [`Status`]: one serializable snapshot of everything |
+//! | `status.rs`, `stage_status.rs` | [`Status`]: one serializable snapshot of everything; a stage's part |
 //! | `render/` | the status as a text table, HTML, and for the evcxr notebook kernel |
 
 pub(crate) mod counters;
@@ -25,6 +25,7 @@ pub(crate) mod plugin;
 pub(crate) mod progress;
 pub(crate) mod rates;
 pub(crate) mod render;
+pub(crate) mod stage_status;
 pub(crate) mod stats;
 pub(crate) mod status;
 
@@ -39,10 +40,10 @@ pub use self::{
     plugin::StatusPlugin,
     progress::{Progress, ProgressFields},
     render::human_count,
+    stage_status::{Latency, LatencyBucket, LatencyBuckets, StageStatus},
     stats::Timing,
     status::{
-        DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, Latency, LatencyBucket,
-        LatencyBuckets, MachineState, QueueStatus, Rates, SinkReport, SourceReport, StageStatus,
-        Status,
+        DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, MachineState, QueueStatus,
+        Rates, SinkReport, SourceReport, Status,
     },
 };
