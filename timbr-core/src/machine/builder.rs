@@ -152,7 +152,7 @@ impl<T: Datum> MachineBuilder<T> {
         self
     }
 
-    /// The queue to read from, instead of an in-memory [`MemoryQueue`].
+    /// The queue to read from, instead of an in-memory [`MemoryQueue`](crate::MemoryQueue).
     pub fn queue(mut self, queue: impl Queue<T>) -> Self {
         self.queue = Some(Arc::new(queue));
         self
