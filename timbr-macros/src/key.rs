@@ -1,82 +1,26 @@
-//! The names a stage argument may have, the keys they read, and how to say which are valid.
+//! The names a stage argument may have, and how to say which are valid.
 //!
-//! Mirrors `timbr_core::datum::ArgKey` (which the macros cannot depend on): the same spellings
-//! are accepted and the same look-alikes rejected.
+//! [`ArgKey`] and [`MAX_SLOTS`] come from `timbr-keys`, which `timbr-core` uses too: the
+//! macros accept exactly the spellings the machine reads, and check slots against its bound.
 
 use proc_macro2::TokenStream;
 use quote::quote;
-
-/// The most slots a machine has (`timbr_core::machine::MAX_SLOTS`): slots are `0..MAX_SLOTS`.
-pub(crate) const MAX_SLOTS: usize = 64;
+pub(crate) use timbr_keys::{ArgKey, MAX_SLOTS};
 
 /// The most arguments a stage function takes (`timbr_core::datum::StageFn` is implemented up to
 /// 12).
 pub(crate) const MAX_ARGS: usize = 12;
 
-/// One key a stage argument reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Key {
-    Input,
-    Oid,
-    Slot(usize),
-    InputS,
-    OidS,
-    SlotS(usize),
-}
-
-impl Key {
-    /// Parses an argument name (`input`, `oid`, `f3`, `f3_s`, …).
-    pub(crate) fn parse(name: &str) -> Option<Key> {
-        let (base, serialized) = match name.strip_suffix("_s") {
-            Some(base) => (base, true),
-            None => (name, false),
-        };
-        let key = match base {
-            "input" => Key::Input,
-            "oid" => Key::Oid,
-            _ => {
-                let digits = base.strip_prefix('f')?;
-                let k: usize = digits.parse().ok()?;
-                // Exactly the canonical spelling: no "f01", no "f+1".
-                if digits != k.to_string() {
-                    return None;
-                }
-                Key::Slot(k)
-            }
-        };
-        Some(match (key, serialized) {
-            (key, false) => key,
-            (Key::Input, true) => Key::InputS,
-            (Key::Oid, true) => Key::OidS,
-            (Key::Slot(k), true) => Key::SlotS(k),
-            _ => return None,
-        })
-    }
-
-    /// The slot read by `f{k}` and `f{k}_s`.
-    pub(crate) fn slot(self) -> Option<usize> {
-        match self {
-            Key::Slot(k) | Key::SlotS(k) => Some(k),
-            _ => None,
-        }
-    }
-
-    /// Whether the key holds JSON text (`_s`).
-    pub(crate) fn is_serialized(self) -> bool {
-        matches!(self, Key::InputS | Key::OidS | Key::SlotS(_))
-    }
-
-    /// `::timbr_core::__private::ArgKey::…`.
-    pub(crate) fn tokens(self) -> TokenStream {
-        let key = quote!(::timbr_core::__private::ArgKey);
-        match self {
-            Key::Input => quote!(#key::Input),
-            Key::Oid => quote!(#key::Oid),
-            Key::Slot(k) => quote!(#key::Slot(#k)),
-            Key::InputS => quote!(#key::InputS),
-            Key::OidS => quote!(#key::OidS),
-            Key::SlotS(k) => quote!(#key::SlotS(#k)),
-        }
+/// `::timbr_core::__private::ArgKey::…`.
+pub(crate) fn tokens(key: ArgKey) -> TokenStream {
+    let path = quote!(::timbr_core::__private::ArgKey);
+    match key {
+        ArgKey::Input => quote!(#path::Input),
+        ArgKey::Oid => quote!(#path::Oid),
+        ArgKey::Slot(k) => quote!(#path::Slot(#k)),
+        ArgKey::InputS => quote!(#path::InputS),
+        ArgKey::OidS => quote!(#path::OidS),
+        ArgKey::SlotS(k) => quote!(#path::SlotS(#k)),
     }
 }
 
@@ -149,13 +93,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_like_timbr_core() {
-        assert_eq!(Key::parse("input"), Some(Key::Input));
-        assert_eq!(Key::parse("oid_s"), Some(Key::OidS));
-        assert_eq!(Key::parse("f12_s"), Some(Key::SlotS(12)));
-        for bad in ["in", "f", "f_0", "f01", "f+1", "f0_s_s", "F0", "", "_s"] {
-            assert_eq!(Key::parse(bad), None, "{bad}");
-        }
+    fn tokens_name_the_key_through_the_private_path() {
+        assert_eq!(
+            tokens(ArgKey::SlotS(3)).to_string(),
+            ":: timbr_core :: __private :: ArgKey :: SlotS (3usize)"
+        );
+        assert_eq!(
+            tokens(ArgKey::Input).to_string(),
+            ":: timbr_core :: __private :: ArgKey :: Input"
+        );
     }
 
     #[test]

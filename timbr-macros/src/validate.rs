@@ -10,7 +10,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, Pat, ReturnType, Signature, Type};
 
 use crate::errors::Errors;
-use crate::key::{choices, suggest, Key, MAX_ARGS};
+use crate::key::{choices, suggest, ArgKey, MAX_ARGS};
 
 /// One parameter as written: its pattern and, unless a closure left it out, its type.
 pub(crate) struct Param<'a> {
@@ -25,7 +25,7 @@ pub(crate) struct Arg {
     /// Its name, as written (spans point at the user's code).
     pub(crate) name: Ident,
     /// The key the name reads.
-    pub(crate) key: Key,
+    pub(crate) key: ArgKey,
     /// The referenced type: `X` of `&X`.
     pub(crate) inner: Type,
     /// The type the key holds, when the user's differs: `String` for a `&str` that is not
@@ -52,7 +52,7 @@ pub(crate) enum Ret {
 /// returns the valid arguments, in order, and `true` if every parameter was valid.
 pub(crate) fn params(slot: Option<usize>, params: &[Param<'_>], errors: &mut Errors) -> Vec<Arg> {
     let mut args: Vec<Arg> = Vec::with_capacity(params.len());
-    let mut seen: Vec<Key> = Vec::with_capacity(params.len());
+    let mut seen: Vec<ArgKey> = Vec::with_capacity(params.len());
     for (index, param) in params.iter().enumerate() {
         if index == MAX_ARGS {
             errors.spanning(
@@ -86,7 +86,7 @@ pub(crate) fn params(slot: Option<usize>, params: &[Param<'_>], errors: &mut Err
         };
         if let (Some(name), Some(key), Some(inner)) = (name, key, inner) {
             let is_str = matches!(strip(&inner), Type::Path(p) if p.qself.is_none() && p.path.is_ident("str"));
-            let held = (is_str && !key.is_serialized() && key != Key::Oid)
+            let held = (is_str && !key.is_serialized() && key != ArgKey::Oid)
                 .then(|| syn::parse_quote!(::std::string::String));
             args.push(Arg {
                 index,
@@ -120,10 +120,10 @@ fn name(pat: &Pat, errors: &mut Errors) -> Option<Ident> {
 }
 
 /// The key an argument name reads, checked against the stage's slot.
-fn key(name: &Ident, slot: Option<usize>, errors: &mut Errors) -> Option<Key> {
+fn key(name: &Ident, slot: Option<usize>, errors: &mut Errors) -> Option<ArgKey> {
     let text = name.to_string();
     let text = text.strip_prefix("r#").unwrap_or(&text);
-    let Some(key) = Key::parse(text) else {
+    let Some(key) = ArgKey::parse(text) else {
         let hint = match suggest(text, slot) {
             Some(s) => format!(" (did you mean `{s}`?)"),
             None => String::new(),

@@ -4,7 +4,6 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `key.rs` | [`ArgKey`]: the names a stage can ask for (`input`, `oid`, `f{k}`, their `_s`) |
 //! | `stage.rs` | [`Stage`]: a user function at a slot, its arguments named, typed and type-erased |
 //! | `stage_fn.rs` | [`StageFn`]: the functions a stage can call, and how it reads their arguments |
 //! | `wiring.rs` | a machine's stages compiled into one graph and its plans, type-checked |
@@ -16,10 +15,12 @@
 //! | `retry.rs` | [`RetryPolicy`], [`Backoff`], [`Transient`]: which failures are retried, and when |
 //! | `timestamp.rs` | [`Timestamp`]: a wall-clock time, serialized as RFC 3339 |
 //!
+//! [`ArgKey`], the names a stage can ask for (`input`, `oid`, `f{k}`, their `_s`), is defined in
+//! `timbr-keys`, which the stage macros share.
+
 pub(crate) mod call;
 pub(crate) mod entry;
 pub(crate) mod failure;
-pub(crate) mod key;
 pub(crate) mod record;
 pub(crate) mod retry;
 pub(crate) mod serialized;
@@ -30,10 +31,12 @@ pub(crate) mod wiring;
 
 use serde::Serialize;
 
+// Defined in `timbr-keys`, so that the macros accept exactly the names the machine reads.
+pub use timbr_keys::ArgKey;
+
 pub use self::{
     call::Called,
     failure::Failure,
-    key::ArgKey,
     record::{FailureKind, Record, StageFailure, Unserializable},
     retry::{Backoff, RetryPolicy, Transient, MAX_BACKOFF},
     serialized::Serialized,

@@ -63,95 +63,9 @@ impl Wiring {
     /// Checks the stages' argument types against what each key holds and compiles the graph.
     pub(crate) fn build<T: Datum>(stages: Vec<Option<Stage>>) -> Result<Wiring, BuildError> {
         check_types::<T>(&stages)?;
-
-        // The raw keys are declared first, so that a run's slots for them (the record's) are
-        // side by side; a `_s` key comes right after its raw key only if a stage reads it
-        // (a task's arguments must come before it for it to write its own slot), else last.
-        let asked = serialized_keys_read(&stages);
-        let mut g = GraphBuilder::new();
-        let mut later: Vec<SerializedNode> = Vec::new();
-        g.input::<T>("in");
-        g.input::<ObjectId>("oid");
-        let in_s = SerializedNode {
-            key: "in_s".to_owned(),
-            dep: Dep::typed::<T>("in"),
-            func: serializer(serialize_input::<T>),
-        };
-        let oid_s = SerializedNode {
-            key: "oid_s".to_owned(),
-            dep: Dep::typed::<ObjectId>("oid"),
-            func: Arc::new(|a| Ok(Value::new(Serialized::raw(a.get::<ObjectId>(0)?.to_hex())))),
-        };
-        for node in [in_s, oid_s] {
-            node.declare_now_or_later(&mut g, &asked, &mut later);
-        }
-        let mut prev = ("in".to_owned(), "in_s".to_owned());
-        for (slot, stage) in stages.iter().enumerate() {
-            let (raw, ser) = (format!("f{slot}"), format!("f{slot}_s"));
-            match stage {
-                None => {
-                    g.alias(raw.clone(), prev.0);
-                    g.alias(ser.clone(), prev.1);
-                }
-                Some(stage) => {
-                    let deps = stage
-                        .args
-                        .iter()
-                        .map(|a| Dep::with_type(a.key.graph_key(), Some(a.ty)));
-                    g.task_out(
-                        raw.clone(),
-                        deps,
-                        Some(stage.output),
-                        Arc::clone(&stage.func),
-                    );
-                    SerializedNode {
-                        key: ser.clone(),
-                        dep: Dep::new(raw.as_str()),
-                        func: serializer(stage.serialize),
-                    }
-                    .declare_now_or_later(&mut g, &asked, &mut later);
-                }
-            }
-            prev = (raw, ser);
-        }
-        for node in later {
-            node.declare(&mut g);
-        }
-        let graph = g.build()?;
-
-        let node = |key: &str| {
-            graph
-                .node(key)
-                .ok_or_else(|| timbr_sched::BuildError::MissingDependency {
-                    key: "machine".to_owned(),
-                    missing: key.to_owned(),
-                })
-        };
-        let mut entries = Vec::with_capacity(stages.len() + 1);
-        entries.push(Entry {
-            serialized: node("in_s")?,
-            raw: node("in")?,
-            owner: None,
-            serialize: serialize_input::<T>,
-            write: write_as::<T>,
-            computed: true,
-            repeats: false,
-        });
-        let mut owner: Option<&Stage> = None;
-        for (slot, stage) in stages.iter().enumerate() {
-            if stage.is_some() {
-                owner = stage.as_ref();
-            }
-            entries.push(Entry {
-                serialized: node(&format!("f{slot}_s"))?,
-                raw: node(&format!("f{slot}"))?,
-                owner: owner.map(|s| s.slot),
-                serialize: owner.map_or(serialize_input::<T> as SerializeFn, |s| s.serialize),
-                write: owner.map_or(write_as::<T> as WriteFn, |s| s.write),
-                computed: true,
-                repeats: false,
-            });
-        }
+        let graph = graph::<T>(&stages)?;
+        let node = |key: &str| node(&graph, key);
+        let mut entries = entries::<T>(&graph, &stages)?;
         let plan = |keys: Vec<&str>| {
             graph
                 .plan(keys)
@@ -401,4 +315,107 @@ fn filled_at_or_before(stages: &[Option<Stage>], k: usize) -> Option<usize> {
     (0..=k)
         .rev()
         .find(|&j| stages.get(j).is_some_and(Option::is_some))
+}
+
+/// The datum graph of `stages`: the input, the oid, each slot's raw and `_s` keys.
+fn graph<T: Datum>(stages: &[Option<Stage>]) -> Result<Graph, BuildError> {
+    // The raw keys are declared first, so that a run's slots for them (the record's) are
+    // side by side; a `_s` key comes right after its raw key only if a stage reads it
+    // (a task's arguments must come before it for it to write its own slot), else last.
+    let asked = serialized_keys_read(stages);
+    let mut g = GraphBuilder::new();
+    let mut later: Vec<SerializedNode> = Vec::new();
+    g.input::<T>("in");
+    g.input::<ObjectId>("oid");
+    let in_s = SerializedNode {
+        key: "in_s".to_owned(),
+        dep: Dep::typed::<T>("in"),
+        func: serializer(serialize_input::<T>),
+    };
+    let oid_s = SerializedNode {
+        key: "oid_s".to_owned(),
+        dep: Dep::typed::<ObjectId>("oid"),
+        func: Arc::new(|a| Ok(Value::new(Serialized::raw(a.get::<ObjectId>(0)?.to_hex())))),
+    };
+    for node in [in_s, oid_s] {
+        node.declare_now_or_later(&mut g, &asked, &mut later);
+    }
+    let mut prev = ("in".to_owned(), "in_s".to_owned());
+    for (slot, stage) in stages.iter().enumerate() {
+        let (raw, ser) = (format!("f{slot}"), format!("f{slot}_s"));
+        match stage {
+            None => {
+                g.alias(raw.clone(), prev.0);
+                g.alias(ser.clone(), prev.1);
+            }
+            Some(stage) => {
+                let deps = stage
+                    .args
+                    .iter()
+                    .map(|a| Dep::with_type(a.key.graph_key(), Some(a.ty)));
+                g.task_out(
+                    raw.clone(),
+                    deps,
+                    Some(stage.output),
+                    Arc::clone(&stage.func),
+                );
+                SerializedNode {
+                    key: ser.clone(),
+                    dep: Dep::new(raw.as_str()),
+                    func: serializer(stage.serialize),
+                }
+                .declare_now_or_later(&mut g, &asked, &mut later);
+            }
+        }
+        prev = (raw, ser);
+    }
+    for node in later {
+        node.declare(&mut g);
+    }
+    Ok(g.build()?)
+}
+
+/// The node of a key the graph was built with.
+fn node(graph: &Graph, key: &str) -> Result<NodeId, timbr_sched::BuildError> {
+    graph
+        .node(key)
+        .ok_or_else(|| timbr_sched::BuildError::MissingDependency {
+            key: "machine".to_owned(),
+            missing: key.to_owned(),
+        })
+}
+
+/// Where each record entry comes from: `in`, then each slot, with the stage that owns it
+/// (an empty slot repeats the one before).
+fn entries<T: Datum>(
+    graph: &Graph,
+    stages: &[Option<Stage>],
+) -> Result<Vec<Entry>, timbr_sched::BuildError> {
+    let node = |key: &str| node(graph, key);
+    let mut entries = Vec::with_capacity(stages.len() + 1);
+    entries.push(Entry {
+        serialized: node("in_s")?,
+        raw: node("in")?,
+        owner: None,
+        serialize: serialize_input::<T>,
+        write: write_as::<T>,
+        computed: true,
+        repeats: false,
+    });
+    let mut owner: Option<&Stage> = None;
+    for (slot, stage) in stages.iter().enumerate() {
+        if stage.is_some() {
+            owner = stage.as_ref();
+        }
+        entries.push(Entry {
+            serialized: node(&format!("f{slot}_s"))?,
+            raw: node(&format!("f{slot}"))?,
+            owner: owner.map(|s| s.slot),
+            serialize: owner.map_or(serialize_input::<T> as SerializeFn, |s| s.serialize),
+            write: owner.map_or(write_as::<T> as WriteFn, |s| s.write),
+            computed: true,
+            repeats: false,
+        });
+    }
+    Ok(entries)
 }

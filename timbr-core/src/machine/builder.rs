@@ -12,6 +12,7 @@ use crate::io::queue_event::QueueEventInbox;
 use crate::io::source::SourceStatus;
 use crate::machine::aside::Aside;
 use crate::machine::consumer::Reorder;
+use crate::machine::machine_queue::MachineQueue;
 use crate::machine::retrying::RetryTable;
 use crate::machine::shared::DatumScope;
 use crate::machine::supervisor::{StatusHook, Supervisor, SupervisorParts};
@@ -20,15 +21,15 @@ use crate::observe::retries::RetryStats;
 use crate::observe::stats::Stats;
 use crate::observe::{FailureStore, MemoryFailureStore, DEFAULT_FAILURE_CAPACITY};
 use crate::{
-    BuildError, Datum, Handler, LogAndContinue, Machine, MemoryQueue, NullSink, Queue,
-    RetryPolicy, Sink, SourcePolicy, Stage, Status, StatusPlugin, Timing,
+    BuildError, Datum, Handler, LogAndContinue, Machine, NullSink, Queue, RetryPolicy, Sink,
+    SourcePolicy, Stage, Status, StatusPlugin, Timing,
 };
 
 /// The number of slots a machine has unless told otherwise.
 pub const DEFAULT_SLOTS: usize = 8;
 
-/// The most slots a machine can have (and so the highest stage position is `MAX_SLOTS - 1`).
-pub const MAX_SLOTS: usize = 64;
+// Defined in `timbr-keys`, so that the macros check slots against the same bound.
+pub use timbr_keys::MAX_SLOTS;
 
 /// The queue capacity a machine has unless told otherwise.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -161,7 +162,7 @@ impl<T: Datum> MachineBuilder<T> {
         self
     }
 
-    /// The queue to read from, instead of an in-memory [`MemoryQueue`].
+    /// The queue to read from, instead of an in-memory [`MemoryQueue`](crate::MemoryQueue).
     pub fn queue(mut self, queue: impl Queue<T>) -> Self {
         self.queue = Some(Arc::new(queue));
         self
@@ -356,15 +357,8 @@ impl<T: Datum> MachineBuilder<T> {
         let slots = place(self.slots, self.stages)?;
         let wiring = Wiring::build::<T>(slots)?;
         let slots_n = wiring.slots();
-        // The built-in queue is also kept as itself, for the paths that call it directly.
-        let (queue, memory): (Arc<dyn Queue<T>>, _) = match self.queue {
-            Some(queue) => (queue, None),
-            None => {
-                let memory = Arc::new(MemoryQueue::new(self.capacity));
-                (Arc::clone(&memory) as Arc<dyn Queue<T>>, Some(memory))
-            }
-        };
-        let waker = Arc::clone(&queue);
+        let queue = MachineQueue::new(self.queue, self.capacity);
+        let waker = queue.clone();
         let (queue_events, inbox) = QueueEventInbox::channel();
         queue.set_events(queue_events);
         let sup = Supervisor::new(SupervisorParts {
@@ -383,7 +377,6 @@ impl<T: Datum> MachineBuilder<T> {
         });
         let shared = Arc::new(Shared {
             queue,
-            memory,
             sup: Arc::new(sup),
             wiring: RwLock::new(Arc::new(wiring)),
             wiring_version: AtomicU64::new(0),

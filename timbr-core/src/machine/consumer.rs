@@ -121,7 +121,7 @@ impl<T: Datum> Shared<T> {
                     // Read before the queue (see `life`'s module docs): a source put that
                     // began after this read cannot land, one that began before is waited for.
                     let source_may_put = self.sup.life.source_may_put();
-                    match self.try_take_delivery() {
+                    match self.queue.try_take_delivery() {
                         Some(d) => d,
                         None if !source_may_put && until.is_none() && self.aside.is_empty() => {
                             return None
@@ -136,19 +136,19 @@ impl<T: Datum> Shared<T> {
                                 Some(at) => at.min(soon),
                                 None => soon,
                             };
-                            match self.take_delivery(Some(deadline)) {
+                            match self.queue.take_delivery(Some(deadline)) {
                                 Taken::Datum(d) => d,
                                 Taken::TimedOut | Taken::Woken => continue,
                             }
                         }
                     }
                 }
-                _ => match self.take_delivery(until) {
+                _ => match self.queue.take_delivery(until) {
                     Taken::Datum(d) => d,
                     Taken::TimedOut | Taken::Woken => continue,
                 },
             };
-            if self.queue_is_shared() {
+            if self.queue.is_shared() {
                 // Other processes put it: it enters this machine's accounts as it arrives.
                 self.sup.counters.accept();
             }

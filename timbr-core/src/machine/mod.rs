@@ -6,6 +6,7 @@
 //! | `mod.rs` | the [`Machine`] handle, its construction and accounting |
 //! | `builder.rs` | [`MachineBuilder`]: every setting and its default |
 //! | `queueing.rs`, `putter.rs` | data in: the queue, [`Putter`]; `call` and `get` on the caller's thread |
+//! | `machine_queue.rs` | the built-in queue (called directly) or a given one (through the trait): the one place that chooses |
 //! | `running.rs` | start, stop, wait: the threads a machine owns |
 //! | `feeder.rs` | the source thread: backpressure or a drop policy |
 //! | `sourcing.rs`, `rewiring.rs` | a source, and stages changed at run time |
@@ -23,6 +24,7 @@ mod builder;
 mod consumer;
 mod feeder;
 pub(crate) mod life;
+mod machine_queue;
 mod monitor;
 mod putter;
 mod queueing;
@@ -132,8 +134,7 @@ impl<T: Datum> Machine<T> {
 
     pub(crate) fn from_shared(shared: Arc<Shared<T>>) -> Self {
         let putter = Putter {
-            queue: Arc::clone(&shared.queue),
-            memory: shared.memory.clone(),
+            queue: shared.queue.clone(),
             sup: Arc::clone(&shared.sup),
         };
         Machine {

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::machine::machine_queue::MachineQueue;
 use crate::machine::Supervisor;
-use crate::{Event, MemoryQueue, PutError, PutTimeoutError, Queue, TryPutError};
+use crate::{Event, PutError, PutTimeoutError, TryPutError};
 
 /// Puts data on a machine's queue; clone it into as many threads as you like.
 ///
@@ -13,17 +14,14 @@ use crate::{Event, MemoryQueue, PutError, PutTimeoutError, Queue, TryPutError};
 /// the machine is dropped, every put hands its datum back (a put blocked on a full queue at
 /// that moment included), counted as rejected: no datum is accepted that nobody would take.
 pub struct Putter<T> {
-    pub(crate) queue: Arc<dyn Queue<T>>,
-    /// The same queue when it is the built-in one, called directly (see `Shared::memory`).
-    pub(crate) memory: Option<Arc<MemoryQueue<T>>>,
+    pub(crate) queue: MachineQueue<T>,
     pub(crate) sup: Arc<Supervisor>,
 }
 
 impl<T> Clone for Putter<T> {
     fn clone(&self) -> Self {
         Putter {
-            queue: Arc::clone(&self.queue),
-            memory: self.memory.clone(),
+            queue: self.queue.clone(),
             sup: Arc::clone(&self.sup),
         }
     }
@@ -46,10 +44,7 @@ impl<T: Send + 'static> Putter<T> {
         };
         // The guard counts the put as in progress until the end of this function, so the
         // accounts never miss a datum a consumer took before `accepted` counted it.
-        let result = match &self.memory {
-            Some(memory) => memory.try_put(datum),
-            None => self.queue.try_put(datum),
-        };
+        let result = self.queue.try_put(datum);
         self.count(result.is_ok());
         result.inspect_err(|e| {
             if e.is_full() {
@@ -103,8 +98,7 @@ impl<T: Send + 'static> Putter<T> {
     fn count(&self, accepted: bool) {
         if !accepted {
             self.sup.counters.reject();
-        } else if self.memory.is_some() || !self.queue.is_shared() {
-            // A shared queue is asked only when it is not the built-in one, which never is.
+        } else if !self.queue.is_shared() {
             self.sup.counters.accept();
         }
     }

@@ -104,11 +104,11 @@ impl<T: Datum> Machine<T> {
             return Err(GetError::Nested);
         }
         // A queued datum needs no deadline (and no clock read).
-        let Delivery { datum, id } = match self.shared.try_take_delivery() {
+        let Delivery { datum, id } = match self.shared.queue.try_take_delivery() {
             Some(d) => d,
             None => self.take_within(timeout)?,
         };
-        if self.shared.queue_is_shared() {
+        if self.shared.queue.is_shared() {
             self.shared.sup.counters.accept();
         }
         let (mut record, failed) = {
@@ -147,7 +147,7 @@ impl<T: Datum> Machine<T> {
     fn take_within(&self, timeout: Duration) -> Result<Delivery<T>, GetError> {
         let deadline = Instant::now().checked_add(timeout);
         loop {
-            match self.shared.take_delivery(deadline) {
+            match self.shared.queue.take_delivery(deadline) {
                 Taken::Datum(d) => return Ok(d),
                 Taken::TimedOut => return Err(GetError::Timeout),
                 Taken::Woken => continue,

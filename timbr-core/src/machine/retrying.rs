@@ -13,10 +13,10 @@ use timbr_sched::{Hooks, Outcome, Outcomes};
 
 use crate::datum::record;
 use crate::datum::wiring::Wiring;
+use crate::datum::{FailureKind, Timestamp};
 use crate::machine::aside::Retry;
 use crate::machine::shared::Shared;
 use crate::observe::retries::RetryStep;
-use crate::datum::{FailureKind, Timestamp};
 use crate::observe::{ErrorKind, ErrorReport, FailureReport, StoredFailure};
 use crate::{Datum, Record, RetryPolicy, Stage};
 

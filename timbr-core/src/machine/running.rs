@@ -160,7 +160,7 @@ impl<T: Datum> Machine<T> {
                 returned.push(d);
             }
             let n = returned.len() as u64;
-            if self.shared.queue_is_shared() {
+            if self.shared.queue.is_shared() {
                 // Others put a shared queue's data: this machine counts one as accepted when
                 // it takes it, and it took these. Accepted first: a snapshot in between sees
                 // them queued, never a negative count.

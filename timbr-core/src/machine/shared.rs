@@ -4,7 +4,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use bson::oid::ObjectId;
 use parking_lot::{Mutex, RwLock};
@@ -15,6 +14,7 @@ use crate::datum::wiring::Wiring;
 use crate::io::source::SourceStatus;
 use crate::machine::aside::Aside;
 use crate::machine::consumer::Reorder;
+use crate::machine::machine_queue::MachineQueue;
 use crate::machine::retrying::RetryTable;
 use crate::machine::supervisor::Supervisor;
 use crate::observe::retries::RetryStats;
@@ -22,16 +22,11 @@ use crate::unwind;
 use crate::{
     datum::{FailureKind, Timestamp},
     observe::{ErrorKind, ErrorReport, FailureStore},
-    Datum, Delivery, DeliveryId, Event, Failure, MemoryQueue, Queue, Record, Sink, SourcePolicy,
-    Taken,
+    Datum, DeliveryId, Event, Failure, Record, Sink, SourcePolicy,
 };
 
 pub(crate) struct Shared<T> {
-    pub(crate) queue: Arc<dyn Queue<T>>,
-    /// The same queue when it is the built-in [`MemoryQueue`]: a datum's hot path calls it
-    /// directly, inlined, rather than through the trait (which returns the datum through
-    /// memory, to be copied again).
-    pub(crate) memory: Option<Arc<MemoryQueue<T>>>,
+    pub(crate) queue: MachineQueue<T>,
     pub(crate) sup: Arc<Supervisor>,
     pub(crate) wiring: RwLock<Arc<Wiring>>,
     pub(crate) wiring_version: AtomicU64,
@@ -67,32 +62,6 @@ pub(crate) struct Shared<T> {
 pub(crate) type DatumScope = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
 
 impl<T: Datum> Shared<T> {
-    /// Whether other processes share the queue (then this machine counts a datum as accepted
-    /// when it takes it); the built-in queue never is, and is not asked through the trait.
-    #[inline]
-    pub(crate) fn queue_is_shared(&self) -> bool {
-        self.memory.is_none() && self.queue.is_shared()
-    }
-
-    /// Takes a datum ready now, from the built-in queue directly if it is the queue.
-    #[inline]
-    pub(crate) fn try_take_delivery(&self) -> Option<Delivery<T>> {
-        match &self.memory {
-            Some(memory) => memory.try_take().map(Delivery::unacked),
-            None => self.queue.try_take_delivery(),
-        }
-    }
-
-    /// Takes a datum, waiting until `deadline` (or until woken), from the built-in queue
-    /// directly if it is the queue.
-    #[inline]
-    pub(crate) fn take_delivery(&self, deadline: Option<Instant>) -> Taken<Delivery<T>> {
-        match &self.memory {
-            Some(memory) => memory.take(deadline).map(Delivery::unacked),
-            None => self.queue.take_delivery(deadline),
-        }
-    }
-
     pub(crate) fn current_wiring(&self) -> (u64, Arc<Wiring>) {
         let version = self.wiring_version.load(Ordering::Acquire);
         (version, Arc::clone(&self.wiring.read()))

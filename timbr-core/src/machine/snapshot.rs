@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use crate::machine::shared::Shared;
 use crate::machine::sourcing;
 use crate::machine::supervisor::Guarded;
-use crate::observe::status::{QueueStatus, Rates, SinkReport, SourceReport, StageStatus};
+use crate::observe::stage_status::StageStatus;
+use crate::observe::status::{QueueStatus, Rates, SinkReport, SourceReport};
 use crate::{Datum, SourceState, Status};
 
 impl<T: Datum> Shared<T> {
@@ -37,25 +38,7 @@ impl<T: Datum> Shared<T> {
             (rates.rate(until, done), rates.window())
         };
         let (current, last_oid) = sup.stats.activity();
-        let wiring = self.current_wiring().1;
-        let stages = sup
-            .stats
-            .stages(wiring.slots())
-            .into_iter()
-            .enumerate()
-            .filter_map(|(slot, (calls, errors, skipped, latency, buckets))| {
-                Some(StageStatus {
-                    slot,
-                    name: wiring.stage_name_at(slot)?.to_owned(),
-                    calls,
-                    errors,
-                    skipped,
-                    latency,
-                    buckets,
-                    retries: self.retry_stats.of(slot),
-                })
-            })
-            .collect();
+        let stages = self.stage_statuses();
         let source = match sourcing::shown(self.source_status.state(), &life.state) {
             SourceState::None => None,
             state => Some(SourceReport {
@@ -100,6 +83,36 @@ impl<T: Datum> Shared<T> {
             plugins: Default::default(),
             parts: Vec::new(),
         };
+        self.add_plugins(&mut status);
+        status
+    }
+
+    /// Every stage's statistics, named after the stage now at its slot.
+    fn stage_statuses(&self) -> Vec<StageStatus> {
+        let wiring = self.current_wiring().1;
+        self.sup
+            .stats
+            .stages(wiring.slots())
+            .into_iter()
+            .enumerate()
+            .filter_map(|(slot, (calls, errors, skipped, latency, buckets))| {
+                Some(StageStatus {
+                    slot,
+                    name: wiring.stage_name_at(slot)?.to_owned(),
+                    calls,
+                    errors,
+                    skipped,
+                    latency,
+                    buckets,
+                    retries: self.retry_stats.of(slot),
+                })
+            })
+            .collect()
+    }
+
+    /// What each plugin adds to `status`; a plugin that panics adds nothing.
+    fn add_plugins(&self, status: &mut Status) {
+        let sup = &self.sup;
         for plugin in &sup.plugins {
             let name = plugin.name();
             let added = sup.guard(
@@ -108,8 +121,8 @@ impl<T: Datum> Shared<T> {
                     call: "fields",
                 },
                 || {
-                    let fields = plugin.fields(&status);
-                    let part = plugin.part(&status, &fields);
+                    let fields = plugin.fields(status);
+                    let part = plugin.part(status, &fields);
                     (fields, part)
                 },
             );
@@ -120,6 +133,5 @@ impl<T: Datum> Shared<T> {
                 status.parts.extend(part);
             }
         }
-        status
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::observe::status::{Latency, LatencyBucket, LatencyBuckets};
+use crate::observe::stage_status::{Latency, LatencyBucket, LatencyBuckets};
 
 const SUB_BITS: u32 = 4;
 const SUB: u64 = 1 << SUB_BITS;

@@ -13,7 +13,7 @@
 //! | `handler.rs` | [`Handler`] and the ready-made ones |
 //! | `kept.rs` | [`Kept`]: what a handler that stopped the machine kept |
 //! | `plugin.rs`, `progress/` | [`StatusPlugin`] and [`Progress`] |
-//! | `status.rs` | [`Status`]: one serializable snapshot of everything |
+//! | `status.rs`, `stage_status.rs` | [`Status`]: one serializable snapshot of everything; a stage's part |
 //! | `render/` | the status as a text table, HTML, and for the evcxr notebook kernel |
 
 pub(crate) mod counters;
@@ -29,6 +29,7 @@ pub(crate) mod progress;
 pub(crate) mod rates;
 pub(crate) mod render;
 pub(crate) mod retries;
+pub(crate) mod stage_status;
 pub(crate) mod stats;
 pub(crate) mod status;
 
@@ -48,10 +49,10 @@ pub use self::{
     progress::{Progress, ProgressFields},
     render::human_count,
     retries::RetryCounts,
+    stage_status::{Latency, LatencyBucket, LatencyBuckets, StageStatus},
     stats::Timing,
     status::{
-        DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, Latency, LatencyBucket,
-        LatencyBuckets, MachineState, QueueStatus, Rates, SinkReport, SourceReport, StageStatus,
-        Status,
+        DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, MachineState, QueueStatus,
+        Rates, SinkReport, SourceReport, Status,
     },
 };

@@ -10,7 +10,7 @@ use syn::{FnArg, ItemFn};
 
 use super::{adapt, keys, param_ident, respan, type_checks};
 use crate::errors::Errors;
-use crate::key::Key;
+use crate::key::ArgKey;
 use crate::parse;
 use crate::validate::{self, pretty, Arg, Param, Ret};
 
@@ -213,8 +213,8 @@ impl Stage<'_> {
         let mut slot_bounds = Vec::new();
         for arg in self.args {
             let (k, is_input) = match arg.key {
-                Key::Input => (0, true),
-                Key::Slot(k) => (k, false),
+                ArgKey::Input => (0, true),
+                ArgKey::Slot(k) => (k, false),
                 _ => continue,
             };
             let inner = arg.held();

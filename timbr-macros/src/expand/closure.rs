@@ -14,7 +14,7 @@ use syn::{ExprClosure, Pat, ReturnType};
 
 use super::{adapt, keys, param_ident, respan, type_checks};
 use crate::errors::Errors;
-use crate::key::Key;
+use crate::key::ArgKey;
 use crate::parse::{self, ClosureInput};
 use crate::validate::{self, Arg, Param};
 
@@ -89,7 +89,7 @@ pub(crate) fn stage_fn(input: TokenStream) -> TokenStream {
 fn rebuild(closure: &ExprClosure, args: &[Arg]) -> TokenStream {
     let converted: Vec<&Arg> = args
         .iter()
-        .filter(|a| a.key.is_serialized() || a.key == Key::Oid || a.held.is_some())
+        .filter(|a| a.key.is_serialized() || a.key == ArgKey::Oid || a.held.is_some())
         .collect();
     if converted.is_empty() {
         return closure.to_token_stream();

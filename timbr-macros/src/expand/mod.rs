@@ -13,7 +13,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::key::Key;
+use crate::key::{tokens, ArgKey};
 use crate::validate::Arg;
 
 /// The hidden name of the closure parameter receiving argument `index`.
@@ -36,7 +36,7 @@ pub(crate) fn adapt(arg: &Arg, param: &Ident) -> (TokenStream, TokenStream) {
             quote!(&#private::Serialized),
             quote_spanned!(inner.span()=> <#inner as #private::SerializedArg>::from_serialized(#param)),
         )
-    } else if arg.key == Key::Oid {
+    } else if arg.key == ArgKey::Oid {
         (
             quote!(&#private::ObjectId),
             quote_spanned!(inner.span()=> <#inner as #private::OidArg>::from_oid(#param)),
@@ -68,7 +68,7 @@ pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
 
 /// `&[ArgKey::…, …]`.
 pub(crate) fn keys(args: &[Arg]) -> TokenStream {
-    let keys = args.iter().map(|a| a.key.tokens());
+    let keys = args.iter().map(|a| tokens(a.key));
     quote!(&[#(#keys),*])
 }
 
@@ -79,7 +79,7 @@ pub(crate) fn type_checks(args: &[Arg]) -> TokenStream {
         let inner = &arg.inner;
         let check = if arg.key.is_serialized() {
             quote!(serialized_arg)
-        } else if arg.key == Key::Oid {
+        } else if arg.key == ArgKey::Oid {
             quote!(oid_arg)
         } else {
             return None;

@@ -6,6 +6,8 @@ mod json_lines;
 mod topics;
 #[cfg(feature = "zmq")]
 mod zmq;
+#[cfg(feature = "zmq")]
+mod zmq_stats;
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -13,7 +15,10 @@ use crate::{Record, SinkError};
 
 pub use self::json_lines::JsonLinesSink;
 #[cfg(feature = "zmq")]
-pub use self::zmq::{ZmqSink, ZmqSinkOptions, ZmqStats, MAX_TOPICS};
+pub use self::{
+    zmq::{ZmqSink, ZmqSinkOptions, MAX_TOPICS},
+    zmq_stats::ZmqStats,
+};
 
 /// Takes the records of a running machine, one at a time, in delivery order.
 ///

@@ -8,7 +8,14 @@ use super::human::human_span_short;
 use super::{
     escape_html, human_count, human_duration, human_rate, human_span, latency_cell, machine_name,
 };
+use crate::observe::ErrorReport;
 use crate::{MachineState, Status};
+
+const TH: &str = "text-align:left;padding:1px 10px 1px 0;font-weight:600;\
+                  vertical-align:top;white-space:nowrap";
+const TD: &str = "text-align:left;padding:1px 10px 1px 0;vertical-align:top";
+const NUM: &str = "text-align:right;padding:1px 0 1px 12px;white-space:nowrap";
+const MUTED: &str = "opacity:0.65";
 
 impl Status {
     /// The status as a self-contained HTML fragment: one `<div>` with inline styles, no
@@ -24,19 +31,25 @@ impl Status {
     }
 
     fn write_html(&self, h: &mut String) -> fmt::Result {
-        const TH: &str = "text-align:left;padding:1px 10px 1px 0;font-weight:600;\
-                          vertical-align:top;white-space:nowrap";
-        const TD: &str = "text-align:left;padding:1px 10px 1px 0;vertical-align:top";
-        const NUM: &str = "text-align:right;padding:1px 0 1px 12px;white-space:nowrap";
-        const MUTED: &str = "opacity:0.65";
-
         writeln!(
             h,
             "<div class=\"timbr-status\" style=\"font-family:ui-monospace,SFMono-Regular,Menlo,\
              Consolas,monospace;font-size:12px;line-height:1.45\">"
         )?;
 
-        // Header.
+        self.write_html_header(h)?;
+        self.write_html_summary(h)?;
+        self.write_html_stages(h)?;
+
+        // What the plugins add.
+        for part in &self.parts {
+            writeln!(h, "<div style=\"margin-top:2px\">{}</div>", part.html)?;
+        }
+        write!(h, "</div>")
+    }
+
+    /// The header: the name, the state's badge, the uptime.
+    fn write_html_header(&self, h: &mut String) -> fmt::Result {
         let (bg, fg) = state_colors(&self.state);
         write!(
             h,
@@ -54,8 +67,11 @@ impl Status {
             )?;
         }
         writeln!(h, "</div>")?;
+        Ok(())
+    }
 
-        // Key/value table.
+    /// The key/value table: counts, queue, rate, data in flight, source, sink, errors.
+    fn write_html_summary(&self, h: &mut String) -> fmt::Result {
         writeln!(
             h,
             "<table style=\"border-collapse:collapse;margin-bottom:6px\">"
@@ -83,23 +99,7 @@ impl Status {
         .join(" · ");
         row(h, "counts", &counts)?;
 
-        let q = &self.queue;
-        let queue = match (q.capacity, q.fill()) {
-            (Some(cap), Some(fill)) => format!(
-                "{}/{} ({:.1}%) <span style=\"display:inline-block;width:120px;height:8px;\
-                 background:#d0d7de;border-radius:2px;vertical-align:middle\"><span \
-                 style=\"display:block;width:{:.1}%;height:100%;background:{};\
-                 border-radius:2px\"></span></span>",
-                human_count(q.depth),
-                human_count(cap as u64),
-                fill * 100.0,
-                fill.clamp(0.0, 1.0) * 100.0,
-                if fill >= 0.9 { "#cf222e" } else { "#0969da" }
-            ),
-            (Some(cap), None) => format!("{}/{}", human_count(q.depth), human_count(cap as u64)),
-            (None, _) => format!("{} (unbounded)", human_count(q.depth)),
-        };
-        row(h, "queue", &queue)?;
+        row(h, "queue", &self.html_queue())?;
         let rate = format!(
             "{} recent ({}) · {} overall",
             human_rate(self.rate.recent),
@@ -160,27 +160,34 @@ impl Status {
         row(h, "errors", &errors)?;
 
         if let Some(err) = &self.last_error {
-            let mut what = format!("<b>{}</b>", err.kind);
-            if let Some(stage) = &err.stage {
-                write!(what, " {}", escape_html(stage))?;
-            }
-            if let Some(slot) = err.slot {
-                write!(what, " (slot {slot})")?;
-            }
-            if let Some(oid) = &err.oid {
-                write!(what, " · oid {}", escape_html(oid))?;
-            }
-            write!(
-                what,
-                " · {}<div style=\"white-space:pre-wrap;color:#cf222e\">{}</div>",
-                err.at,
-                escape_html(&err.message)
-            )?;
-            row(h, "last error", &what)?;
+            row(h, "last error", &html_last_error(err)?)?;
         }
         writeln!(h, "</table>")?;
+        Ok(())
+    }
 
-        // Stage table.
+    /// The queue's depth, with a fill bar when it is bounded.
+    fn html_queue(&self) -> String {
+        let q = &self.queue;
+        match (q.capacity, q.fill()) {
+            (Some(cap), Some(fill)) => format!(
+                "{}/{} ({:.1}%) <span style=\"display:inline-block;width:120px;height:8px;\
+                 background:#d0d7de;border-radius:2px;vertical-align:middle\"><span \
+                 style=\"display:block;width:{:.1}%;height:100%;background:{};\
+                 border-radius:2px\"></span></span>",
+                human_count(q.depth),
+                human_count(cap as u64),
+                fill * 100.0,
+                fill.clamp(0.0, 1.0) * 100.0,
+                if fill >= 0.9 { "#cf222e" } else { "#0969da" }
+            ),
+            (Some(cap), None) => format!("{}/{}", human_count(q.depth), human_count(cap as u64)),
+            (None, _) => format!("{} (unbounded)", human_count(q.depth)),
+        }
+    }
+
+    /// One row per stage: calls, errors, skips and latency.
+    fn write_html_stages(&self, h: &mut String) -> fmt::Result {
         if !self.stages.is_empty() {
             writeln!(
                 h,
@@ -220,12 +227,7 @@ impl Status {
             }
             writeln!(h, "</table>")?;
         }
-
-        // What the plugins add.
-        for part in &self.parts {
-            writeln!(h, "<div style=\"margin-top:2px\">{}</div>", part.html)?;
-        }
-        write!(h, "</div>")
+        Ok(())
     }
 
     /// The status as the evcxr Jupyter kernel reads it from stdout:
@@ -261,4 +263,25 @@ fn state_colors(state: &MachineState) -> (&'static str, &'static str) {
         MachineState::Failed(_) => ("#cf222e", "#ffffff"),
         MachineState::Idle | MachineState::Stopped => ("#6e7781", "#ffffff"),
     }
+}
+
+/// The last error: its kind, stage, slot and oid, the time, and the message.
+fn html_last_error(err: &ErrorReport) -> Result<String, fmt::Error> {
+    let mut what = format!("<b>{}</b>", err.kind);
+    if let Some(stage) = &err.stage {
+        write!(what, " {}", escape_html(stage))?;
+    }
+    if let Some(slot) = err.slot {
+        write!(what, " (slot {slot})")?;
+    }
+    if let Some(oid) = &err.oid {
+        write!(what, " · oid {}", escape_html(oid))?;
+    }
+    write!(
+        what,
+        " · {}<div style=\"white-space:pre-wrap;color:#cf222e\">{}</div>",
+        err.at,
+        escape_html(&err.message)
+    )?;
+    Ok(what)
 }

@@ -152,7 +152,43 @@ impl Status {
     /// The text table's lines.
     fn text_lines(&self) -> Vec<String> {
         let mut lines = Vec::with_capacity(16);
+        self.head_lines(&mut lines);
+        self.flow_lines(&mut lines);
+        // The stages.
+        if !self.stages.is_empty() {
+            for (i, line) in self.stage_lines().iter().enumerate() {
+                lines.push(labelled(if i == 0 { "stages" } else { "" }, line));
+            }
+        }
 
+        // Source and sink.
+        if let Some(source) = &self.source {
+            let state = fit(&source.state.to_string(), MESSAGE_WIDTH).into_owned();
+            let produced = human_count(source.produced);
+            lines.push(labelled("source", &format!("{state}  produced {produced}")));
+        }
+        let sink = format!(
+            "{}  errors {}",
+            fit(&self.sink.description, MESSAGE_WIDTH),
+            human_count(self.sink.errors)
+        );
+        lines.push(labelled("sink", &sink));
+
+        self.error_lines(&mut lines);
+
+        // What the plugins add (their own text, but it may quote user data: no markers).
+        for part in &self.parts {
+            lines.extend(
+                part.text
+                    .lines()
+                    .map(|l| l.replace(EVCXR_MARKER, EVCXR_NEUTRAL)),
+            );
+        }
+        lines
+    }
+
+    /// The header (name, state, uptime, start) and where every datum is.
+    fn head_lines(&self, lines: &mut Vec<String>) {
         // Header: name, state, uptime, start.
         let mut head = format!(
             "{}  {}",
@@ -183,7 +219,10 @@ impl Status {
         for (i, line) in counts.iter().enumerate() {
             lines.push(labelled(if i == 0 { "counts" } else { "" }, line));
         }
+    }
 
+    /// The queue and the rate, and what is being processed now.
+    fn flow_lines(&self, lines: &mut Vec<String>) {
         // The queue and the rate.
         let q = &self.queue;
         let mut queue = match (q.capacity, q.fill()) {
@@ -225,27 +264,10 @@ impl Status {
             let _ = write!(current, "  last {}", fit(last, 32));
         }
         lines.push(labelled("current", &current));
+    }
 
-        // The stages.
-        if !self.stages.is_empty() {
-            for (i, line) in self.stage_lines().iter().enumerate() {
-                lines.push(labelled(if i == 0 { "stages" } else { "" }, line));
-            }
-        }
-
-        // Source and sink.
-        if let Some(source) = &self.source {
-            let state = fit(&source.state.to_string(), MESSAGE_WIDTH).into_owned();
-            let produced = human_count(source.produced);
-            lines.push(labelled("source", &format!("{state}  produced {produced}")));
-        }
-        let sink = format!(
-            "{}  errors {}",
-            fit(&self.sink.description, MESSAGE_WIDTH),
-            human_count(self.sink.errors)
-        );
-        lines.push(labelled("sink", &sink));
-
+    /// The error counts and the last error.
+    fn error_lines(&self, lines: &mut Vec<String>) {
         // Errors.
         let e = &self.errors;
         let errors = format!(
@@ -272,16 +294,6 @@ impl Status {
             lines.push(labelled("last error", &what));
             lines.push(labelled("", &fit(&err.message, MESSAGE_WIDTH)));
         }
-
-        // What the plugins add (their own text, but it may quote user data: no markers).
-        for part in &self.parts {
-            lines.extend(
-                part.text
-                    .lines()
-                    .map(|l| l.replace(EVCXR_MARKER, EVCXR_NEUTRAL)),
-            );
-        }
-        lines
     }
 }
 

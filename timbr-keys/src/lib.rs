@@ -1,6 +1,16 @@
-//! The names a stage can ask for, and the machine keys they read.
+//! The names a timbr stage can ask for, the machine keys they read, and how many slots a
+//! machine has: the one definition that `timbr-core` (at run time) and `timbr-macros` (at
+//! compile time) both use, so that a name the macros accept is one the machine reads.
+//!
+//! Its own crate because neither can hold it for the other: a proc-macro crate exports only
+//! macros, and `timbr-core` depends on the macros (it re-exports them). `timbr-sched`, which
+//! both could reach, knows nothing of machines. Users name these through `timbr-core`
+//! (`timbr_core::datum::ArgKey`, `timbr_core::machine::MAX_SLOTS`).
 
 use std::fmt;
+
+/// The most slots a machine can have (and so the highest stage position is `MAX_SLOTS - 1`).
+pub const MAX_SLOTS: usize = 64;
 
 /// One key of a datum's graph that a stage may ask for by argument name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
