@@ -6,9 +6,10 @@
 //! `timbr-watch http ADDR --redis …` serves the workers the fleet's registry lists over
 //! HTTP, a worker started after it included.
 //!
-//! The programs come from `cargo build --workspace --bins --examples` (`.ci/test` runs it
-//! first); a missing or stale build fails loudly. So does a missing `redis-server`.
+//! The tests build the programs they run (`common`); a missing `redis-server` fails loudly.
 #![cfg(unix)]
+
+mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{timbr_watch, tweets};
 use rustix::process::{kill_process, Pid, Signal};
 use timbr_core::{MachineState, Status};
 use timbr_redis::{redis, Fleet, FleetView, RedisOptions};
@@ -95,46 +97,6 @@ fn until(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// A program built in this target directory, no older than `sources`.
-fn program(relative: &str, sources: &[&str]) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let program = dir.join(relative);
-    let built = std::fs::metadata(&program)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}; build it first with `cargo build --workspace --bins --examples`",
-                program.display()
-            )
-        });
-    for source in sources {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(source);
-        let changed = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap();
-        assert!(
-            built >= changed,
-            "{} is older than {}: rebuild with `cargo build --workspace --bins --examples`",
-            program.display(),
-            path.display()
-        );
-    }
-    program
-}
-
-fn tweets() -> PathBuf {
-    program("examples/tweets", &["tweets.rs", "tweets_fleet.rs"])
-}
-
-fn timbr_watch() -> PathBuf {
-    program(
-        "timbr-watch",
-        &[
-            "../timbr-cli/src/bin/timbr-watch/main.rs",
-            "../timbr-cli/src/bin/timbr-watch/http.rs",
-        ],
-    )
 }
 
 /// `tweets ARGS`, its stdout and stderr to files `name.out` and `name.err` in `dir`.
