@@ -320,6 +320,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, clap::Error>
 // ---- the run ---------------------------------------------------------------------------------
 
 fn main() -> ExitCode {
+    timbr_cli::init_logs();
     let options = match parse(std::env::args().skip(1)) {
         Ok(options) => options,
         Err(e) => {

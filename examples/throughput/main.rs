@@ -66,6 +66,11 @@ fn two_workloads(text: &str) -> Result<(Workload, Workload), String> {
 }
 
 fn main() {
+    // The figures are those of a program with no subscriber (what a library user gets by
+    // default); `RUST_LOG` shows the machines' events all the same.
+    if std::env::var_os("RUST_LOG").is_some() {
+        timbr_cli::init_logs();
+    }
     let args = Args::parse();
     if let Some((floor, workload)) = args.pair {
         let n = floor.size(args.n).min(workload.size(args.n));

@@ -2,7 +2,8 @@
 //! nothing (or the wrong kind of socket) is there ([`connect`]), reading a status snapshot
 //! whatever the shape of its `state` field ([`state_name`]), the command line's common parts
 //! ([`parse`], [`print_completions`], [`seconds`]), and how a program ends: its typed exit
-//! status ([`Exit`]), an error printed with its causes ([`finish`]).
+//! status ([`Exit`]), an error printed with its causes ([`finish`]); and where the libraries'
+//! `tracing` events go ([`init_logs`]: stderr, by `RUST_LOG`). The examples use these too.
 //!
 //! The command-line parser (clap) lives in this package, so that `timbr-core` keeps it out
 //! of its dependency tree.
@@ -10,10 +11,12 @@
 mod args;
 mod connect;
 mod exit;
+mod logs;
 
 pub use args::{parse, print_completions, seconds, SecondsError};
 pub use connect::{check_endpoint, connect, ConnectError, EndpointError};
 pub use exit::{finish, Exit};
+pub use logs::{init_logs, DEFAULT_LOGS};
 
 /// An error and its causes, `: `-separated (`could not bind …: Address already in use`).
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {

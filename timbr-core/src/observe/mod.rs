@@ -12,6 +12,7 @@
 //! | `plugin.rs`, `progress/` | [`StatusPlugin`] and [`Progress`] |
 //! | `status.rs` | [`Status`]: one serializable snapshot of everything |
 //! | `render/` | the status as a text table, HTML, and for the evcxr notebook kernel |
+//! | `trace.rs` | events, state changes and handler errors as `tracing` events |
 
 pub(crate) mod counters;
 pub(crate) mod errors;
@@ -25,6 +26,7 @@ pub(crate) mod rates;
 pub(crate) mod render;
 pub(crate) mod stats;
 pub(crate) mod status;
+pub(crate) mod trace;
 
 pub use self::{
     counters::Counts,

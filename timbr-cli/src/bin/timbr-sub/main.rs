@@ -78,6 +78,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    timbr_cli::init_logs();
     let args = match timbr_cli::parse::<Args>() {
         Ok(args) => args,
         Err(exit) => return exit.into(),

@@ -177,6 +177,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    timbr_cli::init_logs();
     match timbr_cli::parse::<Cli>() {
         Ok(cli) => timbr_cli::finish("timbr-watch", run(cli.command)),
         Err(exit) => exit.into(),
