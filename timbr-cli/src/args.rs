@@ -31,23 +31,50 @@ pub fn print_completions<P: CommandFactory>(shell: clap_complete::Shell) {
     clap_complete::generate(shell, &mut command, name, &mut std::io::stdout());
 }
 
-/// Why a number of seconds was refused.
+/// Why a number was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-pub enum SecondsError {
+pub enum BoundsError {
     /// Not a number at all.
     #[error("`{0}` is not a number")]
     NotANumber(String),
-    /// A number outside the bounds.
-    #[error("{secs} is not between {min} and {max} seconds")]
+    /// A number outside the bounds (or not finite).
+    #[error("{value} is not between {min} and {max}")]
     OutOfRange {
         /// What was given.
-        secs: f64,
+        value: f64,
         /// The least allowed.
         min: f64,
         /// The most allowed.
         max: f64,
     },
+}
+
+/// A clap value parser for a number from `min` to `max` inclusive (so never NaN or
+/// infinite).
+///
+/// # Examples
+///
+/// ```
+/// let rate = timbr_cli::bounded(0.001, 1e9);
+/// assert_eq!(rate("20000"), Ok(20_000.0));
+/// assert!(rate("0").is_err() && rate("NaN").is_err());
+/// ```
+pub fn bounded(
+    min: f64,
+    max: f64,
+) -> impl Fn(&str) -> Result<f64, BoundsError> + Clone + Send + Sync + 'static {
+    move |text| {
+        let value: f64 = text
+            .parse()
+            .map_err(|_| BoundsError::NotANumber(text.to_owned()))?;
+        // `contains` is false for NaN: it is refused with the rest.
+        if (min..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(BoundsError::OutOfRange { value, min, max })
+        }
+    }
 }
 
 /// A clap value parser for a duration given in seconds (`2.5`), from `min` to `max`
@@ -65,18 +92,9 @@ pub enum SecondsError {
 pub fn seconds(
     min: f64,
     max: f64,
-) -> impl Fn(&str) -> Result<Duration, SecondsError> + Clone + Send + Sync + 'static {
-    move |text| {
-        let secs: f64 = text
-            .parse()
-            .map_err(|_| SecondsError::NotANumber(text.to_owned()))?;
-        // `contains` is false for NaN: it is refused with the rest.
-        if (min..=max).contains(&secs) {
-            Ok(Duration::from_secs_f64(secs))
-        } else {
-            Err(SecondsError::OutOfRange { secs, min, max })
-        }
-    }
+) -> impl Fn(&str) -> Result<Duration, BoundsError> + Clone + Send + Sync + 'static {
+    let number = bounded(min, max);
+    move |text| number(text).map(Duration::from_secs_f64)
 }
 
 #[cfg(test)]
@@ -84,13 +102,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seconds_are_bounded() {
+    fn numbers_are_bounded() {
         let every = seconds(0.05, 3600.0);
         assert_eq!(every("0.05"), Ok(Duration::from_millis(50)));
         assert_eq!(every("3600"), Ok(Duration::from_secs(3600)));
         for bad in ["0", "0.049", "3600.5", "1e19", "NaN", "inf", "-1"] {
             assert!(
-                matches!(every(bad), Err(SecondsError::OutOfRange { .. })),
+                matches!(every(bad), Err(BoundsError::OutOfRange { .. })),
                 "{bad}"
             );
         }
@@ -100,7 +118,8 @@ mod tests {
         );
         assert_eq!(
             every("0").unwrap_err().to_string(),
-            "0 is not between 0.05 and 3600 seconds"
+            "0 is not between 0.05 and 3600"
         );
+        assert_eq!(bounded(1.0, 2.0)("1.5"), Ok(1.5));
     }
 }

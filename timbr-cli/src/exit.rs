@@ -53,7 +53,7 @@ impl From<Exit> for ExitCode {
 /// `PROGRAM: what failed: its causes` on stderr ([`Exit::Failed`]).
 pub fn finish<E>(program: &str, outcome: Result<Exit, E>) -> ExitCode
 where
-    E: AsRef<dyn std::error::Error + Send + Sync + 'static>,
+    E: AsRef<dyn std::error::Error + 'static>,
 {
     match outcome {
         Ok(exit) => exit.into(),

@@ -3,7 +3,8 @@
 //! whatever the shape of its `state` field ([`state_name`]), the command line's common parts
 //! ([`parse`], [`print_completions`], [`seconds`]), and how a program ends: its typed exit
 //! status ([`Exit`]), an error printed with its causes ([`finish`]); and where the libraries'
-//! `tracing` events go ([`init_logs`]: stderr, by `RUST_LOG`). The examples use these too.
+//! `tracing` events go ([`init_logs`]: stderr, by `RUST_LOG`); signals as a request to stop
+//! ([`stop_signals`]). The examples use these too.
 //!
 //! The command-line parser (clap) lives in this package, so that `timbr-core` keeps it out
 //! of its dependency tree.
@@ -12,11 +13,13 @@ mod args;
 mod connect;
 mod exit;
 mod logs;
+mod signals;
 
-pub use args::{parse, print_completions, seconds, SecondsError};
+pub use args::{bounded, parse, print_completions, seconds, BoundsError};
 pub use connect::{check_endpoint, connect, ConnectError, EndpointError};
 pub use exit::{finish, Exit};
 pub use logs::{init_logs, DEFAULT_LOGS};
+pub use signals::stop_signals;
 
 /// An error and its causes, `: `-separated (`could not bind …: Address already in use`).
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {

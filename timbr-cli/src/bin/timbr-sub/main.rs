@@ -30,8 +30,7 @@ mod tally;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -87,23 +86,10 @@ fn main() -> ExitCode {
         timbr_cli::print_completions::<Args>(shell);
         return ExitCode::SUCCESS;
     }
-    let outcome = signals().and_then(|signal| run(&args, &signal));
+    let outcome = timbr_cli::stop_signals()
+        .context("cannot handle signals")
+        .and_then(|signal| run(&args, &signal));
     timbr_cli::finish("timbr-sub", outcome)
-}
-
-/// The signal that asked the run to end (0 until one does). A second signal ends the
-/// process at once, with 128 + the signal.
-fn signals() -> anyhow::Result<Arc<AtomicUsize>> {
-    use signal_hook::flag;
-    let signal = Arc::new(AtomicUsize::new(0));
-    let forced = Arc::new(AtomicBool::new(false));
-    for sig in signal_hook::consts::TERM_SIGNALS {
-        flag::register_conditional_shutdown(*sig, 128 + *sig, Arc::clone(&forced))
-            .and_then(|_| flag::register(*sig, Arc::clone(&forced)))
-            .and_then(|_| flag::register_usize(*sig, Arc::clone(&signal), *sig as usize))
-            .with_context(|| format!("cannot handle signal {sig}"))?;
-    }
-    Ok(signal)
 }
 
 /// Reads, checks and prints records until the run ends; how it ended.
