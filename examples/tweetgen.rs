@@ -122,6 +122,56 @@ impl TweetStream {
         let bound = self.rng.below(USERS) + 1;
         self.rng.below(bound)
     }
+
+    /// None to three hashtags (no tag twice), at the end of the text. Draws from the
+    /// stream's generator in the order `next` always did: the same seed, the same tweets.
+    fn hashtags(&mut self, text: &mut Text, entities: &mut Entities) {
+        let tags = match self.rng.below(20) {
+            0..=6 => 0,
+            7..=13 => 1,
+            14..=17 => 2,
+            _ => 3,
+        };
+        for _ in 0..tags {
+            let tag = self.rng.word(&HASHTAGS[..]);
+            if entities.hashtags.iter().any(|h| h.text == tag) {
+                continue;
+            }
+            text.push(" ");
+            let start = text.chars;
+            text.push("#");
+            text.push(tag);
+            entities.hashtags.push(Hashtag {
+                text: tag.to_owned(),
+                indices: [start, text.chars],
+            });
+        }
+    }
+
+    /// Now and then a link, shortened as Twitter does, at the end of the text.
+    fn link(&mut self, text: &mut Text, entities: &mut Entities) {
+        if self.rng.chance(0.12) {
+            let short: String = (0..10)
+                .map(|_| char::from(*self.rng.pick(BASE62)))
+                .collect();
+            let url = format!("https://t.co/{short}");
+            let domain = self.rng.word(&LINK_DOMAINS[..]);
+            let path = format!(
+                "{}/{}",
+                self.rng.word(&LINK_PATHS[..]),
+                self.rng.below(100_000)
+            );
+            text.push(" ");
+            let start = text.chars;
+            text.push(&url);
+            entities.urls.push(Url {
+                url,
+                expanded_url: format!("https://{domain}/{path}"),
+                display_url: format!("{domain}/{}…", &path[..path.len().min(12)]),
+                indices: [start, text.chars],
+            });
+        }
+    }
 }
 
 impl Iterator for TweetStream {
@@ -171,47 +221,8 @@ impl Iterator for TweetStream {
                 text.push(self.rng.word(pool));
             }
         }
-        let tags = match self.rng.below(20) {
-            0..=6 => 0,
-            7..=13 => 1,
-            14..=17 => 2,
-            _ => 3,
-        };
-        for _ in 0..tags {
-            let tag = self.rng.word(&HASHTAGS[..]);
-            if entities.hashtags.iter().any(|h| h.text == tag) {
-                continue;
-            }
-            text.push(" ");
-            let start = text.chars;
-            text.push("#");
-            text.push(tag);
-            entities.hashtags.push(Hashtag {
-                text: tag.to_owned(),
-                indices: [start, text.chars],
-            });
-        }
-        if self.rng.chance(0.12) {
-            let short: String = (0..10)
-                .map(|_| char::from(*self.rng.pick(BASE62)))
-                .collect();
-            let url = format!("https://t.co/{short}");
-            let domain = self.rng.word(&LINK_DOMAINS[..]);
-            let path = format!(
-                "{}/{}",
-                self.rng.word(&LINK_PATHS[..]),
-                self.rng.below(100_000)
-            );
-            text.push(" ");
-            let start = text.chars;
-            text.push(&url);
-            entities.urls.push(Url {
-                url,
-                expanded_url: format!("https://{domain}/{path}"),
-                display_url: format!("{domain}/{}…", &path[..path.len().min(12)]),
-                indices: [start, text.chars],
-            });
-        }
+        self.hashtags(&mut text, &mut entities);
+        self.link(&mut text, &mut entities);
 
         let snowflake = ((self.ms - TWITTER_EPOCH_MS) << 22)
             | (self.rng.below(1024) << 12)

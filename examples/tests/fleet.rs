@@ -58,6 +58,8 @@ fn view(url: &str) -> FleetView {
     serde_json::from_slice(&out.stdout).expect("one fleet view as JSON")
 }
 
+// One story from start to end (~115 lines, over the ~100 the project allows without a
+// reason): each step needs the fleet the steps before it built, so apart they would repeat it.
 #[test]
 fn one_producer_and_two_workers_process_every_tweet_and_the_watch_sees_them_all() {
     let server = Server::start("run");
