@@ -3,8 +3,10 @@
 //! handler. A recording subscriber is this test binary's global one; each test reads only
 //! the events of its own machine (by name), so the tests may run in parallel.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -23,6 +25,14 @@ struct Seen {
 
 /// Every event of this test binary.
 static SEEN: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
+/// Every span's fields, by id.
+static SPANS: Mutex<BTreeMap<u64, BTreeMap<String, String>>> = Mutex::new(BTreeMap::new());
+static NEXT_SPAN: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The spans this thread is in, innermost last.
+    static ENTERED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
 
 /// The subscriber: records every event in [`SEEN`].
 struct Recorder;
@@ -43,22 +53,37 @@ impl Subscriber for Recorder {
     fn enabled(&self, _: &Metadata<'_>) -> bool {
         true
     }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
+    fn new_span(&self, attributes: &Attributes<'_>) -> Id {
+        let id = NEXT_SPAN.fetch_add(1, Ordering::Relaxed);
+        let mut fields = BTreeMap::new();
+        attributes.record(&mut Fields(&mut fields));
+        fields.insert("name".to_owned(), attributes.metadata().name().to_owned());
+        SPANS.lock().unwrap().insert(id, fields);
+        Id::from_u64(id)
     }
     fn record(&self, _: &Id, _: &Record<'_>) {}
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
         let mut fields = BTreeMap::new();
         event.record(&mut Fields(&mut fields));
+        // The innermost span's fields, as `span.NAME`.
+        if let Some(id) = ENTERED.with(|e| e.borrow().last().copied()) {
+            for (k, v) in &SPANS.lock().unwrap()[&id] {
+                fields.insert(format!("span.{k}"), v.clone());
+            }
+        }
         SEEN.lock().unwrap().push(Seen {
             level: *event.metadata().level(),
             target: event.metadata().target().to_owned(),
             fields,
         });
     }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
+    fn enter(&self, id: &Id) {
+        ENTERED.with(|e| e.borrow_mut().push(id.into_u64()));
+    }
+    fn exit(&self, _: &Id) {
+        ENTERED.with(|e| e.borrow_mut().pop());
+    }
 }
 
 /// Installs the recorder, once.
@@ -159,4 +184,42 @@ fn a_panicking_handler_is_a_warning() {
                 .is_some_and(|e| e.contains("handler bug"))
     });
     assert!(warned, "{:?}", seen("trace-handler"));
+}
+
+/// With `datum_spans`, what a stage logs is inside the span of its datum (machine and oid);
+/// without, it is in none.
+#[test]
+fn a_stage_logs_inside_its_datums_span_when_asked() {
+    recorder();
+    let logs = |input: &u32| -> u32 {
+        tracing::info!(marker = "stage-log", "working on {input}");
+        *input
+    };
+    for (spans, name) in [(true, "trace-spans-on"), (false, "trace-spans-off")] {
+        let machine = Machine::<u32>::builder()
+            .name(name)
+            .datum_spans(spans)
+            .stage(Stage::new(0, "logs", ["input"], logs).unwrap())
+            .build()
+            .unwrap();
+        machine.try_put(u32::from(spans)).unwrap();
+        let record = machine.get(Duration::from_secs(10)).unwrap();
+        let wanted = format!("working on {}", u32::from(spans));
+        let seen: Vec<Seen> = SEEN
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.fields.get("message") == Some(&wanted))
+            .cloned()
+            .collect();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        let fields = &seen[0].fields;
+        if spans {
+            assert_eq!(fields.get("span.name").map(String::as_str), Some("datum"));
+            assert_eq!(fields.get("span.machine").map(String::as_str), Some(name));
+            assert_eq!(fields.get("span.oid"), Some(&record.oid().to_hex()));
+        } else {
+            assert!(!fields.contains_key("span.name"), "{fields:?}");
+        }
+    }
 }

@@ -48,6 +48,9 @@ pub(crate) struct Shared<T> {
     /// What each datum's processing runs inside, if anything (see
     /// [`MachineBuilder::datum_scope`](crate::MachineBuilder::datum_scope)).
     pub(crate) datum_scope: Option<DatumScope>,
+    /// Whether each datum is processed in a `tracing` span (see
+    /// [`MachineBuilder::datum_spans`](crate::MachineBuilder::datum_spans)).
+    pub(crate) datum_spans: bool,
 }
 
 /// A [`MachineBuilder::datum_scope`](crate::MachineBuilder::datum_scope).
@@ -135,6 +138,10 @@ impl<T: Datum> Shared<T> {
         worker: Option<usize>,
     ) -> (Record, Option<Outcomes<'w>>) {
         let oid = ObjectId::new();
+        let _span = self.datum_spans.then(|| {
+            tracing::info_span!(target: "timbr::datum", "datum", machine = %self.sup.name, %oid)
+                .entered()
+        });
         let tracking = self.sup.stats.begin(worker, oid);
         let timer = tracking.timer(wiring);
         let hooks = timer.as_ref().map(|t| t as &dyn Hooks);
