@@ -138,10 +138,37 @@ impl<T: Datum> Shared<T> {
         worker: Option<usize>,
     ) -> (Record, Option<Outcomes<'w>>) {
         let oid = ObjectId::new();
-        let _span = self.datum_spans.then(|| {
-            tracing::info_span!(target: "timbr::datum", "datum", machine = %self.sup.name, %oid)
-                .entered()
-        });
+        if self.datum_spans {
+            return self.process_in_span(wiring, datum, worker, oid);
+        }
+        self.process_as(wiring, datum, worker, oid)
+    }
+
+    /// [`process_now`](Self::process_now) inside the datum's `tracing` span: apart, so that
+    /// the path without spans stays as it was.
+    #[cold]
+    #[inline(never)]
+    fn process_in_span<'w>(
+        &self,
+        wiring: &'w Wiring,
+        datum: T,
+        worker: Option<usize>,
+        oid: ObjectId,
+    ) -> (Record, Option<Outcomes<'w>>) {
+        let span =
+            tracing::info_span!(target: "timbr::datum", "datum", machine = %self.sup.name, %oid);
+        let _inside = span.enter();
+        self.process_as(wiring, datum, worker, oid)
+    }
+
+    /// Runs `datum` as `oid`.
+    fn process_as<'w>(
+        &self,
+        wiring: &'w Wiring,
+        datum: T,
+        worker: Option<usize>,
+        oid: ObjectId,
+    ) -> (Record, Option<Outcomes<'w>>) {
         let tracking = self.sup.stats.begin(worker, oid);
         let timer = tracking.timer(wiring);
         let hooks = timer.as_ref().map(|t| t as &dyn Hooks);
