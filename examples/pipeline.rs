@@ -76,6 +76,7 @@ fn arg(name: &str, default: u64) -> u64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    timbr_cli::init_logs();
     let n = arg("--n", 200_000);
     let workers = arg("--workers", 1) as usize;
 

@@ -4,40 +4,15 @@
 //! printed, the exit status is 128 + the signal, and the socket files are gone.
 #![cfg(unix)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use common::tweets;
 use rustix::process::{kill_process, Pid, Signal};
 use timbr_core::{machine::STATUS_TOPIC, zmq, MachineState, Status};
-
-/// The `tweets` example's program. `cargo test` builds examples with `test = true` (as
-/// `tweets` is) only as test harnesses, so the program itself comes from
-/// `cargo build --examples`, which `.ci/test` runs first. A missing or stale build fails
-/// loudly here rather than testing yesterday's program.
-fn tweets() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let program = dir.join("examples").join("tweets");
-    let built = std::fs::metadata(&program)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}; build it first with `cargo build --workspace --examples`",
-                program.display()
-            )
-        });
-    let sources = concat!(env!("CARGO_MANIFEST_DIR"), "/tweets.rs");
-    let source = std::fs::metadata(sources)
-        .and_then(|m| m.modified())
-        .unwrap();
-    assert!(
-        built >= source,
-        "{} is older than {sources}: rebuild it with `cargo build --workspace --examples`",
-        program.display()
-    );
-    program
-}
 
 /// How a test stops the endless run.
 enum Stop {

@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::observe::trace;
 use crate::{datum::Timestamp, MachineState, StartError, StopMode};
 
 /// What the consumers do next.
@@ -94,6 +95,8 @@ struct Life {
 
 /// A machine's life (see the module docs).
 pub(crate) struct Lifecycle {
+    /// The machine's name, for the trace of its state changes.
+    name: String,
     life: Mutex<Life>,
     changed: Condvar,
     live_hint: AtomicUsize,
@@ -129,6 +132,7 @@ impl Drop for SourcePut<'_> {
 impl Default for Lifecycle {
     fn default() -> Self {
         Lifecycle {
+            name: String::new(),
             life: Mutex::new(Life {
                 state: MachineState::Idle,
                 live: 0,
@@ -159,6 +163,21 @@ pub(crate) enum Exit {
 }
 
 impl Lifecycle {
+    /// The life of the machine named `name`.
+    pub(crate) fn named(name: &str) -> Self {
+        Lifecycle {
+            name: name.to_owned(),
+            ..Lifecycle::default()
+        }
+    }
+
+    /// Writes the state (the only place that does), tracing the change. Traced under the
+    /// life lock, so that two threads' changes are traced in the order they happened.
+    fn set_state(&self, life: &mut Life, state: MachineState) {
+        trace::state_changed(&self.name, &life.state, &state);
+        life.state = state;
+    }
+
     // ---- reading ------------------------------------------------------------------------
 
     pub(crate) fn state(&self) -> MachineState {
@@ -226,7 +245,7 @@ impl Lifecycle {
             return Err(StartError::AlreadyRunning);
         }
         self.set_live(&mut life, workers);
-        life.state = MachineState::Running;
+        self.set_state(&mut life, MachineState::Running);
         life.settled = false;
         life.ending = None;
         life.starts += 1;
@@ -265,7 +284,7 @@ impl Lifecycle {
     }
 
     fn fail_now(&self, life: &mut Life, reason: &str) {
-        life.state = MachineState::Failed(reason.to_owned());
+        self.set_state(life, MachineState::Failed(reason.to_owned()));
         life.ending = None;
         life.settled = true;
         self.changed.notify_all();
@@ -293,7 +312,7 @@ impl Lifecycle {
             }
             return true;
         }
-        life.state = MachineState::Stopping;
+        self.set_state(&mut life, MachineState::Stopping);
         life.ending = Some(ending);
         // The flag before the mode: a consumer that sees the drain also sees (through the
         // mode's release) that no source put can begin any more.
@@ -358,7 +377,7 @@ impl Lifecycle {
         let end = life.ending.take().unwrap_or_else(|| {
             MachineState::Failed("the consumer threads ended unexpectedly".to_owned())
         });
-        life.state = end.clone();
+        self.set_state(&mut life, end.clone());
         life.stopped = Some(Instant::now());
         drop(life);
         self.changed.notify_all();

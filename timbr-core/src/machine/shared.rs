@@ -56,6 +56,9 @@ pub(crate) struct Shared<T> {
     pub(crate) failures: Arc<dyn FailureStore>,
     /// Data waiting for a retry, and replays waiting for a worker.
     pub(crate) aside: Aside<T>,
+    /// Whether each datum is processed in a `tracing` span (see
+    /// [`MachineBuilder::datum_spans`](crate::MachineBuilder::datum_spans)).
+    pub(crate) datum_spans: bool,
 }
 
 /// A [`MachineBuilder::datum_scope`](crate::MachineBuilder::datum_scope).
@@ -117,6 +120,37 @@ impl<T: Datum> Shared<T> {
         worker: Option<usize>,
     ) -> (Record, Option<Outcomes<'w>>) {
         let oid = ObjectId::new();
+        if self.datum_spans {
+            return self.process_in_span(wiring, datum, worker, oid);
+        }
+        self.process_as(wiring, datum, worker, oid)
+    }
+
+    /// [`process_now`](Self::process_now) inside the datum's `tracing` span: apart, so that
+    /// the path without spans stays as it was.
+    #[cold]
+    #[inline(never)]
+    fn process_in_span<'w>(
+        &self,
+        wiring: &'w Wiring,
+        datum: T,
+        worker: Option<usize>,
+        oid: ObjectId,
+    ) -> (Record, Option<Outcomes<'w>>) {
+        let span =
+            tracing::info_span!(target: "timbr::datum", "datum", machine = %self.sup.name, %oid);
+        let _inside = span.enter();
+        self.process_as(wiring, datum, worker, oid)
+    }
+
+    /// Runs `datum` as `oid`.
+    fn process_as<'w>(
+        &self,
+        wiring: &'w Wiring,
+        datum: T,
+        worker: Option<usize>,
+        oid: ObjectId,
+    ) -> (Record, Option<Outcomes<'w>>) {
         let tracking = self.sup.stats.begin(worker, oid);
         let timer = tracking.timer(wiring);
         let hooks = timer.as_ref().map(|t| t as &dyn Hooks);

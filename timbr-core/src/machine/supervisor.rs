@@ -81,9 +81,9 @@ pub(crate) struct SupervisorParts {
 impl Supervisor {
     pub(crate) fn new(p: SupervisorParts) -> Self {
         Supervisor {
+            life: Lifecycle::named(&p.name),
             name: p.name,
             counters: Counters::new(p.workers),
-            life: Lifecycle::default(),
             wake: p.wake,
             workers: p.workers,
             handler: Mutex::new(p.handler),
@@ -122,6 +122,7 @@ impl Supervisor {
                 format!("status plugin `{name}` panicked in `{call}`: {message}")
             }
         };
+        crate::observe::trace::handler_error(&self.name, &message);
         self.errors
             .record(ErrorReport::new(ErrorKind::Handler, message));
         None
@@ -176,20 +177,21 @@ impl Supervisor {
     pub(crate) fn deliver_queue_events(&self) {
         let missed = self.queue_events.drain(|e| self.emit(Event::Queue(e)));
         if missed > 0 {
-            self.errors.record(ErrorReport::new(
-                ErrorKind::Handler,
-                format!(
-                    "{missed} queue events were not delivered: more than {} waited while the \
-                     machine was not running",
-                    crate::io::QUEUE_EVENT_BACKLOG
-                ),
-            ));
+            let message = format!(
+                "{missed} queue events were not delivered: more than {} waited while the \
+                 machine was not running",
+                crate::io::QUEUE_EVENT_BACKLOG
+            );
+            crate::observe::trace::handler_error(&self.name, &message);
+            self.errors
+                .record(ErrorReport::new(ErrorKind::Handler, message));
         }
     }
 
     /// The handler's decision; a panicking handler counts as an error and decides
     /// `Continue`. The status plugins see the event first.
     pub(crate) fn decide(&self, event: &Event) -> Action {
+        crate::observe::trace::event(&self.name, event);
         self.events.count(event.kind());
         if !self.plugins.is_empty() {
             self.each_plugin("event", |p| p.event(event));

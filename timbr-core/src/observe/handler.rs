@@ -124,7 +124,8 @@ impl ErrorLog {
 }
 
 /// The default handler: counts every event, keeps the last errors in a ring, and always
-/// continues. Optionally prints each error to stderr.
+/// continues. Every event is also a `tracing` event (see the crate docs), whatever the
+/// handler; [`print`](Self::print) is for programs with no subscriber.
 ///
 /// ```
 /// use timbr_core::{observe::EventKind, LogAndContinue, Machine, Stage};
@@ -164,7 +165,11 @@ impl LogAndContinue {
         }
     }
 
-    /// Also prints each error on stderr (default: no).
+    /// Also writes each error on stderr when the program installed no `tracing` subscriber
+    /// (default: no). With a subscriber, the error goes to it as a `tracing` event (it
+    /// always does), and is not written twice. For programs that route no logs (a script,
+    /// Python's `LogAndContinue(print=True)`): the one place timbr-core writes to stderr,
+    /// and only when asked.
     pub fn print(mut self, print: bool) -> Self {
         self.print = print;
         self
@@ -182,8 +187,10 @@ impl Handler for LogAndContinue {
         *log.by_kind.entry(event.kind()).or_default() += 1;
         if event.is_error() {
             log.seen += 1;
-            if self.print {
-                eprintln!("timbr: {event}");
+            if self.print && !tracing::dispatcher::has_been_set() {
+                use std::io::Write;
+                // Nothing to do if stderr is gone.
+                let _ = writeln!(std::io::stderr().lock(), "timbr: {event}");
             }
             if self.log.1 > 0 {
                 if log.errors.len() == self.log.1 {

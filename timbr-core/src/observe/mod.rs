@@ -15,6 +15,7 @@
 //! | `plugin.rs`, `progress/` | [`StatusPlugin`] and [`Progress`] |
 //! | `status.rs`, `stage_status.rs` | [`Status`]: one serializable snapshot of everything; a stage's part |
 //! | `render/` | the status as a text table, HTML, and for the evcxr notebook kernel |
+//! | `trace.rs` | events, state changes and handler errors as `tracing` events |
 
 pub(crate) mod counters;
 pub(crate) mod errors;
@@ -32,6 +33,7 @@ pub(crate) mod retries;
 pub(crate) mod stage_status;
 pub(crate) mod stats;
 pub(crate) mod status;
+pub(crate) mod trace;
 
 pub use self::{
     counters::Counts,

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use timbr_cli::chain;
 use timbr_http::{FleetWatch, HttpOptions, HttpServer};
 use timbr_redis::FleetMachine;
 
@@ -13,9 +12,9 @@ use timbr_redis::FleetMachine;
 const REFRESH: Duration = Duration::from_secs(2);
 
 /// Serves the machines at `endpoints` until the process is killed.
-pub(crate) fn serve(options: HttpOptions, endpoints: &[String]) -> Result<Infallible, String> {
-    let watch = FleetWatch::new(endpoints.to_vec()).map_err(|e| chain(&e))?;
-    let server = HttpServer::start(watch.fleet(), options).map_err(|e| chain(&e))?;
+pub(crate) fn serve(options: HttpOptions, endpoints: &[String]) -> anyhow::Result<Infallible> {
+    let watch = FleetWatch::new(endpoints.to_vec())?;
+    let server = HttpServer::start(watch.fleet(), options)?;
     eprintln!(
         "timbr-watch: dashboard on {} (metrics: {}metrics)",
         server.url(),
@@ -34,14 +33,14 @@ pub(crate) fn serve_fleet(
     url: &str,
     stream: &str,
     group: &str,
-) -> Result<Infallible, String> {
+) -> anyhow::Result<Infallible> {
     let redis = timbr_redis::RedisOptions::new(url, stream).group(group);
-    let mut registry = timbr_redis::Fleet::connect(redis).map_err(|e| chain(&e))?;
-    let watch = FleetWatch::start(timbr_http::Fleet::default()).map_err(|e| chain(&e))?;
+    let mut registry = timbr_redis::Fleet::connect(redis)?;
+    let watch = FleetWatch::start(timbr_http::Fleet::default())?;
     let mut members = Members::default();
     // The first look must work: a wrong stream or URL is said now, not every 2 s.
     members.refresh(&mut registry, &watch)?;
-    let server = HttpServer::start(watch.fleet(), options).map_err(|e| chain(&e))?;
+    let server = HttpServer::start(watch.fleet(), options)?;
     eprintln!(
         "timbr-watch: fleet `{stream}` (group `{group}`): dashboard on {} (metrics: \
          {}metrics), following the machines its Redis registry lists with a status endpoint \
@@ -62,7 +61,10 @@ pub(crate) fn serve_fleet(
             Ok(()) => {}
             Err(e) if !failing => {
                 failing = true;
-                eprintln!("timbr-watch: {e}; following the machines known so far");
+                eprintln!(
+                    "timbr-watch: {}; following the machines known so far",
+                    timbr_cli::chain(e.as_ref())
+                );
             }
             Err(_) => {}
         }
@@ -82,12 +84,10 @@ impl Members {
         &mut self,
         registry: &mut timbr_redis::Fleet,
         watch: &FleetWatch,
-    ) -> Result<(), String> {
-        let machines = registry.machines().map_err(|e| chain(&e))?;
+    ) -> anyhow::Result<()> {
+        let machines = registry.machines()?;
         let endpoint = |m: &FleetMachine| m.machine.status_endpoint.clone();
-        let membership = watch
-            .follow(machines.iter().filter_map(endpoint))
-            .map_err(|e| chain(&e))?;
+        let membership = watch.follow(machines.iter().filter_map(endpoint))?;
         let name_of = |e: &str| {
             machines
                 .iter()

@@ -4,7 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use timbr_cli::{connect, is_final, state_name, EXIT_FAILED, EXIT_MACHINE_FAILED};
+use anyhow::{anyhow, Context};
+use timbr_cli::{connect, is_final, state_name, Exit};
 use timbr_core::{machine::STATUS_TOPIC, zmq, Status};
 
 fn millis(d: Duration) -> i32 {
@@ -18,13 +19,13 @@ pub(crate) fn watch(
     once: bool,
     timeout: Duration,
     json: bool,
-) -> Result<u8, String> {
+) -> anyhow::Result<Exit> {
     let ctx = zmq::Context::new();
-    let sub = ctx.socket(zmq::SUB).map_err(|e| e.to_string())?;
+    let sub = ctx.socket(zmq::SUB)?;
     sub.set_rcvtimeo(millis(timeout))
         .and_then(|()| sub.set_linger(0))
         .and_then(|()| sub.set_subscribe(STATUS_TOPIC.as_bytes()))
-        .map_err(|e| format!("cannot subscribe to {endpoint}: {e}"))?;
+        .with_context(|| format!("cannot subscribe to {endpoint}"))?;
     connect(&ctx, &sub, endpoint, timeout)?;
     let terminal = std::io::stdout().is_terminal() && !json;
     let mut stdout = std::io::stdout().lock();
@@ -32,11 +33,11 @@ pub(crate) fn watch(
         let frames = match sub.recv_multipart(0) {
             Ok(frames) => frames,
             Err(zmq::Error::EAGAIN) => {
-                return Err(format!(
+                return Err(anyhow!(
                     "no status from {endpoint} for {timeout:.0?}; is the machine serving it?"
                 ))
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         };
         let [topic, body] = &frames[..] else {
             eprintln!("timbr-watch: ignoring a message of {} frames", frames.len());
@@ -65,31 +66,31 @@ pub(crate) fn watch(
         };
         // A closed stdout (a pipe into `head`) ends the watch, quietly.
         if shown.and_then(|()| stdout.flush()).is_err() {
-            return Ok(0);
+            return Ok(Exit::Success);
         }
         if state == "failed" {
-            return Ok(EXIT_MACHINE_FAILED);
+            return Ok(Exit::MachineFailed);
         }
         if once || is_final(&state) {
-            return Ok(0);
+            return Ok(Exit::Success);
         }
     }
 }
 
 /// Sends `request` to the control endpoint and prints the reply; the exit status.
-pub(crate) fn control(endpoint: &str, request: &str, timeout: Duration) -> Result<u8, String> {
+pub(crate) fn control(endpoint: &str, request: &str, timeout: Duration) -> anyhow::Result<Exit> {
     let ctx = zmq::Context::new();
-    let req = ctx.socket(zmq::REQ).map_err(|e| e.to_string())?;
+    let req = ctx.socket(zmq::REQ)?;
     req.set_rcvtimeo(millis(timeout))
         .and_then(|()| req.set_linger(0))
-        .map_err(|e| format!("cannot connect to {endpoint}: {e}"))?;
+        .with_context(|| format!("cannot connect to {endpoint}"))?;
     connect(&ctx, &req, endpoint, timeout)?;
-    req.send(request, 0).map_err(|e| e.to_string())?;
+    req.send(request, 0)?;
     let reply = req
         .recv_bytes(0)
-        .map_err(|e| format!("no reply from {endpoint} within {timeout:.0?}: {e}"))?;
+        .with_context(|| format!("no reply from {endpoint} within {timeout:.0?}"))?;
     let value: serde_json::Value =
-        serde_json::from_slice(&reply).map_err(|e| format!("the reply is not JSON: {e}"))?;
+        serde_json::from_slice(&reply).context("the reply is not JSON")?;
     match value
         .get("status")
         .map(|s| serde_json::from_value::<Status>(s.clone()))
@@ -97,5 +98,9 @@ pub(crate) fn control(endpoint: &str, request: &str, timeout: Duration) -> Resul
         Some(Ok(status)) => println!("{status}"),
         _ => println!("{value}"),
     }
-    Ok(if value["ok"] == true { 0 } else { EXIT_FAILED })
+    Ok(if value["ok"] == true {
+        Exit::Success
+    } else {
+        Exit::Failed
+    })
 }

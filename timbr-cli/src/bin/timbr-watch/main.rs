@@ -43,10 +43,10 @@
 //! view; `--json` prints each as a JSON line. Until Ctrl-C otherwise. It is `timbr-fleet
 //! watch` (the same code).
 //!
-//! Exit status: 0 when the machine stopped or completed (or the control reply says `ok`);
-//! 3 when it failed; 1 when no snapshot arrived for `--timeout` seconds (default 10), no
-//! reply came, the reply says `ok: false`, or Redis or the HTTP address could not be used;
-//! 2 for a usage error.
+//! Exit status ([`timbr_cli::Exit`]; `--help` lists them): 0 when the machine stopped or
+//! completed (or the control reply says `ok`); 3 when it failed; 1 when no snapshot arrived
+//! for `--timeout` seconds (default 10), no reply came, the reply says `ok: false`, or Redis
+//! or the HTTP address could not be used; 2 for a usage error.
 
 mod http;
 mod machine;
@@ -57,7 +57,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use timbr_cli::{chain, EXIT_FAILED, EXIT_USAGE};
+use timbr_cli::{seconds, Exit};
 
 /// Watch, control and serve over HTTP timbr machines running in other processes, one at a
 /// time or a whole fleet on Redis.
@@ -72,7 +72,13 @@ use timbr_cli::{chain, EXIT_FAILED, EXIT_USAGE};
         timbr-watch http 127.0.0.1:9464 ipc://…/1234-1.status ipc://…/5678-1.status\n  \
         timbr-watch http 127.0.0.1:9464 --redis redis://127.0.0.1:6379 --stream tweets\n  \
         timbr-watch fleet --redis redis://127.0.0.1:6379 --stream tweets\n\n\
-        `timbr-watch COMMAND --help` lists its flags."
+        `timbr-watch COMMAND --help` lists its flags.\n\n\
+        Exit status:\n  \
+        0  the machine stopped or completed (status); the reply says `ok` (control)\n  \
+        1  no snapshot for --timeout seconds, no reply, the reply says `ok: false`, or Redis\n     \
+        or the HTTP address could not be used\n  \
+        2  a usage error\n  \
+        3  the watched machine failed"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -94,8 +100,8 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Give up when no snapshot arrived for this many seconds (0.001 to 86400).
-        #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
-        timeout: f64,
+        #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds(0.001, 86_400.0))]
+        timeout: Duration,
     },
     /// Send one request to a machine's control endpoint and print the reply.
     Control {
@@ -106,8 +112,8 @@ enum Command {
         #[arg(value_name = "REQUEST")]
         request: Vec<String>,
         /// Give up when no reply arrived for this many seconds (0.001 to 86400).
-        #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
-        timeout: f64,
+        #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds(0.001, 86_400.0))]
+        timeout: Duration,
     },
     /// Serve machines' dashboard, Prometheus metrics and health over HTTP until killed: the
     /// STATUS_ENDPOINTs given, or every machine of a Redis fleet that announces one.
@@ -154,8 +160,8 @@ enum Command {
         #[arg(long, value_name = "G", default_value = "timbr")]
         group: String,
         /// Seconds between two views (0.05 to 3600).
-        #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = every)]
-        every: f64,
+        #[arg(long, value_name = "SECS", default_value = "1", value_parser = seconds(0.05, 3600.0))]
+        every: Duration,
         /// Print one view and exit.
         #[arg(long)]
         once: bool,
@@ -170,43 +176,23 @@ enum Command {
     },
 }
 
-fn seconds(text: &str) -> Result<f64, String> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number"))?;
-    if (0.001..=86_400.0).contains(&secs) {
-        Ok(secs)
-    } else {
-        Err(format!("{secs} is not between 0.001 and 86400 seconds"))
-    }
-}
-
-fn every(text: &str) -> Result<f64, String> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number"))?;
-    if (0.05..=3600.0).contains(&secs) {
-        Ok(secs)
-    } else {
-        Err(format!("{secs} is not between 0.05 and 3600 seconds"))
-    }
-}
-
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
-        }
-    };
-    let result = match cli.command {
+    timbr_cli::init_logs();
+    match timbr_cli::parse::<Cli>() {
+        Ok(cli) => timbr_cli::finish("timbr-watch", run(cli.command)),
+        Err(exit) => exit.into(),
+    }
+}
+
+/// Does what `command` asks; how it ended.
+fn run(command: Command) -> anyhow::Result<Exit> {
+    match command {
         Command::Status {
             endpoint,
             once,
             json,
             timeout,
-        } => machine::watch(&endpoint, once, Duration::from_secs_f64(timeout), json),
+        } => machine::watch(&endpoint, once, timeout, json),
         Command::Control {
             endpoint,
             request,
@@ -216,7 +202,7 @@ fn main() -> ExitCode {
                 r if r.is_empty() => "status".to_owned(),
                 r => r,
             };
-            machine::control(&endpoint, &request, Duration::from_secs_f64(timeout))
+            machine::control(&endpoint, &request, timeout)
         }
         Command::Http {
             addr,
@@ -244,24 +230,16 @@ fn main() -> ExitCode {
             json,
         } => {
             let options = timbr_redis::WatchOptions {
-                every: Duration::from_secs_f64(every),
+                every,
                 once,
                 json,
                 clear: std::io::stdout().is_terminal() && !json,
             };
-            watch_fleet(&redis, &stream, &group, &options).map(|()| 0)
+            watch_fleet(&redis, &stream, &group, &options).map(|()| Exit::Success)
         }
         Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "timbr-watch", &mut std::io::stdout());
-            Ok(0)
-        }
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("timbr-watch: {e}");
-            ExitCode::from(EXIT_FAILED)
+            timbr_cli::print_completions::<Cli>(shell);
+            Ok(Exit::Success)
         }
     }
 }
@@ -273,13 +251,12 @@ fn watch_fleet(
     stream: &str,
     group: &str,
     options: &timbr_redis::WatchOptions,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     let redis = timbr_redis::RedisOptions::new(url, stream).group(group);
-    let mut fleet = timbr_redis::Fleet::connect(redis).map_err(|e| chain(&e))?;
+    let mut fleet = timbr_redis::Fleet::connect(redis)?;
     let mut stdout = std::io::stdout().lock();
-    fleet
-        .watch(options, &mut stdout, &|| false)
-        .map_err(|e| chain(&e))
+    fleet.watch(options, &mut stdout, &|| false)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -294,7 +271,9 @@ mod tests {
     #[test]
     fn arguments() {
         match parse("status ipc:///x --once --timeout 2.5").unwrap() {
-            Command::Status { once, timeout, .. } => assert_eq!((once, timeout), (true, 2.5)),
+            Command::Status { once, timeout, .. } => {
+                assert_eq!((once, timeout), (true, Duration::from_millis(2500)))
+            }
             other => panic!("{other:?}"),
         }
         match parse("fleet --redis redis://127.0.0.1:6379 --stream tweets --once --json").unwrap() {

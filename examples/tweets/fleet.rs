@@ -199,6 +199,36 @@ struct Produced {
     position: u64,
 }
 
+/// A worker's handler: errors kept and counted; what happens to the queue shown as it
+/// happens (a claim is routine); and, for `both`, completion at the first idle moment once
+/// `finished` is set (the fleet has dealt with every tweet: nothing is left to take).
+fn worker_handler(finished: &Arc<AtomicBool>) -> impl timbr_core::Handler {
+    // What happens to the queue is shown as it happens; errors are kept and counted.
+    let show_queue_events = |e: &Event| {
+        if let Event::Queue(q) = e {
+            if !matches!(q, QueueEvent::Claimed { .. }) {
+                eprintln!("{e}");
+            }
+        }
+        Action::Continue
+    };
+    // `both`: once the fleet has dealt with every tweet, the machine completes (at its next
+    // idle moment, which comes at once: nothing is left to take).
+    let complete_when_finished = {
+        let finished = Arc::clone(finished);
+        move |e: &Event| {
+            if matches!(e, Event::Idle { .. }) && finished.load(Ordering::Acquire) {
+                Action::Complete
+            } else {
+                Action::Continue
+            }
+        }
+    };
+    LogAndContinue::default()
+        .and(show_queue_events)
+        .and(complete_when_finished)
+}
+
 /// Puts the tweets `o` asks for on the stream, from where the last producer of this name
 /// stopped. Stops early at a signal, or when `stop` is set (the worker of `both` failed).
 fn produce(
@@ -301,28 +331,8 @@ fn work(
     let announce = Announce::for_queue(&queue, "worker")?;
     let memory = Arc::new(Memory::default());
     let remember = super::remember(&memory);
-    // What happens to the queue is shown as it happens; errors are kept and counted.
-    let show_queue_events = |e: &Event| {
-        if let Event::Queue(q) = e {
-            if !matches!(q, QueueEvent::Claimed { .. }) {
-                eprintln!("{e}");
-            }
-        }
-        Action::Continue
-    };
-    // `both`: once the fleet has dealt with every tweet, the machine completes (at its next
-    // idle moment, which comes at once: nothing is left to take).
+    // `both`: once the fleet has dealt with every tweet, the machine completes.
     let finished = Arc::new(AtomicBool::new(false));
-    let complete_when_finished = {
-        let finished = Arc::clone(&finished);
-        move |e: &Event| {
-            if matches!(e, Event::Idle { .. }) && finished.load(Ordering::Acquire) {
-                Action::Complete
-            } else {
-                Action::Continue
-            }
-        }
-    };
     let mut builder = Machine::<Tweet>::builder()
         .name(name.clone())
         .queue(queue.clone())
@@ -330,11 +340,7 @@ fn work(
         .workers(o.workers)
         .plugin(RedisStatus::new(&queue))
         .plugin(announce.clone())
-        .handler(
-            LogAndContinue::default()
-                .and(show_queue_events)
-                .and(complete_when_finished),
-        );
+        .handler(worker_handler(&finished));
     if done.is_some() {
         builder = builder.idle_after(COMPLETE_CHECK);
     }
