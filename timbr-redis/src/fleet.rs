@@ -149,7 +149,12 @@ impl Fleet {
     /// [`RedisError`] for a bad URL, an unreachable server or refused credentials.
     pub fn connect(options: RedisOptions) -> Result<Self, RedisError> {
         options.validate()?;
-        let mut link = Link::open(&options.url, Health::new(), "fleet", options.backoff_max)?;
+        let mut link = Link::open(
+            &options.url,
+            Health::new(&options),
+            "fleet",
+            options.backoff_max,
+        )?;
         link.once(&mut |con| create_group(con, &options))
             .map_err(|source| RedisError::Command {
                 command: "XGROUP CREATE",

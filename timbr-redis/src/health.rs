@@ -1,179 +1,90 @@
-//! What a queue knows of itself and of the shared stream: counters this process keeps, the
-//! group as Redis last showed it, the connection's health, and the events it raises.
+//! The one owner of what a queue knows of itself: its counters, its connections' health, the
+//! group as Redis last showed it. Every change is a method here — a connection lost, back or
+//! refused, an entry claimed or dead-lettered, a batch acknowledged — which makes the change
+//! and raises its event, as timbr-core's `machine/life.rs` does for a machine's lifecycle:
+//! nothing else writes these fields, everything else asks ([`Health::report`]).
+//!
+//! Events go to the machines built on the queue (as [`QueueEvent`]s, through their
+//! never-blocking senders) and to the `on_event` listener; they are built only on the rare
+//! paths that raise them.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 use timbr_core::io::{QueueEvent, QueueEvents};
 
-/// Something that happened to a fleet queue or sink, for the function given to
-/// [`RedisQueue::on_event`](crate::RedisQueue::on_event).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RedisEvent {
-    /// A command failed for want of a server: retrying with backoff.
-    Disconnected {
-        /// Which connection (`reader`, `writer`, `outbox`…).
-        link: &'static str,
-        /// Why.
-        error: String,
-    },
-    /// The server answers again (or accepts again what it refused).
-    Reconnected {
-        /// Which connection.
-        link: &'static str,
-        /// How long it was gone.
-        after: Duration,
-    },
-    /// The server answers but refuses a command — out of memory under `maxmemory` with
-    /// `noeviction` (`OOM …`), a key of the wrong type (`WRONGTYPE …`, a results stream's
-    /// name taken by another key) — retrying with backoff. Not an outage: `error` is Redis's
-    /// own message, naming the cause to remove.
-    Refused {
-        /// Which connection.
-        link: &'static str,
-        /// Redis's answer.
-        error: String,
-    },
-    /// An entry went to the dead-letter stream and was acknowledged.
-    DeadLettered {
-        /// The entry's id in the queue's stream.
-        id: String,
-        /// Why.
-        reason: String,
-    },
-    /// Entries another consumer left pending too long were claimed by this one.
-    Claimed {
-        /// The entry's id.
-        id: String,
-        /// The consumer that had it.
-        from: String,
-    },
+use crate::report::{GroupInfo, QueueReport};
+use crate::RedisOptions;
+
+type Listener = Arc<dyn Fn(&QueueEvent) + Send + Sync>;
+
+/// Why an entry went to the dead-letter stream (what it counts as besides a dead letter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dead {
+    /// Delivered `max_deliveries` times without an acknowledgement.
+    Redelivered,
+    /// Its datum (or its pack, or its origin) could not be decoded.
+    Undecodable,
 }
 
-impl From<&RedisEvent> for QueueEvent {
-    fn from(event: &RedisEvent) -> Self {
-        match event {
-            RedisEvent::Disconnected { link, error } => QueueEvent::Disconnected {
-                link: (*link).to_owned(),
-                error: error.clone(),
-            },
-            RedisEvent::Reconnected { link, after } => QueueEvent::Reconnected {
-                link: (*link).to_owned(),
-                after: *after,
-            },
-            RedisEvent::Refused { link, error } => QueueEvent::Refused {
-                link: (*link).to_owned(),
-                error: error.clone(),
-            },
-            RedisEvent::DeadLettered { id, reason } => QueueEvent::DeadLettered {
-                id: id.clone(),
-                reason: reason.clone(),
-            },
-            RedisEvent::Claimed { id, from } => QueueEvent::Claimed {
-                id: id.clone(),
-                from: from.clone(),
-            },
-        }
-    }
-}
-
-type Listener = Arc<dyn Fn(&RedisEvent) + Send + Sync>;
-
-/// The group as Redis showed it at the last look (every half second while the queue is used).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupInfo {
-    /// Entries in the stream (acknowledged entries are trimmed, so mostly unread + pending).
-    pub stream_length: u64,
-    /// Entries the group has not read yet: Redis's `lag` where it vouches for it, else
-    /// counted after the group's last delivered entry (Redis loses its count in some
-    /// restarts); `None` before the first look.
-    pub lag: Option<u64>,
-    /// Entries read and not yet acknowledged, over all consumers.
-    pub pending: u64,
-    /// Consumers in the group.
-    pub consumers: u64,
-    /// Entries in the dead-letter stream.
-    pub dead_letters: u64,
-}
-
-/// The queue's report: what this process did and what Redis shows, for status displays.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueReport {
-    /// The stream.
-    pub stream: String,
-    /// The group.
-    pub group: String,
-    /// This consumer.
-    pub consumer: String,
-    /// Whether the last command reached the server.
-    pub connected: bool,
-    /// Redis's own message, with the connection's name, while it answers but refuses a
-    /// command this queue retries (see [`RedisEvent::Refused`]): `outbox: OOM command not
-    /// allowed when used memory > 'maxmemory'.`, `outbox: WRONGTYPE …`. `None` once every
-    /// connection's commands go through again.
-    pub refused: Option<String>,
-    /// Times a connection was lost.
-    pub outages: u64,
-    /// The last connection error.
-    pub last_error: Option<String>,
-    /// The group as last seen.
-    pub group_info: GroupInfo,
-    /// Entries this consumer got that had been delivered before (re-read or claimed).
-    pub redeliveries: u64,
-    /// Entries claimed from other consumers.
-    pub claimed: u64,
-    /// Entries this consumer sent to the dead-letter stream.
-    pub dead_lettered: u64,
-    /// Of which undecodable.
-    pub undecodable: u64,
-    /// Of those, entries whose datum's `Deserialize` panicked (caught: the entry is
-    /// dead-lettered with the panic's message, the queue goes on).
-    pub panicked: u64,
-    /// Entries acknowledged by this consumer.
-    pub acked: u64,
-    /// Deliveries released (their record was refused by the sink): claimed again later.
-    pub released: u64,
-    /// Packed entries this consumer split into one entry per datum, to deliver them again
-    /// (see [`RedisOptions::pack`](crate::RedisOptions::pack)).
-    pub split: u64,
-    /// Data this process put on the stream.
-    pub put: u64,
-    /// Records this process wrote to sink streams.
-    pub written: u64,
-}
-
+/// Counters this process keeps (relaxed: each is a count, read on its own).
 #[derive(Default)]
+struct Counts {
+    outages: AtomicU64,
+    redeliveries: AtomicU64,
+    claimed: AtomicU64,
+    dead_lettered: AtomicU64,
+    undecodable: AtomicU64,
+    panicked: AtomicU64,
+    acked: AtomicU64,
+    released: AtomicU64,
+    split: AtomicU64,
+    put: AtomicU64,
+    written: AtomicU64,
+}
+
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
 pub(crate) struct Health {
-    pub(crate) connected: AtomicBool,
-    pub(crate) outages: AtomicU64,
-    pub(crate) last_error: Mutex<Option<String>>,
+    /// The stream, group and consumer this health is of (in reports and events' logs).
+    stream: String,
+    group: String,
+    consumer: String,
+    connected: AtomicBool,
+    last_error: Mutex<Option<String>>,
     /// Per connection, Redis's message while it refuses that connection's command.
-    pub(crate) refused: Mutex<Vec<(&'static str, String)>>,
-    pub(crate) group_info: Mutex<GroupInfo>,
-    pub(crate) redeliveries: AtomicU64,
-    pub(crate) claimed: AtomicU64,
-    pub(crate) dead_lettered: AtomicU64,
-    pub(crate) undecodable: AtomicU64,
-    pub(crate) panicked: AtomicU64,
-    pub(crate) acked: AtomicU64,
-    pub(crate) released: AtomicU64,
-    pub(crate) split: AtomicU64,
-    pub(crate) put: AtomicU64,
-    pub(crate) written: AtomicU64,
+    refused: Mutex<Vec<(&'static str, String)>>,
+    group_info: Mutex<GroupInfo>,
+    counts: Counts,
     listener: Mutex<Option<Listener>>,
-    /// The machines built on this queue: each gets every event as a [`QueueEvent`].
+    /// The machines built on this queue: each gets every event.
     machines: Mutex<Vec<QueueEvents>>,
 }
 
 impl Health {
-    pub(crate) fn new() -> Arc<Health> {
-        let health = Health::default();
-        health.connected.store(true, Ordering::Relaxed);
-        Arc::new(health)
+    /// The health of the queue (or producer, fleet, registry) of `o`.
+    pub(crate) fn new(o: &RedisOptions) -> Arc<Health> {
+        Health::named(&o.stream, &o.group, o.consumer_name())
+    }
+
+    /// The health of connections to `stream` outside any group (a sink of its own).
+    pub(crate) fn named(stream: &str, group: &str, consumer: &str) -> Arc<Health> {
+        Arc::new(Health {
+            stream: stream.to_owned(),
+            group: group.to_owned(),
+            consumer: consumer.to_owned(),
+            connected: AtomicBool::new(true),
+            last_error: Mutex::new(None),
+            refused: Mutex::new(Vec::new()),
+            group_info: Mutex::new(GroupInfo::default()),
+            counts: Counts::default(),
+            listener: Mutex::new(None),
+            machines: Mutex::new(Vec::new()),
+        })
     }
 
     pub(crate) fn listen(&self, f: Listener) {
@@ -185,15 +96,13 @@ impl Health {
         self.machines.lock().push(machine);
     }
 
-    /// Raises `event`: only built by callers when something happened (rare paths). The
-    /// machines get it through their never-blocking senders (forgotten once dropped); the
-    /// `on_event` listener is called here.
-    pub(crate) fn emit(&self, event: RedisEvent) {
+    /// Raises `event`: the machines get it through their never-blocking senders (forgotten
+    /// once dropped); the `on_event` listener is called here.
+    fn emit(&self, event: QueueEvent) {
         {
             let mut machines = self.machines.lock();
             if !machines.is_empty() {
-                let queue_event = QueueEvent::from(&event);
-                machines.retain(|m| m.send(queue_event.clone()));
+                machines.retain(|m| m.send(event.clone()));
             }
         }
         let listener = self.listener.lock().clone();
@@ -204,9 +113,134 @@ impl Health {
             let _ = timbr_core::io::catch_panic(|| listener(&event));
         }
     }
+}
 
+/// A connection's transitions (the connection keeps when its episode began: `link.rs`).
+impl Health {
+    /// Connection `link` lost its server: an outage begins.
+    pub(crate) fn disconnected(&self, link: &'static str, error: String) {
+        *self.last_error.lock() = Some(error.clone());
+        self.connected.store(false, Ordering::Relaxed);
+        add(&self.counts.outages, 1);
+        self.emit(QueueEvent::Disconnected {
+            link: link.to_owned(),
+            error,
+        });
+    }
+
+    /// Another failed attempt of connection `link` during its outage or refusal.
+    pub(crate) fn still_failing(&self, error: String) {
+        *self.last_error.lock() = Some(error);
+    }
+
+    /// Redis answers connection `link` but refuses its command with `error` (its own
+    /// words). Raised when the episode begins (`first`) or Redis's words change; the
+    /// server is there, so the queue counts as connected.
+    pub(crate) fn refused(&self, link: &'static str, error: String, first: bool) {
+        *self.last_error.lock() = Some(error.clone());
+        self.connected.store(true, Ordering::Relaxed);
+        let news = {
+            let mut refused = self.refused.lock();
+            match refused.iter_mut().find(|(l, _)| *l == link) {
+                Some((_, m)) if *m == error => false,
+                Some((_, m)) => {
+                    m.clone_from(&error);
+                    true
+                }
+                None => {
+                    refused.push((link, error.clone()));
+                    true
+                }
+            }
+        };
+        if first || news {
+            self.emit(QueueEvent::Refused {
+                link: link.to_owned(),
+                error,
+            });
+        }
+    }
+
+    /// Connection `link`'s commands go through again, `after` its outage or refusal began.
+    pub(crate) fn reconnected(&self, link: &'static str, after: Duration) {
+        self.connected.store(true, Ordering::Relaxed);
+        self.refused.lock().retain(|(l, _)| *l != link);
+        self.emit(QueueEvent::Reconnected {
+            link: link.to_owned(),
+            after,
+        });
+    }
+}
+
+/// An entry's transitions, and the counts of what this process put and wrote.
+impl Health {
+    /// An entry that had been delivered before was delivered again to this consumer.
+    pub(crate) fn redelivered(&self) {
+        add(&self.counts.redeliveries, 1);
+    }
+
+    /// Entry `id`, left pending too long by consumer `from`, was claimed by this one.
+    pub(crate) fn claimed(&self, id: &str, from: &str) {
+        add(&self.counts.claimed, 1);
+        self.emit(QueueEvent::Claimed {
+            id: id.to_owned(),
+            from: from.to_owned(),
+        });
+    }
+
+    /// Entry `id` went to the dead-letter stream, for `reason`, and was acknowledged.
+    pub(crate) fn dead_lettered(&self, id: &str, reason: String, why: Dead) {
+        add(&self.counts.dead_lettered, 1);
+        if why == Dead::Undecodable {
+            add(&self.counts.undecodable, 1);
+        }
+        self.emit(QueueEvent::DeadLettered {
+            id: id.to_owned(),
+            reason,
+        });
+    }
+
+    /// A datum's `Deserialize` panicked (caught; its entry is dead-lettered as undecodable).
+    pub(crate) fn deserialize_panicked(&self) {
+        add(&self.counts.panicked, 1);
+    }
+
+    /// A packed entry was split into one entry per datum.
+    pub(crate) fn split(&self) {
+        add(&self.counts.split, 1);
+    }
+
+    /// A delivery was released (its record refused by the sink): claimed again later.
+    pub(crate) fn released(&self) {
+        add(&self.counts.released, 1);
+    }
+
+    /// `n` data went on the stream.
+    pub(crate) fn put(&self, n: usize) {
+        add(&self.counts.put, n as u64);
+    }
+
+    /// A batch was applied: `written` records, `acked` entries acknowledged.
+    pub(crate) fn applied(&self, written: u64, acked: u64) {
+        add(&self.counts.written, written);
+        add(&self.counts.acked, acked);
+    }
+
+    /// The group as Redis shows it now.
+    pub(crate) fn group_seen(&self, info: GroupInfo) {
+        *self.group_info.lock() = info;
+    }
+
+    /// Unread + pending entries, as the group was last seen.
+    pub(crate) fn queued(&self) -> u64 {
+        let info = self.group_info.lock();
+        info.lag.unwrap_or(info.stream_length) + info.pending
+    }
+}
+
+impl Health {
     /// Redis's refusals, each with its connection (`outbox: OOM …; writer: OOM …`).
-    fn refused(&self) -> Option<String> {
+    fn refusals(&self) -> Option<String> {
         let refused = self.refused.lock();
         (!refused.is_empty()).then(|| {
             let each: Vec<String> = refused.iter().map(|(l, m)| format!("{l}: {m}")).collect();
@@ -214,52 +248,145 @@ impl Health {
         })
     }
 
-    /// Connection `link` is refused with `message`; returns whether that is news.
-    pub(crate) fn set_refused(&self, link: &'static str, message: &str) -> bool {
-        let mut refused = self.refused.lock();
-        match refused.iter_mut().find(|(l, _)| *l == link) {
-            Some((_, m)) if m == message => false,
-            Some((_, m)) => {
-                *m = message.to_owned();
-                true
-            }
-            None => {
-                refused.push((link, message.to_owned()));
-                true
-            }
-        }
-    }
-
-    /// Connection `link`'s commands go through.
-    pub(crate) fn clear_refused(&self, link: &'static str) {
-        self.refused.lock().retain(|(l, _)| *l != link);
-    }
-
-    pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-
-    pub(crate) fn report(&self, stream: &str, group: &str, consumer: &str) -> QueueReport {
+    pub(crate) fn report(&self) -> QueueReport {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let c = &self.counts;
         QueueReport {
-            stream: stream.to_owned(),
-            group: group.to_owned(),
-            consumer: consumer.to_owned(),
+            stream: self.stream.clone(),
+            group: self.group.clone(),
+            consumer: self.consumer.clone(),
             connected: self.connected.load(Ordering::Relaxed),
-            outages: load(&self.outages),
+            outages: load(&c.outages),
             last_error: self.last_error.lock().clone(),
-            refused: self.refused(),
+            refused: self.refusals(),
             group_info: self.group_info.lock().clone(),
-            redeliveries: load(&self.redeliveries),
-            claimed: load(&self.claimed),
-            dead_lettered: load(&self.dead_lettered),
-            undecodable: load(&self.undecodable),
-            panicked: load(&self.panicked),
-            acked: load(&self.acked),
-            released: load(&self.released),
-            split: load(&self.split),
-            put: load(&self.put),
-            written: load(&self.written),
+            redeliveries: load(&c.redeliveries),
+            claimed: load(&c.claimed),
+            dead_lettered: load(&c.dead_lettered),
+            undecodable: load(&c.undecodable),
+            panicked: load(&c.panicked),
+            acked: load(&c.acked),
+            released: load(&c.released),
+            split: load(&c.split),
+            put: load(&c.put),
+            written: load(&c.written),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recording() -> (Arc<Health>, Arc<Mutex<Vec<QueueEvent>>>) {
+        let health = Health::named("s", "g", "c");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let into = Arc::clone(&seen);
+        health.listen(Arc::new(move |e| into.lock().push(e.clone())));
+        (health, seen)
+    }
+
+    #[test]
+    fn an_outage_is_counted_once_said_once_and_ends_connected() {
+        let (h, seen) = recording();
+        h.disconnected("reader", "refused".into());
+        h.still_failing("refused again".into());
+        let r = h.report();
+        assert!(!r.connected);
+        assert_eq!(
+            (r.outages, r.last_error.as_deref()),
+            (1, Some("refused again"))
+        );
+        h.reconnected("reader", Duration::from_secs(2));
+        assert!(h.report().connected);
+        let seen = seen.lock();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(matches!(&seen[0], QueueEvent::Disconnected { link, .. } if link == "reader"));
+        assert!(matches!(&seen[1], QueueEvent::Reconnected { after, .. } if after.as_secs() == 2));
+    }
+
+    #[test]
+    fn a_refusal_is_said_when_it_begins_or_changes_and_cleared_per_connection() {
+        let (h, seen) = recording();
+        h.refused("outbox", "OOM".into(), true);
+        h.refused("outbox", "OOM".into(), false);
+        h.refused("writer", "OOM".into(), true);
+        h.refused("outbox", "WRONGTYPE".into(), false);
+        let r = h.report();
+        assert!(r.connected, "a server that refuses answers");
+        assert_eq!(r.refused.as_deref(), Some("outbox: WRONGTYPE; writer: OOM"));
+        h.reconnected("outbox", Duration::ZERO);
+        assert_eq!(h.report().refused.as_deref(), Some("writer: OOM"));
+        let refusals = seen
+            .lock()
+            .iter()
+            .filter(|e| matches!(e, QueueEvent::Refused { .. }))
+            .count();
+        assert_eq!(refusals, 3);
+    }
+
+    #[test]
+    fn entries_count_what_they_went_through_and_raise_their_events() {
+        let (h, seen) = recording();
+        h.redelivered();
+        h.claimed("1-0", "w1");
+        h.dead_lettered("2-0", "delivered 5 times".into(), Dead::Redelivered);
+        h.deserialize_panicked();
+        h.dead_lettered("3-0", "undecodable".into(), Dead::Undecodable);
+        h.applied(4, 3);
+        h.put(7);
+        h.released();
+        h.split();
+        let r = h.report();
+        assert_eq!(
+            (
+                r.redeliveries,
+                r.claimed,
+                r.dead_lettered,
+                r.undecodable,
+                r.panicked
+            ),
+            (1, 1, 2, 1, 1)
+        );
+        assert_eq!(
+            (r.written, r.acked, r.put, r.released, r.split),
+            (4, 3, 7, 1, 1)
+        );
+        assert_eq!(
+            (r.stream.as_str(), r.group.as_str(), r.consumer.as_str()),
+            ("s", "g", "c")
+        );
+        assert_eq!(
+            *seen.lock(),
+            [
+                QueueEvent::Claimed {
+                    id: "1-0".into(),
+                    from: "w1".into()
+                },
+                QueueEvent::DeadLettered {
+                    id: "2-0".into(),
+                    reason: "delivered 5 times".into()
+                },
+                QueueEvent::DeadLettered {
+                    id: "3-0".into(),
+                    reason: "undecodable".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_panicking_listener_does_not_stop_the_next_event() {
+        let h = Health::named("s", "g", "c");
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&calls);
+        h.listen(Arc::new(move |_| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            panic!("a listener's bug");
+        }));
+        h.claimed("1-0", "w1");
+        h.claimed("2-0", "w1");
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+        assert_eq!(h.report().claimed, 2);
     }
 }

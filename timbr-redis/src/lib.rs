@@ -67,7 +67,8 @@
 //! | `link.rs` | a connection that reconnects with backoff and reports outages |
 //! | `backoff.rs` | the waits between reconnections: exponential, with jitter |
 //! | `unread.rs` | what a group has not read: Redis's lag where it vouches for it, else counted |
-//! | `health.rs` | counters, the group as last seen, [`RedisEvent`]s |
+//! | `health.rs` | the one writer of the counters, the connections' health and the group as last seen; raises the [`QueueEvent`](timbr_core::io::QueueEvent)s |
+//! | `report.rs` | [`QueueReport`], [`GroupInfo`]: what a queue reports |
 //! | `plugin.rs` | [`RedisStatus`], the status plugin |
 //! | `fleet.rs` | [`Fleet`]: balance, results |
 //! | `dead.rs` | dead letters: listed, re-queued, purged |
@@ -92,6 +93,7 @@ mod producer;
 mod queue;
 mod reader;
 mod registry;
+mod report;
 mod resp;
 mod sink;
 mod unread;
@@ -104,7 +106,6 @@ pub use crate::{
     entry::{dead_fields, record_fields, DATUM_FIELD},
     error::{redact_url, RedisError},
     fleet::{Balance, Fleet, Member, Results},
-    health::{GroupInfo, QueueReport, RedisEvent},
     options::{RedisOptions, MAX_BATCH, MAX_CAPACITY, MAX_CLAIM_AFTER},
     pack::{MAX_PACK, ORIGIN_FIELD, PACK_FIELD},
     plugin::RedisStatus,
@@ -114,6 +115,7 @@ pub use crate::{
         is_ended, Announce, Announced, Earlier, Summary, FORGET_AFTER, GONE_AFTER, HEARTBEAT,
         KEEP_ENDED,
     },
+    report::{GroupInfo, QueueReport},
     sink::{RedisSink, FLUSH_TIMEOUT},
     view::{FleetMachine, FleetView, Totals},
     watch::WatchOptions,

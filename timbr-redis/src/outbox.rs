@@ -425,8 +425,7 @@ impl Shared {
                 _ => 0,
             })
             .sum();
-        Health::add(&self.health.acked, acked.max(0) as u64);
-        Health::add(&self.health.written, written);
+        self.health.applied(written, acked.max(0) as u64);
         true
     }
 }

@@ -4,8 +4,8 @@ use parking_lot::Mutex;
 use timbr_core::observe::DisplayPart;
 use timbr_core::{Status, StatusPlugin};
 
-use crate::health::{GroupInfo, QueueReport};
 use crate::reader::group_info;
+use crate::report::{GroupInfo, QueueReport};
 use crate::{Fleet, RedisQueue};
 
 /// A status plugin showing a [`RedisQueue`]'s [`report`](RedisQueue::report) under

@@ -26,10 +26,11 @@ use serde::de::DeserializeOwned;
 use timbr_core::io::catch_panic;
 
 use crate::entry::{self, dead_fields, Entry};
-use crate::health::{GroupInfo, Health, RedisEvent};
+use crate::health::{Dead, Health};
 use crate::link::{group_gone, Link};
 use crate::options::RedisOptions;
 use crate::pack::{self, Packs, ORIGIN_FIELD, PACK_FIELD};
+use crate::report::GroupInfo;
 use crate::unread;
 use crate::{Delivery, DeliveryId};
 
@@ -277,9 +278,8 @@ impl<T: DeserializeOwned> Reader<T> {
                 out.push_back(Delivery::with_id(datum, DeliveryId::new(id)));
             }
             Err(reason) => {
-                if self.dead_letter(o, health, &entry, deliveries, reason, give_up) {
-                    Health::add(&health.undecodable, 1);
-                }
+                let why = (Dead::Undecodable, reason);
+                self.dead_letter(o, health, &entry, deliveries, why, give_up);
             }
         }
         1
@@ -346,7 +346,8 @@ impl<T: DeserializeOwned> Reader<T> {
                 "delivered {} times without an acknowledgement (max_deliveries {})",
                 stale.deliveries, o.max_deliveries
             );
-            self.dead_letter(o, health, &entry, stale.deliveries, reason, give_up);
+            let why = (Dead::Redelivered, reason);
+            self.dead_letter(o, health, &entry, stale.deliveries, why, give_up);
             return;
         }
         // Only if nobody touched it since `XPENDING` showed it: a claim or a delivery by
@@ -386,13 +387,9 @@ impl<T: DeserializeOwned> Reader<T> {
             })
             .unwrap_or_default();
         for entry in claimed {
-            Health::add(&health.redeliveries, 1);
+            health.redelivered();
             if stale.consumer != o.consumer {
-                Health::add(&health.claimed, 1);
-                health.emit(RedisEvent::Claimed {
-                    id: entry.id.clone(),
-                    from: stale.consumer.clone(),
-                });
+                health.claimed(&entry.id, &stale.consumer);
             }
             self.accept(o, health, entry, stale.deliveries + 1, give_up, out);
         }
@@ -424,9 +421,7 @@ impl<T: DeserializeOwned> Reader<T> {
                     Err(e) => format!("undecodable: field `{PACK_FIELD}` is not a JSON array: {e}"),
                     Ok(_) => format!("undecodable: field `{PACK_FIELD}` is an empty pack"),
                 };
-                if self.dead_letter(o, health, entry, 1, reason, give_up) {
-                    Health::add(&health.undecodable, 1);
-                }
+                self.dead_letter(o, health, entry, 1, (Dead::Undecodable, reason), give_up);
                 return 0;
             }
         };
@@ -445,7 +440,7 @@ impl<T: DeserializeOwned> Reader<T> {
                 .or_else(|e| if group_gone(&e) { Ok(0) } else { Err(e) })
         });
         if split.is_some_and(|n| n > 0) {
-            Health::add(&health.split, 1);
+            health.split();
         }
         items.len()
     }
@@ -474,7 +469,7 @@ impl<T: DeserializeOwned> Reader<T> {
         health: &Health,
         entry: &Entry,
         deliveries: u64,
-        reason: String,
+        (why, reason): (Dead, String),
         give_up: &dyn Fn() -> bool,
     ) -> bool {
         let reason = bounded(reason);
@@ -515,11 +510,7 @@ impl<T: DeserializeOwned> Reader<T> {
         if done.is_none() {
             return false;
         }
-        Health::add(&health.dead_lettered, 1);
-        health.emit(RedisEvent::DeadLettered {
-            id: entry.id.clone(),
-            reason,
-        });
+        health.dead_lettered(&entry.id, reason, why);
         true
     }
 
@@ -528,7 +519,7 @@ impl<T: DeserializeOwned> Reader<T> {
     fn refresh(&mut self, o: &RedisOptions, health: &Health) {
         let give_up = || true; // a status refresh is never worth waiting for
         if let Some(info) = self.link.run(&give_up, |con| group_info(con, o)) {
-            *health.group_info.lock() = info;
+            health.group_seen(info);
         }
         let _: Option<()> = self.link.run(&give_up, |con| trim(con, o));
     }
@@ -538,7 +529,7 @@ impl<T: DeserializeOwned> Reader<T> {
 /// counted: the entry is then undecodable, and the panic's message is the reason.
 fn decode<T: DeserializeOwned>(health: &Health, entry: &Entry) -> Result<T, String> {
     catch_panic(|| entry.decode::<T>()).unwrap_or_else(|panic| {
-        Health::add(&health.panicked, 1);
+        health.deserialize_panicked();
         Err(format!(
             "undecodable: the datum's `Deserialize` panicked: {panic}"
         ))

@@ -35,8 +35,9 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use timbr_core::{Status, StatusPlugin};
 
-use crate::health::{Health, QueueReport};
+use crate::health::Health;
 use crate::link::Link;
+use crate::report::QueueReport;
 use crate::{RedisError, RedisOptions, RedisQueue};
 
 /// How often a machine announces itself.
@@ -252,8 +253,7 @@ impl Announce {
     ) -> Result<Announce, RedisError> {
         let o = producer.options();
         let health = producer.health();
-        let (stream, group, consumer) = (o.stream.clone(), o.group.clone(), o.consumer.clone());
-        Announce::connect(o, role, move || health.report(&stream, &group, &consumer))
+        Announce::connect(o, role, move || health.report())
     }
 
     fn connect(
@@ -261,7 +261,7 @@ impl Announce {
         role: impl Into<String>,
         report: impl Fn() -> QueueReport + Send + Sync + 'static,
     ) -> Result<Announce, RedisError> {
-        let link = Link::open(&o.url, Health::new(), "announce", o.backoff_max)?;
+        let link = Link::open(&o.url, Health::new(o), "announce", o.backoff_max)?;
         Ok(Announce {
             inner: Arc::new(Inner {
                 key: machines_key(o.stream()),

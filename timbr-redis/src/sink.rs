@@ -36,12 +36,13 @@ impl RedisSink {
     ///
     /// [`RedisError`] for a bad URL, an unreachable server or refused credentials.
     pub fn connect(url: &str, stream: impl Into<String>) -> Result<Self, RedisError> {
-        let health = Health::new();
+        let stream = stream.into();
+        let health = Health::named(&stream, "", "");
         let link = Link::open(url, Arc::clone(&health), "sink", Duration::from_secs(2))?;
         let outbox = Outbox::new(link, health, None, 1);
         Ok(RedisSink::on_outbox(
             Arc::new(outbox),
-            stream.into(),
+            stream,
             String::new(),
             true,
         ))

@@ -202,8 +202,9 @@ fn measure(con: &mut redis::Connection, o: &RedisOptions, health: &Health) -> Re
         let s = g.lag.unwrap_or(info.stream_length) + g.pending;
         size = Some(size.map_or(s, |m| m.max(s)));
     }
-    *health.group_info.lock() = info.clone();
-    Ok(size.unwrap_or(info.stream_length))
+    let length = info.stream_length;
+    health.group_seen(info);
+    Ok(size.unwrap_or(length))
 }
 
 /// Waits before looking at a full queue again: short at first, then up to

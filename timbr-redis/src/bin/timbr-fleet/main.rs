@@ -303,7 +303,7 @@ fn produce(a: &ProduceArgs, signals: &Signals) -> Result<ExitCode, String> {
     let mut producer = Producer::<Tweet>::connect(a.queue.options()).map_err(chain)?;
     // An outage or a refusal (Redis out of memory…) is said as it happens, as `work` does:
     // a put that waits for Redis would otherwise wait in silence.
-    producer.on_event(|e| eprintln!("event: {}", timbr_core::io::QueueEvent::from(e)));
+    producer.on_event(|e| eprintln!("event: {e}"));
     if a.fresh {
         producer.reset().map_err(chain)?;
     }
