@@ -56,7 +56,8 @@
 //! |---|---|
 //! | `options.rs` | [`RedisOptions`]: every setting, its default and its bound |
 //! | `queue.rs` | [`RedisQueue`]: the [`Queue`](timbr_core::Queue) implementation |
-//! | `reader.rs` | taking: own pending first, claims, batches, dead letters, trimming |
+//! | `reader.rs` | taking: own pending first, claims, batches, dead letters |
+//! | `group.rs` | the group: created (again when lost), looked at (`XINFO GROUPS`), its stream trimmed |
 //! | `prefetch.rs` | taking ahead: the next batch is read while this one is processed |
 //! | `writer.rs` | putting: `XADD` held to the capacity, and how approximate that is |
 //! | `producer.rs` | [`Producer`]: a sequence put from a position kept in Redis, resumed after a crash |
@@ -82,6 +83,7 @@ mod dead;
 mod entry;
 mod error;
 mod fleet;
+mod group;
 mod health;
 mod link;
 mod options;

@@ -192,10 +192,3 @@ fn broken(e: &redis::RedisError) -> bool {
 fn refused(e: &redis::RedisError) -> bool {
     !broken(e) && e.kind() != redis::ErrorKind::BusyLoadingError
 }
-
-/// Whether Redis answered that the group (or its stream) is gone: acknowledging or
-/// dead-lettering its entries is then moot (a Redis restarted without its data, a user's
-/// `DEL`), and retrying would never succeed.
-pub(crate) fn group_gone(e: &redis::RedisError) -> bool {
-    e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP")
-}

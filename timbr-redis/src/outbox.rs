@@ -31,8 +31,9 @@ use parking_lot::{Condvar, Mutex};
 use redis::Value;
 
 use crate::entry::record_fields;
+use crate::group::group_gone;
 use crate::health::Health;
-use crate::link::{group_gone, Link};
+use crate::link::Link;
 use crate::resp::Transaction;
 
 /// Acknowledges entries of one datum each and counts them, entries and data, in one step,

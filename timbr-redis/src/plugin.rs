@@ -4,7 +4,7 @@ use parking_lot::Mutex;
 use timbr_core::observe::DisplayPart;
 use timbr_core::{Status, StatusPlugin};
 
-use crate::reader::group_info;
+use crate::group::group_info;
 use crate::report::{GroupInfo, QueueReport};
 use crate::{Fleet, RedisQueue};
 

@@ -24,10 +24,10 @@ use serde::Serialize;
 use timbr_core::io::QueueEvent;
 
 use crate::entry;
+use crate::group::create_group;
 use crate::health::Health;
 use crate::link::Link;
 use crate::pack;
-use crate::reader::create_group;
 use crate::report::QueueReport;
 use crate::writer::{wait_for_room, Writer};
 use crate::{RedisError, RedisOptions};

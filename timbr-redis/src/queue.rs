@@ -12,12 +12,13 @@ use timbr_core::io::{QueueEvent, QueueEvents};
 use timbr_core::{Delivery, DeliveryId, PutTimeoutError, Queue, Taken, TryPutError};
 
 use crate::entry;
+use crate::group::create_group;
 use crate::health::Health;
 use crate::link::Link;
 use crate::outbox::{AckTarget, Outbox};
 use crate::pack::{self, Packs, Settle};
 use crate::prefetch::Prefetch;
-use crate::reader::{create_group, Reader};
+use crate::reader::Reader;
 use crate::report::QueueReport;
 use crate::writer::{wait_for_room, Writer};
 use crate::{RedisError, RedisOptions, RedisSink};

@@ -21,17 +21,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::streams::StreamPendingCountReply;
-use redis::{Connection, RedisResult, Value};
+use redis::Value;
 use serde::de::DeserializeOwned;
 use timbr_core::io::catch_panic;
 
 use crate::entry::{self, dead_fields, Entry};
+use crate::group::{self, group_gone, recreate_group, trim};
 use crate::health::{Dead, Health};
-use crate::link::{group_gone, Link};
+use crate::link::Link;
 use crate::options::RedisOptions;
 use crate::pack::{self, Packs, ORIGIN_FIELD, PACK_FIELD};
-use crate::report::GroupInfo;
-use crate::unread;
 use crate::{Delivery, DeliveryId};
 
 /// Splits a packed entry (`ARGV[2]`) into one entry per datum (`ARGV[3..]`), each with its
@@ -518,7 +517,7 @@ impl<T: DeserializeOwned> Reader<T> {
     /// acknowledged.
     fn refresh(&mut self, o: &RedisOptions, health: &Health) {
         let give_up = || true; // a status refresh is never worth waiting for
-        if let Some(info) = self.link.run(&give_up, |con| group_info(con, o)) {
+        if let Some(info) = self.link.run(&give_up, |con| group::group_info(con, o)) {
             health.group_seen(info);
         }
         let _: Option<()> = self.link.run(&give_up, |con| trim(con, o));
@@ -551,171 +550,6 @@ fn bounded(reason: String) -> String {
         end -= 1;
     }
     format!("{}… ({} bytes in all)", &reason[..end], reason.len())
-}
-
-/// When the group (or the whole stream) is gone — a Redis restarted without its data, a
-/// user's `DEL` — creates it again, so that the fleet goes on with what is there.
-fn recreate_group(con: &mut Connection, o: &RedisOptions, e: redis::RedisError) -> RedisResult<()> {
-    if e.code() != Some("NOGROUP") {
-        return Err(e);
-    }
-    create_group(con, o)
-}
-
-/// Creates the group, reading the stream from its start, and the stream if need be.
-pub(crate) fn create_group(con: &mut Connection, o: &RedisOptions) -> RedisResult<()> {
-    let created: RedisResult<()> = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&o.stream)
-        .arg(&o.group)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query(con);
-    match created {
-        Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
-        other => other,
-    }
-}
-
-/// The group's state, from `XINFO GROUPS` and `XLEN`.
-pub(crate) fn group_info(con: &mut Connection, o: &RedisOptions) -> RedisResult<GroupInfo> {
-    group_state(con, o).map(|(info, _)| info)
-}
-
-/// The group's state and every group of the stream, in one round trip (more where Redis's
-/// lag cannot be trusted: see `unread.rs`); each group's `lag` is then what it has not
-/// read.
-pub(crate) fn group_state(
-    con: &mut Connection,
-    o: &RedisOptions,
-) -> RedisResult<(GroupInfo, Vec<Group>)> {
-    let looked: RedisResult<(u64, u64, Value)> = redis::pipe()
-        .cmd("XLEN")
-        .arg(&o.stream)
-        .cmd("XLEN")
-        .arg(o.dead_stream())
-        .cmd("XINFO")
-        .arg("GROUPS")
-        .arg(&o.stream)
-        .query(con);
-    let (length, dead, mut all) = match looked {
-        Ok((length, dead, rows)) => (length, dead, parse_groups(rows)?),
-        // No stream yet (deleted by someone): no groups.
-        Err(e) if e.to_string().contains("no such key") => {
-            let dead: u64 = redis::cmd("XLEN").arg(o.dead_stream()).query(con)?;
-            (0, dead, Vec::new())
-        }
-        Err(e) => return Err(e),
-    };
-    let mut info = GroupInfo {
-        stream_length: length,
-        dead_letters: dead,
-        lag: Some(length),
-        ..GroupInfo::default()
-    };
-    // Each group's lag as far as Redis vouches for it, counted where it does not.
-    for group in &mut all {
-        if !unread::lag_is_reliable(group, length) {
-            group.lag = Some(unread::unread(con, &o.stream, group, length)?);
-        }
-    }
-    for group in &all {
-        if group.name == o.group {
-            info.pending = group.pending;
-            info.consumers = group.consumers;
-            info.lag = group.lag;
-        }
-    }
-    Ok((info, all))
-}
-
-/// One group of `XINFO GROUPS`.
-pub(crate) struct Group {
-    pub(crate) name: String,
-    pub(crate) consumers: u64,
-    pub(crate) pending: u64,
-    pub(crate) last_delivered: String,
-    /// Entries the group has read, as Redis counts them (nil after some restarts).
-    pub(crate) entries_read: Option<u64>,
-    /// Redis's lag: trust it only as [`unread`](crate::unread) says.
-    pub(crate) lag: Option<u64>,
-}
-
-pub(crate) fn groups(con: &mut Connection, stream: &str) -> RedisResult<Vec<Group>> {
-    let reply: RedisResult<Value> = redis::cmd("XINFO").arg("GROUPS").arg(stream).query(con);
-    match reply {
-        Ok(rows) => parse_groups(rows),
-        // No stream yet: no groups.
-        Err(e) if e.to_string().contains("no such key") => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
-}
-
-/// The groups of an `XINFO GROUPS` reply.
-pub(crate) fn parse_groups(reply: Value) -> RedisResult<Vec<Group>> {
-    let rows: Vec<Vec<Value>> = redis::from_redis_value(&reply)?;
-    let mut out = Vec::new();
-    for row in rows {
-        let mut g = Group {
-            name: String::new(),
-            consumers: 0,
-            pending: 0,
-            last_delivered: "0-0".to_owned(),
-            entries_read: None,
-            lag: None,
-        };
-        for pair in row.chunks(2) {
-            let [k, v] = pair else { continue };
-            let key = entry::text(k);
-            match key.as_str() {
-                "name" => g.name = entry::text(v),
-                "consumers" => g.consumers = redis::from_redis_value(v).unwrap_or(0),
-                "pending" => g.pending = redis::from_redis_value(v).unwrap_or(0),
-                "last-delivered-id" => g.last_delivered = entry::text(v),
-                "lag" => g.lag = redis::from_redis_value(v).ok(),
-                "entries-read" => g.entries_read = redis::from_redis_value(v).ok(),
-                _ => {}
-            }
-        }
-        out.push(g);
-    }
-    Ok(out)
-}
-
-/// Trims the stream up to the first entry some group still needs: its oldest pending
-/// entry, or the first it has not read.
-fn trim(con: &mut Connection, o: &RedisOptions) -> RedisResult<()> {
-    let mut keep: Option<(u64, u64)> = None;
-    for group in groups(con, &o.stream)? {
-        let summary: Value = redis::cmd("XPENDING")
-            .arg(&o.stream)
-            .arg(&group.name)
-            .query(con)?;
-        let oldest_pending = match &summary {
-            Value::Array(v) if v.len() >= 2 && !matches!(v[1], Value::Nil) => {
-                Some(entry::text(&v[1]))
-            }
-            _ => None,
-        };
-        let needed = oldest_pending.unwrap_or(group.last_delivered);
-        let Some(id) = parse_id(&needed) else {
-            return Ok(());
-        };
-        keep = Some(keep.map_or(id, |k| k.min(id)));
-    }
-    if let Some((ms, seq)) = keep {
-        redis::cmd("XTRIM")
-            .arg(&o.stream)
-            .arg("MINID")
-            .arg(format!("{ms}-{seq}"))
-            .query::<()>(con)?;
-    }
-    Ok(())
-}
-
-fn parse_id(id: &str) -> Option<(u64, u64)> {
-    let (ms, seq) = id.split_once('-')?;
-    Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
 #[cfg(test)]
