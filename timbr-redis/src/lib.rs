@@ -56,7 +56,7 @@
 //! |---|---|
 //! | `options.rs` | [`RedisOptions`]: every setting, its default and its bound |
 //! | `queue.rs` | [`RedisQueue`]: the [`Queue`](timbr_core::Queue) implementation |
-//! | `reader.rs` | taking: own pending first, claims, batches, dead letters |
+//! | `reader/` | taking: batches of new entries (`mod.rs`); own pending first, claims (`redeliver.rs`); splits and dead letters (`set_aside.rs`) |
 //! | `group.rs` | the group: created (again when lost), looked at (`XINFO GROUPS`), its stream trimmed |
 //! | `prefetch.rs` | taking ahead: the next batch is read while this one is processed |
 //! | `writer.rs` | putting: `XADD` held to the capacity, and how approximate that is |

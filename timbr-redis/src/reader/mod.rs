@@ -20,32 +20,20 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis::streams::StreamPendingCountReply;
 use redis::Value;
 use serde::de::DeserializeOwned;
 use timbr_core::io::catch_panic;
 
-use crate::entry::{self, dead_fields, Entry};
-use crate::group::{self, group_gone, recreate_group, trim};
+use crate::entry::{self, Entry};
+use crate::group::{self, recreate_group, trim};
 use crate::health::{Dead, Health};
 use crate::link::Link;
 use crate::options::RedisOptions;
 use crate::pack::{self, Packs, ORIGIN_FIELD, PACK_FIELD};
 use crate::{Delivery, DeliveryId};
 
-/// Splits a packed entry (`ARGV[2]`) into one entry per datum (`ARGV[3..]`), each with its
-/// origin, if it is still pending in the group (`ARGV[1]`), then acknowledges it and counts
-/// it as acknowledged (`KEYS[2]`; its data count as their own entries are). A script runs
-/// alone, so this happens at most once; the pieces go first because a script is not undone
-/// when a command fails midway (an `XADD` refused for want of memory, say): the pack then
-/// stays pending — some pieces added twice later, none lost. Returns the pieces added.
-const SPLIT_SCRIPT: &str =
-    "if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then return 0 end \
-    for i = 3, #ARGV do \
-      redis.call('XADD', KEYS[1], '*', 'd', ARGV[i], 'o', ARGV[2] .. '#' .. (i - 3)) end \
-    redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) \
-    redis.call('INCRBY', KEYS[2], 1) \
-    return #ARGV - 2";
+mod redeliver;
+mod set_aside;
 
 pub(crate) struct Reader<T> {
     pub(crate) link: Link,
@@ -71,15 +59,6 @@ pub(crate) struct Reader<T> {
     /// producers chose. See [`Reader::learn`].
     per_entry: Option<usize>,
     _datum: PhantomData<fn() -> T>,
-}
-
-/// One entry to deliver again, as `XPENDING` shows it.
-struct Stale {
-    id: String,
-    consumer: String,
-    deliveries: u64,
-    /// Milliseconds since its last delivery, when `XPENDING` showed it.
-    idle_ms: u64,
 }
 
 impl<T: DeserializeOwned> Reader<T> {
@@ -158,6 +137,20 @@ impl<T: DeserializeOwned> Reader<T> {
                 }
             }
         }
+        self.read_new(o, health, block, give_up, out);
+        false
+    }
+
+    /// Reads new entries (`XREADGROUP >`) into `out`, about `batch` data, waiting at most
+    /// `block` on the server.
+    fn read_new(
+        &mut self,
+        o: &RedisOptions,
+        health: &Health,
+        block: Duration,
+        give_up: &dyn Fn() -> bool,
+        out: &mut VecDeque<Delivery<T>>,
+    ) {
         let count = self.count(o.batch);
         self.link.take_broken();
         let read: Vec<Entry> = self
@@ -205,7 +198,6 @@ impl<T: DeserializeOwned> Reader<T> {
         if let Some(largest) = largest {
             self.learn(largest);
         }
-        false
     }
 
     /// How many entries the next read asks for to get about `batch` data: one while the
@@ -284,235 +276,6 @@ impl<T: DeserializeOwned> Reader<T> {
         1
     }
 
-    /// The oldest pending entry in the id `range` matching: this `consumer`'s, or idle for
-    /// `idle_ms` and not this consumer's, or any.
-    fn pending_one(
-        &mut self,
-        o: &RedisOptions,
-        (start, end): (&str, &str),
-        consumer: Option<&str>,
-        idle_ms: Option<u64>,
-        give_up: &dyn Fn() -> bool,
-    ) -> Option<Stale> {
-        // Another consumer's stale entries may hide behind ours (still in our buffer).
-        let count = if idle_ms.is_some() { 64 } else { 1 };
-        let reply: StreamPendingCountReply = self.link.run(give_up, |con| {
-            let mut cmd = redis::cmd("XPENDING");
-            cmd.arg(&o.stream).arg(&o.group);
-            if let Some(ms) = idle_ms {
-                cmd.arg("IDLE").arg(ms);
-            }
-            cmd.arg(start).arg(end).arg(count);
-            if let Some(c) = consumer {
-                cmd.arg(c);
-            }
-            cmd.query(con)
-                .or_else(|e| recreate_group(con, o, e).map(|()| StreamPendingCountReply::default()))
-        })?;
-        reply
-            .ids
-            .into_iter()
-            .find(|p| idle_ms.is_none() || p.consumer != o.consumer)
-            .map(|p| Stale {
-                id: p.id,
-                consumer: p.consumer,
-                deliveries: p.times_delivered as u64,
-                idle_ms: p.last_delivered_ms as u64,
-            })
-    }
-
-    /// Delivers a stale entry again (claiming it), or dead-letters it if it was delivered
-    /// `max_deliveries` times already.
-    fn redeliver(
-        &mut self,
-        o: &RedisOptions,
-        health: &Health,
-        stale: Stale,
-        min_idle: u64,
-        give_up: &dyn Fn() -> bool,
-        out: &mut VecDeque<Delivery<T>>,
-    ) {
-        if stale.deliveries >= o.max_deliveries {
-            let entry = self.read_one(o, &stale.id, give_up);
-            if entry.get(PACK_FIELD).is_some() {
-                // A pack never reaches a stage after its first delivery: its count grew
-                // through splits that did not happen (a consumer killed before its split's
-                // transaction), not through poison. Its data get their own entries.
-                self.split(o, health, &entry, give_up);
-                return;
-            }
-            let reason = format!(
-                "delivered {} times without an acknowledgement (max_deliveries {})",
-                stale.deliveries, o.max_deliveries
-            );
-            let why = (Dead::Redelivered, reason);
-            self.dead_letter(o, health, &entry, stale.deliveries, why, give_up);
-            return;
-        }
-        // Only if nobody touched it since `XPENDING` showed it: a claim or a delivery by
-        // another consumer meanwhile resets its idle time below what was seen. (Without
-        // this, a restarted consumer re-reading its own entry could take it back from one
-        // that had just claimed it, and both would process it.)
-        let min_idle = min_idle.max(stale.idle_ms);
-        let mut sent = false;
-        let claimed: Vec<Entry> = self
-            .link
-            .run(give_up, |con| {
-                let mut idle = min_idle;
-                if sent {
-                    // The last try may have been applied with its reply lost (Redis
-                    // restarted from its AOF): the entry is then this consumer's already,
-                    // its idle time reset, and must be claimed whatever that is.
-                    let now: StreamPendingCountReply = redis::cmd("XPENDING")
-                        .arg(&o.stream)
-                        .arg(&o.group)
-                        .arg(&stale.id)
-                        .arg(&stale.id)
-                        .arg(1)
-                        .query(con)?;
-                    if now.ids.first().is_some_and(|p| p.consumer == o.consumer) {
-                        idle = 0;
-                    }
-                }
-                sent = true;
-                let v: Value = redis::cmd("XCLAIM")
-                    .arg(&o.stream)
-                    .arg(&o.group)
-                    .arg(&o.consumer)
-                    .arg(idle)
-                    .arg(&stale.id)
-                    .query(con)?;
-                entry::entries(v)
-            })
-            .unwrap_or_default();
-        for entry in claimed {
-            health.redelivered();
-            if stale.consumer != o.consumer {
-                health.claimed(&entry.id, &stale.consumer);
-            }
-            self.accept(o, health, entry, stale.deliveries + 1, give_up, out);
-        }
-    }
-
-    /// Replaces packed `entry` with one entry per datum, each naming its origin, and
-    /// acknowledges it, in one step that does nothing if it is no longer pending (split by
-    /// another consumer, or acknowledged by the one it was claimed from, or a retry of a
-    /// split whose reply was lost); an entry whose field is not a JSON array, or is an empty
-    /// one (so holds no data to split), is dead-lettered as undecodable instead. Returns false if it gave up (the queue is
-    /// dropped): the entry stays pending. Returns the data it held (0 if it held none).
-    fn split(
-        &mut self,
-        o: &RedisOptions,
-        health: &Health,
-        entry: &Entry,
-        give_up: &dyn Fn() -> bool,
-    ) -> usize {
-        let items = match entry.get(PACK_FIELD) {
-            Some(Value::BulkString(packed)) => {
-                serde_json::from_slice::<Vec<serde_json::Value>>(packed).map_err(|e| e.to_string())
-            }
-            _ => Err("no bytes".to_owned()),
-        };
-        let items = match items {
-            Ok(items) if !items.is_empty() => items,
-            problem => {
-                let reason = match problem {
-                    Err(e) => format!("undecodable: field `{PACK_FIELD}` is not a JSON array: {e}"),
-                    Ok(_) => format!("undecodable: field `{PACK_FIELD}` is an empty pack"),
-                };
-                self.dead_letter(o, health, entry, 1, (Dead::Undecodable, reason), give_up);
-                return 0;
-            }
-        };
-        let split: Option<i64> = self.link.run(give_up, |con| {
-            let mut cmd = redis::cmd("EVAL");
-            cmd.arg(SPLIT_SCRIPT)
-                .arg(2)
-                .arg(&o.stream)
-                .arg(o.acked_key())
-                .arg(&o.group)
-                .arg(&entry.id);
-            for item in &items {
-                cmd.arg(item.to_string());
-            }
-            cmd.query(con)
-                .or_else(|e| if group_gone(&e) { Ok(0) } else { Err(e) })
-        });
-        if split.is_some_and(|n| n > 0) {
-            health.split();
-        }
-        items.len()
-    }
-
-    /// The entry `id` as it is in the stream (empty fields if it was deleted meanwhile).
-    fn read_one(&mut self, o: &RedisOptions, id: &str, give_up: &dyn Fn() -> bool) -> Entry {
-        let found: Option<Entry> = self
-            .link
-            .run(give_up, |con| {
-                let v: Value = redis::cmd("XRANGE")
-                    .arg(&o.stream)
-                    .arg(id)
-                    .arg(id)
-                    .query(con)?;
-                Ok(entry::entries(v)?.into_iter().next())
-            })
-            .flatten();
-        found.unwrap_or_else(|| Entry::empty(id))
-    }
-
-    /// Moves an entry to the dead-letter stream and acknowledges it, in one transaction.
-    /// Returns false if it gave up (the queue is dropped): the entry stays pending.
-    fn dead_letter(
-        &mut self,
-        o: &RedisOptions,
-        health: &Health,
-        entry: &Entry,
-        deliveries: u64,
-        (why, reason): (Dead, String),
-        give_up: &dyn Fn() -> bool,
-    ) -> bool {
-        let reason = bounded(reason);
-        let dead = o.dead_stream();
-        let done: Option<()> = self.link.run(give_up, |con| {
-            let mut pipe = redis::pipe();
-            pipe.atomic();
-            let add = pipe
-                .cmd("XADD")
-                .arg(&dead)
-                .arg("*")
-                .arg(dead_fields::ID)
-                .arg(&entry.id)
-                .arg(dead_fields::REASON)
-                .arg(&reason)
-                .arg(dead_fields::CONSUMER)
-                .arg(&o.consumer)
-                .arg(dead_fields::DELIVERIES)
-                .arg(deliveries);
-            match entry.get(entry::DATUM_FIELD) {
-                Some(Value::BulkString(raw)) => add.arg(dead_fields::DATUM).arg(raw.as_slice()),
-                _ => add.arg(dead_fields::FIELDS).arg(entry.fields_json()),
-            };
-            if let Some(origin) = entry.get(ORIGIN_FIELD).map(entry::text) {
-                if pack::is_origin(&origin) {
-                    add.arg(dead_fields::ORIGIN).arg(origin);
-                }
-            }
-            add.ignore();
-            pipe.cmd("XACK")
-                .arg(&o.stream)
-                .arg(&o.group)
-                .arg(&entry.id)
-                .ignore();
-            pipe.query(con)
-                .or_else(|e| if group_gone(&e) { Ok(()) } else { Err(e) })
-        });
-        if done.is_none() {
-            return false;
-        }
-        health.dead_lettered(&entry.id, reason, why);
-        true
-    }
-
     /// Looks at the group (for status and the capacity) and trims what every group has
     /// acknowledged.
     fn refresh(&mut self, o: &RedisOptions, health: &Health) {
@@ -533,54 +296,4 @@ fn decode<T: DeserializeOwned>(health: &Health, entry: &Entry) -> Result<T, Stri
             "undecodable: the datum's `Deserialize` panicked: {panic}"
         ))
     })
-}
-
-/// The most bytes of a dead letter's reason kept (its event and every log line of it carry
-/// it too): a decoder's message may quote the whole entry, megabytes of it.
-const MAX_REASON: usize = 256;
-
-/// `reason`, cut to its first [`MAX_REASON`] bytes (at a character boundary) with its full
-/// length said, if it is longer.
-fn bounded(reason: String) -> String {
-    if reason.len() <= MAX_REASON {
-        return reason;
-    }
-    let mut end = MAX_REASON;
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes in all)", &reason[..end], reason.len())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{bounded, MAX_REASON};
-    use crate::entry::DATUM_FIELD;
-    use crate::pack::ORIGIN_FIELD;
-
-    #[test]
-    fn a_long_reason_is_cut_and_says_its_length() {
-        assert_eq!(bounded("short".to_owned()), "short");
-        let long = format!("undecodable: {}", "é".repeat(3 << 20));
-        let cut = bounded(long.clone());
-        assert!(cut.len() < MAX_REASON + 40, "{}", cut.len());
-        assert!(cut.starts_with("undecodable: éé"), "{cut}");
-        assert!(
-            cut.ends_with(&format!("… ({} bytes in all)", long.len())),
-            "{cut}"
-        );
-    }
-
-    #[test]
-    fn the_split_script_writes_the_fields_a_reader_looks_for() {
-        let script = super::SPLIT_SCRIPT;
-        assert!(
-            script.contains(&format!("'{DATUM_FIELD}', ARGV[i]")),
-            "{script}"
-        );
-        assert!(
-            script.contains(&format!("'{ORIGIN_FIELD}', ARGV[2] .. '#'")),
-            "{script}"
-        );
-    }
 }
