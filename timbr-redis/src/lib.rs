@@ -108,7 +108,11 @@ pub use crate::{
     entry::{dead_fields, record_fields, DATUM_FIELD},
     error::{redact_url, RedisError},
     fleet::{Balance, Fleet, Member, Results},
-    options::{RedisOptions, MAX_BATCH, MAX_CAPACITY, MAX_CLAIM_AFTER},
+    options::{
+        RedisOptions, DEFAULT_BACKOFF_MAX, DEFAULT_BATCH, DEFAULT_BLOCK, DEFAULT_CAPACITY,
+        DEFAULT_CHECK_EVERY, DEFAULT_CLAIM_AFTER, DEFAULT_GROUP, DEFAULT_MAX_DELIVERIES,
+        DEFAULT_PACK, MAX_BATCH, MAX_CAPACITY, MAX_CLAIM_AFTER,
+    },
     pack::{MAX_PACK, ORIGIN_FIELD, PACK_FIELD},
     plugin::RedisStatus,
     producer::{Producer, POSITION_TTL},

@@ -37,6 +37,7 @@ use timbr_core::{Status, StatusPlugin};
 
 use crate::health::Health;
 use crate::link::Link;
+use crate::options::host_name;
 use crate::report::QueueReport;
 use crate::{RedisError, RedisOptions, RedisQueue};
 
@@ -413,12 +414,4 @@ fn new_life() -> String {
         std::process::id(),
         LIVES.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".to_owned())
 }

@@ -35,7 +35,7 @@ pub use self::{
     },
     plugin::StatusPlugin,
     progress::{Progress, ProgressFields},
-    render::human_count,
+    render::{escape_html, human_count},
     stats::Timing,
     status::{
         DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, Latency, LatencyBucket,
