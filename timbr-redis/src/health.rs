@@ -5,8 +5,10 @@
 //! nothing else writes these fields, everything else asks ([`Health::report`]).
 //!
 //! Events go to the machines built on the queue (as [`QueueEvent`]s, through their
-//! never-blocking senders) and to the `on_event` listener; they are built only on the rare
-//! paths that raise them.
+//! never-blocking senders), to the `on_event` listener, and out as `tracing` events (target
+//! `timbr_redis`, with the stream, group and consumer, and the connection or the entry's id)
+//! for whatever subscriber the program installed; they are built only on the rare paths
+//! that raise them.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -119,6 +121,11 @@ impl Health {
 impl Health {
     /// Connection `link` lost its server: an outage begins.
     pub(crate) fn disconnected(&self, link: &'static str, error: String) {
+        tracing::warn!(
+            stream = %self.stream, group = %self.group, consumer = %self.consumer, link,
+            error = %error,
+            "redis connection lost, retrying with backoff"
+        );
         *self.last_error.lock() = Some(error.clone());
         self.connected.store(false, Ordering::Relaxed);
         add(&self.counts.outages, 1);
@@ -154,6 +161,11 @@ impl Health {
             }
         };
         if first || news {
+            tracing::warn!(
+                stream = %self.stream, group = %self.group, consumer = %self.consumer, link,
+                error = %error,
+                "redis refuses a command, retrying with backoff"
+            );
             self.emit(QueueEvent::Refused {
                 link: link.to_owned(),
                 error,
@@ -163,6 +175,11 @@ impl Health {
 
     /// Connection `link`'s commands go through again, `after` its outage or refusal began.
     pub(crate) fn reconnected(&self, link: &'static str, after: Duration) {
+        tracing::info!(
+            stream = %self.stream, group = %self.group, consumer = %self.consumer, link,
+            after_secs = after.as_secs_f64(),
+            "redis connection back"
+        );
         self.connected.store(true, Ordering::Relaxed);
         self.refused.lock().retain(|(l, _)| *l != link);
         self.emit(QueueEvent::Reconnected {
@@ -181,6 +198,10 @@ impl Health {
 
     /// Entry `id`, left pending too long by consumer `from`, was claimed by this one.
     pub(crate) fn claimed(&self, id: &str, from: &str) {
+        tracing::info!(
+            stream = %self.stream, group = %self.group, consumer = %self.consumer, id, from,
+            "entry claimed from a consumer that left it pending"
+        );
         add(&self.counts.claimed, 1);
         self.emit(QueueEvent::Claimed {
             id: id.to_owned(),
@@ -190,6 +211,11 @@ impl Health {
 
     /// Entry `id` went to the dead-letter stream, for `reason`, and was acknowledged.
     pub(crate) fn dead_lettered(&self, id: &str, reason: String, why: Dead) {
+        tracing::warn!(
+            stream = %self.stream, group = %self.group, consumer = %self.consumer, id,
+            reason = %reason,
+            "entry dead-lettered"
+        );
         add(&self.counts.dead_lettered, 1);
         if why == Dead::Undecodable {
             add(&self.counts.undecodable, 1);
@@ -276,6 +302,8 @@ impl Health {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn recording() -> (Arc<Health>, Arc<Mutex<Vec<QueueEvent>>>) {
@@ -373,6 +401,93 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// A subscriber keeping each event's level and fields (as text).
+    #[derive(Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<(tracing::Level, BTreeMap<String, String>)>>>);
+
+    struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+    impl tracing::field::Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+        fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+    }
+
+    impl tracing::Subscriber for Collect {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut fields = BTreeMap::new();
+            event.record(&mut Fields(&mut fields));
+            self.0.lock().push((*event.metadata().level(), fields));
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn each_transition_is_a_tracing_event_with_its_fields() {
+        let collect = Collect::default();
+        let h = Health::named("tweets", "timbr", "w1");
+        tracing::subscriber::with_default(collect.clone(), || {
+            h.disconnected("reader", "connection refused".into());
+            h.still_failing("connection refused".into());
+            h.reconnected("reader", Duration::from_millis(1500));
+            h.refused("outbox", "OOM command not allowed".into(), true);
+            h.refused("outbox", "OOM command not allowed".into(), false);
+            h.claimed("1-0", "w0");
+            h.dead_lettered("2-0", "undecodable: no field `d`".into(), Dead::Undecodable);
+            h.applied(10, 10);
+        });
+        let events = collect.0.lock();
+        let got: Vec<(tracing::Level, &str)> = events
+            .iter()
+            .map(|(level, f)| (*level, f["message"].as_str()))
+            .collect();
+        use tracing::Level;
+        assert_eq!(
+            got,
+            [
+                (Level::WARN, "redis connection lost, retrying with backoff"),
+                (Level::INFO, "redis connection back"),
+                (
+                    Level::WARN,
+                    "redis refuses a command, retrying with backoff"
+                ),
+                (
+                    Level::INFO,
+                    "entry claimed from a consumer that left it pending"
+                ),
+                (Level::WARN, "entry dead-lettered"),
+            ],
+            "one event per transition, none for a retry or a count"
+        );
+        for (_, fields) in events.iter() {
+            assert_eq!(fields["stream"], "tweets");
+            assert_eq!(fields["group"], "timbr");
+            assert_eq!(fields["consumer"], "w1");
+        }
+        assert_eq!(events[0].1["link"], "reader");
+        assert_eq!(events[0].1["error"], "connection refused");
+        assert_eq!(events[1].1["after_secs"], "1.5");
+        assert_eq!(events[2].1["error"], "OOM command not allowed");
+        assert_eq!(
+            (events[3].1["id"].as_str(), events[3].1["from"].as_str()),
+            ("1-0", "w0")
+        );
+        assert_eq!(events[4].1["id"], "2-0");
+        assert_eq!(events[4].1["reason"], "undecodable: no field `d`");
     }
 
     #[test]
