@@ -68,7 +68,7 @@
 //! | `link.rs` | a connection that reconnects with backoff and reports outages |
 //! | `backoff.rs` | the waits between reconnections: exponential, with jitter |
 //! | `unread.rs` | what a group has not read: Redis's lag where it vouches for it, else counted |
-//! | `health.rs` | the one writer of the counters, the connections' health and the group as last seen; raises the [`QueueEvent`](timbr_core::io::QueueEvent)s |
+//! | `health/` | the one writer of the counters, the connections' health and the group as last seen; raises the [`QueueEvent`](timbr_core::io::QueueEvent)s |
 //! | `report.rs` | [`QueueReport`], [`GroupInfo`]: what a queue reports |
 //! | `plugin.rs` | [`RedisStatus`], the status plugin |
 //! | `fleet.rs` | [`Fleet`]: balance, results |
