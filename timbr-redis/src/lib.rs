@@ -55,7 +55,7 @@
 //! | file | what |
 //! |---|---|
 //! | `options.rs` | [`RedisOptions`]: every setting, its default and its bound |
-//! | `queue.rs` | [`RedisQueue`]: the [`Queue`](timbr_core::Queue) implementation |
+//! | `queue/` | [`RedisQueue`]: connecting, putting many (`mod.rs`); the [`Queue`](timbr_core::Queue) implementation (`as_queue.rs`) |
 //! | `reader/` | taking: batches of new entries (`mod.rs`); own pending first, claims (`redeliver.rs`); splits and dead letters (`set_aside.rs`) |
 //! | `group.rs` | the group: created (again when lost), looked at (`XINFO GROUPS`), its stream trimmed |
 //! | `prefetch.rs` | taking ahead: the next batch is read while this one is processed |
