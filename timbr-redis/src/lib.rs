@@ -28,8 +28,11 @@
 //!   machine back (over all its lives: one started again under its name adds to its earlier
 //!   counts) with the fleet's totals and the queue as Redis sees it — what
 //!   `timbr-watch fleet --redis URL --stream S` and `timbr-fleet watch` show ([`Fleet::watch`]).
-//! - Outages, dead letters and claims reach the handler of a machine built on a
-//!   [`RedisQueue`] as [`Event::Queue`](timbr_core::Event::Queue)s.
+//! - Outages, refusals, dead letters and claims reach the handler of a machine built on a
+//!   [`RedisQueue`] as [`Event::Queue`](timbr_core::Event::Queue)s, the queue's
+//!   [`on_event`](RedisQueue::on_event) function as [`QueueEvent`](timbr_core::io::QueueEvent)s,
+//!   and the program's `tracing` subscriber as events of target `timbr_redis` with the
+//!   stream, group, consumer and connection or entry id as fields (the library never prints).
 //!
 //! The datum type travels as JSON (field `d` of each entry), so it must be
 //! `Serialize + DeserializeOwned`; any program can put data on the stream.
