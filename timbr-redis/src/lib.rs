@@ -28,8 +28,11 @@
 //!   machine back (over all its lives: one started again under its name adds to its earlier
 //!   counts) with the fleet's totals and the queue as Redis sees it — what
 //!   `timbr-watch fleet --redis URL --stream S` and `timbr-fleet watch` show ([`Fleet::watch`]).
-//! - Outages, dead letters and claims reach the handler of a machine built on a
-//!   [`RedisQueue`] as [`Event::Queue`](timbr_core::Event::Queue)s.
+//! - Outages, refusals, dead letters and claims reach the handler of a machine built on a
+//!   [`RedisQueue`] as [`Event::Queue`](timbr_core::Event::Queue)s, the queue's
+//!   [`on_event`](RedisQueue::on_event) function as [`QueueEvent`](timbr_core::io::QueueEvent)s,
+//!   and the program's `tracing` subscriber as events of target `timbr_redis` with the
+//!   stream, group, consumer and connection or entry id as fields (the library never prints).
 //!
 //! The datum type travels as JSON (field `d` of each entry), so it must be
 //! `Serialize + DeserializeOwned`; any program can put data on the stream.
@@ -55,8 +58,9 @@
 //! | file | what |
 //! |---|---|
 //! | `options.rs` | [`RedisOptions`]: every setting, its default and its bound |
-//! | `queue.rs` | [`RedisQueue`]: the [`Queue`](timbr_core::Queue) implementation |
-//! | `reader.rs` | taking: own pending first, claims, batches, dead letters, trimming |
+//! | `queue/` | [`RedisQueue`]: connecting, putting many (`mod.rs`); the [`Queue`](timbr_core::Queue) implementation (`as_queue.rs`) |
+//! | `reader/` | taking: batches of new entries (`mod.rs`); own pending first, claims (`redeliver.rs`); splits and dead letters (`set_aside.rs`) |
+//! | `group.rs` | the group: created (again when lost), looked at (`XINFO GROUPS`), its stream trimmed |
 //! | `prefetch.rs` | taking ahead: the next batch is read while this one is processed |
 //! | `writer.rs` | putting: `XADD` held to the capacity, and how approximate that is |
 //! | `producer.rs` | [`Producer`]: a sequence put from a position kept in Redis, resumed after a crash |
@@ -67,7 +71,8 @@
 //! | `link.rs` | a connection that reconnects with backoff and reports outages |
 //! | `backoff.rs` | the waits between reconnections: exponential, with jitter |
 //! | `unread.rs` | what a group has not read: Redis's lag where it vouches for it, else counted |
-//! | `health.rs` | counters, the group as last seen, [`RedisEvent`]s |
+//! | `health/` | the one writer of the counters, the connections' health and the group as last seen; raises the [`QueueEvent`](timbr_core::io::QueueEvent)s |
+//! | `report.rs` | [`QueueReport`], [`GroupInfo`]: what a queue reports |
 //! | `plugin.rs` | [`RedisStatus`], the status plugin |
 //! | `fleet.rs` | [`Fleet`]: balance, results |
 //! | `dead.rs` | dead letters: listed, re-queued, purged |
@@ -81,6 +86,7 @@ mod dead;
 mod entry;
 mod error;
 mod fleet;
+mod group;
 mod health;
 mod link;
 mod options;
@@ -92,6 +98,7 @@ mod producer;
 mod queue;
 mod reader;
 mod registry;
+mod report;
 mod resp;
 mod sink;
 mod unread;
@@ -104,8 +111,11 @@ pub use crate::{
     entry::{dead_fields, record_fields, DATUM_FIELD},
     error::{redact_url, RedisError},
     fleet::{Balance, Fleet, Member, Results},
-    health::{GroupInfo, QueueReport, RedisEvent},
-    options::{RedisOptions, MAX_BATCH, MAX_CAPACITY, MAX_CLAIM_AFTER},
+    options::{
+        RedisOptions, DEFAULT_BACKOFF_MAX, DEFAULT_BATCH, DEFAULT_BLOCK, DEFAULT_CAPACITY,
+        DEFAULT_CHECK_EVERY, DEFAULT_CLAIM_AFTER, DEFAULT_GROUP, DEFAULT_MAX_DELIVERIES,
+        DEFAULT_PACK, MAX_BATCH, MAX_CAPACITY, MAX_CLAIM_AFTER,
+    },
     pack::{MAX_PACK, ORIGIN_FIELD, PACK_FIELD},
     plugin::RedisStatus,
     producer::{Producer, POSITION_TTL},
@@ -114,6 +124,7 @@ pub use crate::{
         is_ended, Announce, Announced, Earlier, Summary, FORGET_AFTER, GONE_AFTER, HEARTBEAT,
         KEEP_ENDED,
     },
+    report::{GroupInfo, QueueReport},
     sink::{RedisSink, FLUSH_TIMEOUT},
     view::{FleetMachine, FleetView, Totals},
     watch::WatchOptions,

@@ -30,9 +30,10 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 use redis::Value;
 
-use crate::entry::record_fields;
+use crate::entry::RecordEntry;
+use crate::group::group_gone;
 use crate::health::Health;
-use crate::link::{group_gone, Link};
+use crate::link::Link;
 use crate::resp::Transaction;
 
 /// Acknowledges entries of one datum each and counts them, entries and data, in one step,
@@ -75,12 +76,8 @@ pub(crate) struct AckTarget {
 }
 
 enum Op {
-    /// A record for a sink stream: the values of its fields, in the order of
-    /// [`record_fields`](crate::record_fields) (`oid`, `origin`, `record`, `consumer`).
-    Add {
-        stream: Arc<str>,
-        values: [String; 4],
-    },
+    /// A record for a sink stream.
+    Add(RecordEntry),
     /// An entry of the queue's stream to acknowledge, and how many data it held (1, a
     /// packed entry's size, 0 for a packed entry split into entries of their own).
     Ack(String, usize),
@@ -181,14 +178,9 @@ impl Outbox {
         }
     }
 
-    /// Buffers a record for `stream` (its fields' values, in the order of
-    /// [`record_fields`](crate::record_fields)); with `now`, returns only once it is in
-    /// Redis.
-    pub(crate) fn add(&self, stream: &Arc<str>, values: [String; 4], now: bool) {
-        self.push(Op::Add {
-            stream: Arc::clone(stream),
-            values,
-        });
+    /// Buffers a record; with `now`, returns only once it is in Redis.
+    pub(crate) fn add(&self, record: RecordEntry, now: bool) {
+        self.push(Op::Add(record));
         if now {
             self.flush(None);
         }
@@ -341,21 +333,8 @@ impl Shared {
             match op {
                 Op::Ack(id, 1) => acks.push(id),
                 Op::Ack(id, data) => weighed.push((id, *data)),
-                Op::Add { stream, values } => {
-                    let [oid, origin, record, consumer] = values;
-                    records.command(&[
-                        b"XADD",
-                        stream.as_bytes(),
-                        b"*",
-                        record_fields::OID.as_bytes(),
-                        oid.as_bytes(),
-                        record_fields::ORIGIN.as_bytes(),
-                        origin.as_bytes(),
-                        record_fields::RECORD.as_bytes(),
-                        record.as_bytes(),
-                        record_fields::CONSUMER.as_bytes(),
-                        consumer.as_bytes(),
-                    ]);
+                Op::Add(record) => {
+                    records.command(&record.xadd());
                     written += 1;
                 }
             }
@@ -425,8 +404,7 @@ impl Shared {
                 _ => 0,
             })
             .sum();
-        Health::add(&self.health.acked, acked.max(0) as u64);
-        Health::add(&self.health.written, written);
+        self.health.applied(written, acked.max(0) as u64);
         true
     }
 }

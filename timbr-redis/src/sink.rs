@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use timbr_core::{Record, Sink, SinkError};
 
+use crate::entry::RecordEntry;
 use crate::health::Health;
 use crate::link::Link;
 use crate::outbox::Outbox;
@@ -24,7 +25,7 @@ pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct RedisSink {
     outbox: Arc<Outbox>,
     stream: Arc<str>,
-    consumer: String,
+    consumer: Arc<str>,
     /// Write each record at once (a sink of its own, not batched with acknowledgements).
     each: bool,
 }
@@ -36,12 +37,13 @@ impl RedisSink {
     ///
     /// [`RedisError`] for a bad URL, an unreachable server or refused credentials.
     pub fn connect(url: &str, stream: impl Into<String>) -> Result<Self, RedisError> {
-        let health = Health::new();
+        let stream = stream.into();
+        let health = Health::named(&stream, "", "");
         let link = Link::open(url, Arc::clone(&health), "sink", Duration::from_secs(2))?;
         let outbox = Outbox::new(link, health, None, 1);
         Ok(RedisSink::on_outbox(
             Arc::new(outbox),
-            stream.into(),
+            stream,
             String::new(),
             true,
         ))
@@ -56,7 +58,7 @@ impl RedisSink {
         RedisSink {
             outbox,
             stream: stream.into(),
-            consumer,
+            consumer: consumer.into(),
             each,
         }
     }
@@ -65,10 +67,15 @@ impl RedisSink {
 impl Sink for RedisSink {
     fn send(&mut self, record: Record) -> Result<(), SinkError> {
         let origin = record.origin().unwrap_or_default().to_owned();
-        let (oid, json) = record.into_frames();
-        // In the order of `record_fields`: OID, ORIGIN, RECORD, CONSUMER.
-        let values = [oid, origin, json, self.consumer.clone()];
-        self.outbox.add(&self.stream, values, self.each);
+        let (oid, record) = record.into_frames();
+        let record = RecordEntry {
+            stream: Arc::clone(&self.stream),
+            oid,
+            origin,
+            record,
+            consumer: Arc::clone(&self.consumer),
+        };
+        self.outbox.add(record, self.each);
         Ok(())
     }
 

@@ -49,7 +49,7 @@ pub use self::{
     kept::Kept,
     plugin::StatusPlugin,
     progress::{Progress, ProgressFields},
-    render::human_count,
+    render::{escape_html, human_count},
     retries::RetryCounts,
     stage_status::{Latency, LatencyBucket, LatencyBuckets, StageStatus},
     stats::Timing,

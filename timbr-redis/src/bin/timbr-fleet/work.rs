@@ -4,9 +4,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use timbr_core::io::QueueEvent;
 use timbr_core::observe::human_count;
 use timbr_core::{Machine, Stage, Status, StopMode};
-use timbr_redis::{Announce, RedisEvent, RedisQueue, RedisStatus};
+use timbr_redis::{Announce, RedisQueue, RedisStatus};
 
 use crate::{chain, QueueArgs, Signals, Tweet};
 
@@ -96,7 +97,7 @@ fn stages(a: &WorkArgs) -> Result<Vec<Stage>, String> {
 pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> {
     let queue = RedisQueue::<Tweet>::connect(a.queue.options()).map_err(chain)?;
     queue.on_event(|e| match e {
-        RedisEvent::Claimed { .. } => {}
+        QueueEvent::Claimed { .. } => {}
         other => eprintln!("event: {other:?}"),
     });
     let name = queue.options().consumer_name().to_owned();

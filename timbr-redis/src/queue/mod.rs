@@ -8,18 +8,23 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use timbr_core::io::QueueEvents;
-use timbr_core::{Delivery, DeliveryId, PutTimeoutError, Queue, Taken, TryPutError};
+use timbr_core::io::QueueEvent;
+#[cfg(doc)]
+use timbr_core::{Queue, TryPutError};
 
 use crate::entry;
-use crate::health::{Health, QueueReport, RedisEvent};
+use crate::group::create_group;
+use crate::health::Health;
 use crate::link::Link;
 use crate::outbox::{AckTarget, Outbox};
-use crate::pack::{self, Packs, Settle};
+use crate::pack::{self, Packs};
 use crate::prefetch::Prefetch;
-use crate::reader::{create_group, Reader};
+use crate::reader::Reader;
+use crate::report::QueueReport;
 use crate::writer::{wait_for_room, Writer};
 use crate::{RedisError, RedisOptions, RedisSink};
+
+mod as_queue;
 
 /// A bounded queue on a Redis Stream, read by every machine of a fleet through one consumer
 /// group: durable, shared, at-least-once.
@@ -147,7 +152,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
     /// credentials, or a key that is not a stream.
     pub fn connect(options: RedisOptions) -> Result<Self, RedisError> {
         options.validate()?;
-        let health = Health::new();
+        let health = Health::new(&options);
         let open = |name| Link::open(&options.url, Arc::clone(&health), name, options.backoff_max);
         let mut reader = open("reader")?;
         reader
@@ -237,25 +242,24 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
             }
             writer.xadd(o, field, entries, &|| false);
             writer.added(entries.len());
-            Health::add(&self.inner.health.put, put as u64);
+            self.inner.health.put(put);
         }
         Ok(())
     }
 }
 
 impl<T> RedisQueue<T> {
-    /// Calls `f` with every [`RedisEvent`] (outages, dead letters, claims). `f` runs on the
+    /// Calls `f` with every [`QueueEvent`] (outages, refusals, dead letters, claims). `f` runs on the
     /// thread that saw the event: keep it short. (A machine built on this queue gets the
     /// same events in its handler whether or not `f` is set.)
-    pub fn on_event(&self, f: impl Fn(&RedisEvent) + Send + Sync + 'static) {
+    pub fn on_event(&self, f: impl Fn(&QueueEvent) + Send + Sync + 'static) {
         self.inner.health.listen(Arc::new(f));
     }
 
     /// What this consumer did and what Redis showed at the last look (twice a second while
     /// the queue is read; at every capacity check while it is written).
     pub fn report(&self) -> QueueReport {
-        let o = &self.inner.options;
-        self.inner.health.report(&o.stream, &o.group, &o.consumer)
+        self.inner.health.report()
     }
 
     /// The queue's settings.
@@ -300,7 +304,7 @@ impl<T> RedisQueue<T> {
             return false;
         }
         writer.added(1);
-        Health::add(&self.inner.health.put, 1);
+        self.inner.health.put(1);
         true
     }
 }
@@ -309,155 +313,6 @@ impl<T> RedisQueue<T> {
     fn is_closed(&self) -> bool {
         self.inner.closed.load(Ordering::Acquire)
     }
-}
-
-impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T> {
-    fn try_put(&self, datum: T) -> Result<(), TryPutError<T>> {
-        // A datum that cannot be encoded is refused for good, with the encoder's reason.
-        let bytes = match entry::encode(&datum) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                return Err(TryPutError::Rejected {
-                    datum,
-                    reason: unencodable(&e),
-                })
-            }
-        };
-        // One attempt, on the writer no waiting put holds: never blocks on an outage,
-        // whatever other handles of this queue are doing.
-        let mut writer = self.inner.once_writer.lock();
-        if self.put_one(&mut writer, &bytes, &|| true, None) {
-            Ok(())
-        } else if self.is_closed() {
-            Err(TryPutError::Closed(datum))
-        } else {
-            Err(TryPutError::Full(datum))
-        }
-    }
-
-    fn put_until(&self, datum: T, deadline: Option<Instant>) -> Result<(), PutTimeoutError<T>> {
-        let bytes = match entry::encode(&datum) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                return Err(PutTimeoutError::Rejected {
-                    datum,
-                    reason: unencodable(&e),
-                })
-            }
-        };
-        let give_up = || self.is_closed() || deadline.is_some_and(|d| Instant::now() >= d);
-        // Another put may hold the writer through an outage: wait for it no longer than
-        // the deadline.
-        let writer = match deadline {
-            None => Some(self.inner.writer.lock()),
-            Some(d) => self.inner.writer.try_lock_until(d),
-        };
-        let Some(mut writer) = writer else {
-            return Err(PutTimeoutError::Timeout(datum));
-        };
-        if self.put_one(&mut writer, &bytes, &give_up, Some(deadline)) {
-            Ok(())
-        } else if self.is_closed() {
-            Err(PutTimeoutError::Closed(datum))
-        } else {
-            Err(PutTimeoutError::Timeout(datum))
-        }
-    }
-
-    fn close(&self) {
-        self.inner.closed.store(true, Ordering::Release);
-    }
-
-    fn take(&self, deadline: Option<Instant>) -> Taken<T> {
-        match self.take_delivery(deadline) {
-            Taken::Datum(d) => Taken::Datum(self.owned(d)),
-            Taken::TimedOut => Taken::TimedOut,
-            Taken::Woken => Taken::Woken,
-        }
-    }
-
-    fn try_take(&self) -> Option<T> {
-        self.try_take_delivery().map(|d| self.owned(d))
-    }
-
-    fn wake_takers(&self, n: usize) {
-        self.inner.prefetch.wake(n);
-    }
-
-    fn len(&self) -> usize {
-        let info = self.inner.health.group_info.lock();
-        (info.lag.unwrap_or(info.stream_length) + info.pending) as usize
-    }
-
-    fn capacity(&self) -> Option<usize> {
-        Some(self.inner.options.capacity)
-    }
-
-    fn take_delivery(&self, deadline: Option<Instant>) -> Taken<Delivery<T>> {
-        // The next batch is fetched while the last half of this one is processed.
-        self.inner
-            .prefetch
-            .take(deadline, self.inner.options.batch / 2)
-    }
-
-    fn try_take_delivery(&self) -> Option<Delivery<T>> {
-        self.inner.prefetch.try_take()
-    }
-
-    fn ack(&self, id: &DeliveryId) {
-        self.ack_id(id.as_str());
-    }
-
-    fn release(&self, id: &DeliveryId) {
-        Health::add(&self.inner.health.released, 1);
-        // A pack is split when delivered again: its other data no longer acknowledge it.
-        let entry = self.inner.packs.release(id.as_str());
-        self.inner.prefetch.release(&entry);
-    }
-
-    fn is_shared(&self) -> bool {
-        true
-    }
-
-    /// The server (as given, without its password), the stream and the group: the same in
-    /// every machine reading this stream in this group.
-    fn shared_name(&self) -> Option<String> {
-        let o = &self.inner.options;
-        Some(format!(
-            "{} stream {} group {}",
-            crate::error::redact_url(&o.url),
-            o.stream,
-            o.group
-        ))
-    }
-
-    /// Outages, reconnections, dead letters and claims reach the machine as
-    /// [`Event::Queue`](timbr_core::Event::Queue)s (and `on_event`'s function, if set).
-    fn set_events(&self, events: QueueEvents) {
-        self.inner.health.attach(events);
-    }
-}
-
-impl<T> RedisQueue<T> {
-    /// A delivery handed out of the acknowledgement protocol: acknowledged now.
-    fn owned(&self, d: Delivery<T>) -> T {
-        if let Some(id) = &d.id {
-            self.ack_id(id.as_str());
-        }
-        d.datum
-    }
-
-    /// Acknowledges the entry of delivery `id` — a packed entry once all its data are.
-    fn ack_id(&self, id: &str) {
-        if let Settle::Entry(entry, data) = self.inner.packs.done(id) {
-            self.inner.outbox.ack(entry, data);
-        }
-    }
-}
-
-/// Why a datum cannot go on the stream.
-fn unencodable(e: &serde_json::Error) -> String {
-    format!("cannot encode the datum as JSON: {e}")
 }
 
 impl<T> fmt::Debug for RedisQueue<T> {
