@@ -3,11 +3,10 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use redis::streams::StreamRangeReply;
 use redis::{Connection, RedisResult, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::entry::{self, record_fields};
+use crate::entry;
 use crate::health::Health;
 use crate::link::Link;
 use crate::reader::{create_group, parse_groups};
@@ -91,6 +90,10 @@ pub struct Results {
     pub duplicates: u64,
     /// How many records each origin has, for origins with more than one.
     pub repeated: HashMap<String, u64>,
+    /// Entries that are neither a record nor a packed entry whose fields agree (written by
+    /// another program): not counted as records.
+    #[serde(default)]
+    pub malformed: u64,
 }
 
 /// One machine of the fleet, as its consumer group shows it.
@@ -235,35 +238,24 @@ impl Fleet {
         })
     }
 
-    /// Reads the records of a results stream and counts duplicates by origin.
+    /// Reads the records of a results stream (packed entries unpacked:
+    /// [`RedisSink::packed`](crate::RedisSink::packed)) and counts duplicates by origin.
     ///
     /// # Errors
     ///
     /// [`RedisError::Command`] if Redis refused the read.
     pub fn results(&mut self, stream: &str) -> Result<Results, RedisError> {
         let mut seen: HashMap<String, u64> = HashMap::new();
-        let mut records = 0_u64;
-        let mut from = "-".to_owned();
+        let (mut records, mut malformed) = (0_u64, 0_u64);
+        let mut after: Option<String> = None;
         loop {
-            let page: StreamRangeReply = self.query("XRANGE", |con, _| {
-                redis::cmd("XRANGE")
-                    .arg(stream)
-                    .arg(&from)
-                    .arg("+")
-                    .arg("COUNT")
-                    .arg(SCAN)
-                    .query(con)
-            })?;
-            let Some(last) = page.ids.last() else { break };
-            from = format!("({}", last.id);
-            for e in &page.ids {
+            let page = self.result_records(stream, after.as_deref(), SCAN)?;
+            let Some(last) = page.last else { break };
+            after = Some(last);
+            malformed += page.malformed.len() as u64;
+            for r in page.records {
                 records += 1;
-                let origin = e
-                    .map
-                    .get(record_fields::ORIGIN)
-                    .map(entry::text)
-                    .unwrap_or_default();
-                *seen.entry(origin).or_default() += 1;
+                *seen.entry(r.origin).or_default() += 1;
             }
         }
         let distinct = seen.len() as u64;
@@ -273,6 +265,7 @@ impl Fleet {
             distinct,
             duplicates: records - distinct,
             repeated: seen,
+            malformed,
         })
     }
 

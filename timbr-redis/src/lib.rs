@@ -64,6 +64,7 @@
 //! | `resp.rs` | the outbox's transactions, encoded by hand |
 //! | `outbox.rs` | records before acknowledgements, batched, sent by a thread of their own |
 //! | `sink.rs` | [`RedisSink`] |
+//! | `results.rs` | a results stream read back: records, packed result entries unpacked ([`Fleet::result_records`]) |
 //! | `link.rs` | a connection that reconnects with backoff and reports outages |
 //! | `backoff.rs` | the waits between reconnections: exponential, with jitter |
 //! | `unread.rs` | what a group has not read: Redis's lag where it vouches for it, else counted |
@@ -93,6 +94,7 @@ mod queue;
 mod reader;
 mod registry;
 mod resp;
+mod results;
 mod sink;
 mod unread;
 mod view;
@@ -114,6 +116,7 @@ pub use crate::{
         is_ended, Announce, Announced, Earlier, Summary, FORGET_AFTER, GONE_AFTER, HEARTBEAT,
         KEEP_ENDED,
     },
+    results::{Malformed, ResultPage, ResultRecord},
     sink::{RedisSink, FLUSH_TIMEOUT},
     view::{FleetMachine, FleetView, Totals},
     watch::WatchOptions,

@@ -32,6 +32,11 @@ pub(crate) struct WorkArgs {
     /// Milliseconds between two status lines on stderr (0: none).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     status_every_ms: u64,
+    /// Write the records of the data of one input pack (--pack on the producer) as one
+    /// entry of the results stream (fields oids, origins, records: one line per record);
+    /// `timbr-fleet records` and `results` unpack them.
+    #[arg(long)]
+    pack_results: bool,
     /// The stages.
     #[arg(long, value_enum, default_value_t = Stages::Tweet)]
     stages: Stages,
@@ -103,7 +108,7 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> 
     let machine = Machine::<Tweet>::builder()
         .name(name.clone())
         .queue(queue.clone())
-        .sink(queue.sink(a.results.clone()))
+        .sink(queue.sink(a.results.clone()).packed(a.pack_results))
         .plugin(RedisStatus::new(&queue))
         // In the fleet's registry, so `timbr-watch fleet` lists it with the others.
         .plugin(Announce::for_queue(&queue, "worker").map_err(chain)?)

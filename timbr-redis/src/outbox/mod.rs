@@ -30,7 +30,8 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 use redis::Value;
 
-use crate::entry::record_fields;
+mod records;
+
 use crate::health::Health;
 use crate::link::{group_gone, Link};
 use crate::resp::Transaction;
@@ -80,6 +81,9 @@ enum Op {
     Add {
         stream: Arc<str>,
         values: [String; 4],
+        /// Written in one entry with the other records of its input pack in the batch
+        /// (see `results.rs`), if its origin names one.
+        packed: bool,
     },
     /// An entry of the queue's stream to acknowledge, and how many data it held (1, a
     /// packed entry's size, 0 for a packed entry split into entries of their own).
@@ -183,11 +187,12 @@ impl Outbox {
 
     /// Buffers a record for `stream` (its fields' values, in the order of
     /// [`record_fields`](crate::record_fields)); with `now`, returns only once it is in
-    /// Redis.
-    pub(crate) fn add(&self, stream: &Arc<str>, values: [String; 4], now: bool) {
+    /// Redis; `packed`, in one entry with the batch's other records of its input pack.
+    pub(crate) fn add(&self, stream: &Arc<str>, values: [String; 4], now: bool, packed: bool) {
         self.push(Op::Add {
             stream: Arc::clone(stream),
             values,
+            packed,
         });
         if now {
             self.flush(None);
@@ -334,32 +339,16 @@ impl Shared {
         let [records, acks_tx] = txs;
         records.clear();
         acks_tx.clear();
-        let mut written = 0_u64;
         let mut acks: Vec<&str> = Vec::new();
         let mut weighed: Vec<(&str, usize)> = Vec::new();
         for op in ops {
             match op {
                 Op::Ack(id, 1) => acks.push(id),
                 Op::Ack(id, data) => weighed.push((id, *data)),
-                Op::Add { stream, values } => {
-                    let [oid, origin, record, consumer] = values;
-                    records.command(&[
-                        b"XADD",
-                        stream.as_bytes(),
-                        b"*",
-                        record_fields::OID.as_bytes(),
-                        oid.as_bytes(),
-                        record_fields::ORIGIN.as_bytes(),
-                        origin.as_bytes(),
-                        record_fields::RECORD.as_bytes(),
-                        record.as_bytes(),
-                        record_fields::CONSUMER.as_bytes(),
-                        consumer.as_bytes(),
-                    ]);
-                    written += 1;
-                }
+                Op::Add { .. } => {}
             }
         }
+        let written = records::encode(records, ops);
         if let Some(t) = &self.target {
             // One script call per thousand ids (see ACK_SCRIPT).
             let head = |tx: &mut Transaction, script: &str, args: usize| {
