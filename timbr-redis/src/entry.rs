@@ -23,6 +23,9 @@ pub mod record_fields {
     pub const RECORD: &str = "record";
     /// The consumer that wrote it.
     pub const CONSUMER: &str = "consumer";
+    /// On a failure record only: the name of the first stage that failed (the datum is in
+    /// the fleet's failure stream too). A failure record is never packed.
+    pub const FAILED: &str = "failed";
     /// A packed result entry's oids, one line each
     /// ([`RedisSink::packed`](crate::RedisSink::packed)).
     pub const OIDS: &str = "oids";

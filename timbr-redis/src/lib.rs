@@ -72,6 +72,8 @@
 //! | `plugin.rs` | [`RedisStatus`], the status plugin |
 //! | `fleet.rs` | [`Fleet`]: balance, results |
 //! | `dead.rs` | dead letters: listed, re-queued, purged |
+//! | `failed.rs` | the failure stream: data whose stage said no for good, written with their acknowledgement |
+//! | `failures.rs` | failures: listed, replayed onto the queue, purged |
 //! | `registry.rs` | [`Announce`]: each machine's summary in Redis, once a second |
 //! | `view.rs` | [`FleetView`]: every machine, the totals, the queue (`timbr-watch fleet`) |
 //! | `watch.rs` | [`Fleet::watch`]: the view again and again (`timbr-watch fleet`, `timbr-fleet watch`) |
@@ -81,6 +83,8 @@ mod backoff;
 mod dead;
 mod entry;
 mod error;
+mod failed;
+mod failures;
 mod fleet;
 mod health;
 mod link;
@@ -105,6 +109,8 @@ pub use crate::{
     dead::{DeadLetter, Requeue, RequeueReport},
     entry::{dead_fields, record_fields, DATUM_FIELD},
     error::{redact_url, RedisError},
+    failed::failure_fields,
+    failures::{Failure, ReplayReport},
     fleet::{Balance, Fleet, Member, Results},
     health::{GroupInfo, QueueReport, RedisEvent},
     options::{RedisOptions, MAX_BATCH, MAX_CAPACITY, MAX_CLAIM_AFTER},

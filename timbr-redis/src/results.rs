@@ -41,6 +41,10 @@ pub struct ResultRecord {
     pub record: String,
     /// The consumer that wrote it.
     pub consumer: String,
+    /// On a failure record, the first stage that failed (the datum went to the failure
+    /// stream: [`Fleet::failures`](crate::Fleet::failures)); `None` on a success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 /// A results-stream entry that is neither a record nor a packed entry whose fields agree.
@@ -87,6 +91,7 @@ pub(crate) fn unpack(e: &Entry, out: &mut Vec<ResultRecord>) -> Result<(), Strin
             origin: field(record_fields::ORIGIN).unwrap_or_default(),
             record,
             consumer,
+            failed: field(record_fields::FAILED),
         });
         return Ok(());
     }
@@ -123,6 +128,7 @@ pub(crate) fn unpack(e: &Entry, out: &mut Vec<ResultRecord>) -> Result<(), Strin
             origin: origin.to_owned(),
             record: record.to_owned(),
             consumer: consumer.clone(),
+            failed: None,
         });
     }
     Ok(())

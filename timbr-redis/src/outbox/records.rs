@@ -17,7 +17,7 @@ pub(super) fn encode(tx: &mut Transaction, ops: &[Op]) -> u64 {
     for (i, op) in ops.iter().enumerate() {
         if let Op::Add {
             stream,
-            values: [_, origin, record, _],
+            values: [_, origin, record, ..],
             packed: true,
         } = op
         {
@@ -39,7 +39,7 @@ pub(super) fn encode(tx: &mut Transaction, ops: &[Op]) -> u64 {
         else {
             continue;
         };
-        let [oid, origin, record, consumer] = values;
+        let [oid, origin, record, consumer, failed] = values;
         written += 1;
         if *packed && results::packable(origin, record) {
             // The whole pack goes at its first record; its other records are skipped.
@@ -68,7 +68,7 @@ pub(super) fn encode(tx: &mut Transaction, ops: &[Op]) -> u64 {
             tx.arg(consumer.as_bytes());
             continue;
         }
-        tx.command(&[
+        let args: [&[u8]; 11] = [
             b"XADD",
             stream.as_bytes(),
             b"*",
@@ -80,7 +80,18 @@ pub(super) fn encode(tx: &mut Transaction, ops: &[Op]) -> u64 {
             record.as_bytes(),
             record_fields::CONSUMER.as_bytes(),
             consumer.as_bytes(),
-        ]);
+        ];
+        if failed.is_empty() {
+            tx.command(&args);
+        } else {
+            tx.start(args.len() + 2);
+            for a in args
+                .into_iter()
+                .chain([record_fields::FAILED.as_bytes(), failed.as_bytes()])
+            {
+                tx.arg(a);
+            }
+        }
     }
     written
 }

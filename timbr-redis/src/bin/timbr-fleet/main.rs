@@ -6,6 +6,9 @@
 //! timbr-fleet balance --url U --stream S            exit 1 if the accounts do not add up
 //! timbr-fleet dead    --url U --stream S list [--count N] [--json]
 //! timbr-fleet dead    --url U --stream S requeue DEAD_ID | requeue-all | purge (DEAD_ID… | --all)
+//! timbr-fleet failures --url U --stream S list [--stage NAME] [--error TEXT] [--json]
+//! timbr-fleet failures --url U --stream S replay FAILURE_ID… | --all [--stage NAME] [--error TEXT]
+//! timbr-fleet failures --url U --stream S purge (FAILURE_ID… | --all) [--yes]
 //! timbr-fleet results --url U --stream S --results R
 //! timbr-fleet records --url U --stream S --results R [--after ENTRY] [--count N]
 //! timbr-fleet watch   --url U --stream S [--every SECS] [--once] [--json]
@@ -22,6 +25,7 @@
 //! stages are cheap (words, a checksum) so that a fleet's costs are Redis's and timbr's.
 
 mod dead;
+mod failures;
 mod work;
 
 use std::io::IsTerminal;
@@ -51,11 +55,14 @@ enum Command {
     Produce(ProduceArgs),
     /// Run a worker: a machine processing what it takes from the stream.
     Work(work::WorkArgs),
-    /// Print the fleet's balance: produced = acked + pending + unread + dead (+ purged);
+    /// Print the fleet's balance: produced = acked + pending + unread + dead (plus failed
+    /// and purged);
     /// exit status 1 if it does not add up.
     Balance(QueueArgs),
-    /// List, re-queue or purge dead letters.
+    /// List, re-queue or purge dead letters (data that crashed workers).
     Dead(dead::DeadArgs),
+    /// List, replay or purge failures (data whose stage said no for good).
+    Failures(failures::FailuresArgs),
     /// Count the records of a results stream, and duplicates by origin (as JSON).
     Results(ResultsArgs),
     /// Print the records of a results stream, one JSON object a line, packed result
@@ -263,6 +270,7 @@ fn main() -> ExitCode {
         Command::Work(a) => work::work(&a, &signals),
         Command::Balance(q) => balance(&q),
         Command::Dead(a) => dead::dead(&a),
+        Command::Failures(a) => failures::failures(&a),
         Command::Results(a) => results(&a),
         Command::Records(a) => records(&a),
         Command::Watch(a) => watch(&a, &signals),

@@ -23,9 +23,14 @@ pub(crate) struct WorkArgs {
     /// Threads processing data.
     #[arg(long, value_name = "W", default_value_t = 1)]
     workers: usize,
-    /// Stop (draining) once the fleet has dealt with N data: acknowledged, dead or purged.
+    /// Stop (draining) once the fleet has dealt with N data: acknowledged, dead, failed or
+    /// purged.
     #[arg(long, value_name = "N")]
     until_done: Option<u64>,
+    /// Refuse every tweet whose id is a multiple of K (stage `poison` fails for good: the
+    /// tweet goes to the failure stream); a worker started again without it is "fixed".
+    #[arg(long, value_name = "K")]
+    fail_every: Option<u64>,
     /// Abort the whole process on the tweet with this id (a poison datum, for tests).
     #[arg(long, value_name = "ID")]
     abort_on: Option<u64>,
@@ -66,13 +71,16 @@ fn stages(a: &WorkArgs) -> Result<Vec<Stage>, String> {
             .fold(0_u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
     })
     .map_err(chain)?;
-    let abort_on = a.abort_on;
-    let poison = Stage::new(2, "poison", ["input"], move |t: &Tweet| {
+    let (abort_on, fail_every) = (a.abort_on, a.fail_every);
+    let poison = Stage::try_new(2, "poison", ["input"], move |t: &Tweet| {
         if Some(t.id) == abort_on {
             // The datum that kills its worker, every time: what dead letters are for.
             std::process::abort();
         }
-        t.id
+        match fail_every {
+            Some(k) if k > 0 && t.id % k == 0 => Err(format!("tweet {} refused", t.id)),
+            _ => Ok(t.id),
+        }
     })
     .map_err(chain)?;
     let cpu_us = a.cpu_us;
@@ -136,10 +144,11 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> 
             eprintln!("{}", line(&name, &machine.status()));
         }
         if let Some(n) = a.until_done {
-            // Done when the fleet has dealt with every datum: acknowledged, dead or purged
-            // (data, not entries: a packed entry holds many).
+            // Done when the fleet has dealt with every datum: acknowledged, dead, failed
+            // or purged (data, not entries: a packed entry holds many).
             if let Ok(b) = fleet.balance() {
-                if b.acked_data + b.dead + b.purged >= n && b.pending == 0 && b.unread == 0 {
+                let dealt = b.acked_data + b.dead + b.failed + b.purged;
+                if dealt >= n && b.pending == 0 && b.unread == 0 {
                     break;
                 }
             }
