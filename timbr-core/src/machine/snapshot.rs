@@ -52,6 +52,7 @@ impl<T: Datum> Shared<T> {
                     skipped,
                     latency,
                     buckets,
+                    retries: self.retry_stats.of(slot),
                 })
             })
             .collect();
@@ -94,6 +95,7 @@ impl<T: Datum> Shared<T> {
             },
             errors,
             last_error: sup.errors.last(),
+            failures: self.failure_summary(),
             events: sup.events.snapshot(),
             plugins: Default::default(),
             parts: Vec::new(),

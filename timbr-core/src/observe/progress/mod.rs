@@ -182,6 +182,7 @@ mod tests {
             },
             errors: ErrorCounts::default(),
             last_error: None,
+            failures: Default::default(),
             events: BTreeMap::new(),
             plugins: BTreeMap::new(),
             parts: Vec::new(),
