@@ -26,6 +26,9 @@ pub mod record_fields {
     /// On a failure record only: the name of the first stage that failed (the datum is in
     /// the fleet's failure stream too). A failure record is never packed.
     pub const FAILED: &str = "failed";
+    /// On the record of a datum that ran more than once (retries) only: how many times.
+    /// Such a record is never packed.
+    pub const ATTEMPTS: &str = "attempts";
     /// A packed result entry's oids, one line each
     /// ([`RedisSink::packed`](crate::RedisSink::packed)).
     pub const OIDS: &str = "oids";

@@ -91,7 +91,7 @@ impl Failed {
                 (F::STAGE, stage.to_string()),
                 (F::SLOT, slot.to_string()),
                 (F::ERROR, error),
-                (F::ATTEMPTS, attempts(record).to_string()),
+                (F::ATTEMPTS, record.attempts().to_string()),
                 (F::CONSUMER, consumer.to_owned()),
             ],
         })
@@ -108,11 +108,6 @@ impl Failed {
                 .flat_map(|(k, v)| [k.to_owned(), v.to_owned()]),
         )
     }
-}
-
-/// How many times `record`'s datum ran.
-fn attempts(_record: &Record) -> u32 {
-    1
 }
 
 /// Failures the sink saw, by delivery id, until the acknowledgement of their delivery takes

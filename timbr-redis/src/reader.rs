@@ -47,8 +47,28 @@ const SPLIT_SCRIPT: &str =
     redis.call('INCRBY', KEYS[2], 1) \
     return #ARGV - 2";
 
+/// Resets the idle time of the entries consumer `ARGV[2]` has pending in group `ARGV[1]`
+/// that are idle for `ARGV[3]` ms or more (at most `ARGV[4]` of them), without raising their
+/// delivery counts (`JUSTID`): entries it holds while it lives (a datum waiting for its
+/// retry, a long pack) are not claimed by other consumers. Listed and claimed in one script:
+/// an entry another consumer claimed meanwhile is not listed. Returns how many.
+const TOUCH_SCRIPT: &str = "\
+local mine = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], '-', '+', ARGV[4], ARGV[2]) \
+if #mine == 0 then return 0 end \
+local ids = {} \
+for i, p in ipairs(mine) do ids[i] = p[1] end \
+ids[#ids + 1] = 'JUSTID' \
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids)) \
+return #mine";
+
+/// The most entries one touch keeps (the rest at the next one).
+const TOUCH_MAX: usize = 1000;
+
 pub(crate) struct Reader<T> {
     pub(crate) link: Link,
+    /// When to touch this consumer's idle pending entries next (`None` before its first
+    /// fetch: a queue only put to holds nothing).
+    next_touch: Option<Instant>,
     /// Re-reading what this consumer left pending (at start).
     recovering: bool,
     /// Where re-reading continues: after the last own pending entry re-read (each is
@@ -87,6 +107,7 @@ impl<T: DeserializeOwned> Reader<T> {
         let now = Instant::now();
         Reader {
             link,
+            next_touch: None,
             recovering: true,
             recover_from: "-".to_owned(),
             recover_to: "+".to_owned(),
@@ -125,6 +146,7 @@ impl<T: DeserializeOwned> Reader<T> {
             self.next_info = now + o.info_every;
             self.refresh(o, health);
         }
+        self.touch_if_due(o, give_up);
         for id in released {
             if let Some(stale) = self.pending_one(o, (&id, &id), None, None, give_up) {
                 self.redeliver(o, health, stale, 0, give_up, out);
@@ -521,6 +543,42 @@ impl<T: DeserializeOwned> Reader<T> {
             reason,
         });
         true
+    }
+
+    /// When the next touch is due (`None`: none until the next fetch).
+    pub(crate) fn next_touch(&self) -> Option<Instant> {
+        self.next_touch
+    }
+
+    /// Keeps the entries this consumer holds from being claimed, every third of
+    /// [`claim_after`](RedisOptions::claim_after): a datum waiting for its retry keeps its
+    /// entry pending however long its backoff, and is never run by two consumers at once;
+    /// a killed consumer stops touching, and its entries are claimed as before. The touch
+    /// runs while the queue lives (a machine stopped without being dropped keeps what it
+    /// fetched: it delivers it when started again).
+    pub(crate) fn touch_if_due(&mut self, o: &RedisOptions, give_up: &dyn Fn() -> bool) {
+        let now = Instant::now();
+        let every = o.claim_after / 3;
+        match self.next_touch {
+            None => self.next_touch = Some(now + every),
+            Some(due) if now >= due => {
+                self.next_touch = Some(now + every);
+                let idle = every.as_millis() as u64;
+                let _: Option<u64> = self.link.run(give_up, |con| {
+                    redis::cmd("EVAL")
+                        .arg(TOUCH_SCRIPT)
+                        .arg(1)
+                        .arg(&o.stream)
+                        .arg(&o.group)
+                        .arg(&o.consumer)
+                        .arg(idle)
+                        .arg(TOUCH_MAX)
+                        .query(con)
+                        .or_else(|e| if group_gone(&e) { Ok(0) } else { Err(e) })
+                });
+            }
+            Some(_) => {}
+        }
     }
 
     /// Looks at the group (for status and the capacity) and trims what every group has

@@ -45,6 +45,13 @@ pub struct ResultRecord {
     /// stream: [`Fleet::failures`](crate::Fleet::failures)); `None` on a success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// How many times the datum ran: 1, plus one per retry.
+    #[serde(default = "one")]
+    pub attempts: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// A results-stream entry that is neither a record nor a packed entry whose fields agree.
@@ -92,6 +99,9 @@ pub(crate) fn unpack(e: &Entry, out: &mut Vec<ResultRecord>) -> Result<(), Strin
             record,
             consumer,
             failed: field(record_fields::FAILED),
+            attempts: field(record_fields::ATTEMPTS)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(1),
         });
         return Ok(());
     }
@@ -129,6 +139,7 @@ pub(crate) fn unpack(e: &Entry, out: &mut Vec<ResultRecord>) -> Result<(), Strin
             record: record.to_owned(),
             consumer: consumer.clone(),
             failed: None,
+            attempts: 1,
         });
     }
     Ok(())

@@ -119,17 +119,22 @@ impl Sink for RedisSink {
             }
         }
         // A failure record says so (field `failed`: the first stage that failed), alone in
-        // its entry.
+        // its entry (failure records are rare: their own entries cost little).
         let failed = record
             .failures()
             .iter()
             .find(|f| f.is_failure())
             .map(|f| f.stage.to_string())
             .unwrap_or_default();
-        let packed = self.packed && failed.is_empty();
+        // A datum that ran more than once (retried) says how often, alone in its entry.
+        let attempts = match record.attempts() {
+            1 => String::new(),
+            n => n.to_string(),
+        };
+        let packed = self.packed && failed.is_empty() && attempts.is_empty();
         let (oid, json) = record.into_frames();
-        // In the order of `record_fields`: OID, ORIGIN, RECORD, CONSUMER, FAILED.
-        let values = [oid, origin, json, self.consumer.clone(), failed];
+        // In the order of `record_fields`: OID, ORIGIN, RECORD, CONSUMER, FAILED, ATTEMPTS.
+        let values = [oid, origin, json, self.consumer.clone(), failed, attempts];
         self.outbox.add(&self.stream, values, self.each, packed);
         Ok(())
     }

@@ -82,10 +82,10 @@ pub(crate) struct AckTarget {
 enum Op {
     /// A record for a sink stream: the values of its fields, in the order of
     /// [`record_fields`](crate::record_fields) (`oid`, `origin`, `record`, `consumer`,
-    /// `failed`: empty if none).
+    /// `failed`, `attempts`: empty if none, or 1).
     Add {
         stream: Arc<str>,
-        values: [String; 5],
+        values: [String; 6],
         /// Written in one entry with the other records of its input pack in the batch
         /// (see `results.rs`), if its origin names one.
         packed: bool,
@@ -194,7 +194,7 @@ impl Outbox {
     /// Buffers a record for `stream` (its fields' values, in the order of
     /// [`record_fields`](crate::record_fields)); with `now`, returns only once it is in
     /// Redis; `packed`, in one entry with the batch's other records of its input pack.
-    pub(crate) fn add(&self, stream: &Arc<str>, values: [String; 5], now: bool, packed: bool) {
+    pub(crate) fn add(&self, stream: &Arc<str>, values: [String; 6], now: bool, packed: bool) {
         self.push(Op::Add {
             stream: Arc::clone(stream),
             values,

@@ -39,7 +39,7 @@ pub(super) fn encode(tx: &mut Transaction, ops: &[Op]) -> u64 {
         else {
             continue;
         };
-        let [oid, origin, record, consumer, failed] = values;
+        let [oid, origin, record, consumer, failed, attempts] = values;
         written += 1;
         if *packed && results::packable(origin, record) {
             // The whole pack goes at its first record; its other records are skipped.
@@ -81,16 +81,23 @@ pub(super) fn encode(tx: &mut Transaction, ops: &[Op]) -> u64 {
             record_fields::CONSUMER.as_bytes(),
             consumer.as_bytes(),
         ];
-        if failed.is_empty() {
+        if failed.is_empty() && attempts.is_empty() {
             tx.command(&args);
-        } else {
-            tx.start(args.len() + 2);
-            for a in args
-                .into_iter()
-                .chain([record_fields::FAILED.as_bytes(), failed.as_bytes()])
-            {
-                tx.arg(a);
-            }
+            continue;
+        }
+        // The rare fields, when they have something to say.
+        let rare = [
+            (record_fields::FAILED, failed),
+            (record_fields::ATTEMPTS, attempts),
+        ];
+        let said = rare.iter().filter(|(_, v)| !v.is_empty());
+        tx.start(args.len() + 2 * said.clone().count());
+        for a in args {
+            tx.arg(a);
+        }
+        for (k, v) in said {
+            tx.arg(k.as_bytes());
+            tx.arg(v.as_bytes());
         }
     }
     written

@@ -4,8 +4,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use timbr_core::observe::human_count;
-use timbr_core::{Machine, Stage, Status, StopMode};
+
+use timbr_core::{Backoff, Machine, RetryPolicy, Stage, Status, StopMode};
 use timbr_redis::{Announce, RedisEvent, RedisQueue, RedisStatus};
 
 use crate::{chain, QueueArgs, Signals, Tweet};
@@ -31,6 +34,18 @@ pub(crate) struct WorkArgs {
     /// tweet goes to the failure stream); a worker started again without it is "fixed".
     #[arg(long, value_name = "K")]
     fail_every: Option<u64>,
+    /// Tweets whose id is a multiple of K fail transiently in stage `poison`: the first
+    /// 1 + (id / K) % 2 runs of each in this process (so they succeed on their 2nd or 3rd
+    /// attempt if --retries allows).
+    #[arg(long, value_name = "K")]
+    flaky: Option<u64>,
+    /// Run stage `poison` up to N times for a datum whose error is transient (N - 1
+    /// retries, each after --retry-backoff-ms; the datum waits aside, its entry pending).
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
+    /// Milliseconds between two runs of a retried datum.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    retry_backoff_ms: u64,
     /// Abort the whole process on the tweet with this id (a poison datum, for tests).
     #[arg(long, value_name = "ID")]
     abort_on: Option<u64>,
@@ -71,14 +86,26 @@ fn stages(a: &WorkArgs) -> Result<Vec<Stage>, String> {
             .fold(0_u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
     })
     .map_err(chain)?;
-    let (abort_on, fail_every) = (a.abort_on, a.fail_every);
+    let (abort_on, fail_every, flaky) = (a.abort_on, a.fail_every, a.flaky);
+    // Runs so far of each flaky tweet, in this process.
+    let runs: Mutex<HashMap<u64, u64>> = Mutex::default();
     let poison = Stage::try_new(2, "poison", ["input"], move |t: &Tweet| {
         if Some(t.id) == abort_on {
             // The datum that kills its worker, every time: what dead letters are for.
             std::process::abort();
         }
-        match fail_every {
-            Some(k) if k > 0 && t.id % k == 0 => Err(format!("tweet {} refused", t.id)),
+        match (fail_every, flaky) {
+            (Some(k), _) if k > 0 && t.id % k == 0 => Err(format!("tweet {} refused", t.id)),
+            (_, Some(k)) if k > 0 && t.id % k == 0 => {
+                let mut runs = runs.lock().unwrap_or_else(|e| e.into_inner());
+                let run = runs.entry(t.id).or_default();
+                *run += 1;
+                if *run <= 1 + (t.id / k) % 2 {
+                    Err(format!("tweet {} unavailable (transient)", t.id))
+                } else {
+                    Ok(t.id)
+                }
+            }
             _ => Ok(t.id),
         }
     })
@@ -104,6 +131,14 @@ fn stages(a: &WorkArgs) -> Result<Vec<Stage>, String> {
     })
 }
 
+/// Stage `poison`'s retry policy: --retries runs, a fixed backoff, errors that say
+/// `(transient)` (the --flaky ones) retried, the others (--fail-every) failing for good.
+fn retry_policy(a: &WorkArgs) -> RetryPolicy {
+    RetryPolicy::new(a.retries.unwrap_or(1))
+        .backoff(Backoff::fixed(Duration::from_millis(a.retry_backoff_ms)))
+        .transient_if(|e| e.to_string().contains("(transient)"))
+}
+
 /// Runs a worker until a signal (or --until-done); prints its final status as JSON on
 /// stdout and a last line on stderr.
 pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> {
@@ -122,6 +157,7 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> 
         .plugin(Announce::for_queue(&queue, "worker").map_err(chain)?)
         .workers(a.workers)
         .stages(stages(a)?)
+        .retry("poison", retry_policy(a))
         .build()
         .map_err(chain)?;
     machine.start().map_err(chain)?;
