@@ -31,8 +31,8 @@ use timbr_core::{
 };
 use timbr_examples::Tweet;
 use timbr_redis::{
-    redact_url, Announce, Fleet, Producer, RedisEvent, RedisOptions, RedisQueue, RedisStatus,
-    Summary, HEARTBEAT,
+    redact_url, Announce, Fleet, Producer, RedisOptions, RedisQueue, RedisStatus, Summary,
+    HEARTBEAT,
 };
 
 use super::{every_31st, sentiment, text, Ended, Memory, Options, SIGNAL_CHECK};
@@ -213,8 +213,8 @@ fn produce(
     // Outages and refusals (Redis out of memory…) are shown as they happen, as a worker's
     // are: a put that waits for Redis would otherwise wait in silence.
     producer.on_event(|e| {
-        if !matches!(e, RedisEvent::Claimed { .. }) {
-            eprintln!("producer: {}", QueueEvent::from(e));
+        if !matches!(e, QueueEvent::Claimed { .. }) {
+            eprintln!("producer: {e}");
         }
     });
     let announce = Announce::for_producer(&producer, "producer")?;

@@ -1,6 +1,8 @@
 //! How a datum sits in a stream entry, and how a record sits in a sink stream: JSON in one
 //! field, so that any program (Python's redis client, `redis-cli`) can read and write them.
 
+use std::sync::Arc;
+
 use redis::{RedisResult, Value};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -37,6 +39,44 @@ pub mod record_fields {
     /// A packed result entry's records (JSON arrays), one line each, in the order of its
     /// oids.
     pub const RECORDS: &str = "records";
+}
+
+/// A record on its way to a sink stream: each value named by its field
+/// ([`record_fields`]).
+pub(crate) struct RecordEntry {
+    /// The sink stream.
+    pub(crate) stream: Arc<str>,
+    /// The datum's oid.
+    pub(crate) oid: String,
+    /// The queue entry it came from (empty if none).
+    pub(crate) origin: String,
+    /// The record's JSON array.
+    pub(crate) record: String,
+    /// The consumer writing it.
+    pub(crate) consumer: Arc<str>,
+    /// On a failure record, the first stage that failed (empty otherwise).
+    pub(crate) failed: String,
+    /// How many times the datum ran, if more than once (empty otherwise).
+    pub(crate) attempts: String,
+}
+
+impl RecordEntry {
+    /// The arguments of its `XADD`.
+    pub(crate) fn xadd(&self) -> [&[u8]; 11] {
+        [
+            b"XADD",
+            self.stream.as_bytes(),
+            b"*",
+            record_fields::OID.as_bytes(),
+            self.oid.as_bytes(),
+            record_fields::ORIGIN.as_bytes(),
+            self.origin.as_bytes(),
+            record_fields::RECORD.as_bytes(),
+            self.record.as_bytes(),
+            record_fields::CONSUMER.as_bytes(),
+            self.consumer.as_bytes(),
+        ]
+    }
 }
 
 /// Fields of a dead letter.
@@ -193,7 +233,33 @@ pub(crate) fn text(v: &Value) -> String {
 mod tests {
     use redis::Value;
 
-    use super::{entries, read_reply};
+    use super::{entries, read_reply, record_fields, RecordEntry};
+
+    #[test]
+    fn a_record_entry_names_each_value_by_its_field() {
+        let r = RecordEntry {
+            stream: "results".into(),
+            oid: "the-oid".into(),
+            origin: "1-0".into(),
+            record: "[1]".into(),
+            consumer: "w1".into(),
+            failed: String::new(),
+            attempts: String::new(),
+        };
+        let args = r.xadd();
+        assert_eq!(&args[..3], [&b"XADD"[..], b"results", b"*"]);
+        let pairs: Vec<(&[u8], &[u8])> = args[3..].chunks(2).map(|p| (p[0], p[1])).collect();
+        let field = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name.as_bytes())
+                .map(|p| p.1)
+        };
+        assert_eq!(field(record_fields::OID), Some(&b"the-oid"[..]));
+        assert_eq!(field(record_fields::ORIGIN), Some(&b"1-0"[..]));
+        assert_eq!(field(record_fields::RECORD), Some(&b"[1]"[..]));
+        assert_eq!(field(record_fields::CONSUMER), Some(&b"w1"[..]));
+    }
 
     fn bulk(s: &str) -> Value {
         Value::BulkString(s.as_bytes().to_vec())

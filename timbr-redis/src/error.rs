@@ -5,7 +5,7 @@ use thiserror::Error;
 /// Why a Redis queue, sink or fleet command could not start.
 ///
 /// Once running, nothing here is fatal: a lost connection is retried with backoff and
-/// reported (see [`RedisEvent`](crate::RedisEvent)); these errors are for a wrong URL, a
+/// reported (see [`QueueEvent`](timbr_core::io::QueueEvent)); these errors are for a wrong URL, a
 /// refused authentication or a server that is not a Redis with streams, at start.
 #[derive(Debug, Error)]
 #[non_exhaustive]

@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use redis::streams::StreamInfoGroupsReply;
 use redis::{Connection, RedisResult, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::entry;
+use crate::group::create_group;
 use crate::health::Health;
 use crate::link::Link;
-use crate::reader::{create_group, parse_groups};
 use crate::unread::unread;
 use crate::{RedisError, RedisOptions};
 
@@ -173,7 +174,12 @@ impl Fleet {
     /// [`RedisError`] for a bad URL, an unreachable server or refused credentials.
     pub fn connect(options: RedisOptions) -> Result<Self, RedisError> {
         options.validate()?;
-        let mut link = Link::open(&options.url, Health::new(), "fleet", options.backoff_max)?;
+        let mut link = Link::open(
+            &options.url,
+            Health::new(&options),
+            "fleet",
+            options.backoff_max,
+        )?;
         link.once(&mut |con| create_group(con, &options))
             .map_err(|source| RedisError::Command {
                 command: "XGROUP CREATE",
@@ -216,7 +222,7 @@ impl Fleet {
                 replayed,
             ): (
                 Value,
-                Value,
+                StreamInfoGroupsReply,
                 Option<u64>,
                 Option<u64>,
                 u64,
@@ -259,12 +265,10 @@ impl Fleet {
                 _ => 0,
             };
             let (added, length) = (field("entries-added"), field("length"));
-            let group = parse_groups(groups)?
-                .into_iter()
-                .find(|g| g.name == o.group);
+            let group = groups.groups.into_iter().find(|g| g.name == o.group);
             // Redis's lag only where it vouches for it (not after some restarts): `unread.rs`.
             let (pending, unread) = match group {
-                Some(g) => (g.pending, unread(con, &o.stream, &g, length)?),
+                Some(g) => (g.pending as u64, unread(con, &o.stream, &g, length)?),
                 None => (0, added),
             };
             Ok(Balance {

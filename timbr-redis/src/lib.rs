@@ -56,7 +56,8 @@
 //! |---|---|
 //! | `options.rs` | [`RedisOptions`]: every setting, its default and its bound |
 //! | `queue.rs` | [`RedisQueue`]: the [`Queue`](timbr_core::Queue) implementation |
-//! | `reader.rs` | taking: own pending first, claims, batches, dead letters, trimming |
+//! | `reader/` | taking: batches of new entries (`mod.rs`); own pending first, claims (`redeliver.rs`); splits and dead letters (`set_aside.rs`) |
+//! | `group.rs` | the group: created (again when lost), looked at (`XINFO GROUPS`), its stream trimmed |
 //! | `prefetch.rs` | taking ahead: the next batch is read while this one is processed |
 //! | `writer.rs` | putting: `XADD` held to the capacity, and how approximate that is |
 //! | `producer.rs` | [`Producer`]: a sequence put from a position kept in Redis, resumed after a crash |
@@ -68,7 +69,8 @@
 //! | `link.rs` | a connection that reconnects with backoff and reports outages |
 //! | `backoff.rs` | the waits between reconnections: exponential, with jitter |
 //! | `unread.rs` | what a group has not read: Redis's lag where it vouches for it, else counted |
-//! | `health.rs` | counters, the group as last seen, [`RedisEvent`]s |
+//! | `health/` | the one writer of the counters, the connections' health and the group as last seen; raises the [`QueueEvent`](timbr_core::io::QueueEvent)s |
+//! | `report.rs` | [`QueueReport`], [`GroupInfo`]: what a queue reports |
 //! | `plugin.rs` | [`RedisStatus`], the status plugin |
 //! | `fleet.rs` | [`Fleet`]: balance, results |
 //! | `dead.rs` | dead letters: listed, re-queued, purged |
@@ -86,6 +88,7 @@ mod error;
 mod failed;
 mod failures;
 mod fleet;
+mod group;
 mod health;
 mod link;
 mod options;
@@ -97,6 +100,7 @@ mod producer;
 mod queue;
 mod reader;
 mod registry;
+mod report;
 mod resp;
 mod results;
 mod sink;
@@ -112,8 +116,11 @@ pub use crate::{
     failed::failure_fields,
     failures::{Failure, ReplayReport},
     fleet::{Balance, Fleet, Member, Results},
-    health::{GroupInfo, QueueReport, RedisEvent},
-    options::{RedisOptions, MAX_BATCH, MAX_CAPACITY, MAX_CLAIM_AFTER},
+    options::{
+        RedisOptions, DEFAULT_BACKOFF_MAX, DEFAULT_BATCH, DEFAULT_BLOCK, DEFAULT_CAPACITY,
+        DEFAULT_CHECK_EVERY, DEFAULT_CLAIM_AFTER, DEFAULT_GROUP, DEFAULT_MAX_DELIVERIES,
+        DEFAULT_PACK, MAX_BATCH, MAX_CAPACITY, MAX_CLAIM_AFTER,
+    },
     pack::{MAX_PACK, ORIGIN_FIELD, PACK_FIELD},
     plugin::RedisStatus,
     producer::{Producer, POSITION_TTL},
@@ -122,6 +129,7 @@ pub use crate::{
         is_ended, Announce, Announced, Earlier, Summary, FORGET_AFTER, GONE_AFTER, HEARTBEAT,
         KEEP_ENDED,
     },
+    report::{GroupInfo, QueueReport},
     results::{Malformed, ResultPage, ResultRecord},
     sink::{RedisSink, FLUSH_TIMEOUT},
     view::{FleetMachine, FleetView, Totals},

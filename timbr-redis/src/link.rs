@@ -3,7 +3,6 @@
 //! with the rest of the fleet: see `backoff.rs`), the outage is reported in the queue's
 //! health and as events, and the command goes through once the server is back.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,7 @@ use redis::{Client, Connection, RedisResult};
 
 use crate::backoff::Backoff;
 use crate::error::redact_url as redact;
-use crate::health::{Health, RedisEvent};
+use crate::health::Health;
 use crate::RedisError;
 
 /// How long a connection attempt, a write or a (non-blocking) reply may take.
@@ -150,38 +149,22 @@ impl Link {
     /// with an error: its own message names the cause), each raised once per episode.
     fn failed(&mut self, e: &redis::RedisError) {
         let message = e.to_string();
-        *self.health.last_error.lock() = Some(message.clone());
-        let refusal = refused(e);
-        if refusal {
+        if refused(e) {
             // The server is there: what it says is the news, not "unreachable".
-            self.health.connected.store(true, Ordering::Relaxed);
-            let new = self.health.set_refused(self.name, &message);
-            if self.down_since.is_none() || new {
-                self.down_since.get_or_insert_with(Instant::now);
-                self.health.emit(RedisEvent::Refused {
-                    link: self.name,
-                    error: message,
-                });
-            }
+            let first = self.down_since.is_none();
+            self.down_since.get_or_insert_with(Instant::now);
+            self.health.refused(self.name, message, first);
         } else if self.down_since.is_none() {
             self.down_since = Some(Instant::now());
-            self.health.connected.store(false, Ordering::Relaxed);
-            Health::add(&self.health.outages, 1);
-            self.health.emit(RedisEvent::Disconnected {
-                link: self.name,
-                error: message,
-            });
+            self.health.disconnected(self.name, message);
+        } else {
+            self.health.still_failing(message);
         }
     }
 
     fn healed(&mut self) {
         if let Some(since) = self.down_since.take() {
-            self.health.connected.store(true, Ordering::Relaxed);
-            self.health.clear_refused(self.name);
-            self.health.emit(RedisEvent::Reconnected {
-                link: self.name,
-                after: since.elapsed(),
-            });
+            self.health.reconnected(self.name, since.elapsed());
         }
     }
 }
@@ -208,11 +191,4 @@ fn broken(e: &redis::RedisError) -> bool {
 /// rather than not answering: an error reply, not a connection's failure.
 fn refused(e: &redis::RedisError) -> bool {
     !broken(e) && e.kind() != redis::ErrorKind::BusyLoadingError
-}
-
-/// Whether Redis answered that the group (or its stream) is gone: acknowledging or
-/// dead-lettering its entries is then moot (a Redis restarted without its data, a user's
-/// `DEL`), and retrying would never succeed.
-pub(crate) fn group_gone(e: &redis::RedisError) -> bool {
-    e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP")
 }

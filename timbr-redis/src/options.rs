@@ -13,6 +13,28 @@ pub const MAX_CAPACITY: usize = 1 << 30;
 /// signed 64-bit milliseconds, and a longer wait is no claim at all.
 pub const MAX_CLAIM_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// The consumer group every machine of a fleet reads in, unless told otherwise.
+pub const DEFAULT_GROUP: &str = "timbr";
+/// The most entries unread or pending, by default ([`RedisOptions::capacity`]).
+pub const DEFAULT_CAPACITY: usize = 100_000;
+/// Entries per read and data per round trip, by default ([`RedisOptions::batch`]).
+pub const DEFAULT_BATCH: usize = 256;
+/// Data per entry, by default ([`RedisOptions::pack`]): none packed.
+pub const DEFAULT_PACK: usize = 1;
+/// How long a read blocks on the server, by default ([`RedisOptions::block`]).
+pub const DEFAULT_BLOCK: Duration = Duration::from_millis(100);
+/// How long an entry stays with another consumer before it is claimed, by default
+/// ([`RedisOptions::claim_after`]).
+pub const DEFAULT_CLAIM_AFTER: Duration = Duration::from_secs(30);
+/// Deliveries before an entry is dead-lettered, by default ([`RedisOptions::max_deliveries`]).
+pub const DEFAULT_MAX_DELIVERIES: u64 = 5;
+/// Puts between two measurements of the queue, by default ([`RedisOptions::check_every`]).
+pub const DEFAULT_CHECK_EVERY: usize = 256;
+/// The longest wait between reconnection attempts, by default ([`RedisOptions::backoff_max`]).
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// How often a reading queue looks at its group (for status and the capacity).
+const INFO_EVERY: Duration = Duration::from_millis(500);
+
 /// How a [`RedisQueue`](crate::RedisQueue) finds its stream and behaves on it.
 ///
 /// # Examples
@@ -55,18 +77,18 @@ impl RedisOptions {
         RedisOptions {
             url: url.into(),
             stream: stream.into(),
-            group: "timbr".to_owned(),
+            group: DEFAULT_GROUP.to_owned(),
             consumer: default_consumer(),
-            capacity: 100_000,
-            batch: 256,
-            pack: 1,
-            block: Duration::from_millis(100),
-            claim_after: Duration::from_secs(30),
-            max_deliveries: 5,
+            capacity: DEFAULT_CAPACITY,
+            batch: DEFAULT_BATCH,
+            pack: DEFAULT_PACK,
+            block: DEFAULT_BLOCK,
+            claim_after: DEFAULT_CLAIM_AFTER,
+            max_deliveries: DEFAULT_MAX_DELIVERIES,
             dead_stream: None,
-            check_every: 256,
-            backoff_max: Duration::from_secs(2),
-            info_every: Duration::from_millis(500),
+            check_every: DEFAULT_CHECK_EVERY,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+            info_every: INFO_EVERY,
         }
     }
 
@@ -287,13 +309,27 @@ impl fmt::Debug for RedisOptions {
     }
 }
 
+/// `host-pid`: unique among the live processes of a fleet.
 fn default_consumer() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".to_owned());
-    format!("{host}-{}", std::process::id())
+    format!("{}-{}", host_name(), std::process::id())
+}
+
+/// This host's name, as the system knows it (`uname`'s node name where there is one, the
+/// `COMPUTERNAME` Windows sets elsewhere); `host` when it has none.
+pub(crate) fn host_name() -> String {
+    #[cfg(unix)]
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    #[cfg(not(unix))]
+    let name = std::env::var("COMPUTERNAME").unwrap_or_default();
+    let name = name.trim();
+    if name.is_empty() {
+        "host".to_owned()
+    } else {
+        name.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -301,6 +337,21 @@ mod tests {
     use std::time::Duration;
 
     use super::{RedisOptions, MAX_CLAIM_AFTER};
+
+    #[cfg(unix)]
+    #[test]
+    fn the_host_name_is_the_systems() {
+        let out = std::process::Command::new("uname")
+            .arg("-n")
+            .output()
+            .unwrap();
+        let uname = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert_eq!(super::host_name(), uname);
+        let consumer = RedisOptions::new("redis://127.0.0.1", "s")
+            .consumer_name()
+            .to_owned();
+        assert_eq!(consumer, format!("{uname}-{}", std::process::id()));
+    }
 
     #[test]
     fn claim_after_past_its_bound_is_refused_with_the_bound() {

@@ -1,11 +1,11 @@
 //! The shared queue as Redis sees it, in a machine's status.
 
 use parking_lot::Mutex;
-use timbr_core::observe::DisplayPart;
+use timbr_core::observe::{escape_html, DisplayPart};
 use timbr_core::{Status, StatusPlugin};
 
-use crate::health::{GroupInfo, QueueReport};
-use crate::reader::group_info;
+use crate::group::group_info;
+use crate::report::{GroupInfo, QueueReport};
 use crate::{Fleet, RedisQueue};
 
 /// A status plugin showing a [`RedisQueue`]'s [`report`](RedisQueue::report) under
@@ -86,13 +86,7 @@ impl<T: Send + 'static> StatusPlugin for RedisStatus<T> {
             r.stream, r.group, r.consumer, r.outages, g.stream_length, g.pending, g.consumers,
             g.dead_letters, r.acked, r.redeliveries, r.claimed, r.split, r.dead_lettered, r.undecodable, r.panicked,
         );
-        let html = format!("<pre>{}</pre>", escape(&text));
+        let html = format!("<pre>{}</pre>", escape_html(&text));
         Some(DisplayPart::new("redis", text, html))
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }

@@ -5,7 +5,7 @@
 //! The thread reads only when a taker asks: when a take finds the buffer empty, or when a
 //! take leaves it at half a batch or less (the prefetch) — except while entries are
 //! delivered again (after a restart, claims): those come one at a time, each fetched once
-//! the one before was processed and acknowledged (see `reader.rs` for why). So a machine
+//! the one before was processed and acknowledged (see `reader/mod.rs` for why). So a machine
 //! that stopped taking
 //! (stopped, or draining what it fetched) fetches at most the one batch already asked for,
 //! and this consumer holds at most about one and a half batches fetched and not yet
@@ -48,7 +48,7 @@ struct State<T> {
     want: bool,
     /// A fetch is under way.
     fetching: bool,
-    /// The last fetch redelivered: take one at a time, never ahead (see `reader.rs`).
+    /// The last fetch redelivered: take one at a time, never ahead (see `reader/mod.rs`).
     one_at_a_time: bool,
     /// The queue is dropped: the thread ends.
     closing: bool,

@@ -21,12 +21,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use timbr_core::io::QueueEvent;
 
 use crate::entry;
-use crate::health::{Health, QueueReport};
+use crate::group::create_group;
+use crate::health::Health;
 use crate::link::Link;
 use crate::pack;
-use crate::reader::create_group;
+use crate::report::QueueReport;
 use crate::writer::{wait_for_room, Writer};
 use crate::{RedisError, RedisOptions};
 
@@ -69,7 +71,7 @@ impl<T: Serialize> Producer<T> {
     /// credentials, or a position key that does not hold a number.
     pub fn connect(options: RedisOptions) -> Result<Self, RedisError> {
         options.validate()?;
-        let health = Health::new();
+        let health = Health::new(&options);
         let mut link = Link::open(
             &options.url,
             Arc::clone(&health),
@@ -99,7 +101,7 @@ impl<T: Serialize> Producer<T> {
     /// Calls `f` with everything that happens to the producer's connection (lost, back,
     /// Redis refusing a command…), as [`RedisQueue::on_event`](crate::RedisQueue::on_event)
     /// does for a queue: a put that waits for Redis would otherwise wait in silence.
-    pub fn on_event(&self, f: impl Fn(&crate::RedisEvent) + Send + Sync + 'static) {
+    pub fn on_event(&self, f: impl Fn(&QueueEvent) + Send + Sync + 'static) {
         self.health.listen(Arc::new(f));
     }
 
@@ -182,7 +184,7 @@ impl<T: Serialize> Producer<T> {
                 return Ok(put);
             }
             self.writer.added(entries.len());
-            Health::add(&self.health.put, chunk.len() as u64);
+            self.health.put(chunk.len());
             self.position = at;
             put += chunk.len() as u64;
         }
@@ -193,8 +195,7 @@ impl<T: Serialize> Producer<T> {
 impl<T> Producer<T> {
     /// What this producer did and what Redis showed at its last capacity check.
     pub fn report(&self) -> QueueReport {
-        let o = &self.options;
-        self.health.report(&o.stream, &o.group, &o.consumer)
+        self.health.report()
     }
 
     /// The producer's settings.

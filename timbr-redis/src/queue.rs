@@ -8,17 +8,19 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use timbr_core::io::QueueEvents;
+use timbr_core::io::{QueueEvent, QueueEvents};
 use timbr_core::{Delivery, DeliveryId, PutTimeoutError, Queue, Taken, TryPutError};
 
 use crate::entry;
 use crate::failed::Parked;
-use crate::health::{Health, QueueReport, RedisEvent};
+use crate::group::create_group;
+use crate::health::Health;
 use crate::link::Link;
 use crate::outbox::{AckTarget, Outbox};
 use crate::pack::{self, Packs, Settle};
 use crate::prefetch::Prefetch;
-use crate::reader::{create_group, Reader};
+use crate::reader::Reader;
+use crate::report::QueueReport;
 use crate::writer::{wait_for_room, Writer};
 use crate::{RedisError, RedisOptions, RedisSink};
 
@@ -150,7 +152,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
     /// credentials, or a key that is not a stream.
     pub fn connect(options: RedisOptions) -> Result<Self, RedisError> {
         options.validate()?;
-        let health = Health::new();
+        let health = Health::new(&options);
         let open = |name| Link::open(&options.url, Arc::clone(&health), name, options.backoff_max);
         let mut reader = open("reader")?;
         reader
@@ -247,25 +249,24 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
             }
             writer.xadd(o, field, entries, &|| false);
             writer.added(entries.len());
-            Health::add(&self.inner.health.put, put as u64);
+            self.inner.health.put(put);
         }
         Ok(())
     }
 }
 
 impl<T> RedisQueue<T> {
-    /// Calls `f` with every [`RedisEvent`] (outages, dead letters, claims). `f` runs on the
+    /// Calls `f` with every [`QueueEvent`] (outages, refusals, dead letters, claims). `f` runs on the
     /// thread that saw the event: keep it short. (A machine built on this queue gets the
     /// same events in its handler whether or not `f` is set.)
-    pub fn on_event(&self, f: impl Fn(&RedisEvent) + Send + Sync + 'static) {
+    pub fn on_event(&self, f: impl Fn(&QueueEvent) + Send + Sync + 'static) {
         self.inner.health.listen(Arc::new(f));
     }
 
     /// What this consumer did and what Redis showed at the last look (twice a second while
     /// the queue is read; at every capacity check while it is written).
     pub fn report(&self) -> QueueReport {
-        let o = &self.inner.options;
-        self.inner.health.report(&o.stream, &o.group, &o.consumer)
+        self.inner.health.report()
     }
 
     /// The queue's settings.
@@ -310,7 +311,7 @@ impl<T> RedisQueue<T> {
             return false;
         }
         writer.added(1);
-        Health::add(&self.inner.health.put, 1);
+        self.inner.health.put(1);
         true
     }
 }
@@ -395,8 +396,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
     }
 
     fn len(&self) -> usize {
-        let info = self.inner.health.group_info.lock();
-        (info.lag.unwrap_or(info.stream_length) + info.pending) as usize
+        self.inner.health.queued() as usize
     }
 
     fn capacity(&self) -> Option<usize> {
@@ -419,7 +419,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
     }
 
     fn release(&self, id: &DeliveryId) {
-        Health::add(&self.inner.health.released, 1);
+        self.inner.health.released();
         // Delivered again: its failure (if it had one) is found again then.
         drop(self.inner.parked.take(id.as_str()));
         // A pack is split when delivered again: its other data no longer acknowledge it.

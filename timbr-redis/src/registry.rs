@@ -35,8 +35,10 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use timbr_core::{Status, StatusPlugin};
 
-use crate::health::{Health, QueueReport};
+use crate::health::Health;
 use crate::link::Link;
+use crate::options::host_name;
+use crate::report::QueueReport;
 use crate::{RedisError, RedisOptions, RedisQueue};
 
 /// How often a machine announces itself.
@@ -252,8 +254,7 @@ impl Announce {
     ) -> Result<Announce, RedisError> {
         let o = producer.options();
         let health = producer.health();
-        let (stream, group, consumer) = (o.stream.clone(), o.group.clone(), o.consumer.clone());
-        Announce::connect(o, role, move || health.report(&stream, &group, &consumer))
+        Announce::connect(o, role, move || health.report())
     }
 
     fn connect(
@@ -261,7 +262,7 @@ impl Announce {
         role: impl Into<String>,
         report: impl Fn() -> QueueReport + Send + Sync + 'static,
     ) -> Result<Announce, RedisError> {
-        let link = Link::open(&o.url, Health::new(), "announce", o.backoff_max)?;
+        let link = Link::open(&o.url, Health::new(o), "announce", o.backoff_max)?;
         Ok(Announce {
             inner: Arc::new(Inner {
                 key: machines_key(o.stream()),
@@ -413,12 +414,4 @@ fn new_life() -> String {
         std::process::id(),
         LIVES.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".to_owned())
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use timbr_core::{Record, Sink, SinkError};
 
+use crate::entry::RecordEntry;
 use crate::failed::{Failed, Parked};
 use crate::health::Health;
 use crate::link::Link;
@@ -30,7 +31,7 @@ pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct RedisSink {
     outbox: Arc<Outbox>,
     stream: Arc<str>,
-    consumer: String,
+    consumer: Arc<str>,
     /// Write each record at once (a sink of its own, not batched with acknowledgements).
     each: bool,
     /// Write the records of one input pack as one entry ([`RedisSink::packed`]).
@@ -46,12 +47,13 @@ impl RedisSink {
     ///
     /// [`RedisError`] for a bad URL, an unreachable server or refused credentials.
     pub fn connect(url: &str, stream: impl Into<String>) -> Result<Self, RedisError> {
-        let health = Health::new();
+        let stream = stream.into();
+        let health = Health::named(&stream, "", "");
         let link = Link::open(url, Arc::clone(&health), "sink", Duration::from_secs(2))?;
         let outbox = Outbox::new(link, health, None, 1);
         Ok(RedisSink::on_outbox(
             Arc::new(outbox),
-            stream.into(),
+            stream,
             String::new(),
             true,
             None,
@@ -68,7 +70,7 @@ impl RedisSink {
         RedisSink {
             outbox,
             stream: stream.into(),
-            consumer,
+            consumer: consumer.into(),
             each,
             packed: false,
             parked,
@@ -132,10 +134,17 @@ impl Sink for RedisSink {
             n => n.to_string(),
         };
         let packed = self.packed && failed.is_empty() && attempts.is_empty();
-        let (oid, json) = record.into_frames();
-        // In the order of `record_fields`: OID, ORIGIN, RECORD, CONSUMER, FAILED, ATTEMPTS.
-        let values = [oid, origin, json, self.consumer.clone(), failed, attempts];
-        self.outbox.add(&self.stream, values, self.each, packed);
+        let (oid, record) = record.into_frames();
+        let record = RecordEntry {
+            stream: Arc::clone(&self.stream),
+            oid,
+            origin,
+            record,
+            consumer: Arc::clone(&self.consumer),
+            failed,
+            attempts,
+        };
+        self.outbox.add(record, self.each, packed);
         Ok(())
     }
 

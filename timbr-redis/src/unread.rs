@@ -15,7 +15,7 @@
 
 use redis::{Connection, RedisResult, Value};
 
-use crate::reader::Group;
+use crate::group::Group;
 
 /// The most entries counted one by one when Redis's lag cannot be trusted.
 pub(crate) const MAX_COUNTED: u64 = 10_000;
@@ -26,7 +26,7 @@ const PAGE: u64 = 1_000;
 /// `lag` both given) and it is possible (no more than the `length` entries the stream
 /// holds — a phantom lag after every entry was read and trimmed is not).
 pub(crate) fn lag_is_reliable(group: &Group, length: u64) -> bool {
-    group.entries_read.is_some() && group.lag.is_some_and(|lag| lag <= length)
+    group.entries_read.is_some() && group.lag.is_some_and(|lag| lag as u64 <= length)
 }
 
 /// The entries of `stream` that `group` has not read: its lag if Redis vouches for it,
@@ -39,9 +39,9 @@ pub(crate) fn unread(
     length: u64,
 ) -> RedisResult<u64> {
     if let (true, Some(lag)) = (lag_is_reliable(group, length), group.lag) {
-        return Ok(lag);
+        return Ok(lag as u64);
     }
-    let mut from = format!("({}", group.last_delivered);
+    let mut from = format!("({}", group.last_delivered_id);
     let mut counted = 0;
     while counted < MAX_COUNTED {
         let page: Value = redis::cmd("XRANGE")
@@ -64,7 +64,7 @@ pub(crate) fn unread(
     // Past what is worth counting: the estimate, never below what was counted.
     Ok(group
         .lag
-        .unwrap_or(length)
+        .map_or(length, |lag| lag as u64)
         .clamp(counted, length.max(counted)))
 }
 

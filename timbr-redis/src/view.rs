@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use timbr_core::observe::human_count;
 
-use crate::reader::group_info;
+use crate::group::group_info;
 use crate::registry::{
     earlier_key, is_ended, machines_key, seen_key, Announced, Earlier, GONE_AFTER,
 };

@@ -42,10 +42,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 use redis::RedisResult;
 
+use crate::group::group_state;
 use crate::health::Health;
 use crate::link::Link;
 use crate::options::RedisOptions;
-use crate::reader::group_state;
 
 pub(crate) struct Writer {
     pub(crate) link: Link,
@@ -199,11 +199,12 @@ fn measure(con: &mut redis::Connection, o: &RedisOptions, health: &Health) -> Re
     let (info, groups) = group_state(con, o)?;
     let mut size = None::<u64>;
     for g in groups {
-        let s = g.lag.unwrap_or(info.stream_length) + g.pending;
+        let s = g.lag.map_or(info.stream_length, |lag| lag as u64) + g.pending as u64;
         size = Some(size.map_or(s, |m| m.max(s)));
     }
-    *health.group_info.lock() = info.clone();
-    Ok(size.unwrap_or(info.stream_length))
+    let length = info.stream_length;
+    health.group_seen(info);
+    Ok(size.unwrap_or(length))
 }
 
 /// Waits before looking at a full queue again: short at first, then up to

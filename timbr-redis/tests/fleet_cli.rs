@@ -111,3 +111,33 @@ fn an_unreachable_redis_is_a_clear_error_said_once() {
     );
     assert_eq!(err.matches("Connection refused").count(), 1, "{err}");
 }
+
+#[test]
+fn the_queue_flags_default_to_the_library_defaults() {
+    use timbr_redis::{
+        DEFAULT_BATCH, DEFAULT_CAPACITY, DEFAULT_CLAIM_AFTER, DEFAULT_GROUP,
+        DEFAULT_MAX_DELIVERIES, DEFAULT_PACK,
+    };
+    let out = fleet(&["balance", "--help"]);
+    let usage = String::from_utf8_lossy(&out.stdout);
+    let default_of = |flag: &str| {
+        let line = usage
+            .lines()
+            .find(|l| l.trim_start().starts_with(flag))
+            .unwrap_or_else(|| panic!("no {flag} in {usage}"));
+        let (_, value) = line.split_once("[default: ").expect("a default");
+        value.trim_end_matches(']').to_owned()
+    };
+    assert_eq!(default_of("--group"), DEFAULT_GROUP);
+    assert_eq!(default_of("--batch"), DEFAULT_BATCH.to_string());
+    assert_eq!(default_of("--pack"), DEFAULT_PACK.to_string());
+    assert_eq!(default_of("--capacity"), DEFAULT_CAPACITY.to_string());
+    assert_eq!(
+        default_of("--claim-after-ms"),
+        DEFAULT_CLAIM_AFTER.as_millis().to_string()
+    );
+    assert_eq!(
+        default_of("--max-deliveries"),
+        DEFAULT_MAX_DELIVERIES.to_string()
+    );
+}

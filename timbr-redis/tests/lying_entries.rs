@@ -9,8 +9,9 @@ use std::time::Instant;
 
 use common::*;
 use serde::{Deserialize, Serialize};
+use timbr_core::io::QueueEvent;
 use timbr_core::{Queue, Taken};
-use timbr_redis::{redis, Fleet, RedisEvent, RedisOptions, RedisQueue};
+use timbr_redis::{redis, Fleet, RedisOptions, RedisQueue};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Item {
@@ -25,7 +26,7 @@ fn lying_entries_are_dead_lettered_with_a_bounded_reason() {
     let reasons = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
     let seen = std::sync::Arc::clone(&reasons);
     queue.on_event(move |e| {
-        if let RedisEvent::DeadLettered { reason, .. } = e {
+        if let QueueEvent::DeadLettered { reason, .. } = e {
             seen.lock().push(reason.clone());
         }
     });

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use common::*;
 use parking_lot::Mutex;
 use serde::{Deserialize, Deserializer, Serialize};
+use timbr_core::io::QueueEvent;
 use timbr_core::{ChannelSink, Machine, Stage, StopMode};
-use timbr_redis::{Fleet, RedisEvent, RedisOptions, RedisQueue};
+use timbr_redis::{Fleet, RedisOptions, RedisQueue};
 
 const N: u64 = 64;
 
@@ -44,7 +45,7 @@ fn run(pack: usize) {
     let reasons = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&reasons);
     queue.on_event(move |e| {
-        if let RedisEvent::DeadLettered { reason, .. } = e {
+        if let QueueEvent::DeadLettered { reason, .. } = e {
             seen.lock().push(reason.clone());
         }
     });

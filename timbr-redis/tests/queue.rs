@@ -45,7 +45,7 @@ fn undecodable_entries_become_dead_letters_with_the_reason() {
     let dead_events = Arc::new(AtomicU64::new(0));
     let seen = Arc::clone(&dead_events);
     queue.on_event(move |e| {
-        if matches!(e, timbr_redis::RedisEvent::DeadLettered { .. }) {
+        if matches!(e, timbr_core::io::QueueEvent::DeadLettered { .. }) {
             seen.fetch_add(1, Ordering::Relaxed);
         }
     });

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use parking_lot::Mutex;
+use timbr_core::io::QueueEvent;
 use timbr_core::{ChannelSink, Machine, PutTimeoutError, Queue, Stage, StopMode};
-use timbr_redis::{redis, Fleet, RedisEvent, RedisOptions, RedisQueue};
+use timbr_redis::{redis, Fleet, RedisOptions, RedisQueue};
 
 const N: u64 = 600;
 
@@ -25,9 +26,9 @@ fn listen<T>(q: &RedisQueue<T>) -> Arc<Mutex<Vec<String>>> {
     let s = Arc::clone(&seen);
     q.on_event(move |e| {
         let line = match e {
-            RedisEvent::Refused { error, .. } => format!("refused: {error}"),
-            RedisEvent::Disconnected { .. } => "disconnected".to_owned(),
-            RedisEvent::Reconnected { .. } => "reconnected".to_owned(),
+            QueueEvent::Refused { error, .. } => format!("refused: {error}"),
+            QueueEvent::Disconnected { .. } => "disconnected".to_owned(),
+            QueueEvent::Reconnected { .. } => "reconnected".to_owned(),
             _ => return,
         };
         s.lock().push(line);

@@ -11,8 +11,9 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use common::*;
+use timbr_core::io::QueueEvent;
 use timbr_core::{PutTimeoutError, Queue, TryPutError};
-use timbr_redis::{RedisEvent, RedisOptions, RedisQueue};
+use timbr_redis::{RedisOptions, RedisQueue};
 
 /// How a blocking thread puts `n` data from `from`.
 type Blocking = fn(&RedisQueue<u64>, u64, u64);
@@ -47,7 +48,7 @@ fn shared_handle_answers_during_an_outage(blocking: Blocking, chunk: u64) {
     let writer_down = Arc::new(AtomicBool::new(false));
     let down = Arc::clone(&writer_down);
     queue.on_event(move |e| {
-        if matches!(e, RedisEvent::Disconnected { link: "writer", .. }) {
+        if matches!(e, QueueEvent::Disconnected { link, .. } if link == "writer") {
             down.store(true, Ordering::Release);
         }
     });

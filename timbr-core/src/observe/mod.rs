@@ -43,7 +43,7 @@ pub use self::{
     },
     plugin::StatusPlugin,
     progress::{Progress, ProgressFields},
-    render::human_count,
+    render::{escape_html, human_count},
     retries::RetryCounts,
     stats::Timing,
     status::{

@@ -32,9 +32,11 @@ use redis::Value;
 
 mod records;
 
+use crate::entry::RecordEntry;
 use crate::failed::{Failed, FAIL_ACK_SCRIPT};
+use crate::group::group_gone;
 use crate::health::Health;
-use crate::link::{group_gone, Link};
+use crate::link::Link;
 use crate::resp::Transaction;
 
 /// Acknowledges entries of one datum each and counts them, entries and data, in one step,
@@ -80,16 +82,9 @@ pub(crate) struct AckTarget {
 }
 
 enum Op {
-    /// A record for a sink stream: the values of its fields, in the order of
-    /// [`record_fields`](crate::record_fields) (`oid`, `origin`, `record`, `consumer`,
-    /// `failed`, `attempts`: empty if none, or 1).
-    Add {
-        stream: Arc<str>,
-        values: [String; 6],
-        /// Written in one entry with the other records of its input pack in the batch
-        /// (see `results.rs`), if its origin names one.
-        packed: bool,
-    },
+    /// A record for a sink stream; `packed`: written in one entry with the other records
+    /// of its input pack in the batch (see `results.rs`), if its origin names one.
+    Add { record: RecordEntry, packed: bool },
     /// An entry of the queue's stream to acknowledge, how many data it held (1, a packed
     /// entry's size, 0 for a packed entry split into entries of their own), and those of
     /// its data that failed for good (written with the acknowledgement: `failed.rs`).
@@ -191,15 +186,10 @@ impl Outbox {
         }
     }
 
-    /// Buffers a record for `stream` (its fields' values, in the order of
-    /// [`record_fields`](crate::record_fields)); with `now`, returns only once it is in
-    /// Redis; `packed`, in one entry with the batch's other records of its input pack.
-    pub(crate) fn add(&self, stream: &Arc<str>, values: [String; 6], now: bool, packed: bool) {
-        self.push(Op::Add {
-            stream: Arc::clone(stream),
-            values,
-            packed,
-        });
+    /// Buffers a record; with `now`, returns only once it is in Redis; `packed`, in one
+    /// entry with the batch's other records of its input pack.
+    pub(crate) fn add(&self, record: RecordEntry, now: bool, packed: bool) {
+        self.push(Op::Add { record, packed });
         if now {
             self.flush(None);
         }
@@ -447,8 +437,7 @@ impl Shared {
                 _ => 0,
             })
             .sum();
-        Health::add(&self.health.acked, acked.max(0) as u64);
-        Health::add(&self.health.written, written);
+        self.health.applied(written, acked.max(0) as u64);
         true
     }
 }

@@ -16,14 +16,13 @@ pub(super) fn encode(tx: &mut Transaction, ops: &[Op]) -> u64 {
     let mut packs: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     for (i, op) in ops.iter().enumerate() {
         if let Op::Add {
-            stream,
-            values: [_, origin, record, ..],
+            record: r,
             packed: true,
         } = op
         {
-            if results::packable(origin, record) {
+            if results::packable(&r.origin, &r.record) {
                 packs
-                    .entry((&**stream, results::pack_of(origin)))
+                    .entry((&*r.stream, results::pack_of(&r.origin)))
                     .or_default()
                     .push(i);
             }
@@ -31,29 +30,27 @@ pub(super) fn encode(tx: &mut Transaction, ops: &[Op]) -> u64 {
     }
     let mut written = 0_u64;
     for op in ops {
-        let Op::Add {
-            stream,
-            values,
-            packed,
-        } = op
-        else {
+        let Op::Add { record: r, packed } = op else {
             continue;
         };
-        let [oid, origin, record, consumer, failed, attempts] = values;
         written += 1;
-        if *packed && results::packable(origin, record) {
+        if *packed && results::packable(&r.origin, &r.record) {
             // The whole pack goes at its first record; its other records are skipped.
-            let Some(members) = packs.remove(&(&**stream, results::pack_of(origin))) else {
+            let Some(members) = packs.remove(&(&*r.stream, results::pack_of(&r.origin))) else {
                 continue;
             };
             let field = |k: usize| {
                 members.iter().map(move |&i| match &ops[i] {
-                    Op::Add { values, .. } => values[k].as_bytes(),
+                    Op::Add { record, .. } => match k {
+                        0 => record.oid.as_bytes(),
+                        1 => record.origin.as_bytes(),
+                        _ => record.record.as_bytes(),
+                    },
                     Op::Ack(..) => b"".as_slice(),
                 })
             };
             tx.start(11);
-            for a in [b"XADD", stream.as_bytes(), b"*"] {
+            for a in [b"XADD", r.stream.as_bytes(), b"*"] {
                 tx.arg(a);
             }
             for (name, k) in [
@@ -65,22 +62,11 @@ pub(super) fn encode(tx: &mut Transaction, ops: &[Op]) -> u64 {
                 tx.joined(field(k), b'\n');
             }
             tx.arg(record_fields::CONSUMER.as_bytes());
-            tx.arg(consumer.as_bytes());
+            tx.arg(r.consumer.as_bytes());
             continue;
         }
-        let args: [&[u8]; 11] = [
-            b"XADD",
-            stream.as_bytes(),
-            b"*",
-            record_fields::OID.as_bytes(),
-            oid.as_bytes(),
-            record_fields::ORIGIN.as_bytes(),
-            origin.as_bytes(),
-            record_fields::RECORD.as_bytes(),
-            record.as_bytes(),
-            record_fields::CONSUMER.as_bytes(),
-            consumer.as_bytes(),
-        ];
+        let args = r.xadd();
+        let (failed, attempts) = (&r.failed, &r.attempts);
         if failed.is_empty() && attempts.is_empty() {
             tx.command(&args);
             continue;

@@ -36,8 +36,17 @@ pub(crate) fn labelled(label: &str, content: &str) -> String {
 /// `text` made safe for HTML text and attribute values: `&`, `<`, `>`, `"` and `'` become
 /// entities. Line breaks become character references too (`&#10;`, which still break a line
 /// where `white-space: pre-wrap` applies), so that user data never starts a line of the
-/// output: the evcxr protocol is line-based.
-pub(crate) fn escape_html(text: &str) -> Cow<'_, str> {
+/// output: the evcxr protocol is line-based. Status plugins escape what they put in their
+/// [`DisplayPart`](crate::observe::DisplayPart)'s HTML with it.
+///
+/// # Examples
+///
+/// ```
+/// use timbr_core::observe::escape_html;
+///
+/// assert_eq!(escape_html("a < b & 'c'"), "a &lt; b &amp; &#39;c&#39;");
+/// ```
+pub fn escape_html(text: &str) -> Cow<'_, str> {
     let special = |c: char| matches!(c, '&' | '<' | '>' | '"' | '\'' | '\n' | '\r');
     if !text.contains(special) {
         return Cow::Borrowed(text);

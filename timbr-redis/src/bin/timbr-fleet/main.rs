@@ -38,7 +38,11 @@ use clap::{Args, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use timbr_core::observe::human_count;
-use timbr_redis::{Announce, Fleet, Producer, RedisOptions, Summary, WatchOptions, HEARTBEAT};
+use timbr_redis::{
+    Announce, Fleet, Producer, RedisOptions, Summary, WatchOptions, DEFAULT_BATCH,
+    DEFAULT_CAPACITY, DEFAULT_CLAIM_AFTER, DEFAULT_GROUP, DEFAULT_MAX_DELIVERIES, DEFAULT_PACK,
+    HEARTBEAT,
+};
 
 /// Run and inspect a fleet of timbr machines on one Redis Stream.
 #[derive(Parser, Debug)]
@@ -83,26 +87,26 @@ pub(crate) struct QueueArgs {
     #[arg(long, value_name = "S")]
     stream: String,
     /// The consumer group.
-    #[arg(long, value_name = "G", default_value = "timbr")]
+    #[arg(long, value_name = "G", default_value = DEFAULT_GROUP)]
     group: String,
     /// This process's name in the fleet (default host-pid). A producer continues where
     /// the last one of its name stopped; a worker first re-reads what it left pending.
     #[arg(long, value_name = "C")]
     consumer: Option<String>,
     /// Entries per read, data per write round trip.
-    #[arg(long, value_name = "B", default_value_t = 256)]
+    #[arg(long, value_name = "B", default_value_t = DEFAULT_BATCH)]
     batch: usize,
     /// Data a producer puts in one entry (see RedisOptions::pack).
-    #[arg(long, value_name = "P", default_value_t = 1)]
+    #[arg(long, value_name = "P", default_value_t = DEFAULT_PACK)]
     pack: usize,
     /// The most entries unread or pending.
-    #[arg(long, value_name = "C", default_value_t = 100_000)]
+    #[arg(long, value_name = "C", default_value_t = DEFAULT_CAPACITY)]
     capacity: usize,
     /// Claim entries another consumer left pending this long.
-    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_CLAIM_AFTER.as_millis() as u64)]
     claim_after_ms: u64,
     /// Dead-letter an entry delivered this many times without an acknowledgement.
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_DELIVERIES)]
     max_deliveries: u64,
 }
 
@@ -359,7 +363,7 @@ fn produce(a: &ProduceArgs, signals: &Signals) -> Result<ExitCode, String> {
     let mut producer = Producer::<Tweet>::connect(a.queue.options()).map_err(chain)?;
     // An outage or a refusal (Redis out of memory…) is said as it happens, as `work` does:
     // a put that waits for Redis would otherwise wait in silence.
-    producer.on_event(|e| eprintln!("event: {}", timbr_core::io::QueueEvent::from(e)));
+    producer.on_event(|e| eprintln!("event: {e}"));
     if a.fresh {
         producer.reset().map_err(chain)?;
     }

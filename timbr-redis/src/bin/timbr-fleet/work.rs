@@ -1,15 +1,15 @@
 //! `timbr-fleet work`: a worker of the fleet.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use timbr_core::io::QueueEvent;
 use timbr_core::observe::human_count;
-
 use timbr_core::{Backoff, Machine, RetryPolicy, Stage, Status, StopMode};
-use timbr_redis::{Announce, RedisEvent, RedisQueue, RedisStatus};
+use timbr_redis::{Announce, RedisQueue, RedisStatus};
 
 use crate::{chain, QueueArgs, Signals, Tweet};
 
@@ -144,7 +144,7 @@ fn retry_policy(a: &WorkArgs) -> RetryPolicy {
 pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> {
     let queue = RedisQueue::<Tweet>::connect(a.queue.options()).map_err(chain)?;
     queue.on_event(|e| match e {
-        RedisEvent::Claimed { .. } => {}
+        QueueEvent::Claimed { .. } => {}
         other => eprintln!("event: {other:?}"),
     });
     let name = queue.options().consumer_name().to_owned();
