@@ -14,12 +14,20 @@
 //!   worker), or one that cannot be decoded, goes to a dead-letter stream with the reason.
 //!   Outages are retried with backoff and reported. The queue is bounded.
 //! - [`RedisSink`] writes records to a stream, each with the entry id it came from, batched
-//!   with the acknowledgements when made by [`RedisQueue::sink`].
+//!   with the acknowledgements when made by [`RedisQueue::sink`] — or
+//!   [`packed`](RedisSink::packed), the records of one input pack as one entry, which
+//!   [`Fleet::result_records`] unpacks.
+//! - **Failures as work**: a datum whose stage said no for good goes to a failure stream
+//!   beside the dead letters, with its input, stage, error, attempts and origin, in one
+//!   script with its entry's acknowledgement; a datum waiting for its retry keeps its entry,
+//!   touched so that no other consumer claims it while its worker lives; [`Fleet::failures`],
+//!   [`Fleet::replay_all`] (back on the queue, keeping its origin) and
+//!   [`Fleet::purge_failures`] handle them.
 //! - [`RedisStatus`] shows the shared queue in a machine's status; [`Fleet`] shows the whole
-//!   fleet's [`Balance`] (produced = acked + pending + unread + dead + purged), lists and
-//!   re-queues dead letters (or purges them after inspection), and counts duplicates in a
-//!   results stream. The `timbr-fleet` program does the same from a shell, and runs
-//!   producers and workers.
+//!   fleet's [`Balance`] (produced = acked + pending + unread + dead + failed + purged),
+//!   lists and re-queues dead letters (or purges them after inspection), and counts
+//!   duplicates in a results stream. The `timbr-fleet` program does the same from a shell,
+//!   and runs producers and workers.
 //! - [`Producer`] puts a sequence of data from a position it keeps in Redis (written with its
 //!   entries, in one transaction): a producer killed and started again under its name
 //!   continues where it stopped instead of putting everything twice.
@@ -56,7 +64,7 @@
 //! |---|---|
 //! | `options.rs` | [`RedisOptions`]: every setting, its default and its bound |
 //! | `queue.rs` | [`RedisQueue`]: the [`Queue`](timbr_core::Queue) implementation |
-//! | `reader/` | taking: batches of new entries (`mod.rs`); own pending first, claims (`redeliver.rs`); splits and dead letters (`set_aside.rs`) |
+//! | `reader/` | taking: batches of new entries (`mod.rs`); own pending first, claims (`redeliver.rs`); splits and dead letters (`set_aside.rs`); what a live consumer holds kept from claims (`touch.rs`) |
 //! | `group.rs` | the group: created (again when lost), looked at (`XINFO GROUPS`), its stream trimmed |
 //! | `prefetch.rs` | taking ahead: the next batch is read while this one is processed |
 //! | `writer.rs` | putting: `XADD` held to the capacity, and how approximate that is |

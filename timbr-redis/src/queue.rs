@@ -95,8 +95,10 @@ use crate::{RedisError, RedisOptions, RedisSink};
 ///   its pieces produced) and still adds up; [`Balance::acked_data`](crate::Balance)
 ///   counts data. The capacity counts entries, and is not checked for a split's pieces
 ///   (a split may take the stream `pack` entries past it).
-/// - [`claim_after`](RedisOptions::claim_after) must exceed the time a whole pack — and
-///   what is fetched ahead of it — takes to process, or live consumers' packs get claimed.
+/// - A live consumer touches the entries it holds every third of
+///   [`claim_after`](RedisOptions::claim_after) (their idle time reset, their delivery
+///   count not raised), so that neither a long pack nor a datum waiting for its retry is
+///   claimed from it; a killed consumer's are claimed after `claim_after` as before.
 ///
 /// Cloning gives another handle on the same connections (a producer and a machine in one
 /// process share them). A handle's `try_put` never waits for another's put: puts that
