@@ -153,6 +153,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Failures as work
+//!
+//! A stage's [`RetryPolicy`] (on the [`Stage`], `#[stage(n, retry = …)]`, or
+//! [`MachineBuilder::retry`]) retries its transient failures ([`Transient`], or what a
+//! predicate says) with a bounded [`Backoff`]: the datum waits aside without holding a worker
+//! ([`Counts::retrying`](observe::Counts::retrying)), then runs again from the failed stage
+//! on; [`Record::attempts`] says how many runs it took. What failed for good is kept in a
+//! [`FailureStore`] (by default the newest [`DEFAULT_FAILURE_CAPACITY`] in memory):
+//! [`Machine::failures`] lists them, [`Machine::replay_failures`] runs them again after a
+//! fix, each replay's [`Record::replaces`] naming the failure it stands in for. The status
+//! shows both ([`StageStatus::retries`](observe::StageStatus::retries),
+//! [`Status::failures`]).
+//!
 //! # Extending
 //!
 //! The queue ([`Queue`]) and the sink ([`Sink`]) are traits: the in-memory queue is the

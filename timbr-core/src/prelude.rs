@@ -10,7 +10,8 @@
 //! ```
 
 pub use crate::{
-    from_stages, stage, stage_fn, Action, BuildError, ChannelSink, Datum, Debugger, Event, Handler,
-    LogAndContinue, Machine, MachineState, Progress, Queue, Record, Sink, Stage, StageDebugger,
-    Status, StatusPlugin, StopMode, StopWhenDone,
+    from_stages, stage, stage_fn, Action, Backoff, BuildError, ChannelSink, Datum, Debugger, Event,
+    FailureFilter, FailureStore, Handler, LogAndContinue, Machine, MachineState, Progress, Queue,
+    Record, RetryPolicy, Sink, Stage, StageDebugger, Status, StatusPlugin, StopMode, StopWhenDone,
+    Transient,
 };

@@ -208,3 +208,65 @@ fn a_shared_queue_s_data_handed_back_by_stop_are_counted() {
     assert_eq!((counts.accepted, counts.returned, counts.queued), (5, 5, 0));
     assert!(machine.status().counts.is_balanced());
 }
+
+#[test]
+fn a_retried_datum_is_acked_once_when_it_finished_for_good() {
+    use timbr_core::{Backoff, RetryPolicy, Transient};
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let inner = Arc::new(MemoryQueue::new(8));
+    let queue = Numbering {
+        inner: Arc::clone(&inner),
+        next: AtomicU64::new(0),
+        ledger: Arc::clone(&ledger),
+        shared: false,
+    };
+    // Down for each datum's first call; 8 never comes up (its retries run out).
+    let calls = Mutex::new(HashMap::<u64, u32>::new());
+    let flaky = Stage::try_new(1, "flaky", ["f0"], move |x: &u64| {
+        let mut calls = calls.lock().unwrap();
+        let call = calls.entry(*x).or_insert(0);
+        *call += 1;
+        if *call == 1 || *x == 8 {
+            Err(Transient::new("down"))
+        } else {
+            Ok(*x)
+        }
+    })
+    .unwrap()
+    .retry(RetryPolicy::new(3).backoff(Backoff::fixed(Duration::from_millis(30))));
+    let machine = Machine::<u64>::builder()
+        .queue(queue)
+        .workers(2)
+        .sink(Picky(Arc::clone(&ledger)))
+        .stage(Stage::new(0, "double", ["input"], |x: &u64| x * 2).unwrap())
+        .stage(flaky)
+        .build()
+        .unwrap();
+    machine.start().unwrap();
+    for i in [1, 2, 4] {
+        machine.put(i).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while machine.counts().retrying < 3 {
+        assert!(Instant::now() < deadline, "the retries never came");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    {
+        let ledger = ledger.lock().unwrap();
+        assert!(
+            ledger.acked.is_empty() && ledger.released.is_empty(),
+            "nothing is acknowledged while it waits for a retry: {:?}",
+            ledger.acked
+        );
+    }
+    machine.stop(StopMode::Drain);
+    let ledger = ledger.lock().unwrap();
+    assert!(ledger.early.is_empty(), "{:?}", ledger.early);
+    let mut acked = ledger.acked.clone();
+    acked.sort();
+    // The datum 4 (f0 = 8) failed for good after 3 attempts: its record went to the sink
+    // as a failure record, which the sink accepted, so it is acknowledged too, once.
+    assert_eq!(acked.len(), 3, "{acked:?}");
+    assert!(ledger.released.is_empty());
+    assert!(machine.counts().is_balanced());
+}

@@ -183,3 +183,124 @@ fn an_error_that_is_not_transient_is_not_retried() {
     assert_eq!(status.stages[0].retries, Default::default());
     assert_eq!(status.failures.recent[0].attempts, 1);
 }
+
+/// A stage that fails transiently on its first call only, with a retry `wait` away.
+fn once_down(wait: Duration) -> Stage {
+    let calls = AtomicU32::new(0);
+    Stage::try_new(0, "once_down", ["input"], move |n: &u64| {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            Err(Transient::new("down"))
+        } else {
+            Ok(*n)
+        }
+    })
+    .unwrap()
+    .retry(RetryPolicy::new(2).backoff(Backoff::fixed(wait)))
+}
+
+/// Waits (bounded) until `done` holds.
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited too long for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_stop_that_returns_the_queue_leaves_a_retry_waiting_for_the_next_start() {
+    let (sink, records) = ChannelSink::unbounded();
+    let machine = Machine::<u64>::builder()
+        .stage(once_down(Duration::from_millis(300)))
+        .sink(sink)
+        .build()
+        .unwrap();
+    machine.start().unwrap();
+    machine.put(7).unwrap();
+    wait_for("the retry", || machine.counts().retrying == 1);
+    // Returns without waiting for the backoff: the retry is neither queued nor lost.
+    let returned = machine.stop(StopMode::Return);
+    assert!(returned.is_empty());
+    let counts = machine.counts();
+    assert_eq!(
+        (counts.retrying, counts.in_flight, counts.queued),
+        (1, 0, 0)
+    );
+    assert!(counts.is_balanced(), "{counts:?}");
+    assert!(records.try_recv().is_err(), "not finished");
+
+    machine.start().unwrap();
+    let record = records.recv_timeout(WAIT).unwrap();
+    assert!(record.is_ok());
+    assert_eq!(record.attempts(), 2);
+    machine.stop(StopMode::Drain);
+    let counts = machine.counts();
+    assert_eq!((counts.retrying, counts.processed), (0, 1));
+    assert!(counts.is_balanced());
+}
+
+#[test]
+fn a_drain_waits_for_the_data_waiting_for_a_retry() {
+    let (sink, records) = ChannelSink::unbounded();
+    let machine = Machine::<u64>::builder()
+        .stage(once_down(Duration::from_millis(50)))
+        .workers(2)
+        .sink(sink)
+        .build()
+        .unwrap();
+    machine.start().unwrap();
+    machine.put(7).unwrap();
+    wait_for("the retry", || machine.counts().retrying == 1);
+    machine.stop(StopMode::Drain);
+    let record = records.try_recv().expect("the drain finished it");
+    assert_eq!(record.attempts(), 2);
+    let counts = machine.counts();
+    assert_eq!((counts.retrying, counts.processed), (0, 1));
+    assert!(counts.is_balanced());
+}
+
+#[test]
+fn dropping_a_running_machine_finishes_its_retries() {
+    let (sink, records) = ChannelSink::unbounded();
+    let machine = Machine::<u64>::builder()
+        .stage(once_down(Duration::from_millis(50)))
+        .sink(sink)
+        .build()
+        .unwrap();
+    machine.start().unwrap();
+    machine.put(7).unwrap();
+    wait_for("the retry", || machine.counts().retrying == 1);
+    drop(machine);
+    assert_eq!(records.try_recv().unwrap().attempts(), 2);
+}
+
+#[test]
+fn an_ordered_machine_keeps_input_order_across_retries() {
+    let fails: HashMap<u64, u32> = (0..40).filter(|n| n % 7 == 3).map(|n| (n, 2)).collect();
+    let (stages, _) = flaky(fails);
+    let (sink, records) = ChannelSink::unbounded();
+    let machine = Machine::<u64>::builder()
+        .stages(stages)
+        .retry("second", quick(3))
+        .workers(3)
+        .ordered(true)
+        .sink(sink)
+        .build()
+        .unwrap();
+    machine.start().unwrap();
+    for n in 0..40 {
+        machine.put(n).unwrap();
+    }
+    let got = drain(&records, 40);
+    machine.stop(StopMode::Drain);
+    let inputs: Vec<u64> = got
+        .iter()
+        .map(|r| r.json()[1..].split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(inputs, (0..40).collect::<Vec<_>>());
+    assert!(got.iter().all(Record::is_ok));
+    assert_eq!(got.iter().filter(|r| r.attempts() == 3).count(), 6);
+}

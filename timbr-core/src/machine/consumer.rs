@@ -68,7 +68,7 @@ impl<T: Datum> Shared<T> {
                 Work::Fresh(Delivery { datum, id }) => (datum, id, None),
                 Work::Replay(Replay { datum, replaces }) => (datum, None, Some(replaces)),
                 Work::Retry(retry) => {
-                    self.run_retry(retry, worker);
+                    self.run_retry(*retry, worker);
                     continue;
                 }
             };

@@ -130,8 +130,13 @@ impl<T: Datum + DeserializeOwned> Machine<T> {
 impl<T: Datum> crate::machine::Shared<T> {
     /// The store's summary, with the replays this machine counted.
     pub(crate) fn failure_summary(&self) -> FailureSummary {
+        self.failure_summary_with(self.sup.counts().replayed)
+    }
+
+    /// The store's summary, with `replayed` (read with the status's counts).
+    pub(crate) fn failure_summary_with(&self, replayed: u64) -> FailureSummary {
         let mut summary = self.failures.summary(RECENT_FAILURES);
-        summary.replayed = self.sup.counts().replayed;
+        summary.replayed = replayed;
         summary
     }
 }

@@ -181,7 +181,7 @@ impl<T: Datum> Shared<T> {
     }
 
     /// Runs a retry that is due: its failed stages and those after them, on this worker.
-    pub(crate) fn run_retry(&self, retry: Box<Retry>, worker: usize) {
+    pub(crate) fn run_retry(&self, retry: Retry, worker: usize) {
         let Retry {
             outcomes,
             wiring,
@@ -192,7 +192,7 @@ impl<T: Datum> Shared<T> {
             replaces,
             seq,
             ..
-        } = *retry;
+        } = retry;
         let (mut record, outcomes) = self.resume(&wiring, outcomes, oid, worker, &failed_runs);
         record.origin = origin;
         let attempt = Attempt {

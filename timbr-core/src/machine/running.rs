@@ -135,6 +135,12 @@ impl<T: Datum> Machine<T> {
     /// put yet (waiting for room, or made by the iterator as the stop came) is kept, not
     /// lost: the source resumes with it on the next [`start`](Machine::start).
     ///
+    /// Data waiting aside stay with the machine either way: a datum waiting for a retry
+    /// ([`Counts::retrying`](crate::Counts::retrying)) and a replayed failure not taken yet
+    /// are not handed back. A drain waits for them (a retry's backoff included); after a
+    /// stop that returns the queue, the next start runs them, and dropping the running
+    /// machine drains them.
+    ///
     /// Called from one of the machine's own threads (a handler, hook, plugin or stage; also
     /// from any rayon pool thread, where waiting could block the pool the stages run on), it
     /// only asks the machine to stop, returns at once, and returns nothing.

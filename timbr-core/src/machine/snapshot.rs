@@ -95,7 +95,7 @@ impl<T: Datum> Shared<T> {
             },
             errors,
             last_error: sup.errors.last(),
-            failures: self.failure_summary(),
+            failures: self.failure_summary_with(counts.replayed),
             events: sup.events.snapshot(),
             plugins: Default::default(),
             parts: Vec::new(),

@@ -209,8 +209,8 @@ pub struct Counts {
     pub processed: u64,
     /// Data with at least one failed stage, record delivered.
     pub failed: u64,
-    /// Data waiting in the queue, and puts waiting for room in it (a blocking `put` counts
-    /// from the moment it is called).
+    /// Data waiting in the queue, puts waiting for room in it (a blocking `put` counts
+    /// from the moment it is called), and replayed failures waiting for a worker.
     pub queued: u64,
     /// Data taken from the queue whose record is not delivered yet (and not waiting for a
     /// retry).

@@ -221,7 +221,9 @@ pub trait FailureStore: Send + Sync + 'static {
     fn take(&self, filter: &FailureFilter) -> Result<Vec<StoredFailure>, FailureStoreError>;
 
     /// What the status shows: counts and the newest reports (at most `recent`, newest first).
-    /// `replayed` is left 0: the machine counts its replays itself.
+    /// `replayed` is left 0: the machine counts its replays itself. Called for every
+    /// [`Machine::status`](crate::Machine::status), which must stay cheap: a store behind a
+    /// network answers from what it last learned rather than asking its server each time.
     fn summary(&self, recent: usize) -> FailureSummary;
 }
 
