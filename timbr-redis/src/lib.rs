@@ -36,8 +36,11 @@
 //!   machine back (over all its lives: one started again under its name adds to its earlier
 //!   counts) with the fleet's totals and the queue as Redis sees it — what
 //!   `timbr-watch fleet --redis URL --stream S` and `timbr-fleet watch` show ([`Fleet::watch`]).
-//! - Outages, dead letters and claims reach the handler of a machine built on a
-//!   [`RedisQueue`] as [`Event::Queue`](timbr_core::Event::Queue)s.
+//! - Outages, refusals, dead letters and claims reach the handler of a machine built on a
+//!   [`RedisQueue`] as [`Event::Queue`](timbr_core::Event::Queue)s, the queue's
+//!   [`on_event`](RedisQueue::on_event) function as [`QueueEvent`](timbr_core::io::QueueEvent)s,
+//!   and the program's `tracing` subscriber as events of target `timbr_redis` with the
+//!   stream, group, consumer and connection or entry id as fields (the library never prints).
 //!
 //! The datum type travels as JSON (field `d` of each entry), so it must be
 //! `Serialize + DeserializeOwned`; any program can put data on the stream.
@@ -63,7 +66,7 @@
 //! | file | what |
 //! |---|---|
 //! | `options.rs` | [`RedisOptions`]: every setting, its default and its bound |
-//! | `queue.rs` | [`RedisQueue`]: the [`Queue`](timbr_core::Queue) implementation |
+//! | `queue/` | [`RedisQueue`]: connecting, putting many (`mod.rs`); the [`Queue`](timbr_core::Queue) implementation (`as_queue.rs`) |
 //! | `reader/` | taking: batches of new entries (`mod.rs`); own pending first, claims (`redeliver.rs`); splits and dead letters (`set_aside.rs`); what a live consumer holds kept from claims (`touch.rs`) |
 //! | `group.rs` | the group: created (again when lost), looked at (`XINFO GROUPS`), its stream trimmed |
 //! | `prefetch.rs` | taking ahead: the next batch is read while this one is processed |
