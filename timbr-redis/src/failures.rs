@@ -113,6 +113,24 @@ impl Fleet {
         })
     }
 
+    /// Up to `count` failures, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Command`] if Redis refused the read.
+    pub fn newest_failures(&mut self, count: usize) -> Result<Vec<Failure>, RedisError> {
+        self.query("XREVRANGE", |con, o| {
+            let reply: StreamRangeReply = redis::cmd("XREVRANGE")
+                .arg(o.failure_stream())
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(count.max(1))
+                .query(con)?;
+            Ok(reply.ids.into_iter().map(Failure::from_entry).collect())
+        })
+    }
+
     /// The id of the newest failure, if any.
     fn last_failure_id(&mut self) -> Result<Option<String>, RedisError> {
         self.query("XREVRANGE", |con, o| {

@@ -87,6 +87,7 @@
 //! | `dead.rs` | dead letters: listed, re-queued, purged |
 //! | `failed.rs` | the failure stream: data whose stage said no for good, written with their acknowledgement |
 //! | `failures.rs` | failures: listed, replayed onto the queue, purged |
+//! | `failure_store.rs` | [`RedisFailureStore`]: the failure stream as a machine's failure store |
 //! | `registry.rs` | [`Announce`]: each machine's summary in Redis, once a second |
 //! | `view.rs` | [`FleetView`]: every machine, the totals, the queue (`timbr-watch fleet`) |
 //! | `watch.rs` | [`Fleet::watch`]: the view again and again (`timbr-watch fleet`, `timbr-fleet watch`) |
@@ -97,6 +98,7 @@ mod dead;
 mod entry;
 mod error;
 mod failed;
+mod failure_store;
 mod failures;
 mod fleet;
 mod group;
@@ -125,6 +127,7 @@ pub use crate::{
     entry::{dead_fields, record_fields, DATUM_FIELD},
     error::{redact_url, RedisError},
     failed::failure_fields,
+    failure_store::RedisFailureStore,
     failures::{Failure, ReplayReport},
     fleet::{Balance, Fleet, Member, Results},
     options::{

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 
 use common::*;
 use serde::{Deserialize, Serialize};
+use timbr_core::FailureFilter;
 use timbr_core::{Machine, Stage, StopMode};
-use timbr_redis::{Fleet, RedisOptions, RedisQueue};
+use timbr_redis::{Fleet, RedisFailureStore, RedisOptions, RedisQueue};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Item {
@@ -20,6 +21,11 @@ struct Item {
 
 /// A machine on `options` whose stage `check` refuses multiples of 5 unless `fixed`.
 fn machine(options: &RedisOptions, fixed: bool, packed: bool) -> Machine<Item> {
+    build(options, fixed, packed, false)
+}
+
+/// As `machine`, with the fleet's failure stream as its failure store if `store`.
+fn build(options: &RedisOptions, fixed: bool, packed: bool, store: bool) -> Machine<Item> {
     let queue = RedisQueue::<Item>::connect(options.clone()).unwrap();
     let check = Stage::try_new(0, "check", ["input"], move |i: &Item| {
         if i.n % 5 == 0 && !fixed {
@@ -29,13 +35,15 @@ fn machine(options: &RedisOptions, fixed: bool, packed: bool) -> Machine<Item> {
         }
     })
     .unwrap();
-    let machine = Machine::<Item>::builder()
+    let mut builder = Machine::<Item>::builder()
         .queue(queue.clone())
         .sink(queue.sink("results").packed(packed))
         .workers(2)
-        .stage(check)
-        .build()
-        .unwrap();
+        .stage(check);
+    if store {
+        builder = builder.failure_store(RedisFailureStore::connect(options.clone()).unwrap());
+    }
+    let machine = builder.build().unwrap();
     machine.start().unwrap();
     machine
 }
@@ -147,4 +155,58 @@ fn failures_of_single_entries_are_kept_replayed_and_purged_exactly() {
 #[test]
 fn failures_of_packed_data_are_written_with_their_packs_acknowledgement() {
     run(8);
+}
+
+#[test]
+fn a_fleet_workers_failure_store_is_the_failure_stream() {
+    const N: u64 = 100;
+    let server = Server::start();
+    let options = RedisOptions::new(server.url(), "items")
+        .consumer("w")
+        .batch(16);
+    let queue = RedisQueue::<Item>::connect(options.clone()).unwrap();
+    queue.put_all((0..N).map(|n| Item { n })).unwrap();
+    let mut fleet = Fleet::connect(options.clone()).unwrap();
+    let broken = build(&options, false, false, true);
+    until("every datum acknowledged or failed", || {
+        let b = fleet.balance().unwrap();
+        b.acked_data + b.failed == N && b.pending == 0
+    });
+    broken.stop(StopMode::Drain);
+    // Written once (with the acknowledgement, not again by the store), listed from Redis.
+    assert_eq!(fleet.failure_count().unwrap(), N / 5);
+    let listed = broken.failures(&FailureFilter::all()).unwrap();
+    assert_eq!(listed.len() as u64, N / 5);
+    let tens = broken
+        .failures(&FailureFilter::all().error_contains("0 is a multiple"))
+        .unwrap();
+    assert_eq!(tens.len() as u64, N / 10);
+    assert!(listed
+        .iter()
+        .all(|f| f.report.origin.is_some() && f.report.stage == "check"));
+    let summary = broken.failure_summary();
+    assert_eq!(summary.stored, N / 5);
+    assert_eq!(
+        summary.recent[0].oid,
+        listed.last().unwrap().report.oid,
+        "newest first"
+    );
+    drop(broken);
+
+    // A replay from a (fixed) machine goes through the queue: any worker takes it.
+    let fixed = build(&options, true, false, true);
+    assert_eq!(
+        fixed
+            .replay_failures(&FailureFilter::all().stage("check"))
+            .unwrap(),
+        0
+    );
+    until("every replay acknowledged", || {
+        let b = fleet.balance().unwrap();
+        b.failed == 0 && b.pending == 0 && b.unread == 0 && b.acked_data == N
+    });
+    fixed.stop(StopMode::Drain);
+    assert!(fleet.balance().unwrap().is_balanced());
+    let results = fleet.results("results").unwrap();
+    assert_eq!((results.replaced, results.duplicates), (N / 5, 0));
 }

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use timbr_core::io::QueueEvent;
 use timbr_core::observe::human_count;
 use timbr_core::{Backoff, Machine, RetryPolicy, Stage, Status, StopMode};
-use timbr_redis::{Announce, RedisQueue, RedisStatus};
+use timbr_redis::{Announce, RedisFailureStore, RedisQueue, RedisStatus};
 
 use crate::{chain, QueueArgs, Signals, Tweet};
 
@@ -158,6 +158,8 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> 
         .workers(a.workers)
         .stages(stages(a)?)
         .retry("poison", retry_policy(a))
+        // Its status's failures are the fleet's failure stream.
+        .failure_store(RedisFailureStore::connect(a.queue.options()).map_err(chain)?)
         .build()
         .map_err(chain)?;
     machine.start().map_err(chain)?;
