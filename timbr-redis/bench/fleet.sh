@@ -7,6 +7,8 @@
 #
 #   bash timbr-redis/bench/fleet.sh [N_IDENTITY] [N_CPU] [REPEATS] [PACK]
 #
+# N_CPU 0 skips the CPU-bound runs.
+#
 # identity8 runs three times: one datum per entry; PACK (default 32) data per entry with a
 # record entry per datum; and PACK data per entry with packed result entries (one results
 # entry per input pack, `work --pack-results`). Every row says its rate as a share of
@@ -96,6 +98,7 @@ done
 # Redis's own accounting of the last identity8 run, per datum.
 STATS=$(redis-cli -p "$PORT" info commandstats)
 for i in $(seq 1 "$REPEATS"); do
+    [ "$NCPU" -gt 0 ] || break
     run "cpu (50 µs/datum): 1 worker process" cpu1 cpu 1 "$NCPU" 1 --cpu-us 50
     one=$(cat "$DIR/cpu1.rate")
     for k in 2 4; do
