@@ -22,7 +22,8 @@
 //!   script with its entry's acknowledgement; a datum waiting for its retry keeps its entry,
 //!   touched so that no other consumer claims it while its worker lives; [`Fleet::failures`],
 //!   [`Fleet::replay_all`] (back on the queue, keeping its origin) and
-//!   [`Fleet::purge_failures`] handle them.
+//!   [`Fleet::purge_failures`] handle them, and [`RedisFailureStore`] makes the stream a
+//!   machine's failure store (its status and `Machine::replay_failures` see the fleet's).
 //! - [`RedisStatus`] shows the shared queue in a machine's status; [`Fleet`] shows the whole
 //!   fleet's [`Balance`] (produced = acked + pending + unread + dead + failed + purged),
 //!   lists and re-queues dead letters (or purges them after inspection), and counts
