@@ -214,14 +214,15 @@ fn wait_for(what: &str, done: impl Fn() -> bool) {
 fn a_stop_that_returns_the_queue_leaves_a_retry_waiting_for_the_next_start() {
     let (sink, records) = ChannelSink::unbounded();
     let machine = Machine::<u64>::builder()
-        .stage(once_down(Duration::from_millis(300)))
+        .stage(once_down(Duration::from_secs(2)))
         .sink(sink)
         .build()
         .unwrap();
     machine.start().unwrap();
     machine.put(7).unwrap();
     wait_for("the retry", || machine.counts().retrying == 1);
-    // Returns without waiting for the backoff: the retry is neither queued nor lost.
+    // Returns without waiting for the backoff (2 s: long enough that the retry cannot have
+    // run before the stop, however slow this machine): the retry is neither queued nor lost.
     let returned = machine.stop(StopMode::Return);
     assert!(returned.is_empty());
     let counts = machine.counts();
@@ -246,7 +247,7 @@ fn a_stop_that_returns_the_queue_leaves_a_retry_waiting_for_the_next_start() {
 fn a_drain_waits_for_the_data_waiting_for_a_retry() {
     let (sink, records) = ChannelSink::unbounded();
     let machine = Machine::<u64>::builder()
-        .stage(once_down(Duration::from_millis(50)))
+        .stage(once_down(Duration::from_millis(300)))
         .workers(2)
         .sink(sink)
         .build()
@@ -266,7 +267,7 @@ fn a_drain_waits_for_the_data_waiting_for_a_retry() {
 fn dropping_a_running_machine_finishes_its_retries() {
     let (sink, records) = ChannelSink::unbounded();
     let machine = Machine::<u64>::builder()
-        .stage(once_down(Duration::from_millis(50)))
+        .stage(once_down(Duration::from_millis(300)))
         .sink(sink)
         .build()
         .unwrap();
