@@ -14,7 +14,8 @@ pub const DATUM_FIELD: &str = "d";
 /// re-queued: it would die again at once).
 pub(crate) const UNDECODABLE: &str = "undecodable";
 
-/// Fields of a record in a sink stream.
+/// Fields of a record in a sink stream (an entry of one record; a packed entry holds
+/// `oids`, `origins`, `records` and `consumer`: see [`RedisSink::packed`](crate::RedisSink::packed)).
 pub mod record_fields {
     /// The datum's oid (24 hex characters).
     pub const OID: &str = "oid";
@@ -24,6 +25,20 @@ pub mod record_fields {
     pub const RECORD: &str = "record";
     /// The consumer that wrote it.
     pub const CONSUMER: &str = "consumer";
+    /// On a failure record only: the name of the first stage that failed (the datum is in
+    /// the fleet's failure stream too). A failure record is never packed.
+    pub const FAILED: &str = "failed";
+    /// On the record of a datum that ran more than once (retries) only: how many times.
+    /// Such a record is never packed.
+    pub const ATTEMPTS: &str = "attempts";
+    /// A packed result entry's oids, one line each
+    /// ([`RedisSink::packed`](crate::RedisSink::packed)).
+    pub const OIDS: &str = "oids";
+    /// A packed result entry's origins, one line each, in the order of its oids.
+    pub const ORIGINS: &str = "origins";
+    /// A packed result entry's records (JSON arrays), one line each, in the order of its
+    /// oids.
+    pub const RECORDS: &str = "records";
 }
 
 /// A record on its way to a sink stream: each value named by its field
@@ -39,6 +54,10 @@ pub(crate) struct RecordEntry {
     pub(crate) record: String,
     /// The consumer writing it.
     pub(crate) consumer: Arc<str>,
+    /// On a failure record, the first stage that failed (empty otherwise).
+    pub(crate) failed: String,
+    /// How many times the datum ran, if more than once (empty otherwise).
+    pub(crate) attempts: String,
 }
 
 impl RecordEntry {
@@ -224,6 +243,8 @@ mod tests {
             origin: "1-0".into(),
             record: "[1]".into(),
             consumer: "w1".into(),
+            failed: String::new(),
+            attempts: String::new(),
         };
         let args = r.xadd();
         assert_eq!(&args[..3], [&b"XADD"[..], b"results", b"*"]);

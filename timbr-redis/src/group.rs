@@ -67,10 +67,11 @@ pub(crate) fn group_state(
     con: &mut Connection,
     o: &RedisOptions,
 ) -> RedisResult<(GroupInfo, Vec<Group>)> {
-    let (length, dead, mut all) = look(con, &o.stream, &o.dead_stream())?;
+    let (length, [dead, failures], mut all) = look(con, o)?;
     let mut info = GroupInfo {
         stream_length: length,
         dead_letters: dead,
+        failures,
         lag: Some(length),
         ..GroupInfo::default()
     };
@@ -88,41 +89,44 @@ pub(crate) fn group_state(
     Ok((info, all))
 }
 
-/// The length of `stream`, the length of `other` (another stream: the dead letters) and
-/// `stream`'s groups, in one round trip.
+/// The length of the queue's stream, of its dead letters and of its failures, and the
+/// stream's groups, in one round trip.
 ///
 /// A stream that does not exist (deleted by someone) has no groups: `XINFO GROUPS` refuses
 /// it with an error reply that says so only in words (`ERR no such key`). It is told by its
 /// length instead: an error from `XINFO` where `XLEN` answered 0 (rather than `WRONGTYPE`)
 /// is a missing key, since an existing stream, even empty, has its groups listed.
-fn look(con: &mut Connection, stream: &str, other: &str) -> RedisResult<(u64, u64, Vec<Group>)> {
+fn look(con: &mut Connection, o: &RedisOptions) -> RedisResult<(u64, [u64; 2], Vec<Group>)> {
+    let stream = &o.stream;
     let mut pipe = redis::pipe();
     pipe.cmd("XLEN").arg(stream);
-    pipe.cmd("XLEN").arg(other);
+    pipe.cmd("XLEN").arg(o.dead_stream());
+    pipe.cmd("XLEN").arg(o.failure_stream());
     pipe.cmd("XINFO").arg("GROUPS").arg(stream);
     // Each reply on its own (a pipeline's `query` would fail whole on `XINFO`'s error).
-    let replies = con.req_packed_commands(&pipe.get_packed_pipeline(), 0, 3)?;
-    let [length, other, groups]: [Value; 3] = replies.try_into().map_err(|_| {
+    let replies = con.req_packed_commands(&pipe.get_packed_pipeline(), 0, 4)?;
+    let [length, dead, failures, groups]: [Value; 4] = replies.try_into().map_err(|_| {
         redis::RedisError::from((
             redis::ErrorKind::TypeError,
-            "XLEN, XLEN, XINFO GROUPS: not three replies",
+            "XLEN, XLEN, XLEN, XINFO GROUPS: not four replies",
         ))
     })?;
     let length = u64::from_owned_redis_value(length.extract_error()?)?;
-    let other = u64::from_owned_redis_value(other.extract_error()?)?;
+    let dead = u64::from_owned_redis_value(dead.extract_error()?)?;
+    let failures = u64::from_owned_redis_value(failures.extract_error()?)?;
     let groups = match groups.extract_error() {
         Ok(reply) => StreamInfoGroupsReply::from_owned_redis_value(reply)?.groups,
         Err(_) if length == 0 => Vec::new(),
         Err(e) => return Err(e),
     };
-    Ok((length, other, groups))
+    Ok((length, [dead, failures], groups))
 }
 
 /// Trims the stream up to the first entry some group still needs: its oldest pending
 /// entry, or the first it has not read.
 pub(crate) fn trim(con: &mut Connection, o: &RedisOptions) -> RedisResult<()> {
     let mut keep: Option<(u64, u64)> = None;
-    let (_, _, groups) = look(con, &o.stream, &o.dead_stream())?;
+    let (_, _, groups) = look(con, o)?;
     for group in groups {
         let summary: StreamPendingReply = redis::cmd("XPENDING")
             .arg(&o.stream)

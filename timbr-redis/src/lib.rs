@@ -14,12 +14,21 @@
 //!   worker), or one that cannot be decoded, goes to a dead-letter stream with the reason.
 //!   Outages are retried with backoff and reported. The queue is bounded.
 //! - [`RedisSink`] writes records to a stream, each with the entry id it came from, batched
-//!   with the acknowledgements when made by [`RedisQueue::sink`].
+//!   with the acknowledgements when made by [`RedisQueue::sink`] — or
+//!   [`packed`](RedisSink::packed), the records of one input pack as one entry, which
+//!   [`Fleet::result_records`] unpacks.
+//! - **Failures as work**: a datum whose stage said no for good goes to a failure stream
+//!   beside the dead letters, with its input, stage, error, attempts and origin, in one
+//!   script with its entry's acknowledgement; a datum waiting for its retry keeps its entry,
+//!   touched so that no other consumer claims it while its worker lives; [`Fleet::failures`],
+//!   [`Fleet::replay_all`] (back on the queue, keeping its origin) and
+//!   [`Fleet::purge_failures`] handle them, and [`RedisFailureStore`] makes the stream a
+//!   machine's failure store (its status and `Machine::replay_failures` see the fleet's).
 //! - [`RedisStatus`] shows the shared queue in a machine's status; [`Fleet`] shows the whole
-//!   fleet's [`Balance`] (produced = acked + pending + unread + dead + purged), lists and
-//!   re-queues dead letters (or purges them after inspection), and counts duplicates in a
-//!   results stream. The `timbr-fleet` program does the same from a shell, and runs
-//!   producers and workers.
+//!   fleet's [`Balance`] (produced = acked + pending + unread + dead + failed + purged),
+//!   lists and re-queues dead letters (or purges them after inspection), and counts
+//!   duplicates in a results stream. The `timbr-fleet` program does the same from a shell,
+//!   and runs producers and workers.
 //! - [`Producer`] puts a sequence of data from a position it keeps in Redis (written with its
 //!   entries, in one transaction): a producer killed and started again under its name
 //!   continues where it stopped instead of putting everything twice.
@@ -59,7 +68,7 @@
 //! |---|---|
 //! | `options.rs` | [`RedisOptions`]: every setting, its default and its bound |
 //! | `queue/` | [`RedisQueue`]: connecting, putting many (`mod.rs`); the [`Queue`](timbr_core::Queue) implementation (`as_queue.rs`) |
-//! | `reader/` | taking: batches of new entries (`mod.rs`); own pending first, claims (`redeliver.rs`); splits and dead letters (`set_aside.rs`) |
+//! | `reader/` | taking: batches of new entries (`mod.rs`); own pending first, claims (`redeliver.rs`); splits and dead letters (`set_aside.rs`); what a live consumer holds kept from claims (`touch.rs`) |
 //! | `group.rs` | the group: created (again when lost), looked at (`XINFO GROUPS`), its stream trimmed |
 //! | `prefetch.rs` | taking ahead: the next batch is read while this one is processed |
 //! | `writer.rs` | putting: `XADD` held to the capacity, and how approximate that is |
@@ -68,6 +77,7 @@
 //! | `resp.rs` | the outbox's transactions, encoded by hand |
 //! | `outbox.rs` | records before acknowledgements, batched, sent by a thread of their own |
 //! | `sink.rs` | [`RedisSink`] |
+//! | `results.rs` | a results stream read back: records, packed result entries unpacked ([`Fleet::result_records`]) |
 //! | `link.rs` | a connection that reconnects with backoff and reports outages |
 //! | `backoff.rs` | the waits between reconnections: exponential, with jitter |
 //! | `unread.rs` | what a group has not read: Redis's lag where it vouches for it, else counted |
@@ -76,6 +86,9 @@
 //! | `plugin.rs` | [`RedisStatus`], the status plugin |
 //! | `fleet.rs` | [`Fleet`]: balance, results |
 //! | `dead.rs` | dead letters: listed, re-queued, purged |
+//! | `failed.rs` | the failure stream: data whose stage said no for good, written with their acknowledgement |
+//! | `failures.rs` | failures: listed, replayed onto the queue, purged |
+//! | `failure_store.rs` | [`RedisFailureStore`]: the failure stream as a machine's failure store |
 //! | `registry.rs` | [`Announce`]: each machine's summary in Redis, once a second |
 //! | `view.rs` | [`FleetView`]: every machine, the totals, the queue (`timbr-watch fleet`) |
 //! | `watch.rs` | [`Fleet::watch`]: the view again and again (`timbr-watch fleet`, `timbr-fleet watch`) |
@@ -85,6 +98,9 @@ mod backoff;
 mod dead;
 mod entry;
 mod error;
+mod failed;
+mod failure_store;
+mod failures;
 mod fleet;
 mod group;
 mod health;
@@ -100,6 +116,7 @@ mod reader;
 mod registry;
 mod report;
 mod resp;
+mod results;
 mod sink;
 mod unread;
 mod view;
@@ -110,6 +127,9 @@ pub use crate::{
     dead::{DeadLetter, Requeue, RequeueReport},
     entry::{dead_fields, record_fields, DATUM_FIELD},
     error::{redact_url, RedisError},
+    failed::failure_fields,
+    failure_store::RedisFailureStore,
+    failures::{Failure, ReplayReport},
     fleet::{Balance, Fleet, Member, Results},
     options::{
         RedisOptions, DEFAULT_BACKOFF_MAX, DEFAULT_BATCH, DEFAULT_BLOCK, DEFAULT_CAPACITY,
@@ -125,6 +145,7 @@ pub use crate::{
         KEEP_ENDED,
     },
     report::{GroupInfo, QueueReport},
+    results::{Malformed, ResultPage, ResultRecord},
     sink::{RedisSink, FLUSH_TIMEOUT},
     view::{FleetMachine, FleetView, Totals},
     watch::WatchOptions,

@@ -175,7 +175,19 @@ impl<T: DeserializeOwned> Shared<T> {
             let released = {
                 let mut state = self.state.lock();
                 while !state.want && !state.closing {
-                    self.changed.wait(&mut state);
+                    // While the machine processes what it has (or waits for retries), the
+                    // entries it holds are kept from other consumers (`Reader::touch_if_due`).
+                    match reader.next_touch() {
+                        Some(due) if Instant::now() >= due => {
+                            parking_lot::MutexGuard::unlocked(&mut state, || {
+                                reader.touch_if_due(o, &closing);
+                            });
+                        }
+                        Some(due) => {
+                            self.changed.wait_until(&mut state, due);
+                        }
+                        None => self.changed.wait(&mut state),
+                    }
                 }
                 if state.closing {
                     return;

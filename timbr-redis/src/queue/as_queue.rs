@@ -111,6 +111,8 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
 
     fn release(&self, id: &DeliveryId) {
         self.inner.health.released();
+        // Delivered again: its failure (if it had one) is found again then.
+        drop(self.inner.parked.take(id.as_str()));
         // A pack is split when delivered again: its other data no longer acknowledge it.
         let entry = self.inner.packs.release(id.as_str());
         self.inner.prefetch.release(&entry);
@@ -150,8 +152,9 @@ impl<T> RedisQueue<T> {
 
     /// Acknowledges the entry of delivery `id` — a packed entry once all its data are.
     fn ack_id(&self, id: &str) {
-        if let Settle::Entry(entry, data) = self.inner.packs.done(id) {
-            self.inner.outbox.ack(entry, data);
+        let failed = self.inner.parked.take(id);
+        if let Settle::Entry(entry, data, failed) = self.inner.packs.done(id, failed) {
+            self.inner.outbox.ack(entry, data, failed);
         }
     }
 }

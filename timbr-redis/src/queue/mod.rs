@@ -13,6 +13,7 @@ use timbr_core::io::QueueEvent;
 use timbr_core::{Queue, TryPutError};
 
 use crate::entry;
+use crate::failed::Parked;
 use crate::group::create_group;
 use crate::health::Health;
 use crate::link::Link;
@@ -97,8 +98,10 @@ mod as_queue;
 ///   its pieces produced) and still adds up; [`Balance::acked_data`](crate::Balance)
 ///   counts data. The capacity counts entries, and is not checked for a split's pieces
 ///   (a split may take the stream `pack` entries past it).
-/// - [`claim_after`](RedisOptions::claim_after) must exceed the time a whole pack — and
-///   what is fetched ahead of it — takes to process, or live consumers' packs get claimed.
+/// - A live consumer touches the entries it holds every third of
+///   [`claim_after`](RedisOptions::claim_after) (their idle time reset, their delivery
+///   count not raised), so that neither a long pack nor a datum waiting for its retry is
+///   claimed from it; a killed consumer's are claimed after `claim_after` as before.
 ///
 /// Cloning gives another handle on the same connections (a producer and a machine in one
 /// process share them). A handle's `try_put` never waits for another's put: puts that
@@ -135,6 +138,8 @@ struct Inner<T> {
     outbox: Arc<Outbox>,
     /// Packed entries fetched and not yet acknowledged.
     packs: Arc<Packs>,
+    /// Failures the sinks saw, waiting for their acknowledgement.
+    parked: Arc<Parked>,
     /// Set by `close` (the machine on this queue was dropped): puts hand their data back.
     closed: AtomicBool,
 }
@@ -168,6 +173,8 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
             group: options.group.clone(),
             counter: options.acked_key(),
             data_counter: options.acked_data_key(),
+            failures: options.failure_stream(),
+            failed_counter: options.failed_key(),
         };
         // A batch of records and acknowledgements per `batch` data (two operations each).
         let outbox = Arc::new(Outbox::new(
@@ -194,6 +201,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
                 writer: Mutex::new(Writer::new(writer, &options, size)),
                 outbox,
                 packs,
+                parked: Arc::default(),
                 closed: AtomicBool::new(false),
                 health,
                 options,
@@ -202,13 +210,17 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
     }
 
     /// A sink writing records to `stream`, batched with this queue's acknowledgements so
-    /// that an entry is acknowledged only once its record is in Redis.
+    /// that an entry is acknowledged only once its record is in Redis. A datum that failed
+    /// for good goes to the failure stream too, with its entry's acknowledgement
+    /// ([`Fleet::failures`](crate::Fleet::failures)); [`packed`](RedisSink::packed) writes
+    /// the records of one input pack as one entry.
     pub fn sink(&self, stream: impl Into<String>) -> RedisSink {
         RedisSink::on_outbox(
             Arc::clone(&self.inner.outbox),
             stream.into(),
             self.inner.options.consumer.clone(),
             false,
+            Some(Arc::clone(&self.inner.parked)),
         )
     }
 

@@ -14,6 +14,9 @@
 //! is flushed and waited for), so entries processed before the poisonous one are not
 //! delivered again; and while redelivering, nothing is fetched ahead, so no entry is
 //! claimed (its count raised) while the one before it may still kill the worker.
+//!
+//! Entries this consumer holds (a datum waiting for its retry, a long pack) are touched so
+//! that no other consumer claims them while it lives (`touch.rs`).
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
@@ -34,9 +37,13 @@ use crate::{Delivery, DeliveryId};
 
 mod redeliver;
 mod set_aside;
+mod touch;
 
 pub(crate) struct Reader<T> {
     pub(crate) link: Link,
+    /// When to touch this consumer's idle pending entries next (`None` before its first
+    /// fetch: a queue only put to holds nothing). See `touch.rs`.
+    next_touch: Option<Instant>,
     /// Re-reading what this consumer left pending (at start).
     recovering: bool,
     /// Where re-reading continues: after the last own pending entry re-read (each is
@@ -66,6 +73,7 @@ impl<T: DeserializeOwned> Reader<T> {
         let now = Instant::now();
         Reader {
             link,
+            next_touch: None,
             recovering: true,
             recover_from: "-".to_owned(),
             recover_to: "+".to_owned(),
@@ -104,6 +112,7 @@ impl<T: DeserializeOwned> Reader<T> {
             self.next_info = now + o.info_every;
             self.refresh(o, health);
         }
+        self.touch_if_due(o, give_up);
         for id in released {
             if let Some(stale) = self.pending_one(o, (&id, &id), None, None, give_up) {
                 self.redeliver(o, health, stale, 0, give_up, out);

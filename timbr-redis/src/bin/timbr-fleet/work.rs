@@ -1,13 +1,15 @@
 //! `timbr-fleet work`: a worker of the fleet.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use timbr_core::io::QueueEvent;
 use timbr_core::observe::human_count;
-use timbr_core::{Machine, Stage, Status, StopMode};
-use timbr_redis::{Announce, RedisQueue, RedisStatus};
+use timbr_core::{Backoff, Machine, RetryPolicy, Stage, Status, StopMode};
+use timbr_redis::{Announce, RedisFailureStore, RedisQueue, RedisStatus};
 
 use crate::{chain, QueueArgs, Signals, Tweet};
 
@@ -24,15 +26,37 @@ pub(crate) struct WorkArgs {
     /// Threads processing data.
     #[arg(long, value_name = "W", default_value_t = 1)]
     workers: usize,
-    /// Stop (draining) once the fleet has dealt with N data: acknowledged, dead or purged.
+    /// Stop (draining) once the fleet has dealt with N data: acknowledged, dead, failed or
+    /// purged.
     #[arg(long, value_name = "N")]
     until_done: Option<u64>,
+    /// Refuse every tweet whose id is a multiple of K (stage `poison` fails for good: the
+    /// tweet goes to the failure stream); a worker started again without it is "fixed".
+    #[arg(long, value_name = "K")]
+    fail_every: Option<u64>,
+    /// Tweets whose id is a multiple of K fail transiently in stage `poison`: the first
+    /// 1 + (id / K) % 2 runs of each in this process (so they succeed on their 2nd or 3rd
+    /// attempt if --retries allows).
+    #[arg(long, value_name = "K")]
+    flaky: Option<u64>,
+    /// Run stage `poison` up to N times for a datum whose error is transient (N - 1
+    /// retries, each after --retry-backoff-ms; the datum waits aside, its entry pending).
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
+    /// Milliseconds between two runs of a retried datum.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    retry_backoff_ms: u64,
     /// Abort the whole process on the tweet with this id (a poison datum, for tests).
     #[arg(long, value_name = "ID")]
     abort_on: Option<u64>,
     /// Milliseconds between two status lines on stderr (0: none).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     status_every_ms: u64,
+    /// Write the records of the data of one input pack (--pack on the producer) as one
+    /// entry of the results stream (fields oids, origins, records: one line per record);
+    /// `timbr-fleet records` and `results` unpack them.
+    #[arg(long)]
+    pack_results: bool,
     /// The stages.
     #[arg(long, value_enum, default_value_t = Stages::Tweet)]
     stages: Stages,
@@ -62,13 +86,28 @@ fn stages(a: &WorkArgs) -> Result<Vec<Stage>, String> {
             .fold(0_u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
     })
     .map_err(chain)?;
-    let abort_on = a.abort_on;
-    let poison = Stage::new(2, "poison", ["input"], move |t: &Tweet| {
+    let (abort_on, fail_every, flaky) = (a.abort_on, a.fail_every, a.flaky);
+    // Runs so far of each flaky tweet, in this process.
+    let runs: Mutex<HashMap<u64, u64>> = Mutex::default();
+    let poison = Stage::try_new(2, "poison", ["input"], move |t: &Tweet| {
         if Some(t.id) == abort_on {
             // The datum that kills its worker, every time: what dead letters are for.
             std::process::abort();
         }
-        t.id
+        match (fail_every, flaky) {
+            (Some(k), _) if k > 0 && t.id % k == 0 => Err(format!("tweet {} refused", t.id)),
+            (_, Some(k)) if k > 0 && t.id % k == 0 => {
+                let mut runs = runs.lock().unwrap_or_else(|e| e.into_inner());
+                let run = runs.entry(t.id).or_default();
+                *run += 1;
+                if *run <= 1 + (t.id / k) % 2 {
+                    Err(format!("tweet {} unavailable (transient)", t.id))
+                } else {
+                    Ok(t.id)
+                }
+            }
+            _ => Ok(t.id),
+        }
     })
     .map_err(chain)?;
     let cpu_us = a.cpu_us;
@@ -92,6 +131,14 @@ fn stages(a: &WorkArgs) -> Result<Vec<Stage>, String> {
     })
 }
 
+/// Stage `poison`'s retry policy: --retries runs, a fixed backoff, errors that say
+/// `(transient)` (the --flaky ones) retried, the others (--fail-every) failing for good.
+fn retry_policy(a: &WorkArgs) -> RetryPolicy {
+    RetryPolicy::new(a.retries.unwrap_or(1))
+        .backoff(Backoff::fixed(Duration::from_millis(a.retry_backoff_ms)))
+        .transient_if(|e| e.to_string().contains("(transient)"))
+}
+
 /// Runs a worker until a signal (or --until-done); prints its final status as JSON on
 /// stdout and a last line on stderr.
 pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> {
@@ -104,12 +151,15 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> 
     let machine = Machine::<Tweet>::builder()
         .name(name.clone())
         .queue(queue.clone())
-        .sink(queue.sink(a.results.clone()))
+        .sink(queue.sink(a.results.clone()).packed(a.pack_results))
         .plugin(RedisStatus::new(&queue))
         // In the fleet's registry, so `timbr-watch fleet` lists it with the others.
         .plugin(Announce::for_queue(&queue, "worker").map_err(chain)?)
         .workers(a.workers)
         .stages(stages(a)?)
+        .retry("poison", retry_policy(a))
+        // Its status's failures are the fleet's failure stream.
+        .failure_store(RedisFailureStore::connect(a.queue.options()).map_err(chain)?)
         .build()
         .map_err(chain)?;
     machine.start().map_err(chain)?;
@@ -132,10 +182,11 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> 
             eprintln!("{}", line(&name, &machine.status()));
         }
         if let Some(n) = a.until_done {
-            // Done when the fleet has dealt with every datum: acknowledged, dead or purged
-            // (data, not entries: a packed entry holds many).
+            // Done when the fleet has dealt with every datum: acknowledged, dead, failed
+            // or purged (data, not entries: a packed entry holds many).
             if let Ok(b) = fleet.balance() {
-                if b.acked_data + b.dead + b.purged >= n && b.pending == 0 && b.unread == 0 {
+                let dealt = b.acked_data + b.dead + b.failed + b.purged;
+                if dealt >= n && b.pending == 0 && b.unread == 0 {
                     break;
                 }
             }
