@@ -19,7 +19,7 @@ pub struct Observed {
     /// How long ago the status was taken here: zero in-process, the time since it arrived
     /// for a fleet member.
     pub age: Duration,
-    /// Whether the status is older than the feed accepts (see [`Fleet::stale_after`]): the
+    /// Whether the status is older than the feed accepts (see [`FleetFeed::stale_after`]): the
     /// machine, or the way to it, is gone.
     pub stale: bool,
 }
@@ -59,7 +59,7 @@ impl<T: Datum> StatusFeed for MachineFeed<T> {
     }
 }
 
-/// The default for [`Fleet::stale_after`].
+/// The default for [`FleetFeed::stale_after`].
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(10);
 
 struct Member {
@@ -68,20 +68,20 @@ struct Member {
 }
 
 /// Several machines whose statuses arrive from elsewhere: [`FleetWatch`](crate::FleetWatch) subscribes to
-/// machines publishing over ZeroMQ (`timbr_core::Remote`); [`Fleet::update`] takes them
+/// machines publishing over ZeroMQ (`timbr_core::Remote`); [`FleetFeed::update`] takes them
 /// from any other transport.
-pub struct Fleet {
+pub struct FleetFeed {
     members: Mutex<Vec<Member>>,
     stale_after: Duration,
 }
 
-impl Default for Fleet {
+impl Default for FleetFeed {
     fn default() -> Self {
-        Fleet::new(std::iter::empty::<String>())
+        FleetFeed::new(std::iter::empty::<String>())
     }
 }
 
-impl Fleet {
+impl FleetFeed {
     /// A fleet of these sources (endpoints, or any names unique within the fleet), none of
     /// which has reported yet.
     pub fn new<S: Into<String>>(sources: impl IntoIterator<Item = S>) -> Self {
@@ -95,7 +95,7 @@ impl Fleet {
                 });
             }
         }
-        Fleet {
+        FleetFeed {
             members: Mutex::new(members),
             stale_after: DEFAULT_STALE_AFTER,
         }
@@ -151,7 +151,7 @@ impl Fleet {
     }
 }
 
-impl StatusFeed for Fleet {
+impl StatusFeed for FleetFeed {
     fn observe(&self) -> Vec<Observed> {
         let now = Instant::now();
         self.members

@@ -31,7 +31,7 @@
 //!
 //! # A fleet
 //!
-//! A [`Fleet`] holds the latest status of several machines; [`FleetWatch`] subscribes to
+//! A [`FleetFeed`] holds the latest status of several machines; [`FleetWatch`] subscribes to
 //! machines publishing their status over ZeroMQ (`timbr_core::Remote`), and
 //! [`HttpServer::start`] serves any [`StatusFeed`].
 //!
@@ -76,7 +76,7 @@ mod slots;
 #[cfg(feature = "zmq")]
 mod watch;
 
-pub use crate::feed::{Fleet, MachineFeed, Observed, StatusFeed, DEFAULT_STALE_AFTER};
+pub use crate::feed::{FleetFeed, MachineFeed, Observed, StatusFeed, DEFAULT_STALE_AFTER};
 pub use crate::health::Verdict;
 pub use crate::options::{
     HttpOptions, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_PUSH_INTERVAL,

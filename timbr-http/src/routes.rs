@@ -32,7 +32,7 @@ pub(crate) fn answer(
 ) -> std::io::Result<()> {
     let head = req.method == "HEAD";
     if req.method != "GET" && !head {
-        return Response::error(405, "Method Not Allowed", "this server is read-only")
+        return Response::error(405, "this server is read-only")
             .header("Allow", "GET, HEAD")
             .write_to(stream, true);
     }
@@ -46,29 +46,29 @@ pub(crate) fn answer(
                 let format = Format::from_accept(req.accept.as_deref());
                 match metrics::encode(observed, format) {
                     Ok(text) => Response::new(format.content_type(), text),
-                    Err(e) => Response::error(500, "Internal Server Error", &e.to_string()),
+                    Err(e) => Response::error(500, &e.to_string()),
                 }
             }
-            Err(e) => Response::error(500, "Internal Server Error", &e.to_string()),
+            Err(e) => Response::error(500, &e.to_string()),
         },
         "/livez" | "/healthz" => match app.observe() {
             Ok(observed) => health(&app.health.liveness(&observed)),
-            Err(e) => Response::error(500, "Internal Server Error", &e.to_string()),
+            Err(e) => Response::error(500, &e.to_string()),
         },
         "/readyz" => match app.observe() {
             Ok(observed) => health(&app.health.readiness(&observed)),
-            Err(e) => Response::error(500, "Internal Server Error", &e.to_string()),
+            Err(e) => Response::error(500, &e.to_string()),
         },
         "/api/status" => match app.observe() {
             Ok(observed) => Response::json(200, &board(observed, &app.health)),
-            Err(e) => Response::error(500, "Internal Server Error", &e.to_string()),
+            Err(e) => Response::error(500, &e.to_string()),
         },
         "/api/events" => match stream_slot(app, slot) {
             Ok(()) if !head => return events(app, stream),
             Ok(()) => Response::new("text/event-stream", Vec::new()),
             Err(refused) => refused,
         },
-        _ => Response::error(404, "Not Found", &format!("try {PATHS}")),
+        _ => Response::error(404, &format!("try {PATHS}")),
     };
     response.write_to(stream, !head)
 }

@@ -27,6 +27,7 @@ use crate::slots::{self, Full, Slot, Slots};
 
 /// Why a server could not start.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ServeError {
     /// The address is not a loopback one and [`HttpOptions::allow_remote`] was not set.
     #[error(
@@ -150,7 +151,7 @@ impl<T: Datum> ServeHttp for Arc<Machine<T>> {
 }
 
 impl HttpServer {
-    /// Serves whatever `feed` reports (a [`Fleet`](crate::Fleet), or a feed of your own).
+    /// Serves whatever `feed` reports (a [`FleetFeed`](crate::FleetFeed), or a feed of your own).
     ///
     /// # Errors
     ///
@@ -322,7 +323,7 @@ fn accept_loop(listener: &TcpListener, app: &Arc<App>) {
 /// A quick `503` from the accepting thread, which must not wait on a slow client.
 fn refuse(stream: &mut TcpStream, why: &str) {
     let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-    let _ = Response::error(503, "Service Unavailable", why)
+    let _ = Response::error(503, why)
         .header("Retry-After", "1")
         .write_to(stream, true);
     let _ = stream.shutdown(Shutdown::Both);
@@ -337,10 +338,7 @@ fn connection(app: &App, slot: &mut Slot<'_>, stream: &mut TcpStream) {
         Ok(_) if !slot.answering() => return,
         Ok(req) => routes::answer(app, &req, slot, stream),
         Err(RequestError::Closed) => Ok(()),
-        Err(e) => {
-            let (code, reason) = e.status();
-            Response::error(code, reason, &e.to_string()).write_to(stream, true)
-        }
+        Err(e) => Response::error(e.status(), &e.to_string()).write_to(stream, true),
     };
     // A client that left or stalled: nothing more to tell it.
     drop(result);
@@ -359,6 +357,6 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 pub(crate) fn stream_slot(app: &App, slot: &mut Slot<'_>) -> Result<(), Response> {
     slot.streaming().map_err(|full: Full| {
         app.refused.fetch_add(1, Ordering::Relaxed);
-        Response::error(503, "Service Unavailable", full.message()).header("Retry-After", "5")
+        Response::error(503, full.message()).header("Retry-After", "5")
     })
 }

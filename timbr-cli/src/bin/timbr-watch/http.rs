@@ -37,7 +37,7 @@ pub(crate) fn serve_fleet(
 ) -> Result<Infallible, String> {
     let redis = timbr_redis::RedisOptions::new(url, stream).group(group);
     let mut registry = timbr_redis::Fleet::connect(redis).map_err(|e| chain(&e))?;
-    let watch = FleetWatch::start(timbr_http::Fleet::default()).map_err(|e| chain(&e))?;
+    let watch = FleetWatch::start(timbr_http::FleetFeed::default()).map_err(|e| chain(&e))?;
     let mut members = Members::default();
     // The first look must work: a wrong stream or URL is said now, not every 2 s.
     members.refresh(&mut registry, &watch)?;
