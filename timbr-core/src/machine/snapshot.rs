@@ -44,12 +44,14 @@ impl<T: Datum> Shared<T> {
             .into_iter()
             .enumerate()
             .filter_map(|(slot, (calls, errors, skipped, latency, buckets))| {
+                let stage = wiring.stage_at(slot)?;
                 Some(StageStatus {
                     slot,
-                    name: wiring.stage_name_at(slot)?.to_owned(),
+                    name: stage.name().to_owned(),
                     calls,
                     errors,
                     skipped,
+                    reads: stage.args().iter().map(|a| a.key.graph_key()).collect(),
                     latency,
                     buckets,
                 })
@@ -85,6 +87,7 @@ impl<T: Datum> Shared<T> {
                 window,
             },
             current,
+            workers: sup.workers,
             last_oid: last_oid.map(|o| o.to_hex()),
             stages,
             source,

@@ -149,6 +149,9 @@ pub struct Status {
     pub rate: Rates,
     /// The data being processed now, one per busy worker.
     pub current: Vec<InFlight>,
+    /// How many workers the machine has (busy or not): `current.len()` of them are busy.
+    #[serde(default)]
+    pub workers: usize,
     /// The oid of the datum finished last.
     pub last_oid: Option<String>,
     /// One entry per stage, in slot order.
@@ -186,6 +189,7 @@ impl Status {
             queue: QueueStatus::new(0, None),
             rate: Rates::new(0.0, 0.0, Duration::ZERO),
             current: Vec::new(),
+            workers: 0,
             last_oid: None,
             stages: Vec::new(),
             source: None,
@@ -310,6 +314,10 @@ pub struct StageStatus {
     pub errors: u64,
     /// How often it did not run because something it reads had failed.
     pub skipped: u64,
+    /// The keys it reads, in parameter order, as the graph names them (`in`, `oid`, `f3`,
+    /// `f3_s`, …): `f{k}` is the output of slot `k`, so these are the stage's dependencies.
+    #[serde(default)]
+    pub reads: Vec<String>,
     /// How long it takes.
     pub latency: Latency,
     /// The same timed calls in fixed, coarse buckets (for exporters such as Prometheus, and
@@ -351,6 +359,7 @@ impl StageStatus {
             calls: 0,
             errors: 0,
             skipped: 0,
+            reads: Vec::new(),
             latency: Latency::default(),
             buckets: LatencyBuckets::default(),
         }

@@ -173,6 +173,7 @@ mod tests {
                 window: Duration::from_secs(10),
             },
             current: Vec::new(),
+            workers: 1,
             last_oid: None,
             stages: Vec::new(),
             source: None,
