@@ -11,6 +11,7 @@
 //! | `/readyz` | `200` when every machine is running, else `503` |
 //! | `/api/status` | the dashboard's data as JSON: each machine's status and health, totals |
 //! | `/api/events` | the same, pushed as server-sent events |
+//! | `/api/history/5m`, `/1h`, `/all` | the charts' data over a window: rates, queue, busy share, per-stage calls, errors and windowed p50/p99 |
 //!
 //! # One machine, in process
 //!
@@ -48,6 +49,15 @@
 //! queue several members share (a Redis stream) counts once, and only running members with
 //! a fresh status add to the rates.
 //!
+//! # History
+//!
+//! The server keeps its own history, so a dashboard opened late, reloaded, or in a second
+//! tab draws the past too: a snapshot every [`HttpOptions::history_interval`] (1 s), kept at
+//! that interval for 10 minutes, every 10 s for 2 hours and every minute for 24 hours, in a
+//! bounded ring (2 760 snapshots, about 2.4 MiB for a machine of three stages, whatever the
+//! run's length). Counters stay cumulative in it, so the rates and the latency percentiles a
+//! chart shows are those *between* two snapshots, not since the start.
+//!
 //! # Bounds
 //!
 //! At most [`HttpOptions::max_connections`] connections at once, on two budgets: event
@@ -66,6 +76,7 @@ mod board;
 mod dashboard;
 mod feed;
 mod health;
+mod history;
 pub mod metrics;
 mod options;
 mod request;
@@ -79,9 +90,9 @@ mod watch;
 pub use crate::feed::{FleetFeed, MachineFeed, Observed, StatusFeed, DEFAULT_STALE_AFTER};
 pub use crate::health::Verdict;
 pub use crate::options::{
-    HttpOptions, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_PUSH_INTERVAL,
-    DEFAULT_READ_TIMEOUT, DEFAULT_STALL_AFTER, DEFAULT_WRITE_TIMEOUT, MAX_CONNECTIONS,
-    MAX_HEADER_BYTES, MIN_CONNECTIONS,
+    HttpOptions, DEFAULT_HISTORY_INTERVAL, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_PUSH_INTERVAL, DEFAULT_READ_TIMEOUT, DEFAULT_STALL_AFTER, DEFAULT_WRITE_TIMEOUT,
+    MAX_CONNECTIONS, MAX_HEADER_BYTES, MIN_CONNECTIONS,
 };
 pub use crate::server::{serve, HttpServer, ServeError, ServeHttp};
 #[cfg(feature = "zmq")]

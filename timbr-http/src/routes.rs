@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::board::board;
 use crate::dashboard;
+use crate::history::Window;
 use crate::metrics::{self, Format};
 use crate::request::Request;
 use crate::response::Response;
@@ -15,7 +16,7 @@ use crate::server::{stream_slot, App};
 use crate::slots::Slot;
 
 /// The paths served, for the 404 page.
-const PATHS: &str = "/ (dashboard), /metrics, /livez, /readyz, /healthz, /api/status, /api/events";
+const PATHS: &str = "/ (dashboard), /metrics, /livez, /readyz, /healthz, /api/status, /api/events, /api/history/5m (or 1h, all)";
 
 #[derive(Serialize)]
 struct Health<'a> {
@@ -68,7 +69,10 @@ pub(crate) fn answer(
             Ok(()) => Response::new("text/event-stream", Vec::new()),
             Err(refused) => refused,
         },
-        _ => Response::error(404, &format!("try {PATHS}")),
+        path => match path.strip_prefix("/api/history/").and_then(Window::parse) {
+            Some(window) => Response::json(200, &app.history.lock().series(window)),
+            None => Response::error(404, &format!("try {PATHS}")),
+        },
     };
     response.write_to(stream, !head)
 }

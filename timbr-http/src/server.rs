@@ -19,6 +19,7 @@ use timbr_core::{Datum, Machine};
 
 use crate::feed::{MachineFeed, Observed, StatusFeed};
 use crate::health::HealthCheck;
+use crate::history::History;
 use crate::options::HttpOptions;
 use crate::request::{self, RequestError};
 use crate::response::Response;
@@ -57,6 +58,7 @@ pub(crate) struct FeedPanicked(String);
 pub(crate) struct App {
     feed: Box<dyn StatusFeed>,
     pub(crate) health: HealthCheck,
+    pub(crate) history: Mutex<History>,
     pub(crate) options: HttpOptions,
     stopping: Mutex<bool>,
     stop: Condvar,
@@ -103,6 +105,7 @@ pub struct HttpServer {
     addr: SocketAddr,
     app: Arc<App>,
     accept: Option<JoinHandle<()>>,
+    sampler: Option<JoinHandle<()>>,
 }
 
 /// Serves `machine`'s metrics, health and dashboard in this process, as `options` say.
@@ -170,6 +173,7 @@ impl HttpServer {
         let app = Arc::new(App {
             feed: Box::new(feed),
             health: HealthCheck::new(options.stall_after),
+            history: Mutex::new(History::new(options.history_interval)),
             options,
             stopping: Mutex::new(false),
             stop: Condvar::new(),
@@ -181,15 +185,25 @@ impl HttpServer {
             last_panic: Mutex::new(None),
         });
         let shared = Arc::clone(&app);
-        let accept = std::thread::Builder::new()
-            .name("timbr-http".to_owned())
-            .spawn(move || accept_loop(&listener, &shared))
+        let sampler = std::thread::Builder::new()
+            .name("timbr-http-history".to_owned())
+            .spawn(move || sample(&shared))
             .map_err(ServeError::Spawn)?;
-        Ok(HttpServer {
+        let mut server = HttpServer {
             addr,
-            app,
-            accept: Some(accept),
-        })
+            app: Arc::clone(&app),
+            accept: None,
+            sampler: Some(sampler),
+        };
+        let shared = Arc::clone(&app);
+        // On failure, dropping `server` stops the sampler.
+        server.accept = Some(
+            std::thread::Builder::new()
+                .name("timbr-http".to_owned())
+                .spawn(move || accept_loop(&listener, &shared))
+                .map_err(ServeError::Spawn)?,
+        );
+        Ok(server)
     }
 
     /// The address it listens on (with the port chosen, if 0 was asked for).
@@ -252,8 +266,11 @@ impl Drop for HttpServer {
             &SocketAddr::new(ip, self.addr.port()),
             Duration::from_secs(1),
         );
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
+        for thread in [self.accept.take(), self.sampler.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = thread.join();
         }
         // Connections end within their timeouts (streams at their next push): wait for them,
         // boundedly.
@@ -262,6 +279,22 @@ impl Drop for HttpServer {
         self.app
             .slots
             .wait_all_released(std::time::Instant::now() + bound);
+    }
+}
+
+/// Takes a snapshot into the history every interval, until the server stops.
+fn sample(app: &App) {
+    loop {
+        if let Ok(observed) = app.observe() {
+            let at = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64();
+            app.history.lock().record(&observed, at);
+        }
+        if app.wait_stop(app.options.history_interval) {
+            return;
+        }
     }
 }
 

@@ -252,11 +252,6 @@ impl Wiring {
         }
     }
 
-    /// The stage names, in slot order (`None` for an empty slot).
-    pub(crate) fn stage_name_at(&self, slot: usize) -> Option<&str> {
-        self.stage_at(slot).map(Stage::name)
-    }
-
     /// The stage at `slot` (`None` for an empty slot).
     pub(crate) fn stage_at(&self, slot: usize) -> Option<&Stage> {
         self.stages.get(slot)?.as_ref()
