@@ -59,6 +59,9 @@ pub(crate) struct Board {
     /// Whether every machine is live / ready.
     pub(crate) live: bool,
     pub(crate) ready: bool,
+    /// Whether this is the last board the server sends: it is stopping (its process is
+    /// ending), so the page shows these states as final instead of waiting to reconnect.
+    pub(crate) ended: bool,
 }
 
 pub(crate) fn board(observed: Vec<Observed>, health: &HealthCheck) -> Board {
@@ -136,5 +139,6 @@ pub(crate) fn board(observed: Vec<Observed>, health: &HealthCheck) -> Board {
         totals,
         live: all_live,
         ready: all_ready,
+        ended: false,
     }
 }

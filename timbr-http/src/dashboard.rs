@@ -5,5 +5,9 @@
 pub(crate) const INDEX: &str = include_str!("../assets/index.html");
 /// Its script: follows `/api/events` and draws the tables and charts.
 pub(crate) const SCRIPT: &str = include_str!("../assets/dashboard.js");
+/// The charts over time, drawn from `/api/history/…`.
+pub(crate) const CHARTS: &str = include_str!("../assets/charts.js");
+/// The stage graph.
+pub(crate) const GRAPH: &str = include_str!("../assets/graph.js");
 /// Its style.
 pub(crate) const STYLE: &str = include_str!("../assets/dashboard.css");

@@ -40,6 +40,8 @@ pub(crate) fn answer(
     let response = match req.path.as_str() {
         "/" | "/index.html" => Response::new("text/html; charset=utf-8", dashboard::INDEX),
         "/dashboard.js" => Response::new("text/javascript; charset=utf-8", dashboard::SCRIPT),
+        "/charts.js" => Response::new("text/javascript; charset=utf-8", dashboard::CHARTS),
+        "/graph.js" => Response::new("text/javascript; charset=utf-8", dashboard::GRAPH),
         "/dashboard.css" => Response::new("text/css; charset=utf-8", dashboard::STYLE),
         "/metrics" => match app.observe() {
             Ok(observed) => {
@@ -90,26 +92,31 @@ fn health(verdicts: &[crate::Verdict]) -> Response {
 }
 
 /// Server-sent events: the board every push interval, until the client leaves (a write
-/// fails or times out) or the server stops.
+/// fails or times out) or the server stops: then one last board marked `ended`.
 fn events(app: &App, stream: &mut TcpStream) -> std::io::Result<()> {
     stream.write_all(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n\r\n",
     )?;
     // Reconnect after a second if the stream breaks.
     stream.write_all(b"retry: 1000\n\n")?;
+    let mut ended = false;
     loop {
         // A feed that panicked (counted and kept by the server) ends the stream.
         let Ok(observed) = app.observe() else {
             return Ok(());
         };
-        let board = board(observed, &app.health);
+        let mut board = board(observed, &app.health);
+        // The server stops (its process ends, most often): one last board, marked so, lets
+        // the page show the final states at once rather than "reconnecting…".
+        board.ended = ended;
         let json = serde_json::to_string(&board).map_err(std::io::Error::other)?;
         stream.write_all(b"data: ")?;
         stream.write_all(json.as_bytes())?;
         stream.write_all(b"\n\n")?;
         stream.flush()?;
-        if app.wait_stop(app.options.push_interval) {
+        if ended {
             return Ok(());
         }
+        ended = app.wait_stop(app.options.push_interval);
     }
 }
