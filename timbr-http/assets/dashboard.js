@@ -176,6 +176,7 @@ function render(board) {
   health.textContent = (board.live ? "live" : "not live") + " · " + (board.ready ? "ready" : "not ready");
   health.className = board.live && board.ready ? "ok" : "bad";
   document.getElementById("machines").replaceChildren(...board.machines.map(machineCard));
+  registryCard(board.registry);
   // Errors per stage in all, summed over the machines, for the graph.
   stageErrors = new Map();
   for (const m of board.machines) {

@@ -59,12 +59,18 @@ pub(crate) struct Board {
     /// Whether every machine is live / ready.
     pub(crate) live: bool,
     pub(crate) ready: bool,
+    /// What the fleet's registry says (see [`StatusFeed::registry`](crate::StatusFeed::registry)).
+    pub(crate) registry: Option<serde_json::Value>,
     /// Whether this is the last board the server sends: it is stopping (its process is
     /// ending), so the page shows these states as final instead of waiting to reconnect.
     pub(crate) ended: bool,
 }
 
-pub(crate) fn board(observed: Vec<Observed>, health: &HealthCheck) -> Board {
+pub(crate) fn board(
+    observed: Vec<Observed>,
+    health: &HealthCheck,
+    registry: Option<serde_json::Value>,
+) -> Board {
     let live = health.liveness(&observed);
     let ready = health.readiness(&observed);
     let mut totals = Totals {
@@ -139,6 +145,7 @@ pub(crate) fn board(observed: Vec<Observed>, health: &HealthCheck) -> Board {
         totals,
         live: all_live,
         ready: all_ready,
+        registry,
         ended: false,
     }
 }

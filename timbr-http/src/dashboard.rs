@@ -9,5 +9,7 @@ pub(crate) const SCRIPT: &str = include_str!("../assets/dashboard.js");
 pub(crate) const CHARTS: &str = include_str!("../assets/charts.js");
 /// The stage graph.
 pub(crate) const GRAPH: &str = include_str!("../assets/graph.js");
+/// A fleet registry's card.
+pub(crate) const REGISTRY: &str = include_str!("../assets/registry.js");
 /// Its style.
 pub(crate) const STYLE: &str = include_str!("../assets/dashboard.css");

@@ -30,6 +30,13 @@ pub struct Observed {
 pub trait StatusFeed: Send + Sync + 'static {
     /// Every machine, in a stable order.
     fn observe(&self) -> Vec<Observed>;
+
+    /// What the fleet's registry says, if it has one, as its owner serializes it (the
+    /// dashboard shows timbr-redis's `FleetView`: every machine it lists, producers
+    /// included, the stream as Redis sees it, and the balance). None by default.
+    fn registry(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// A machine in this process. Holds it weakly: serving never keeps a machine alive, and
@@ -73,6 +80,7 @@ struct Member {
 pub struct FleetFeed {
     members: Mutex<Vec<Member>>,
     stale_after: Duration,
+    registry: Mutex<Option<serde_json::Value>>,
 }
 
 impl Default for FleetFeed {
@@ -98,6 +106,7 @@ impl FleetFeed {
         FleetFeed {
             members: Mutex::new(members),
             stale_after: DEFAULT_STALE_AFTER,
+            registry: Mutex::new(None),
         }
     }
 
@@ -140,6 +149,13 @@ impl FleetFeed {
         members.len() != before
     }
 
+    /// Records what the fleet's registry says now (see [`StatusFeed::registry`]): the
+    /// dashboard shows it beside the members' own statuses, `/api/status` serves it. A
+    /// watcher that reads a registry (`timbr-watch http --redis`) sets it at every look.
+    pub fn set_registry(&self, view: serde_json::Value) {
+        *self.registry.lock() = Some(view);
+    }
+
     /// How many members the fleet has.
     pub fn len(&self) -> usize {
         self.members.lock().len()
@@ -171,10 +187,18 @@ impl StatusFeed for FleetFeed {
             })
             .collect()
     }
+
+    fn registry(&self) -> Option<serde_json::Value> {
+        self.registry.lock().clone()
+    }
 }
 
 impl<F: StatusFeed + ?Sized> StatusFeed for Arc<F> {
     fn observe(&self) -> Vec<Observed> {
         (**self).observe()
+    }
+
+    fn registry(&self) -> Option<serde_json::Value> {
+        (**self).registry()
     }
 }

@@ -41,6 +41,7 @@ pub(crate) fn answer(
         "/" | "/index.html" => Response::new("text/html; charset=utf-8", dashboard::INDEX),
         "/dashboard.js" => Response::new("text/javascript; charset=utf-8", dashboard::SCRIPT),
         "/charts.js" => Response::new("text/javascript; charset=utf-8", dashboard::CHARTS),
+        "/registry.js" => Response::new("text/javascript; charset=utf-8", dashboard::REGISTRY),
         "/graph.js" => Response::new("text/javascript; charset=utf-8", dashboard::GRAPH),
         "/dashboard.css" => Response::new("text/css; charset=utf-8", dashboard::STYLE),
         "/metrics" => match app.observe() {
@@ -63,7 +64,7 @@ pub(crate) fn answer(
             Err(e) => Response::error(500, &e.to_string()),
         },
         "/api/status" => match app.observe() {
-            Ok(observed) => Response::json(200, &board(observed, &app.health)),
+            Ok(observed) => Response::json(200, &board(observed, &app.health, app.registry())),
             Err(e) => Response::error(500, &e.to_string()),
         },
         "/api/events" => match stream_slot(app, slot) {
@@ -105,7 +106,7 @@ fn events(app: &App, stream: &mut TcpStream) -> std::io::Result<()> {
         let Ok(observed) = app.observe() else {
             return Ok(());
         };
-        let mut board = board(observed, &app.health);
+        let mut board = board(observed, &app.health, app.registry());
         // The server stops (its process ends, most often): one last board, marked so, lets
         // the page show the final states at once rather than "reconnecting…".
         board.ended = ended;

@@ -81,6 +81,15 @@ impl App {
         })
     }
 
+    /// The feed's registry view, if any; a panic is caught and counted as in
+    /// [`observe`](App::observe), and shows as no view.
+    pub(crate) fn registry(&self) -> Option<serde_json::Value> {
+        catch_unwind(AssertUnwindSafe(|| self.feed.registry())).unwrap_or_else(|payload| {
+            self.panicked(&panic_message(payload));
+            None
+        })
+    }
+
     fn panicked(&self, message: &str) {
         self.panics.fetch_add(1, Ordering::Relaxed);
         *self.last_panic.lock() = Some(message.to_owned());

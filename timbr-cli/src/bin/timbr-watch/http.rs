@@ -1,5 +1,7 @@
 //! `timbr-watch http`: machines' dashboard, metrics and health over HTTP — the status
-//! endpoints given, or those a fleet's Redis registry lists, followed as it changes.
+//! endpoints given, or those a fleet's Redis registry lists, followed as it changes; with a
+//! registry, the page also shows the registry's view (every machine it lists, producers
+//! included, the stream as Redis sees it, and the balance).
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
@@ -27,8 +29,9 @@ pub(crate) fn serve(options: HttpOptions, endpoints: &[String]) -> Result<Infall
     }
 }
 
-/// Serves every machine of the fleet on `stream` that announces a status endpoint, reading
-/// the registry again every [`REFRESH`], until the process is killed.
+/// Serves every machine of the fleet on `stream` that announces a status endpoint, and the
+/// registry's view of all of them, reading the registry again every [`REFRESH`], until the
+/// process is killed.
 pub(crate) fn serve_fleet(
     options: HttpOptions,
     url: &str,
@@ -70,20 +73,27 @@ pub(crate) fn serve_fleet(
 }
 
 /// What the registry said last: names already reported as having no status endpoint.
+/// (They are on the page all the same, in the registry's table, with what they announce.)
 #[derive(Default)]
 struct Members {
     unserved: BTreeSet<String>,
 }
 
 impl Members {
-    /// Reads the registry and follows exactly the status endpoints it lists, saying on
-    /// stderr who joins, who leaves, and who cannot be shown.
+    /// Reads the registry, hands its view to the page, and follows exactly the status
+    /// endpoints it lists, saying on stderr who joins, who leaves, and who has no status
+    /// of its own to show.
     fn refresh(
         &mut self,
         registry: &mut timbr_redis::Fleet,
         watch: &FleetWatch,
     ) -> Result<(), String> {
-        let machines = registry.machines().map_err(|e| chain(&e))?;
+        let view = registry.view().map_err(|e| chain(&e))?;
+        // A FleetView is plain data: serializing it does not fail.
+        if let Ok(json) = serde_json::to_value(&view) {
+            watch.fleet().set_registry(json);
+        }
+        let machines = view.machines;
         let endpoint = |m: &FleetMachine| m.machine.status_endpoint.clone();
         let membership = watch
             .follow(machines.iter().filter_map(endpoint))
@@ -107,8 +117,8 @@ impl Members {
         {
             if self.unserved.insert(m.machine.name.clone()) {
                 eprintln!(
-                    "timbr-watch: `{}` ({}) announces no status endpoint: not on the page \
-                     (`timbr-watch fleet` shows it)",
+                    "timbr-watch: `{}` ({}) announces no status endpoint: on the page with \
+                     what it announces in the registry only",
                     m.machine.name, m.machine.role
                 );
             }
