@@ -99,6 +99,7 @@ impl<T: Datum> Shared<T> {
             last_error: sup.errors.last(),
             events: sup.events.snapshot(),
             plugins: Default::default(),
+            plugin_counters: Default::default(),
             parts: Vec::new(),
         };
         for plugin in &sup.plugins {
@@ -116,6 +117,11 @@ impl<T: Datum> Shared<T> {
             );
             if let Some((fields, part)) = added {
                 if !fields.is_null() {
+                    let counters = plugin.counters();
+                    if !counters.is_empty() {
+                        let counters = counters.iter().map(|&c| c.to_owned()).collect();
+                        status.plugin_counters.insert(name.to_owned(), counters);
+                    }
                     status.plugins.insert(plugin.name().to_owned(), fields);
                 }
                 status.parts.extend(part);

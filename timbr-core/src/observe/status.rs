@@ -169,6 +169,10 @@ pub struct Status {
     pub events: BTreeMap<String, u64>,
     /// Fields the status plugins added, by plugin name.
     pub plugins: BTreeMap<String, serde_json::Value>,
+    /// For each plugin that has some, which of its fields are counters
+    /// ([`StatusPlugin::counters`](crate::StatusPlugin::counters)); its other numbers are gauges.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub plugin_counters: BTreeMap<String, Vec<String>>,
     /// What the status plugins show in the text and HTML displays.
     pub parts: Vec<DisplayPart>,
 }
@@ -198,6 +202,7 @@ impl Status {
             last_error: None,
             events: BTreeMap::new(),
             plugins: BTreeMap::new(),
+            plugin_counters: BTreeMap::new(),
             parts: Vec::new(),
         }
     }

@@ -50,36 +50,43 @@ impl Snapshot {
         )
     }
 
-    /// `timbr_plugin_value`: each numeric field a status plugin adds.
+    /// `timbr_plugin_counter_total` (the fields a plugin names as counters, whole numbers)
+    /// and `timbr_plugin_gauge` (its other numeric fields).
     pub(super) fn plugins(&self, e: &mut DescriptorEncoder<'_>) -> Fmt {
-        let plugins = self
-            .with_status()
-            .flat_map(|(s, l)| {
-                s.plugins.iter().flat_map(move |(plugin, fields)| {
-                    let l = l.clone();
-                    fields
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(move |(field, v)| {
-                            let x = v.as_f64().filter(|x| x.is_finite())?;
-                            Some((
-                                with(
-                                    l.clone(),
-                                    &[("plugin", plugin.clone()), ("field", field.clone())],
-                                ),
-                                Value::Gauge(x),
-                            ))
-                        })
-                })
-            })
-            .collect();
+        let (mut counters, mut gauges) = (Vec::new(), Vec::new());
+        for (s, l) in self.with_status() {
+            for (plugin, fields) in &s.plugins {
+                let named = s.plugin_counters.get(plugin);
+                for (field, v) in fields.as_object().into_iter().flatten() {
+                    let labels = || {
+                        with(
+                            l.clone(),
+                            &[("plugin", plugin.clone()), ("field", field.clone())],
+                        )
+                    };
+                    if named.is_some_and(|n| n.contains(field)) {
+                        if let Some(n) = v.as_u64() {
+                            counters.push((labels(), Value::Counter(n)));
+                        }
+                    } else if let Some(x) = v.as_f64().filter(|x| x.is_finite()) {
+                        gauges.push((labels(), Value::Gauge(x)));
+                    }
+                }
+            }
+        }
         family(
             e,
-            "timbr_plugin_value",
-            "The numeric fields status plugins add (progress: done, total, percent, eta…).",
+            "timbr_plugin_counter",
+            "The numeric fields status plugins add that only grow (zmq: sent, unrouted…; fleet: beats…).",
             None,
-            plugins,
+            counters,
+        )?;
+        family(
+            e,
+            "timbr_plugin_gauge",
+            "The other numeric fields status plugins add (progress: done, total, percent, eta…; zmq: connections…).",
+            None,
+            gauges,
         )
     }
 }

@@ -4,7 +4,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Unit;
 use timbr_core::{Counts, Status};
 
-use super::{base, family, with, Snapshot, Value, STATES};
+use super::{family, with, Snapshot, Value, STATES};
 
 type Fmt = Result<(), std::fmt::Error>;
 /// How a gauge is read from a status.
@@ -17,15 +17,11 @@ impl Snapshot {
     /// `timbr_uptime_seconds`, `timbr_state`.
     pub(super) fn machine(&self, e: &mut DescriptorEncoder<'_>) -> Fmt {
         let up = self
-            .0
+            .observed
             .iter()
             .map(|o| {
-                let name = o.status.as_ref().map_or("", |s| s.name.as_str());
                 let fresh = o.status.is_some() && !o.stale;
-                (
-                    base(name, &o.source),
-                    Value::Gauge(f64::from(u8::from(fresh))),
-                )
+                (self.base(o), Value::Gauge(f64::from(u8::from(fresh))))
             })
             .collect();
         family(
@@ -36,12 +32,10 @@ impl Snapshot {
             up,
         )?;
         let age = self
-            .0
+            .observed
             .iter()
-            .filter_map(|o| {
-                let s = o.status.as_ref()?;
-                Some((base(&s.name, &o.source), Value::Gauge(o.age.as_secs_f64())))
-            })
+            .filter(|o| o.status.is_some())
+            .map(|o| (self.base(o), Value::Gauge(o.age.as_secs_f64())))
             .collect();
         family(
             e,

@@ -1,9 +1,12 @@
 //! The machines' statuses as Prometheus metrics, encoded by `prometheus-client` (the
 //! Prometheus project's own Rust library) in the classic text format or OpenMetrics.
 //!
-//! Every family is labelled `machine` (the machine's name) and `source` (where its status
-//! comes from: `in-process`, or a fleet member's endpoint); per-stage families add `stage`
-//! and `slot`. Counters end in `_total`, durations are in seconds.
+//! Every family is labelled `machine` (the machine's name); per-stage families add `stage`
+//! and `slot`. A fleet member's endpoint is no label: the default one (`Remote::serve`'s)
+//! is a path named after its process id, so every restart would make new series. Only
+//! where the name does not tell machines apart — two members of one name, or a member with
+//! no status yet — is `source` (`in-process`, or the member's endpoint) added. Counters end
+//! in `_total`, durations are in seconds.
 //!
 //! Every counter only grows while its machine lives (a restart of the process starts it
 //! again from zero, which Prometheus reads as a reset): `timbr_data_accepted_total` is
@@ -19,6 +22,8 @@
 mod events;
 mod machine;
 mod stages;
+
+use std::collections::HashSet;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -64,7 +69,7 @@ impl Format {
 /// Only if formatting fails, which writing to a `String` does not.
 pub fn encode(observed: Vec<Observed>, format: Format) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Snapshot(observed)));
+    registry.register_collector(Box::new(Snapshot::new(observed)));
     let mut out = String::new();
     match format {
         Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)?,
@@ -75,7 +80,11 @@ pub fn encode(observed: Vec<Observed>, format: Format) -> Result<String, std::fm
 
 /// The statuses of one scrape.
 #[derive(Debug)]
-struct Snapshot(Vec<Observed>);
+struct Snapshot {
+    observed: Vec<Observed>,
+    /// Names that more than one machine reports: their series add `source`.
+    ambiguous: HashSet<String>,
+}
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -86,20 +95,37 @@ enum Value {
 }
 
 impl Snapshot {
+    fn new(observed: Vec<Observed>) -> Self {
+        let mut seen = HashSet::new();
+        let ambiguous = observed
+            .iter()
+            .filter_map(|o| o.status.as_ref())
+            .filter(|s| !seen.insert(s.name.as_str()))
+            .map(|s| s.name.clone())
+            .collect();
+        Snapshot {
+            observed,
+            ambiguous,
+        }
+    }
+
     /// The machines that have a status, with their base labels.
     fn with_status(&self) -> impl Iterator<Item = (&Status, Labels)> {
-        self.0.iter().filter_map(|o| {
+        self.observed.iter().filter_map(|o| {
             let s = o.status.as_ref()?;
-            Some((s, base(&s.name, &o.source)))
+            Some((s, self.base(o)))
         })
     }
-}
 
-fn base(machine: &str, source: &str) -> Labels {
-    vec![
-        ("machine", machine.to_owned()),
-        ("source", source.to_owned()),
-    ]
+    /// `machine`, and `source` only where the name does not tell the machine apart.
+    fn base(&self, o: &Observed) -> Labels {
+        let name = o.status.as_ref().map_or("", |s| s.name.as_str());
+        let mut labels = vec![("machine", name.to_owned())];
+        if name.is_empty() || self.ambiguous.contains(name) {
+            labels.push(("source", o.source.clone()));
+        }
+        labels
+    }
 }
 
 /// Encodes one family whose samples are `rows`; a family without samples is left out.

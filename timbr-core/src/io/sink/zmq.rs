@@ -463,6 +463,10 @@ impl StatusPlugin for ZmqStats {
         "zmq"
     }
 
+    fn counters(&self) -> &[&str] {
+        &["sent", "unrouted", "topics_refused", "closings"]
+    }
+
     fn fields(&self, _status: &Status) -> serde_json::Value {
         serde_json::json!({
             "endpoint": self.endpoint(),

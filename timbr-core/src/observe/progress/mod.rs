@@ -185,6 +185,7 @@ mod tests {
             last_error: None,
             events: BTreeMap::new(),
             plugins: BTreeMap::new(),
+            plugin_counters: BTreeMap::new(),
             parts: Vec::new(),
         }
     }
