@@ -189,10 +189,12 @@ mod unwind;
 
 // The names most programs need, at the root.
 pub use crate::{
-    datum::{Called, Datum, Failure, Kept, Record, Serialized, Stage},
+    datum::{
+        Backoff, Called, Datum, Failure, Kept, Record, RetryPolicy, Serialized, Stage, Transient,
+    },
     error::{
-        error_chain, BuildError, GetError, PutError, PutTimeoutError, SinkError, StartError,
-        TryPutError,
+        error_chain, BuildError, GetError, PutError, PutTimeoutError, ReplayError, SinkError,
+        StartError, TryPutError,
     },
     io::{
         ChannelSink, Delivery, DeliveryId, FnSink, JsonLinesSink, MemoryQueue, NullSink, Queue,
@@ -200,8 +202,9 @@ pub use crate::{
     },
     machine::{Machine, MachineBuilder, Putter, StopMode},
     observe::{
-        Action, Counts, Debugger, Event, Handler, LogAndContinue, MachineState, Progress,
-        StageDebugger, Status, StatusPlugin, StopWhenDone, Timing,
+        Action, Counts, Debugger, Event, FailureFilter, FailureReport, FailureStore,
+        FailureSummary, Handler, LogAndContinue, MachineState, MemoryFailureStore, Progress,
+        RetryCounts, StageDebugger, Status, StatusPlugin, StopWhenDone, StoredFailure, Timing,
     },
 };
 
@@ -217,15 +220,16 @@ pub use crate::io::{
 };
 #[doc(hidden)]
 pub use crate::{
-    datum::{ArgKey, FailureKind, StageArg, StageFailure, StageFn, Unserializable},
+    datum::{ArgKey, FailureKind, StageArg, StageFailure, StageFn, Unserializable, MAX_BACKOFF},
     machine::{
         DEFAULT_CAPACITY, DEFAULT_RATE_WINDOW, DEFAULT_SLOTS, DEFAULT_TICK, MAX_CAPACITY,
         MAX_SLOTS, MAX_WORKERS,
     },
     observe::{
-        Both, DisplayPart, ErrorCounts, ErrorKind, ErrorLog, ErrorReport, EventKind, InFlight,
-        Latency, LatencyBucket, LatencyBuckets, Logged, ProgressFields, QueueStatus, Rates,
-        SinkReport, SourceReport, StageStatus, Timestamp, DEFAULT_KEPT_ERRORS,
+        Both, DisplayPart, ErrorCounts, ErrorKind, ErrorLog, ErrorReport, EventKind,
+        FailureStoreError, InFlight, Latency, LatencyBucket, LatencyBuckets, Logged,
+        ProgressFields, QueueStatus, Rates, SinkReport, SourceReport, StageStatus, Timestamp,
+        DEFAULT_FAILURE_CAPACITY, DEFAULT_KEPT_ERRORS, RECENT_FAILURES,
     },
 };
 

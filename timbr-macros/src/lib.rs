@@ -64,7 +64,21 @@ use proc_macro::TokenStream;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
-/// Compile errors: a slot not below `MAX_SLOTS` (64); an argument name that is not a key, or
+/// `#[stage(n, retry = <expr>)]` gives the stage a retry policy: `<expr>` is a
+/// `RetryPolicy` (evaluated each time the stage is made), as with `Stage::retry`.
+///
+/// ```
+/// use timbr_core::{stage, RetryPolicy, Transient};
+///
+/// #[stage(0, retry = RetryPolicy::new(3).any_error())]
+/// fn fetch(input: &u32) -> Result<u32, Transient> {
+///     Ok(*input)
+/// }
+///
+/// assert_eq!(fetch::stage().retry_policy().map(|p| p.attempts()), Some(3));
+/// ```
+///
+/// Compile errors: a slot not below `MAX_SLOTS` (64); a setting other than `retry`; an argument name that is not a key, or
 /// an `f{k}` with `k` not below `n`; a name given twice; an argument not taken by shared
 /// reference; a `_s` argument not `&str`/`&String`/`&Serialized`; `oid` not `&ObjectId`;
 /// a generic, `async`, `unsafe` function or a method; no return type, or `()`.

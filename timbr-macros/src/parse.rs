@@ -9,25 +9,68 @@ use syn::{Expr, ExprClosure, LitInt, LitStr, Token};
 use crate::errors::Errors;
 use crate::key::MAX_SLOTS;
 
-/// The slot of `#[stage(n)]`, if valid (errors recorded otherwise).
-pub(crate) fn attr_slot(args: TokenStream, errors: &mut Errors) -> Option<usize> {
+/// What `#[stage(n, retry = …)]` says: the slot, if valid, and the retry policy's expression.
+pub(crate) struct AttrArgs {
+    pub(crate) slot: Option<usize>,
+    pub(crate) retry: Option<Expr>,
+}
+
+/// Parses `#[stage(n)]` or `#[stage(n, retry = <expr>)]` (errors recorded).
+pub(crate) fn attr_args(args: TokenStream, errors: &mut Errors) -> AttrArgs {
+    let mut parsed = AttrArgs {
+        slot: None,
+        retry: None,
+    };
     if args.is_empty() {
         errors.at(
             Span::call_site(),
             "expected the stage's slot: `#[stage(0)]`, `#[stage(1)]`, …",
         );
-        return None;
+        return parsed;
     }
-    match LitInt::parse.parse2(args) {
-        Ok(lit) => slot(&lit, errors),
-        Err(e) => {
-            errors.at(
+    let parser = |input: ParseStream<'_>| -> syn::Result<(LitInt, Option<Expr>)> {
+        let lit: LitInt = input.parse().map_err(|e| {
+            syn::Error::new(
                 e.span(),
                 "expected the stage's slot as one integer literal: `#[stage(0)]`, `#[stage(1)]`, …",
-            );
-            None
+            )
+        })?;
+        let mut retry = None;
+        while !input.is_empty() {
+            input.parse::<Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            let key: syn::Ident = input.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected `retry = <a RetryPolicy>` after the slot",
+                )
+            })?;
+            if key != "retry" || retry.is_some() {
+                let what = if key == "retry" {
+                    "`retry` is given twice"
+                } else {
+                    "unknown setting"
+                };
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("{what}: expected one of: `retry = <a RetryPolicy>`"),
+                ));
+            }
+            input.parse::<Token![=]>()?;
+            retry = Some(input.parse::<Expr>()?);
         }
+        Ok((lit, retry))
+    };
+    match parser.parse2(args) {
+        Ok((lit, retry)) => {
+            parsed.slot = slot(&lit, errors);
+            parsed.retry = retry;
+        }
+        Err(e) => errors.push(e),
     }
+    parsed
 }
 
 /// A slot literal's value, if in range (an error recorded otherwise).

@@ -73,6 +73,7 @@ mod hooks;
 mod out;
 mod outcome;
 mod plan;
+mod resume;
 mod scalar;
 mod value;
 

@@ -12,6 +12,7 @@
 //! | `entry.rs` | one record entry's text: computed, serialized on the spot, or an `_exception` |
 //! | `record.rs` | [`Record`]: assembled from a run, with the one formatter of a failure's text |
 //! | `call.rs` | [`Called`]: every key of one datum, from [`Machine::call`](crate::Machine::call) |
+//! | `retry.rs` | [`RetryPolicy`], [`Backoff`], [`Transient`]: which failures are retried, and when |
 //! | `failure.rs` | [`Failure`] and [`Kept`]: a failed stage with its datum, arguments and chain |
 //! | `glue.rs` | what the stage macros expand to (hidden) |
 
@@ -21,6 +22,7 @@ pub(crate) mod failure;
 pub(crate) mod glue;
 pub(crate) mod key;
 pub(crate) mod record;
+pub(crate) mod retry;
 pub(crate) mod serialized;
 pub(crate) mod stage;
 pub(crate) mod stage_fn;
@@ -33,6 +35,7 @@ pub use self::{
     failure::{Failure, Kept},
     key::ArgKey,
     record::{FailureKind, Record, StageFailure, Unserializable},
+    retry::{Backoff, RetryPolicy, Transient, MAX_BACKOFF},
     serialized::Serialized,
     stage::{Stage, StageArg},
     stage_fn::StageFn,

@@ -28,6 +28,17 @@ pub struct Record {
     /// The id the queue gave the datum's delivery, if the queue acknowledges (see
     /// [`Record::origin`]).
     pub(crate) origin: Option<Arc<str>>,
+    /// Retries and replays (rare): one pointer, nothing for the common record.
+    pub(crate) lineage: Option<Box<Lineage>>,
+}
+
+/// What a record says of the runs behind it when there was more than one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Lineage {
+    /// How many times the datum ran (1 + its retries).
+    pub(crate) attempts: u32,
+    /// The failure a replayed datum stands in for (see [`Record::replaces`]).
+    pub(crate) replaces: Option<Arc<str>>,
 }
 
 /// A record's failures and unserializable keys (at least one of them not empty).
@@ -83,6 +94,31 @@ impl Record {
         self.origin.as_deref()
     }
 
+    /// How many times the datum ran through its stages: 1, plus one per retry (see
+    /// [`RetryPolicy`](crate::RetryPolicy)). A retry runs again from the failed stage on;
+    /// the stages before it ran once.
+    pub fn attempts(&self) -> u32 {
+        self.lineage.as_ref().map_or(1, |l| l.attempts.max(1))
+    }
+
+    /// For a datum replayed from the failure store
+    /// ([`Machine::replay_failures`](crate::Machine::replay_failures)), the failure it stands
+    /// in for: that failure's [`origin`](crate::FailureReport::origin) if it had one, else
+    /// its oid (hex) — the oid of its failure record. A replay of a replay keeps the first
+    /// failure's, so downstream can tell which failure record a later record replaces.
+    /// `None` for a datum that is not a replay.
+    pub fn replaces(&self) -> Option<&str> {
+        self.lineage.as_ref()?.replaces.as_deref()
+    }
+
+    /// Sets the attempts and the replaced failure (the machine, on the rare records that
+    /// have them).
+    pub(crate) fn set_lineage(&mut self, attempts: u32, replaces: Option<Arc<str>>) {
+        if attempts > 1 || replaces.is_some() {
+            self.lineage = Some(Box::new(Lineage { attempts, replaces }));
+        }
+    }
+
     /// Whether every stage produced a value.
     pub fn is_ok(&self) -> bool {
         self.failures().is_empty()
@@ -107,6 +143,8 @@ impl fmt::Debug for Record {
             .field("failures", &self.failures())
             .field("unserializable", &self.unserializable())
             .field("origin", &self.origin)
+            .field("attempts", &self.attempts())
+            .field("replaces", &self.replaces())
             .finish()
     }
 }
@@ -247,6 +285,7 @@ impl Record {
             json,
             issues,
             origin: None,
+            lineage: None,
         }
     }
 }

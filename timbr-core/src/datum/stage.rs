@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use timbr_sched::{Args, Out, TaskError, TaskOutFn, TypeInfo, Value};
 
-use crate::{ArgKey, BuildError, Datum, Serialized, StageFn};
+use crate::{ArgKey, BuildError, Datum, RetryPolicy, Serialized, StageFn};
 
 /// A function the machine can run at a slot: its position, the keys it reads and the code.
 ///
@@ -46,6 +46,8 @@ pub struct Stage {
     pub(crate) serialize: SerializeFn,
     pub(crate) write: WriteFn,
     pub(crate) func: TaskOutFn,
+    /// How its transient failures are retried (none: a failure is final).
+    pub(crate) retry: Option<RetryPolicy>,
 }
 
 /// Serializes a type-erased value of a stage's output type.
@@ -267,6 +269,7 @@ impl Stage {
             serialize: serialize_as::<R>,
             write: write_as::<R>,
             func,
+            retry: None,
         })
     }
 
@@ -288,6 +291,30 @@ impl Stage {
     /// The type the stage produces.
     pub fn output(&self) -> TypeInfo {
         self.output
+    }
+
+    /// The same stage, retrying its transient failures by `policy` (see [`RetryPolicy`]). A
+    /// policy given to the builder for this stage's name
+    /// ([`MachineBuilder::retry`](crate::MachineBuilder::retry)) takes precedence.
+    ///
+    /// ```
+    /// use timbr_core::{RetryPolicy, Stage, Transient};
+    ///
+    /// let fetch = Stage::try_new(0, "fetch", ["input"], |n: &u32| {
+    ///     if *n == 0 { Err(Transient::new("not yet")) } else { Ok(*n) }
+    /// })?
+    /// .retry(RetryPolicy::new(3));
+    /// assert_eq!(fetch.retry_policy().map(|p| p.attempts()), Some(3));
+    /// # Ok::<(), timbr_core::BuildError>(())
+    /// ```
+    pub fn retry(mut self, policy: RetryPolicy) -> Stage {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// The stage's own retry policy, if it has one.
+    pub fn retry_policy(&self) -> Option<&RetryPolicy> {
+        self.retry.as_ref()
     }
 
     /// The same stage at another slot (re-checking that its arguments are earlier slots).
@@ -319,6 +346,7 @@ impl fmt::Debug for Stage {
             .field("slot", &self.slot)
             .field("args", &self.args)
             .field("output", &self.output)
+            .field("retry", &self.retry)
             .finish()
     }
 }

@@ -10,14 +10,18 @@ use timbr_sched::Executor;
 use crate::datum::wiring::Wiring;
 use crate::io::queue_event::QueueEventInbox;
 use crate::io::source::SourceStatus;
+use crate::machine::aside::Aside;
 use crate::machine::consumer::Reorder;
+use crate::machine::retrying::RetryTable;
 use crate::machine::shared::DatumScope;
 use crate::machine::supervisor::{StatusHook, Supervisor, SupervisorParts};
 use crate::machine::Shared;
+use crate::observe::retries::RetryStats;
 use crate::observe::stats::Stats;
 use crate::{
-    BuildError, Datum, Handler, LogAndContinue, Machine, MemoryQueue, NullSink, Queue, Sink,
-    SourcePolicy, Stage, Status, StatusPlugin, Timing,
+    BuildError, Datum, FailureStore, Handler, LogAndContinue, Machine, MemoryFailureStore,
+    MemoryQueue, NullSink, Queue, RetryPolicy, Sink, SourcePolicy, Stage, Status, StatusPlugin,
+    Timing, DEFAULT_FAILURE_CAPACITY,
 };
 
 /// The number of slots a machine has unless told otherwise.
@@ -81,6 +85,9 @@ pub struct MachineBuilder<T> {
     on_shutdown: Vec<StatusHook>,
     on_restart: Vec<StatusHook>,
     datum_scope: Option<DatumScope>,
+    retry: RetryTable,
+    failure_store: Option<Arc<dyn FailureStore>>,
+    failure_capacity: usize,
 }
 
 impl<T: Datum> Default for MachineBuilder<T> {
@@ -105,6 +112,9 @@ impl<T: Datum> Default for MachineBuilder<T> {
             on_shutdown: Vec::new(),
             on_restart: Vec::new(),
             datum_scope: None,
+            retry: RetryTable::default(),
+            failure_store: None,
+            failure_capacity: DEFAULT_FAILURE_CAPACITY,
         }
     }
 }
@@ -267,6 +277,62 @@ impl<T: Datum> MachineBuilder<T> {
         self
     }
 
+    /// Retries the transient failures of the stage named `stage` by `policy`, overriding the
+    /// stage's own ([`Stage::retry`]); also for a stage of that name set later
+    /// ([`Machine::set_stage`]). See [`RetryPolicy`] for what a retry does.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    /// use timbr_core::{Backoff, Machine, RetryPolicy, Stage, StopMode, Transient};
+    ///
+    /// static CALLS: AtomicU32 = AtomicU32::new(0);
+    /// let flaky = Stage::try_new(0, "flaky", ["input"], |n: &u32| {
+    ///     // Down for the first call, up afterwards.
+    ///     if CALLS.fetch_add(1, Ordering::SeqCst) == 0 { Err(Transient::new("down")) } else { Ok(*n) }
+    /// })?;
+    /// let (sink, records) = timbr_core::ChannelSink::unbounded();
+    /// let machine = Machine::<u32>::builder()
+    ///     .stage(flaky)
+    ///     .retry("flaky", RetryPolicy::new(3).backoff(Backoff::fixed(Duration::from_millis(1))))
+    ///     .sink(sink)
+    ///     .build()?;
+    /// machine.put(7)?;
+    /// machine.start()?;
+    /// let record = records.recv()?;
+    /// assert!(record.is_ok());
+    /// assert_eq!(record.attempts(), 2);
+    /// machine.stop(StopMode::Drain);
+    /// assert_eq!(machine.status().stages[0].retries.recovered, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn retry(mut self, stage: impl Into<String>, policy: RetryPolicy) -> Self {
+        self.retry.by_name.insert(stage.into(), policy);
+        self
+    }
+
+    /// Retries the transient failures of every stage that has no policy of its own (from
+    /// [`Stage::retry`] or [`retry`](MachineBuilder::retry)) by `policy`.
+    pub fn default_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry.default = Some(policy);
+        self
+    }
+
+    /// Where the data that failed for good are kept (default: a [`MemoryFailureStore`] of
+    /// [`failure_capacity`](MachineBuilder::failure_capacity)).
+    pub fn failure_store(mut self, store: impl FailureStore) -> Self {
+        self.failure_store = Some(Arc::new(store));
+        self
+    }
+
+    /// How many failures the default in-memory store keeps (default
+    /// [`DEFAULT_FAILURE_CAPACITY`]; the oldest are dropped and counted; 0 keeps none).
+    /// Ignored when a [`failure_store`](MachineBuilder::failure_store) is given.
+    pub fn failure_capacity(mut self, capacity: usize) -> Self {
+        self.failure_capacity = capacity;
+        self
+    }
+
     /// Checks the wiring and builds the machine (stopped; call [`Machine::start`]).
     ///
     /// # Errors
@@ -289,6 +355,7 @@ impl<T: Datum> MachineBuilder<T> {
         }
         let slots = place(self.slots, self.stages)?;
         let wiring = Wiring::build::<T>(slots)?;
+        let slots_n = wiring.slots();
         // The built-in queue is also kept as itself, for the paths that call it directly.
         let (queue, memory): (Arc<dyn Queue<T>>, _) = match self.queue {
             Some(queue) => (queue, None),
@@ -330,6 +397,12 @@ impl<T: Datum> MachineBuilder<T> {
             reorder: Mutex::new(Reorder::default()),
             caller: Mutex::new(None),
             datum_scope: self.datum_scope,
+            retry: self.retry,
+            retry_stats: RetryStats::new(slots_n),
+            failures: self
+                .failure_store
+                .unwrap_or_else(|| Arc::new(MemoryFailureStore::new(self.failure_capacity))),
+            aside: Aside::default(),
         });
         Ok(Machine::from_shared(shared))
     }

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::machine::aside::{Look, Ready, Replay, Retry};
 use crate::machine::life::{Exit, Mode, Settle};
+use crate::machine::retrying::Attempt;
 use crate::machine::shared::Shared;
 use crate::machine::thread_role::mark_machine_thread;
 use crate::{Datum, Delivery, Event, MachineState, Record, Taken};
@@ -17,6 +19,25 @@ const SOURCE_PUT_WAIT: Duration = Duration::from_millis(1);
 pub(crate) struct Reorder {
     next: u64,
     pending: BTreeMap<u64, Record>,
+}
+
+/// What a consumer takes: a datum from the queue, a replay, or a retry that is due.
+enum Work<T> {
+    Fresh(Delivery<T>),
+    Replay(Replay<T>),
+    Retry(Box<Retry>),
+}
+
+/// The next sequence number, in ordered mode (the lock held); 0 otherwise.
+fn next(seq: &mut Option<parking_lot::MutexGuard<'_, u64>>) -> u64 {
+    match seq.as_mut() {
+        Some(next) => {
+            let n = **next;
+            **next += 1;
+            n
+        }
+        None => 0,
+    }
 }
 
 /// Ends a consumer's life however its thread ends: the last one out settles the machine's
@@ -35,7 +56,7 @@ impl<T: Datum> Shared<T> {
         mark_machine_thread();
         let _exiting = Exiting(self);
         let (mut version, mut wiring) = self.current_wiring();
-        while let Some((seq, Delivery { datum, id })) = self.next_datum(worker) {
+        while let Some((seq, work)) = self.next_work(worker) {
             if self
                 .wiring_version
                 .load(std::sync::atomic::Ordering::Acquire)
@@ -43,65 +64,102 @@ impl<T: Datum> Shared<T> {
             {
                 (version, wiring) = self.current_wiring();
             }
+            let (datum, id, replaces) = match work {
+                Work::Fresh(Delivery { datum, id }) => (datum, id, None),
+                Work::Replay(Replay { datum, replaces }) => (datum, None, Some(replaces)),
+                Work::Retry(retry) => {
+                    self.run_retry(retry, worker);
+                    continue;
+                }
+            };
             let (mut record, failed) = self.process(&wiring, datum, Some(worker));
             // The record carries its delivery's id: `send` acknowledges it once the sink has
             // the record, and readers downstream recognise a datum delivered twice.
             record.origin = id.map(|id| id.to_arc());
-            let report = failed.map(|outcomes| (outcomes, record.clone()));
-            self.deliver(seq, record, worker);
-            if let Some((outcomes, record)) = report {
-                self.report(&wiring, &record, outcomes);
+            match failed {
+                None if replaces.is_none() => self.deliver(seq, record, worker),
+                None => {
+                    record.set_lineage(1, replaces);
+                    self.deliver(seq, record, worker);
+                }
+                Some(outcomes) => {
+                    let attempt = Attempt::first(seq, replaces);
+                    self.after_issues(&wiring, record, outcomes, attempt, worker);
+                }
             }
         }
     }
 
-    /// The next datum to process and its sequence number, or `None` when the consumer must
-    /// stop.
-    fn next_datum(&self, worker: usize) -> Option<(u64, Delivery<T>)> {
+    /// The next work and its sequence number, or `None` when the consumer must stop. Data
+    /// waiting aside (retries that are due, replays) come before the queue; a retry not due
+    /// yet bounds the wait for the queue.
+    fn next_work(&self, worker: usize) -> Option<(u64, Work<T>)> {
         let mut seq = self.ordered.then(|| self.next_seq.lock());
         loop {
-            let datum = match self.sup.life.mode() {
-                Mode::Run => match self.take_delivery(None) {
-                    Taken::Datum(d) => d,
-                    Taken::TimedOut | Taken::Woken => continue,
-                },
+            let mode = self.sup.life.mode();
+            if mode == Mode::Return {
+                return None;
+            }
+            let mut until = None;
+            if !self.aside.is_empty() {
+                match self.aside.take(Instant::now()) {
+                    Look::Ready(Ready::Retry(retry)) => {
+                        self.sup.counters.retry_resumed();
+                        // It keeps the place in the output order it had.
+                        return Some((retry.seq, Work::Retry(retry)));
+                    }
+                    Look::Ready(Ready::Replay(replay)) => {
+                        self.sup.counters.lane(Some(worker)).take();
+                        return Some((next(&mut seq), Work::Replay(replay)));
+                    }
+                    Look::Until(at) => until = Some(at),
+                    Look::Empty => {}
+                }
+            }
+            let datum = match mode {
                 Mode::Drain => {
                     // Read before the queue (see `life`'s module docs): a source put that
                     // began after this read cannot land, one that began before is waited for.
                     let source_may_put = self.sup.life.source_may_put();
                     match self.try_take_delivery() {
                         Some(d) => d,
-                        None if !source_may_put => return None,
+                        None if !source_may_put && until.is_none() && self.aside.is_empty() => {
+                            return None
+                        }
                         // The put lands in a moment (or is dropped or refused): its datum
                         // wakes this take at once, the deadline only bounds the other cases.
-                        None => match self.take_delivery(Some(Instant::now() + SOURCE_PUT_WAIT)) {
-                            Taken::Datum(d) => d,
-                            Taken::TimedOut | Taken::Woken => continue,
-                        },
+                        // A retry waiting aside is waited for: a drain finishes it.
+                        None => {
+                            let soon = Instant::now() + SOURCE_PUT_WAIT;
+                            let deadline = match until {
+                                Some(at) if !source_may_put => at,
+                                Some(at) => at.min(soon),
+                                None => soon,
+                            };
+                            match self.take_delivery(Some(deadline)) {
+                                Taken::Datum(d) => d,
+                                Taken::TimedOut | Taken::Woken => continue,
+                            }
+                        }
                     }
                 }
-                Mode::Return => return None,
+                _ => match self.take_delivery(until) {
+                    Taken::Datum(d) => d,
+                    Taken::TimedOut | Taken::Woken => continue,
+                },
             };
             if self.queue_is_shared() {
                 // Other processes put it: it enters this machine's accounts as it arrives.
                 self.sup.counters.accept();
             }
             self.sup.counters.lane(Some(worker)).take();
-            let n = match seq.as_mut() {
-                Some(next) => {
-                    let n = **next;
-                    **next += 1;
-                    n
-                }
-                None => 0,
-            };
-            return Some((n, datum));
+            return Some((next(&mut seq), Work::Fresh(datum)));
         }
     }
 
     /// Sends `record` (in ordered mode, with every record it held back), counting under
     /// `worker`'s lane: this thread's.
-    fn deliver(&self, seq: u64, record: Record, worker: usize) {
+    pub(crate) fn deliver(&self, seq: u64, record: Record, worker: usize) {
         if !self.ordered {
             return self.send(record, worker);
         }

@@ -12,9 +12,12 @@
 //! | `life.rs` | **the only writer of the machine's state**: state, stop mode, live consumers, settled |
 //! | `supervisor.rs` | what does not depend on the datum type: counters, statistics, errors, the handler and the panic policy for user code |
 //! | `shared.rs`, `consumer.rs` | what a datum goes through on any thread, and the consumer loop |
+//! | `retrying.rs`, `aside.rs` | retries: which failures are retried, the delay queue they wait in, resuming them; failures that are final go to the failure store |
+//! | `replay.rs` | listing the failure store, and replaying its failures |
 //! | `snapshot.rs`, `monitor.rs` | taking a status; the monitor thread (rates, idleness, plugin ticks) |
 //! | `thread_role.rs` | which threads are the machine's own (where `stop` only asks) |
 
+mod aside;
 mod builder;
 mod consumer;
 mod feeder;
@@ -22,6 +25,8 @@ pub(crate) mod life;
 mod monitor;
 mod putter;
 mod queueing;
+mod replay;
+mod retrying;
 mod rewiring;
 mod running;
 mod shared;

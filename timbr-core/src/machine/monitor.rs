@@ -29,7 +29,7 @@ impl<T: Datum> Shared<T> {
 
             let moved = (counts.accepted, done) != last;
             last = (counts.accepted, done);
-            if moved || counts.queued > 0 || counts.in_flight > 0 {
+            if moved || counts.queued > 0 || counts.in_flight > 0 || counts.retrying > 0 {
                 active_at = now;
                 idle_events = 0;
             } else if let Some(period) = sup.idle_threshold() {

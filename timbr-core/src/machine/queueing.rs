@@ -88,6 +88,10 @@ impl<T: Datum> Machine<T> {
     /// Takes one datum from the queue (waiting at most `timeout`), processes it on the
     /// caller's thread and returns its record (not sent to the sink).
     ///
+    /// The datum runs once: retry policies apply to the data the workers process, so a
+    /// failure here is final and goes to the failure store. Retries and replays waiting
+    /// aside are left for the workers.
+    ///
     /// # Errors
     ///
     /// [`GetError::Timeout`] if nothing arrived in time; [`GetError::Running`] while the
@@ -126,6 +130,10 @@ impl<T: Datum> Machine<T> {
             )
         };
         if let Some((outcomes, wiring)) = failed {
+            if !record.is_ok() {
+                // `get` runs each datum once (retries are the workers'): a failure is final.
+                self.shared.keep_failure(&wiring, &record, &outcomes, &[]);
+            }
             self.shared.report(&wiring, &record, outcomes);
         }
         // The caller takes the record: the delivery is done with.

@@ -13,12 +13,15 @@ use timbr_sched::{Executor, Hooks, Outcomes};
 use crate::datum::entry;
 use crate::datum::wiring::Wiring;
 use crate::io::source::SourceStatus;
+use crate::machine::aside::Aside;
 use crate::machine::consumer::Reorder;
+use crate::machine::retrying::RetryTable;
 use crate::machine::supervisor::Supervisor;
+use crate::observe::retries::RetryStats;
 use crate::unwind;
 use crate::{
-    Datum, Delivery, DeliveryId, ErrorKind, ErrorReport, Event, Failure, FailureKind, MemoryQueue,
-    Queue, Record, Sink, SourcePolicy, Taken, Timestamp,
+    Datum, Delivery, DeliveryId, ErrorKind, ErrorReport, Event, Failure, FailureKind, FailureStore,
+    MemoryQueue, Queue, Record, Sink, SourcePolicy, Taken, Timestamp,
 };
 
 pub(crate) struct Shared<T> {
@@ -48,6 +51,14 @@ pub(crate) struct Shared<T> {
     /// What each datum's processing runs inside, if anything (see
     /// [`MachineBuilder::datum_scope`](crate::MachineBuilder::datum_scope)).
     pub(crate) datum_scope: Option<DatumScope>,
+    /// The retry policies the builder gave (the stages carry their own).
+    pub(crate) retry: RetryTable,
+    /// What each slot's retry policy did.
+    pub(crate) retry_stats: RetryStats,
+    /// Where data that failed for good are kept.
+    pub(crate) failures: Arc<dyn FailureStore>,
+    /// Data waiting for a retry, and replays waiting for a worker.
+    pub(crate) aside: Aside<T>,
 }
 
 /// A [`MachineBuilder::datum_scope`](crate::MachineBuilder::datum_scope).

@@ -54,6 +54,7 @@ impl<T: Datum> Shared<T> {
                     reads: stage.args().iter().map(|a| a.key.graph_key()).collect(),
                     latency,
                     buckets,
+                    retries: self.retry_stats.of(slot),
                 })
             })
             .collect();
@@ -97,6 +98,7 @@ impl<T: Datum> Shared<T> {
             },
             errors,
             last_error: sup.errors.last(),
+            failures: self.failure_summary(),
             events: sup.events.snapshot(),
             plugins: Default::default(),
             plugin_counters: Default::default(),

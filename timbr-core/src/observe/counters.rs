@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 /// Monotonic counters. Each datum moves forward through them: accepted (once the queue
-/// holds it) → dropped | taken → processed | failed, or returned from the queue. A refused
-/// put only counts as `rejected`, which is outside the balance.
+/// holds it) → dropped | taken → [set aside for a retry → resumed]* → processed | failed, or
+/// returned from the queue. A replay of a stored failure enters again as `replayed` (rather
+/// than `accepted`), then is taken like any datum. A refused put only counts as `rejected`,
+/// which is outside the balance.
 ///
 /// A snapshot reads them from the last step back to the first, and reads the puts in
 /// progress just before `accepted`: a datum in motion is always counted at a step it has
@@ -28,6 +30,11 @@ pub(crate) struct Counters {
     dropped_new: AtomicU64,
     dropped_old: AtomicU64,
     returned: AtomicU64,
+    /// Data set aside for a retry, and data resumed from there (rare: shared atomics).
+    retries_set: AtomicU64,
+    retries_resumed: AtomicU64,
+    /// Stored failures put back for another run.
+    replayed: AtomicU64,
     /// One per worker, then one for the callers of `get`.
     lanes: Box<[Lane]>,
 }
@@ -85,6 +92,9 @@ impl Counters {
             dropped_new: AtomicU64::new(0),
             dropped_old: AtomicU64::new(0),
             returned: AtomicU64::new(0),
+            retries_set: AtomicU64::new(0),
+            retries_resumed: AtomicU64::new(0),
+            replayed: AtomicU64::new(0),
             lanes: (0..=workers).map(|_| Lane::default()).collect(),
         }
     }
@@ -94,6 +104,13 @@ impl Counters {
         reject => rejected,
         drop_new => dropped_new,
         drop_old => dropped_old,
+        retry_set => retries_set,
+        retry_resumed => retries_resumed,
+    }
+
+    /// Counts `n` stored failures put back for another run (before any of them can be taken).
+    pub(crate) fn replay_n(&self, n: u64) {
+        self.replayed.fetch_add(n, Ordering::AcqRel);
     }
 
     /// The lane of worker `i`, or of the callers of `get` for `None` (whose turns a lock
@@ -127,33 +144,42 @@ impl Counters {
         // Last steps first, every lane's before any lane's earlier step: see the type's docs.
         let processed = sum(|l| &l.processed);
         let failed = sum(|l| &l.failed);
+        let resumed = load(&self.retries_resumed);
+        let set_aside = load(&self.retries_set);
         let taken = sum(|l| &l.taken);
         let returned = load(&self.returned);
         let dropped_old = load(&self.dropped_old);
         let dropped_new = load(&self.dropped_new);
         let rejected = load(&self.rejected);
+        // After `taken`: a replay is counted before it can be taken.
+        let replayed = load(&self.replayed);
         let in_progress = puts_in_progress();
         let done = load(&self.accepted);
         let accepted = done + in_progress;
         let dropped = dropped_new + dropped_old;
+        let retrying = set_aside - resumed;
         Counts {
             accepted,
             // Both terms only grow, so their maximum does: see `Counts::accepted_settled`.
-            accepted_settled: done.max(taken + dropped + returned),
+            // Replays are taken too, without being accepted again.
+            accepted_settled: done.max((taken + dropped + returned).saturating_sub(replayed)),
             processed,
             failed,
-            queued: accepted - taken - dropped - returned,
-            in_flight: taken - processed - failed,
+            queued: accepted + replayed - taken - dropped - returned,
+            in_flight: taken - processed - failed - retrying,
+            retrying,
             dropped,
             returned,
             rejected,
+            replayed,
         }
     }
 }
 
 /// Where every datum the machine accepted is, at one moment.
 ///
-/// Always balanced: `accepted == processed + failed + queued + in_flight + dropped + returned`.
+/// Always balanced: `accepted + replayed == processed + failed + queued + in_flight +
+/// retrying + dropped + returned`.
 ///
 /// Taken while data move, a snapshot counts a put **from the moment it is called**: a put in
 /// progress is already `accepted` and `queued` (one that completes while the snapshot is
@@ -186,8 +212,15 @@ pub struct Counts {
     /// Data waiting in the queue, and puts waiting for room in it (a blocking `put` counts
     /// from the moment it is called).
     pub queued: u64,
-    /// Data taken from the queue whose record is not delivered yet.
+    /// Data taken from the queue whose record is not delivered yet (and not waiting for a
+    /// retry).
     pub in_flight: u64,
+    /// Data waiting aside for another attempt at a stage that failed with a transient error
+    /// (see [`RetryPolicy`](crate::RetryPolicy)): not finished, not in the queue, not holding
+    /// a worker. A drain waits for them; a stop that returns the queue leaves them waiting
+    /// until the next start.
+    #[serde(default)]
+    pub retrying: u64,
     /// Data a source's drop policy discarded.
     pub dropped: u64,
     /// Data handed back by [`stop`](crate::Machine::stop) without being processed.
@@ -195,16 +228,24 @@ pub struct Counts {
     /// Puts refused because the queue was full (the datum went back to the caller; not part
     /// of `accepted`).
     pub rejected: u64,
+    /// Stored failures put back for another run by
+    /// [`replay_failures`](crate::Machine::replay_failures). A replay is not accepted again:
+    /// its datum was, once. Its run ends in `processed` or `failed` like any other, so a
+    /// failure replayed with success is in both (`failed - replayed` failed and were not
+    /// run again; the failure store says which).
+    #[serde(default)]
+    pub replayed: u64,
 }
 
 impl Counts {
     /// Whether the accounting adds up (it always should).
     pub fn is_balanced(&self) -> bool {
-        self.accepted
+        self.accepted + self.replayed
             == self.processed
                 + self.failed
                 + self.queued
                 + self.in_flight
+                + self.retrying
                 + self.dropped
                 + self.returned
     }

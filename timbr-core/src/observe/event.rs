@@ -63,7 +63,7 @@ pub enum Event {
         /// Why.
         message: String,
     },
-    /// Nothing was queued, in flight or finished for `idle_for`.
+    /// Nothing was queued, in flight, waiting for a retry or finished for `idle_for`.
     Idle {
         /// How long the machine has been idle.
         idle_for: Duration,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
-use timbr_sched::{Hooks, NodeRef, Outcome, Outcomes};
+use timbr_sched::{Hooks, NodeId, NodeRef, Outcome, Outcomes};
 
 use crate::datum::wiring::Wiring;
 use crate::observe::histogram::{bump, Histogram, Merged};
@@ -339,8 +339,26 @@ impl Tracking<'_> {
                 }
             }
         } else {
-            self.count_outcomes(wiring, outcomes);
+            self.count_outcomes(wiring.stage_nodes(), outcomes);
         }
+        self.finished(oid);
+    }
+
+    /// Counts the outcomes of the stages `stages` alone (a resumed run's: the others kept
+    /// the values of an earlier attempt, whose calls were counted then) and marks the datum
+    /// finished.
+    pub(crate) fn finish_slots(
+        self,
+        oid: ObjectId,
+        outcomes: &Outcomes,
+        stages: impl Iterator<Item = (usize, NodeId)>,
+    ) {
+        self.count_outcomes(stages, outcomes);
+        self.finished(oid);
+    }
+
+    #[inline]
+    fn finished(&self, oid: ObjectId) {
         let parts = split(oid);
         let now = &self.shard.now;
         now.write(|| {
@@ -353,8 +371,8 @@ impl Tracking<'_> {
 
     /// Counts each stage's call, error or skip from the run's outcomes.
     #[inline(never)]
-    fn count_outcomes(&self, wiring: &Wiring, outcomes: &Outcomes) {
-        for (slot, node) in wiring.stage_nodes() {
+    fn count_outcomes(&self, stages: impl Iterator<Item = (usize, NodeId)>, outcomes: &Outcomes) {
+        for (slot, node) in stages {
             let Some(cells) = self.shard.stages.get(slot) else {
                 continue;
             };

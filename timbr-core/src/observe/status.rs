@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{Counts, SourceState};
+use crate::{Counts, FailureSummary, RetryCounts, SourceState};
 
 /// Where a machine is in its life.
 ///
@@ -164,6 +164,10 @@ pub struct Status {
     pub errors: ErrorCounts,
     /// The most recent error.
     pub last_error: Option<ErrorReport>,
+    /// The data that failed for good: how many the failure store keeps, has dropped and
+    /// were replayed, and the newest ones.
+    #[serde(default)]
+    pub failures: FailureSummary,
     /// Events handed to the handler, counted by kind ([`EventKind::name`](crate::EventKind::name)).
     #[serde(default)]
     pub events: BTreeMap<String, u64>,
@@ -200,6 +204,7 @@ impl Status {
             sink: SinkReport::new(String::new(), 0),
             errors: ErrorCounts::default(),
             last_error: None,
+            failures: FailureSummary::default(),
             events: BTreeMap::new(),
             plugins: BTreeMap::new(),
             plugin_counters: BTreeMap::new(),
@@ -329,6 +334,11 @@ pub struct StageStatus {
     /// for drawing the distribution).
     #[serde(default)]
     pub buckets: LatencyBuckets,
+    /// What its [`RetryPolicy`](crate::RetryPolicy) did: retries scheduled, data recovered,
+    /// data given up on. Each attempt is also one of `calls` (and a failed one one of
+    /// `errors`).
+    #[serde(default)]
+    pub retries: RetryCounts,
 }
 
 /// A latency distribution in fixed buckets whose bounds are powers of two nanoseconds, from
@@ -367,6 +377,7 @@ impl StageStatus {
             reads: Vec::new(),
             latency: Latency::default(),
             buckets: LatencyBuckets::default(),
+            retries: RetryCounts::default(),
         }
     }
 }

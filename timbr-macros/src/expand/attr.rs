@@ -16,7 +16,7 @@ use crate::validate::{self, pretty, Arg, Param, Ret};
 
 pub(crate) fn stage_attr(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let slot = parse::attr_slot(args, &mut errors);
+    let parse::AttrArgs { slot, retry } = parse::attr_args(args, &mut errors);
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(e) => {
@@ -55,6 +55,7 @@ pub(crate) fn stage_attr(args: TokenStream, item: TokenStream) -> TokenStream {
         func: &func,
         name: func.sig.ident.unraw().to_string(),
         args: &args,
+        retry: retry.as_ref(),
     };
     let is_method = func
         .sig
@@ -103,6 +104,8 @@ struct Stage<'a> {
     func: &'a ItemFn,
     name: String,
     args: &'a [Arg],
+    /// `retry = <expr>`: the stage's `RetryPolicy`.
+    retry: Option<&'a syn::Expr>,
 }
 
 impl Stage<'_> {
@@ -161,6 +164,8 @@ impl Stage<'_> {
         call_args.set_span(ret_span);
         let checks = self.wiring_checks();
         let header = self.header();
+        // Spanned on the expression: one that is not a `RetryPolicy` is reported there.
+        let retry = self.retry.map(|e| quote_spanned!(e.span()=> .retry(#e)));
         quote! {
             #header
             #[allow(unreachable_pub)]
@@ -174,7 +179,7 @@ impl Stage<'_> {
                         use #private::{
                             ResultKind as _, TextResultKind as _, UnitKind as _, ValueKind as _,
                         };
-                        #constructor #call_args
+                        #constructor #call_args #retry
                     }
                 }
                 #checks

@@ -183,7 +183,11 @@ pub(crate) fn node_ref(graph: &Inner, i: u32) -> NodeRef<'_> {
     }
 }
 
-fn finish<'p>(plan: PlanRef<'p>, slots: SlotArray<'p>, hooks: Option<&dyn Hooks>) -> Outcomes<'p> {
+pub(crate) fn finish<'p>(
+    plan: PlanRef<'p>,
+    slots: SlotArray<'p>,
+    hooks: Option<&dyn Hooks>,
+) -> Outcomes<'p> {
     let outcomes = Outcomes { plan, slots };
     if let Some(hooks) = hooks {
         hooks.finish(&outcomes);

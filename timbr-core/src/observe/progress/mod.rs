@@ -183,6 +183,7 @@ mod tests {
             },
             errors: ErrorCounts::default(),
             last_error: None,
+            failures: Default::default(),
             events: BTreeMap::new(),
             plugins: BTreeMap::new(),
             plugin_counters: BTreeMap::new(),
