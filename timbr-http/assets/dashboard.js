@@ -141,7 +141,7 @@ function machineCard(m) {
     el("figure", {}, el("figcaption", {}, "data/s"), rateSvg),
     el("figure", {}, el("figcaption", {}, "queue depth"), queueSvg)));
   const table = el("table", { class: "stages" },
-    el("tr", {}, ...["stage", "calls", "errors", "skipped", "mean", "p50", "p99", "max", "distribution"].map((t) => el("th", {}, t))));
+    el("tr", {}, ...["stage", "calls", "errors", "skipped", "retried · recovered · gave up", "mean", "p50", "p99", "max", "distribution"].map((t) => el("th", {}, t))));
   for (const st of s.stages) {
     const l = st.latency;
     table.append(el("tr", { "data-stage": st.name },
@@ -149,6 +149,7 @@ function machineCard(m) {
       el("td", { "data-field": "calls" }, fmt(st.calls)),
       el("td", { "data-field": "errors", class: st.errors ? "bad" : "" }, fmt(st.errors)),
       el("td", { "data-field": "skipped" }, fmt(st.skipped)),
+      el("td", { "data-field": "retries" }, st.retries ? `${fmt(st.retries.retried)} · ${fmt(st.retries.recovered)} · ${fmt(st.retries.exhausted)}` : "–"),
       el("td", {}, l.samples ? fmtSecs(l.mean) : "–"),
       el("td", {}, l.samples ? fmtSecs(l.p50) : "–"),
       el("td", {}, l.samples ? fmtSecs(l.p99) : "–"),
@@ -177,6 +178,8 @@ function render(board) {
   health.className = board.live && board.ready ? "ok" : "bad";
   document.getElementById("machines").replaceChildren(...board.machines.map(machineCard));
   registryCard(board.registry);
+  lastBoard = board;
+  failuresCard(board);
   // Errors per stage in all, summed over the machines, for the graph.
   stageErrors = new Map();
   for (const m of board.machines) {
@@ -224,6 +227,7 @@ let windowName = ["5m", "1h", "all"].includes(location.hash.slice(1)) ? location
 let lastFetch = 0;
 let stageErrors = new Map();
 let lastHistory = null;
+let lastBoard = null;
 let ended = false, gone = false;
 const REFRESH = { "5m": 1000, "1h": 10000, "all": 30000 };
 

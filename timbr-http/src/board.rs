@@ -9,6 +9,7 @@ use timbr_core::Status;
 
 use crate::feed::Observed;
 use crate::health::{HealthCheck, Verdict};
+use crate::kept::KeptDatum;
 
 /// One machine on the board.
 #[derive(Serialize)]
@@ -25,6 +26,8 @@ pub(crate) struct Entry {
     pub(crate) live: Verdict,
     pub(crate) ready: Verdict,
     pub(crate) status: Option<Status>,
+    /// What a handler kept when it stopped the machine (in process only).
+    pub(crate) kept: Option<KeptDatum>,
 }
 
 /// Sums over the machines that have a status. The depth and capacity of a queue that
@@ -138,6 +141,7 @@ pub(crate) fn board(
             live,
             ready,
             status: o.status,
+            kept: None,
         })
         .collect();
     Board {

@@ -11,5 +11,7 @@ pub(crate) const CHARTS: &str = include_str!("../assets/charts.js");
 pub(crate) const GRAPH: &str = include_str!("../assets/graph.js");
 /// A fleet registry's card.
 pub(crate) const REGISTRY: &str = include_str!("../assets/registry.js");
+/// The failures card.
+pub(crate) const FAILURES: &str = include_str!("../assets/failures.js");
 /// Its style.
 pub(crate) const STYLE: &str = include_str!("../assets/dashboard.css");

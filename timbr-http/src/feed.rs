@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use timbr_core::{Datum, Machine, Status};
 
+use crate::kept::KeptDatum;
+
 /// One machine as the server sees it at one moment.
 #[derive(Clone, Debug)]
 pub struct Observed {
@@ -37,6 +39,14 @@ pub trait StatusFeed: Send + Sync + 'static {
     fn registry(&self) -> Option<serde_json::Value> {
         None
     }
+
+    /// What a handler kept when it stopped the machine from `source` (a `Debugger` keeps
+    /// the failing datum), if the feed can tell: a machine in this process can. None by
+    /// default.
+    fn kept(&self, source: &str) -> Option<KeptDatum> {
+        let _ = source;
+        None
+    }
 }
 
 /// A machine in this process. Holds it weakly: serving never keeps a machine alive, and
@@ -55,6 +65,11 @@ impl<T: Datum> MachineFeed<T> {
 }
 
 impl<T: Datum> StatusFeed for MachineFeed<T> {
+    fn kept(&self, _source: &str) -> Option<KeptDatum> {
+        let kept = self.machine.upgrade()?.kept()?;
+        Some(KeptDatum::of::<T>(&kept))
+    }
+
     fn observe(&self) -> Vec<Observed> {
         let status = self.machine.upgrade().map(|m| m.status());
         vec![Observed {
@@ -200,5 +215,9 @@ impl<F: StatusFeed + ?Sized> StatusFeed for Arc<F> {
 
     fn registry(&self) -> Option<serde_json::Value> {
         (**self).registry()
+    }
+
+    fn kept(&self, source: &str) -> Option<KeptDatum> {
+        (**self).kept(source)
     }
 }

@@ -77,6 +77,7 @@ mod dashboard;
 mod feed;
 mod health;
 mod history;
+mod kept;
 pub mod metrics;
 mod options;
 mod request;
@@ -89,6 +90,7 @@ mod watch;
 
 pub use crate::feed::{FleetFeed, MachineFeed, Observed, StatusFeed, DEFAULT_STALE_AFTER};
 pub use crate::health::Verdict;
+pub use crate::kept::KeptDatum;
 pub use crate::options::{
     HttpOptions, DEFAULT_HISTORY_INTERVAL, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_PUSH_INTERVAL, DEFAULT_READ_TIMEOUT, DEFAULT_STALL_AFTER, DEFAULT_WRITE_TIMEOUT,

@@ -6,7 +6,6 @@ use std::net::TcpStream;
 
 use serde::Serialize;
 
-use crate::board::board;
 use crate::dashboard;
 use crate::history::Window;
 use crate::metrics::{self, Format};
@@ -42,6 +41,7 @@ pub(crate) fn answer(
         "/dashboard.js" => Response::new("text/javascript; charset=utf-8", dashboard::SCRIPT),
         "/charts.js" => Response::new("text/javascript; charset=utf-8", dashboard::CHARTS),
         "/registry.js" => Response::new("text/javascript; charset=utf-8", dashboard::REGISTRY),
+        "/failures.js" => Response::new("text/javascript; charset=utf-8", dashboard::FAILURES),
         "/graph.js" => Response::new("text/javascript; charset=utf-8", dashboard::GRAPH),
         "/dashboard.css" => Response::new("text/css; charset=utf-8", dashboard::STYLE),
         "/metrics" => match app.observe() {
@@ -64,7 +64,7 @@ pub(crate) fn answer(
             Err(e) => Response::error(500, &e.to_string()),
         },
         "/api/status" => match app.observe() {
-            Ok(observed) => Response::json(200, &board(observed, &app.health, app.registry())),
+            Ok(observed) => Response::json(200, &app.board(observed)),
             Err(e) => Response::error(500, &e.to_string()),
         },
         "/api/events" => match stream_slot(app, slot) {
@@ -106,7 +106,7 @@ fn events(app: &App, stream: &mut TcpStream) -> std::io::Result<()> {
         let Ok(observed) = app.observe() else {
             return Ok(());
         };
-        let mut board = board(observed, &app.health, app.registry());
+        let mut board = app.board(observed);
         // The server stops (its process ends, most often): one last board, marked so, lets
         // the page show the final states at once rather than "reconnecting…".
         board.ended = ended;

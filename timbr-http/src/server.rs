@@ -17,6 +17,7 @@ use parking_lot::{Condvar, Mutex};
 use thiserror::Error;
 use timbr_core::{Datum, Machine};
 
+use crate::board::{board, Board};
 use crate::feed::{MachineFeed, Observed, StatusFeed};
 use crate::health::HealthCheck;
 use crate::history::History;
@@ -88,6 +89,20 @@ impl App {
             self.panicked(&panic_message(payload));
             None
         })
+    }
+
+    /// The board of `observed`: with the health verdicts, the registry's view and what
+    /// handlers kept.
+    pub(crate) fn board(&self, observed: Vec<Observed>) -> Board {
+        let mut board = board(observed, &self.health, self.registry());
+        for entry in &mut board.machines {
+            entry.kept = catch_unwind(AssertUnwindSafe(|| self.feed.kept(&entry.source)))
+                .unwrap_or_else(|payload| {
+                    self.panicked(&panic_message(payload));
+                    None
+                });
+        }
+        board
     }
 
     fn panicked(&self, message: &str) {

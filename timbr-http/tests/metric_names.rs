@@ -167,3 +167,89 @@ fn the_readme_lists_every_metric_family() {
         "not in the README's metric list: {missing:?}"
     );
 }
+
+/// The value of the sample whose line starts with `series` (name and labels).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[test]
+fn retries_and_the_failure_store_are_exported() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+    use timbr_core::{Backoff, RetryPolicy, Stage, StopMode, Transient};
+
+    // Each even datum fails once, transiently, then passes; each odd one fails for good.
+    let calls = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&calls);
+    let flaky = Stage::try_new(0, "flaky", ["input"], move |n: &u64| {
+        let call = seen.fetch_add(1, Ordering::Relaxed);
+        match n % 2 {
+            1 => Err(Transient::new(format!("{n} never works"))),
+            _ if call % 2 == 0 => Err(Transient::new(format!("{n} not yet"))),
+            _ => Ok(*n),
+        }
+    })
+    .unwrap()
+    .retry(RetryPolicy::new(2).backoff(Backoff::fixed(Duration::from_millis(1))));
+    let machine = Arc::new(
+        Machine::<u64>::builder()
+            .name("retrying")
+            .stage(flaky)
+            .build()
+            .unwrap(),
+    );
+    machine.start().unwrap();
+    // One at a time, so that which call fails is known: 0 (fails, then passes), 1 (fails twice).
+    for n in [0_u64, 1] {
+        machine.put(n).unwrap();
+        common::eventually(Duration::from_secs(60), "the datum to finish", || {
+            let c = machine.counts();
+            (c.processed + c.failed == n + 1).then_some(())
+        });
+    }
+    machine.stop(StopMode::Drain);
+    let server = machine.serve_http(HttpOptions::new()).unwrap();
+    let text = metrics_of(&server);
+    let stage = r#"{machine="retrying",stage="flaky",slot="0"}"#;
+    assert_eq!(
+        sample(&text, &format!("timbr_stage_retried_total{stage}")),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &format!("timbr_stage_recovered_total{stage}")),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("timbr_stage_retries_exhausted_total{stage}")
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    let m = r#"{machine="retrying"}"#;
+    assert_eq!(
+        sample(&text, &format!("timbr_failures_stored{m}")),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &format!("timbr_failures_capacity{m}")),
+        Some(1000.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &format!("timbr_failures_dropped_total{m}")),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &format!("timbr_data_retrying{m}")),
+        Some(0.0),
+        "{text}"
+    );
+}

@@ -50,6 +50,39 @@ impl Snapshot {
         )
     }
 
+    /// The failure store: `timbr_failures_stored`, `timbr_failures_capacity`,
+    /// `timbr_failures_dropped_total`, `timbr_failures_replayed_total`.
+    pub(super) fn failures(&self, e: &mut DescriptorEncoder<'_>) -> Fmt {
+        type Of = fn(&timbr_core::Status) -> Value;
+        let families: [(&str, &str, Of); 4] = [
+            (
+                "timbr_failures_stored",
+                "Data that failed for good, kept in the failure store now (to be listed or replayed).",
+                |s| Value::Gauge(s.failures.stored as f64),
+            ),
+            (
+                "timbr_failures_capacity",
+                "The most failures the store keeps.",
+                |s| Value::Gauge(s.failures.capacity as f64),
+            ),
+            (
+                "timbr_failures_dropped",
+                "Failures the store dropped to make room for newer ones (they cannot be replayed).",
+                |s| Value::Counter(s.failures.dropped),
+            ),
+            (
+                "timbr_failures_replayed",
+                "Failures taken out of the store and run again.",
+                |s| Value::Counter(s.failures.replayed),
+            ),
+        ];
+        for (name, help, get) in families {
+            let rows = self.with_status().map(|(s, l)| (l, get(s))).collect();
+            family(e, name, help, None, rows)?;
+        }
+        Ok(())
+    }
+
     /// `timbr_plugin_counter_total` (the fields a plugin names as counters, whole numbers)
     /// and `timbr_plugin_gauge` (its other numeric fields).
     pub(super) fn plugins(&self, e: &mut DescriptorEncoder<'_>) -> Fmt {

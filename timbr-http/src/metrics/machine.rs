@@ -94,7 +94,7 @@ impl Snapshot {
 
     /// The `timbr_data_*` counters and gauges, and `timbr_source_produced_total`.
     pub(super) fn data(&self, e: &mut DescriptorEncoder<'_>) -> Fmt {
-        let counters: [(&str, &str, CountOf); 6] = [
+        let counters: [(&str, &str, CountOf); 7] = [
             (
                 "timbr_data_accepted",
                 "Data put on the queue, counted once their put returned or they were taken (never a put the queue then refuses).",
@@ -125,6 +125,11 @@ impl Snapshot {
                 "Data handed back unprocessed by a stop.",
                 |c| c.returned,
             ),
+            (
+                "timbr_data_replayed",
+                "Stored failures put back for another run (replay_failures).",
+                |c| c.replayed,
+            ),
         ];
         for (name, help, get) in counters {
             let rows = self
@@ -133,7 +138,7 @@ impl Snapshot {
                 .collect();
             family(e, name, help, None, rows)?;
         }
-        let gauges: [(&str, &str, GaugeOf); 2] = [
+        let gauges: [(&str, &str, GaugeOf); 3] = [
             (
                 "timbr_data_queued",
                 "Data waiting in the queue, and puts waiting for room.",
@@ -143,6 +148,11 @@ impl Snapshot {
                 "timbr_data_in_flight",
                 "Data taken from the queue whose record is not delivered yet.",
                 |s| s.counts.in_flight as f64,
+            ),
+            (
+                "timbr_data_retrying",
+                "Data waiting aside for another attempt at a stage that failed with a transient error.",
+                |s| s.counts.retrying as f64,
             ),
         ];
         for (name, help, get) in gauges {

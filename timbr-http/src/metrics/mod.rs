@@ -175,6 +175,7 @@ impl Collector for Snapshot {
         self.queue(&mut e)?;
         self.stages(&mut e)?;
         self.errors(&mut e)?;
+        self.failures(&mut e)?;
         self.plugins(&mut e)
     }
 }

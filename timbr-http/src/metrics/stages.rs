@@ -7,7 +7,7 @@ use prometheus_client::registry::Unit;
 use super::{family, stage_labels, Labels, Snapshot, Value};
 
 impl Snapshot {
-    /// `timbr_stage_calls_total`, `…_errors_total`, `…_skipped_total`,
+    /// `timbr_stage_calls_total`, `…_errors_total`, `…_skipped_total`, the retry counters,
     /// `timbr_stage_sampled_latency_seconds`.
     pub(super) fn stages(&self, e: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let per_stage = |get: fn(&timbr_core::StageStatus) -> u64| -> Vec<(Labels, Value)> {
@@ -39,6 +39,27 @@ impl Snapshot {
             "How often each stage did not run because something it reads had failed.",
             None,
             per_stage(|s| s.skipped),
+        )?;
+        family(
+            e,
+            "timbr_stage_retried",
+            "Retries each stage's retry policy scheduled (a datum failed with a transient error and was set aside for another attempt).",
+            None,
+            per_stage(|s| s.retries.retried),
+        )?;
+        family(
+            e,
+            "timbr_stage_recovered",
+            "Data for which each stage succeeded after at least one retry.",
+            None,
+            per_stage(|s| s.retries.recovered),
+        )?;
+        family(
+            e,
+            "timbr_stage_retries_exhausted",
+            "Data each stage gave up on after its last attempt (the error was still transient).",
+            None,
+            per_stage(|s| s.retries.exhausted),
         )?;
 
         let mut rows = Vec::new();
