@@ -21,17 +21,17 @@ function registryCard(view) {
     ["put /s (live)", "put_rate", fmtRate(t.put_rate)],
     ["done /s (live)", "rate", fmtRate(t.rate)],
   ];
-  // `failed`: the fleet's kept failures, once the registry reports them.
-  if (q.failed !== undefined) queue.splice(4, 0, ["failed (kept)", "failed", fmt(q.failed)]);
+  // The failure stream (failed for good, waiting for a replay), where the registry has it.
+  if (q.failures !== undefined) queue.splice(4, 0, ["failed (to replay)", "failures", fmt(q.failures)]);
   const box = document.getElementById("registry-queue");
   box.replaceChildren(...queue.map(([label, field, value]) =>
     el("div", {}, el("label", {}, label), el("b", { "data-registry": field }, value))));
   const b = view.balance;
   const balance = document.getElementById("registry-balance");
   if (b) {
-    const ok = b.produced === b.acked + b.pending + b.unread + b.dead + (b.purged || 0);
+    const ok = b.produced === b.acked + b.pending + b.unread + b.dead + (b.failed || 0) + (b.purged || 0);
     balance.replaceChildren(`balance: produced ${fmt(b.produced)} = acked ${fmt(b.acked)} + pending ${fmt(b.pending)} + unread ${fmt(b.unread)} + dead ${fmt(b.dead)}` +
-      (b.purged ? ` + purged ${fmt(b.purged)}` : "") + ": ",
+      (b.failed !== undefined ? ` + failed ${fmt(b.failed)}` : "") + (b.purged ? ` + purged ${fmt(b.purged)}` : "") + ": ",
       el("span", { class: ok ? "ok" : "bad", "data-registry": "balanced" }, ok ? "balanced" : "NOT BALANCED"));
   } else {
     balance.replaceChildren();
