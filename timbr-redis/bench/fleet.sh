@@ -7,7 +7,11 @@
 #
 #   bash timbr-redis/bench/fleet.sh [N_IDENTITY] [N_CPU] [REPEATS] [PACK]
 #
-# identity8 runs twice: one datum per entry, then PACK (default 32) data per entry.
+# identity8 runs three times: one datum per entry; PACK (default 32) data per entry with a
+# record entry per datum; and PACK data per entry with packed result entries (one results
+# entry per input pack, `work --pack-results`). Every row says its rate as a share of
+# redis-benchmark's pipelined XADD rate measured in the same run (the "of ceiling" column):
+# the ratio that stays comparable from run to run on a machine whose speed varies.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-300000}
@@ -36,11 +40,13 @@ per() { python3 -c "print(f'{$1 * 1e6 / $2:.1f}')"; }
 
 echo "Measured $(date -u '+%a %b %d %H:%M UTC %Y') on $(nproc) cores, $(redis-server --version | cut -d' ' -f3), load average at start $(load)"
 echo
-echo "| what | data/s | Redis µs/datum | workers µs/datum | producer µs/datum | load |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| what | data/s | of ceiling | Redis µs/datum | workers µs/datum | producer µs/datum | load |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 ceiling=$(redis-benchmark -p "$PORT" -n 1000000 -P 64 -q XADD ceiling '*' d '{"id":12345,"user":"user12","text":"stream redis fleet machine happy sad"}' \
     | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1)
-echo "| redis-benchmark: XADD, pipeline 64, 1 client | ${ceiling} | | | | $(load) |"
+echo "| redis-benchmark: XADD, pipeline 64, 1 client | ${ceiling} | 100 % | | | | $(load) |"
+# A rate as a share of the ceiling.
+share() { python3 -c "print(f'{100 * $1 / $ceiling:.1f} %')"; }
 redis-cli -p "$PORT" del ceiling >/dev/null
 
 run() { # label name stages workers n pack extra...
@@ -68,7 +74,7 @@ run() { # label name stages workers n pack extra...
     local rate
     rate=$(python3 -c "print(round($n / ($end - $start)))")
     echo "$rate" > "$DIR/$name.rate"
-    echo "| $label | $rate | $(per "$(python3 -c "print($r1 - $r0)")" "$n") | $(per "$(cpu_of "$DIR"/w*.time)" "$n") | $(per "$(cpu_of "$DIR/producer.time")" "$n") | $(load) |"
+    echo "| $label | $rate | $(share "$rate") | $(per "$(python3 -c "print($r1 - $r0)")" "$n") | $(per "$(cpu_of "$DIR"/w*.time)" "$n") | $(per "$(cpu_of "$DIR/producer.time")" "$n") | $(load) |"
 }
 
 produce_only() {
@@ -78,13 +84,14 @@ produce_only() {
     rate=$(/usr/bin/time -f '%U %S' -o "$DIR/producer.time" $BIN produce --url "$URL" --stream p --count "$N" --capacity 1000000 --batch 512 --quiet \
         | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["per_second"]))')
     r1=$(redis_cpu)
-    echo "| timbr producer alone: put_all, batches of 512 | $rate | $(per "$(python3 -c "print($r1 - $r0)")" "$N") | | $(per "$(cpu_of "$DIR/producer.time")" "$N") | $(load) |"
+    echo "| timbr producer alone: put_all, batches of 512 | $rate | $(share "$rate") | $(per "$(python3 -c "print($r1 - $r0)")" "$N") | | $(per "$(cpu_of "$DIR/producer.time")" "$N") | $(load) |"
 }
 
 produce_only
 for i in $(seq 1 "$REPEATS"); do
     run "identity8 end to end: 1 producer + 1 worker process (batch 512)" id identity8 1 "$N" 1
     run "identity8 end to end, $PACK data per entry (batch 512)" idp identity8 1 "$N" "$PACK"
+    run "identity8 end to end, $PACK data per entry, packed results (batch 512)" idpr identity8 1 "$N" "$PACK" --pack-results
 done
 # Redis's own accounting of the last identity8 run, per datum.
 STATS=$(redis-cli -p "$PORT" info commandstats)

@@ -19,7 +19,7 @@ use crate::{Fleet, RedisError};
 /// Puts dead letter ARGV[1] of stream KEYS[1] back on stream KEYS[2] (its datum field
 /// ARGV[2], with its origin field ARGV[3] if it has one), counts it in KEYS[3] and deletes
 /// it. Returns the new entry's id, or false if the letter (or its datum) is gone.
-const REQUEUE_SCRIPT: &str = "\
+pub(crate) const REQUEUE_SCRIPT: &str = "\
 local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) \
 if #found == 0 then return false end \
 local fields, datum, origin = found[1][2], nil, nil \
@@ -37,7 +37,7 @@ return id";
 
 /// Deletes dead letters ARGV[..] of stream KEYS[1] and counts those that were there in
 /// KEYS[2]. Returns how many.
-const PURGE_SCRIPT: &str = "\
+pub(crate) const PURGE_SCRIPT: &str = "\
 local n = redis.call('XDEL', KEYS[1], unpack(ARGV)) \
 redis.call('INCRBY', KEYS[2], n) \
 return n";

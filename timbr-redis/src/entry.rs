@@ -12,7 +12,8 @@ pub const DATUM_FIELD: &str = "d";
 /// re-queued: it would die again at once).
 pub(crate) const UNDECODABLE: &str = "undecodable";
 
-/// Fields of a record in a sink stream.
+/// Fields of a record in a sink stream (an entry of one record; a packed entry holds
+/// `oids`, `origins`, `records` and `consumer`: see [`RedisSink::packed`](crate::RedisSink::packed)).
 pub mod record_fields {
     /// The datum's oid (24 hex characters).
     pub const OID: &str = "oid";
@@ -22,6 +23,17 @@ pub mod record_fields {
     pub const RECORD: &str = "record";
     /// The consumer that wrote it.
     pub const CONSUMER: &str = "consumer";
+    /// On a failure record only: the name of the first stage that failed (the datum is in
+    /// the fleet's failure stream too). A failure record is never packed.
+    pub const FAILED: &str = "failed";
+    /// A packed result entry's oids, one line each
+    /// ([`RedisSink::packed`](crate::RedisSink::packed)).
+    pub const OIDS: &str = "oids";
+    /// A packed result entry's origins, one line each, in the order of its oids.
+    pub const ORIGINS: &str = "origins";
+    /// A packed result entry's records (JSON arrays), one line each, in the order of its
+    /// oids.
+    pub const RECORDS: &str = "records";
 }
 
 /// Fields of a dead letter.

@@ -3,11 +3,10 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use redis::streams::StreamRangeReply;
 use redis::{Connection, RedisResult, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::entry::{self, record_fields};
+use crate::entry;
 use crate::health::Health;
 use crate::link::Link;
 use crate::reader::{create_group, parse_groups};
@@ -25,11 +24,13 @@ pub struct Fleet {
 
 /// Where every entry ever put on the stream is.
 ///
-/// `produced = acked + pending + unread + dead + purged` always holds for a fleet whose
-/// consumers all run timbr (entries put by other programs count as produced too).
+/// `produced = acked + pending + unread + dead + failed + purged` always holds for a fleet
+/// whose consumers all run timbr (entries put by other programs count as produced too).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Balance {
-    /// Entries ever added to the stream, less dead letters re-queued (each added again).
+    /// Entries ever added to the stream, less dead letters re-queued and failures replayed
+    /// (each added again), plus failures ever written to the failure stream (each a datum
+    /// to deal with again: replayed, or purged).
     pub produced: u64,
     /// Entries acknowledged after their record was accepted.
     pub acked: u64,
@@ -39,19 +40,26 @@ pub struct Balance {
     pub unread: u64,
     /// Entries in the dead-letter stream.
     pub dead: u64,
-    /// Dead letters dropped after inspection ([`Fleet::purge`]): out of the fleet for good.
+    /// Data that failed for good, waiting in the failure stream for a replay
+    /// ([`Fleet::failures`]).
+    #[serde(default)]
+    pub failed: u64,
+    /// Dead letters and failures dropped after inspection ([`Fleet::purge`],
+    /// [`Fleet::purge_failures`]): out of the fleet for good.
     #[serde(default)]
     pub purged: u64,
     /// Data acknowledged: as `acked` when every entry holds one datum; a packed entry
     /// counts its data ([`RedisOptions::pack`]), and a packed entry split to be delivered
-    /// again counts none (its data count as their own entries are acknowledged).
+    /// again counts none (its data count as their own entries are acknowledged). Data that
+    /// failed for good are not counted here but in `failed`.
     pub acked_data: u64,
 }
 
 impl Balance {
     /// Whether the accounts add up.
     pub fn is_balanced(&self) -> bool {
-        self.produced == self.acked + self.pending + self.unread + self.dead + self.purged
+        self.produced
+            == self.acked + self.pending + self.unread + self.dead + self.failed + self.purged
     }
 }
 
@@ -67,6 +75,9 @@ impl fmt::Display for Balance {
             "produced {} = acked {} + pending {} + unread {} + dead {}",
             self.produced, self.acked, self.pending, self.unread, self.dead
         )?;
+        if self.failed > 0 {
+            write!(f, " + failed {}", self.failed)?;
+        }
         if self.purged > 0 {
             write!(f, " + purged {}", self.purged)?;
         }
@@ -81,16 +92,29 @@ impl fmt::Display for Balance {
 /// What a results stream holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Results {
-    /// Records in all.
+    /// Records in all (success and failure records).
     pub records: u64,
     /// Distinct origins (queue entries) among them.
     pub distinct: u64,
-    /// Records whose origin an earlier record had: redelivered data. A datum *put* twice
-    /// has two entries, two origins, and is not counted here: a producer that may be
-    /// restarted keeps its place with a [`Producer`](crate::Producer) so that it never is.
+    /// Records an origin has beyond its first success record and its first failure record:
+    /// redelivered data. A datum *put* twice has two entries, two origins, and is not
+    /// counted here: a producer that may be restarted keeps its place with a
+    /// [`Producer`](crate::Producer) so that it never is. (A replayed failure that fails
+    /// again has a second failure record under its origin, counted here too.)
     pub duplicates: u64,
     /// How many records each origin has, for origins with more than one.
     pub repeated: HashMap<String, u64>,
+    /// Entries that are neither a record nor a packed entry whose fields agree (written by
+    /// another program): not counted as records.
+    #[serde(default)]
+    pub malformed: u64,
+    /// Failure records (field `failed`): data whose stage said no for good.
+    #[serde(default)]
+    pub failed: u64,
+    /// Origins with a failure record and a success record: failures replayed after a fix,
+    /// whose success record replaces the failure record (a replay keeps its origin).
+    #[serde(default)]
+    pub replaced: u64,
 }
 
 /// One machine of the fleet, as its consumer group shows it.
@@ -179,9 +203,23 @@ impl Fleet {
             // One transaction: every counter moves atomically with the entries it counts
             // (acknowledgements in a script, dead letters and re-queues in transactions).
             #[allow(clippy::type_complexity)] // the transaction's replies, in their order
-            let (stream, groups, acked, requeued, dead, acked_data, purged): (
+            let (
+                stream,
+                groups,
+                acked,
+                requeued,
+                dead,
+                acked_data,
+                purged,
+                failed,
+                written,
+                replayed,
+            ): (
                 Value,
                 Value,
+                Option<u64>,
+                Option<u64>,
+                u64,
                 Option<u64>,
                 Option<u64>,
                 u64,
@@ -205,6 +243,12 @@ impl Fleet {
                 .arg(o.acked_data_key())
                 .cmd("GET")
                 .arg(o.purged_key())
+                .cmd("XLEN")
+                .arg(o.failure_stream())
+                .cmd("GET")
+                .arg(o.failed_key())
+                .cmd("GET")
+                .arg(o.replayed_key())
                 .query(con)?;
             let field = |name: &str| match &stream {
                 Value::Array(kv) => kv
@@ -224,56 +268,57 @@ impl Fleet {
                 None => (0, added),
             };
             Ok(Balance {
-                produced: added.saturating_sub(requeued.unwrap_or(0)),
+                produced: (added + written.unwrap_or(0))
+                    .saturating_sub(requeued.unwrap_or(0) + replayed.unwrap_or(0)),
                 acked: acked.unwrap_or(0),
                 pending,
                 unread,
                 dead,
+                failed,
                 purged: purged.unwrap_or(0),
                 acked_data: acked_data.unwrap_or(0),
             })
         })
     }
 
-    /// Reads the records of a results stream and counts duplicates by origin.
+    /// Reads the records of a results stream (packed entries unpacked:
+    /// [`RedisSink::packed`](crate::RedisSink::packed)) and counts duplicates by origin.
     ///
     /// # Errors
     ///
     /// [`RedisError::Command`] if Redis refused the read.
     pub fn results(&mut self, stream: &str) -> Result<Results, RedisError> {
-        let mut seen: HashMap<String, u64> = HashMap::new();
-        let mut records = 0_u64;
-        let mut from = "-".to_owned();
+        // Per origin: its success records and its failure records.
+        let mut seen: HashMap<String, (u64, u64)> = HashMap::new();
+        let mut out = Results::default();
+        let mut after: Option<String> = None;
         loop {
-            let page: StreamRangeReply = self.query("XRANGE", |con, _| {
-                redis::cmd("XRANGE")
-                    .arg(stream)
-                    .arg(&from)
-                    .arg("+")
-                    .arg("COUNT")
-                    .arg(SCAN)
-                    .query(con)
-            })?;
-            let Some(last) = page.ids.last() else { break };
-            from = format!("({}", last.id);
-            for e in &page.ids {
-                records += 1;
-                let origin = e
-                    .map
-                    .get(record_fields::ORIGIN)
-                    .map(entry::text)
-                    .unwrap_or_default();
-                *seen.entry(origin).or_default() += 1;
+            let page = self.result_records(stream, after.as_deref(), SCAN)?;
+            let Some(last) = page.last else { break };
+            after = Some(last);
+            out.malformed += page.malformed.len() as u64;
+            for r in page.records {
+                out.records += 1;
+                let counts = seen.entry(r.origin).or_default();
+                if r.failed.is_some() {
+                    out.failed += 1;
+                    counts.1 += 1;
+                } else {
+                    counts.0 += 1;
+                }
             }
         }
-        let distinct = seen.len() as u64;
-        seen.retain(|_, n| *n > 1);
-        Ok(Results {
-            records,
-            distinct,
-            duplicates: records - distinct,
-            repeated: seen,
-        })
+        out.distinct = seen.len() as u64;
+        for (ok, failed) in seen.values() {
+            out.duplicates += ok.saturating_sub(1) + failed.saturating_sub(1);
+            out.replaced += u64::from(*ok > 0 && *failed > 0);
+        }
+        out.repeated = seen
+            .into_iter()
+            .filter(|(_, (ok, failed))| ok + failed > 1)
+            .map(|(origin, (ok, failed))| (origin, ok + failed))
+            .collect();
+        Ok(out)
     }
 
     /// The settings this fleet view was made with.

@@ -98,6 +98,10 @@ pub struct GroupInfo {
     pub consumers: u64,
     /// Entries in the dead-letter stream.
     pub dead_letters: u64,
+    /// Data in the failure stream: failed for good, waiting for a replay
+    /// ([`Fleet::failures`](crate::Fleet::failures)).
+    #[serde(default)]
+    pub failures: u64,
 }
 
 /// The queue's report: what this process did and what Redis shows, for status displays.

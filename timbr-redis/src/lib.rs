@@ -64,6 +64,7 @@
 //! | `resp.rs` | the outbox's transactions, encoded by hand |
 //! | `outbox.rs` | records before acknowledgements, batched, sent by a thread of their own |
 //! | `sink.rs` | [`RedisSink`] |
+//! | `results.rs` | a results stream read back: records, packed result entries unpacked ([`Fleet::result_records`]) |
 //! | `link.rs` | a connection that reconnects with backoff and reports outages |
 //! | `backoff.rs` | the waits between reconnections: exponential, with jitter |
 //! | `unread.rs` | what a group has not read: Redis's lag where it vouches for it, else counted |
@@ -71,6 +72,8 @@
 //! | `plugin.rs` | [`RedisStatus`], the status plugin |
 //! | `fleet.rs` | [`Fleet`]: balance, results |
 //! | `dead.rs` | dead letters: listed, re-queued, purged |
+//! | `failed.rs` | the failure stream: data whose stage said no for good, written with their acknowledgement |
+//! | `failures.rs` | failures: listed, replayed onto the queue, purged |
 //! | `registry.rs` | [`Announce`]: each machine's summary in Redis, once a second |
 //! | `view.rs` | [`FleetView`]: every machine, the totals, the queue (`timbr-watch fleet`) |
 //! | `watch.rs` | [`Fleet::watch`]: the view again and again (`timbr-watch fleet`, `timbr-fleet watch`) |
@@ -80,6 +83,8 @@ mod backoff;
 mod dead;
 mod entry;
 mod error;
+mod failed;
+mod failures;
 mod fleet;
 mod health;
 mod link;
@@ -93,6 +98,7 @@ mod queue;
 mod reader;
 mod registry;
 mod resp;
+mod results;
 mod sink;
 mod unread;
 mod view;
@@ -103,6 +109,8 @@ pub use crate::{
     dead::{DeadLetter, Requeue, RequeueReport},
     entry::{dead_fields, record_fields, DATUM_FIELD},
     error::{redact_url, RedisError},
+    failed::failure_fields,
+    failures::{Failure, ReplayReport},
     fleet::{Balance, Fleet, Member, Results},
     health::{GroupInfo, QueueReport, RedisEvent},
     options::{RedisOptions, MAX_BATCH, MAX_CAPACITY, MAX_CLAIM_AFTER},
@@ -114,6 +122,7 @@ pub use crate::{
         is_ended, Announce, Announced, Earlier, Summary, FORGET_AFTER, GONE_AFTER, HEARTBEAT,
         KEEP_ENDED,
     },
+    results::{Malformed, ResultPage, ResultRecord},
     sink::{RedisSink, FLUSH_TIMEOUT},
     view::{FleetMachine, FleetView, Totals},
     watch::WatchOptions,

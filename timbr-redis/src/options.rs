@@ -203,7 +203,23 @@ impl RedisOptions {
         format!("{}:requeued", self.stream)
     }
 
-    /// The key counting purged dead letters (for the fleet's balance).
+    /// The stream of data that failed for good (`<stream>:failures`, beside the dead
+    /// letters: see [`Fleet::failures`](crate::Fleet::failures)).
+    pub fn failure_stream(&self) -> String {
+        format!("{}:failures", self.stream)
+    }
+
+    /// The key counting failures ever written to the failure stream (for the balance).
+    pub(crate) fn failed_key(&self) -> String {
+        format!("{}:failed", self.stream)
+    }
+
+    /// The key counting failures replayed onto the queue's stream (for the balance).
+    pub(crate) fn replayed_key(&self) -> String {
+        format!("{}:replayed", self.stream)
+    }
+
+    /// The key counting purged dead letters and failures (for the fleet's balance).
     pub(crate) fn purged_key(&self) -> String {
         format!("{}:purged", self.stream)
     }

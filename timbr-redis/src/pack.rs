@@ -31,10 +31,12 @@
 //! entries split out of packs it was given.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+
+use crate::failed::Failed;
 
 /// The field of a packed entry: the JSON array of its data.
 pub const PACK_FIELD: &str = "p";
@@ -64,15 +66,17 @@ pub(crate) fn packed_id(entry: &str, index: usize) -> String {
 }
 
 /// Whether `origin`, read from another entry's [`ORIGIN_FIELD`], is one this queue would
-/// have written (`<ms>-<seq>#<index>`).
+/// have written (`<ms>-<seq>#<index>` for a split's piece; `<ms>-<seq>` or that for a
+/// replayed failure, which keeps the origin it failed under).
 pub(crate) fn is_origin(origin: &str) -> bool {
     parse_origin(origin).is_some()
 }
 
-/// The packed entry's id (as `(ms, seq)`) and the index of an origin `<ms>-<seq>#<index>`.
+/// The entry's id (as `(ms, seq)`) and the index of an origin `<ms>-<seq>#<index>`, or of
+/// a replayed failure's origin `<ms>-<seq>` (index 0: an entry of one datum).
 fn parse_origin(origin: &str) -> Option<((u64, u64), usize)> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let (id, index) = origin.split_once('#')?;
+    let (id, index) = origin.split_once('#').unwrap_or((origin, "0"));
     let (ms, seq) = id.split_once('-')?;
     if !(digits(ms) && digits(seq) && digits(index)) {
         return None;
@@ -82,14 +86,16 @@ fn parse_origin(origin: &str) -> Option<((u64, u64), usize)> {
 
 /// Checks the [`ORIGIN_FIELD`] of entry `own_id` (`origin`): one this queue writes when it
 /// splits a pack names an *earlier* entry (the pack, split after it was added) and an
-/// index below [`MAX_PACK`]. Anything else was not written by a split — a foreign program's
+/// index below [`MAX_PACK`]; a replayed failure's names the earlier entry it failed under
+/// (with its index if it came packed). Anything else was not written by a split — a foreign program's
 /// field, or a forged one that would make this queue record a datum under another entry's
 /// origin — and the entry is dead-lettered as undecodable with the returned reason.
 pub(crate) fn check_origin(origin: &str, own_id: &str) -> Result<(), String> {
     let why = |what: &str| {
         Err(format!(
             "undecodable: field `{ORIGIN_FIELD}` {what} (a split's pieces name their pack \
-             `<ms>-<seq>#<index>`, an earlier entry, index below {MAX_PACK})"
+             `<ms>-<seq>#<index>` and replays `<ms>-<seq>`: an earlier entry, index below \
+             {MAX_PACK})"
         ))
     };
     let Some((pack, index)) = parse_origin(origin) else {
@@ -115,14 +121,20 @@ struct Open {
     size: usize,
     /// The outbox's count of abandoned batches when it was handed out.
     abandoned: u64,
+    /// Its data done that failed for good: written with its acknowledgement.
+    failed: Vec<Failed>,
 }
 
 /// What this consumer must acknowledge for the deliveries it gave out with a `#` in their
 /// id: the packs it has out, and the entries split out of packs.
 pub(crate) struct Packs {
     open: Mutex<HashMap<String, Open>>,
-    /// Origin (`E#i`) → the entry split out of pack `E` for datum `i`.
+    /// Origin (`E#i`) → the entry split out of pack `E` for datum `i`; or origin `E` →
+    /// the entry a failure of entry `E` was replayed as.
     pieces: Mutex<HashMap<String, String>>,
+    /// Pieces whose origin has no `#` (replayed failures): while there are none, a
+    /// delivery of one datum is acknowledged without a look at `pieces`.
+    plain_pieces: AtomicUsize,
     /// How many times the outbox abandoned batches (records and acknowledgements it could
     /// not write before a deadline).
     abandoned: Arc<AtomicU64>,
@@ -131,8 +143,9 @@ pub(crate) struct Packs {
 /// What acknowledging (or releasing) a delivery comes to.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Settle {
-    /// This entry, holding this many data.
-    Entry(String, usize),
+    /// This entry, holding this many data, of which these failed for good (written to the
+    /// failure stream with the acknowledgement).
+    Entry(String, usize, Vec<Failed>),
     /// Nothing yet (other data of its pack are out), or nothing ever (the pack is to be
     /// delivered again, split).
     Nothing,
@@ -145,6 +158,7 @@ impl Packs {
         Packs {
             open: Mutex::default(),
             pieces: Mutex::default(),
+            plain_pieces: AtomicUsize::new(0),
             abandoned,
         }
     }
@@ -156,54 +170,77 @@ impl Packs {
             left: n,
             size: n,
             abandoned,
+            failed: Vec::new(),
         };
         self.open.lock().insert(entry.to_owned(), open);
     }
 
-    /// Entry `entry`, split out of a pack, was handed out as `origin`.
+    /// Entry `entry`, split out of a pack (or a replayed failure), was handed out as
+    /// `origin`.
     pub(crate) fn piece(&self, origin: &str, entry: &str) {
-        self.pieces
+        let old = self
+            .pieces
             .lock()
             .insert(origin.to_owned(), entry.to_owned());
+        if old.is_none() && !origin.contains('#') {
+            self.plain_pieces.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
-    /// What to acknowledge now that delivery `id` is done.
+    /// The entry delivery `id` was handed out from, if it was a piece (or replay).
+    fn take_piece(&self, id: &str) -> Option<String> {
+        let plain = !id.contains('#');
+        if plain && self.plain_pieces.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let piece = self.pieces.lock().remove(id)?;
+        if plain {
+            self.plain_pieces.fetch_sub(1, Ordering::AcqRel);
+        }
+        Some(piece)
+    }
+
+    /// What to acknowledge now that delivery `id` is done (its datum `failed` for good, if
+    /// so: written with the acknowledgement of its entry).
     ///
     /// A pack is acknowledged with its last datum — unless the outbox abandoned a batch
     /// since it was handed out: the record of one of its data may have been in it, so the
-    /// pack stays pending and is delivered again (split), which loses nothing.
-    pub(crate) fn done(&self, id: &str) -> Settle {
-        let Some((entry, _)) = id.split_once('#') else {
-            return Settle::Entry(id.to_owned(), 1);
-        };
-        if let Some(piece) = self.pieces.lock().remove(id) {
-            return Settle::Entry(piece, 1);
+    /// pack stays pending and is delivered again (split), which loses nothing (its
+    /// failures are dropped with it, and found again).
+    pub(crate) fn done(&self, id: &str, failed: Option<Failed>) -> Settle {
+        if let Some(piece) = self.take_piece(id) {
+            return Settle::Entry(piece, 1, failed.into_iter().collect());
         }
+        let Some((entry, _)) = id.split_once('#') else {
+            return Settle::Entry(id.to_owned(), 1, failed.into_iter().collect());
+        };
         let mut open = self.open.lock();
         let Some(pack) = open.get_mut(entry) else {
             return Settle::Nothing;
         };
+        pack.failed.extend(failed);
         pack.left -= 1;
         if pack.left > 0 {
             return Settle::Nothing;
         }
-        let (size, abandoned) = (pack.size, pack.abandoned);
-        open.remove(entry);
-        if self.abandoned.load(Ordering::Acquire) != abandoned {
+        let Some(pack) = open.remove(entry) else {
+            return Settle::Nothing;
+        };
+        if self.abandoned.load(Ordering::Acquire) != pack.abandoned {
             return Settle::Nothing;
         }
-        Settle::Entry(entry.to_owned(), size)
+        Settle::Entry(entry.to_owned(), pack.size, pack.failed)
     }
 
     /// The entry to deliver again for delivery `id`, whose record was refused. A pack's
     /// other data must then not acknowledge it: it is delivered again whole (split).
     pub(crate) fn release(&self, id: &str) -> String {
+        if let Some(piece) = self.take_piece(id) {
+            return piece;
+        }
         let Some((entry, _)) = id.split_once('#') else {
             return id.to_owned();
         };
-        if let Some(piece) = self.pieces.lock().remove(id) {
-            return piece;
-        }
         self.open.lock().remove(entry);
         entry.to_owned()
     }
@@ -217,7 +254,7 @@ mod tests {
     use super::{check_origin, is_origin, pack, packed_id, Packs, Settle};
 
     fn entry(id: &str, n: usize) -> Settle {
-        Settle::Entry(id.to_owned(), n)
+        Settle::Entry(id.to_owned(), n, Vec::new())
     }
 
     #[test]
@@ -234,9 +271,11 @@ mod tests {
     fn only_origins_this_queue_writes_are_taken_from_other_entries() {
         assert_eq!(packed_id("17-3", 5), "17-3#5");
         assert!(is_origin("17-3#5"));
+        assert!(is_origin("17-3"), "a replayed failure's origin");
+        assert_eq!(check_origin("17-3", "17-4"), Ok(()));
+        assert!(check_origin("17-3", "17-3").is_err());
         for bad in [
             "",
-            "17-3",
             "17-3#",
             "a>b",
             "17#5",
@@ -271,26 +310,30 @@ mod tests {
         let packs = Packs::new(Arc::default());
         packs.opened("1-0", 3);
         packs.opened("2-0", 2);
-        assert_eq!(packs.done("1-0#0"), Settle::Nothing);
-        assert_eq!(packs.done("1-0#2"), Settle::Nothing);
+        assert_eq!(packs.done("1-0#0", None), Settle::Nothing);
+        assert_eq!(packs.done("1-0#2", None), Settle::Nothing);
         assert_eq!(
-            packs.done("1-0#1"),
+            packs.done("1-0#1", None),
             entry("1-0", 3),
             "the last one, weighing 3"
         );
         assert_eq!(
-            packs.done("1-0#1"),
+            packs.done("1-0#1", None),
             Settle::Nothing,
             "acknowledged once only"
         );
         assert_eq!(packs.release("2-0#1"), "2-0");
         assert_eq!(
-            packs.done("2-0#0"),
+            packs.done("2-0#0", None),
             Settle::Nothing,
             "released: delivered again"
         );
-        assert_eq!(packs.done("9-9#0"), Settle::Nothing);
-        assert_eq!(packs.done("9-9"), entry("9-9", 1), "an entry of one datum");
+        assert_eq!(packs.done("9-9#0", None), Settle::Nothing);
+        assert_eq!(
+            packs.done("9-9", None),
+            entry("9-9", 1),
+            "an entry of one datum"
+        );
         assert_eq!(packs.release("9-9"), "9-9");
     }
 
@@ -300,8 +343,8 @@ mod tests {
         packs.piece("1-0#4", "5-0");
         assert_eq!(packs.release("1-0#4"), "5-0");
         packs.piece("1-0#4", "5-0");
-        assert_eq!(packs.done("1-0#4"), entry("5-0", 1));
-        assert_eq!(packs.done("1-0#4"), Settle::Nothing, "once");
+        assert_eq!(packs.done("1-0#4", None), entry("5-0", 1));
+        assert_eq!(packs.done("1-0#4", None), Settle::Nothing, "once");
     }
 
     #[test]
@@ -310,15 +353,23 @@ mod tests {
         let packs = Packs::new(Arc::clone(&abandoned));
         packs.opened("1-0", 2);
         packs.opened("2-0", 1);
-        assert_eq!(packs.done("1-0#0"), Settle::Nothing);
+        assert_eq!(packs.done("1-0#0", None), Settle::Nothing);
         abandoned.fetch_add(1, Ordering::AcqRel); // 1-0#0's record may be lost
-        assert_eq!(packs.done("1-0#1"), Settle::Nothing, "not acknowledged");
         assert_eq!(
-            packs.done("2-0#0"),
+            packs.done("1-0#1", None),
+            Settle::Nothing,
+            "not acknowledged"
+        );
+        assert_eq!(
+            packs.done("2-0#0", None),
             Settle::Nothing,
             "nor any pack out then"
         );
         packs.opened("3-0", 1);
-        assert_eq!(packs.done("3-0#0"), entry("3-0", 1), "a pack out since is");
+        assert_eq!(
+            packs.done("3-0#0", None),
+            entry("3-0", 1),
+            "a pack out since is"
+        );
     }
 }

@@ -12,6 +12,7 @@ use timbr_core::io::QueueEvents;
 use timbr_core::{Delivery, DeliveryId, PutTimeoutError, Queue, Taken, TryPutError};
 
 use crate::entry;
+use crate::failed::Parked;
 use crate::health::{Health, QueueReport, RedisEvent};
 use crate::link::Link;
 use crate::outbox::{AckTarget, Outbox};
@@ -130,6 +131,8 @@ struct Inner<T> {
     outbox: Arc<Outbox>,
     /// Packed entries fetched and not yet acknowledged.
     packs: Arc<Packs>,
+    /// Failures the sinks saw, waiting for their acknowledgement.
+    parked: Arc<Parked>,
     /// Set by `close` (the machine on this queue was dropped): puts hand their data back.
     closed: AtomicBool,
 }
@@ -163,6 +166,8 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
             group: options.group.clone(),
             counter: options.acked_key(),
             data_counter: options.acked_data_key(),
+            failures: options.failure_stream(),
+            failed_counter: options.failed_key(),
         };
         // A batch of records and acknowledgements per `batch` data (two operations each).
         let outbox = Arc::new(Outbox::new(
@@ -189,6 +194,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
                 writer: Mutex::new(Writer::new(writer, &options, size)),
                 outbox,
                 packs,
+                parked: Arc::default(),
                 closed: AtomicBool::new(false),
                 health,
                 options,
@@ -197,13 +203,17 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> RedisQueue<T> {
     }
 
     /// A sink writing records to `stream`, batched with this queue's acknowledgements so
-    /// that an entry is acknowledged only once its record is in Redis.
+    /// that an entry is acknowledged only once its record is in Redis. A datum that failed
+    /// for good goes to the failure stream too, with its entry's acknowledgement
+    /// ([`Fleet::failures`](crate::Fleet::failures)); [`packed`](RedisSink::packed) writes
+    /// the records of one input pack as one entry.
     pub fn sink(&self, stream: impl Into<String>) -> RedisSink {
         RedisSink::on_outbox(
             Arc::clone(&self.inner.outbox),
             stream.into(),
             self.inner.options.consumer.clone(),
             false,
+            Some(Arc::clone(&self.inner.parked)),
         )
     }
 
@@ -410,6 +420,8 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Queue<T> for RedisQueue<T
 
     fn release(&self, id: &DeliveryId) {
         Health::add(&self.inner.health.released, 1);
+        // Delivered again: its failure (if it had one) is found again then.
+        drop(self.inner.parked.take(id.as_str()));
         // A pack is split when delivered again: its other data no longer acknowledge it.
         let entry = self.inner.packs.release(id.as_str());
         self.inner.prefetch.release(&entry);
@@ -449,8 +461,9 @@ impl<T> RedisQueue<T> {
 
     /// Acknowledges the entry of delivery `id` — a packed entry once all its data are.
     fn ack_id(&self, id: &str) {
-        if let Settle::Entry(entry, data) = self.inner.packs.done(id) {
-            self.inner.outbox.ack(entry, data);
+        let failed = self.inner.parked.take(id);
+        if let Settle::Entry(entry, data, failed) = self.inner.packs.done(id, failed) {
+            self.inner.outbox.ack(entry, data, failed);
         }
     }
 }

@@ -598,27 +598,35 @@ pub(crate) fn group_state(
     con: &mut Connection,
     o: &RedisOptions,
 ) -> RedisResult<(GroupInfo, Vec<Group>)> {
-    let looked: RedisResult<(u64, u64, Value)> = redis::pipe()
+    let looked: RedisResult<(u64, u64, u64, Value)> = redis::pipe()
         .cmd("XLEN")
         .arg(&o.stream)
         .cmd("XLEN")
         .arg(o.dead_stream())
+        .cmd("XLEN")
+        .arg(o.failure_stream())
         .cmd("XINFO")
         .arg("GROUPS")
         .arg(&o.stream)
         .query(con);
-    let (length, dead, mut all) = match looked {
-        Ok((length, dead, rows)) => (length, dead, parse_groups(rows)?),
+    let (length, dead, failures, mut all) = match looked {
+        Ok((length, dead, failures, rows)) => (length, dead, failures, parse_groups(rows)?),
         // No stream yet (deleted by someone): no groups.
         Err(e) if e.to_string().contains("no such key") => {
-            let dead: u64 = redis::cmd("XLEN").arg(o.dead_stream()).query(con)?;
-            (0, dead, Vec::new())
+            let (dead, failures): (u64, u64) = redis::pipe()
+                .cmd("XLEN")
+                .arg(o.dead_stream())
+                .cmd("XLEN")
+                .arg(o.failure_stream())
+                .query(con)?;
+            (0, dead, failures, Vec::new())
         }
         Err(e) => return Err(e),
     };
     let mut info = GroupInfo {
         stream_length: length,
         dead_letters: dead,
+        failures,
         lag: Some(length),
         ..GroupInfo::default()
     };

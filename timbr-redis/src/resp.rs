@@ -43,6 +43,24 @@ impl Transaction {
         self.buf.extend_from_slice(b"\r\n");
     }
 
+    /// Appends one argument of the command started last: `parts` joined by `sep`, without
+    /// copying them into one buffer first.
+    pub(crate) fn joined<'a>(&mut self, parts: impl Iterator<Item = &'a [u8]> + Clone, sep: u8) {
+        let (n, len) = parts
+            .clone()
+            .fold((0, 0), |(n, len), p| (n + 1, len + p.len()));
+        self.buf.push(b'$');
+        push_decimal(&mut self.buf, len + n.max(1) - 1);
+        self.buf.extend_from_slice(b"\r\n");
+        for (i, p) in parts.enumerate() {
+            if i > 0 {
+                self.buf.push(sep);
+            }
+            self.buf.extend_from_slice(p);
+        }
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
     /// Sends the commands as one transaction and returns their replies, in order. An error
     /// reply of any of them is the error.
     pub(crate) fn exec(&self, con: &mut impl ConnectionLike) -> RedisResult<Vec<Value>> {
@@ -110,6 +128,11 @@ mod tests {
         );
         t.clear();
         assert!(t.buf.is_empty());
+        t.start(2);
+        t.joined([&b"ab"[..], b"", b"c"].into_iter(), b'\n');
+        t.joined(std::iter::empty(), b'\n');
+        assert_eq!(t.buf, b"*2\r\n$5\r\nab\n\nc\r\n$0\r\n\r\n");
+        t.clear();
         let mut b = Vec::new();
         for n in [0, 7, 10, 12345, usize::MAX] {
             b.clear();

@@ -284,11 +284,16 @@ impl fmt::Display for FleetView {
         let lag = q.lag.map_or_else(|| "?".to_owned(), human_count);
         writeln!(
             f,
-            "redis: stream {} | lag {lag} | pending {} | consumers {} | dead {}",
+            "redis: stream {} | lag {lag} | pending {} | consumers {} | dead {}{}",
             human_count(q.stream_length),
             human_count(q.pending),
             q.consumers,
-            human_count(q.dead_letters)
+            human_count(q.dead_letters),
+            if q.failures > 0 {
+                format!(" | failures {}", human_count(q.failures))
+            } else {
+                String::new()
+            }
         )?;
         write!(f, "{}", self.balance)
     }
@@ -349,13 +354,15 @@ mod tests {
                 pending: 500,
                 consumers: 3,
                 dead_letters: 2,
+                failures: 7,
             },
             balance: Balance {
-                produced: 13_000,
+                produced: 13_007,
                 acked: 11_498,
                 pending: 500,
                 unread: 1000,
                 dead: 2,
+                failed: 7,
                 purged: 0,
                 acked_data: 11_498,
             },
@@ -369,9 +376,12 @@ mod tests {
         assert!(w3.contains("GONE") && w3.contains("9.0s"), "{w3}");
         assert!(text.contains("12,353"), "{text}");
         assert!(
-            text.contains("redis: stream 1,500 | lag 1,000 | pending 500 | consumers 3 | dead 2")
+            text.contains(
+                "redis: stream 1,500 | lag 1,000 | pending 500 | consumers 3 | dead 2 | failures 7"
+            ),
+            "{text}"
         );
-        assert!(text.ends_with("dead 2: balanced"), "{text}");
+        assert!(text.ends_with("dead 2 + failed 7: balanced"), "{text}");
         // The columns line up: every machine row is as wide as the header up to `seen`.
         let header = text.lines().nth(1).unwrap();
         let w1 = text.lines().find(|l| l.starts_with("w1 ")).unwrap();
@@ -406,6 +416,7 @@ mod tests {
                 pending: 0,
                 unread: 0,
                 dead: 0,
+                failed: 0,
                 purged: 0,
                 acked_data: 0,
             },

@@ -20,7 +20,9 @@ fn help_prints_the_usage_of_every_command() {
         let out = fleet(&help);
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         let usage = String::from_utf8_lossy(&out.stdout);
-        for command in ["produce", "work", "balance", "dead", "results", "watch"] {
+        for command in [
+            "produce", "work", "balance", "dead", "results", "records", "watch",
+        ] {
             assert!(usage.contains(&format!("\n  {command} ")), "{usage}");
         }
     }

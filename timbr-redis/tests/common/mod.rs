@@ -180,7 +180,8 @@ pub fn until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// The tweet ids in the records of a results stream, with how often each appears.
+/// The tweet ids in the records of a results stream, with how often each appears (packed
+/// result entries unpacked, as `Fleet::result_records` does).
 pub fn result_ids(
     con: &mut redis::Connection,
     stream: &str,
@@ -199,12 +200,20 @@ pub fn result_ids(
         let Some(last) = page.ids.last() else { break };
         from = format!("({}", last.id);
         for e in &page.ids {
-            let record: String = redis::from_redis_value(&e.map["record"]).unwrap();
-            let array: Vec<serde_json::Value> = serde_json::from_str(&record).unwrap();
-            let id = array[0]["id"]
-                .as_u64()
-                .expect("the record's `in` is a tweet");
-            *ids.entry(id).or_default() += 1;
+            let records: Vec<String> = match e.map.get("record") {
+                Some(v) => vec![redis::from_redis_value(v).unwrap()],
+                None => {
+                    let lines: String = redis::from_redis_value(&e.map["records"]).unwrap();
+                    lines.split('\n').map(str::to_owned).collect()
+                }
+            };
+            for record in records {
+                let array: Vec<serde_json::Value> = serde_json::from_str(&record).unwrap();
+                let id = array[0]["id"]
+                    .as_u64()
+                    .expect("the record's `in` is a tweet");
+                *ids.entry(id).or_default() += 1;
+            }
         }
     }
     ids

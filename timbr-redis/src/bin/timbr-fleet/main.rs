@@ -6,7 +6,11 @@
 //! timbr-fleet balance --url U --stream S            exit 1 if the accounts do not add up
 //! timbr-fleet dead    --url U --stream S list [--count N] [--json]
 //! timbr-fleet dead    --url U --stream S requeue DEAD_ID | requeue-all | purge (DEAD_ID… | --all)
+//! timbr-fleet failures --url U --stream S list [--stage NAME] [--error TEXT] [--json]
+//! timbr-fleet failures --url U --stream S replay FAILURE_ID… | --all [--stage NAME] [--error TEXT]
+//! timbr-fleet failures --url U --stream S purge (FAILURE_ID… | --all) [--yes]
 //! timbr-fleet results --url U --stream S --results R
+//! timbr-fleet records --url U --stream S --results R [--after ENTRY] [--count N]
 //! timbr-fleet watch   --url U --stream S [--every SECS] [--once] [--json]
 //! ```
 //!
@@ -21,6 +25,7 @@
 //! stages are cheap (words, a checksum) so that a fleet's costs are Redis's and timbr's.
 
 mod dead;
+mod failures;
 mod work;
 
 use std::io::IsTerminal;
@@ -50,13 +55,19 @@ enum Command {
     Produce(ProduceArgs),
     /// Run a worker: a machine processing what it takes from the stream.
     Work(work::WorkArgs),
-    /// Print the fleet's balance: produced = acked + pending + unread + dead (+ purged);
+    /// Print the fleet's balance: produced = acked + pending + unread + dead (plus failed
+    /// and purged);
     /// exit status 1 if it does not add up.
     Balance(QueueArgs),
-    /// List, re-queue or purge dead letters.
+    /// List, re-queue or purge dead letters (data that crashed workers).
     Dead(dead::DeadArgs),
+    /// List, replay or purge failures (data whose stage said no for good).
+    Failures(failures::FailuresArgs),
     /// Count the records of a results stream, and duplicates by origin (as JSON).
     Results(ResultsArgs),
+    /// Print the records of a results stream, one JSON object a line, packed result
+    /// entries (work --pack-results) unpacked into their records.
+    Records(RecordsArgs),
     /// Show every machine of the fleet, the totals, the queue and the balance (what
     /// `timbr-watch fleet` shows).
     Watch(WatchArgs),
@@ -141,6 +152,22 @@ struct ResultsArgs {
     /// The results stream.
     #[arg(long, value_name = "R")]
     results: String,
+}
+
+#[derive(Args, Debug)]
+struct RecordsArgs {
+    #[command(flatten)]
+    queue: QueueArgs,
+    /// The results stream.
+    #[arg(long, value_name = "R")]
+    results: String,
+    /// Start after this entry of the results stream (the last line on stderr names the
+    /// entry to continue after).
+    #[arg(long, value_name = "ENTRY")]
+    after: Option<String>,
+    /// The most entries to read (a packed entry gives all its records).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    count: usize,
 }
 
 #[derive(Args, Debug)]
@@ -243,7 +270,9 @@ fn main() -> ExitCode {
         Command::Work(a) => work::work(&a, &signals),
         Command::Balance(q) => balance(&q),
         Command::Dead(a) => dead::dead(&a),
+        Command::Failures(a) => failures::failures(&a),
         Command::Results(a) => results(&a),
+        Command::Records(a) => records(&a),
         Command::Watch(a) => watch(&a, &signals),
     };
     run.unwrap_or_else(|e| {
@@ -269,6 +298,33 @@ fn balance(q: &QueueArgs) -> Result<ExitCode, String> {
 fn results(a: &ResultsArgs) -> Result<ExitCode, String> {
     let r = a.queue.fleet()?.results(&a.results).map_err(chain)?;
     println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the records of up to `--count` entries, one JSON line each; malformed entries and
+/// where to continue go to stderr.
+fn records(a: &RecordsArgs) -> Result<ExitCode, String> {
+    let page = a
+        .queue
+        .fleet()?
+        .result_records(&a.results, a.after.as_deref(), a.count)
+        .map_err(chain)?;
+    for r in &page.records {
+        println!("{}", serde_json::to_string(r).map_err(|e| e.to_string())?);
+    }
+    for m in &page.malformed {
+        eprintln!("entry {} is no record: {}", m.entry, m.reason);
+    }
+    match &page.last {
+        Some(last) => eprintln!(
+            "{} records; continue with --after {last}",
+            page.records.len()
+        ),
+        None => eprintln!(
+            "no entries after {}",
+            a.after.as_deref().unwrap_or("the start")
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -23,15 +23,25 @@ pub(crate) struct WorkArgs {
     /// Threads processing data.
     #[arg(long, value_name = "W", default_value_t = 1)]
     workers: usize,
-    /// Stop (draining) once the fleet has dealt with N data: acknowledged, dead or purged.
+    /// Stop (draining) once the fleet has dealt with N data: acknowledged, dead, failed or
+    /// purged.
     #[arg(long, value_name = "N")]
     until_done: Option<u64>,
+    /// Refuse every tweet whose id is a multiple of K (stage `poison` fails for good: the
+    /// tweet goes to the failure stream); a worker started again without it is "fixed".
+    #[arg(long, value_name = "K")]
+    fail_every: Option<u64>,
     /// Abort the whole process on the tweet with this id (a poison datum, for tests).
     #[arg(long, value_name = "ID")]
     abort_on: Option<u64>,
     /// Milliseconds between two status lines on stderr (0: none).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     status_every_ms: u64,
+    /// Write the records of the data of one input pack (--pack on the producer) as one
+    /// entry of the results stream (fields oids, origins, records: one line per record);
+    /// `timbr-fleet records` and `results` unpack them.
+    #[arg(long)]
+    pack_results: bool,
     /// The stages.
     #[arg(long, value_enum, default_value_t = Stages::Tweet)]
     stages: Stages,
@@ -61,13 +71,16 @@ fn stages(a: &WorkArgs) -> Result<Vec<Stage>, String> {
             .fold(0_u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
     })
     .map_err(chain)?;
-    let abort_on = a.abort_on;
-    let poison = Stage::new(2, "poison", ["input"], move |t: &Tweet| {
+    let (abort_on, fail_every) = (a.abort_on, a.fail_every);
+    let poison = Stage::try_new(2, "poison", ["input"], move |t: &Tweet| {
         if Some(t.id) == abort_on {
             // The datum that kills its worker, every time: what dead letters are for.
             std::process::abort();
         }
-        t.id
+        match fail_every {
+            Some(k) if k > 0 && t.id % k == 0 => Err(format!("tweet {} refused", t.id)),
+            _ => Ok(t.id),
+        }
     })
     .map_err(chain)?;
     let cpu_us = a.cpu_us;
@@ -103,7 +116,7 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> 
     let machine = Machine::<Tweet>::builder()
         .name(name.clone())
         .queue(queue.clone())
-        .sink(queue.sink(a.results.clone()))
+        .sink(queue.sink(a.results.clone()).packed(a.pack_results))
         .plugin(RedisStatus::new(&queue))
         // In the fleet's registry, so `timbr-watch fleet` lists it with the others.
         .plugin(Announce::for_queue(&queue, "worker").map_err(chain)?)
@@ -131,10 +144,11 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> 
             eprintln!("{}", line(&name, &machine.status()));
         }
         if let Some(n) = a.until_done {
-            // Done when the fleet has dealt with every datum: acknowledged, dead or purged
-            // (data, not entries: a packed entry holds many).
+            // Done when the fleet has dealt with every datum: acknowledged, dead, failed
+            // or purged (data, not entries: a packed entry holds many).
             if let Ok(b) = fleet.balance() {
-                if b.acked_data + b.dead + b.purged >= n && b.pending == 0 && b.unread == 0 {
+                let dealt = b.acked_data + b.dead + b.failed + b.purged;
+                if dealt >= n && b.pending == 0 && b.unread == 0 {
                     break;
                 }
             }

@@ -30,7 +30,9 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 use redis::Value;
 
-use crate::entry::record_fields;
+mod records;
+
+use crate::failed::{Failed, FAIL_ACK_SCRIPT};
 use crate::health::Health;
 use crate::link::{group_gone, Link};
 use crate::resp::Transaction;
@@ -72,18 +74,26 @@ pub(crate) struct AckTarget {
     pub(crate) counter: String,
     /// Data acknowledged (a packed entry counts its data).
     pub(crate) data_counter: String,
+    /// The failure stream, and its counter of failures written (`failed.rs`).
+    pub(crate) failures: String,
+    pub(crate) failed_counter: String,
 }
 
 enum Op {
     /// A record for a sink stream: the values of its fields, in the order of
-    /// [`record_fields`](crate::record_fields) (`oid`, `origin`, `record`, `consumer`).
+    /// [`record_fields`](crate::record_fields) (`oid`, `origin`, `record`, `consumer`,
+    /// `failed`: empty if none).
     Add {
         stream: Arc<str>,
-        values: [String; 4],
+        values: [String; 5],
+        /// Written in one entry with the other records of its input pack in the batch
+        /// (see `results.rs`), if its origin names one.
+        packed: bool,
     },
-    /// An entry of the queue's stream to acknowledge, and how many data it held (1, a
-    /// packed entry's size, 0 for a packed entry split into entries of their own).
-    Ack(String, usize),
+    /// An entry of the queue's stream to acknowledge, how many data it held (1, a packed
+    /// entry's size, 0 for a packed entry split into entries of their own), and those of
+    /// its data that failed for good (written with the acknowledgement: `failed.rs`).
+    Ack(String, usize, Vec<Failed>),
 }
 
 /// The buffer the sinks and the queue write into; its batches go out on a thread of its own.
@@ -183,11 +193,12 @@ impl Outbox {
 
     /// Buffers a record for `stream` (its fields' values, in the order of
     /// [`record_fields`](crate::record_fields)); with `now`, returns only once it is in
-    /// Redis.
-    pub(crate) fn add(&self, stream: &Arc<str>, values: [String; 4], now: bool) {
+    /// Redis; `packed`, in one entry with the batch's other records of its input pack.
+    pub(crate) fn add(&self, stream: &Arc<str>, values: [String; 5], now: bool, packed: bool) {
         self.push(Op::Add {
             stream: Arc::clone(stream),
             values,
+            packed,
         });
         if now {
             self.flush(None);
@@ -200,9 +211,9 @@ impl Outbox {
     }
 
     /// Buffers the acknowledgement of entry `id`, which held `data` data (after their
-    /// records).
-    pub(crate) fn ack(&self, id: String, data: usize) {
-        self.push(Op::Ack(id, data));
+    /// records), with the failures of those that failed for good.
+    pub(crate) fn ack(&self, id: String, data: usize, failed: Vec<Failed>) {
+        self.push(Op::Ack(id, data, failed));
     }
 
     fn push(&self, op: Op) {
@@ -334,32 +345,20 @@ impl Shared {
         let [records, acks_tx] = txs;
         records.clear();
         acks_tx.clear();
-        let mut written = 0_u64;
         let mut acks: Vec<&str> = Vec::new();
         let mut weighed: Vec<(&str, usize)> = Vec::new();
+        let mut failing: Vec<(&str, usize, &[Failed])> = Vec::new();
         for op in ops {
             match op {
-                Op::Ack(id, 1) => acks.push(id),
-                Op::Ack(id, data) => weighed.push((id, *data)),
-                Op::Add { stream, values } => {
-                    let [oid, origin, record, consumer] = values;
-                    records.command(&[
-                        b"XADD",
-                        stream.as_bytes(),
-                        b"*",
-                        record_fields::OID.as_bytes(),
-                        oid.as_bytes(),
-                        record_fields::ORIGIN.as_bytes(),
-                        origin.as_bytes(),
-                        record_fields::RECORD.as_bytes(),
-                        record.as_bytes(),
-                        record_fields::CONSUMER.as_bytes(),
-                        consumer.as_bytes(),
-                    ]);
-                    written += 1;
+                Op::Ack(id, data, failed) if !failed.is_empty() => {
+                    failing.push((id, *data, failed));
                 }
+                Op::Ack(id, 1, _) => acks.push(id),
+                Op::Ack(id, data, _) => weighed.push((id, *data)),
+                Op::Add { .. } => {}
             }
         }
+        let written = records::encode(records, ops);
         if let Some(t) = &self.target {
             // One script call per thousand ids (see ACK_SCRIPT).
             let head = |tx: &mut Transaction, script: &str, args: usize| {
@@ -380,6 +379,29 @@ impl Shared {
                 head(acks_tx, ACK_SCRIPT, chunk.len());
                 for id in chunk {
                     acks_tx.arg(id.as_bytes());
+                }
+            }
+            for (id, data, failed) in failing {
+                let args: Vec<String> = failed.iter().flat_map(|f| f.args(id)).collect();
+                acks_tx.start(12 + args.len());
+                for a in [
+                    "EVAL",
+                    FAIL_ACK_SCRIPT,
+                    "5",
+                    &t.stream,
+                    &t.counter,
+                    &t.data_counter,
+                    &t.failures,
+                    &t.failed_counter,
+                    &t.group,
+                    id,
+                ] {
+                    acks_tx.arg(a.as_bytes());
+                }
+                acks_tx.arg(data.to_string().as_bytes());
+                acks_tx.arg(failed.len().to_string().as_bytes());
+                for a in &args {
+                    acks_tx.arg(a.as_bytes());
                 }
             }
             for chunk in weighed.chunks(ACKS_PER_CALL / 2) {

@@ -1,0 +1,232 @@
+//! `timbr-fleet failures`: the fleet's failure stream (data whose stage said no for good),
+//! listed, replayed onto the queue for the (fixed) workers to take, or purged. Every failure
+//! is named by its FAILURE_ID, the first column of `failures list`.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use timbr_redis::Failure;
+
+use crate::{chain, QueueArgs};
+
+/// The longest datum or error a `failures list` line shows (`--json` shows them whole).
+const SHOWN: usize = 100;
+
+#[derive(Args, Debug)]
+pub(crate) struct FailuresArgs {
+    #[command(flatten)]
+    queue: QueueArgs,
+    #[command(subcommand)]
+    action: Option<Action>,
+}
+
+/// Which failures: every condition given must hold.
+#[derive(Args, Debug, Clone, Default)]
+struct Pick {
+    /// Only failures of the stage with this name.
+    #[arg(long, value_name = "NAME")]
+    stage: Option<String>,
+    /// Only failures whose error contains this text.
+    #[arg(long, value_name = "TEXT")]
+    error: Option<String>,
+}
+
+impl Pick {
+    fn matches(&self, f: &Failure) -> bool {
+        self.stage.as_ref().is_none_or(|s| *s == f.stage)
+            && self
+                .error
+                .as_ref()
+                .is_none_or(|t| f.error.contains(t.as_str()))
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Action {
+    /// List failures, oldest first: FAILURE_ID, origin, stage, attempts, error, datum (the
+    /// default).
+    List {
+        #[command(flatten)]
+        pick: Pick,
+        /// The most to list.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        count: usize,
+        /// One JSON object a line, every field whole.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put failures back on the queue's stream, keeping their origin: the workers take them
+    /// (after a fix: restart the workers with the fixed stage first). Each is replayed once;
+    /// one that fails again comes back to the failure stream.
+    Replay {
+        /// The failures, as `failures list` names them.
+        #[arg(
+            value_name = "FAILURE_ID",
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
+        failure_ids: Vec<String>,
+        /// Every failure there is now (that --stage and --error pick).
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        pick: Pick,
+    },
+    /// Drop failures for good, after inspection (the balance counts them as purged). Asks
+    /// for confirmation unless --yes.
+    Purge {
+        /// The failures, as `failures list` names them.
+        #[arg(
+            value_name = "FAILURE_ID",
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
+        failure_ids: Vec<String>,
+        /// Every failure there is now (that --stage and --error pick).
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        pick: Pick,
+        /// Do not ask.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+pub(crate) fn failures(a: &FailuresArgs) -> Result<ExitCode, String> {
+    let mut fleet = a.queue.fleet()?;
+    let default = Action::List {
+        pick: Pick::default(),
+        count: 100,
+        json: false,
+    };
+    match a.action.as_ref().unwrap_or(&default) {
+        Action::List { pick, count, json } => {
+            let all = fleet.failures(usize::MAX >> 1).map_err(chain)?;
+            let shown: Vec<&Failure> = all
+                .iter()
+                .filter(|f| pick.matches(f))
+                .take(*count)
+                .collect();
+            if !json && !shown.is_empty() {
+                println!("FAILURE_ID\tORIGIN\tSTAGE\tATTEMPTS\tERROR\tDATUM");
+            }
+            for f in &shown {
+                if *json {
+                    println!("{}", serde_json::to_string(f).map_err(|e| e.to_string())?);
+                } else {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        f.failure_id,
+                        f.origin,
+                        f.stage,
+                        f.attempts,
+                        clip(&f.error),
+                        clip(&f.datum)
+                    );
+                }
+            }
+            if !json && shown.is_empty() {
+                eprintln!("no failures on `{}`", a.queue.options().failure_stream());
+            }
+        }
+        Action::Replay {
+            failure_ids,
+            all,
+            pick,
+        } => {
+            if *all {
+                let report = fleet
+                    .replay_all(
+                        |f| pick.matches(f),
+                        |f, id| println!("replayed {} as entry {id}", f.failure_id),
+                    )
+                    .map_err(chain)?;
+                println!(
+                    "{} replayed, {} left (not picked), {} gone meanwhile",
+                    report.replayed, report.left, report.gone
+                );
+            } else {
+                let mut missing = 0;
+                for failure_id in failure_ids {
+                    match fleet.replay(failure_id).map_err(chain)? {
+                        Some(id) => println!("replayed {failure_id} as entry {id}"),
+                        None => {
+                            missing += 1;
+                            eprintln!("no failure {failure_id} (replayed or purged meanwhile?)");
+                        }
+                    }
+                }
+                if missing > 0 {
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Action::Purge {
+            failure_ids,
+            all,
+            pick,
+            yes,
+        } => {
+            let what = if *all {
+                let n = fleet
+                    .failures(usize::MAX >> 1)
+                    .map_err(chain)?
+                    .iter()
+                    .filter(|f| pick.matches(f))
+                    .count();
+                format!("{n} failures (every one there is now that matches)")
+            } else {
+                format!("{} failures", failure_ids.len())
+            };
+            if !yes && !confirm(&format!("drop {what} for good? [y/N] "))? {
+                eprintln!("nothing purged");
+                return Ok(ExitCode::FAILURE);
+            }
+            let purged = if *all {
+                fleet
+                    .purge_failures_all(|f| pick.matches(f))
+                    .map_err(chain)?
+            } else {
+                let ids: Vec<&str> = failure_ids.iter().map(String::as_str).collect();
+                fleet.purge_failures(&ids).map_err(chain)?
+            };
+            println!("purged {purged} failures");
+            if !*all && purged < failure_ids.len() as u64 {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks `question` on stderr and reads the answer from stdin: yes only for `y` or `yes`.
+/// An empty stdin (closed, `< /dev/null`) answers no.
+fn confirm(question: &str) -> Result<bool, String> {
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{question}");
+    let _ = err.flush();
+    let stdin = std::io::stdin();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
+/// `s` on one line, at most [`SHOWN`] characters.
+fn clip(s: &str) -> String {
+    let one_line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if one_line.chars().count() <= SHOWN {
+        one_line
+    } else {
+        let mut out: String = one_line.chars().take(SHOWN - 1).collect();
+        out.push('…');
+        out
+    }
+}

@@ -1,0 +1,247 @@
+//! A fleet's failure stream, seen and handled by an operator: listed, replayed onto the
+//! queue's stream for the (fixed) workers to take, or purged after inspection. The stream
+//! itself and how it is written: `failed.rs`.
+//!
+//! A replay is one script, as a dead letter's re-queue is (`dead.rs`): it adds the datum
+//! back to the queue's stream with its origin (field `o`, so its record has the origin its
+//! failure record had), counts it in `<stream>:replayed` and deletes the failure. The
+//! fleet's [`Balance`](crate::Balance) reads the counter and still adds up: exact after a
+//! replay, which moves a datum from `failed` to `unread`.
+
+use redis::streams::{StreamId, StreamRangeReply};
+use serde::{Deserialize, Serialize};
+
+use crate::dead::{PURGE_SCRIPT, REQUEUE_SCRIPT};
+use crate::entry;
+use crate::failed::failure_fields as F;
+use crate::fleet::SCAN;
+use crate::{Fleet, RedisError};
+
+/// One entry of the failure stream: a datum whose stage said no for good.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Its id in the failure stream: what [`Fleet::replay`] and [`Fleet::purge_failures`]
+    /// take (and `timbr-fleet failures replay|purge`).
+    pub failure_id: String,
+    /// The queue entry acknowledged with it.
+    pub id: String,
+    /// The origin it was delivered under (`E`, or `E#i` if it came packed), which a replay
+    /// keeps.
+    pub origin: String,
+    /// The datum's JSON.
+    pub datum: String,
+    /// Its oid in the run that failed (its failure record's).
+    pub oid: String,
+    /// The first stage that failed.
+    pub stage: String,
+    /// That stage's slot.
+    pub slot: u64,
+    /// The stage's error.
+    pub error: String,
+    /// How many times the datum ran (1 + its retries).
+    pub attempts: u64,
+    /// The consumer that gave up on it.
+    pub consumer: String,
+}
+
+impl Failure {
+    fn from_entry(e: StreamId) -> Failure {
+        let field = |k: &str| e.map.get(k).map(entry::text).unwrap_or_default();
+        let number = |k: &str| field(k).parse().unwrap_or(0);
+        Failure {
+            id: field(F::ID),
+            origin: field(F::ORIGIN),
+            datum: field(F::DATUM),
+            oid: field(F::OID),
+            stage: field(F::STAGE),
+            slot: number(F::SLOT),
+            error: field(F::ERROR),
+            attempts: number(F::ATTEMPTS),
+            consumer: field(F::CONSUMER),
+            failure_id: e.id,
+        }
+    }
+}
+
+/// What [`Fleet::replay_all`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayReport {
+    /// Failures put back on the queue's stream.
+    pub replayed: u64,
+    /// Failures the pick left where they are.
+    pub left: u64,
+    /// Failures replayed or purged by someone else meanwhile.
+    pub gone: u64,
+}
+
+impl Fleet {
+    /// Up to `count` failures, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Command`] if Redis refused the read.
+    pub fn failures(&mut self, count: usize) -> Result<Vec<Failure>, RedisError> {
+        self.failure_page("-", "+", count)
+    }
+
+    /// How many failures wait in the failure stream (for a replay or a purge).
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Command`] if Redis refused the read.
+    pub fn failure_count(&mut self) -> Result<u64, RedisError> {
+        self.query("XLEN", |con, o| {
+            redis::cmd("XLEN").arg(o.failure_stream()).query(con)
+        })
+    }
+
+    fn failure_page(
+        &mut self,
+        from: &str,
+        to: &str,
+        count: usize,
+    ) -> Result<Vec<Failure>, RedisError> {
+        self.query("XRANGE", |con, o| {
+            let reply: StreamRangeReply = redis::cmd("XRANGE")
+                .arg(o.failure_stream())
+                .arg(from)
+                .arg(to)
+                .arg("COUNT")
+                .arg(count)
+                .query(con)?;
+            Ok(reply.ids.into_iter().map(Failure::from_entry).collect())
+        })
+    }
+
+    /// The id of the newest failure, if any.
+    fn last_failure_id(&mut self) -> Result<Option<String>, RedisError> {
+        self.query("XREVRANGE", |con, o| {
+            let reply: StreamRangeReply = redis::cmd("XREVRANGE")
+                .arg(o.failure_stream())
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query(con)?;
+            Ok(reply.ids.into_iter().next().map(|e| e.id))
+        })
+    }
+
+    /// Puts failure `failure_id` back on the queue's stream, keeping its origin, and removes
+    /// it from the failure stream, in one step: the workers take it as any entry (after a
+    /// fix, the fixed ones). Returns the new entry's id, or `None` if there is no such
+    /// failure (replayed or purged meanwhile).
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Command`] if Redis refused.
+    pub fn replay(&mut self, failure_id: &str) -> Result<Option<String>, RedisError> {
+        self.query("EVAL", |con, o| {
+            redis::cmd("EVAL")
+                .arg(REQUEUE_SCRIPT)
+                .arg(3)
+                .arg(o.failure_stream())
+                .arg(&o.stream)
+                .arg(o.replayed_key())
+                .arg(failure_id)
+                .arg(F::DATUM)
+                .arg(F::ORIGIN)
+                .query(con)
+        })
+    }
+
+    /// Replays every failure there is when called that `pick` accepts, each at most once
+    /// (a replay that fails again while this runs is left for the next call), calling
+    /// `each` with every failure replayed.
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Command`] if Redis refused (the failures before were replayed).
+    pub fn replay_all(
+        &mut self,
+        mut pick: impl FnMut(&Failure) -> bool,
+        mut each: impl FnMut(&Failure, &str),
+    ) -> Result<ReplayReport, RedisError> {
+        let mut report = ReplayReport::default();
+        self.each_failure(|fleet, failure| {
+            if !pick(failure) {
+                report.left += 1;
+                return Ok(());
+            }
+            match fleet.replay(&failure.failure_id)? {
+                Some(id) => {
+                    report.replayed += 1;
+                    each(failure, &id);
+                }
+                None => report.gone += 1,
+            }
+            Ok(())
+        })?;
+        Ok(report)
+    }
+
+    /// Drops failures `failure_ids` for good (after inspection), counting them in the
+    /// fleet's [`Balance::purged`](crate::Balance::purged). Returns how many there were.
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Command`] if Redis refused.
+    pub fn purge_failures(&mut self, failure_ids: &[&str]) -> Result<u64, RedisError> {
+        let mut purged = 0;
+        for ids in failure_ids.chunks(SCAN) {
+            purged += self.query("EVAL", |con, o| {
+                redis::cmd("EVAL")
+                    .arg(PURGE_SCRIPT)
+                    .arg(2)
+                    .arg(o.failure_stream())
+                    .arg(o.purged_key())
+                    .arg(ids)
+                    .query::<u64>(con)
+            })?;
+        }
+        Ok(purged)
+    }
+
+    /// Drops every failure there is when called that `pick` accepts, as
+    /// [`purge_failures`](Fleet::purge_failures) does. Returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Command`] if Redis refused (the failures before were purged).
+    pub fn purge_failures_all(
+        &mut self,
+        mut pick: impl FnMut(&Failure) -> bool,
+    ) -> Result<u64, RedisError> {
+        let mut picked = Vec::new();
+        self.each_failure(|_, failure| {
+            if pick(failure) {
+                picked.push(failure.failure_id.clone());
+            }
+            Ok(())
+        })?;
+        let ids: Vec<&str> = picked.iter().map(String::as_str).collect();
+        self.purge_failures(&ids)
+    }
+
+    /// Calls `f` with every failure there is now, oldest first (not those written
+    /// meanwhile).
+    fn each_failure(
+        &mut self,
+        mut f: impl FnMut(&mut Fleet, &Failure) -> Result<(), RedisError>,
+    ) -> Result<(), RedisError> {
+        let Some(last) = self.last_failure_id()? else {
+            return Ok(());
+        };
+        let mut from = "-".to_owned();
+        loop {
+            let page = self.failure_page(&from, &last, SCAN)?;
+            let Some(newest) = page.last() else {
+                return Ok(());
+            };
+            from = format!("({}", newest.failure_id);
+            for failure in &page {
+                f(self, failure)?;
+            }
+        }
+    }
+}
