@@ -1,7 +1,7 @@
 //! `timbr-watch http --redis URL --stream S`: the fleet's page from its Redis registry, in a
 //! real headless browser. A producer and two workers share a stream on a real
 //! `redis-server`: the page lists all three (the producer, which serves no status, too) with
-//! the stream as Redis sees it and the balance; the totals count the shared stream's
+//! the stream as Redis sees it (its failure stream too) and the balance; the totals count the shared stream's
 //! capacity once; a worker that stops cleanly leaves the watcher live (`/livez` 200) and
 //! adds no rate any more. A screenshot is saved under `target/test-artifacts/`.
 
@@ -53,14 +53,20 @@ fn worker(url: &str, name: &str) -> (Arc<Machine<u64>>, Remote) {
         RedisQueue::<u64>::connect(RedisOptions::new(url, STREAM).consumer(name).capacity(64))
             .unwrap();
     let announce = Announce::for_queue(&queue, "worker").unwrap();
-    let double = Stage::new(0, "double", ["input"], |n: &u64| {
+    // One datum in a hundred fails for good: it goes to the fleet's failure stream.
+    let double = Stage::try_new(0, "double", ["input"], |n: &u64| {
         std::thread::sleep(Duration::from_millis(2));
-        n * 2
+        if n % 100 == 0 {
+            Err(format!("{n} is round"))
+        } else {
+            Ok(n * 2)
+        }
     })
     .unwrap();
     let machine = Arc::new(
         Machine::<u64>::builder()
             .name(name)
+            .sink(queue.sink("results"))
             .queue(queue)
             .stage(double)
             .plugin(announce.clone())
@@ -161,11 +167,21 @@ fn the_fleet_page_lists_a_producer_and_two_workers_from_redis() {
         "lag",
         "pending",
         "dead_letters",
+        "failures",
         "balanced",
     ] {
         assert!(page["queue"][field].is_string(), "{field}: {page}");
     }
     assert_eq!(page["queue"]["balanced"], "balanced", "{page}");
+    // Data failed for good reach the failure stream, and the page says so.
+    b.wait_for(LIMIT, "a failure in the failure stream", READ_FLEET, |v| {
+        let n: u64 = v["queue"]["failures"]
+            .as_str()?
+            .replace(',', "")
+            .parse()
+            .ok()?;
+        (n > 0 && v["queue"]["balanced"] == "balanced").then_some(())
+    });
     b.screenshot_checked("dashboard-fleet-redis.png", 30_000);
 
     // worker-2 stops cleanly and its process ends (its status endpoint goes).
