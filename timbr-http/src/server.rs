@@ -263,9 +263,10 @@ impl HttpServer {
         self.app.slots.held()
     }
 
-    /// Panics caught while serving: in the [`StatusFeed`] (the request gets `500` saying so)
-    /// or anywhere else on a connection's thread (the connection is closed). Either way the
-    /// connection's slot is released and the server goes on.
+    /// Panics caught while serving: in the [`StatusFeed`] (the request gets `500` saying so;
+    /// the history's sampling thread skips that sample) or anywhere else on a connection's
+    /// thread (the connection is closed). Either way the connection's slot is released and
+    /// the server goes on.
     pub fn panics(&self) -> u64 {
         self.app.panics.load(Ordering::Relaxed)
     }
