@@ -5,7 +5,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `/` | the dashboard: plain HTML, CSS and JavaScript, updated by server-sent events |
+//! | `/` | the dashboard: plain HTML, CSS and JavaScript (no build step, nothing fetched from elsewhere), updated by server-sent events |
 //! | `/metrics` | Prometheus metrics (text format 0.0.4, or OpenMetrics when asked for) |
 //! | `/livez` (`/healthz`) | `200` when every machine is live, else `503` (see [`health`](crate#health)) |
 //! | `/readyz` | `200` when every machine is running, else `503` |
@@ -48,6 +48,20 @@
 //! The fleet's totals (`/api/status`, the dashboard) add what is true now: the depth of a
 //! queue several members share (a Redis stream) counts once, and only running members with
 //! a fresh status add to the rates.
+//!
+//! # The dashboard
+//!
+//! One page: the totals; charts over 5 minutes, an hour or since the start (data/s
+//! stacked as processed, failed, dropped; each stage's error rate; queue depth against
+//! capacity; each stage's p50 and p99 per interval; the workers' busy share), with axes and
+//! units, drawn from the server's history (below); the stage graph (which stage reads which
+//! key, each node with its calls/s, errors and p99, coloured by health); the newest data
+//! that failed for good on every machine, filterable by stage, and the datum a `Debugger`
+//! kept ([`StatusFeed::kept`]); a fleet registry's view when the feed has one
+//! ([`StatusFeed::registry`]: every machine it lists, producers included, the stream and the
+//! balance); and each machine's table. When the server stops (its process ends), its last
+//! push marks the states final and the page shows them ("ended: completed") rather than
+//! reconnecting to a server that is gone.
 //!
 //! # History
 //!
