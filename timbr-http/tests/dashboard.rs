@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -205,6 +206,104 @@ fn the_final_state_is_shown_within_two_seconds_of_the_end() {
     // A history request the page sent just before the end may find the server gone: the
     // browser logs that refusal, which is no error of the page's.
     b.eval("1");
-    b.errors.retain(|e| !(e.contains("ERR_CONNECTION_REFUSED") && e.contains("/api/history/")));
+    b.errors
+        .retain(|e| !(e.contains("ERR_CONNECTION_REFUSED") && e.contains("/api/history/")));
     b.assert_no_console_errors();
+}
+
+/// A loopback proxy to `to` that can be cut: every connection through it ends, and new ones
+/// are refused, as when a server's process is killed without a word.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    conns: Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    listener: Option<std::net::TcpListener>,
+}
+
+impl Proxy {
+    fn start(to: std::net::SocketAddr) -> Proxy {
+        use std::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns = Arc::new(std::sync::Mutex::new(Vec::<TcpStream>::new()));
+        let (l, c, k) = (
+            listener.try_clone().unwrap(),
+            Arc::clone(&cut),
+            Arc::clone(&conns),
+        );
+        std::thread::spawn(move || {
+            for client in l.incoming() {
+                let Ok(client) = client else { continue };
+                if c.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(server) = TcpStream::connect(to) else {
+                    continue;
+                };
+                let mut kept = k.lock().unwrap();
+                kept.push(client.try_clone().unwrap());
+                kept.push(server.try_clone().unwrap());
+                for (mut from, mut into) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut into);
+                        let _ = into.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy {
+            addr,
+            cut,
+            conns,
+            listener: Some(listener),
+        }
+    }
+
+    /// Ends every connection and refuses new ones.
+    fn cut(&mut self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+        // Wake the accepting thread so that it sees the cut and ends, closing the port.
+        let _ = std::net::TcpStream::connect(self.addr);
+        self.listener.take();
+    }
+}
+
+#[test]
+fn a_server_gone_without_a_word_is_not_shown_running() {
+    let machine = flowing_machine("vanishing");
+    let server = machine
+        .serve_http(HttpOptions::new().push_interval(Duration::from_millis(200)))
+        .unwrap();
+    let mut proxy = Proxy::start(server.addr());
+    let mut b = Browser::launch();
+    b.call(
+        "Page.navigate",
+        json!({"url": format!("http://{}/", proxy.addr)}),
+    );
+    b.wait_for(LIMIT, "the page running", READ_END, |v| {
+        (v["state"] == "running" && v["updates"].as_u64()? >= 1).then_some(())
+    });
+    proxy.cut();
+    let gone = b.wait_for(LIMIT, "the page to say the server is gone", READ_END, |v| {
+        v["conn"]
+            .as_str()?
+            .starts_with("server not answering")
+            .then(|| v.clone())
+    });
+    assert_eq!(gone["state"], "last seen running", "{gone}");
+    assert!(gone["ended"].is_null(), "{gone}");
+    b.screenshot_checked("dashboard-gone.png", 20_000);
+    // The browser logs its attempts to reconnect: those are no errors of the page's.
+    b.eval("1");
+    b.errors
+        .retain(|e| !e.contains("ERR_CONNECTION_REFUSED") && !e.contains("net::ERR_"));
+    b.assert_no_console_errors();
+    machine.stop(StopMode::Return);
 }
