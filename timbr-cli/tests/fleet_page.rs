@@ -97,6 +97,10 @@ const READ_FLEET: &str = r##"JSON.stringify({
   })),
   queue: Object.fromEntries([...document.querySelectorAll("[data-registry]")].map((n) => [n.dataset.registry, n.textContent])),
   cards: [...document.querySelectorAll("section.machine")].map((m) => m.querySelector("h2").firstChild.textContent),
+  nodes: [...document.querySelectorAll("#graph g.node[data-stage]")].map((n) => ({
+    stage: n.dataset.stage,
+    calls: parseFloat(n.querySelector('[data-field="calls"]').textContent.replace(/,/g, "")),
+  })),
 })"##;
 
 #[test]
@@ -181,6 +185,12 @@ fn the_fleet_page_lists_a_producer_and_two_workers_from_redis() {
             .parse()
             .ok()?;
         (n > 0 && v["queue"]["balanced"] == "balanced").then_some(())
+    });
+    // The stage graph sums the fleet: one node for the stage both workers run.
+    b.wait_for(LIMIT, "the fleet's stage graph", READ_FLEET, |v| {
+        let nodes = v["nodes"].as_array()?;
+        (nodes.len() == 1 && nodes[0]["stage"] == "double" && nodes[0]["calls"].as_f64()? > 0.0)
+            .then_some(())
     });
     b.screenshot_checked("dashboard-fleet-redis.png", 30_000);
 
