@@ -36,14 +36,10 @@ pub(crate) fn answer(
             .header("Allow", "GET, HEAD")
             .write_to(stream, true);
     }
+    if let Some((kind, text)) = dashboard::file(&req.path) {
+        return Response::new(kind, text).write_to(stream, !head);
+    }
     let response = match req.path.as_str() {
-        "/" | "/index.html" => Response::new("text/html; charset=utf-8", dashboard::INDEX),
-        "/dashboard.js" => Response::new("text/javascript; charset=utf-8", dashboard::SCRIPT),
-        "/charts.js" => Response::new("text/javascript; charset=utf-8", dashboard::CHARTS),
-        "/registry.js" => Response::new("text/javascript; charset=utf-8", dashboard::REGISTRY),
-        "/failures.js" => Response::new("text/javascript; charset=utf-8", dashboard::FAILURES),
-        "/graph.js" => Response::new("text/javascript; charset=utf-8", dashboard::GRAPH),
-        "/dashboard.css" => Response::new("text/css; charset=utf-8", dashboard::STYLE),
         "/metrics" => match app.observe() {
             Ok(observed) => {
                 app.health.note(&observed);
