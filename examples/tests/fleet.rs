@@ -405,11 +405,15 @@ fn the_http_dashboard_serves_the_workers_the_registry_lists() {
         e2.is_some()
     });
     let (e1, e2) = (e1.unwrap(), e2.unwrap());
-    let serves = |e: &str, body: &str| body.contains(&format!("source=\"{e}\""));
+    // Labelled by name: the endpoints are paths named after the workers' process ids, which
+    // would make new series at every restart.
+    let serves = |name: &str, body: &str| {
+        body.contains(&format!("machine=\"{name}\"")) && !body.contains(&e1) && !body.contains(&e2)
+    };
     until("both workers in /metrics, and /livez 200", || {
         let metrics = get(addr, "/metrics");
         let livez = get(addr, "/livez");
-        matches!((&metrics, &livez), (Some((200, m)), Some((200, _))) if serves(&e1, m) && serves(&e2, m))
+        matches!((&metrics, &livez), (Some((200, m)), Some((200, _))) if serves("w1", m) && serves("w2", m))
     });
     let (_, livez) = get(addr, "/livez").unwrap();
     let health: serde_json::Value = serde_json::from_str(&livez).unwrap();
@@ -432,7 +436,10 @@ fn the_http_dashboard_serves_the_workers_the_registry_lists() {
     );
     let (code, metrics) = get(addr, "/metrics").unwrap();
     assert_eq!(code, 200);
-    assert!(serves(&e1, &metrics) && serves(&e2, &metrics), "{metrics}");
+    assert!(
+        serves("w1", &metrics) && serves("w2", &metrics),
+        "{metrics}"
+    );
     let err = read(&dir, "watch.err");
     assert!(err.contains("following `w1` (worker)"), "{err}");
     assert!(err.contains("following `w2` (worker)"), "{err}");

@@ -576,3 +576,17 @@ fn events_are_counted_by_kind_and_latency_comes_in_buckets() {
     assert_eq!(back.events, s.events);
     assert_eq!(back.stages[0].buckets.counts.len(), 27);
 }
+
+#[test]
+fn the_status_says_what_each_stage_reads_and_how_many_workers_there_are() {
+    let machine = Machine::<u64>::builder()
+        .workers(3)
+        .stage(double())
+        .stage(every_31st())
+        .build()
+        .unwrap();
+    let s = machine.status();
+    assert_eq!(s.workers, 3);
+    let reads: Vec<&[String]> = s.stages.iter().map(|st| st.reads.as_slice()).collect();
+    assert_eq!(reads, [&["in".to_owned()][..], &["f0".to_owned()][..]]);
+}

@@ -1,10 +1,12 @@
 // The timbr dashboard: follows /api/events (server-sent events) and draws the fleet's
-// totals, each machine's status table and small charts. Plain DOM, no libraries; text goes
-// in through textContent only, so names and error messages cannot inject markup.
+// totals, each machine's status table and small charts; the charts over time and the stage
+// graph come from the server's history (/api/history/<window>, charts.js and graph.js).
+// Plain DOM, no libraries; text goes in through textContent only, so names and error
+// messages cannot inject markup.
 "use strict";
 
-const HISTORY = 300; // points kept per series: 5 minutes at one push a second
-const history = new Map(); // source (or "#total") -> [{t, rate, depth}]
+const HISTORY = 300; // points kept per machine's small charts: 5 minutes at one push a second
+const sparks = new Map(); // source -> [{t, rate, depth}]
 
 const fmt = (n) => (n === null || n === undefined) ? "–" : Number(n).toLocaleString("en-US");
 const fmtRate = (r) => Number(r || 0).toLocaleString("en-US", { maximumFractionDigits: 1 });
@@ -37,8 +39,8 @@ function svgEl(tag, attrs) {
 }
 
 function remember(key, rate, depth) {
-  let h = history.get(key);
-  if (!h) { h = []; history.set(key, h); }
+  let h = sparks.get(key);
+  if (!h) { h = []; sparks.set(key, h); }
   h.push({ t: Date.now(), rate, depth });
   if (h.length > HISTORY) h.shift();
   return h;
@@ -139,7 +141,7 @@ function machineCard(m) {
     el("figure", {}, el("figcaption", {}, "data/s"), rateSvg),
     el("figure", {}, el("figcaption", {}, "queue depth"), queueSvg)));
   const table = el("table", { class: "stages" },
-    el("tr", {}, ...["stage", "calls", "errors", "skipped", "mean", "p50", "p99", "max", "distribution"].map((t) => el("th", {}, t))));
+    el("tr", {}, ...["stage", "calls", "errors", "skipped", "retried · recovered · gave up", "mean", "p50", "p99", "max", "distribution"].map((t) => el("th", {}, t))));
   for (const st of s.stages) {
     const l = st.latency;
     table.append(el("tr", { "data-stage": st.name },
@@ -147,6 +149,7 @@ function machineCard(m) {
       el("td", { "data-field": "calls" }, fmt(st.calls)),
       el("td", { "data-field": "errors", class: st.errors ? "bad" : "" }, fmt(st.errors)),
       el("td", { "data-field": "skipped" }, fmt(st.skipped)),
+      el("td", { "data-field": "retries" }, st.retries ? `${fmt(st.retries.retried)} · ${fmt(st.retries.recovered)} · ${fmt(st.retries.exhausted)}` : "–"),
       el("td", {}, l.samples ? fmtSecs(l.mean) : "–"),
       el("td", {}, l.samples ? fmtSecs(l.p50) : "–"),
       el("td", {}, l.samples ? fmtSecs(l.p99) : "–"),
@@ -173,27 +176,116 @@ function render(board) {
   const health = document.getElementById("health");
   health.textContent = (board.live ? "live" : "not live") + " · " + (board.ready ? "ready" : "not ready");
   health.className = board.live && board.ready ? "ok" : "bad";
-  const h = remember("#total", t.rate_recent, t.queue_depth);
-  spark(document.getElementById("total-rate"), h, "rate");
-  spark(document.getElementById("total-queue"), h, "depth");
   document.getElementById("machines").replaceChildren(...board.machines.map(machineCard));
+  registryCard(board.registry);
+  lastBoard = board;
+  failuresCard(board);
+  // Errors per stage in all, summed over the machines, for the graph.
+  stageErrors = new Map();
+  for (const m of board.machines) {
+    for (const st of (m.status && m.status.stages) || []) {
+      const k = `${st.slot}:${st.name}`;
+      stageErrors.set(k, (stageErrors.get(k) || 0) + st.errors);
+    }
+  }
+  if (lastHistory) drawStages(lastHistory);
+  if (board.ended) showEnd(board);
 }
+
+// The stage graph, with the history's newest rates and the errors of the newest board.
+function drawStages(h) {
+  drawGraph(document.getElementById("graph"), h.stages, h.points[h.points.length - 1] || null, stageErrors);
+}
+
+// The last board the server sent before it stopped: the states it shows are final.
+function showEnd(board) {
+  ended = true;
+  const states = board.machines.map((m) => m.state_text || m.state || "unknown");
+  const failed = board.machines.some((m) => m.state === "failed");
+  const banner = document.getElementById("ended");
+  banner.hidden = false;
+  banner.className = "ended" + (failed ? " failed" : "");
+  banner.textContent = "ended: " + (states.length ? states.join(", ") : "no machine");
+  const conn = document.getElementById("conn");
+  conn.textContent = "server stopped at " + clock(Date.now() / 1000);
+  conn.className = "conn";
+}
+
+// The server went away without saying so (killed, or the network): the last states shown
+// are not current any more.
+function showGone() {
+  if (ended || gone) return;
+  gone = true;
+  for (const s of document.querySelectorAll('[data-field="state"]')) {
+    s.textContent = "last seen " + s.textContent;
+    s.className = "state gone";
+  }
+}
+
+// The charts and the graph, from the server's history over the chosen window.
+let windowName = ["5m", "1h", "all"].includes(location.hash.slice(1)) ? location.hash.slice(1) : "5m";
+let lastFetch = 0;
+let stageErrors = new Map();
+let lastHistory = null;
+let lastBoard = null;
+let ended = false, gone = false;
+const REFRESH = { "5m": 1000, "1h": 10000, "all": 30000 };
+
+function refreshHistory(force) {
+  if (!force && Date.now() - lastFetch < REFRESH[windowName]) return;
+  lastFetch = Date.now();
+  fetch("api/history/" + windowName, { cache: "no-store" })
+    .then((r) => r.json())
+    .then((h) => {
+      lastHistory = h;
+      drawHistory(h);
+      drawStages(h);
+      document.getElementById("history-note").textContent =
+        `${h.points.length} point${h.points.length === 1 ? "" : "s"} · one a ${h.interval} s, coarser further back · ${(h.memory_bytes / 1048576).toFixed(2)} MiB kept`;
+      document.body.dataset.historyFetches = String(Number(document.body.dataset.historyFetches || 0) + 1);
+    })
+    .catch(() => {});
+}
+
+function chooseWindow(name) {
+  windowName = name;
+  history.replaceState(null, "", "#" + name);
+  for (const b of document.querySelectorAll("[data-window]")) b.classList.toggle("on", b.dataset.window === name);
+  refreshHistory(true);
+}
+
+for (const b of document.querySelectorAll("[data-window]")) b.addEventListener("click", () => chooseWindow(b.dataset.window));
 
 function connect() {
   const conn = document.getElementById("conn");
   const source = new EventSource("api/events");
   source.onopen = () => { conn.textContent = "live"; conn.className = "conn live"; };
   source.onmessage = (msg) => {
-    render(JSON.parse(msg.data));
+    const board = JSON.parse(msg.data);
+    gone = false;
+    render(board);
     document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
+    if (board.ended) {
+      // Nothing will come any more: do not reconnect to a server that is gone (nor ask
+      // it for history).
+      source.close();
+    } else {
+      refreshHistory(false);
+    }
   };
   // EventSource reconnects by itself (the server asks for one second), except after an
   // answer other than 200: the server's 503 when its event streams' budget is spent.
+  let since = null;
   source.onerror = () => {
+    if (ended) return;
+    since = since || clock(Date.now() / 1000);
     conn.textContent = source.readyState === EventSource.CLOSED
-      ? "refused: too many dashboards open (reload later)" : "reconnecting…";
+      ? "refused: too many dashboards open (reload later)" : "server not answering since " + since + ", reconnecting…";
     conn.className = "conn";
+    showGone();
   };
+  source.addEventListener("open", () => { since = null; });
 }
 
+chooseWindow(windowName);
 connect();

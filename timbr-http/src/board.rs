@@ -9,6 +9,7 @@ use timbr_core::Status;
 
 use crate::feed::Observed;
 use crate::health::{HealthCheck, Verdict};
+use crate::kept::KeptDatum;
 
 /// One machine on the board.
 #[derive(Serialize)]
@@ -25,6 +26,8 @@ pub(crate) struct Entry {
     pub(crate) live: Verdict,
     pub(crate) ready: Verdict,
     pub(crate) status: Option<Status>,
+    /// What a handler kept when it stopped the machine (in process only).
+    pub(crate) kept: Option<KeptDatum>,
 }
 
 /// Sums over the machines that have a status. The depth and capacity of a queue that
@@ -59,9 +62,18 @@ pub(crate) struct Board {
     /// Whether every machine is live / ready.
     pub(crate) live: bool,
     pub(crate) ready: bool,
+    /// What the fleet's registry says (see [`StatusFeed::registry`](crate::StatusFeed::registry)).
+    pub(crate) registry: Option<serde_json::Value>,
+    /// Whether this is the last board the server sends: it is stopping (its process is
+    /// ending), so the page shows these states as final instead of waiting to reconnect.
+    pub(crate) ended: bool,
 }
 
-pub(crate) fn board(observed: Vec<Observed>, health: &HealthCheck) -> Board {
+pub(crate) fn board(
+    observed: Vec<Observed>,
+    health: &HealthCheck,
+    registry: Option<serde_json::Value>,
+) -> Board {
     let live = health.liveness(&observed);
     let ready = health.readiness(&observed);
     let mut totals = Totals {
@@ -129,6 +141,7 @@ pub(crate) fn board(observed: Vec<Observed>, health: &HealthCheck) -> Board {
             live,
             ready,
             status: o.status,
+            kept: None,
         })
         .collect();
     Board {
@@ -136,5 +149,7 @@ pub(crate) fn board(observed: Vec<Observed>, health: &HealthCheck) -> Board {
         totals,
         live: all_live,
         ready: all_ready,
+        registry,
+        ended: false,
     }
 }

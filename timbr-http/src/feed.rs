@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use timbr_core::{Datum, Machine, Status};
 
+use crate::kept::KeptDatum;
+
 /// One machine as the server sees it at one moment.
 #[derive(Clone, Debug)]
 pub struct Observed {
@@ -19,7 +21,7 @@ pub struct Observed {
     /// How long ago the status was taken here: zero in-process, the time since it arrived
     /// for a fleet member.
     pub age: Duration,
-    /// Whether the status is older than the feed accepts (see [`Fleet::stale_after`]): the
+    /// Whether the status is older than the feed accepts (see [`FleetFeed::stale_after`]): the
     /// machine, or the way to it, is gone.
     pub stale: bool,
 }
@@ -30,6 +32,21 @@ pub struct Observed {
 pub trait StatusFeed: Send + Sync + 'static {
     /// Every machine, in a stable order.
     fn observe(&self) -> Vec<Observed>;
+
+    /// What the fleet's registry says, if it has one, as its owner serializes it (the
+    /// dashboard shows timbr-redis's `FleetView`: every machine it lists, producers
+    /// included, the stream as Redis sees it, and the balance). None by default.
+    fn registry(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// What a handler kept when it stopped the machine from `source` (a `Debugger` keeps
+    /// the failing datum), if the feed can tell: a machine in this process can. None by
+    /// default.
+    fn kept(&self, source: &str) -> Option<KeptDatum> {
+        let _ = source;
+        None
+    }
 }
 
 /// A machine in this process. Holds it weakly: serving never keeps a machine alive, and
@@ -48,6 +65,11 @@ impl<T: Datum> MachineFeed<T> {
 }
 
 impl<T: Datum> StatusFeed for MachineFeed<T> {
+    fn kept(&self, _source: &str) -> Option<KeptDatum> {
+        let kept = self.machine.upgrade()?.kept()?;
+        Some(KeptDatum::of::<T>(&kept))
+    }
+
     fn observe(&self) -> Vec<Observed> {
         let status = self.machine.upgrade().map(|m| m.status());
         vec![Observed {
@@ -59,7 +81,7 @@ impl<T: Datum> StatusFeed for MachineFeed<T> {
     }
 }
 
-/// The default for [`Fleet::stale_after`].
+/// The default for [`FleetFeed::stale_after`].
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(10);
 
 struct Member {
@@ -68,20 +90,21 @@ struct Member {
 }
 
 /// Several machines whose statuses arrive from elsewhere: [`FleetWatch`](crate::FleetWatch) subscribes to
-/// machines publishing over ZeroMQ (`timbr_core::Remote`); [`Fleet::update`] takes them
+/// machines publishing over ZeroMQ (`timbr_core::Remote`); [`FleetFeed::update`] takes them
 /// from any other transport.
-pub struct Fleet {
+pub struct FleetFeed {
     members: Mutex<Vec<Member>>,
     stale_after: Duration,
+    registry: Mutex<Option<serde_json::Value>>,
 }
 
-impl Default for Fleet {
+impl Default for FleetFeed {
     fn default() -> Self {
-        Fleet::new(std::iter::empty::<String>())
+        FleetFeed::new(std::iter::empty::<String>())
     }
 }
 
-impl Fleet {
+impl FleetFeed {
     /// A fleet of these sources (endpoints, or any names unique within the fleet), none of
     /// which has reported yet.
     pub fn new<S: Into<String>>(sources: impl IntoIterator<Item = S>) -> Self {
@@ -95,9 +118,10 @@ impl Fleet {
                 });
             }
         }
-        Fleet {
+        FleetFeed {
             members: Mutex::new(members),
             stale_after: DEFAULT_STALE_AFTER,
+            registry: Mutex::new(None),
         }
     }
 
@@ -140,6 +164,13 @@ impl Fleet {
         members.len() != before
     }
 
+    /// Records what the fleet's registry says now (see [`StatusFeed::registry`]): the
+    /// dashboard shows it beside the members' own statuses, `/api/status` serves it. A
+    /// watcher that reads a registry (`timbr-watch http --redis`) sets it at every look.
+    pub fn set_registry(&self, view: serde_json::Value) {
+        *self.registry.lock() = Some(view);
+    }
+
     /// How many members the fleet has.
     pub fn len(&self) -> usize {
         self.members.lock().len()
@@ -151,7 +182,7 @@ impl Fleet {
     }
 }
 
-impl StatusFeed for Fleet {
+impl StatusFeed for FleetFeed {
     fn observe(&self) -> Vec<Observed> {
         let now = Instant::now();
         self.members
@@ -171,10 +202,22 @@ impl StatusFeed for Fleet {
             })
             .collect()
     }
+
+    fn registry(&self) -> Option<serde_json::Value> {
+        self.registry.lock().clone()
+    }
 }
 
 impl<F: StatusFeed + ?Sized> StatusFeed for Arc<F> {
     fn observe(&self) -> Vec<Observed> {
         (**self).observe()
+    }
+
+    fn registry(&self) -> Option<serde_json::Value> {
+        (**self).registry()
+    }
+
+    fn kept(&self, source: &str) -> Option<KeptDatum> {
+        (**self).kept(source)
     }
 }

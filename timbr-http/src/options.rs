@@ -22,6 +22,8 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_STALL_AFTER: Duration = Duration::from_secs(60);
 /// How often the dashboard's event stream sends a snapshot unless told otherwise.
 pub const DEFAULT_PUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the server's history takes a snapshot unless told otherwise.
+pub const DEFAULT_HISTORY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How an HTTP server listens: on loopback by default, with every resource bounded.
 ///
@@ -49,6 +51,7 @@ pub struct HttpOptions {
     pub(crate) write_timeout: Duration,
     pub(crate) stall_after: Duration,
     pub(crate) push_interval: Duration,
+    pub(crate) history_interval: Duration,
 }
 
 impl Default for HttpOptions {
@@ -63,6 +66,7 @@ impl Default for HttpOptions {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             stall_after: DEFAULT_STALL_AFTER,
             push_interval: DEFAULT_PUSH_INTERVAL,
+            history_interval: DEFAULT_HISTORY_INTERVAL,
         }
     }
 }
@@ -150,6 +154,16 @@ impl HttpOptions {
     /// How often the dashboard's event stream sends a snapshot (50 ms to a minute).
     pub fn push_interval(mut self, interval: Duration) -> Self {
         self.push_interval = interval.clamp(Duration::from_millis(50), Duration::from_secs(60));
+        self
+    }
+
+    /// How often the server's history (what the dashboard's charts draw, `/api/history/…`)
+    /// takes a snapshot (50 ms to a minute; default [`DEFAULT_HISTORY_INTERVAL`]). It keeps
+    /// 600 snapshots at this interval, then 720 at ten times it, then 1 440 at sixty times
+    /// it: at 1 s, 10 minutes, 2 hours and 24 hours, in about 2.4 MiB for a machine of three
+    /// stages.
+    pub fn history_interval(mut self, interval: Duration) -> Self {
+        self.history_interval = interval.clamp(Duration::from_millis(50), Duration::from_secs(60));
         self
     }
 

@@ -41,13 +41,13 @@ pub(crate) enum RequestError {
 }
 
 impl RequestError {
-    /// The status line's code and reason.
-    pub(crate) fn status(&self) -> (u16, &'static str) {
+    /// The status code it is answered with.
+    pub(crate) fn status(&self) -> u16 {
         match self {
-            RequestError::TooLarge(_) => (431, "Request Header Fields Too Large"),
-            RequestError::UriTooLong => (414, "URI Too Long"),
-            RequestError::Timeout(_) => (408, "Request Timeout"),
-            RequestError::Malformed(_) | RequestError::Closed => (400, "Bad Request"),
+            RequestError::TooLarge(_) => 431,
+            RequestError::UriTooLong => 414,
+            RequestError::Timeout(_) => 408,
+            RequestError::Malformed(_) | RequestError::Closed => 400,
         }
     }
 }

@@ -34,8 +34,9 @@ impl Response {
         }
     }
 
-    /// A plain-text error.
-    pub(crate) fn error(code: u16, reason: &'static str, message: &str) -> Self {
+    /// A plain-text error: `code` with its reason phrase (from [`reason`]), then `message`.
+    pub(crate) fn error(code: u16, message: &str) -> Self {
+        let reason = reason(code);
         Response {
             code,
             reason,
@@ -75,10 +76,30 @@ impl Response {
     }
 }
 
-fn reason(code: u16) -> &'static str {
+/// The reason phrase of each status code this server answers with: the one table of them.
+pub(crate) fn reason(code: u16) -> &'static str {
     match code {
         200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        414 => "URI Too Long",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason;
+
+    #[test]
+    fn every_code_the_server_sends_has_its_reason() {
+        for code in [200, 400, 404, 405, 408, 414, 431, 500, 503] {
+            assert!(!reason(code).is_empty(), "{code}");
+        }
     }
 }

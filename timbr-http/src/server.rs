@@ -17,8 +17,10 @@ use parking_lot::{Condvar, Mutex};
 use thiserror::Error;
 use timbr_core::{Datum, Machine};
 
+use crate::board::{board, Board};
 use crate::feed::{MachineFeed, Observed, StatusFeed};
 use crate::health::HealthCheck;
+use crate::history::History;
 use crate::options::HttpOptions;
 use crate::request::{self, RequestError};
 use crate::response::Response;
@@ -27,6 +29,7 @@ use crate::slots::{self, Full, Slot, Slots};
 
 /// Why a server could not start.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ServeError {
     /// The address is not a loopback one and [`HttpOptions::allow_remote`] was not set.
     #[error(
@@ -56,6 +59,7 @@ pub(crate) struct FeedPanicked(String);
 pub(crate) struct App {
     feed: Box<dyn StatusFeed>,
     pub(crate) health: HealthCheck,
+    pub(crate) history: Mutex<History>,
     pub(crate) options: HttpOptions,
     stopping: Mutex<bool>,
     stop: Condvar,
@@ -76,6 +80,29 @@ impl App {
             self.panicked(&message);
             FeedPanicked(message)
         })
+    }
+
+    /// The feed's registry view, if any; a panic is caught and counted as in
+    /// [`observe`](App::observe), and shows as no view.
+    pub(crate) fn registry(&self) -> Option<serde_json::Value> {
+        catch_unwind(AssertUnwindSafe(|| self.feed.registry())).unwrap_or_else(|payload| {
+            self.panicked(&panic_message(payload));
+            None
+        })
+    }
+
+    /// The board of `observed`: with the health verdicts, the registry's view and what
+    /// handlers kept.
+    pub(crate) fn board(&self, observed: Vec<Observed>) -> Board {
+        let mut board = board(observed, &self.health, self.registry());
+        for entry in &mut board.machines {
+            entry.kept = catch_unwind(AssertUnwindSafe(|| self.feed.kept(&entry.source)))
+                .unwrap_or_else(|payload| {
+                    self.panicked(&panic_message(payload));
+                    None
+                });
+        }
+        board
     }
 
     fn panicked(&self, message: &str) {
@@ -102,6 +129,7 @@ pub struct HttpServer {
     addr: SocketAddr,
     app: Arc<App>,
     accept: Option<JoinHandle<()>>,
+    sampler: Option<JoinHandle<()>>,
 }
 
 /// Serves `machine`'s metrics, health and dashboard in this process, as `options` say.
@@ -150,7 +178,7 @@ impl<T: Datum> ServeHttp for Arc<Machine<T>> {
 }
 
 impl HttpServer {
-    /// Serves whatever `feed` reports (a [`Fleet`](crate::Fleet), or a feed of your own).
+    /// Serves whatever `feed` reports (a [`FleetFeed`](crate::FleetFeed), or a feed of your own).
     ///
     /// # Errors
     ///
@@ -169,6 +197,7 @@ impl HttpServer {
         let app = Arc::new(App {
             feed: Box::new(feed),
             health: HealthCheck::new(options.stall_after),
+            history: Mutex::new(History::new(options.history_interval)),
             options,
             stopping: Mutex::new(false),
             stop: Condvar::new(),
@@ -180,15 +209,25 @@ impl HttpServer {
             last_panic: Mutex::new(None),
         });
         let shared = Arc::clone(&app);
-        let accept = std::thread::Builder::new()
-            .name("timbr-http".to_owned())
-            .spawn(move || accept_loop(&listener, &shared))
+        let sampler = std::thread::Builder::new()
+            .name("timbr-http-history".to_owned())
+            .spawn(move || sample(&shared))
             .map_err(ServeError::Spawn)?;
-        Ok(HttpServer {
+        let mut server = HttpServer {
             addr,
-            app,
-            accept: Some(accept),
-        })
+            app: Arc::clone(&app),
+            accept: None,
+            sampler: Some(sampler),
+        };
+        let shared = Arc::clone(&app);
+        // On failure, dropping `server` stops the sampler.
+        server.accept = Some(
+            std::thread::Builder::new()
+                .name("timbr-http".to_owned())
+                .spawn(move || accept_loop(&listener, &shared))
+                .map_err(ServeError::Spawn)?,
+        );
+        Ok(server)
     }
 
     /// The address it listens on (with the port chosen, if 0 was asked for).
@@ -224,9 +263,10 @@ impl HttpServer {
         self.app.slots.held()
     }
 
-    /// Panics caught while serving: in the [`StatusFeed`] (the request gets `500` saying so)
-    /// or anywhere else on a connection's thread (the connection is closed). Either way the
-    /// connection's slot is released and the server goes on.
+    /// Panics caught while serving: in the [`StatusFeed`] (the request gets `500` saying so;
+    /// the history's sampling thread skips that sample) or anywhere else on a connection's
+    /// thread (the connection is closed). Either way the connection's slot is released and
+    /// the server goes on.
     pub fn panics(&self) -> u64 {
         self.app.panics.load(Ordering::Relaxed)
     }
@@ -251,8 +291,11 @@ impl Drop for HttpServer {
             &SocketAddr::new(ip, self.addr.port()),
             Duration::from_secs(1),
         );
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
+        for thread in [self.accept.take(), self.sampler.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = thread.join();
         }
         // Connections end within their timeouts (streams at their next push): wait for them,
         // boundedly.
@@ -261,6 +304,22 @@ impl Drop for HttpServer {
         self.app
             .slots
             .wait_all_released(std::time::Instant::now() + bound);
+    }
+}
+
+/// Takes a snapshot into the history every interval, until the server stops.
+fn sample(app: &App) {
+    loop {
+        if let Ok(observed) = app.observe() {
+            let at = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64();
+            app.history.lock().record(&observed, at);
+        }
+        if app.wait_stop(app.options.history_interval) {
+            return;
+        }
     }
 }
 
@@ -322,7 +381,7 @@ fn accept_loop(listener: &TcpListener, app: &Arc<App>) {
 /// A quick `503` from the accepting thread, which must not wait on a slow client.
 fn refuse(stream: &mut TcpStream, why: &str) {
     let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-    let _ = Response::error(503, "Service Unavailable", why)
+    let _ = Response::error(503, why)
         .header("Retry-After", "1")
         .write_to(stream, true);
     let _ = stream.shutdown(Shutdown::Both);
@@ -337,10 +396,7 @@ fn connection(app: &App, slot: &mut Slot<'_>, stream: &mut TcpStream) {
         Ok(_) if !slot.answering() => return,
         Ok(req) => routes::answer(app, &req, slot, stream),
         Err(RequestError::Closed) => Ok(()),
-        Err(e) => {
-            let (code, reason) = e.status();
-            Response::error(code, reason, &e.to_string()).write_to(stream, true)
-        }
+        Err(e) => Response::error(e.status(), &e.to_string()).write_to(stream, true),
     };
     // A client that left or stalled: nothing more to tell it.
     drop(result);
@@ -359,6 +415,6 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 pub(crate) fn stream_slot(app: &App, slot: &mut Slot<'_>) -> Result<(), Response> {
     slot.streaming().map_err(|full: Full| {
         app.refused.fetch_add(1, Ordering::Relaxed);
-        Response::error(503, "Service Unavailable", full.message()).header("Retry-After", "5")
+        Response::error(503, full.message()).header("Retry-After", "5")
     })
 }

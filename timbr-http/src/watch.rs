@@ -1,5 +1,5 @@
 //! Following machines in other processes: a thread subscribed to each one's status
-//! endpoint (`timbr_core::Remote`), keeping a [`Fleet`] up to date.
+//! endpoint (`timbr_core::Remote`), keeping a [`FleetFeed`] up to date.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use thiserror::Error;
 use timbr_core::{machine::STATUS_TOPIC, zmq, Status};
 
-use crate::feed::Fleet;
+use crate::feed::FleetFeed;
 
 /// How long the thread waits for a message before looking whether it should stop, in ms.
 const POLL_MS: i64 = 100;
@@ -34,6 +34,7 @@ const FILES_RESERVED: u64 = 256;
 
 /// Why a fleet could not be watched.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum WatchError {
     /// No endpoint was given.
     #[error("no status endpoint to watch")]
@@ -71,7 +72,7 @@ pub enum WatchError {
     Spawn(#[source] std::io::Error),
 }
 
-/// Subscribes to the status endpoints of several machines and keeps a [`Fleet`] of their
+/// Subscribes to the status endpoints of several machines and keeps a [`FleetFeed`] of their
 /// latest statuses (each member named by its endpoint). Dropping it stops the thread.
 ///
 /// The endpoints may change while it runs ([`follow`](FleetWatch::follow)): a fleet whose
@@ -90,7 +91,7 @@ pub enum WatchError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct FleetWatch {
-    fleet: Arc<Fleet>,
+    fleet: Arc<FleetFeed>,
     stop: Arc<AtomicBool>,
     ignored: Arc<AtomicU64>,
     followed: Arc<Mutex<Followed>>,
@@ -138,16 +139,16 @@ impl FleetWatch {
         endpoints: impl IntoIterator<Item = S>,
     ) -> Result<FleetWatch, WatchError> {
         let endpoints: Vec<String> = endpoints.into_iter().map(Into::into).collect();
-        FleetWatch::with_fleet(Fleet::new(endpoints.clone()), endpoints)
+        FleetWatch::with_fleet(FleetFeed::new(endpoints.clone()), endpoints)
     }
 
     /// As [`new`](FleetWatch::new), updating `fleet` (e.g. with its own
-    /// [`stale_after`](Fleet::stale_after)).
+    /// [`stale_after`](FleetFeed::stale_after)).
     ///
     /// # Errors
     ///
     /// As [`new`](FleetWatch::new).
-    pub fn with_fleet(fleet: Fleet, endpoints: Vec<String>) -> Result<FleetWatch, WatchError> {
+    pub fn with_fleet(fleet: FleetFeed, endpoints: Vec<String>) -> Result<FleetWatch, WatchError> {
         if endpoints.is_empty() {
             return Err(WatchError::NoEndpoints);
         }
@@ -162,7 +163,7 @@ impl FleetWatch {
     /// # Errors
     ///
     /// [`WatchError::Spawn`] if the thread cannot start.
-    pub fn start(fleet: Fleet) -> Result<FleetWatch, WatchError> {
+    pub fn start(fleet: FleetFeed) -> Result<FleetWatch, WatchError> {
         let fleet = Arc::new(fleet);
         let stop = Arc::new(AtomicBool::new(false));
         let ignored = Arc::new(AtomicU64::new(0));
@@ -282,7 +283,7 @@ impl FleetWatch {
     }
 
     /// The fleet it keeps up to date (serve it with [`HttpServer::start`](crate::HttpServer::start)).
-    pub fn fleet(&self) -> Arc<Fleet> {
+    pub fn fleet(&self) -> Arc<FleetFeed> {
         Arc::clone(&self.fleet)
     }
 
@@ -326,7 +327,7 @@ fn open_files_limit() -> u64 {
 
 fn follow(
     changes: &Receiver<Change>,
-    fleet: &Fleet,
+    fleet: &FleetFeed,
     stop: &AtomicBool,
     ignored: &AtomicU64,
     followed: &Mutex<Followed>,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 use timbr_core::observe::{QueueStatus, Rates};
 use timbr_core::{MachineState, Status};
-use timbr_http::{Fleet, HttpOptions, HttpServer};
+use timbr_http::{FleetFeed, HttpOptions, HttpServer};
 
 use common::{eventually, get};
 
@@ -35,7 +35,7 @@ fn status(addr: std::net::SocketAddr) -> Value {
 
 #[test]
 fn a_shared_queue_counts_once_and_a_stopped_member_adds_no_rate() {
-    let fleet = std::sync::Arc::new(Fleet::default());
+    let fleet = std::sync::Arc::new(FleetFeed::default());
     fleet.update("w1", member("w1", MachineState::Running, 100.0, true));
     fleet.update("w2", member("w2", MachineState::Running, 50.0, true));
     // Stopped: its status still has the rate it had when it stopped.
@@ -56,7 +56,7 @@ fn a_shared_queue_counts_once_and_a_stopped_member_adds_no_rate() {
 
 #[test]
 fn a_member_that_stopped_cleanly_and_went_quiet_stays_live() {
-    let fleet = std::sync::Arc::new(Fleet::default().stale_after(Duration::from_millis(100)));
+    let fleet = std::sync::Arc::new(FleetFeed::default().stale_after(Duration::from_millis(100)));
     let server = HttpServer::start(std::sync::Arc::clone(&fleet), HttpOptions::new()).unwrap();
     let addr = server.addr();
     // w2's last word: stopped. Then nothing (its process ended).

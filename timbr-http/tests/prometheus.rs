@@ -128,7 +128,7 @@ fn a_real_prometheus_scrapes_a_running_machine() {
     let dir = scratch("prometheus");
     let (_prometheus, prom_addr) = prometheus(&dir, server.addr(), "500ms");
     let limit = Duration::from_secs(120);
-    let labels = r#"machine="scraped",source="in-process""#;
+    let labels = r#"machine="scraped""#;
     // Two scrapes at least: the counter has grown between them.
     let processed = eventually(limit, "Prometheus to scrape twice", || {
         let n = query(

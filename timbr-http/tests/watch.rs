@@ -71,7 +71,7 @@ fn a_watch_follows_endpoints_that_join_and_leave() {
     let (_a, ra) = serve("a");
     let (_b, rb) = serve("b");
     let (ea, eb) = (ra.status_endpoint(), rb.status_endpoint());
-    let watch = FleetWatch::start(timbr_http::Fleet::default()).unwrap();
+    let watch = FleetWatch::start(timbr_http::FleetFeed::default()).unwrap();
     let fleet = watch.fleet();
     assert!(fleet.is_empty());
     let names = || -> Vec<Option<String>> {

@@ -359,6 +359,10 @@ impl StatusPlugin for Announce {
         "fleet"
     }
 
+    fn counters(&self) -> &[&str] {
+        &["beats", "failed_beats"]
+    }
+
     fn fields(&self, _status: &Status) -> serde_json::Value {
         let i = &self.inner;
         serde_json::json!({

@@ -166,9 +166,9 @@ impl Wiring {
         }
     }
 
-    /// The stage names, in slot order (`None` for an empty slot).
-    pub(crate) fn stage_name_at(&self, slot: usize) -> Option<&str> {
-        self.stages.get(slot)?.as_ref().map(|s| s.name())
+    /// The stage at `slot` (`None` for an empty slot).
+    pub(crate) fn stage_at(&self, slot: usize) -> Option<&Stage> {
+        self.stages.get(slot)?.as_ref()
     }
 
     /// The name of the stage at `slot` (`?` for an empty slot).

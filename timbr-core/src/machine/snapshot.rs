@@ -69,6 +69,7 @@ impl<T: Datum> Shared<T> {
                 window,
             },
             current,
+            workers: sup.workers,
             last_oid: last_oid.map(|o| o.to_hex()),
             stages,
             source,
@@ -81,6 +82,7 @@ impl<T: Datum> Shared<T> {
             failures: self.failure_summary_with(counts.replayed),
             events: sup.events.snapshot(),
             plugins: Default::default(),
+            plugin_counters: Default::default(),
             parts: Vec::new(),
         };
         self.add_plugins(&mut status);
@@ -96,12 +98,14 @@ impl<T: Datum> Shared<T> {
             .into_iter()
             .enumerate()
             .filter_map(|(slot, (calls, errors, skipped, latency, buckets))| {
+                let stage = wiring.stage_at(slot)?;
                 Some(StageStatus {
                     slot,
-                    name: wiring.stage_name_at(slot)?.to_owned(),
+                    name: stage.name().to_owned(),
                     calls,
                     errors,
                     skipped,
+                    reads: stage.args().iter().map(|a| a.key.graph_key()).collect(),
                     latency,
                     buckets,
                     retries: self.retry_stats.of(slot),
@@ -128,6 +132,11 @@ impl<T: Datum> Shared<T> {
             );
             if let Some((fields, part)) = added {
                 if !fields.is_null() {
+                    let counters = plugin.counters();
+                    if !counters.is_empty() {
+                        let counters = counters.iter().map(|&c| c.to_owned()).collect();
+                        status.plugin_counters.insert(name.to_owned(), counters);
+                    }
                     status.plugins.insert(plugin.name().to_owned(), fields);
                 }
                 status.parts.extend(part);

@@ -24,6 +24,14 @@ pub trait StatusPlugin: Send + Sync + 'static {
         serde_json::Value::Null
     }
 
+    /// Which of its [`fields`](StatusPlugin::fields) are counters: numbers that only grow
+    /// while the machine lives (`sent`, `beats`…). Exporters keep them apart from the other
+    /// numeric fields, which are gauges (timbr-http: `timbr_plugin_counter_total` and
+    /// `timbr_plugin_gauge`). None by default.
+    fn counters(&self) -> &[&str] {
+        &[]
+    }
+
     /// What this plugin shows in the text and HTML displays, given the `fields` it just
     /// computed.
     fn part(&self, status: &Status, fields: &serde_json::Value) -> Option<DisplayPart> {
@@ -62,6 +70,10 @@ pub trait StatusPlugin: Send + Sync + 'static {
 impl StatusPlugin for ZmqStats {
     fn name(&self) -> &str {
         "zmq"
+    }
+
+    fn counters(&self) -> &[&str] {
+        &["sent", "unrouted", "topics_refused", "closings"]
     }
 
     fn fields(&self, _status: &Status) -> serde_json::Value {

@@ -21,6 +21,10 @@ pub struct StageStatus {
     pub errors: u64,
     /// How often it did not run because something it reads had failed.
     pub skipped: u64,
+    /// The keys it reads, in parameter order, as the graph names them (`in`, `oid`, `f3`,
+    /// `f3_s`, …): `f{k}` is the output of slot `k`, so these are the stage's dependencies.
+    #[serde(default)]
+    pub reads: Vec<String>,
     /// How long it takes.
     pub latency: Latency,
     /// The same timed calls in fixed, coarse buckets (for exporters such as Prometheus, and
@@ -67,6 +71,7 @@ impl StageStatus {
             calls: 0,
             errors: 0,
             skipped: 0,
+            reads: Vec::new(),
             latency: Latency::default(),
             buckets: LatencyBuckets::default(),
             retries: RetryCounts::default(),

@@ -113,6 +113,9 @@ pub struct Status {
     pub rate: Rates,
     /// The data being processed now, one per busy worker.
     pub current: Vec<InFlight>,
+    /// How many workers the machine has (busy or not): `current.len()` of them are busy.
+    #[serde(default)]
+    pub workers: usize,
     /// The oid of the datum finished last.
     pub last_oid: Option<String>,
     /// One entry per stage, in slot order.
@@ -135,6 +138,10 @@ pub struct Status {
     pub events: BTreeMap<String, u64>,
     /// Fields the status plugins added, by plugin name.
     pub plugins: BTreeMap<String, serde_json::Value>,
+    /// For each plugin that has some, which of its fields are counters
+    /// ([`StatusPlugin::counters`](crate::StatusPlugin::counters)); its other numbers are gauges.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub plugin_counters: BTreeMap<String, Vec<String>>,
     /// What the status plugins show in the text and HTML displays.
     pub parts: Vec<DisplayPart>,
 }
@@ -155,6 +162,7 @@ impl Status {
             queue: QueueStatus::new(0, None),
             rate: Rates::new(0.0, 0.0, Duration::ZERO),
             current: Vec::new(),
+            workers: 0,
             last_oid: None,
             stages: Vec::new(),
             source: None,
@@ -164,6 +172,7 @@ impl Status {
             failures: FailureSummary::default(),
             events: BTreeMap::new(),
             plugins: BTreeMap::new(),
+            plugin_counters: BTreeMap::new(),
             parts: Vec::new(),
         }
     }

@@ -1,5 +1,7 @@
 //! `timbr-watch http`: machines' dashboard, metrics and health over HTTP — the status
-//! endpoints given, or those a fleet's Redis registry lists, followed as it changes.
+//! endpoints given, or those a fleet's Redis registry lists, followed as it changes; with a
+//! registry, the page also shows the registry's view (every machine it lists, producers
+//! included, the stream as Redis sees it, and the balance).
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
@@ -26,8 +28,9 @@ pub(crate) fn serve(options: HttpOptions, endpoints: &[String]) -> anyhow::Resul
     }
 }
 
-/// Serves every machine of the fleet on `stream` that announces a status endpoint, reading
-/// the registry again every [`REFRESH`], until the process is killed.
+/// Serves every machine of the fleet on `stream` that announces a status endpoint, and the
+/// registry's view of all of them, reading the registry again every [`REFRESH`], until the
+/// process is killed.
 pub(crate) fn serve_fleet(
     options: HttpOptions,
     url: &str,
@@ -36,7 +39,7 @@ pub(crate) fn serve_fleet(
 ) -> anyhow::Result<Infallible> {
     let redis = timbr_redis::RedisOptions::new(url, stream).group(group);
     let mut registry = timbr_redis::Fleet::connect(redis)?;
-    let watch = FleetWatch::start(timbr_http::Fleet::default())?;
+    let watch = FleetWatch::start(timbr_http::FleetFeed::default())?;
     let mut members = Members::default();
     // The first look must work: a wrong stream or URL is said now, not every 2 s.
     members.refresh(&mut registry, &watch)?;
@@ -72,20 +75,27 @@ pub(crate) fn serve_fleet(
 }
 
 /// What the registry said last: names already reported as having no status endpoint.
+/// (They are on the page all the same, in the registry's table, with what they announce.)
 #[derive(Default)]
 struct Members {
     unserved: BTreeSet<String>,
 }
 
 impl Members {
-    /// Reads the registry and follows exactly the status endpoints it lists, saying on
-    /// stderr who joins, who leaves, and who cannot be shown.
+    /// Reads the registry, hands its view to the page, and follows exactly the status
+    /// endpoints it lists, saying on stderr who joins, who leaves, and who has no status
+    /// of its own to show.
     fn refresh(
         &mut self,
         registry: &mut timbr_redis::Fleet,
         watch: &FleetWatch,
     ) -> anyhow::Result<()> {
-        let machines = registry.machines()?;
+        let view = registry.view()?;
+        // A FleetView is plain data: serializing it does not fail.
+        if let Ok(json) = serde_json::to_value(&view) {
+            watch.fleet().set_registry(json);
+        }
+        let machines = view.machines;
         let endpoint = |m: &FleetMachine| m.machine.status_endpoint.clone();
         let membership = watch.follow(machines.iter().filter_map(endpoint))?;
         let name_of = |e: &str| {
@@ -107,8 +117,8 @@ impl Members {
         {
             if self.unserved.insert(m.machine.name.clone()) {
                 eprintln!(
-                    "timbr-watch: `{}` ({}) announces no status endpoint: not on the page \
-                     (`timbr-watch fleet` shows it)",
+                    "timbr-watch: `{}` ({}) announces no status endpoint: on the page with \
+                     what it announces in the registry only",
                     m.machine.name, m.machine.role
                 );
             }

@@ -27,9 +27,10 @@
 //! worker serving a `Remote` does), looked up again every 2 s, so that machines started
 //! later join. A machine whose registry entry goes (forgotten, or replaced by a new life
 //! under its name) leaves; one that ended keeps its last status (stopped, completed or
-//! failed) while the registry keeps it. Machines that announce no endpoint (producers) are
-//! not on the page: they are named on stderr as they are found (`timbr-watch fleet` shows
-//! them). The endpoints must be reachable from this host (`ipc://` ones only here).
+//! failed) while the registry keeps it. The page also shows the registry's own view, as
+//! `fleet` does: every machine it lists, producers (which announce no endpoint) included,
+//! the stream as Redis sees it and the balance. The endpoints must be reachable from this
+//! host (`ipc://` ones only here).
 //! `ADDR` must be a loopback address unless `--allow-remote` is given.
 //!
 //! `fleet` shows a whole fleet on a Redis Stream in the terminal, refreshed every `--every`
@@ -132,7 +133,8 @@ enum Command {
         #[arg(long)]
         allow_remote: bool,
         /// Serve the fleet on this Redis server (`redis://[:password@]host:port[/db]`): the
-        /// machines its registry lists with a status endpoint, looked up every 2 s.
+        /// machines its registry lists with a status endpoint, looked up every 2 s, and the
+        /// registry's view of every machine (producers included), the stream and the balance.
         #[arg(long, alias = "url", value_name = "URL", requires = "stream")]
         redis: Option<String>,
         /// With --redis: the fleet's stream.

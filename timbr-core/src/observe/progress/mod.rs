@@ -177,6 +177,7 @@ mod tests {
                 window: Duration::from_secs(10),
             },
             current: Vec::new(),
+            workers: 1,
             last_oid: None,
             stages: Vec::new(),
             source: None,
@@ -189,6 +190,7 @@ mod tests {
             failures: Default::default(),
             events: BTreeMap::new(),
             plugins: BTreeMap::new(),
+            plugin_counters: BTreeMap::new(),
             parts: Vec::new(),
         }
     }
