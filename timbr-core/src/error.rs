@@ -303,33 +303,6 @@ pub enum GetError {
     Nested,
 }
 
-/// Why [`replay_failures`](crate::Machine::replay_failures) did not replay every failure its
-/// filter picked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReplayError {
-    /// The failure store could not be read; nothing was replayed.
-    #[error("could not take the failures from the store")]
-    Store(#[source] crate::observe::FailureStoreError),
-    /// Some stored inputs did not decode as the machine's datum type: they stay in the store,
-    /// the others were replayed.
-    #[error(
-        "{kept} stored inputs did not decode as the datum type and stay stored ({replayed} \
-         replayed): {reason}"
-    )]
-    Undecodable {
-        /// How many failures were replayed.
-        replayed: usize,
-        /// How many stay in the store.
-        kept: usize,
-        /// Why the first of them did not decode.
-        reason: String,
-    },
-    /// The machine is being dropped: it takes no more data.
-    #[error("the machine is closed; it takes no replays")]
-    Closed,
-}
-
 /// Why [`start`](crate::Machine::start) did not start the machine.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -160,7 +160,8 @@
 //! predicate says) with a bounded [`Backoff`]: the datum waits aside without holding a worker
 //! ([`Counts::retrying`](observe::Counts::retrying)), then runs again from the failed stage
 //! on; [`Record::attempts`] says how many runs it took. What failed for good is kept in a
-//! [`FailureStore`] (by default the newest [`DEFAULT_FAILURE_CAPACITY`] in memory):
+//! [`FailureStore`](observe::FailureStore) (by default the newest
+//! [`DEFAULT_FAILURE_CAPACITY`](observe::DEFAULT_FAILURE_CAPACITY) in memory):
 //! [`Machine::failures`] lists them, [`Machine::replay_failures`] runs them again after a
 //! fix, each replay's [`Record::replaces`] naming the failure it stands in for. The status
 //! shows both ([`StageStatus::retries`](observe::StageStatus::retries),
@@ -208,14 +209,11 @@ mod unwind;
 pub use crate::{
     datum::{Backoff, Called, Datum, Failure, Record, RetryPolicy, Serialized, Stage, Transient},
     error::{
-        error_chain, BuildError, GetError, PutError, PutTimeoutError, ReplayError, SinkError,
-        StartError, TryPutError,
+        error_chain, BuildError, GetError, PutError, PutTimeoutError, SinkError, StartError,
+        TryPutError,
     },
-    io::{
-        ChannelSink, Delivery, DeliveryId, FnSink, JsonLinesSink, MemoryQueue, NullSink, Queue,
-        Sink, SourcePolicy, SourceState, Taken,
-    },
-    machine::{Machine, MachineBuilder, Putter, StopMode},
+    io::{ChannelSink, FnSink, JsonLinesSink, MemoryQueue, NullSink, Queue, Sink, SourcePolicy},
+    machine::{Machine, MachineBuilder, Putter, ReplayError, StopMode},
     observe::{
         Action, Counts, Debugger, Event, FailureFilter, Handler, Kept, LogAndContinue,
         MachineState, Progress, StageDebugger, Status, StatusPlugin, StopWhenDone, Timing,

@@ -123,7 +123,7 @@ fn run(workers: usize, ordered: bool, threaded: bool, policy: SourcePolicy) {
         p.join().unwrap();
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while machine.source_state() != timbr_core::SourceState::Exhausted {
+    while machine.source_state() != timbr_core::io::SourceState::Exhausted {
         assert!(
             std::time::Instant::now() < deadline,
             "source never finished"
@@ -230,7 +230,7 @@ fn ordered_workers_keep_input_order() {
         .unwrap();
     machine.set_source(0..5_000_u64);
     machine.start().unwrap();
-    while machine.source_state() != timbr_core::SourceState::Exhausted {
+    while machine.source_state() != timbr_core::io::SourceState::Exhausted {
         thread::yield_now();
     }
     machine.stop_drain();
@@ -265,7 +265,7 @@ fn stage_swaps_never_tear_a_datum() {
     for v in 1..200 {
         machine.set_stages(version(v)).unwrap();
     }
-    while machine.source_state() != timbr_core::SourceState::Exhausted {
+    while machine.source_state() != timbr_core::io::SourceState::Exhausted {
         thread::yield_now();
     }
     machine.stop_drain();

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use timbr_core::io::{Delivery, DeliveryId, Taken};
 use timbr_core::{
-    Delivery, DeliveryId, Machine, MemoryQueue, PutTimeoutError, Queue, Record, Sink, SinkError,
-    Stage, StopMode, Taken, TryPutError,
+    Machine, MemoryQueue, PutTimeoutError, Queue, Record, Sink, SinkError, Stage, StopMode,
+    TryPutError,
 };
 
 /// What the sink accepted and what the queue was told, shared by both.

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use timbr_core::io::Taken;
 use timbr_core::{
     ChannelSink, Event, LogAndContinue, Machine, MachineState, MemoryQueue, PutError,
-    PutTimeoutError, Queue, StopWhenDone, Taken, TryPutError,
+    PutTimeoutError, Queue, StopWhenDone, TryPutError,
 };
 
 #[test]

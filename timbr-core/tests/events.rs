@@ -172,7 +172,7 @@ fn dropped_and_source_exhausted_events() {
     machine.start().unwrap();
     entered.wait();
     // The gate holds datum 0; the queue holds 2; the source drops the rest.
-    while machine.source_state() != timbr_core::SourceState::Exhausted {
+    while machine.source_state() != timbr_core::io::SourceState::Exhausted {
         std::thread::yield_now();
     }
     release.wait();
@@ -668,7 +668,7 @@ fn a_debugger_after_stop_when_done_still_stops_at_an_error_and_keeps_it() {
     machine.start().unwrap();
     entered.wait();
     // The source is exhausted (completion asked) while the gate holds datum 2.
-    while machine.source_state() != timbr_core::SourceState::Exhausted {
+    while machine.source_state() != timbr_core::io::SourceState::Exhausted {
         std::thread::yield_now();
     }
     machine.set_stage(odd_fails()).unwrap();

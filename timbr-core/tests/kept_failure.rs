@@ -2,9 +2,8 @@
 //! use, its displays (text, `Debug`, HTML), and the status of the machine it stopped.
 
 use timbr_core::crossbeam_channel;
-use timbr_core::{
-    Debugger, Machine, MachineState, Progress, Serialized, SourceState, Stage, StopMode,
-};
+use timbr_core::io::SourceState;
+use timbr_core::{Debugger, Machine, MachineState, Progress, Serialized, Stage, StopMode};
 
 fn halve_fails_on_odd() -> Stage {
     Stage::try_new(1, "halve", ["f0", "input_s"], |n: &u64, _: &Serialized| {

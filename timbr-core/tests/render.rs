@@ -3,13 +3,14 @@
 
 use std::time::{Duration, SystemTime};
 
+use timbr_core::io::SourceState;
 use timbr_core::{
     datum::Timestamp,
     observe::{
         DisplayPart, ErrorCounts, ErrorKind, ErrorReport, InFlight, QueueStatus, Rates, SinkReport,
         SourceReport, StageStatus,
     },
-    Counts, MachineState, Progress, SourceState, Status, StatusPlugin,
+    Counts, MachineState, Progress, Status, StatusPlugin,
 };
 
 const XSS: &str = r#"<script>alert("x")</script>"#;

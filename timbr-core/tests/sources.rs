@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use timbr_core::{ChannelSink, Machine, SourcePolicy, SourceState, Stage, StopMode};
+use timbr_core::io::SourceState;
+use timbr_core::{ChannelSink, Machine, SourcePolicy, Stage, StopMode};
 
 fn ids(records: &crossbeam_channel::Receiver<timbr_core::Record>) -> Vec<u64> {
     records

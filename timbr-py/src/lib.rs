@@ -15,6 +15,7 @@ mod handlers;
 mod http;
 mod machine;
 mod redis;
+mod retry;
 mod sinks;
 mod source;
 mod stage;
@@ -45,6 +46,7 @@ fn _timbr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<redis::PyRedisQueue>()?;
     m.add_class::<redis::PyFleet>()?;
     m.add_class::<http::PyHttpServer>()?;
+    m.add_class::<retry::PyRetry>()?;
     m.add_function(wrap_pyfunction!(http::serve_http, m)?)?;
     m.add("StageError", py.get_type::<errors::StageError>())?;
     m.add("WiringError", py.get_type::<errors::WiringError>())?;

@@ -86,6 +86,20 @@ impl PyRecord {
     }
 
     /// The source entry this record came from (a Redis queue's entry id), if any.
+    /// How many runs of its failing stage this datum took (1 unless a retry policy ran it
+    /// again).
+    #[getter]
+    fn attempts(&self) -> u32 {
+        self.record.attempts()
+    }
+
+    /// For a replay (`machine.replay_failures()`), the failure it stands in for (that
+    /// failure's origin, or its oid); else None.
+    #[getter]
+    fn replaces(&self) -> Option<&str> {
+        self.record.replaces()
+    }
+
     #[getter]
     fn origin(&self) -> Option<&str> {
         self.record.origin()

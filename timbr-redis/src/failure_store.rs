@@ -1,5 +1,5 @@
 //! [`RedisFailureStore`]: the fleet's failure stream as a machine's
-//! [`FailureStore`](timbr_core::FailureStore), so that `Machine::failures`, the status's
+//! [`FailureStore`](timbr_core::observe::FailureStore), so that `Machine::failures`, the status's
 //! failure summary and `Machine::replay_failures` of a fleet worker see the whole fleet's
 //! failures, not only its own.
 

@@ -152,7 +152,7 @@ pub use crate::{
     writer::PRODUCER_KEY_TTL,
 };
 
-use timbr_core::{Delivery, DeliveryId};
+use timbr_core::io::{Delivery, DeliveryId};
 
 /// The `redis` crate this one is built on.
 pub use redis;

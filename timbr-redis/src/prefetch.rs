@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 use serde::de::DeserializeOwned;
-use timbr_core::{Delivery, Taken};
+use timbr_core::io::{Delivery, Taken};
 
 use crate::health::Health;
 use crate::outbox::Outbox;

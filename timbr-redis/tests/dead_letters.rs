@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde::{Deserialize, Serialize};
-use timbr_core::{Machine, Queue, Stage, StopMode, Taken};
+use timbr_core::io::Taken;
+use timbr_core::{Machine, Queue, Stage, StopMode};
 use timbr_redis::{dead_fields, redis, Fleet, RedisOptions, RedisQueue, Requeue};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use common::*;
 use parking_lot::Mutex;
-use timbr_core::{Queue, Taken};
+use timbr_core::io::Taken;
+use timbr_core::Queue;
 use timbr_redis::{redis, RedisOptions, RedisQueue};
 
 #[test]

@@ -8,7 +8,8 @@ mod common;
 use std::time::Instant;
 
 use common::*;
-use timbr_core::{Queue, Taken};
+use timbr_core::io::Taken;
+use timbr_core::Queue;
 use timbr_redis::{RedisOptions, RedisQueue};
 
 const PACK: u64 = 32;

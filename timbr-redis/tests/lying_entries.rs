@@ -10,7 +10,8 @@ use std::time::Instant;
 use common::*;
 use serde::{Deserialize, Serialize};
 use timbr_core::io::QueueEvent;
-use timbr_core::{Queue, Taken};
+use timbr_core::io::Taken;
+use timbr_core::Queue;
 use timbr_redis::{redis, Fleet, RedisOptions, RedisQueue};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

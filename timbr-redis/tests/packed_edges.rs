@@ -110,7 +110,8 @@ fn stop_returning_during_an_outage(pack: usize) -> (u64, u64) {
 /// dead letter has no `d` field: `Fleet::requeue` cannot put its data back).
 #[test]
 fn a_pack_whose_split_failed_once_is_split_not_dead_lettered_whole() {
-    use timbr_core::{Queue, Taken};
+    use timbr_core::io::Taken;
+    use timbr_core::Queue;
     let server = Server::start();
     let options = RedisOptions::new(server.url(), "items")
         .pack(4)
@@ -175,7 +176,8 @@ fn a_pack_whose_split_failed_once_is_split_not_dead_lettered_whole() {
 /// acknowledgement of the other goes through.
 #[test]
 fn a_foreign_origin_field_does_not_wedge_the_acknowledgements() {
-    use timbr_core::{Queue, Taken};
+    use timbr_core::io::Taken;
+    use timbr_core::Queue;
     let server = Server::start();
     let options = RedisOptions::new(server.url(), "items").consumer("w");
     let mut con = server.con();

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use parking_lot::Mutex;
-use timbr_core::{Queue, Taken};
+use timbr_core::io::Taken;
+use timbr_core::Queue;
 use timbr_redis::{Fleet, RedisOptions, RedisQueue};
 
 const N: u64 = 8_000;

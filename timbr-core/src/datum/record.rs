@@ -103,7 +103,7 @@ impl Record {
 
     /// For a datum replayed from the failure store
     /// ([`Machine::replay_failures`](crate::Machine::replay_failures)), the failure it stands
-    /// in for: that failure's [`origin`](crate::FailureReport::origin) if it had one, else
+    /// in for: that failure's [`origin`](crate::observe::FailureReport::origin) if it had one, else
     /// its oid (hex) — the oid of its failure record. A replay of a replay keeps the first
     /// failure's, so downstream can tell which failure record a later record replaces.
     /// `None` for a datum that is not a replay.

@@ -8,7 +8,8 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Select, Sender, TrySendErr
 use parking_lot::Mutex;
 
 use crate::io::QueueEvents;
-use crate::{Delivery, DeliveryId, PutTimeoutError, TryPutError};
+use crate::io::{Delivery, DeliveryId};
+use crate::{PutTimeoutError, TryPutError};
 
 /// What a blocking [`Queue::take`] came back with.
 #[derive(Debug, PartialEq, Eq)]
@@ -27,7 +28,7 @@ impl<T> Taken<T> {
     /// [`Woken`](Taken::Woken).
     ///
     /// ```
-    /// use timbr_core::Taken;
+    /// use timbr_core::io::Taken;
     ///
     /// assert_eq!(Taken::Datum(20_u8).map(|d| u32::from(d) * 2), Taken::Datum(40_u32));
     /// assert_eq!(Taken::<u8>::TimedOut.map(|_| -> u32 { unreachable!() }), Taken::TimedOut);

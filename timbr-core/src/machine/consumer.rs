@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::io::{Delivery, Taken};
 use crate::machine::aside::{Look, Ready, Replay, Retry};
 use crate::machine::life::{Exit, Mode, Settle};
 use crate::machine::retrying::Attempt;
 use crate::machine::shared::Shared;
 use crate::machine::thread_role::mark_machine_thread;
-use crate::{Datum, Delivery, Event, MachineState, Record, Taken};
+use crate::{Datum, Event, MachineState, Record};
 
 /// How long a draining consumer waits for a source's put in progress before it looks again.
 const SOURCE_PUT_WAIT: Duration = Duration::from_millis(1);

@@ -5,11 +5,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::io::source::{SourceParts, SourceStatus};
+use crate::io::SourceState;
 use crate::machine::Supervisor;
 use crate::unwind;
 use crate::{
     observe::{ErrorKind, ErrorReport},
-    Event, PutTimeoutError, Queue, SourcePolicy, SourceState, TryPutError,
+    Event, PutTimeoutError, Queue, SourcePolicy, TryPutError,
 };
 
 /// How long a source blocked on a full queue waits before checking whether it should stop.

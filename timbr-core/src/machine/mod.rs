@@ -55,6 +55,7 @@ pub use self::putter::Putter;
 pub use self::remote::{
     Remote, RemoteOptions, DEFAULT_MAX_REQUEST, DEFAULT_STATUS_INTERVAL, MAX_REQUEST, STATUS_TOPIC,
 };
+pub use self::replay::ReplayError;
 pub(crate) use self::shared::Shared;
 pub(crate) use self::supervisor::Supervisor;
 

@@ -7,12 +7,10 @@ use std::time::{Duration, Instant};
 
 use bson::oid::ObjectId;
 
+use crate::io::{Delivery, Taken};
 use crate::machine::thread_role::Raised;
 use crate::machine::Machine;
-use crate::{
-    Called, Datum, Delivery, GetError, PutError, PutTimeoutError, Putter, Record, Taken,
-    TryPutError,
-};
+use crate::{Called, Datum, GetError, PutError, PutTimeoutError, Putter, Record, TryPutError};
 
 impl<T: Datum> Machine<T> {
     /// Puts a datum if the queue has room; never blocks.

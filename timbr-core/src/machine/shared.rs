@@ -12,6 +12,7 @@ use timbr_sched::{Executor, Hooks, Outcomes};
 use crate::datum::entry;
 use crate::datum::wiring::Wiring;
 use crate::io::source::SourceStatus;
+use crate::io::DeliveryId;
 use crate::machine::aside::Aside;
 use crate::machine::consumer::Reorder;
 use crate::machine::machine_queue::MachineQueue;
@@ -22,7 +23,7 @@ use crate::unwind;
 use crate::{
     datum::{FailureKind, Timestamp},
     observe::{ErrorKind, ErrorReport, FailureStore},
-    Datum, DeliveryId, Event, Failure, Record, Sink, SourcePolicy,
+    Datum, Event, Failure, Record, Sink, SourcePolicy,
 };
 
 pub(crate) struct Shared<T> {

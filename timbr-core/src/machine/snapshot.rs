@@ -3,12 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+use crate::io::SourceState;
 use crate::machine::shared::Shared;
 use crate::machine::sourcing;
 use crate::machine::supervisor::Guarded;
 use crate::observe::stage_status::StageStatus;
 use crate::observe::status::{QueueStatus, Rates, SinkReport, SourceReport};
-use crate::{Datum, SourceState, Status};
+use crate::{Datum, Status};
 
 impl<T: Datum> Shared<T> {
     /// A consistent snapshot. Reads atomics and takes only locks the hot path does not hold

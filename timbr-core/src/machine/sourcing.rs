@@ -4,8 +4,9 @@ use std::fmt;
 use std::sync::atomic::Ordering;
 
 use crate::io::source::{SourceIter, SourceParts};
+use crate::io::SourceState;
 use crate::machine::Machine;
-use crate::{Datum, MachineState, SourceState};
+use crate::{Datum, MachineState};
 
 impl<T: Datum> Machine<T> {
     /// Feeds the queue from `source` on its own thread, waiting while the queue is full

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 /// What a stage's [`RetryPolicy`](crate::RetryPolicy) did, counted since the machine was built
-/// (in [`StageStatus::retries`](crate::StageStatus::retries)).
+/// (in [`StageStatus::retries`](crate::observe::StageStatus::retries)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RetryCounts {

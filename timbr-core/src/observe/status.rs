@@ -8,9 +8,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::datum::Timestamp;
+use crate::io::SourceState;
 use crate::observe::stage_status::StageStatus;
 use crate::observe::FailureSummary;
-use crate::{Counts, SourceState};
+use crate::Counts;
 
 /// Where a machine is in its life.
 ///

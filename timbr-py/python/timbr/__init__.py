@@ -15,7 +15,15 @@ yours, in Python. The notebook's API works as written::
     m.stop()
 
 A stage that raises is recorded (type, message, traceback), counted and skipped for that
-datum; the machine goes on. See ``help(timbr.Machine)``.
+datum; the machine goes on. A ``timbr.Retry`` policy retries what was transient; what failed
+for good is kept (``m.failures()``) and runs again after a fix::
+
+    m.retry(3, timbr.Retry(attempts=3, wait=0.5, on=ConnectionError))
+    m.failures(stage="f3")                    # input, stage, error, attempts, time
+    m[3] = fixed_f3                           # swapped live, between two data
+    m.replay_failures(stage="f3")             # each replay's record says what it replaces
+
+See ``help(timbr.Machine)``.
 """
 
 import atexit
@@ -24,7 +32,7 @@ import weakref
 
 from . import _timbr
 from ._args import choose_args, positional_keys
-from ._errors import Empty, Full
+from ._errors import Empty, Full, TransientError
 from ._timbr import (
     MAX_SLOTS,
     Called,
@@ -39,6 +47,7 @@ from ._timbr import (
     Record,
     RedisQueue,
     RedisSink,
+    Retry,
     StageDebugger,
     StageError,
     StopWhenDone,
@@ -52,7 +61,7 @@ __all__ = [
     "Machine", "stage", "Full", "Empty", "StageError", "WiringError", "Record", "Called",
     "Event", "Failure", "Kept", "LogAndContinue", "Debugger", "StageDebugger", "StopWhenDone",
     "StopWhenIdle", "ZmqSink", "JsonLines", "RedisSink", "RedisQueue", "Fleet", "HttpServer",
-    "serve_http", "MAX_SLOTS", "positional_keys",
+    "serve_http", "MAX_SLOTS", "positional_keys", "Retry", "TransientError",
 ]
 
 # Machines alive in this interpreter, stopped at exit before the interpreter goes away (their

@@ -1,8 +1,9 @@
-"""The exceptions of timbr that subclass the standard library's queue exceptions."""
+"""timbr's own exceptions: those that subclass the standard library's queue exceptions, and
+the one a stage raises to be retried."""
 
 import queue
 
-__all__ = ["Full", "Empty"]
+__all__ = ["Full", "Empty", "TransientError"]
 
 
 class Full(queue.Full):
@@ -21,3 +22,11 @@ class Full(queue.Full):
 
 class Empty(queue.Empty):
     """No datum arrived before the timeout."""
+
+
+class TransientError(Exception):
+    """Raised by a stage to say "try me again later" (a service that is down, a timeout).
+
+    A ``timbr.Retry`` policy retries these (and their subclasses) by default; give ``on=`` to
+    retry other exceptions too. Subclass it, or raise it ``from`` the original error.
+    """

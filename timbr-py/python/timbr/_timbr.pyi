@@ -35,6 +35,7 @@ class Machine:
         plugins: Optional[list] = None,
         drop_when_full: bool = False,
         idle_after: Optional[float] = None,
+        retry: Optional["Retry"] = None,
     ) -> "Machine": ...
     def _set_stage(self, slot: int, func: Callable[..., Any], name: str, names: list[str]) -> None: ...
     def __getitem__(self, slot: int) -> Callable[..., Any]:
@@ -43,6 +44,27 @@ class Machine:
         """Empties ``slot`` (it passes its input through again)."""
     def __len__(self) -> int:
         """The number of slots."""
+    def retry(self, slot: int, policy: Optional["Retry"]) -> None:
+        """Sets the retry policy of the stage at ``slot`` (None: the machine's default)."""
+    def failures(
+        self,
+        *,
+        stage: Optional[str] = None,
+        error: Optional[str] = None,
+        since: Any = None,
+        until: Any = None,
+    ) -> list[dict[str, Any]]:
+        """The data that failed for good, oldest first (``oid``, ``slot``, ``stage``,
+        ``error``, ``attempts``, ``at``, ``origin``, ``input``)."""
+    def replay_failures(
+        self,
+        *,
+        stage: Optional[str] = None,
+        error: Optional[str] = None,
+        since: Any = None,
+        until: Any = None,
+    ) -> int:
+        """Runs the failures the filter picks again, through the stages as they are now."""
     def put(self, datum: Any, block: bool = False, timeout: Optional[float] = None) -> None:
         """Puts ``datum`` on the queue; a full queue raises ``timbr.Full`` (a ``queue.Full``)
         carrying it. Non-blocking unless ``block``."""
@@ -98,6 +120,8 @@ class Record:
     failures: list[dict[str, Any]]
     unserializable: list[dict[str, str]]
     origin: Optional[str]
+    attempts: int
+    replaces: Optional[str]
     def __iter__(self) -> Iterator[str]: ...
 
 class Called:
@@ -201,3 +225,21 @@ class HttpServer:
 
 def serve_http(machine: Machine, addr: str = "127.0.0.1:0", *, allow_remote: bool = False) -> HttpServer:
     """Serves the machine's metrics, health checks and live dashboard."""
+
+class Retry:
+    """How a stage's failures are retried: ``attempts`` runs at most, ``wait`` seconds
+    before the first retry (growing by ``factor`` up to ``max_wait`` if given), ``jitter``
+    (0 to 1) of it less at random; ``on``: the transient exceptions (a class, a tuple, or a
+    callable taking the exception), by default ``timbr.TransientError``."""
+
+    def __new__(
+        cls,
+        attempts: int = 3,
+        *,
+        wait: float = 0.1,
+        max_wait: Optional[float] = None,
+        factor: int = 2,
+        jitter: float = 0.0,
+        on: Any = None,
+    ) -> "Retry": ...
+    attempts: int

@@ -11,6 +11,7 @@ use timbr_core::{LogAndContinue, Machine, Progress, SourcePolicy};
 use super::PyMachine;
 use crate::errors;
 use crate::handlers::{build_handler, PyPlugin};
+use crate::retry::PyRetry;
 use crate::sinks::build_sink;
 use crate::value::PyValue;
 
@@ -28,6 +29,7 @@ pub(super) struct Settings<'py> {
     pub(super) plugins: Option<Bound<'py, PyList>>,
     pub(super) drop_when_full: bool,
     pub(super) idle_after: Option<f64>,
+    pub(super) retry: Option<Py<PyRetry>>,
 }
 
 /// The machine those arguments describe, or the error that names the wrong one.
@@ -45,6 +47,7 @@ pub(super) fn build(py: Python<'_>, settings: Settings<'_>) -> PyResult<PyMachin
         plugins,
         drop_when_full,
         idle_after,
+        retry,
     } = settings;
     if bufsize == 0 {
         return Err(PyValueError::new_err(
@@ -104,6 +107,8 @@ pub(super) fn build(py: Python<'_>, settings: Settings<'_>) -> PyResult<PyMachin
     let machine = builder.build().map_err(errors::wiring)?;
     Ok(PyMachine {
         funcs: Mutex::new((0..machine.slots()).map(|_| None).collect()),
+        retries: Mutex::new((0..machine.slots()).map(|_| None).collect()),
+        default_retry: retry,
         machine: Arc::new(machine),
         log,
     })

@@ -5,6 +5,7 @@
 //! Ctrl-C, and a `KeyboardInterrupt` stops the machine cleanly before it is raised.
 
 mod build;
+mod stages;
 mod waiting;
 
 use std::sync::Arc;
@@ -20,8 +21,8 @@ use timbr_core::{GetError, Machine, MachineState, StopMode};
 use self::build::{build, Settings};
 use self::waiting::{refused, EXIT_GRACE};
 use crate::errors;
+use crate::retry::{self, PyRetry};
 use crate::source::PySource;
-use crate::stage::python_stage;
 use crate::value::{json_to_py, PyValue};
 use crate::views::{PyCalled, PyKept, PyRecord};
 
@@ -36,9 +37,21 @@ use crate::views::{PyCalled, PyKept, PyRecord};
 #[pyclass(frozen, subclass, module = "timbr._timbr", name = "Machine")]
 pub(crate) struct PyMachine {
     machine: Arc<Machine<PyValue>>,
-    /// The callables as the user gave them, by slot (what `m[i]` returns).
-    funcs: Mutex<Vec<Option<Py<PyAny>>>>,
+    /// The stages as the user gave them, by slot (`m[i]` returns the callable), to build
+    /// again when the slot's retry policy changes.
+    funcs: Mutex<Vec<Option<Given>>>,
+    /// Each slot's retry policy (`m.retry(i, …)`), else `default_retry`.
+    retries: Mutex<Vec<Option<Py<PyRetry>>>>,
+    /// The constructor's `retry=`: the policy of every slot without one of its own.
+    default_retry: Option<Py<PyRetry>>,
     log: Option<ErrorLog>,
+}
+
+/// A stage as `_set_stage` was given it.
+struct Given {
+    func: Py<PyAny>,
+    name: String,
+    names: Vec<String>,
 }
 
 impl PyMachine {
@@ -71,11 +84,13 @@ impl PyMachine {
     /// `queue` (a `RedisQueue` instead of the in-memory queue), `total` (the number of data
     /// expected, for progress), `plugins` (objects with `name` and `fields(status)`),
     /// `drop_when_full` (a source drops data instead of waiting when the queue is full),
-    /// `idle_after` (seconds without activity before an `idle` event).
+    /// `idle_after` (seconds without activity before an `idle` event), `retry` (a
+    /// `timbr.Retry` for every stage without one of its own, see `retry()`).
     #[new]
     #[pyo3(signature = (
         stages=8, bufsize=1024, *, workers=1, ordered=false, name=None, handler=None,
-        sink=None, queue=None, total=None, plugins=None, drop_when_full=false, idle_after=None
+        sink=None, queue=None, total=None, plugins=None, drop_when_full=false, idle_after=None,
+        retry=None
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -95,6 +110,7 @@ impl PyMachine {
         plugins: Option<Bound<'_, PyList>>,
         drop_when_full: bool,
         idle_after: Option<f64>,
+        retry: Option<Py<PyRetry>>,
     ) -> PyResult<PyMachine> {
         build(
             py,
@@ -111,6 +127,7 @@ impl PyMachine {
                 plugins,
                 drop_when_full,
                 idle_after,
+                retry,
             },
         )
     }
@@ -130,18 +147,20 @@ impl PyMachine {
                 func.get_type().name()?
             )));
         }
-        let stage =
-            python_stage(slot, name, &names, func.clone().unbind()).map_err(errors::wiring)?;
-        self.machine.set_stage(stage).map_err(errors::wiring)?;
-        self.funcs.lock()[slot] = Some(func.unbind());
-        Ok(())
+        let py = func.py();
+        let given = Given {
+            func: func.unbind(),
+            name,
+            names,
+        };
+        self.install(py, slot, given)
     }
 
     fn __getitem__(&self, py: Python<'_>, slot: isize) -> PyResult<Py<PyAny>> {
         let slot = self.slot(slot)?;
         self.funcs.lock()[slot]
             .as_ref()
-            .map(|f| f.clone_ref(py))
+            .map(|g| g.func.clone_ref(py))
             .ok_or_else(|| PyKeyError::new_err(format!("no stage at slot {slot}")))
     }
 
@@ -152,6 +171,55 @@ impl PyMachine {
             .map_err(|e| PyKeyError::new_err(e.to_string()))?;
         self.funcs.lock()[slot] = None;
         Ok(())
+    }
+
+    /// Sets the retry policy of the stage at `slot` (a `timbr.Retry`; None: the machine's
+    /// `retry=` again, or none). It stays with the slot: a stage put there later has it too.
+    #[pyo3(signature = (slot, policy))]
+    fn retry(&self, py: Python<'_>, slot: isize, policy: Option<Py<PyRetry>>) -> PyResult<()> {
+        let slot = self.slot(slot)?;
+        self.set_retry(py, slot, policy)
+    }
+
+    /// The data that failed for good (their retries ran out, or the error was not
+    /// transient), oldest first, as dicts: `oid`, `slot`, `stage`, `error`, `attempts`, `at`,
+    /// `origin` and `input` (the datum, decoded). Filtered by `stage` name, text in the
+    /// `error`, and time (`since`/`until`: seconds since the epoch or a `datetime`). The
+    /// store keeps the newest 1000; `status["failures"]` counts what it dropped.
+    #[pyo3(signature = (*, stage=None, error=None, since=None, until=None))]
+    fn failures<'py>(
+        &self,
+        py: Python<'py>,
+        stage: Option<String>,
+        error: Option<String>,
+        since: Option<Bound<'py, PyAny>>,
+        until: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let filter = retry::filter(stage, error, since.as_ref(), until.as_ref())?;
+        let machine = Arc::clone(&self.machine);
+        let stored = py
+            .detach(move || machine.failures(&filter))
+            .map_err(|e| PyRuntimeError::new_err(timbr_core::error_chain(&e)))?;
+        stored.iter().map(|f| failure_dict(py, f)).collect()
+    }
+
+    /// Runs the failures the filter picks (as for `failures()`) again, through the stages as
+    /// they are now: after a fix (`m[i] = fixed`), they go through the fixed stage. Returns
+    /// how many. Each replay's record says which failure it `replaces`; the counts count it
+    /// `replayed`, not accepted twice. A machine that is not running runs them when it starts.
+    #[pyo3(signature = (*, stage=None, error=None, since=None, until=None))]
+    fn replay_failures(
+        &self,
+        py: Python<'_>,
+        stage: Option<String>,
+        error: Option<String>,
+        since: Option<Bound<'_, PyAny>>,
+        until: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
+        let filter = retry::filter(stage, error, since.as_ref(), until.as_ref())?;
+        let machine = Arc::clone(&self.machine);
+        py.detach(move || machine.replay_failures(&filter))
+            .map_err(|e| PyRuntimeError::new_err(timbr_core::error_chain(&e)))
     }
 
     /// The number of slots.
@@ -376,4 +444,20 @@ impl PyMachine {
 
 pub(crate) fn state_name(state: &MachineState) -> String {
     state.to_string()
+}
+
+/// A stored failure as a dict: its report's fields and its input, decoded (the JSON text
+/// itself if it does not decode).
+fn failure_dict<'py>(
+    py: Python<'py>,
+    failure: &timbr_core::observe::StoredFailure,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut value =
+        serde_json::to_value(failure).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    if let Some(fields) = value.as_object_mut() {
+        let input = serde_json::from_str(&failure.input)
+            .unwrap_or_else(|_| serde_json::Value::String(failure.input.clone()));
+        fields.insert("input".to_owned(), input);
+    }
+    json_to_py(py, &value)
 }

@@ -7,7 +7,8 @@ use std::time::Instant;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use timbr_core::io::QueueEvents;
-use timbr_core::{Delivery, DeliveryId, PutTimeoutError, Queue, Taken, TryPutError};
+use timbr_core::io::{Delivery, DeliveryId, Taken};
+use timbr_core::{PutTimeoutError, Queue, TryPutError};
 
 use super::RedisQueue;
 use crate::entry;
