@@ -144,6 +144,10 @@ impl<T: Datum> Shared<T> {
                         }
                     }
                 }
+                // Without a deadline only while nothing waits aside. A stop turns the mode
+                // first, then wakes one take per consumer; a consumer that sees the stop
+                // either leaves (and wakes the others: see `consumer_exited`) or waits with
+                // a deadline, so whatever wake-ups it took, no take here sleeps through it.
                 _ => match self.queue.take_delivery(until) {
                     Taken::Datum(d) => d,
                     Taken::TimedOut | Taken::Woken => continue,
