@@ -234,7 +234,9 @@ fn a_retried_datum_is_acked_once_when_it_finished_for_good() {
         }
     })
     .unwrap()
-    .retry(RetryPolicy::new(3).backoff(Backoff::fixed(Duration::from_millis(30))));
+    // A backoff long enough that the three data are all waiting at once even on a loaded
+    // machine (the wait below looks for that moment; with 30 ms it could pass unseen).
+    .retry(RetryPolicy::new(3).backoff(Backoff::fixed(Duration::from_secs(1))));
     let machine = Machine::<u64>::builder()
         .queue(queue)
         .workers(2)
