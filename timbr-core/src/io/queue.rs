@@ -155,7 +155,8 @@ pub trait Queue<T>: Send + Sync + 'static {
 /// # Examples
 ///
 /// ```
-/// use timbr_core::{MemoryQueue, Queue, Taken};
+/// use timbr_core::{MemoryQueue, Queue};
+/// use timbr_core::io::Taken;
 ///
 /// let q = MemoryQueue::new(1);
 /// q.try_put("a")?;

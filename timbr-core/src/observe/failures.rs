@@ -104,7 +104,8 @@ impl StoredFailure {
 /// Which stored failures to list or replay: every condition given must hold.
 ///
 /// ```
-/// use timbr_core::{FailureFilter, FailureReport};
+/// use timbr_core::FailureFilter;
+/// use timbr_core::observe::FailureReport;
 ///
 /// let f = FailureReport::new("65a0", 3, "f3", "division by zero", 1);
 /// assert!(FailureFilter::all().matches(&f));
