@@ -29,14 +29,41 @@ use timbr_redis::{redis, Fleet, FleetView, RedisOptions};
 const N: u64 = 3000;
 
 /// `tweets ARGS`, its stdout and stderr to files `name.out` and `name.err` in `dir`.
-fn spawn(dir: &Path, name: &str, args: &[&str]) -> Child {
+fn spawn(dir: &Path, name: &str, args: &[&str]) -> Reaped {
     let file = |ext: &str| std::fs::File::create(dir.join(format!("{name}.{ext}"))).unwrap();
-    Command::new(tweets())
-        .args(args)
-        .stdout(file("out"))
-        .stderr(file("err"))
-        .spawn()
-        .expect("the tweets example")
+    Reaped(
+        Command::new(tweets())
+            .args(args)
+            .stdout(file("out"))
+            .stderr(file("err"))
+            .spawn()
+            .expect("the tweets example"),
+    )
+}
+
+/// A program the test started, killed and reaped however the test ends: a failed assert
+/// must not leave workers running after the test (they outlived a failing run once).
+struct Reaped(Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        // Already exited (the usual end): both calls are harmless no-ops then.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn read(dir: &Path, file: &str) -> String {
