@@ -184,7 +184,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`machine`] | the runtime: [`Machine`], [`MachineBuilder`], [`Putter`], the threads and the lifecycle, and [`Remote`] |
+//! | [`machine`] | the runtime: [`Machine`], [`MachineBuilder`], [`Putter`](machine::Putter), the threads and the lifecycle, and [`Remote`] |
 //! | [`datum`] | what one datum becomes, with no threads: keys, [`Stage`]s, wiring, [`Serialized`] values, [`Record`]s, [`Failure`]s |
 //! | [`io`] | the edges: [`Queue`], the source, [`Sink`]s, ZeroMQ publishing |
 //! | [`observe`] | [`Counts`], statistics, [`Event`]s and [`Handler`]s, plugins, [`Status`] and its displays |
@@ -213,7 +213,7 @@ pub use crate::{
         TryPutError,
     },
     io::{ChannelSink, FnSink, JsonLinesSink, MemoryQueue, NullSink, Queue, Sink, SourcePolicy},
-    machine::{Machine, MachineBuilder, Putter, ReplayError, StopMode},
+    machine::{Machine, MachineBuilder, ReplayError, StopMode},
     observe::{
         Action, Counts, Debugger, Event, FailureFilter, Handler, Kept, LogAndContinue,
         MachineState, Progress, StageDebugger, Status, StatusPlugin, StopWhenDone, Timing,

@@ -10,7 +10,8 @@ use bson::oid::ObjectId;
 use crate::io::{Delivery, Taken};
 use crate::machine::thread_role::Raised;
 use crate::machine::Machine;
-use crate::{Called, Datum, GetError, PutError, PutTimeoutError, Putter, Record, TryPutError};
+use crate::machine::Putter;
+use crate::{Called, Datum, GetError, PutError, PutTimeoutError, Record, TryPutError};
 
 impl<T: Datum> Machine<T> {
     /// Puts a datum if the queue has room; never blocks.
