@@ -155,8 +155,12 @@ fn is_transient(on: &Py<PyAny>, error: &TaskError) -> bool {
         } else {
             on.call1((exception,)).and_then(|r| r.is_truthy())
         };
-        // A predicate that raises says no: the datum fails for good, with its own error.
-        answer.unwrap_or(false)
+        // A predicate that raises says no: the datum fails for good, with its own error; the
+        // predicate's exception is reported as unraisable (sys.unraisablehook), not lost.
+        answer.unwrap_or_else(|e| {
+            e.write_unraisable(py, Some(on));
+            false
+        })
     })
 }
 

@@ -150,3 +150,23 @@ def test_a_retry_policy_refuses_what_it_cannot_mean():
     with pytest.raises(ValueError, match="seconds"):
         timbr.Machine(stages=1).failures(since=-1)
     assert "attempts=4" in repr(timbr.Retry(4, wait=0.5, max_wait=3, jitter=0.5))
+
+
+def test_a_predicate_that_raises_says_no_and_its_exception_is_reported(monkeypatch):
+    reported = []
+    monkeypatch.setattr("sys.unraisablehook", reported.append)
+
+    def broken(exception):
+        raise RuntimeError("the predicate itself is broken")
+
+    sink, records = collecting()
+    m = timbr.Machine(stages=2, sink=sink)
+    m[1] = flaky(1)
+    m.retry(1, timbr.Retry(attempts=3, wait=0.001, on=broken))
+    m.start()
+    m.put(1, block=True)
+    m.stop()
+    (record,) = records
+    assert not record.ok and record.attempts == 1
+    assert [type(r.exc_value) for r in reported] == [RuntimeError]
+    assert "broken" in str(reported[0].exc_value)

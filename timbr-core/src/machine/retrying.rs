@@ -148,18 +148,19 @@ impl<T: Datum> Shared<T> {
                 .get(slot)
                 .and_then(Option::as_ref)
                 .and_then(|stage| self.retry.policy(stage));
-            match policy {
-                Some(p) if p.is_transient(error) && runs < p.attempts() => {
+            // Asked once: the predicate may be the user's (a Python callable, a lookup).
+            match policy.filter(|p| p.is_transient(error)) {
+                Some(p) if runs < p.attempts() => {
                     let seed = jitter_seed(oid, attempts);
                     let delay = p.backoff_of().delay(runs, seed);
                     wait = Some(wait.map_or(delay, |w| w.max(delay)));
                     retryable.push(slot);
                 }
-                Some(p) if p.is_transient(error) => {
+                Some(_) => {
                     last_tries.push(slot);
                     fatal = true;
                 }
-                _ => fatal = true,
+                None => fatal = true,
             }
         }
         let stats = &self.retry_stats;
