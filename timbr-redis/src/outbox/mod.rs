@@ -334,6 +334,51 @@ impl Shared {
     fn send(&self, link: &mut Link, txs: &mut [Transaction; 2], seq: u64, ops: &[Op]) -> bool {
         let [records, acks_tx] = txs;
         records.clear();
+        let written = records::encode(records, ops);
+        self.encode_acks(acks_tx, ops);
+        let give_up = || {
+            let state = self.state.lock();
+            state.closing || state.abandon_through >= seq
+        };
+        let mut replies = Vec::new();
+        // The records in one transaction; the acknowledgements as scripts, each atomic,
+        // outside a `MULTI`, which Redis out of memory refuses whole (see ACK_SCRIPT).
+        for (tx, atomic) in [(&*records, true), (&*acks_tx, false)] {
+            let got: Option<Vec<Value>> = link.run(&give_up, |con| {
+                let sent = if atomic {
+                    tx.exec(con)
+                } else {
+                    tx.pipeline(con)
+                };
+                sent.or_else(|e| {
+                    if group_gone(&e) {
+                        Ok(Vec::new())
+                    } else {
+                        Err(e)
+                    }
+                })
+            });
+            let Some(got) = got else {
+                return false;
+            };
+            replies = got;
+        }
+        // Each script's count of entries acknowledged.
+        let acked: i64 = replies
+            .iter()
+            .map(|v| match v {
+                Value::Int(n) => *n,
+                _ => 0,
+            })
+            .sum();
+        self.health.applied(written, acked.max(0) as u64);
+        true
+    }
+
+    /// Encodes the acknowledgements of `ops` into `acks_tx` (cleared first): plain ones a
+    /// thousand ids per script call, failed data with their failure entries (one
+    /// `FAIL_ACK_SCRIPT` call each), packed entries with their data counts.
+    fn encode_acks(&self, acks_tx: &mut Transaction, ops: &[Op]) {
         acks_tx.clear();
         let mut acks: Vec<&str> = Vec::new();
         let mut weighed: Vec<(&str, usize)> = Vec::new();
@@ -348,7 +393,6 @@ impl Shared {
                 Op::Add { .. } => {}
             }
         }
-        let written = records::encode(records, ops);
         if let Some(t) = &self.target {
             // One script call per thousand ids (see ACK_SCRIPT).
             let head = |tx: &mut Transaction, script: &str, args: usize| {
@@ -402,42 +446,5 @@ impl Shared {
                 }
             }
         }
-        let give_up = || {
-            let state = self.state.lock();
-            state.closing || state.abandon_through >= seq
-        };
-        let mut replies = Vec::new();
-        // The records in one transaction; the acknowledgements as scripts, each atomic,
-        // outside a `MULTI`, which Redis out of memory refuses whole (see ACK_SCRIPT).
-        for (tx, atomic) in [(&*records, true), (&*acks_tx, false)] {
-            let got: Option<Vec<Value>> = link.run(&give_up, |con| {
-                let sent = if atomic {
-                    tx.exec(con)
-                } else {
-                    tx.pipeline(con)
-                };
-                sent.or_else(|e| {
-                    if group_gone(&e) {
-                        Ok(Vec::new())
-                    } else {
-                        Err(e)
-                    }
-                })
-            });
-            let Some(got) = got else {
-                return false;
-            };
-            replies = got;
-        }
-        // Each script's count of entries acknowledged.
-        let acked: i64 = replies
-            .iter()
-            .map(|v| match v {
-                Value::Int(n) => *n,
-                _ => 0,
-            })
-            .sum();
-        self.health.applied(written, acked.max(0) as u64);
-        true
     }
 }
