@@ -5,6 +5,7 @@
 //! Ctrl-C, and a `KeyboardInterrupt` stops the machine cleanly before it is raised.
 
 mod build;
+mod failures;
 mod stages;
 mod waiting;
 
@@ -21,7 +22,7 @@ use timbr_core::{GetError, Machine, MachineState, StopMode};
 use self::build::{build, Settings};
 use self::waiting::{refused, EXIT_GRACE};
 use crate::errors;
-use crate::retry::{self, PyRetry};
+use crate::retry::PyRetry;
 use crate::source::PySource;
 use crate::value::{json_to_py, PyValue};
 use crate::views::{PyCalled, PyKept, PyRecord};
@@ -195,12 +196,7 @@ impl PyMachine {
         since: Option<Bound<'py, PyAny>>,
         until: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        let filter = retry::filter(stage, error, since.as_ref(), until.as_ref())?;
-        let machine = Arc::clone(&self.machine);
-        let stored = py
-            .detach(move || machine.failures(&filter))
-            .map_err(|e| PyRuntimeError::new_err(timbr_core::error_chain(&e)))?;
-        stored.iter().map(|f| failure_dict(py, f)).collect()
+        failures::list(py, &self.machine, stage, error, since, until)
     }
 
     /// Runs the failures the filter picks (as for `failures()`) again, through the stages as
@@ -216,10 +212,7 @@ impl PyMachine {
         since: Option<Bound<'_, PyAny>>,
         until: Option<Bound<'_, PyAny>>,
     ) -> PyResult<usize> {
-        let filter = retry::filter(stage, error, since.as_ref(), until.as_ref())?;
-        let machine = Arc::clone(&self.machine);
-        py.detach(move || machine.replay_failures(&filter))
-            .map_err(|e| PyRuntimeError::new_err(timbr_core::error_chain(&e)))
+        failures::replay(py, &self.machine, stage, error, since, until)
     }
 
     /// The number of slots.
@@ -401,20 +394,7 @@ impl PyMachine {
     /// The recent errors the default handler (or a `LogAndContinue` given) kept.
     #[getter]
     fn errors<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        let Some(log) = &self.log else {
-            return Ok(Vec::new());
-        };
-        log.recent()
-            .iter()
-            .map(|l| {
-                let value = serde_json::json!({
-                    "at": l.at,
-                    "kind": l.event.kind().name(),
-                    "message": l.event.to_string(),
-                });
-                json_to_py(py, &value)
-            })
-            .collect()
+        failures::recent_errors(py, self.log.as_ref())
     }
 
     /// The data waiting in the queue.
@@ -444,20 +424,4 @@ impl PyMachine {
 
 pub(crate) fn state_name(state: &MachineState) -> String {
     state.to_string()
-}
-
-/// A stored failure as a dict: its report's fields and its input, decoded (the JSON text
-/// itself if it does not decode).
-fn failure_dict<'py>(
-    py: Python<'py>,
-    failure: &timbr_core::observe::StoredFailure,
-) -> PyResult<Bound<'py, PyAny>> {
-    let mut value =
-        serde_json::to_value(failure).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    if let Some(fields) = value.as_object_mut() {
-        let input = serde_json::from_str(&failure.input)
-            .unwrap_or_else(|_| serde_json::Value::String(failure.input.clone()));
-        fields.insert("input".to_owned(), input);
-    }
-    json_to_py(py, &value)
 }
