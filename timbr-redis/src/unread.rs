@@ -21,6 +21,8 @@ use crate::group::Group;
 pub(crate) const MAX_COUNTED: u64 = 10_000;
 /// Entries per `XRANGE` while counting.
 const PAGE: u64 = 1_000;
+/// The last delivered id of a group that has delivered nothing (no entry has this id).
+const NOTHING_DELIVERED: &str = "0-0";
 
 /// Whether `group`'s lag can be taken as it is: Redis vouches for it (`entries-read` and
 /// `lag` both given) and it is possible (no more than the `length` entries the stream
@@ -40,6 +42,13 @@ pub(crate) fn unread(
 ) -> RedisResult<u64> {
     if let (true, Some(lag)) = (lag_is_reliable(group, length), group.lag) {
         return Ok(lag as u64);
+    }
+    // A group that has delivered nothing has every entry the stream holds still to read:
+    // exact, and no scan. It is the common case where Redis does not vouch for the lag (a
+    // group made at `0` has no `entries-read` until its first read), and counting there
+    // made every producer's room check read up to `MAX_COUNTED` entries back.
+    if group.last_delivered_id == NOTHING_DELIVERED {
+        return Ok(length);
     }
     let mut from = format!("({}", group.last_delivered_id);
     let mut counted = 0;
