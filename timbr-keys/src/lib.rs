@@ -1,5 +1,5 @@
 //! The names a timbr stage can ask for, the machine keys they read, and how many slots a
-//! machine has: the one definition that `timbr-core` (at run time) and `timbr-macros` (at
+//! machine has (and arguments a stage takes): the one definition that `timbr-core` (at run time) and `timbr-macros` (at
 //! compile time) both use, so that a name the macros accept is one the machine reads.
 //!
 //! Its own crate because neither can hold it for the other: a proc-macro crate exports only
@@ -11,6 +11,11 @@ use std::fmt;
 
 /// The most slots a machine can have (and so the highest stage position is `MAX_SLOTS - 1`).
 pub const MAX_SLOTS: usize = 64;
+
+/// The most arguments a stage function takes: `timbr-core`'s `StageFn` is implemented for
+/// functions of 0 to `MAX_ARGS` parameters (and checks that at compile time), and the
+/// macros refuse a stage with more, naming this bound.
+pub const MAX_ARGS: usize = 12;
 
 /// One key of a datum's graph that a stage may ask for by argument name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,15 +1,11 @@
 //! The names a stage argument may have, and how to say which are valid.
 //!
-//! [`ArgKey`] and [`MAX_SLOTS`] come from `timbr-keys`, which `timbr-core` uses too: the
+//! [`ArgKey`], [`MAX_SLOTS`] and [`MAX_ARGS`] come from `timbr-keys`, which `timbr-core` uses too: the
 //! macros accept exactly the spellings the machine reads, and check slots against its bound.
 
 use proc_macro2::TokenStream;
 use quote::quote;
-pub(crate) use timbr_keys::{ArgKey, MAX_SLOTS};
-
-/// The most arguments a stage function takes (`timbr_core::datum::StageFn` is implemented up to
-/// 12).
-pub(crate) const MAX_ARGS: usize = 12;
+pub(crate) use timbr_keys::{ArgKey, MAX_ARGS, MAX_SLOTS};
 
 /// `::timbr_core::__private::ArgKey::…`.
 pub(crate) fn tokens(key: ArgKey) -> TokenStream {

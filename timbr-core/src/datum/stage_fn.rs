@@ -119,3 +119,33 @@ impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7, A8 8);
 impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7, A8 8, A9 9);
 impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7, A8 8, A9 9, A10 10);
 impl_stage_fn!(A0 0, A1 1, A2 2, A3 3, A4 4, A5 5, A6 6, A7 7, A8 8, A9 9, A10 10, A11 11);
+
+/// The impls above end at `timbr_keys::MAX_ARGS` parameters, the bound the macros check a
+/// stage against: a stage the macros accept is one a machine can call.
+const _: () = {
+    type Largest = fn(&u8, &u8, &u8, &u8, &u8, &u8, &u8, &u8, &u8, &u8, &u8, &u8);
+    #[allow(
+        clippy::type_complexity,
+        reason = "the largest parameter tuple, spelled out"
+    )]
+    type LargestArgs = (
+        &'static u8,
+        &'static u8,
+        &'static u8,
+        &'static u8,
+        &'static u8,
+        &'static u8,
+        &'static u8,
+        &'static u8,
+        &'static u8,
+        &'static u8,
+        &'static u8,
+        &'static u8,
+    );
+    const fn is_stage_fn<F: StageFn<A, ()>, A>() {}
+    is_stage_fn::<Largest, LargestArgs>();
+    assert!(
+        timbr_keys::MAX_ARGS == 12,
+        "impl_stage_fn! above must go up to MAX_ARGS parameters"
+    );
+};
