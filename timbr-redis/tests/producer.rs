@@ -6,18 +6,16 @@
 //! before the producer sees the answer — the lost reply of a Redis killed at that moment,
 //! made to happen on purpose, many times.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use common::*;
 use serde::{Deserialize, Serialize};
 use timbr_core::{Queue, TryPutError};
 use timbr_redis::{redis, Fleet, RedisOptions, RedisQueue};
+use timbr_testkit::*;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Item {

@@ -2,13 +2,12 @@
 //! listed, replayed onto the queue for the (fixed) workers to take, or purged. Every failure
 //! is named by its FAILURE_ID, the first column of `failures list`.
 
-use std::io::{BufRead, Write};
-use std::process::ExitCode;
-
 use clap::{Args, Subcommand};
+use timbr_cli::Exit;
 use timbr_redis::Failure;
 
-use crate::{chain, QueueArgs};
+use crate::side::{self, clip, confirm, Purge, Side};
+use crate::QueueArgs;
 
 /// The longest datum or error a `failures list` line shows (`--json` shows them whole).
 const SHOWN: usize = 100;
@@ -94,7 +93,28 @@ enum Action {
     },
 }
 
-pub(crate) fn failures(a: &FailuresArgs) -> Result<ExitCode, String> {
+/// The failure stream, as `failures list` shows it.
+struct Failures;
+
+impl Side for Failures {
+    type Entry = Failure;
+    const NOUN: &'static str = "failures";
+    const HEADER: &'static str = "FAILURE_ID\tORIGIN\tSTAGE\tATTEMPTS\tERROR\tDATUM";
+
+    fn row(f: &Failure) -> String {
+        format!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            f.failure_id,
+            f.origin,
+            f.stage,
+            f.attempts,
+            clip(&f.error, SHOWN),
+            clip(&f.datum, SHOWN)
+        )
+    }
+}
+
+pub(crate) fn failures(a: &FailuresArgs) -> anyhow::Result<Exit> {
     let mut fleet = a.queue.fleet()?;
     let default = Action::List {
         pick: Pick::default(),
@@ -103,33 +123,14 @@ pub(crate) fn failures(a: &FailuresArgs) -> Result<ExitCode, String> {
     };
     match a.action.as_ref().unwrap_or(&default) {
         Action::List { pick, count, json } => {
-            let all = fleet.failures(usize::MAX >> 1).map_err(chain)?;
+            let all = fleet.failures(usize::MAX >> 1)?;
             let shown: Vec<&Failure> = all
                 .iter()
                 .filter(|f| pick.matches(f))
                 .take(*count)
                 .collect();
-            if !json && !shown.is_empty() {
-                println!("FAILURE_ID\tORIGIN\tSTAGE\tATTEMPTS\tERROR\tDATUM");
-            }
-            for f in &shown {
-                if *json {
-                    println!("{}", serde_json::to_string(f).map_err(|e| e.to_string())?);
-                } else {
-                    println!(
-                        "{}\t{}\t{}\t{}\t{}\t{}",
-                        f.failure_id,
-                        f.origin,
-                        f.stage,
-                        f.attempts,
-                        clip(&f.error),
-                        clip(&f.datum)
-                    );
-                }
-            }
-            if !json && shown.is_empty() {
-                eprintln!("no failures on `{}`", a.queue.options().failure_stream());
-            }
+            let stream = a.queue.options().failure_stream();
+            side::list::<Failures>(&shown, *json, &stream)?;
         }
         Action::Replay {
             failure_ids,
@@ -137,12 +138,10 @@ pub(crate) fn failures(a: &FailuresArgs) -> Result<ExitCode, String> {
             pick,
         } => {
             if *all {
-                let report = fleet
-                    .replay_all(
-                        |f| pick.matches(f),
-                        |f, id| println!("replayed {} as entry {id}", f.failure_id),
-                    )
-                    .map_err(chain)?;
+                let report = fleet.replay_all(
+                    |f| pick.matches(f),
+                    |f, id| println!("replayed {} as entry {id}", f.failure_id),
+                )?;
                 println!(
                     "{} replayed, {} left (not picked), {} gone meanwhile",
                     report.replayed, report.left, report.gone
@@ -150,7 +149,7 @@ pub(crate) fn failures(a: &FailuresArgs) -> Result<ExitCode, String> {
             } else {
                 let mut missing = 0;
                 for failure_id in failure_ids {
-                    match fleet.replay(failure_id).map_err(chain)? {
+                    match fleet.replay(failure_id)? {
                         Some(id) => println!("replayed {failure_id} as entry {id}"),
                         None => {
                             missing += 1;
@@ -159,7 +158,7 @@ pub(crate) fn failures(a: &FailuresArgs) -> Result<ExitCode, String> {
                     }
                 }
                 if missing > 0 {
-                    return Ok(ExitCode::FAILURE);
+                    return Ok(Exit::Failed);
                 }
             }
         }
@@ -171,8 +170,7 @@ pub(crate) fn failures(a: &FailuresArgs) -> Result<ExitCode, String> {
         } => {
             let what = if *all {
                 let n = fleet
-                    .failures(usize::MAX >> 1)
-                    .map_err(chain)?
+                    .failures(usize::MAX >> 1)?
                     .iter()
                     .filter(|f| pick.matches(f))
                     .count();
@@ -182,51 +180,16 @@ pub(crate) fn failures(a: &FailuresArgs) -> Result<ExitCode, String> {
             };
             if !yes && !confirm(&format!("drop {what} for good? [y/N] "))? {
                 eprintln!("nothing purged");
-                return Ok(ExitCode::FAILURE);
+                return Ok(Exit::Failed);
             }
-            let purged = if *all {
-                fleet
-                    .purge_failures_all(|f| pick.matches(f))
-                    .map_err(chain)?
-            } else {
-                let ids: Vec<&str> = failure_ids.iter().map(String::as_str).collect();
-                fleet.purge_failures(&ids).map_err(chain)?
-            };
+            let (purged, exit) = Purge::new(failure_ids, *all).run(
+                &mut fleet,
+                |fleet, ids| Ok(fleet.purge_failures(ids)?),
+                |fleet| Ok(fleet.purge_failures_all(|f| pick.matches(f))?),
+            )?;
             println!("purged {purged} failures");
-            if !*all && purged < failure_ids.len() as u64 {
-                return Ok(ExitCode::FAILURE);
-            }
+            return Ok(exit);
         }
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Asks `question` on stderr and reads the answer from stdin: yes only for `y` or `yes`.
-/// An empty stdin (closed, `< /dev/null`) answers no.
-fn confirm(question: &str) -> Result<bool, String> {
-    let mut err = std::io::stderr();
-    let _ = write!(err, "{question}");
-    let _ = err.flush();
-    let stdin = std::io::stdin();
-    let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| format!("cannot read the answer: {e}"))?;
-    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
-}
-
-/// `s` on one line, at most [`SHOWN`] characters.
-fn clip(s: &str) -> String {
-    let one_line: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if one_line.chars().count() <= SHOWN {
-        one_line
-    } else {
-        let mut out: String = one_line.chars().take(SHOWN - 1).collect();
-        out.push('…');
-        out
-    }
+    Ok(Exit::Success)
 }
