@@ -41,6 +41,24 @@ impl Pick {
     }
 }
 
+/// Which failures `replay` and `purge` take: those named, or every one there is now (that
+/// --stage and --error pick).
+#[derive(Args, Debug)]
+struct Which {
+    /// The failures, as `failures list` names them.
+    #[arg(
+        value_name = "FAILURE_ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    failure_ids: Vec<String>,
+    /// Every failure there is now (that --stage and --error pick).
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    pick: Pick,
+}
+
 #[derive(Subcommand, Debug)]
 enum Action {
     /// List failures, oldest first: FAILURE_ID, origin, stage, attempts, error, datum (the
@@ -59,34 +77,14 @@ enum Action {
     /// (after a fix: restart the workers with the fixed stage first). Each is replayed once;
     /// one that fails again comes back to the failure stream.
     Replay {
-        /// The failures, as `failures list` names them.
-        #[arg(
-            value_name = "FAILURE_ID",
-            required_unless_present = "all",
-            conflicts_with = "all"
-        )]
-        failure_ids: Vec<String>,
-        /// Every failure there is now (that --stage and --error pick).
-        #[arg(long)]
-        all: bool,
         #[command(flatten)]
-        pick: Pick,
+        which: Which,
     },
     /// Drop failures for good, after inspection (the balance counts them as purged). Asks
     /// for confirmation unless --yes.
     Purge {
-        /// The failures, as `failures list` names them.
-        #[arg(
-            value_name = "FAILURE_ID",
-            required_unless_present = "all",
-            conflicts_with = "all"
-        )]
-        failure_ids: Vec<String>,
-        /// Every failure there is now (that --stage and --error pick).
-        #[arg(long)]
-        all: bool,
         #[command(flatten)]
-        pick: Pick,
+        which: Which,
         /// Do not ask.
         #[arg(long, short = 'y')]
         yes: bool,
@@ -132,11 +130,12 @@ pub(crate) fn failures(a: &FailuresArgs) -> anyhow::Result<Exit> {
             let stream = a.queue.options().failure_stream();
             side::list::<Failures>(&shown, *json, &stream)?;
         }
-        Action::Replay {
-            failure_ids,
-            all,
-            pick,
-        } => {
+        Action::Replay { which } => {
+            let Which {
+                failure_ids,
+                all,
+                pick,
+            } = which;
             if *all {
                 let report = fleet.replay_all(
                     |f| pick.matches(f),
@@ -162,12 +161,12 @@ pub(crate) fn failures(a: &FailuresArgs) -> anyhow::Result<Exit> {
                 }
             }
         }
-        Action::Purge {
-            failure_ids,
-            all,
-            pick,
-            yes,
-        } => {
+        Action::Purge { which, yes } => {
+            let Which {
+                failure_ids,
+                all,
+                pick,
+            } = which;
             let what = if *all {
                 let n = fleet
                     .failures(usize::MAX >> 1)?

@@ -255,7 +255,12 @@ fn watch(a: &WatchArgs, signals: &Signals) -> anyhow::Result<Exit> {
 }
 
 #[cfg(test)]
+#[path = "../../readme_commands.rs"]
+mod readme_commands;
+
+#[cfg(test)]
 mod tests {
+    use super::readme_commands::readme_commands;
     use super::*;
 
     fn parse(line: &str) -> Result<Command, clap::Error> {
@@ -290,23 +295,11 @@ mod tests {
     /// Every `timbr-fleet` command the README shows is one this program takes.
     #[test]
     fn the_readmes_commands_parse() {
-        let readme = include_str!("../../../../README.md");
-        let lines: Vec<&str> = readme
-            .lines()
-            .filter_map(|l| {
-                l.split_once("--bin timbr-fleet -- ")
-                    .or_else(|| l.split_once("$F "))
-                    .map(|(_, args)| args)
-            })
-            .collect();
-        assert!(lines.len() >= 4, "{lines:?}");
-        // `$F --help; $F dead --help` is clap's own; `&` is the shell's.
-        for args in lines.into_iter().filter(|a| !a.starts_with("--help")) {
-            let args = args.split("  #").next().unwrap_or_default().trim();
-            let args = args.trim_end_matches('&');
-            let line = args.replace("$R", "redis://127.0.0.1:6379");
+        let lines = readme_commands(&["--bin timbr-fleet -- ", "$F "]);
+        assert!(lines.len() >= 10, "{lines:?}");
+        for (shown, line) in lines {
             if let Err(e) = parse(&line) {
-                panic!("the README's `timbr-fleet {args}`: {e}");
+                panic!("the README's `timbr-fleet {shown}`: {e}");
             }
         }
     }
