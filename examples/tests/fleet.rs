@@ -10,8 +10,6 @@
 #![cfg(unix)]
 
 mod common;
-#[path = "fleet/redis_server.rs"]
-mod redis_server;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -20,10 +18,10 @@ use std::process::{Child, Command, Output};
 use std::time::Duration;
 
 use common::{timbr_watch, tweets};
-use redis_server::{until, wait, Server};
 use rustix::process::{kill_process, Pid, Signal};
 use timbr_core::{MachineState, Status};
 use timbr_redis::{redis, Fleet, FleetView, RedisOptions};
+use timbr_testkit::{until, wait, Server};
 
 /// Tweets the producer puts: a few seconds at its rate.
 const N: u64 = 3000;
@@ -89,7 +87,7 @@ fn view(url: &str) -> FleetView {
 // reason): each step needs the fleet the steps before it built, so apart they would repeat it.
 #[test]
 fn one_producer_and_two_workers_process_every_tweet_and_the_watch_sees_them_all() {
-    let server = Server::start("run");
+    let server = Server::start();
     let url = server.url();
     let dir = server.dir.clone();
     let worker = |name: &str| {
@@ -246,7 +244,7 @@ fn a_wrong_url_is_a_clear_error_not_a_panic() {
 /// balance is printed with what its producer put (issue 20, item 8).
 #[test]
 fn both_completes_with_a_final_view_that_agrees_with_its_balance() {
-    let server = Server::start("both");
+    let server = Server::start();
     let url = server.url();
     let dir = server.dir.clone();
     let count = N.to_string();
@@ -282,7 +280,7 @@ fn both_completes_with_a_final_view_that_agrees_with_its_balance() {
 /// stopped: every tweet is on the stream once (issue 20, item 19).
 #[test]
 fn a_producer_killed_and_started_again_puts_every_tweet_once() {
-    let server = Server::start("resume");
+    let server = Server::start();
     let url = server.url();
     let dir = server.dir.clone();
     let count = N.to_string();
@@ -342,7 +340,7 @@ fn a_producer_killed_and_started_again_puts_every_tweet_once() {
 #[test]
 fn the_password_never_shows() {
     const PASSWORD: &str = "s3cret-pw";
-    let server = Server::start_with("password", &["--requirepass", PASSWORD]);
+    let server = Server::start_with(&["--requirepass", PASSWORD]);
     let url = format!("redis://:{PASSWORD}@127.0.0.1:{}", server.port);
     let out = Command::new(tweets())
         .args(["--redis", &url, "--role", "both", "--count", "20"])
@@ -381,7 +379,7 @@ fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 /// its last status (live, not ready).
 #[test]
 fn the_http_dashboard_serves_the_workers_the_registry_lists() {
-    let server = Server::start("http");
+    let server = Server::start();
     let url = server.url();
     let dir = server.dir.clone();
     let worker = |name: &str| {

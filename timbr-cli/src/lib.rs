@@ -1,4 +1,4 @@
-//! What `timbr-watch` and `timbr-sub` share: reaching an endpoint with a clear answer when
+//! What `timbr-watch`, `timbr-sub` and `timbr-fleet` share: reaching an endpoint with a clear answer when
 //! nothing (or the wrong kind of socket) is there ([`connect`]), reading a status snapshot
 //! whatever the shape of its `state` field ([`state_name`]), the command line's common parts
 //! ([`parse`], [`print_completions`], [`seconds`]), and how a program ends: its typed exit
@@ -18,7 +18,7 @@ mod signals;
 pub use args::{bounded, parse, print_completions, seconds, BoundsError};
 pub use connect::{check_endpoint, connect, ConnectError, EndpointError};
 pub use exit::{finish, Exit};
-pub use logs::{init_logs, DEFAULT_LOGS};
+pub use logs::{init_logs, init_logs_or, DEFAULT_LOGS};
 pub use signals::stop_signals;
 
 /// An error and its causes, `: `-separated (`could not bind …: Address already in use`).

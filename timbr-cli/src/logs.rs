@@ -15,14 +15,21 @@ pub const DEFAULT_LOGS: &str = "warn,timbr::datum=off,timbr::queue=off";
 /// [`DEFAULT_LOGS`]. A `RUST_LOG` that does not parse is said on stderr, and the default
 /// used. Does nothing if a subscriber is installed already.
 pub fn init_logs() {
+    init_logs_or(DEFAULT_LOGS);
+}
+
+/// As [`init_logs`], with `default` as the filter when `RUST_LOG` is not set: for a
+/// program that says some events in its own words already (`timbr-fleet` prints the Redis
+/// queue's events itself, so its default adds `timbr_redis=off` to [`DEFAULT_LOGS`]).
+pub fn init_logs_or(default: &str) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => {
             EnvFilter::try_new(&directives).unwrap_or_else(|e| {
-                eprintln!("RUST_LOG={directives:?} is not a filter ({e}); using {DEFAULT_LOGS:?}");
-                EnvFilter::new(DEFAULT_LOGS)
+                eprintln!("RUST_LOG={directives:?} is not a filter ({e}); using {default:?}");
+                EnvFilter::new(default)
             })
         }
-        _ => EnvFilter::new(DEFAULT_LOGS),
+        _ => EnvFilter::new(default),
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

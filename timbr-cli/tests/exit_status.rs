@@ -47,3 +47,11 @@ fn timbr_sub_lists_its_exit_statuses() {
         &[Exit::Success, Exit::Failed, Exit::Usage, Exit::Signal(2)],
     );
 }
+
+#[test]
+fn timbr_fleet_lists_its_exit_statuses() {
+    lists(
+        &help(env!("CARGO_BIN_EXE_timbr-fleet")),
+        &[Exit::Success, Exit::Failed, Exit::Usage, Exit::Signal(2)],
+    );
+}

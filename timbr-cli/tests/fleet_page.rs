@@ -8,7 +8,6 @@
 #[path = "../../timbr-http/tests/common/mod.rs"]
 mod common;
 
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,34 +17,10 @@ use timbr_core::{Machine, Remote, RemoteOptions, Stage, StopMode};
 use timbr_redis::{Announce, Producer, RedisOptions, RedisQueue, Summary};
 
 use common::browser::{Browser, LIMIT};
-use common::{eventually, free_port, get, scratch, tool, Reaper};
+use common::{eventually, free_port, get, Reaper};
+use timbr_testkit::Server;
 
 const STREAM: &str = "dash";
-
-/// A `redis-server` of its own on a free loopback port, in a temp dir, without persistence.
-fn redis_server() -> (Reaper, String) {
-    let dir = scratch("redis");
-    let port = free_port();
-    let child = Command::new(tool("redis-server", "redis-server"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "no"])
-        .arg("--dir")
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    eventually(LIMIT, "redis-server to listen", || {
-        TcpStream::connect(("127.0.0.1", port)).ok()
-    });
-    (Reaper(child), format!("redis://127.0.0.1:{port}"))
-}
 
 /// A worker named `name` on the stream: it announces itself with its status endpoint.
 fn worker(url: &str, name: &str) -> (Arc<Machine<u64>>, Remote) {
@@ -105,7 +80,8 @@ const READ_FLEET: &str = r##"JSON.stringify({
 
 #[test]
 fn the_fleet_page_lists_a_producer_and_two_workers_from_redis() {
-    let (_redis, url) = redis_server();
+    let redis = Server::start();
+    let url = redis.url();
     let mut producer =
         Producer::<u64>::connect(RedisOptions::new(&url, STREAM).consumer("producer-1")).unwrap();
     let announced = Announce::for_producer(&producer, "producer").unwrap();

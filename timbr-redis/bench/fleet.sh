@@ -20,7 +20,7 @@ N=${1:-300000}
 NCPU=${2:-40000}
 REPEATS=${3:-1}
 PACK=${4:-32}
-cargo build --release -q -p timbr-redis --bin timbr-fleet
+cargo build --release -q -p timbr-cli --bin timbr-fleet
 # TIMBR_FLEET: another build of the program, to compare two versions on the same machine.
 BIN=${TIMBR_FLEET:-target/release/timbr-fleet}
 DIR=$(mktemp -d)
@@ -60,11 +60,11 @@ run() { # label name stages workers n pack extra...
     r0=$(redis_cpu)
     start=$(date +%s.%N)
     /usr/bin/time -f '%U %S' -o "$DIR/producer.time" \
-        $BIN produce --url "$URL" --stream "$name" --count "$n" --capacity 1000000 --batch 512 --pack "$pack" --quiet > "$DIR/$name.produce" &
+        $BIN produce --redis "$URL" --stream "$name" --count "$n" --capacity 1000000 --batch 512 --pack "$pack" --quiet > "$DIR/$name.produce" &
     local pids=()
     for w in $(seq 1 "$workers"); do
         /usr/bin/time -f '%U %S' -o "$DIR/w$w.time" \
-            $BIN work --url "$URL" --stream "$name" --results "$name:results" --consumer "w$w" \
+            $BIN work --redis "$URL" --stream "$name" --results "$name:results" --consumer "w$w" \
             --stages "$stages" --batch 512 --until-done "$n" --status-every-ms 0 "$@" > "$DIR/$name.w$w" &
         pids+=($!)
     done
@@ -72,7 +72,7 @@ run() { # label name stages workers n pack extra...
     wait
     end=$(date +%s.%N)
     r1=$(redis_cpu)
-    $BIN balance --url "$URL" --stream "$name" >/dev/null || { echo "$name: NOT BALANCED" >&2; exit 1; }
+    $BIN balance --redis "$URL" --stream "$name" >/dev/null || { echo "$name: NOT BALANCED" >&2; exit 1; }
     local rate
     rate=$(python3 -c "print(round($n / ($end - $start)))")
     echo "$rate" > "$DIR/$name.rate"
@@ -83,7 +83,7 @@ produce_only() {
     redis-cli -p "$PORT" flushall >/dev/null
     local r0 r1 rate
     r0=$(redis_cpu)
-    rate=$(/usr/bin/time -f '%U %S' -o "$DIR/producer.time" $BIN produce --url "$URL" --stream p --count "$N" --capacity 1000000 --batch 512 --quiet \
+    rate=$(/usr/bin/time -f '%U %S' -o "$DIR/producer.time" $BIN produce --redis "$URL" --stream p --count "$N" --capacity 1000000 --batch 512 --quiet \
         | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["per_second"]))')
     r1=$(redis_cpu)
     echo "| timbr producer alone: put_all, batches of 512 | $rate | $(share "$rate") | $(per "$(python3 -c "print($r1 - $r0)")" "$N") | | $(per "$(cpu_of "$DIR/producer.time")" "$N") | $(load) |"

@@ -27,8 +27,8 @@
 //! - [`RedisStatus`] shows the shared queue in a machine's status; [`Fleet`] shows the whole
 //!   fleet's [`Balance`] (produced = acked + pending + unread + dead + failed + purged),
 //!   lists and re-queues dead letters (or purges them after inspection), and counts
-//!   duplicates in a results stream. The `timbr-fleet` program does the same from a shell,
-//!   and runs producers and workers.
+//!   duplicates in a results stream. The `timbr-fleet` program (in the timbr-cli package)
+//!   does the same from a shell, and runs producers and workers.
 //! - [`Producer`] puts a sequence of data from a position it keeps in Redis (written with its
 //!   entries, in one transaction): a producer killed and started again under its name
 //!   continues where it stopped instead of putting everything twice.

@@ -4,15 +4,13 @@
 //! it back on the queue keeping its origin, and a fixed machine's success record replaces
 //! the failure record with the balance exact; a purge drops it (counted purged).
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
 use serde::{Deserialize, Serialize};
 use timbr_core::FailureFilter;
 use timbr_core::{Machine, Stage, StopMode};
 use timbr_redis::{Fleet, RedisFailureStore, RedisOptions, RedisQueue};
+use timbr_testkit::*;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Item {

@@ -2,12 +2,10 @@
 //! machine's last acknowledgements, not the backlog of its last look mid-run (issue 20, item
 //! 8: `tweets --role both` ended with `lag 5152 | pending 384` beside `acked 20000`).
 
-mod common;
-
-use common::*;
 use serde::{Deserialize, Serialize};
 use timbr_core::{Machine, Stage, StopMode};
 use timbr_redis::{Fleet, RedisOptions, RedisQueue, RedisStatus};
+use timbr_testkit::*;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Item {

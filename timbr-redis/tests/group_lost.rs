@@ -4,16 +4,14 @@
 //! such key" and `NOGROUP` here; the queue tells them by the stream's length and the error's
 //! code (`group.rs`), never by their words.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::*;
 use parking_lot::Mutex;
 use timbr_core::io::Taken;
 use timbr_core::Queue;
 use timbr_redis::{redis, RedisOptions, RedisQueue};
+use timbr_testkit::*;
 
 #[test]
 fn a_deleted_stream_is_seen_empty_and_its_group_comes_back() {

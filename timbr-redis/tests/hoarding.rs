@@ -3,14 +3,12 @@
 //! (4 800 data) of a `pack(32)` stream on its first read, while other workers idled and a
 //! crash would have delivered all of it again.
 
-mod common;
-
 use std::time::Instant;
 
-use common::*;
 use timbr_core::io::Taken;
 use timbr_core::Queue;
 use timbr_redis::{RedisOptions, RedisQueue};
+use timbr_testkit::*;
 
 const PACK: u64 = 32;
 const ENTRIES: u64 = 150;

@@ -3,14 +3,12 @@
 //! buffered when a machine stopped, every datum ends with exactly one record, the fleet
 //! balances, and dropping a queue returns (its threads are joined).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde::{Deserialize, Serialize};
 use timbr_core::{Machine, Stage, StopMode};
 use timbr_redis::{Fleet, RedisOptions, RedisQueue};
+use timbr_testkit::*;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Item {

@@ -3,16 +3,14 @@
 //! copied whole into the dead letter and every event); an empty pack and a forged origin
 //! field are dead-lettered as undecodable with the reason, not trusted.
 
-mod common;
-
 use std::time::Instant;
 
-use common::*;
 use serde::{Deserialize, Serialize};
 use timbr_core::io::QueueEvent;
 use timbr_core::io::Taken;
 use timbr_core::Queue;
 use timbr_redis::{redis, Fleet, RedisOptions, RedisQueue};
+use timbr_testkit::*;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Item {

@@ -3,15 +3,13 @@
 //! `Event::Queue`, on the machine's usual event path — counted by kind in the status, and
 //! decided on by the handler like any other event.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
 use timbr_core::io::QueueEvent;
 use timbr_core::{observe::EventKind, Action, Debugger, Event, Machine, MachineState, StopMode};
 use timbr_redis::{redis, RedisOptions, RedisQueue, DATUM_FIELD};
+use timbr_testkit::*;
 
 fn queue(server: &Server, stream: &str) -> RedisQueue<u64> {
     RedisQueue::connect(

@@ -3,14 +3,12 @@
 //! the fleet's balance adds up. (A killed worker's packs: `kill_worker.rs`; a poisonous
 //! datum in a pack: `poison.rs`; outages: `outage.rs`; the edges: `packed_edges.rs`.)
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::*;
 use serde::{Deserialize, Serialize};
 use timbr_core::{Machine, Stage, StopMode};
 use timbr_redis::{redis, Fleet, RedisOptions, RedisQueue, RedisStatus};
+use timbr_testkit::*;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Item {

@@ -3,15 +3,13 @@
 //! rest of the pack back; a pack whose split failed is split, not dead-lettered whole; and
 //! another program's `o` field cannot make the queue acknowledge what is no entry.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde::{Deserialize, Serialize};
 use timbr_core::{Machine, Stage, StopMode};
 use timbr_redis::{redis, RedisOptions, RedisQueue};
+use timbr_testkit::*;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Item {

@@ -1,16 +1,13 @@
 //! Packed result entries (`RedisSink::packed`): the records of one input pack in one entry
 //! of the results stream, every record keeping its origin, unpacked by the crate's readers
-//! (`Fleet::result_records`, `Fleet::results`, `timbr-fleet records`).
-
-mod common;
+//! (`Fleet::result_records`, `Fleet::results`; `timbr-fleet records` in timbr-cli's tests).
 
 use std::collections::HashMap;
-use std::process::Command;
 
-use common::*;
 use serde::{Deserialize, Serialize};
 use timbr_core::{Machine, Stage, StopMode};
 use timbr_redis::{redis, Fleet, RedisOptions, RedisQueue};
+use timbr_testkit::*;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Item {
@@ -97,26 +94,6 @@ fn the_records_of_a_pack_share_an_entry_and_read_back_one_per_datum() {
         (results.records, results.distinct, results.duplicates),
         (N, N, 0)
     );
-
-    // The program prints them one a line, and says where to go on.
-    let out = Command::new(env!("CARGO_BIN_EXE_timbr-fleet"))
-        .args(["records", "--url", &server.url(), "--stream", "items"])
-        .args(["--results", "results", "--count", "2"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert!(
-        lines.len() as u64 >= 2,
-        "two entries, their records: {lines:?}"
-    );
-    assert!(lines
-        .iter()
-        .all(|l| l["origin"].as_str().unwrap().contains('#')));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("continue with --after"));
 }
 
 #[test]

@@ -4,17 +4,15 @@
 //! the panic's message), the entry dead-lettered, and the rest of the stream processed —
 //! for entries of one datum and for packs (split so that the datum that panics is alone).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use common::*;
 use parking_lot::Mutex;
 use serde::{Deserialize, Deserializer, Serialize};
 use timbr_core::io::QueueEvent;
 use timbr_core::{ChannelSink, Machine, Stage, StopMode};
 use timbr_redis::{Fleet, RedisOptions, RedisQueue};
+use timbr_testkit::*;
 
 const N: u64 = 64;
 

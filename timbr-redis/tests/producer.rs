@@ -9,18 +9,16 @@
 //! And a producer alone (no worker has read yet) measures its room without reading the
 //! stream back.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use common::*;
 use serde::{Deserialize, Serialize};
 use timbr_core::{Queue, TryPutError};
 use timbr_redis::{redis, Fleet, RedisOptions, RedisQueue};
+use timbr_testkit::*;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Item {

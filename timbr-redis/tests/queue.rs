@@ -2,16 +2,14 @@
 //! dead letters with the reason; the queue is held to its capacity and `try_put` hands the
 //! datum back; wrong URLs are clear errors at start.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
 use serde::{Deserialize, Serialize};
 use timbr_core::{ChannelSink, Machine, Queue, Stage, StopMode};
 use timbr_redis::{redis, Fleet, RedisError, RedisOptions, RedisQueue, RedisStatus};
+use timbr_testkit::*;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Item {

@@ -6,17 +6,15 @@
 //! record go through even out of memory (with their count: the balance adds up), and
 //! everything flows once the cause is removed.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use parking_lot::Mutex;
 use timbr_core::io::QueueEvent;
 use timbr_core::{ChannelSink, Machine, PutTimeoutError, Queue, Stage, StopMode};
 use timbr_redis::{redis, Fleet, RedisOptions, RedisQueue};
+use timbr_testkit::*;
 
 const N: u64 = 600;
 

@@ -3,14 +3,12 @@
 //! a killed one, and stay listed past the liveness timeout); a worker started again under
 //! its name adds to its earlier life's counts, so that the totals match the balance.
 
-mod common;
-
-use common::*;
 use serde::{Deserialize, Serialize};
 use timbr_core::{Machine, Stage, StopMode};
 use timbr_redis::{
     redis, Announce, Fleet, Producer, RedisOptions, RedisQueue, Summary, FORGET_AFTER, GONE_AFTER,
 };
+use timbr_testkit::*;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Item {

@@ -6,18 +6,16 @@
 //! balance after a restart failed ("Redis refused `XINFO`: unexpected end of file").
 //! Now every datum comes, nothing stays unread or pending, and the balance adds up.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use parking_lot::Mutex;
 use timbr_core::io::Taken;
 use timbr_core::Queue;
 use timbr_redis::{Fleet, RedisOptions, RedisQueue};
+use timbr_testkit::*;
 
 const N: u64 = 8_000;
 const RESTARTS: u64 = 5;

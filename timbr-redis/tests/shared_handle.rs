@@ -4,16 +4,14 @@
 //! through the outage. Now `try_put` hands the datum back at once and `put_until` at its
 //! deadline, while the blocked put goes on once Redis is back — and adds nothing twice.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use common::*;
 use timbr_core::io::QueueEvent;
 use timbr_core::{PutTimeoutError, Queue, TryPutError};
 use timbr_redis::{RedisOptions, RedisQueue};
+use timbr_testkit::*;
 
 /// How a blocking thread puts `n` data from `from`.
 type Blocking = fn(&RedisQueue<u64>, u64, u64);

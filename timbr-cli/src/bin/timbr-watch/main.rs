@@ -262,7 +262,12 @@ fn watch_fleet(
 }
 
 #[cfg(test)]
+#[path = "../../readme_commands.rs"]
+mod readme_commands;
+
+#[cfg(test)]
 mod tests {
+    use super::readme_commands::readme_commands;
     use super::*;
 
     fn parse(line: &str) -> Result<Command, clap::Error> {
@@ -333,17 +338,11 @@ mod tests {
     /// Every `timbr-watch` command the README shows is one this program takes.
     #[test]
     fn the_readmes_commands_parse() {
-        let readme = include_str!("../../../../README.md");
-        let lines: Vec<&str> = readme
-            .lines()
-            .filter_map(|l| l.split_once("--bin timbr-watch -- ").map(|(_, args)| args))
-            .collect();
+        let lines = readme_commands(&["--bin timbr-watch -- "]);
         assert!(lines.len() >= 4, "{lines:?}");
-        for args in lines {
-            let args = args.split("  #").next().unwrap_or_default();
-            let line = args.replace("$R", "redis://127.0.0.1:6379");
+        for (shown, line) in lines {
             if let Err(e) = parse(&line) {
-                panic!("the README's `timbr-watch {args}`: {e}");
+                panic!("the README's `timbr-watch {shown}`: {e}");
             }
         }
     }

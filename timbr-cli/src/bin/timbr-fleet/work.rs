@@ -1,17 +1,16 @@
 //! `timbr-fleet work`: a worker of the fleet.
 
-use std::collections::HashMap;
-use std::process::ExitCode;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use clap::{Args, ValueEnum};
+use clap::Args;
+use timbr_cli::Exit;
 use timbr_core::io::QueueEvent;
 use timbr_core::observe::human_count;
-use timbr_core::{Backoff, Machine, RetryPolicy, Stage, Status, StopMode};
+use timbr_core::{Machine, Status, StopMode};
 use timbr_redis::{Announce, RedisFailureStore, RedisQueue, RedisStatus};
 
-use crate::{chain, QueueArgs, Signals, Tweet};
+use crate::demo::{retry_policy, stages, Stages, Tweet};
+use crate::{QueueArgs, Signals};
 
 /// How often the worker looks at signals and at the fleet.
 const LOOK: Duration = Duration::from_millis(50);
@@ -33,22 +32,22 @@ pub(crate) struct WorkArgs {
     /// Refuse every tweet whose id is a multiple of K (stage `poison` fails for good: the
     /// tweet goes to the failure stream); a worker started again without it is "fixed".
     #[arg(long, value_name = "K")]
-    fail_every: Option<u64>,
+    pub(crate) fail_every: Option<u64>,
     /// Tweets whose id is a multiple of K fail transiently in stage `poison`: the first
     /// 1 + (id / K) % 2 runs of each in this process (so they succeed on their 2nd or 3rd
     /// attempt if --retries allows).
     #[arg(long, value_name = "K")]
-    flaky: Option<u64>,
+    pub(crate) flaky: Option<u64>,
     /// Run stage `poison` up to N times for a datum whose error is transient (N - 1
     /// retries, each after --retry-backoff-ms; the datum waits aside, its entry pending).
     #[arg(long, value_name = "N")]
-    retries: Option<u32>,
+    pub(crate) retries: Option<u32>,
     /// Milliseconds between two runs of a retried datum.
     #[arg(long, value_name = "MS", default_value_t = 100)]
-    retry_backoff_ms: u64,
+    pub(crate) retry_backoff_ms: u64,
     /// Abort the whole process on the tweet with this id (a poison datum, for tests).
     #[arg(long, value_name = "ID")]
-    abort_on: Option<u64>,
+    pub(crate) abort_on: Option<u64>,
     /// Milliseconds between two status lines on stderr (0: none).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     status_every_ms: u64,
@@ -59,90 +58,16 @@ pub(crate) struct WorkArgs {
     pack_results: bool,
     /// The stages.
     #[arg(long, value_enum, default_value_t = Stages::Tweet)]
-    stages: Stages,
+    pub(crate) stages: Stages,
     /// With --stages cpu: microseconds of arithmetic per tweet.
     #[arg(long, value_name = "US", default_value_t = 50)]
-    cpu_us: u64,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Stages {
-    /// Eight empty slots: the cost of the queue, the sink and the machine alone.
-    Identity8,
-    /// Words, a checksum, the poison check.
-    Tweet,
-    /// As tweet, and a CPU-bound stage of --cpu-us (for scaling measurements).
-    Cpu,
-}
-
-fn stages(a: &WorkArgs) -> Result<Vec<Stage>, String> {
-    let words = Stage::new(0, "words", ["input"], |t: &Tweet| {
-        t.text.split_whitespace().count()
-    })
-    .map_err(chain)?;
-    let checksum = Stage::new(1, "checksum", ["input"], |t: &Tweet| {
-        t.text
-            .bytes()
-            .fold(0_u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
-    })
-    .map_err(chain)?;
-    let (abort_on, fail_every, flaky) = (a.abort_on, a.fail_every, a.flaky);
-    // Runs so far of each flaky tweet, in this process.
-    let runs: Mutex<HashMap<u64, u64>> = Mutex::default();
-    let poison = Stage::try_new(2, "poison", ["input"], move |t: &Tweet| {
-        if Some(t.id) == abort_on {
-            // The datum that kills its worker, every time: what dead letters are for.
-            std::process::abort();
-        }
-        match (fail_every, flaky) {
-            (Some(k), _) if k > 0 && t.id % k == 0 => Err(format!("tweet {} refused", t.id)),
-            (_, Some(k)) if k > 0 && t.id % k == 0 => {
-                let mut runs = runs.lock().unwrap_or_else(|e| e.into_inner());
-                let run = runs.entry(t.id).or_default();
-                *run += 1;
-                if *run <= 1 + (t.id / k) % 2 {
-                    Err(format!("tweet {} unavailable (transient)", t.id))
-                } else {
-                    Ok(t.id)
-                }
-            }
-            _ => Ok(t.id),
-        }
-    })
-    .map_err(chain)?;
-    let cpu_us = a.cpu_us;
-    let spin = Stage::new(3, "spin", ["input"], move |t: &Tweet| {
-        let end = Instant::now() + Duration::from_micros(cpu_us);
-        let mut h = t.id;
-        while Instant::now() < end {
-            for _ in 0..64 {
-                h = h
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-            }
-        }
-        h
-    })
-    .map_err(chain)?;
-    Ok(match a.stages {
-        Stages::Identity8 => vec![],
-        Stages::Tweet => vec![words, checksum, poison],
-        Stages::Cpu => vec![words, checksum, poison, spin],
-    })
-}
-
-/// Stage `poison`'s retry policy: --retries runs, a fixed backoff, errors that say
-/// `(transient)` (the --flaky ones) retried, the others (--fail-every) failing for good.
-fn retry_policy(a: &WorkArgs) -> RetryPolicy {
-    RetryPolicy::new(a.retries.unwrap_or(1))
-        .backoff(Backoff::fixed(Duration::from_millis(a.retry_backoff_ms)))
-        .transient_if(|e| e.to_string().contains("(transient)"))
+    pub(crate) cpu_us: u64,
 }
 
 /// Runs a worker until a signal (or --until-done); prints its final status as JSON on
 /// stdout and a last line on stderr.
-pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> {
-    let queue = RedisQueue::<Tweet>::connect(a.queue.options()).map_err(chain)?;
+pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> anyhow::Result<Exit> {
+    let queue = RedisQueue::<Tweet>::connect(a.queue.options())?;
     queue.on_event(|e| match e {
         QueueEvent::Claimed { .. } => {}
         other => eprintln!("event: {other:?}"),
@@ -154,15 +79,14 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> 
         .sink(queue.sink(a.results.clone()).packed(a.pack_results))
         .plugin(RedisStatus::new(&queue))
         // In the fleet's registry, so `timbr-watch fleet` lists it with the others.
-        .plugin(Announce::for_queue(&queue, "worker").map_err(chain)?)
+        .plugin(Announce::for_queue(&queue, "worker")?)
         .workers(a.workers)
         .stages(stages(a)?)
         .retry("poison", retry_policy(a))
         // Its status's failures are the fleet's failure stream.
-        .failure_store(RedisFailureStore::connect(a.queue.options()).map_err(chain)?)
-        .build()
-        .map_err(chain)?;
-    machine.start().map_err(chain)?;
+        .failure_store(RedisFailureStore::connect(a.queue.options())?)
+        .build()?;
+    machine.start()?;
     let every = Duration::from_millis(a.status_every_ms);
     if !every.is_zero() {
         eprintln!(
@@ -201,10 +125,7 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> Result<ExitCode, String> 
     machine.stop(StopMode::Drain);
     let status = machine.status();
     eprintln!("{}", line(&name, &status));
-    println!(
-        "{}",
-        serde_json::to_string(&status).map_err(|e| e.to_string())?
-    );
+    println!("{}", serde_json::to_string(&status)?);
     Ok(signals.exit())
 }
 

@@ -51,7 +51,7 @@ fn a_missing_or_unknown_command_is_a_usage_error() {
         stderr(&out).contains("Usage: timbr-fleet <COMMAND>"),
         "{out:?}"
     );
-    let out = fleet(&["prodce", "--url", "redis://127.0.0.1:1"]);
+    let out = fleet(&["prodce", "--redis", "redis://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(
         stderr(&out).contains("unrecognized subcommand 'prodce'"),
@@ -66,7 +66,7 @@ fn a_misspelt_flag_is_refused_not_ignored() {
     // connection's (exit 1), not the flag's.
     let out = fleet(&[
         "work",
-        "--url",
+        "--redis",
         "redis://127.0.0.1:1",
         "--stream",
         "s",
@@ -81,7 +81,7 @@ fn a_misspelt_flag_is_refused_not_ignored() {
         "{out:?}"
     );
     assert!(stderr(&out).contains("--workers"), "a suggestion: {out:?}");
-    let out = fleet(&["balance", "--url", "redis://127.0.0.1:1", "--stream"]);
+    let out = fleet(&["balance", "--redis", "redis://127.0.0.1:1", "--stream"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(
         stderr(&out).contains("a value is required for '--stream <S>'"),
@@ -90,7 +90,7 @@ fn a_misspelt_flag_is_refused_not_ignored() {
     // `--once` is a switch, not a flag that takes a value.
     let out = fleet(&[
         "watch",
-        "--url",
+        "--redis",
         "redis://127.0.0.1:1",
         "--stream",
         "s",
@@ -102,6 +102,7 @@ fn a_misspelt_flag_is_refused_not_ignored() {
 
 #[test]
 fn an_unreachable_redis_is_a_clear_error_said_once() {
+    // `--url`, the flag's old name, still works.
     let out = fleet(&["balance", "--url", "redis://127.0.0.1:1", "--stream", "s"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = stderr(&out);

@@ -2,12 +2,12 @@
 //! is named by its DEAD_ID, the first column of `dead list` (its id in the dead-letter
 //! stream, not the id it had in the queue's stream).
 
-use std::process::ExitCode;
-
 use clap::{Args, Subcommand};
+use timbr_cli::Exit;
 use timbr_redis::{DeadLetter, Requeue};
 
-use crate::{chain, QueueArgs};
+use crate::side::{self, clip, Purge, Side};
+use crate::QueueArgs;
 
 /// The longest datum or reason a `dead list` line shows (`--json` shows them whole).
 const SHOWN: usize = 120;
@@ -55,94 +55,71 @@ enum Action {
     },
 }
 
-pub(crate) fn dead(a: &DeadArgs) -> Result<ExitCode, String> {
+/// The dead-letter stream, as `dead list` shows it.
+struct Dead;
+
+impl Side for Dead {
+    type Entry = DeadLetter;
+    const NOUN: &'static str = "dead letters";
+    const HEADER: &'static str = "DEAD_ID\tENTRY_ID\tDELIVERIES\tREQUEUE\tREASON\tDATUM";
+
+    fn row(d: &DeadLetter) -> String {
+        let requeue = if d.unrequeueable().is_none() {
+            "yes"
+        } else {
+            "no"
+        };
+        format!(
+            "{}\t{}\t{}\t{requeue}\t{}\t{}",
+            d.dead_id,
+            d.id,
+            d.deliveries,
+            clip(&d.reason, SHOWN),
+            clip(d.datum.as_deref().unwrap_or("-"), SHOWN),
+        )
+    }
+}
+
+pub(crate) fn dead(a: &DeadArgs) -> anyhow::Result<Exit> {
     let mut fleet = a.queue.fleet()?;
     match a.action.as_ref().unwrap_or(&Action::List {
         count: 100,
         json: false,
     }) {
         Action::List { count, json } => {
-            let letters = fleet.dead_letters(*count).map_err(chain)?;
-            if !json && !letters.is_empty() {
-                println!("DEAD_ID\tENTRY_ID\tDELIVERIES\tREQUEUE\tREASON\tDATUM");
-            }
-            for d in &letters {
-                if *json {
-                    println!("{}", serde_json::to_string(d).map_err(|e| e.to_string())?);
-                } else {
-                    println!("{}", row(d));
-                }
-            }
-            if !json && letters.is_empty() {
-                eprintln!("no dead letters on `{}`", a.queue.options().dead_stream());
-            }
+            let letters = fleet.dead_letters(*count)?;
+            let stream = a.queue.options().dead_stream();
+            side::list::<Dead>(&letters.iter().collect::<Vec<_>>(), *json, &stream)?;
         }
         Action::Requeue { dead_id } => {
-            let id = fleet.requeue(dead_id).map_err(chain)?;
+            let id = fleet.requeue(dead_id)?;
             println!("requeued {dead_id} as entry {id}");
         }
         Action::RequeueAll => {
-            let report = fleet
-                .requeue_all(|d, done| match done {
-                    Requeue::Requeued(id) => println!("requeued {} as entry {id}", d.dead_id),
-                    Requeue::Skipped(why) => println!("skipped {}: {why}", d.dead_id),
-                    Requeue::Gone => println!("gone {}: re-queued or purged meanwhile", d.dead_id),
-                })
-                .map_err(chain)?;
+            let report = fleet.requeue_all(|d, done| match done {
+                Requeue::Requeued(id) => println!("requeued {} as entry {id}", d.dead_id),
+                Requeue::Skipped(why) => println!("skipped {}: {why}", d.dead_id),
+                Requeue::Gone => println!("gone {}: re-queued or purged meanwhile", d.dead_id),
+            })?;
             println!(
                 "{} requeued, {} skipped (they stay dead: `dead purge` drops them), {} gone meanwhile",
                 report.requeued, report.skipped, report.gone
             );
         }
         Action::Purge { dead_ids, all } => {
-            let purged = if *all {
-                fleet.purge_all().map_err(chain)?
-            } else {
-                let ids: Vec<&str> = dead_ids.iter().map(String::as_str).collect();
-                fleet.purge(&ids).map_err(chain)?
-            };
+            let (purged, exit) = Purge::new(dead_ids, *all).run(
+                &mut fleet,
+                |fleet, ids| Ok(fleet.purge(ids)?),
+                |fleet| Ok(fleet.purge_all()?),
+            )?;
             let asked = if *all {
                 String::new()
             } else {
                 format!(" of {}", dead_ids.len())
             };
             println!("purged {purged}{asked} dead letters");
-            if !*all && purged < dead_ids.len() as u64 {
-                return Ok(ExitCode::FAILURE);
-            }
+            return Ok(exit);
         }
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// One dead letter as a line of `dead list`.
-fn row(d: &DeadLetter) -> String {
-    let requeue = if d.unrequeueable().is_none() {
-        "yes"
-    } else {
-        "no"
-    };
-    format!(
-        "{}\t{}\t{}\t{requeue}\t{}\t{}",
-        d.dead_id,
-        d.id,
-        d.deliveries,
-        clip(&d.reason),
-        clip(d.datum.as_deref().unwrap_or("-")),
-    )
-}
-
-/// `s` on one line, at most [`SHOWN`] characters.
-fn clip(s: &str) -> String {
-    let one_line: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if one_line.chars().count() <= SHOWN {
-        one_line
-    } else {
-        let mut out: String = one_line.chars().take(SHOWN - 1).collect();
-        out.push('…');
-        out
-    }
+    Ok(Exit::Success)
 }

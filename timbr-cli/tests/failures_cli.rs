@@ -17,7 +17,7 @@ fn run(url: &str, args: &[&str], stdin: &str) -> Output {
     // The queue's options come between the command and its action.
     let mut child = Command::new(env!("CARGO_BIN_EXE_timbr-fleet"))
         .arg(args[0])
-        .args(["--url", url, "--stream", "tweets"])
+        .args(["--redis", url, "--stream", "tweets"])
         .args(&args[1..])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -132,7 +132,7 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
     let mut list = fleet_cmd(
         dir,
         "list",
-        &args(&["dead", "--url", &url, "--stream", "tweets", "list"]),
+        &args(&["dead", "--redis", &url, "--stream", "tweets", "list"]),
     );
     assert!(wait(&mut list));
     let listed = std::fs::read_to_string(dir.join("list.out")).unwrap();
@@ -145,7 +145,7 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
     let mut balance_cmd = fleet_cmd(
         dir,
         "balance",
-        &args(&["balance", "--url", &url, "--stream", "tweets"]),
+        &args(&["balance", "--redis", &url, "--stream", "tweets"]),
     );
     assert!(wait(&mut balance_cmd), "balance exits 0 when balanced");
 

@@ -94,7 +94,7 @@ fn setup() -> Setup {
 }
 
 fn dead_cmd(url: &str, rest: &[&str]) -> Output {
-    let mut args = vec!["dead", "--url", url, "--stream", "items"];
+    let mut args = vec!["dead", "--redis", url, "--stream", "items"];
     args.extend_from_slice(rest);
     Command::new(env!("CARGO_BIN_EXE_timbr-fleet"))
         .args(&args)

@@ -139,6 +139,11 @@ fn the_producer_reports_an_outage_as_it_happens() {
     until("the producer to report it is back", || {
         log(&dir, "producer").contains("back")
     });
+    // Said once, in the program's words: the library's `tracing` events of the same outage
+    // stay off unless RUST_LOG asks for them.
+    let err = log(&dir, "producer");
+    assert!(!err.contains("timbr_redis"), "{err}");
+    assert_eq!(err.matches("lost (retrying)").count(), 1, "{err}");
 }
 
 /// A child process killed (and reaped) when dropped.
