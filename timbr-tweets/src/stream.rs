@@ -10,20 +10,19 @@
 //! retweets and the occasional link, so that a sentiment analyser such as VADER gives a wide
 //! spread of scores.
 //!
-//! [`paced`] slows any iterator down to a given rate, for a stream that arrives over time.
+//! [`paced`](crate::paced) slows any iterator down to a given rate, for a stream that arrives
+//! over time.
 
-mod clock;
 mod rng;
 #[cfg(test)]
 mod tests;
-mod tweet;
 mod words;
 
 use std::borrow::Cow;
 
-pub use clock::{paced, twitter_time, Paced};
+use crate::clock::twitter_time;
+use crate::tweet::{Entities, Hashtag, Mention, Tweet, Url, User};
 use rng::SplitMix64;
-pub use tweet::{Entities, Hashtag, Mention, Tweet, Url, User};
 use words::*;
 
 /// Twitter's epoch for snowflake ids: 2010-11-04T01:42:54.657Z, in ms since the Unix epoch.
@@ -41,13 +40,13 @@ pub const MAX_TEXT_CHARS: usize = 280;
 /// An endless, deterministic stream of [`Tweet`]s: the same seed gives the same tweets.
 ///
 /// Take as many as needed with [`Iterator::take`]. Each tweet is posted 1 to 60 ms after the
-/// one before it (in `created_at`, not in real time: see [`paced`] for that), starting at
+/// one before it (in `created_at`, not in real time: see [`paced`](crate::paced) for that), starting at
 /// 2018-10-10T20:19:24Z.
 ///
 /// # Examples
 ///
 /// ```
-/// use timbr_examples::TweetStream;
+/// use timbr_tweets::TweetStream;
 ///
 /// let tweets: Vec<_> = TweetStream::new(7).take(3).collect();
 /// assert_eq!(tweets[0].seq, 1);

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use super::*;
+use crate::paced;
 
 fn sample(n: usize) -> Vec<Tweet> {
     TweetStream::new(42).take(n).collect()
