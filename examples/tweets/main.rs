@@ -432,7 +432,7 @@ fn tweets_from(
     o: &Options,
     from: u64,
 ) -> Result<Box<dyn Iterator<Item = Tweet> + Send>, Box<dyn Error>> {
-    let stream = TweetStream::new(o.seed).skip(usize::try_from(from)?);
+    let stream = TweetStream::starting_at(o.seed, from);
     let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.count {
         0 => Box::new(stream),
         n => Box::new(stream.take(usize::try_from(n.saturating_sub(from))?)),
