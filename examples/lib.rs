@@ -1,13 +1,5 @@
-//! What the timbr examples share: [`TweetStream`], an endless, seeded stream of tweet-like
-//! [`Tweet`]s made on this machine (the `tweets` example's source; its word lists are data
-//! files in `data/`), and [`paced`] to let any stream arrive at a set rate.
-//!
-//! (The machines the `throughput` example and the benches measure are in the
-//! `timbr-workloads` package, beside the benches.)
-
-mod tweetgen;
-
-pub use crate::tweetgen::{
-    paced, twitter_time, Entities, Hashtag, Mention, Paced, Tweet, TweetStream, Url, User,
-    MAX_TEXT_CHARS,
-};
+//! The timbr examples are programs (`examples/*`, run with `cargo run --release --example
+//! NAME`); this library is empty. Their tweets, the `tweets` example's source and stages, are
+//! the `timbr-tweets` crate's, which the examples use directly (shared with `timbr-fleet`).
+//! The machines the `throughput` example and the benches measure are in the
+//! `timbr-workloads` package, beside the benches.

@@ -24,16 +24,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use timbr_core::io::QueueEvent;
 use timbr_core::{
     from_stages, sched, Action, Event, LogAndContinue, Machine, Remote, RemoteOptions, Status,
 };
-use timbr_examples::Tweet;
 use timbr_redis::{
     redact_url, Announce, Fleet, Producer, RedisOptions, RedisQueue, RedisStatus, Summary,
     HEARTBEAT,
 };
+use timbr_tweets::{Sequenced, Tweet};
 
 use super::{every_31st, sentiment, text, Ended, Memory, Options, SIGNAL_CHECK};
 use timbr_core::observe::human_count;
@@ -119,15 +118,6 @@ const COMPLETE_CHECK: Duration = Duration::from_millis(200);
 
 /// Tweets per round trip of the producer (the queue's default batch).
 const PUT_BATCH: usize = 256;
-
-/// A tweet as the producer puts it: its JSON with its place in the stream (`seq`), which a
-/// worker's `Tweet` reads back (and `every_31st` needs).
-#[derive(Serialize, Deserialize)]
-struct Numbered {
-    seq: u64,
-    #[serde(flatten)]
-    tweet: Tweet,
-}
 
 /// Runs this process's part of the fleet.
 pub(crate) fn run(
@@ -239,7 +229,7 @@ fn produce(
     signal: &AtomicUsize,
     stop: &AtomicBool,
 ) -> Result<Produced, Box<dyn Error>> {
-    let mut producer = Producer::<Numbered>::connect(f.redis(suffix))?;
+    let mut producer = Producer::<Sequenced>::connect(f.redis(suffix))?;
     // Outages and refusals (Redis out of memory…) are shown as they happen, as a worker's
     // are: a put that waits for Redis would otherwise wait in silence.
     producer.on_event(|e| {
@@ -278,13 +268,12 @@ fn produce(
         if stopping() {
             break;
         }
-        let chunk: Vec<Numbered> = tweets
+        // With its place in the stream, which a worker's `Tweet` reads back (and `every_31st`
+        // needs).
+        let chunk: Vec<Sequenced> = tweets
             .by_ref()
             .take(PUT_BATCH)
-            .map(|tweet| Numbered {
-                seq: tweet.seq,
-                tweet,
-            })
+            .map(Sequenced::from)
             .collect();
         if chunk.is_empty() {
             break;

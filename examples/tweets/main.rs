@@ -9,9 +9,10 @@
 //!     [--json] [--http ADDR]
 //! ```
 //!
-//! The tweets are made on this machine ([`TweetStream`]: Twitter's v1.1 JSON shape, English
-//! text with emoji, hashtags, mentions and links; the same for the same `--seed`), fed by a
-//! source thread into a machine with four stages:
+//! The tweets are made on this machine ([`TweetStream`] of the `timbr-tweets` crate: Twitter's
+//! v1.1 JSON shape, English text with emoji, hashtags, mentions and links; the same for the
+//! same `--seed`), fed by a source thread into a machine with four stages (slots 0, 1 and 3
+//! are `timbr_tweets::stages`, shared with `timbr-fleet`; slot 2 is this example's display):
 //!
 //! | slot | stage | what |
 //! |---|---|---|
@@ -87,9 +88,10 @@ use timbr_cli::{bounded, Exit};
 use timbr_core::machine::MAX_WORKERS;
 use timbr_core::observe::human_count;
 use timbr_core::{from_stages, sched, LogAndContinue, Machine, Progress, StopMode, StopWhenDone};
-use timbr_examples::{paced, Tweet, TweetStream};
+use timbr_tweets::stages::{every_31st, sentiment, text};
+use timbr_tweets::{paced, Tweet, TweetStream};
 
-use stages::{every_31st, remember, sentiment, text, Memory};
+use stages::{remember, Memory};
 
 /// The default number of tweets: about 10 s with one worker on two cores (VADER takes some 20 µs
 /// a tweet).
@@ -430,7 +432,7 @@ fn tweets_from(
     o: &Options,
     from: u64,
 ) -> Result<Box<dyn Iterator<Item = Tweet> + Send>, Box<dyn Error>> {
-    let stream = TweetStream::new(o.seed).skip(usize::try_from(from)?);
+    let stream = TweetStream::starting_at(o.seed, from);
     let stream: Box<dyn Iterator<Item = Tweet> + Send> = match o.count {
         0 => Box::new(stream),
         n => Box::new(stream.take(usize::try_from(n.saturating_sub(from))?)),

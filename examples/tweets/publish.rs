@@ -11,7 +11,7 @@ use timbr_core::io::ZmqStats;
 use timbr_core::{
     Machine, MachineBuilder, NullSink, Remote, RemoteOptions, Sink, SinkError, ZmqSink,
 };
-use timbr_examples::Tweet;
+use timbr_tweets::Tweet;
 
 use crate::{cli, Ended, Options, SIGNAL_CHECK, SUBSCRIBER_WAIT};
 

@@ -1,7 +1,6 @@
 //! The tweets program's own tests: its flags, its stages, and a whole run in process.
 
 use super::*;
-use crate::stages::Mood;
 use timbr_core::{MachineState, Status};
 
 fn args(line: &str) -> Vec<String> {
@@ -83,24 +82,6 @@ fn a_remote_http_address_is_refused_naming_the_flag() {
     let error = result.unwrap_err();
     assert!(error.contains("--http-allow-remote"), "{error}");
     assert!(!error.contains("(allow_remote)"), "{error}");
-}
-
-#[test]
-fn the_stages_are_plain_functions() {
-    let tweet = TweetStream::new(5).nth(30).unwrap();
-    assert_eq!(tweet.seq, 31);
-    assert_eq!(text(&tweet), tweet.text);
-    assert!(sentiment("what a great, lovely day") > 0.5);
-    assert!(sentiment("this is awful and sad") < -0.5);
-    assert_eq!(sentiment("the train leaves at noon"), 0.0);
-    assert_eq!(
-        every_31st(&tweet, &0.9),
-        Err("tweet #31 is a 31st".to_owned())
-    );
-    let next = TweetStream::new(5).nth(31).unwrap();
-    assert_eq!(every_31st(&next, &0.9), Ok(Mood::Positive));
-    assert_eq!(every_31st(&next, &0.0), Ok(Mood::Neutral));
-    assert_eq!(every_31st(&next, &-0.3), Ok(Mood::Negative));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 /// # Examples
 ///
 /// ```
-/// assert_eq!(timbr_examples::twitter_time(1_539_202_764_000), "Wed Oct 10 20:19:24 +0000 2018");
+/// assert_eq!(timbr_tweets::twitter_time(1_539_202_764_000), "Wed Oct 10 20:19:24 +0000 2018");
 /// ```
 pub fn twitter_time(unix_ms: u64) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -54,7 +54,7 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 /// # Examples
 ///
 /// ```
-/// use timbr_examples::paced;
+/// use timbr_tweets::paced;
 ///
 /// let items: Vec<u32> = paced(0..5, 1000.0).collect(); // about 4 ms
 /// assert_eq!(items, [0, 1, 2, 3, 4]);

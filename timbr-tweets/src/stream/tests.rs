@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use super::*;
+use crate::paced;
 
 fn sample(n: usize) -> Vec<Tweet> {
     TweetStream::new(42).take(n).collect()
@@ -48,10 +49,57 @@ fn tweets_are_numbered_from_one_with_growing_times_and_ids() {
             pair[0].timestamp_ms.parse().unwrap(),
             pair[1].timestamp_ms.parse().unwrap(),
         );
-        assert!(t0 < t1);
+        assert!((1..=60).contains(&(t1 - t0)), "{t0} → {t1}");
     }
     let ids: HashSet<u64> = tweets.iter().map(|t| t.id).collect();
     assert_eq!(ids.len(), tweets.len());
+}
+
+/// The tweets after the first `k`, made one by one from the start (what `skip` did before
+/// the stream could jump).
+fn stepped(seed: u64, k: u64, n: usize) -> Vec<Tweet> {
+    let mut stream = TweetStream::new(seed);
+    for _ in 0..k {
+        stream.next().unwrap();
+    }
+    stream.take(n).collect()
+}
+
+#[test]
+fn a_stream_starts_anywhere_with_the_tweets_it_would_have_made() {
+    for seed in [0, 1, 42] {
+        for k in [0, 1, 2, 30, 31, 999, 4095, 4096, 25_001] {
+            let expected = stepped(seed, k, 40);
+            assert_eq!(expected[0].seq, k + 1);
+            let jumped: Vec<Tweet> = TweetStream::starting_at(seed, k).take(40).collect();
+            assert_eq!(jumped, expected, "seed {seed}, k {k}");
+            let skipped: Vec<Tweet> = TweetStream::new(seed).skip(k as usize).take(40).collect();
+            assert_eq!(skipped, expected, "seed {seed}, k {k}");
+            let mut stream = TweetStream::new(seed);
+            assert_eq!(stream.nth(k as usize).as_ref(), Some(&expected[0]));
+            assert_eq!(stream.nth(1).as_ref(), Some(&expected[2]));
+        }
+    }
+}
+
+#[test]
+fn gaps_span_1_to_60_ms_far_into_the_stream_and_the_stream_ends_without_panicking() {
+    let mut gaps = [0u32; 61];
+    let far = TweetStream::starting_at(5, 10_000_000_000).take(100_000);
+    let times: Vec<u64> = far.map(|t| t.timestamp_ms.parse().unwrap()).collect();
+    for pair in times.windows(2) {
+        gaps[(pair[1] - pair[0]) as usize] += 1;
+    }
+    assert_eq!(gaps[0], 0);
+    assert!(gaps[1] > 0 && gaps[60] > 0, "{gaps:?}");
+    let mean = (times[times.len() - 1] - times[0]) as f64 / (times.len() - 1) as f64;
+    assert!((30.0..31.0).contains(&mean), "{mean}");
+    // The last tweets whose time a snowflake holds, then the end: no overflow, no panic.
+    let last: Vec<Tweet> = TweetStream::starting_at(5, 135_989_466_000).collect();
+    assert!(!last.is_empty() && last.len() < 1000, "{}", last.len());
+    assert!(last.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(TweetStream::starting_at(5, u64::MAX - 1).next(), None);
+    assert_eq!(TweetStream::new(5).nth(usize::MAX), None);
 }
 
 #[test]

@@ -17,7 +17,7 @@ pub struct Tweet {
     pub id: u64,
     /// [`id`](Tweet::id) as a string (JavaScript cannot hold it as a number).
     pub id_str: String,
-    /// The text, at most [`MAX_TEXT_CHARS`](super::MAX_TEXT_CHARS) characters.
+    /// The text, at most [`MAX_TEXT_CHARS`](crate::MAX_TEXT_CHARS) characters.
     pub text: String,
     /// The client it was posted with, as an HTML link.
     pub source: Cow<'static, str>,

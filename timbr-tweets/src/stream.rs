@@ -10,20 +10,19 @@
 //! retweets and the occasional link, so that a sentiment analyser such as VADER gives a wide
 //! spread of scores.
 //!
-//! [`paced`] slows any iterator down to a given rate, for a stream that arrives over time.
+//! [`paced`](crate::paced) slows any iterator down to a given rate, for a stream that arrives
+//! over time.
 
-mod clock;
 mod rng;
 #[cfg(test)]
 mod tests;
-mod tweet;
 mod words;
 
 use std::borrow::Cow;
 
-pub use clock::{paced, twitter_time, Paced};
+use crate::clock::twitter_time;
+use crate::tweet::{Entities, Hashtag, Mention, Tweet, Url, User};
 use rng::SplitMix64;
-pub use tweet::{Entities, Hashtag, Mention, Tweet, Url, User};
 use words::*;
 
 /// Twitter's epoch for snowflake ids: 2010-11-04T01:42:54.657Z, in ms since the Unix epoch.
@@ -32,45 +31,62 @@ const TWITTER_EPOCH_MS: u64 = 1_288_834_974_657;
 /// When a [`TweetStream`] starts: 2018-10-10T20:19:24Z (the API docs' example tweet).
 const START_MS: u64 = 1_539_202_764_000;
 
+/// The last time a snowflake id holds (42 bits of ms after [`TWITTER_EPOCH_MS`], so that ids
+/// keep growing with time): in 2150, after some 136 billion tweets, where a stream ends.
+const LAST_MS: u64 = TWITTER_EPOCH_MS + (1 << 42) - 1;
+
 /// How many distinct users a stream draws its authors and mentions from.
 const USERS: u64 = 10_000;
 
 /// The longest text a tweet may have, in characters.
 pub const MAX_TEXT_CHARS: usize = 280;
 
-/// An endless, deterministic stream of [`Tweet`]s: the same seed gives the same tweets.
+/// An endless (136 billion tweets), deterministic stream of [`Tweet`]s: the same seed gives the
+/// same tweets.
 ///
 /// Take as many as needed with [`Iterator::take`]. Each tweet is posted 1 to 60 ms after the
-/// one before it (in `created_at`, not in real time: see [`paced`] for that), starting at
-/// 2018-10-10T20:19:24Z.
+/// one before it (30.5 ms on average; in `created_at`, not in real time: see
+/// [`paced`](crate::paced) for that), starting at 2018-10-10T20:19:24Z.
+///
+/// Each tweet is made from its seed and its place alone, so a stream can start anywhere at no
+/// cost ([`starting_at`](TweetStream::starting_at); [`Iterator::nth`] and
+/// [`Iterator::skip`] jump too): a fleet's producer continues at tweet 10 million at once.
 ///
 /// # Examples
 ///
 /// ```
-/// use timbr_examples::TweetStream;
+/// use timbr_tweets::TweetStream;
 ///
 /// let tweets: Vec<_> = TweetStream::new(7).take(3).collect();
 /// assert_eq!(tweets[0].seq, 1);
 /// assert!(tweets[0].created_at.ends_with(" +0000 2018"));
 /// assert!(tweets[0].id < tweets[1].id);
 /// assert_eq!(tweets, TweetStream::new(7).take(3).collect::<Vec<_>>());
+/// assert_eq!(tweets[1..], TweetStream::starting_at(7, 1).take(2).collect::<Vec<_>>());
 /// ```
 #[derive(Clone, Debug)]
 pub struct TweetStream {
     seed: u64,
+    /// The generator of the tweet being made (seeded anew for each: see [`tweet_rng`]).
     rng: SplitMix64,
+    /// The place of the last tweet made (0 before the first).
     seq: u64,
-    ms: u64,
 }
 
 impl TweetStream {
     /// The stream for `seed`.
     pub fn new(seed: u64) -> Self {
+        TweetStream::starting_at(seed, 0)
+    }
+
+    /// The stream for `seed` after its first `skipped` tweets: the tweets
+    /// `TweetStream::new(seed).skip(skipped)` gives, without making the skipped ones. Its first
+    /// tweet's [`seq`](Tweet::seq) is `skipped + 1`.
+    pub fn starting_at(seed: u64, skipped: u64) -> Self {
         TweetStream {
             seed,
             rng: SplitMix64::new(seed),
-            seq: 0,
-            ms: START_MS,
+            seq: skipped,
         }
     }
 
@@ -177,9 +193,16 @@ impl TweetStream {
 impl Iterator for TweetStream {
     type Item = Tweet;
 
+    /// Jumps: the tweets before the `n`th are not made (see [`TweetStream::starting_at`]).
+    fn nth(&mut self, n: usize) -> Option<Tweet> {
+        self.seq = self.seq.checked_add(u64::try_from(n).ok()?)?;
+        self.next()
+    }
+
     fn next(&mut self) -> Option<Tweet> {
-        self.seq += 1;
-        self.ms += 1 + self.rng.below(60);
+        self.seq = self.seq.checked_add(1)?;
+        self.rng = tweet_rng(self.seed, self.seq);
+        let ms = posted_at(self.seed, self.seq)?;
         let author = self.some_user();
         let user = self.user(author);
         let mut text = Text::default();
@@ -224,11 +247,10 @@ impl Iterator for TweetStream {
         self.hashtags(&mut text, &mut entities);
         self.link(&mut text, &mut entities);
 
-        let snowflake = ((self.ms - TWITTER_EPOCH_MS) << 22)
-            | (self.rng.below(1024) << 12)
-            | (self.seq & 0xFFF);
+        let snowflake =
+            ((ms - TWITTER_EPOCH_MS) << 22) | (self.rng.below(1024) << 12) | (self.seq & 0xFFF);
         Some(Tweet {
-            created_at: twitter_time(self.ms),
+            created_at: twitter_time(ms),
             id: snowflake,
             id_str: snowflake.to_string(),
             text: text.text,
@@ -245,10 +267,34 @@ impl Iterator for TweetStream {
             favorite_count: 0,
             entities,
             lang: Cow::Borrowed("en"),
-            timestamp_ms: self.ms.to_string(),
+            timestamp_ms: ms.to_string(),
             seq: self.seq,
         })
     }
+}
+
+/// The generator of tweet number `seq` of the stream of `seed`: a tweet depends on its seed
+/// and its place only, which is what lets a stream start anywhere.
+fn tweet_rng(seed: u64, seq: u64) -> SplitMix64 {
+    // Hashed (SplitMix64's output is a good 64-bit mix), so that nearby seeds or places do
+    // not give overlapping sequences of draws.
+    let state = SplitMix64::new(seed ^ 0x5DEE_CE66_D1CE_4E5B).next_u64();
+    SplitMix64::new(SplitMix64::new(state ^ seq.wrapping_mul(0xD1B5_4A32_D192_ED03)).next_u64())
+}
+
+/// When tweet number `seq` (from 1) of the stream of `seed` is posted, in ms since the Unix
+/// epoch: on a steady beat of 30.5 ms (30 and 31 in turn) from [`START_MS`], each tweet late by
+/// 0–29 ms of its own. Two neighbours are thus 1 to 60 ms apart, and the time of any tweet is
+/// known without making those before it.
+///
+/// `None` past [`LAST_MS`].
+fn posted_at(seed: u64, seq: u64) -> Option<u64> {
+    let beat = (seq / 2).checked_mul(61)? + seq % 2 * 30;
+    let late = SplitMix64::new(seed ^ seq.wrapping_mul(0x9FB2_1C65_1E98_DF25)).below(30);
+    START_MS
+        .checked_add(beat)?
+        .checked_add(late)
+        .filter(|&ms| ms <= LAST_MS)
 }
 
 /// What a template means to say.
