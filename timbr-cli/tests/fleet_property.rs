@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use timbr_redis::{Fleet, RedisOptions};
 
 /// One run: `n` tweets, `pack` to an entry; tweets that are multiples of `flaky` fail
-/// transiently 1 + (id / flaky) % 2 times; `retries` runs at most; multiples of `refuse`
+/// transiently 1 + (seq / flaky) % 2 times; `retries` runs at most; multiples of `refuse`
 /// fail for good; w1 killed once `kill_at` of the data are done, then started again.
 fn run(n: u64, pack: u64, flaky: u64, retries: u32, refuse: Option<u64>, kill_at: f64) {
     let server = Server::start();
@@ -77,28 +77,29 @@ fn run(n: u64, pack: u64, flaky: u64, retries: u32, refuse: Option<u64>, kill_at
     assert_eq!((b.pending, b.unread, b.dead), (0, 0, 0), "{b}");
     // Every way a tweet ended: success records and failure-stream entries.
     let mut ends: HashMap<u64, (u64, u64)> = HashMap::new();
+    let seqs = seqs_by_id(n);
     let page = fleet_view
         .result_records("results", None, 1_000_000)
         .unwrap();
     for r in page.records.iter().filter(|r| r.failed.is_none()) {
         let array: Vec<serde_json::Value> = serde_json::from_str(&r.record).unwrap();
-        ends.entry(array[0]["id"].as_u64().unwrap()).or_default().0 += 1;
+        ends.entry(seq_of(&array[0], &seqs)).or_default().0 += 1;
     }
     for f in fleet_view.failures(1_000_000).unwrap() {
         let tweet: serde_json::Value = serde_json::from_str(&f.datum).unwrap();
-        ends.entry(tweet["id"].as_u64().unwrap()).or_default().1 += 1;
+        ends.entry(seq_of(&tweet, &seqs)).or_default().1 += 1;
     }
     let mut duplicates = 0;
-    for id in 0..n {
-        let (ok, failed) = ends.get(&id).copied().unwrap_or_default();
-        assert!(ok + failed >= 1, "tweet {id} lost");
+    for seq in 1..=n {
+        let (ok, failed) = ends.get(&seq).copied().unwrap_or_default();
+        assert!(ok + failed >= 1, "tweet {seq} lost");
         duplicates += ok + failed - 1;
         if ok + failed > 1 {
             continue; // run twice (the kill): either outcome may be there
         }
-        let refused = refuse.is_some_and(|k| id % k == 0);
-        let fails = if id % flaky == 0 {
-            1 + (id / flaky) % 2
+        let refused = refuse.is_some_and(|k| seq % k == 0);
+        let fails = if seq % flaky == 0 {
+            1 + (seq / flaky) % 2
         } else {
             0
         };
@@ -106,7 +107,7 @@ fn run(n: u64, pack: u64, flaky: u64, retries: u32, refuse: Option<u64>, kill_at
         assert_eq!(
             (ok, failed),
             (u64::from(succeeds), u64::from(!succeeds)),
-            "tweet {id}"
+            "tweet {seq}"
         );
     }
     assert!(

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -19,9 +20,10 @@ fn records(fleet: &mut Fleet) -> Vec<timbr_redis::ResultRecord> {
         .records
 }
 
-fn tweet_id(r: &timbr_redis::ResultRecord) -> u64 {
+/// The place in the stream of the tweet a record is of (`seqs` from `seqs_by_id`).
+fn tweet_seq(r: &timbr_redis::ResultRecord, seqs: &HashMap<u64, u64>) -> u64 {
     let array: Vec<serde_json::Value> = serde_json::from_str(&r.record).unwrap();
-    array[0]["id"].as_u64().unwrap()
+    seq_of(&array[0], seqs)
 }
 
 /// A worker's final status (its stdout's JSON).
@@ -64,11 +66,12 @@ fn transient_failures_succeed_on_their_2nd_or_3rd_attempt_counted() {
     assert!(b.is_balanced() && b.failed == 0 && b.acked_data == N, "{b}");
     let records = records(&mut fleet);
     assert_eq!(records.len() as u64, N);
+    let seqs = seqs_by_id(N);
     for r in &records {
-        let id = tweet_id(r);
-        // Multiples of 10 fail 1 + (id / 10) % 2 times, then succeed.
-        let expected = if id % 10 == 0 { 2 + (id / 10) % 2 } else { 1 };
-        assert_eq!(u64::from(r.attempts), expected, "tweet {id}: {r:?}");
+        let seq = tweet_seq(r, &seqs);
+        // Multiples of 10 fail 1 + (seq / 10) % 2 times, then succeed.
+        let expected = if seq % 10 == 0 { 2 + (seq / 10) % 2 } else { 1 };
+        assert_eq!(u64::from(r.attempts), expected, "tweet {seq}: {r:?}");
         assert!(r.failed.is_none(), "{r:?}");
     }
     let status = final_status(&server.dir, "w");
@@ -103,20 +106,21 @@ fn retries_that_run_out_end_in_the_failure_stream_with_their_attempts() {
     // Tweets 10, 30, 50… fail twice: two attempts are not enough.
     assert_eq!(b.failed, 10, "{b}");
     let failures = fleet.failures(100).unwrap();
+    let seqs = seqs_by_id(N);
     for f in &failures {
         let tweet: serde_json::Value = serde_json::from_str(&f.datum).unwrap();
-        let id = tweet["id"].as_u64().unwrap();
-        assert_eq!((id % 20, f.attempts), (10, 2), "{f:?}");
+        let seq = seq_of(&tweet, &seqs);
+        assert_eq!((seq % 20, f.attempts), (10, 2), "{f:?}");
         assert_eq!(f.stage, "poison");
         assert!(f.error.contains("(transient)"), "{f:?}");
     }
     let results = fleet.results("results").unwrap();
     assert_eq!((results.records, results.failed), (N, 10), "{results:?}");
     for r in records(&mut fleet) {
-        let id = tweet_id(&r);
-        if id % 20 == 0 {
+        let seq = tweet_seq(&r, &seqs);
+        if seq % 20 == 0 {
             assert_eq!((r.attempts, r.failed.as_deref()), (2, None), "{r:?}");
-        } else if id % 20 == 10 {
+        } else if seq % 20 == 10 {
             assert_eq!(
                 (r.attempts, r.failed.as_deref()),
                 (2, Some("poison")),
@@ -152,10 +156,11 @@ fn a_datum_waiting_for_its_retry_stays_its_workers_and_survives_its_kill() {
     let mut producer = fleet(
         &server.dir,
         "producer",
-        &produce_args(&url, N, &["--quiet"]),
+        &produce_args(&url, N, &["--quiet", "--start", "999"]),
     );
     assert!(wait(&mut producer));
-    // w1: tweet 0 fails transiently and waits a minute for its retry; claims after 900 ms.
+    // Tweets 1000 to 1049. w1: tweet 1000, the first, fails transiently and waits a minute
+    // for its retry; claims after 900 ms.
     let common = [
         "--until-done",
         &n,
@@ -174,10 +179,10 @@ fn a_datum_waiting_for_its_retry_stays_its_workers_and_survives_its_kill() {
         "60000",
     ]);
     let mut w1 = fleet(&server.dir, "w1", &work_args(&url, "w1", &w1_args));
-    until("every other tweet done, tweet 0 waiting in w1", || {
+    until("every other tweet done, tweet 1000 waiting in w1", || {
         xlen(&mut con, "results") == N - 1 && holder(&mut con).is_some_and(|(c, _)| c == "w1")
     });
-    // A second worker (fixed) runs meanwhile: tweet 0's entry stays w1's, delivered once,
+    // A second worker (fixed) runs meanwhile: tweet 1000's entry stays w1's, delivered once,
     // for over three claim periods.
     let mut w2 = fleet(&server.dir, "w2", &work_args(&url, "w2", &common));
     let watch_until = Instant::now() + Duration::from_millis(3_000);
@@ -189,8 +194,8 @@ fn a_datum_waiting_for_its_retry_stays_its_workers_and_survives_its_kill() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(xlen(&mut con, "results"), N - 1, "tweet 0 not run by w2");
-    w1.kill().unwrap(); // SIGKILL while tweet 0 waits for its retry
+    assert_eq!(xlen(&mut con, "results"), N - 1, "tweet 1000 not run by w2");
+    w1.kill().unwrap(); // SIGKILL while tweet 1000 waits for its retry
     w1.wait().unwrap();
     assert!(wait(&mut w2), "w2 failed");
     let mut fleet = Fleet::connect(RedisOptions::new(url, "tweets")).unwrap();
@@ -198,7 +203,11 @@ fn a_datum_waiting_for_its_retry_stays_its_workers_and_survives_its_kill() {
     assert!(b.is_balanced() && b.failed == 0 && b.pending == 0, "{b}");
     let records = records(&mut fleet);
     assert_eq!(records.len() as u64, N, "nothing lost, nothing twice");
-    let zero: Vec<_> = records.iter().filter(|r| tweet_id(r) == 0).collect();
-    assert_eq!(zero.len(), 1);
-    assert_eq!((zero[0].consumer.as_str(), zero[0].attempts), ("w2", 1));
+    let seqs = seqs_by_id(999 + N);
+    let flaky: Vec<_> = records
+        .iter()
+        .filter(|r| tweet_seq(r, &seqs) == 1000)
+        .collect();
+    assert_eq!(flaky.len(), 1);
+    assert_eq!((flaky[0].consumer.as_str(), flaky[0].attempts), ("w2", 1));
 }

@@ -65,9 +65,9 @@ fn kill_and_restart(n: u64, names: &[&str], pack: u64, extra: &[&str]) -> Killed
         assert!(wait(w), "a worker failed");
     }
 
-    let ids = result_ids(&mut con, "results");
+    let ids = result_seqs(&mut con, "results", n);
     assert_eq!(ids.len() as u64, n, "every tweet has a record");
-    assert!((0..n).all(|i| ids.contains_key(&i)));
+    assert!((1..=n).all(|i| ids.contains_key(&i)));
     let duplicates: u64 = ids.values().map(|d| d - 1).sum();
     assert!(
         duplicates <= at_kill * pack,

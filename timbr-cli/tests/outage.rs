@@ -93,7 +93,7 @@ fn killed_and_restarted(pack: u64) {
     }
 
     let mut con = server.con();
-    let ids = result_ids(&mut con, "results");
+    let ids = result_seqs(&mut con, "results", N);
     assert_eq!(ids.len() as u64, N, "every datum has a record");
     let mut fleet = Fleet::connect(RedisOptions::new(url.clone(), "tweets")).unwrap();
     let balance = fleet.balance().unwrap();

@@ -87,7 +87,7 @@ fn poisoned(pack: u64) -> Poisoned {
     let dead = fleet.dead_letters(10).unwrap();
     assert_eq!(dead.len(), 1, "{dead:?}");
     let datum: serde_json::Value = serde_json::from_str(dead[0].datum.as_deref().unwrap()).unwrap();
-    assert_eq!(datum["id"], POISON);
+    assert_eq!(datum["seq"], POISON, "the entry as the producer put it");
     assert_eq!(dead[0].deliveries, MAX_DELIVERIES);
     assert!(
         dead[0].reason.contains("without an acknowledgement"),
@@ -95,7 +95,7 @@ fn poisoned(pack: u64) -> Poisoned {
         dead[0].reason
     );
 
-    let ids = result_ids(&mut con, "results");
+    let ids = result_seqs(&mut con, "results", N);
     assert!(!ids.contains_key(&POISON));
     assert_eq!(ids.len() as u64, N - 1, "every other datum is processed");
     let balance = fleet.balance().unwrap();
@@ -139,7 +139,7 @@ fn a_datum_that_kills_its_worker_ends_in_the_dead_letters() {
     let row = listed.lines().nth(1).unwrap_or_default();
     assert!(
         row.starts_with(&format!("{}\t", dead[0].dead_id))
-            && row.contains(&format!(r#""id":{POISON}"#)),
+            && row.contains(&format!(r#""seq":{POISON}"#)),
         "{listed}"
     );
     let mut balance_cmd = fleet_cmd(

@@ -1,7 +1,7 @@
 //! A producer killed mid-run (SIGKILL) and started again under its name continues where it
 //! stopped (issue 20, item 19): every tweet is put once, whatever the kill interrupted, so
 //! every tweet gets exactly one record and `results` counts no duplicate. And a range of
-//! ids past the largest is refused before anything is put (item 22).
+//! tweets past the largest number is refused before anything is put (item 22).
 
 mod common;
 
@@ -68,7 +68,7 @@ fn a_producer_killed_mid_run_continues_where_it_stopped() {
         "the worker ends once every tweet is done"
     );
 
-    let ids = result_ids(&mut con, "results");
+    let ids = result_seqs(&mut con, "results", N);
     assert_eq!(ids.len() as u64, N, "every tweet has a record");
     let twice: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "tweets put twice: {twice:?}");
@@ -86,7 +86,7 @@ fn a_producer_killed_mid_run_continues_where_it_stopped() {
 }
 
 #[test]
-fn a_range_past_the_largest_id_is_refused_and_nothing_is_put() {
+fn a_range_past_the_largest_tweet_number_is_refused_and_nothing_is_put() {
     let server = Server::start();
     let out = Command::new(env!("CARGO_BIN_EXE_timbr-fleet"))
         .args(produce_args(
@@ -99,7 +99,7 @@ fn a_range_past_the_largest_id_is_refused_and_nothing_is_put() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("the ids would pass 18446744073709551615"),
+        err.contains("the tweets would pass number 18446744073709551615"),
         "{err}"
     );
     assert!(out.stdout.is_empty(), "no report of data put: {out:?}");

@@ -44,7 +44,11 @@ echo "Measured $(date -u '+%a %b %d %H:%M UTC %Y') on $(nproc) cores, $(redis-se
 echo
 echo "| what | data/s | of ceiling | Redis µs/datum | workers µs/datum | producer µs/datum | load |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-ceiling=$(redis-benchmark -p "$PORT" -n 1000000 -P 64 -q XADD ceiling '*' d '{"id":12345,"user":"user12","text":"stream redis fleet machine happy sad"}' \
+# The ceiling's entry is a datum as the producer puts it (a tweet, ~1 KB of JSON).
+$BIN produce --redis "$URL" --stream sample --count 1 --quiet >/dev/null
+PAYLOAD=$(redis-cli -p "$PORT" --raw XRANGE sample - + COUNT 1 | sed -n 3p)
+redis-cli -p "$PORT" del sample >/dev/null
+ceiling=$(redis-benchmark -p "$PORT" -n 1000000 -P 64 -q XADD ceiling '*' d "$PAYLOAD" \
     | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1)
 echo "| redis-benchmark: XADD, pipeline 64, 1 client | ${ceiling} | 100 % | | | | $(load) |"
 # A rate as a share of the ceiling.

@@ -59,13 +59,35 @@ pub fn wait(child: &mut Child) -> bool {
     timbr_testkit::wait(child, "a fleet process").success()
 }
 
-/// The tweet ids in the records of a results stream, with how often each appears (packed
-/// result entries unpacked, as `Fleet::result_records` does).
-pub fn result_ids(
+/// The place in the stream (`seq`) of each of the first `n` tweets `produce` puts (seed 1),
+/// by tweet id: records and failures carry a tweet as its JSON, Twitter's fields (its `id`),
+/// not its place.
+pub fn seqs_by_id(n: u64) -> std::collections::HashMap<u64, u64> {
+    timbr_tweets::TweetStream::new(1)
+        .take(n as usize)
+        .map(|t| (t.id, t.seq))
+        .collect()
+}
+
+/// The place of the tweet `json` (a record's `in`, a failure's datum) among the first
+/// tweets, `seqs` (from [`seqs_by_id`]).
+pub fn seq_of(json: &serde_json::Value, seqs: &std::collections::HashMap<u64, u64>) -> u64 {
+    let id = json["id"].as_u64().expect("a tweet");
+    *seqs
+        .get(&id)
+        .unwrap_or_else(|| panic!("tweet id {id} is none of the first {} tweets", seqs.len()))
+}
+
+/// The places (`seq`) of the tweets in the records of a results stream, with how often each
+/// appears (packed result entries unpacked, as `Fleet::result_records` does), for a
+/// producer of `n` tweets.
+pub fn result_seqs(
     con: &mut redis::Connection,
     stream: &str,
+    n: u64,
 ) -> std::collections::HashMap<u64, u64> {
-    let mut ids = std::collections::HashMap::new();
+    let seqs = seqs_by_id(n);
+    let mut found = std::collections::HashMap::new();
     let mut from = "-".to_owned();
     loop {
         let page: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
@@ -88,12 +110,9 @@ pub fn result_ids(
             };
             for record in records {
                 let array: Vec<serde_json::Value> = serde_json::from_str(&record).unwrap();
-                let id = array[0]["id"]
-                    .as_u64()
-                    .expect("the record's `in` is a tweet");
-                *ids.entry(id).or_default() += 1;
+                *found.entry(seq_of(&array[0], &seqs)).or_default() += 1;
             }
         }
     }
-    ids
+    found
 }

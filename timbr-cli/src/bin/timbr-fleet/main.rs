@@ -1,7 +1,7 @@
 //! `timbr-fleet`: run and inspect a fleet of timbr machines on one Redis Stream.
 //!
 //! ```text
-//! timbr-fleet produce --redis URL --stream S [--count N] [--start K] [--pack P] [--fresh]
+//! timbr-fleet produce --redis URL --stream S [--count N] [--start K] [--seed S] [--pack P] [--fresh]
 //! timbr-fleet work    --redis URL --stream S --results R [--consumer C] [--workers W] [--until-done N] …
 //! timbr-fleet balance --redis URL --stream S            exit 1 if the accounts do not add up
 //! timbr-fleet dead    --redis URL --stream S list [--count N] [--json]
@@ -23,14 +23,16 @@
 //! name stopped. `watch` is `timbr-watch fleet`: every machine of the fleet as it announces
 //! itself, the totals, the queue as Redis sees it and the balance.
 //!
-//! The data are small tweet-like records (`{"id":…,"user":…,"text":…}`); the worker's
-//! stages are cheap (words, a checksum) so that a fleet's costs are Redis's and timbr's
-//! (`demo.rs`).
+//! The data are the `tweets` example's tweets (`timbr_tweets`: Twitter's JSON, about 1 KB
+//! each), put with their place in the stream (`seq`, which `--fail-every`, `--flaky` and
+//! `--abort-on` name); the worker's stages are cheap by default (words, a checksum) so that
+//! a fleet's costs are Redis's and timbr's, or the notebook's pipeline with `--stages
+//! sentiment` (`demo.rs`).
 //!
 //! Exit status ([`timbr_cli::Exit`]; `--help` lists them): 0 when the command did what was
 //! asked; 1 when Redis could not be used, the balance does not add up, a named dead letter
 //! or failure was not there, or a purge was not confirmed; 2 for a usage error (a `--start`
-//! and `--count` past the largest tweet id among them); 128 + the signal that stopped
+//! and `--count` whose sum passes the largest tweet number among them); 128 + the signal that stopped
 //! `produce`, `work` or `watch`. Logs of the libraries go to stderr as `RUST_LOG` says
 //! (`timbr_cli::init_logs`); the Redis queue's events are this program's own `event:` lines.
 
@@ -80,8 +82,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Put tweet-like data on the stream, continuing where the last producer of the same
-    /// --consumer name stopped.
+    /// Put the `tweets` example's tweets on the stream, continuing where the last producer
+    /// of the same --consumer name stopped.
     Produce(produce::ProduceArgs),
     /// Run a worker: a machine processing what it takes from the stream.
     Work(work::WorkArgs),

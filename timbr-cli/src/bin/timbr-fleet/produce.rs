@@ -8,19 +8,23 @@ use timbr_cli::Exit;
 use timbr_core::observe::human_count;
 use timbr_redis::{Announce, Producer, Summary, HEARTBEAT};
 
-use crate::demo::{tweet, Tweet};
+use crate::demo::{Sequenced, TweetStream, DEFAULT_SEED};
 use crate::{QueueArgs, Signals};
 
 #[derive(Args, Debug)]
 pub(crate) struct ProduceArgs {
     #[command(flatten)]
     queue: QueueArgs,
-    /// How many tweets in all (ids START to START+COUNT-1).
+    /// How many tweets in all: the tweets START+1 to START+COUNT of the stream (their
+    /// `seq`).
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     count: u64,
-    /// The first tweet's id.
+    /// Tweets of the stream to pass over before the first one put.
     #[arg(long, value_name = "K", default_value_t = 0)]
     start: u64,
+    /// Which stream of tweets (the `tweets` example's, for the same seed).
+    #[arg(long, value_name = "S", default_value_t = DEFAULT_SEED)]
+    seed: u64,
     /// Start the sequence again from its first tweet, forgetting where the last producer
     /// of this name stopped.
     #[arg(long)]
@@ -30,20 +34,20 @@ pub(crate) struct ProduceArgs {
     quiet: bool,
 }
 
-/// Puts tweets START..START+COUNT on the stream from where the last producer of this name
-/// stopped, a progress line a second; prints `{"produced":…}` (this run's puts) at the end.
+/// Puts the tweets START+1..=START+COUNT of the seed's stream on the fleet's stream, each with
+/// its `seq`, from where the last producer of this name stopped, a progress line a second; prints `{"produced":…}` (this run's puts) at the end.
 pub(crate) fn produce(a: &ProduceArgs, signals: &Signals) -> anyhow::Result<Exit> {
     let Some(end) = a.start.checked_add(a.count) else {
         eprintln!(
-            "timbr-fleet: --start {} --count {}: the ids would pass {} (the largest tweet id); \
-             lower one of them",
+            "timbr-fleet: --start {} --count {}: the tweets would pass number {}; lower one \
+             of them",
             a.start,
             a.count,
             u64::MAX
         );
         return Ok(Exit::Usage);
     };
-    let mut producer = Producer::<Tweet>::connect(a.queue.options())?;
+    let mut producer = Producer::<Sequenced>::connect(a.queue.options())?;
     // An outage or a refusal (Redis out of memory…) is said as it happens, as `work` does:
     // a put that waits for Redis would otherwise wait in silence.
     producer.on_event(|e| eprintln!("event: {e}"));
@@ -55,8 +59,9 @@ pub(crate) fn produce(a: &ProduceArgs, signals: &Signals) -> anyhow::Result<Exit
     let from = producer.position().min(a.count);
     if !a.quiet {
         eprintln!(
-            "producer `{name}`: tweets {}..{end} on `{}`{}",
-            a.start + from,
+            "producer `{name}`: tweets {}..={end} of seed {} on `{}`{}",
+            a.start + from + 1,
+            a.seed,
             a.queue.stream,
             if from > 0 {
                 format!(
@@ -81,7 +86,17 @@ pub(crate) fn produce(a: &ProduceArgs, signals: &Signals) -> anyhow::Result<Exit
     while next < end && signals.received() == 0 {
         let chunk_end = end.min(next.saturating_add(a.queue.batch.max(1) as u64 * 16));
         let stop = || signals.received() != 0;
-        let n = producer.put_all((next..chunk_end).map(tweet), &stop)?;
+        // The stream starts at `next` at once: no tweets are made to be passed over.
+        let tweets = TweetStream::starting_at(a.seed, next).take((chunk_end - next) as usize);
+        let n = producer.put_all(tweets.map(Sequenced::from), &stop)?;
+        if n == 0 && signals.received() == 0 {
+            // Only past the stream's end (its 136 billionth tweet).
+            eprintln!(
+                "timbr-fleet: the stream of seed {} ends at tweet {next}",
+                a.seed
+            );
+            break;
+        }
         put += n;
         next += n;
         let elapsed = last_line.elapsed();
@@ -122,7 +137,7 @@ pub(crate) fn produce(a: &ProduceArgs, signals: &Signals) -> anyhow::Result<Exit
 }
 
 /// One progress line of a producer.
-fn progress(name: &str, p: &Producer<Tweet>, put: u64, rate: f64, of: u64) -> String {
+fn progress(name: &str, p: &Producer<Sequenced>, put: u64, rate: f64, of: u64) -> String {
     let r = p.report();
     let g = &r.group_info;
     format!(

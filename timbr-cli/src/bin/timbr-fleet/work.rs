@@ -29,12 +29,13 @@ pub(crate) struct WorkArgs {
     /// purged.
     #[arg(long, value_name = "N")]
     until_done: Option<u64>,
-    /// Refuse every tweet whose id is a multiple of K (stage `poison` fails for good: the
-    /// tweet goes to the failure stream); a worker started again without it is "fixed".
+    /// Refuse every tweet whose place in the stream (`seq`) is a multiple of K (stage
+    /// `poison` fails for good: the tweet goes to the failure stream); a worker started
+    /// again without it is "fixed".
     #[arg(long, value_name = "K")]
     pub(crate) fail_every: Option<u64>,
-    /// Tweets whose id is a multiple of K fail transiently in stage `poison`: the first
-    /// 1 + (id / K) % 2 runs of each in this process (so they succeed on their 2nd or 3rd
+    /// Tweets whose `seq` is a multiple of K fail transiently in stage `poison`: the first
+    /// 1 + (seq / K) % 2 runs of each in this process (so they succeed on their 2nd or 3rd
     /// attempt if --retries allows).
     #[arg(long, value_name = "K")]
     pub(crate) flaky: Option<u64>,
@@ -45,8 +46,8 @@ pub(crate) struct WorkArgs {
     /// Milliseconds between two runs of a retried datum.
     #[arg(long, value_name = "MS", default_value_t = 100)]
     pub(crate) retry_backoff_ms: u64,
-    /// Abort the whole process on the tweet with this id (a poison datum, for tests).
-    #[arg(long, value_name = "ID")]
+    /// Abort the whole process on the tweet with this `seq` (a poison datum, for tests).
+    #[arg(long, value_name = "SEQ")]
     pub(crate) abort_on: Option<u64>,
     /// Milliseconds between two status lines on stderr (0: none).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
