@@ -189,3 +189,38 @@ fn a_kept_failure_answers_the_serialized_keys_no_stage_asked_for() {
         "a `_s` key is a `Serialized`"
     );
 }
+
+/// A value whose strings hold what a hand-made splitter trips on.
+#[derive(Serialize)]
+struct Tricky {
+    text: String,
+    nested: Vec<Vec<(String, u8)>>,
+}
+
+#[test]
+fn a_records_entries_are_its_arrays_elements_as_written() {
+    let machine = Machine::<String>::builder()
+        .stage(
+            Stage::new(0, "tricky", ["input"], |s: &String| Tricky {
+                text: format!("{s}\",]}}[{{\\"),
+                nested: vec![vec![(s.clone(), 1)], vec![]],
+            })
+            .unwrap(),
+        )
+        .stage(Stage::new(2, "len", ["input"], |s: &String| s.len()).unwrap())
+        .build()
+        .unwrap();
+    let input = "a, \"b\" ] c".to_owned();
+    machine.try_put(input.clone()).unwrap();
+    let record = machine.get(Duration::from_secs(5)).unwrap();
+    let entries = record.entries().unwrap();
+    let parsed = parse(record.json());
+    assert_eq!(entries.len(), parsed.len(), "{}", record.json());
+    assert_eq!(entries[0], serde_json::to_string(&input).unwrap());
+    assert_eq!(entries[1], entries[2], "an empty slot repeats f0's entry");
+    assert!(entries[3..].iter().all(|e| *e == "10"), "{entries:?}");
+    for (text, value) in entries.iter().zip(&parsed) {
+        assert_eq!(&serde_json::from_str::<Value>(text).unwrap(), value);
+    }
+    assert_eq!(format!("[{}]", entries.join(",")), record.json());
+}

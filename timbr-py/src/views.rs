@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyKeyError, PyRuntimeError};
+use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use timbr_core::sched::Outcome;
@@ -106,8 +106,12 @@ impl PyRecord {
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let entries = self
+            .record
+            .entries()
+            .map_err(|e| PyValueError::new_err(timbr_core::error_chain(&e)))?;
         let mut items = vec![self.record.oid_hex()];
-        items.extend(entries(self.record.json()).map(str::to_owned));
+        items.extend(entries.into_iter().map(str::to_owned));
         PyTuple::new(py, items)?
             .into_any()
             .try_iter()
@@ -121,41 +125,6 @@ impl PyRecord {
             self.record.json()
         )
     }
-}
-
-/// The texts of a JSON array's entries, as written (the record's `in_s`, `f0_s`…).
-fn entries(array: &str) -> impl Iterator<Item = &str> {
-    let inner = array
-        .strip_prefix('[')
-        .and_then(|a| a.strip_suffix(']'))
-        .unwrap_or_default();
-    let (mut depth, mut in_string, mut escaped, mut start) = (0_i32, false, false, 0);
-    let mut cuts = Vec::new();
-    for (i, b) in inner.bytes().enumerate() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => depth += 1,
-            b']' | b'}' => depth -= 1,
-            b',' if depth == 0 => {
-                cuts.push(&inner[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if !inner.is_empty() {
-        cuts.push(&inner[start..]);
-    }
-    cuts.into_iter()
 }
 
 /// Every key of one datum run now by `machine(datum)`: a read-only mapping from key

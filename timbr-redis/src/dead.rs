@@ -1,46 +1,18 @@
 //! A fleet's dead letters, seen and handled by an operator: listed, re-queued (one, or every
-//! one there was when asked), or purged after inspection.
-//!
-//! Each change is one script, so that it is applied whole and counted with what it moves:
-//! a re-queue adds the datum back to the queue's stream, counts it in `<stream>:requeued`
-//! and deletes the letter; a purge deletes letters and counts them in `<stream>:purged`.
-//! The fleet's [`Balance`](crate::Balance) reads both counters and still adds up. Two
-//! operators re-queuing the same letter at once put it back once: the script finds it gone
-//! the second time.
+//! one there was when asked), or purged after inspection. The dead-letter stream is a side
+//! stream (`side.rs`): each change is one script that counts what it moves
+//! (`<stream>:requeued`, `<stream>:purged`), so the fleet's [`Balance`](crate::Balance)
+//! still adds up, and two operators re-queuing the same letter at once put it back once.
+//! What is the dead letters' own: a letter without a datum, or with one that could not be
+//! decoded, is never re-queued ([`DeadLetter::unrequeueable`]).
 
-use redis::streams::{StreamId, StreamRangeReply};
+use redis::streams::StreamId;
 use redis::Value;
 use serde::{Deserialize, Serialize};
 
 use crate::entry::{self, dead_fields, UNDECODABLE};
-use crate::fleet::SCAN;
-use crate::{Fleet, RedisError};
-
-/// Puts dead letter ARGV[1] of stream KEYS[1] back on stream KEYS[2] (its datum field
-/// ARGV[2], with its origin field ARGV[3] if it has one), counts it in KEYS[3] and deletes
-/// it. Returns the new entry's id, or false if the letter (or its datum) is gone.
-pub(crate) const REQUEUE_SCRIPT: &str = "\
-local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) \
-if #found == 0 then return false end \
-local fields, datum, origin = found[1][2], nil, nil \
-for i = 1, #fields, 2 do \
-  if fields[i] == ARGV[2] then datum = fields[i + 1] end \
-  if fields[i] == ARGV[3] then origin = fields[i + 1] end \
-end \
-if not datum then return false end \
-local id \
-if origin then id = redis.call('XADD', KEYS[2], '*', ARGV[2], datum, ARGV[3], origin) \
-else id = redis.call('XADD', KEYS[2], '*', ARGV[2], datum) end \
-redis.call('INCR', KEYS[3]) \
-redis.call('XDEL', KEYS[1], ARGV[1]) \
-return id";
-
-/// Deletes dead letters ARGV[..] of stream KEYS[1] and counts those that were there in
-/// KEYS[2]. Returns how many.
-pub(crate) const PURGE_SCRIPT: &str = "\
-local n = redis.call('XDEL', KEYS[1], unpack(ARGV)) \
-redis.call('INCRBY', KEYS[2], n) \
-return n";
+use crate::side::SideEntry;
+use crate::{Fleet, RedisError, RedisOptions};
 
 /// One entry of the dead-letter stream.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +47,16 @@ impl DeadLetter {
             None
         }
     }
+}
+
+impl SideEntry for DeadLetter {
+    fn stream(o: &RedisOptions) -> String {
+        o.dead_stream()
+    }
+
+    fn put_back_key(o: &RedisOptions) -> String {
+        o.requeued_key()
+    }
 
     fn from_entry(e: StreamId) -> DeadLetter {
         let field = |k: &str| e.map.get(k).map(entry::text);
@@ -92,6 +74,10 @@ impl DeadLetter {
             origin: field(dead_fields::ORIGIN),
             dead_id: e.id,
         }
+    }
+
+    fn side_id(&self) -> &str {
+        &self.dead_id
     }
 }
 
@@ -124,7 +110,7 @@ impl Fleet {
     ///
     /// [`RedisError::Command`] if Redis refused the read.
     pub fn dead_letters(&mut self, count: usize) -> Result<Vec<DeadLetter>, RedisError> {
-        self.dead_page("-", "+", count)
+        self.side_range("-", "+", count)
     }
 
     /// The dead letter `dead_id`, if there is one.
@@ -133,39 +119,7 @@ impl Fleet {
     ///
     /// [`RedisError::Command`] if Redis refused the read.
     pub fn dead_letter(&mut self, dead_id: &str) -> Result<Option<DeadLetter>, RedisError> {
-        Ok(self.dead_page(dead_id, dead_id, 1)?.pop())
-    }
-
-    fn dead_page(
-        &mut self,
-        from: &str,
-        to: &str,
-        count: usize,
-    ) -> Result<Vec<DeadLetter>, RedisError> {
-        self.query("XRANGE", |con, o| {
-            let reply: StreamRangeReply = redis::cmd("XRANGE")
-                .arg(o.dead_stream())
-                .arg(from)
-                .arg(to)
-                .arg("COUNT")
-                .arg(count)
-                .query(con)?;
-            Ok(reply.ids.into_iter().map(DeadLetter::from_entry).collect())
-        })
-    }
-
-    /// The id of the newest dead letter, if any.
-    fn last_dead_id(&mut self) -> Result<Option<String>, RedisError> {
-        self.query("XREVRANGE", |con, o| {
-            let reply: StreamRangeReply = redis::cmd("XREVRANGE")
-                .arg(o.dead_stream())
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(1)
-                .query(con)?;
-            Ok(reply.ids.into_iter().next().map(|e| e.id))
-        })
+        Ok(self.side_range(dead_id, dead_id, 1)?.pop())
     }
 
     /// Puts the dead letter `dead_id` back on the queue's stream (as a new entry, with its
@@ -196,18 +150,7 @@ impl Fleet {
         if let Some(why) = letter.unrequeueable() {
             return Ok(Requeue::Skipped(why));
         }
-        let id: Option<String> = self.query("EVAL", |con, o| {
-            redis::cmd("EVAL")
-                .arg(REQUEUE_SCRIPT)
-                .arg(3)
-                .arg(o.dead_stream())
-                .arg(&o.stream)
-                .arg(o.requeued_key())
-                .arg(&letter.dead_id)
-                .arg(dead_fields::DATUM)
-                .arg(dead_fields::ORIGIN)
-                .query(con)
-        })?;
+        let id = self.side_put_back::<DeadLetter>(&letter.dead_id)?;
         Ok(id.map_or(Requeue::Gone, Requeue::Requeued))
     }
 
@@ -225,18 +168,9 @@ impl Fleet {
         mut each: impl FnMut(&DeadLetter, &Requeue),
     ) -> Result<RequeueReport, RedisError> {
         let mut report = RequeueReport::default();
-        let Some(last) = self.last_dead_id()? else {
-            return Ok(report);
-        };
-        let mut from = "-".to_owned();
-        loop {
-            let page = self.dead_page(&from, &last, SCAN)?;
-            let Some(newest) = page.last() else {
-                return Ok(report);
-            };
-            from = format!("({}", newest.dead_id);
+        self.side_pages(|fleet, page: Vec<DeadLetter>| {
             for letter in &page {
-                let done = self.requeue_letter(letter)?;
+                let done = fleet.requeue_letter(letter)?;
                 match done {
                     Requeue::Requeued(_) => report.requeued += 1,
                     Requeue::Skipped(_) => report.skipped += 1,
@@ -244,7 +178,9 @@ impl Fleet {
                 }
                 each(letter, &done);
             }
-        }
+            Ok(())
+        })?;
+        Ok(report)
     }
 
     /// Drops the dead letters `dead_ids` for good (after inspection), counting them in the
@@ -254,19 +190,7 @@ impl Fleet {
     ///
     /// [`RedisError::Command`] if Redis refused.
     pub fn purge(&mut self, dead_ids: &[&str]) -> Result<u64, RedisError> {
-        let mut purged = 0;
-        for ids in dead_ids.chunks(SCAN) {
-            purged += self.query("EVAL", |con, o| {
-                redis::cmd("EVAL")
-                    .arg(PURGE_SCRIPT)
-                    .arg(2)
-                    .arg(o.dead_stream())
-                    .arg(o.purged_key())
-                    .arg(ids)
-                    .query::<u64>(con)
-            })?;
-        }
-        Ok(purged)
+        self.side_purge::<DeadLetter>(dead_ids)
     }
 
     /// Drops every dead letter there is when called (not those that die meanwhile), as
@@ -276,17 +200,6 @@ impl Fleet {
     ///
     /// [`RedisError::Command`] if Redis refused (the letters before were purged).
     pub fn purge_all(&mut self) -> Result<u64, RedisError> {
-        let Some(last) = self.last_dead_id()? else {
-            return Ok(0);
-        };
-        let mut purged = 0;
-        loop {
-            let page = self.dead_page("-", &last, SCAN)?;
-            if page.is_empty() {
-                return Ok(purged);
-            }
-            let ids: Vec<&str> = page.iter().map(|d| d.dead_id.as_str()).collect();
-            purged += self.purge(&ids)?;
-        }
+        self.side_purge_picked::<DeadLetter>(|_| true)
     }
 }

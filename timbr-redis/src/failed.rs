@@ -81,7 +81,10 @@ impl Failed {
             FailureKind::Failed(e) => Some((f.slot, &f.stage, e.to_string())),
             FailureKind::Skipped { .. } => None,
         })?;
-        let input = first_element(record.json()).unwrap_or("null");
+        // The record's first entry is its input (`in_s`); a record whose text is not JSON
+        // (a stage's raw text) has none to replay.
+        let entries = record.entries().unwrap_or_default();
+        let input = entries.first().copied().unwrap_or("null");
         use failure_fields as F;
         Some(Failed {
             fields: vec![
@@ -135,53 +138,5 @@ impl Parked {
         let failed = self.by_id.lock().remove(id)?;
         self.count.fetch_sub(1, Ordering::AcqRel);
         Some(failed)
-    }
-}
-
-/// The text of the first element of the JSON array `json` (a record's `in_s`), found by
-/// scanning, not parsing: `None` if `json` is not an array with one.
-pub(crate) fn first_element(json: &str) -> Option<&str> {
-    let bytes = json.as_bytes();
-    let start = bytes.iter().position(|&b| b == b'[')? + 1;
-    let (mut depth, mut in_string, mut escaped) = (0_usize, false, false);
-    for (i, &b) in bytes.iter().enumerate().skip(start) {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => depth += 1,
-            b']' | b'}' if depth > 0 => depth -= 1,
-            b',' | b']' if depth == 0 => {
-                let text = json[start..i].trim();
-                return (!text.is_empty()).then_some(text);
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::first_element;
-
-    #[test]
-    fn the_input_is_the_first_element_of_the_record() {
-        assert_eq!(
-            first_element(r#"[{"a":[1,"],"]},2]"#),
-            Some(r#"{"a":[1,"],"]}"#)
-        );
-        assert_eq!(first_element(r#"["x\"]",3]"#), Some(r#""x\"]""#));
-        assert_eq!(first_element("[ 7 ]"), Some("7"));
-        assert_eq!(first_element("[]"), None);
-        assert_eq!(first_element("[1"), None);
-        assert_eq!(first_element("nope"), None);
     }
 }

@@ -2,20 +2,20 @@
 //! queue's stream for the (fixed) workers to take, or purged after inspection. The stream
 //! itself and how it is written: `failed.rs`.
 //!
-//! A replay is one script, as a dead letter's re-queue is (`dead.rs`): it adds the datum
-//! back to the queue's stream with its origin (field `o`, so its record has the origin its
-//! failure record had), counts it in `<stream>:replayed` and deletes the failure. The
-//! fleet's [`Balance`](crate::Balance) reads the counter and still adds up: exact after a
-//! replay, which moves a datum from `failed` to `unread`.
+//! The failure stream is a side stream, as the dead letters' is (`side.rs`): a replay is
+//! one script that adds the datum back to the queue's stream with its origin (field `o`, so
+//! its record has the origin its failure record had), counts it in `<stream>:replayed` and
+//! deletes the failure. The fleet's [`Balance`](crate::Balance) reads the counter and still
+//! adds up: exact after a replay, which moves a datum from `failed` to `unread`. What is the
+//! failures' own: every one can be replayed, and the `_all` forms take a pick.
 
-use redis::streams::{StreamId, StreamRangeReply};
+use redis::streams::StreamId;
 use serde::{Deserialize, Serialize};
 
-use crate::dead::{PURGE_SCRIPT, REQUEUE_SCRIPT};
 use crate::entry;
 use crate::failed::failure_fields as F;
-use crate::fleet::SCAN;
-use crate::{Fleet, RedisError};
+use crate::side::SideEntry;
+use crate::{Fleet, RedisError, RedisOptions};
 
 /// One entry of the failure stream: a datum whose stage said no for good.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +44,15 @@ pub struct Failure {
     pub consumer: String,
 }
 
-impl Failure {
+impl SideEntry for Failure {
+    fn stream(o: &RedisOptions) -> String {
+        o.failure_stream()
+    }
+
+    fn put_back_key(o: &RedisOptions) -> String {
+        o.replayed_key()
+    }
+
     fn from_entry(e: StreamId) -> Failure {
         let field = |k: &str| e.map.get(k).map(entry::text).unwrap_or_default();
         let number = |k: &str| field(k).parse().unwrap_or(0);
@@ -60,6 +68,10 @@ impl Failure {
             consumer: field(F::CONSUMER),
             failure_id: e.id,
         }
+    }
+
+    fn side_id(&self) -> &str {
+        &self.failure_id
     }
 }
 
@@ -81,7 +93,7 @@ impl Fleet {
     ///
     /// [`RedisError::Command`] if Redis refused the read.
     pub fn failures(&mut self, count: usize) -> Result<Vec<Failure>, RedisError> {
-        self.failure_page("-", "+", count)
+        self.side_range("-", "+", count)
     }
 
     /// How many failures wait in the failure stream (for a replay or a purge).
@@ -90,27 +102,7 @@ impl Fleet {
     ///
     /// [`RedisError::Command`] if Redis refused the read.
     pub fn failure_count(&mut self) -> Result<u64, RedisError> {
-        self.query("XLEN", |con, o| {
-            redis::cmd("XLEN").arg(o.failure_stream()).query(con)
-        })
-    }
-
-    fn failure_page(
-        &mut self,
-        from: &str,
-        to: &str,
-        count: usize,
-    ) -> Result<Vec<Failure>, RedisError> {
-        self.query("XRANGE", |con, o| {
-            let reply: StreamRangeReply = redis::cmd("XRANGE")
-                .arg(o.failure_stream())
-                .arg(from)
-                .arg(to)
-                .arg("COUNT")
-                .arg(count)
-                .query(con)?;
-            Ok(reply.ids.into_iter().map(Failure::from_entry).collect())
-        })
+        self.side_len::<Failure>()
     }
 
     /// Up to `count` failures, newest first.
@@ -119,30 +111,7 @@ impl Fleet {
     ///
     /// [`RedisError::Command`] if Redis refused the read.
     pub fn newest_failures(&mut self, count: usize) -> Result<Vec<Failure>, RedisError> {
-        self.query("XREVRANGE", |con, o| {
-            let reply: StreamRangeReply = redis::cmd("XREVRANGE")
-                .arg(o.failure_stream())
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(count.max(1))
-                .query(con)?;
-            Ok(reply.ids.into_iter().map(Failure::from_entry).collect())
-        })
-    }
-
-    /// The id of the newest failure, if any.
-    fn last_failure_id(&mut self) -> Result<Option<String>, RedisError> {
-        self.query("XREVRANGE", |con, o| {
-            let reply: StreamRangeReply = redis::cmd("XREVRANGE")
-                .arg(o.failure_stream())
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(1)
-                .query(con)?;
-            Ok(reply.ids.into_iter().next().map(|e| e.id))
-        })
+        self.side_newest(count)
     }
 
     /// Puts failure `failure_id` back on the queue's stream, keeping its origin, and removes
@@ -154,18 +123,7 @@ impl Fleet {
     ///
     /// [`RedisError::Command`] if Redis refused.
     pub fn replay(&mut self, failure_id: &str) -> Result<Option<String>, RedisError> {
-        self.query("EVAL", |con, o| {
-            redis::cmd("EVAL")
-                .arg(REQUEUE_SCRIPT)
-                .arg(3)
-                .arg(o.failure_stream())
-                .arg(&o.stream)
-                .arg(o.replayed_key())
-                .arg(failure_id)
-                .arg(F::DATUM)
-                .arg(F::ORIGIN)
-                .query(con)
-        })
+        self.side_put_back::<Failure>(failure_id)
     }
 
     /// Replays every failure there is when called that `pick` accepts, each at most once
@@ -181,17 +139,19 @@ impl Fleet {
         mut each: impl FnMut(&Failure, &str),
     ) -> Result<ReplayReport, RedisError> {
         let mut report = ReplayReport::default();
-        self.each_failure(|fleet, failure| {
-            if !pick(failure) {
-                report.left += 1;
-                return Ok(());
-            }
-            match fleet.replay(&failure.failure_id)? {
-                Some(id) => {
-                    report.replayed += 1;
-                    each(failure, &id);
+        self.side_pages(|fleet, page: Vec<Failure>| {
+            for failure in &page {
+                if !pick(failure) {
+                    report.left += 1;
+                    continue;
                 }
-                None => report.gone += 1,
+                match fleet.replay(&failure.failure_id)? {
+                    Some(id) => {
+                        report.replayed += 1;
+                        each(failure, &id);
+                    }
+                    None => report.gone += 1,
+                }
             }
             Ok(())
         })?;
@@ -205,19 +165,7 @@ impl Fleet {
     ///
     /// [`RedisError::Command`] if Redis refused.
     pub fn purge_failures(&mut self, failure_ids: &[&str]) -> Result<u64, RedisError> {
-        let mut purged = 0;
-        for ids in failure_ids.chunks(SCAN) {
-            purged += self.query("EVAL", |con, o| {
-                redis::cmd("EVAL")
-                    .arg(PURGE_SCRIPT)
-                    .arg(2)
-                    .arg(o.failure_stream())
-                    .arg(o.purged_key())
-                    .arg(ids)
-                    .query::<u64>(con)
-            })?;
-        }
-        Ok(purged)
+        self.side_purge::<Failure>(failure_ids)
     }
 
     /// Drops every failure there is when called that `pick` accepts, as
@@ -228,38 +176,8 @@ impl Fleet {
     /// [`RedisError::Command`] if Redis refused (the failures before were purged).
     pub fn purge_failures_all(
         &mut self,
-        mut pick: impl FnMut(&Failure) -> bool,
+        pick: impl FnMut(&Failure) -> bool,
     ) -> Result<u64, RedisError> {
-        let mut picked = Vec::new();
-        self.each_failure(|_, failure| {
-            if pick(failure) {
-                picked.push(failure.failure_id.clone());
-            }
-            Ok(())
-        })?;
-        let ids: Vec<&str> = picked.iter().map(String::as_str).collect();
-        self.purge_failures(&ids)
-    }
-
-    /// Calls `f` with every failure there is now, oldest first (not those written
-    /// meanwhile).
-    fn each_failure(
-        &mut self,
-        mut f: impl FnMut(&mut Fleet, &Failure) -> Result<(), RedisError>,
-    ) -> Result<(), RedisError> {
-        let Some(last) = self.last_failure_id()? else {
-            return Ok(());
-        };
-        let mut from = "-".to_owned();
-        loop {
-            let page = self.failure_page(&from, &last, SCAN)?;
-            let Some(newest) = page.last() else {
-                return Ok(());
-            };
-            from = format!("({}", newest.failure_id);
-            for failure in &page {
-                f(self, failure)?;
-            }
-        }
+        self.side_purge_picked(pick)
     }
 }

@@ -85,7 +85,8 @@
 //! | `report.rs` | [`QueueReport`], [`GroupInfo`]: what a queue reports |
 //! | `plugin.rs` | [`RedisStatus`], the status plugin |
 //! | `fleet.rs` | [`Fleet`]: balance, results |
-//! | `dead.rs` | dead letters: listed, re-queued, purged |
+//! | `side.rs` | a side stream beside the fleet's (dead letters, failures): read in pages, put back on the fleet's stream, purged — one script a change |
+//! | `dead.rs` | dead letters: listed, re-queued, purged (what only they have: a letter that cannot be re-queued) |
 //! | `failed.rs` | the failure stream: data whose stage said no for good, written with their acknowledgement |
 //! | `failures.rs` | failures: listed, replayed onto the queue, purged |
 //! | `failure_store.rs` | [`RedisFailureStore`]: the failure stream as a machine's failure store |
@@ -117,6 +118,7 @@ mod registry;
 mod report;
 mod resp;
 mod results;
+mod side;
 mod sink;
 mod unread;
 mod view;

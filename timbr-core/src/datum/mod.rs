@@ -10,6 +10,7 @@
 //! | `serialized.rs` | [`Serialized`]: JSON text, or `{"_exception": …}` |
 //! | `entry.rs` | one record entry's text: computed, serialized on the spot, or an `_exception` |
 //! | `record.rs` | [`Record`]: assembled from a run, with the one formatter of a failure's text |
+//! | `array.rs` | a record's JSON array cut into its entries' texts ([`Record::entries`]) |
 //! | `call.rs` | [`Called`]: every key of one datum, from [`Machine::call`](crate::Machine::call) |
 //! | `failure.rs` | [`Failure`]: a failed stage with its datum, arguments and chain |
 //! | `retry.rs` | [`RetryPolicy`], [`Backoff`], [`Transient`]: which failures are retried, and when |
@@ -18,6 +19,7 @@
 //! [`ArgKey`], the names a stage can ask for (`input`, `oid`, `f{k}`, their `_s`), is defined in
 //! `timbr-keys`, which the stage macros share.
 
+pub(crate) mod array;
 pub(crate) mod call;
 pub(crate) mod entry;
 pub(crate) mod failure;
@@ -35,6 +37,7 @@ use serde::Serialize;
 pub use timbr_keys::ArgKey;
 
 pub use self::{
+    array::EntriesError,
     call::Called,
     failure::Failure,
     record::{FailureKind, Record, StageFailure, Unserializable},

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bson::oid::ObjectId;
 use timbr_sched::{Outcome, Outcomes, TaskError};
 
+use crate::datum::array::{self, EntriesError};
 use crate::datum::entry;
 use crate::datum::wiring::{Entry, Wiring};
 use crate::unwind;
@@ -75,6 +76,17 @@ impl Record {
     /// The JSON array `[in_s, f0_s, …]` (the second frame when published).
     pub fn json(&self) -> &str {
         &self.json
+    }
+
+    /// The entries' texts, as in [`json`](Record::json): `in_s`, then `f0_s`, `f1_s`, … (an
+    /// entry without a value is its `{"_exception": …}` object).
+    ///
+    /// # Errors
+    ///
+    /// [`EntriesError`] if the text is not a JSON array of JSON values, which the text of a
+    /// record a machine assembled always is.
+    pub fn entries(&self) -> Result<Vec<&str>, EntriesError> {
+        array::elements(&self.json)
     }
 
     /// The stages that failed or were skipped for this datum, in slot order.
