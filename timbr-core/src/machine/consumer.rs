@@ -148,6 +148,7 @@ impl<T: Datum> Shared<T> {
                 // first, then wakes one take per consumer; a consumer that sees the stop
                 // either leaves (and wakes the others: see `consumer_exited`) or waits with
                 // a deadline, so whatever wake-ups it took, no take here sleeps through it.
+                // A `get` waiting beside them hands back any it takes (see `take_within`).
                 _ => match self.queue.take_delivery(until) {
                     Taken::Datum(d) => d,
                     Taken::TimedOut | Taken::Woken => continue,

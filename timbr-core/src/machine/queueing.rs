@@ -94,7 +94,9 @@ impl<T: Datum> Machine<T> {
     /// # Errors
     ///
     /// [`GetError::Timeout`] if nothing arrived in time; [`GetError::Running`] while the
-    /// machine runs (its consumers own the queue then).
+    /// machine runs (its consumers own the queue then). A `get` already waiting when the
+    /// machine starts waits on beside its consumers until a datum comes, or a wake-up meant
+    /// for them (a stop's, say): it hands that back and returns [`GetError::Running`].
     pub fn get(&self, timeout: Duration) -> Result<Record, GetError> {
         if self.shared.sup.life.live_hint() > 0 {
             return Err(GetError::Running);
@@ -143,12 +145,27 @@ impl<T: Datum> Machine<T> {
         Ok(record)
     }
 
+    /// Waits for a datum. The queue's wake-ups are the consumers' (a stop wakes one take
+    /// per consumer), but they are counted, and any take on the queue may take one: this one
+    /// too, when the machine started while it waited. Kept, that wake-up would be lost to a
+    /// consumer asleep in a take without a deadline, and the stop would wait for it for
+    /// ever. So a wake-up taken while consumers live is handed back, and this take leaves
+    /// for good (the machine runs: [`GetError::Running`]): it cannot take the same one again.
+    /// A wake-up taken while none lives was meant for nobody (a run that ended; consumers
+    /// that left woke each other): it is dropped.
     fn take_within(&self, timeout: Duration) -> Result<Delivery<T>, GetError> {
         let deadline = Instant::now().checked_add(timeout);
         loop {
             match self.shared.queue.take_delivery(deadline) {
                 Taken::Datum(d) => return Ok(d),
                 Taken::TimedOut => return Err(GetError::Timeout),
+                // The wake-up's sender counted the consumers live before it sent it, and the
+                // count drops to 0 only once every consumer has left: read after the take,
+                // it is not 0 while a consumer may still wait for this wake-up.
+                Taken::Woken if self.shared.sup.life.live_hint() > 0 => {
+                    (self.shared.sup.wake)(1);
+                    return Err(GetError::Running);
+                }
                 Taken::Woken => continue,
             }
         }
