@@ -3,10 +3,8 @@
 //! replayed or purged exactly once, the pick deciding which, and what is put back keeps its
 //! datum and origin.
 
-mod common;
-
-use common::*;
 use timbr_redis::{dead_fields, failure_fields, redis, Fleet, RedisOptions, Requeue};
+use timbr_testkit::*;
 
 /// More than two pages of each.
 const N: u64 = 2_500;
