@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use timbr_core::io::QueueEvent;
 use timbr_core::{
-    from_stages, sched, Action, Event, LogAndContinue, Machine, Remote, RemoteOptions, Status,
+    from_stages, sched, Action, Event, LogAndContinue, Machine, Remote, RemoteOptions,
 };
 use timbr_redis::{
     redact_url, Announce, Fleet, Producer, RedisOptions, RedisQueue, RedisStatus, Summary,
@@ -367,7 +367,11 @@ fn work(
         }
         if last_line.elapsed() >= Duration::from_secs(1) {
             last_line = Instant::now();
-            writeln!(human, "{}", line(&name, &machine.status()))?;
+            writeln!(
+                human,
+                "{}",
+                timbr_cli::worker_line(&name, &machine.status())
+            )?;
             if done.is_some_and(|d| d.load(Ordering::Acquire)) && finished_at.is_none() {
                 // `both`: everything is put; complete once the fleet has dealt with it.
                 let b = fleet.balance()?;
@@ -398,27 +402,4 @@ fn work(
     } else {
         Ended::Done
     })
-}
-
-/// One status line of a worker, with the shared queue as Redis shows it.
-fn line(name: &str, s: &Status) -> String {
-    let redis = &s.plugins["redis"];
-    let group = &redis["group_info"];
-    let n = |v: &serde_json::Value| human_count(v.as_u64().unwrap_or(0));
-    format!(
-        "{name}: {}: {:>9} processed, {:>7} failed ({}/s) | stream {} | pending {} | dead {}{}",
-        s.state,
-        human_count(s.counts.processed),
-        human_count(s.counts.failed),
-        human_count(s.rate.recent as u64),
-        n(&group["stream_length"]),
-        n(&group["pending"]),
-        n(&group["dead_letters"]),
-        match (redis["refused"].as_str(), redis["connected"] == false) {
-            // Redis answers but refuses (out of memory, a key of the wrong type): its words.
-            (Some(refused), _) => format!(" | REDIS REFUSES: {refused}"),
-            (None, true) => " | REDIS UNREACHABLE".to_owned(),
-            (None, false) => String::new(),
-        },
-    )
 }

@@ -4,7 +4,7 @@
 //! ([`parse`], [`print_completions`], [`seconds`]), and how a program ends: its typed exit
 //! status ([`Exit`]), an error printed with its causes ([`finish`]); and where the libraries'
 //! `tracing` events go ([`init_logs`]: stderr, by `RUST_LOG`); signals as a request to stop
-//! ([`stop_signals`]). The examples use these too.
+//! ([`stop_signals`]); a fleet worker's status line ([`worker_line`]). The examples use these too.
 //!
 //! The command-line parser (clap) lives in this package, so that `timbr-core` keeps it out
 //! of its dependency tree.
@@ -14,12 +14,14 @@ mod connect;
 mod exit;
 mod logs;
 mod signals;
+mod worker;
 
 pub use args::{bounded, parse, print_completions, seconds, BoundsError};
 pub use connect::{check_endpoint, connect, ConnectError, EndpointError};
 pub use exit::{finish, Exit};
 pub use logs::{init_logs, init_logs_or, DEFAULT_LOGS};
 pub use signals::stop_signals;
+pub use worker::worker_line;
 
 /// An error and its causes, `: `-separated (`could not bind …: Address already in use`).
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {

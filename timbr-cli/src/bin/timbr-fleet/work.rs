@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use timbr_cli::Exit;
 use timbr_core::io::QueueEvent;
-use timbr_core::observe::human_count;
-use timbr_core::{Machine, Status, StopMode};
+use timbr_core::{Machine, StopMode};
 use timbr_redis::{Announce, RedisFailureStore, RedisQueue, RedisStatus};
 
 use crate::demo::{retry_policy, stages, Stages, Tweet};
@@ -104,7 +103,10 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> anyhow::Result<Exit> {
         }
         if !every.is_zero() && last_line.elapsed() >= every {
             last_line = Instant::now();
-            eprintln!("{}", line(&name, &machine.status()));
+            eprintln!(
+                "{}",
+                timbr_cli::worker_line(&format!("worker `{name}`"), &machine.status())
+            );
         }
         if let Some(n) = a.until_done {
             // Done when the fleet has dealt with every datum: acknowledged, dead, failed
@@ -125,28 +127,10 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> anyhow::Result<Exit> {
     }
     machine.stop(StopMode::Drain);
     let status = machine.status();
-    eprintln!("{}", line(&name, &status));
+    eprintln!(
+        "{}",
+        timbr_cli::worker_line(&format!("worker `{name}`"), &status)
+    );
     println!("{}", serde_json::to_string(&status)?);
     Ok(signals.exit())
-}
-
-/// One status line of a worker, with the shared queue as Redis showed it last.
-fn line(name: &str, s: &Status) -> String {
-    let redis = &s.plugins["redis"];
-    let n = |v: &serde_json::Value| human_count(v.as_u64().unwrap_or(0));
-    format!(
-        "worker `{name}`: {}: {} processed, {} failed ({}/s) | acked {} | pending {} | dead {}{}",
-        s.state,
-        human_count(s.counts.processed),
-        human_count(s.counts.failed),
-        human_count(s.rate.recent as u64),
-        n(&redis["acked"]),
-        n(&redis["group_info"]["pending"]),
-        n(&redis["group_info"]["dead_letters"]),
-        if redis["connected"] == false {
-            " | REDIS UNREACHABLE"
-        } else {
-            ""
-        },
-    )
 }
