@@ -32,7 +32,7 @@ use timbr_redis::{
     redact_url, Announce, Fleet, Producer, RedisOptions, RedisQueue, RedisStatus, Summary,
     HEARTBEAT,
 };
-use timbr_tweets::{Sequenced, Tweet};
+use timbr_tweets::Tweet;
 
 use super::{every_31st, sentiment, text, Ended, Memory, Options, SIGNAL_CHECK};
 use timbr_core::observe::human_count;
@@ -229,7 +229,7 @@ fn produce(
     signal: &AtomicUsize,
     stop: &AtomicBool,
 ) -> Result<Produced, Box<dyn Error>> {
-    let mut producer = Producer::<Sequenced>::connect(f.redis(suffix))?;
+    let mut producer = Producer::<Tweet>::connect(f.redis(suffix))?;
     // Outages and refusals (Redis out of memory…) are shown as they happen, as a worker's
     // are: a put that waits for Redis would otherwise wait in silence.
     producer.on_event(|e| {
@@ -268,13 +268,8 @@ fn produce(
         if stopping() {
             break;
         }
-        // With its place in the stream, which a worker's `Tweet` reads back (and `every_31st`
-        // needs).
-        let chunk: Vec<Sequenced> = tweets
-            .by_ref()
-            .take(PUT_BATCH)
-            .map(Sequenced::from)
-            .collect();
+        // Each with its place in the stream (`seq`), which `every_31st` reads.
+        let chunk: Vec<Tweet> = tweets.by_ref().take(PUT_BATCH).collect();
         if chunk.is_empty() {
             break;
         }

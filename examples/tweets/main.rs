@@ -234,6 +234,7 @@ impl From<Cli> for Options {
 }
 
 /// Parses the arguments (without the program name); an error is clap's (usage, or help).
+#[cfg(test)]
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, clap::Error> {
     use clap::Parser;
     Cli::try_parse_from(std::iter::once("tweets".to_owned()).chain(args)).map(Options::from)
@@ -243,17 +244,9 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, clap::Error>
 
 fn main() -> ExitCode {
     timbr_cli::init_logs();
-    let options = match parse(std::env::args().skip(1)) {
-        Ok(options) => options,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                Exit::Usage
-            } else {
-                Exit::Success
-            }
-            .into();
-        }
+    let options = match timbr_cli::parse::<Cli>() {
+        Ok(cli) => Options::from(cli),
+        Err(exit) => return exit.into(),
     };
     // Ctrl-C, SIGTERM and SIGQUIT stop the machine the way `stop` does (drain, final status,
     // socket files removed); a second one ends the process at once.

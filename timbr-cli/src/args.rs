@@ -7,6 +7,10 @@ use clap::{CommandFactory, Parser};
 
 use crate::Exit;
 
+/// Seconds between two views of a fleet (`--every` of `timbr-watch fleet` and `timbr-fleet
+/// watch`, which show the same view), as clap's default text.
+pub const DEFAULT_FLEET_EVERY: &str = "1";
+
 /// Parses the process's arguments into `P`.
 ///
 /// # Errors

@@ -16,7 +16,7 @@ mod logs;
 mod signals;
 mod worker;
 
-pub use args::{bounded, parse, print_completions, seconds, BoundsError};
+pub use args::{bounded, parse, print_completions, seconds, BoundsError, DEFAULT_FLEET_EVERY};
 pub use connect::{check_endpoint, connect, ConnectError, EndpointError};
 pub use exit::{finish, Exit};
 pub use logs::{init_logs, init_logs_or, DEFAULT_LOGS};

@@ -85,6 +85,11 @@ fn failures_are_listed_purged_on_confirmation_and_replayed_to_fixed_workers() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(picked.len(), 1, "{out:?}");
+    // The datum kept is the tweet as the producer put it, its place included: a replay
+    // gives the workers tweet 30 again, not a tweet without its place.
+    let datum: serde_json::Value = serde_json::from_str(picked[0]["datum"].as_str().unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {picked:?}"));
+    assert_eq!(datum["seq"], 30, "{picked:?}");
     let first = picked[0]["failure_id"].as_str().unwrap().to_owned();
 
     // Asked, answered no (or nothing): nothing purged, exit 1.

@@ -91,9 +91,12 @@ fn health(verdicts: &[crate::Verdict]) -> Response {
 /// Server-sent events: the board every push interval, until the client leaves (a write
 /// fails or times out) or the server stops: then one last board marked `ended`.
 fn events(app: &App, stream: &mut TcpStream) -> std::io::Result<()> {
-    stream.write_all(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n\r\n",
-    )?;
+    // A head without a length: the body is written as the board changes.
+    let head = format!(
+        "HTTP/1.1 200 {}\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n\r\n",
+        crate::response::reason(200)
+    );
+    stream.write_all(head.as_bytes())?;
     // Reconnect after a second if the stream breaks.
     stream.write_all(b"retry: 1000\n\n")?;
     let mut ended = false;

@@ -25,7 +25,11 @@ use timbr_core::{datum::FailureKind, Record};
 
 /// Fields of an entry of the failure stream.
 pub mod failure_fields {
-    /// The datum's JSON (the record's `in_s`): what a replay puts back on the queue.
+    /// The datum's JSON (the record's `in_s`): what a replay puts back on the queue. It is
+    /// the datum as the worker serializes it, not the entry's text as it came: a replay
+    /// gives back the datum that failed only if the datum type's `Deserialize` reads all
+    /// that its `Serialize` writes and its `Serialize` leaves out nothing the stages read
+    /// (a field marked `skip_serializing` comes back as its default).
     pub const DATUM: &str = crate::entry::DATUM_FIELD;
     /// The origin the datum was delivered under (`E`, or `E#i` if it came packed): a
     /// replay keeps it, so its record has the same origin as the failure record.

@@ -28,7 +28,7 @@ pub struct Failure {
     /// The origin it was delivered under (`E`, or `E#i` if it came packed), which a replay
     /// keeps.
     pub origin: String,
-    /// The datum's JSON.
+    /// The datum's JSON, as the worker serialized it ([`failure_fields::DATUM`](crate::failure_fields::DATUM)).
     pub datum: String,
     /// Its oid in the run that failed (its failure record's).
     pub oid: String,

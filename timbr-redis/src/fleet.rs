@@ -7,7 +7,6 @@ use redis::streams::StreamInfoGroupsReply;
 use redis::{Connection, RedisResult, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::entry;
 use crate::group::create_group;
 use crate::health::Health;
 use crate::link::Link;
@@ -139,29 +138,18 @@ impl Fleet {
     /// [`RedisError::Command`] if Redis refused the command.
     pub fn members(&mut self) -> Result<Vec<Member>, RedisError> {
         self.query("XINFO CONSUMERS", |con, o| {
-            let rows: Vec<Vec<Value>> = redis::cmd("XINFO")
+            let reply: redis::streams::StreamInfoConsumersReply = redis::cmd("XINFO")
                 .arg("CONSUMERS")
                 .arg(&o.stream)
                 .arg(&o.group)
                 .query(con)?;
-            Ok(rows
+            Ok(reply
+                .consumers
                 .into_iter()
-                .map(|row| {
-                    let mut m = Member {
-                        name: String::new(),
-                        pending: 0,
-                        idle_ms: 0,
-                    };
-                    for pair in row.chunks(2) {
-                        let [k, v] = pair else { continue };
-                        match entry::text(k).as_str() {
-                            "name" => m.name = entry::text(v),
-                            "pending" => m.pending = redis::from_redis_value(v).unwrap_or(0),
-                            "idle" => m.idle_ms = redis::from_redis_value(v).unwrap_or(0),
-                            _ => {}
-                        }
-                    }
-                    m
+                .map(|c| Member {
+                    name: c.name,
+                    pending: c.pending as u64,
+                    idle_ms: c.idle as u64,
                 })
                 .collect())
         })
@@ -221,7 +209,8 @@ impl Fleet {
                 written,
                 replayed,
             ): (
-                Value,
+                // `XINFO STREAM` by field name: the crate's typed reply has no `entries-added`.
+                HashMap<String, Value>,
                 StreamInfoGroupsReply,
                 Option<u64>,
                 Option<u64>,
@@ -256,13 +245,11 @@ impl Fleet {
                 .cmd("GET")
                 .arg(o.replayed_key())
                 .query(con)?;
-            let field = |name: &str| match &stream {
-                Value::Array(kv) => kv
-                    .chunks(2)
-                    .find(|p| p.len() == 2 && entry::text(&p[0]) == name)
-                    .and_then(|p| redis::from_redis_value::<u64>(&p[1]).ok())
-                    .unwrap_or(0),
-                _ => 0,
+            let field = |name: &str| {
+                stream
+                    .get(name)
+                    .and_then(|v| redis::from_redis_value::<u64>(v).ok())
+                    .unwrap_or(0)
             };
             let (added, length) = (field("entries-added"), field("length"));
             let group = groups.groups.into_iter().find(|g| g.name == o.group);

@@ -10,8 +10,9 @@
 //! a wide spread of scores.
 //!
 //! Each tweet knows its place in its stream ([`Tweet::seq`], 1 for the first), which Twitter's
-//! JSON has no field for: [`Sequenced`] is the JSON a producer puts on a queue so that the
-//! place reaches the workers, who read it back as a [`Tweet`].
+//! JSON has no field for: a tweet's JSON carries it as one more field, `seq`, so that the
+//! place reaches a fleet's workers and survives a failure's replay (a tweet read from JSON
+//! without it has 0, and writes none).
 //!
 //! With the `stages` feature (off by default: it brings timbr-core and VADER), the `stages`
 //! module holds the demo pipeline's stages (the text, its VADER sentiment, its mood, which
@@ -20,7 +21,7 @@
 //! # Examples
 //!
 //! ```
-//! use timbr_tweets::{paced, Sequenced, Tweet, TweetStream};
+//! use timbr_tweets::{paced, Tweet, TweetStream};
 //!
 //! // Ten tweets of seed 7, at most 10,000 a second.
 //! let tweets: Vec<Tweet> = paced(TweetStream::new(7), 10_000.0).take(10).collect();
@@ -28,19 +29,18 @@
 //! assert!(tweets.windows(2).all(|w| w[0].id < w[1].id));
 //!
 //! // On the wire with its place in the stream, and back.
-//! let json = serde_json::to_string(&Sequenced::from(tweets[9].clone())).unwrap();
+//! let json = serde_json::to_string(&tweets[9]).unwrap();
+//! assert!(json.ends_with(r#","seq":10}"#));
 //! let back: Tweet = serde_json::from_str(&json).unwrap();
 //! assert_eq!(back, tweets[9]);
 //! ```
 
 mod clock;
-mod sequenced;
 #[cfg(feature = "stages")]
 pub mod stages;
 mod stream;
 mod tweet;
 
 pub use crate::clock::{paced, twitter_time, Paced};
-pub use crate::sequenced::Sequenced;
 pub use crate::stream::{TweetStream, MAX_TEXT_CHARS};
 pub use crate::tweet::{Entities, Hashtag, Mention, Tweet, Url, User};

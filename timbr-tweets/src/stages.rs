@@ -82,7 +82,7 @@ pub struct ThirtyFirst(pub u64);
 
 /// Slot 3: the tweet's [`Mood`] — but every 31st tweet of the stream fails. Decided by the
 /// tweet's place in the stream ([`Tweet::seq`]), so exactly `count / 31` fail whatever the
-/// number of workers (a fleet's workers see the place through [`Sequenced`](crate::Sequenced)).
+/// number of workers (a fleet's workers read the place from the tweet's JSON).
 ///
 /// # Errors
 ///

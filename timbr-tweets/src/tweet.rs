@@ -6,9 +6,11 @@ use serde::{Deserialize, Serialize};
 
 /// One tweet, as the streaming API delivered it (the fields a pipeline is likely to read).
 ///
-/// Serializes to the API's JSON field names; [`seq`](Tweet::seq) is the generator's own and
-/// is not serialized. Deserializes from the same JSON (for a fleet, whose workers read
-/// tweets from a Redis Stream), reading `seq` too when it is there (0 when not).
+/// Serializes to the API's JSON field names, plus [`seq`](Tweet::seq), the generator's own,
+/// when it is not 0. Deserializes from the same JSON (for a fleet, whose workers read
+/// tweets from a Redis Stream), `seq` included (0 when it is not there): a tweet goes
+/// through JSON and back unchanged, so a failure replayed from a fleet's failure stream is
+/// the tweet that failed, its place included.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tweet {
     /// When it was posted, e.g. `Wed Oct 10 20:19:24 +0000 2018`.
@@ -43,9 +45,9 @@ pub struct Tweet {
     pub lang: Cow<'static, str>,
     /// [`created_at`](Tweet::created_at) in ms since the Unix epoch, as a string.
     pub timestamp_ms: String,
-    /// The place of this tweet in its stream: 1 for the first. Not a Twitter field: not
-    /// serialized, but read when deserializing if present (a fleet's producer adds it).
-    #[serde(skip_serializing, default)]
+    /// The place of this tweet in its stream: 1 for the first, 0 for a tweet read from
+    /// JSON without one. Not a Twitter field: serialized last, and only when not 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub seq: u64,
 }
 
@@ -122,4 +124,10 @@ pub struct Mention {
     pub id_str: String,
     /// Where `@handle` is in the text, in characters: `[start, end)`.
     pub indices: [usize; 2],
+}
+
+/// Whether a tweet's [`seq`](Tweet::seq) is left out of its JSON (serde's
+/// `skip_serializing_if` takes a reference).
+fn is_zero(seq: &u64) -> bool {
+    *seq == 0
 }

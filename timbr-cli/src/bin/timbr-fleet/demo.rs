@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use timbr_core::{Backoff, RetryPolicy, Stage};
 use timbr_tweets::stages::{every_31st, sentiment, text};
-pub(crate) use timbr_tweets::{Sequenced, Tweet, TweetStream};
+pub(crate) use timbr_tweets::{Tweet, TweetStream};
 
 use crate::work::WorkArgs;
 

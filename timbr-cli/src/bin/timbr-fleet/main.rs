@@ -140,7 +140,7 @@ struct WatchArgs {
     #[command(flatten)]
     queue: QueueArgs,
     /// Seconds between two views (0.05 to 3600).
-    #[arg(long, value_name = "SECS", default_value = "1", value_parser = seconds(0.05, 3600.0))]
+    #[arg(long, value_name = "SECS", default_value = timbr_cli::DEFAULT_FLEET_EVERY, value_parser = seconds(0.05, 3600.0))]
     every: Duration,
     /// Print one view and exit.
     #[arg(long)]

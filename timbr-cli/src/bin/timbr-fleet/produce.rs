@@ -8,7 +8,7 @@ use timbr_cli::Exit;
 use timbr_core::observe::human_count;
 use timbr_redis::{Announce, Producer, Summary, HEARTBEAT};
 
-use crate::demo::{Sequenced, TweetStream, DEFAULT_SEED};
+use crate::demo::{Tweet, TweetStream, DEFAULT_SEED};
 use crate::{QueueArgs, Signals};
 
 #[derive(Args, Debug)]
@@ -47,7 +47,7 @@ pub(crate) fn produce(a: &ProduceArgs, signals: &Signals) -> anyhow::Result<Exit
         );
         return Ok(Exit::Usage);
     };
-    let mut producer = Producer::<Sequenced>::connect(a.queue.options())?;
+    let mut producer = Producer::<Tweet>::connect(a.queue.options())?;
     // An outage or a refusal (Redis out of memory…) is said as it happens, as `work` does:
     // a put that waits for Redis would otherwise wait in silence.
     producer.on_event(|e| eprintln!("event: {e}"));
@@ -88,7 +88,7 @@ pub(crate) fn produce(a: &ProduceArgs, signals: &Signals) -> anyhow::Result<Exit
         let stop = || signals.received() != 0;
         // The stream starts at `next` at once: no tweets are made to be passed over.
         let tweets = TweetStream::starting_at(a.seed, next).take((chunk_end - next) as usize);
-        let n = producer.put_all(tweets.map(Sequenced::from), &stop)?;
+        let n = producer.put_all(tweets, &stop)?;
         if n == 0 && signals.received() == 0 {
             // Only past the stream's end (its 136 billionth tweet).
             eprintln!(
@@ -137,7 +137,7 @@ pub(crate) fn produce(a: &ProduceArgs, signals: &Signals) -> anyhow::Result<Exit
 }
 
 /// One progress line of a producer.
-fn progress(name: &str, p: &Producer<Sequenced>, put: u64, rate: f64, of: u64) -> String {
+fn progress(name: &str, p: &Producer<Tweet>, put: u64, rate: f64, of: u64) -> String {
     let r = p.report();
     let g = &r.group_info;
     format!(

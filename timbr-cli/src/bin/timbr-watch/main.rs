@@ -146,7 +146,7 @@ enum Command {
         )]
         stream: Option<String>,
         /// With --redis: the fleet's consumer group.
-        #[arg(long, value_name = "G", requires = "redis", default_value = "timbr")]
+        #[arg(long, value_name = "G", requires = "redis", default_value = timbr_redis::DEFAULT_GROUP)]
         group: String,
     },
     /// Show a whole fleet on a Redis Stream: every machine as it announces itself, the
@@ -159,10 +159,10 @@ enum Command {
         #[arg(long, value_name = "S")]
         stream: String,
         /// The fleet's consumer group.
-        #[arg(long, value_name = "G", default_value = "timbr")]
+        #[arg(long, value_name = "G", default_value = timbr_redis::DEFAULT_GROUP)]
         group: String,
         /// Seconds between two views (0.05 to 3600).
-        #[arg(long, value_name = "SECS", default_value = "1", value_parser = seconds(0.05, 3600.0))]
+        #[arg(long, value_name = "SECS", default_value = timbr_cli::DEFAULT_FLEET_EVERY, value_parser = seconds(0.05, 3600.0))]
         every: Duration,
         /// Print one view and exit.
         #[arg(long)]
