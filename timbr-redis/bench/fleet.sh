@@ -3,15 +3,17 @@
 # then timbr's Redis path end to end (producer, Redis and workers sharing the host), then
 # scaling with worker processes on a CPU-bound pipeline. Prints Markdown tables: data/s, the
 # CPU each process spent per datum (Redis's from /proc, the others' from their rusage), the
-# load average as each run ended, and Redis's own `INFO commandstats` for the identity8 run.
+# load average as each run ended, and Redis's own `INFO commandstats` for the last end-to-end run.
 #
 #   bash timbr-redis/bench/fleet.sh [N_IDENTITY] [N_CPU] [REPEATS] [PACK]
 #
-# N_CPU 0 skips the CPU-bound runs.
+# N_CPU 0 skips the CPU-bound runs. STAGES (default identity8) picks the end-to-end runs'
+# `work --stages`: identity8's record repeats the ~920-byte tweet in each of its 9 entries
+# (~9.2 KB a record); `tweet` (the words, a checksum) writes ~1.2 KB records.
 #
-# identity8 runs three times: one datum per entry; PACK (default 32) data per entry with a
-# record entry per datum; and PACK data per entry with packed result entries (one results
-# entry per input pack, `work --pack-results`). Every row says its rate as a share of
+# The end-to-end stages run three times: one datum per entry; PACK (default 32) data per
+# entry with a record entry per datum; and PACK data per entry with packed result entries
+# (one results entry per input pack, `work --pack-results`). Every row says its rate as a share of
 # redis-benchmark's pipelined XADD rate measured in the same run (the "of ceiling" column):
 # the ratio that stays comparable from run to run on a machine whose speed varies.
 set -euo pipefail
@@ -20,6 +22,7 @@ N=${1:-300000}
 NCPU=${2:-40000}
 REPEATS=${3:-1}
 PACK=${4:-32}
+STAGES=${STAGES:-identity8}
 cargo build --release -q -p timbr-cli --bin timbr-fleet
 # TIMBR_FLEET: another build of the program, to compare two versions on the same machine.
 BIN=${TIMBR_FLEET:-target/release/timbr-fleet}
@@ -95,11 +98,11 @@ produce_only() {
 
 produce_only
 for i in $(seq 1 "$REPEATS"); do
-    run "identity8 end to end: 1 producer + 1 worker process (batch 512)" id identity8 1 "$N" 1
-    run "identity8 end to end, $PACK data per entry (batch 512)" idp identity8 1 "$N" "$PACK"
-    run "identity8 end to end, $PACK data per entry, packed results (batch 512)" idpr identity8 1 "$N" "$PACK" --pack-results
+    run "$STAGES end to end: 1 producer + 1 worker process (batch 512)" id "$STAGES" 1 "$N" 1
+    run "$STAGES end to end, $PACK data per entry (batch 512)" idp "$STAGES" 1 "$N" "$PACK"
+    run "$STAGES end to end, $PACK data per entry, packed results (batch 512)" idpr "$STAGES" 1 "$N" "$PACK" --pack-results
 done
-# Redis's own accounting of the last identity8 run, per datum.
+# Redis's own accounting of the last end-to-end run, per datum.
 STATS=$(redis-cli -p "$PORT" info commandstats)
 for i in $(seq 1 "$REPEATS"); do
     [ "$NCPU" -gt 0 ] || break
@@ -113,7 +116,7 @@ for i in $(seq 1 "$REPEATS"); do
 done
 
 echo
-echo "Redis \`INFO commandstats\` of the last identity8 run ($N data), per datum:"
+echo "Redis \`INFO commandstats\` of the last $STAGES run ($N data), per datum:"
 echo
 echo "| command | calls/datum | µs/call | µs/datum |"
 echo "| --- | ---: | ---: | ---: |"
