@@ -25,13 +25,7 @@ fn the_http_dashboard_serves_the_workers_the_registry_lists() {
     let server = Server::start();
     let url = server.url();
     let dir = server.dir.clone();
-    let worker = |name: &str| {
-        spawn(
-            &dir,
-            name,
-            &["--redis", &url, "--role", "work", "--name", name, "--json"],
-        )
-    };
+    let worker = |name: &str| worker(&dir, &url, name);
     let endpoint = |name: &str| -> Option<String> {
         view(&url)
             .machines

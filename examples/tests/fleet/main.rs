@@ -40,6 +40,15 @@ fn spawn(dir: &Path, name: &str, args: &[&str]) -> Reaped {
     )
 }
 
+/// `tweets --role work` named `name` on the fleet at `url`, its status as JSON.
+fn worker(dir: &Path, url: &str, name: &str) -> Reaped {
+    spawn(
+        dir,
+        name,
+        &["--redis", url, "--role", "work", "--name", name, "--json"],
+    )
+}
+
 /// A program the test started, killed and reaped however the test ends: a failed assert
 /// must not leave workers running after the test (they outlived a failing run once).
 struct Reaped(Child);

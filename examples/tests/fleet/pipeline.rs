@@ -9,13 +9,7 @@ fn one_producer_and_two_workers_process_every_tweet_and_the_watch_sees_them_all(
     let server = Server::start();
     let url = server.url();
     let dir = server.dir.clone();
-    let worker = |name: &str| {
-        spawn(
-            &dir,
-            name,
-            &["--redis", &url, "--role", "work", "--name", name, "--json"],
-        )
-    };
+    let worker = |name: &str| worker(&dir, &url, name);
     let mut workers = [("w1", worker("w1")), ("w2", worker("w2"))];
     // The workers announce themselves once they run (after loading VADER's lexicons).
     until("the watch to show both workers running", || {
