@@ -85,8 +85,9 @@ impl Failed {
             FailureKind::Failed(e) => Some((f.slot, &f.stage, e.to_string())),
             FailureKind::Skipped { .. } => None,
         })?;
-        // The record's first entry is its input (`in_s`); a record whose text is not JSON
-        // (a stage's raw text) has none to replay.
+        // The record's first entry is its input (`in_s`). A machine writes every entry
+        // with serde_json or as an `_exception` object, so the text always splits; `null`
+        // would only stand for a record that is not a machine's.
         let entries = record.entries().unwrap_or_default();
         let input = entries.first().copied().unwrap_or("null");
         use failure_fields as F;

@@ -32,8 +32,8 @@
 //! Exit status ([`timbr_cli::Exit`]; `--help` lists them): 0 when the command did what was
 //! asked; 1 when Redis could not be used, the balance does not add up, a named dead letter
 //! or failure was not there, or a purge was not confirmed; 2 for a usage error (a `--start`
-//! and `--count` whose sum passes the largest tweet number among them); 128 + the signal that stopped
-//! `produce`, `work` or `watch`. Logs of the libraries go to stderr as `RUST_LOG` says
+//! and `--count` whose sum passes the largest tweet number among them); 128 + the signal
+//! that stopped `produce`, `work` or `watch`. Logs of the libraries go to stderr as `RUST_LOG` says
 //! (`timbr_cli::init_logs`); the Redis queue's events are this program's own `event:` lines.
 
 mod dead;

@@ -34,8 +34,9 @@ pub(crate) struct ProduceArgs {
     quiet: bool,
 }
 
-/// Puts the tweets START+1..=START+COUNT of the seed's stream on the fleet's stream, each with
-/// its `seq`, from where the last producer of this name stopped, a progress line a second; prints `{"produced":…}` (this run's puts) at the end.
+/// Puts the tweets START+1..=START+COUNT of the seed's stream on the fleet's stream, each
+/// with its `seq`, from where the last producer of this name stopped, a progress line a
+/// second; prints `{"produced":…}` (this run's puts) at the end.
 pub(crate) fn produce(a: &ProduceArgs, signals: &Signals) -> anyhow::Result<Exit> {
     let Some(end) = a.start.checked_add(a.count) else {
         eprintln!(

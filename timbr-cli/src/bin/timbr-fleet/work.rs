@@ -73,6 +73,8 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> anyhow::Result<Exit> {
         other => eprintln!("event: {other:?}"),
     });
     let name = queue.options().consumer_name().to_owned();
+    // How the status lines name this worker.
+    let label = format!("worker `{name}`");
     let machine = Machine::<Tweet>::builder()
         .name(name.clone())
         .queue(queue.clone())
@@ -103,10 +105,7 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> anyhow::Result<Exit> {
         }
         if !every.is_zero() && last_line.elapsed() >= every {
             last_line = Instant::now();
-            eprintln!(
-                "{}",
-                timbr_cli::worker_line(&format!("worker `{name}`"), &machine.status())
-            );
+            eprintln!("{}", timbr_cli::worker_line(&label, &machine.status()));
         }
         if let Some(n) = a.until_done {
             // Done when the fleet has dealt with every datum: acknowledged, dead, failed
@@ -127,10 +126,7 @@ pub(crate) fn work(a: &WorkArgs, signals: &Signals) -> anyhow::Result<Exit> {
     }
     machine.stop(StopMode::Drain);
     let status = machine.status();
-    eprintln!(
-        "{}",
-        timbr_cli::worker_line(&format!("worker `{name}`"), &status)
-    );
+    eprintln!("{}", timbr_cli::worker_line(&label, &status));
     println!("{}", serde_json::to_string(&status)?);
     Ok(signals.exit())
 }
